@@ -1,0 +1,215 @@
+#!/usr/bin/env node
+// Runs an ASL state machine locally with aws-local-stepfunctions (installed by
+// infra/setup-tools.sh into .tools/node), like its `local-sfn` CLI but made
+// for scripts and tests:
+//   * prints the result as JSON (local-sfn prints util.inspect output);
+//   * an override can fail with a NAMED error, so Retry/Catch can be tested
+//     (local-sfn turns every override failure into an error named "Error");
+//   * overrides run asynchronously, so Map iterations really run concurrently
+//     (local-sfn uses spawnSync);
+//   * input comes from the argument, or else (or with "-") from stdin, never
+//     both, whether or not stdin is a terminal.
+//
+// Usage (needs Node >= 22: `source infra/env.sh` first):
+//   node infra/local-sfn.mjs -f DEFINITION.json [-t State:path]... [-r State:ms[,ms...]]...
+//        [--context-file F] [--trace] [--allow-aws] [INPUT_JSON]
+//   Every Task state needs an override unless --allow-aws is given (then the
+//   emulator invokes the Resource's real Lambda with the AWS SDK).
+//
+// Override protocol (-t State:path; split at the first ':'):
+//   the executable gets the Task's input JSON as its first argument AND on
+//   stdin. Exit 0: stdout must be one JSON value, the Task's result.
+//   Non-zero exit: if stdout is a JSON object with a string "errorType" (the
+//   shape of a Lambda function error, e.g. {"errorType":"InvalidInput",
+//   "errorMessage":"..."}), the Task fails with Error = errorType and
+//   Cause = that JSON text, as a real Lambda failure does in Step Functions.
+//   Otherwise Error = "Lambda.Unknown", Cause = stderr (or the exit status).
+//
+// Output and exit status:
+//   0  success; stdout: the execution's output as one line of JSON.
+//   2  execution failed; stdout: {"Error": ..., "Cause": ...} as one line.
+//   1  could not start (bad arguments, invalid definition); message on stderr.
+//   --trace writes one JSON line per execution event to stderr
+//   ({"type":"StateEntered","state":"Plan"}, StateRetried, StateCaught,
+//   StateFailed with Error/Cause, MapIteration*, Execution*).
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+if (Number(process.versions.node.split(".")[0]) < 22) {
+  process.stderr.write(`local-sfn.mjs: needs Node >= 22 (this is ${process.version}); source infra/env.sh first\n`);
+  process.exit(1);
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const modulesDir = process.env.LOCAL_SFN_NODE_MODULES ?? resolve(here, "../.tools/node/node_modules");
+const require = createRequire(resolve(modulesDir, "noop.js"));
+
+function usage(msg) {
+  if (msg) process.stderr.write(`local-sfn.mjs: ${msg}\n`);
+  process.stderr.write(
+    "usage: node infra/local-sfn.mjs -f DEFINITION.json [-t State:path]... [-r State:ms[,ms...]]... [--context-file F] [--trace] [--allow-aws] [INPUT_JSON]\n",
+  );
+  process.exit(1);
+}
+
+function die(msg) {
+  process.stderr.write(`local-sfn.mjs: ${msg}\n`);
+  process.exit(1);
+}
+
+function parseJson(text, what) {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    die(`${what} is not valid JSON: ${e.message}`);
+  }
+}
+
+function splitMapping(value, flag) {
+  const i = value.indexOf(":");
+  if (i <= 0 || i === value.length - 1) usage(`${flag} expects State:value, got '${value}'`);
+  return [value.slice(0, i), value.slice(i + 1)];
+}
+
+class TaskError extends Error {
+  constructor(name, cause) {
+    super(cause);
+    this.name = name;
+  }
+}
+
+function runOverride(stateName, path, input) {
+  const text = JSON.stringify(input);
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(path, [text], { stdio: ["pipe", "pipe", "pipe"] });
+    const out = [];
+    const err = [];
+    child.stdout.on("data", (d) => out.push(d));
+    child.stderr.on("data", (d) => err.push(d));
+    child.stdin.on("error", () => {}); // the override need not read stdin
+    child.stdin.end(text);
+    child.on("error", (e) =>
+      reject(new TaskError("Lambda.Unknown", `override '${path}' for state '${stateName}' could not run: ${e.message}`)),
+    );
+    child.on("close", (code, signal) => {
+      const stdout = Buffer.concat(out).toString().trim();
+      const stderr = Buffer.concat(err).toString().trim();
+      if (code === 0) {
+        try {
+          resolvePromise(JSON.parse(stdout));
+        } catch (e) {
+          reject(new TaskError("Lambda.Unknown", `override '${path}' for state '${stateName}' printed non-JSON output: ${stdout}`));
+        }
+        return;
+      }
+      let parsed;
+      try {
+        parsed = JSON.parse(stdout);
+      } catch {
+        parsed = undefined;
+      }
+      if (parsed && typeof parsed === "object" && typeof parsed.errorType === "string") {
+        reject(new TaskError(parsed.errorType, JSON.stringify(parsed)));
+      } else {
+        reject(new TaskError("Lambda.Unknown", stderr || `override '${path}' for state '${stateName}' exited with ${signal ?? `status ${code}`}`));
+      }
+    });
+  });
+}
+
+const args = process.argv.slice(2);
+let definitionFile;
+let contextFile;
+let trace = false;
+let allowAws = false;
+const overrides = {};
+const retryOverrides = {};
+const inputs = [];
+for (let i = 0; i < args.length; i++) {
+  const a = args[i];
+  const next = () => (i + 1 < args.length ? args[++i] : usage(`${a} needs a value`));
+  if (a === "-f" || a === "--definition-file") definitionFile = next();
+  else if (a === "-t" || a === "--override-task") {
+    const [state, path] = splitMapping(next(), a);
+    overrides[state] = (input) => runOverride(state, path, input);
+  } else if (a === "-r" || a === "--override-retry") {
+    const [state, ms] = splitMapping(next(), a);
+    retryOverrides[state] = ms.includes(",") ? ms.split(",").map(Number) : Number(ms);
+  } else if (a === "--context-file") contextFile = next();
+  else if (a === "--trace") trace = true;
+  else if (a === "--allow-aws") allowAws = true;
+  else if (a === "-h" || a === "--help") usage();
+  else if (a.startsWith("-") && a !== "-") usage(`unknown option ${a}`);
+  else inputs.push(a);
+}
+if (!definitionFile) usage("missing -f DEFINITION.json");
+if (inputs.length > 1) usage("give at most one input");
+
+let input;
+if (inputs.length === 1 && inputs[0] !== "-") input = parseJson(inputs[0], "input");
+else input = parseJson(readFileSync(0, "utf8"), "stdin input");
+
+const definition = parseJson(readFileSync(definitionFile, "utf8"), definitionFile);
+// Every Task needs an override unless --allow-aws: without one the emulator
+// would call the real Lambda named in Resource through the AWS SDK.
+function taskStates(machine, acc = []) {
+  for (const [name, state] of Object.entries(machine?.States ?? {})) {
+    if (state.Type === "Task") acc.push(name);
+    for (const sub of [state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])]) if (sub) taskStates(sub, acc);
+  }
+  return acc;
+}
+const unmocked = taskStates(definition).filter((name) => !(name in overrides));
+if (unmocked.length && !allowAws) {
+  die(`Task states without a -t override: ${unmocked.join(", ")} (--allow-aws lets them call the real Lambda)`);
+}
+
+const context = contextFile ? parseJson(readFileSync(contextFile, "utf8"), contextFile) : undefined;
+
+let StateMachine;
+try {
+  ({ StateMachine } = require("aws-local-stepfunctions"));
+} catch (e) {
+  die(`cannot load aws-local-stepfunctions from ${modulesDir} (run infra/setup-tools.sh): ${e.message}`);
+}
+
+let machine;
+try {
+  machine = new StateMachine(definition);
+} catch (e) {
+  die(`invalid definition: ${e.message}`);
+}
+
+const execution = machine.run(input, {
+  overrides: { taskResourceLocalHandlers: overrides, retryIntervalOverrides: retryOverrides },
+  ...(context ? { context } : {}),
+});
+
+const tracing = trace
+  ? (async () => {
+      for await (const ev of execution.eventLogs) {
+        const line = { type: ev.type };
+        if (ev.state) line.state = ev.state.name;
+        if (ev.index !== undefined) line.index = ev.index;
+        if (ev.parentState) line.parent = ev.parentState.name;
+        if (ev.Error !== undefined) line.Error = ev.Error;
+        if (ev.Cause !== undefined) line.Cause = typeof ev.Cause === "string" ? ev.Cause : String(ev.Cause?.message ?? ev.Cause);
+        process.stderr.write(JSON.stringify(line) + "\n");
+      }
+    })()
+  : Promise.resolve();
+
+try {
+  const result = await execution.result;
+  await tracing;
+  process.stdout.write(JSON.stringify(result) + "\n");
+  process.exitCode = 0;
+} catch (e) {
+  await tracing.catch(() => {});
+  const failure = e?.cause instanceof Error ? e.cause : e;
+  process.stdout.write(JSON.stringify({ Error: failure?.name ?? "Error", Cause: failure?.message ?? String(e) }) + "\n");
+  process.exitCode = 2;
+}

@@ -1,0 +1,567 @@
+//! The binary tree files: mini-trees (`SUMMA-MT`) and the aggregation tree
+//! (`SUMMA-AG`), version 1. Everything is little-endian. See `docs/FORMAT.md`.
+//!
+//! ```text
+//! offset size  field
+//!  0     8     magic: "SUMMA-MT" (mini-tree) or "SUMMA-AG" (aggregation tree)
+//!  8     2     version = 1
+//! 10     1     layout: 1 = v1, 2 = agg2023, 3 = legacy
+//! 11     1     n_bytes
+//! 12     2     n_currencies
+//! 14     1     depth: the file holds levels 0..=depth
+//! 15     1     base: height of level 0 (0 for a mini-tree, the round's mini-tree
+//!              depth for the aggregation tree)
+//! 16     8     count: nodes at level 0 (users, or mini-trees)
+//! 24     8     levels_offset
+//! 32     8     a_offset: mini-tree: username offsets, (count + 1) x u64;
+//!                        aggregation: the mini-tree table
+//! 40     8     b_offset: mini-tree: username bytes; aggregation: = c_offset
+//! 48     8     c_offset: mini-tree: name-sorted index, count x u32;
+//!                        aggregation: = end of file
+//! 56     8     file length
+//! 64     ...   currencies: per currency u8 length + name, u8 length + chain
+//! levels_offset (8-aligned): level k = 0..=depth holds ceil(count / 2^k) nodes,
+//!              each a 32-byte hash (canonical, little-endian) then n_currencies
+//!              balances of n_bytes bytes. Nodes past them are all-zero subtrees.
+//! mini-tree table (aggregation): per mini-tree u32 name length + name, u64
+//!              entries, u8 own depth, u8 preimage length, preimage (32 bytes each)
+//! ```
+//!
+//! Readers need only the header and the ranges they touch: the aggregator reads
+//! roots, proof generation reads a path.
+
+use std::io::{self, Write};
+
+use ff::PrimeField;
+
+use crate::field::{fr_from_le_bytes, read_balance};
+use crate::shard::Currency;
+use crate::tree::{Aggregation, Level, MiniTree, Node, ShardInfo, Zeros};
+use crate::{Error, Layout, Params, Result};
+
+/// Magic of a mini-tree file.
+pub const MINI_TREE_MAGIC: &[u8; 8] = b"SUMMA-MT";
+/// Magic of an aggregation-tree file.
+pub const AGGREGATION_MAGIC: &[u8; 8] = b"SUMMA-AG";
+/// The format version this library writes and reads.
+pub const VERSION: u16 = 1;
+const FIXED: usize = 64;
+
+/// Random access to the bytes of a file or object.
+pub trait ReadAt {
+    /// Fills `buf` from `offset`; an error if the range is not all there.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+    /// Total size in bytes.
+    fn size(&self) -> io::Result<u64>;
+}
+
+impl ReadAt for [u8] {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let start = usize::try_from(offset).map_err(|_| io::ErrorKind::UnexpectedEof)?;
+        let src = self
+            .get(
+                start
+                    ..start
+                        .checked_add(buf.len())
+                        .ok_or(io::ErrorKind::UnexpectedEof)?,
+            )
+            .ok_or(io::ErrorKind::UnexpectedEof)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.len() as u64)
+    }
+}
+
+impl ReadAt for Vec<u8> {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.as_slice().read_at(offset, buf)
+    }
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.len() as u64)
+    }
+}
+
+impl ReadAt for std::fs::File {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(self, buf, offset)
+    }
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+}
+
+fn currency_table(currencies: &[Currency]) -> Vec<u8> {
+    let mut t = Vec::new();
+    for c in currencies {
+        for s in [&c.name, &c.chain] {
+            let b = s.as_bytes();
+            let len = b.len().min(255);
+            t.push(len as u8);
+            t.extend_from_slice(&b[..len]);
+        }
+    }
+    while (FIXED + t.len()) % 8 != 0 {
+        t.push(0);
+    }
+    t
+}
+
+fn level_counts(count: u64, depth: u32) -> Vec<u64> {
+    (0..=depth).map(|k| count.div_ceil(1u64 << k)).collect()
+}
+
+struct Header {
+    magic: &'static [u8; 8],
+    params: Params,
+    n_currencies: usize,
+    depth: u32,
+    base: u32,
+    count: u64,
+    a: u64,
+    b: u64,
+    c: u64,
+    end: u64,
+}
+
+fn header_bytes(h: &Header, levels_offset: u64) -> [u8; FIXED] {
+    let mut out = [0u8; FIXED];
+    out[..8].copy_from_slice(h.magic);
+    out[8..10].copy_from_slice(&VERSION.to_le_bytes());
+    out[10] = h.params.layout.code();
+    out[11] = h.params.n_bytes;
+    out[12..14].copy_from_slice(&(h.n_currencies as u16).to_le_bytes());
+    out[14] = h.depth as u8;
+    out[15] = h.base as u8;
+    out[16..24].copy_from_slice(&h.count.to_le_bytes());
+    for (i, v) in [levels_offset, h.a, h.b, h.c, h.end].iter().enumerate() {
+        out[24 + 8 * i..32 + 8 * i].copy_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+fn write_levels<W: Write>(w: &mut W, levels: &[Level]) -> io::Result<()> {
+    for level in levels {
+        let stride = level.balances.len().checked_div(level.len()).unwrap_or(0);
+        for (i, h) in level.hashes.iter().enumerate() {
+            w.write_all(h.to_repr().as_ref())?;
+            w.write_all(&level.balances[i * stride..(i + 1) * stride])?;
+        }
+    }
+    Ok(())
+}
+
+fn node_size(params: &Params, n_currencies: usize) -> u64 {
+    32 + (n_currencies * params.n_bytes as usize) as u64
+}
+
+/// Writes a mini-tree file.
+pub fn write_mini_tree<W: Write>(tree: &MiniTree, w: &mut W) -> io::Result<()> {
+    let nc = tree.currencies.len();
+    let table = currency_table(&tree.currencies);
+    let levels_offset = (FIXED + table.len()) as u64;
+    let count = tree.entries();
+    let nodes: u64 = level_counts(count, tree.depth()).iter().sum();
+    let a = levels_offset + nodes * node_size(&tree.params, nc);
+    let b = a + 8 * (count + 1);
+    let c = b + tree.names.len() as u64;
+    let end = c + 4 * count;
+    let h = Header {
+        magic: MINI_TREE_MAGIC,
+        params: tree.params,
+        n_currencies: nc,
+        depth: tree.depth(),
+        base: 0,
+        count,
+        a,
+        b,
+        c,
+        end,
+    };
+    w.write_all(&header_bytes(&h, levels_offset))?;
+    w.write_all(&table)?;
+    write_levels(w, &tree.levels)?;
+    for o in &tree.offsets {
+        w.write_all(&o.to_le_bytes())?;
+    }
+    w.write_all(&tree.names)?;
+    for s in &tree.sorted {
+        w.write_all(&s.to_le_bytes())?;
+    }
+    Ok(())
+}
+
+/// Writes an aggregation-tree file.
+pub fn write_aggregation<W: Write>(agg: &Aggregation, w: &mut W) -> io::Result<()> {
+    let nc = agg.currencies.len();
+    let table = currency_table(&agg.currencies);
+    let levels_offset = (FIXED + table.len()) as u64;
+    let count = agg.shards.len() as u64;
+    let nodes: u64 = level_counts(count, agg.agg_depth()).iter().sum();
+    let a = levels_offset + nodes * node_size(&agg.params, nc);
+    let mut shards = Vec::new();
+    for s in &agg.shards {
+        shards.extend_from_slice(&(s.name.len() as u32).to_le_bytes());
+        shards.extend_from_slice(s.name.as_bytes());
+        shards.extend_from_slice(&s.entries.to_le_bytes());
+        shards.push(s.depth as u8);
+        shards.push(s.root_preimage.len() as u8);
+        for f in &s.root_preimage {
+            shards.extend_from_slice(f.to_repr().as_ref());
+        }
+    }
+    let end = a + shards.len() as u64;
+    let h = Header {
+        magic: AGGREGATION_MAGIC,
+        params: agg.params,
+        n_currencies: nc,
+        depth: agg.agg_depth(),
+        base: agg.mini_depth,
+        count,
+        a,
+        b: end,
+        c: end,
+        end,
+    };
+    w.write_all(&header_bytes(&h, levels_offset))?;
+    w.write_all(&table)?;
+    write_levels(w, &agg.levels)?;
+    w.write_all(&shards)
+}
+
+/// A tree file opened for random access.
+pub struct TreeFile<R: ReadAt> {
+    src: R,
+    path: String,
+    /// Round parameters.
+    pub params: Params,
+    /// The currencies.
+    pub currencies: Vec<Currency>,
+    /// Levels `0..=depth` are stored.
+    pub depth: u32,
+    /// Height of level 0.
+    pub base: u32,
+    /// Nodes at level 0.
+    pub count: u64,
+    aggregation: bool,
+    level_offsets: Vec<u64>,
+    a: u64,
+    b: u64,
+    c: u64,
+    zeros: Zeros,
+}
+
+impl<R: ReadAt> TreeFile<R> {
+    fn bad(&self, problem: impl Into<String>) -> Error {
+        Error::Format {
+            path: self.path.clone(),
+            what: "tree file",
+            problem: problem.into(),
+        }
+    }
+
+    fn read(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        self.src.read_at(offset, &mut buf).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                self.bad("truncated")
+            } else {
+                Error::io(self.path.clone(), e)
+            }
+        })?;
+        Ok(buf)
+    }
+
+    /// Opens a file, reading and checking its header only.
+    pub fn open(src: R, path: impl Into<String>) -> Result<TreeFile<R>> {
+        let path = path.into();
+        let bad = |p: &str| Error::Format {
+            path: path.clone(),
+            what: "tree file",
+            problem: p.into(),
+        };
+        let size = src.size().map_err(|e| Error::io(path.clone(), e))?;
+        let mut fixed = [0u8; FIXED];
+        if size < FIXED as u64 {
+            return Err(bad("too short for a header"));
+        }
+        src.read_at(0, &mut fixed)
+            .map_err(|e| Error::io(path.clone(), e))?;
+        let aggregation = match &fixed[..8] {
+            m if m == MINI_TREE_MAGIC => false,
+            m if m == AGGREGATION_MAGIC => true,
+            _ => return Err(bad("bad magic")),
+        };
+        let version = u16::from_le_bytes([fixed[8], fixed[9]]);
+        if version != VERSION {
+            return Err(bad(&format!("unsupported version {version}")));
+        }
+        let layout = Layout::from_code(fixed[10]).ok_or_else(|| bad("unknown layout"))?;
+        let params = Params {
+            layout,
+            n_bytes: fixed[11],
+        };
+        params.validate().map_err(|_| bad("bad n_bytes"))?;
+        let nc = u16::from_le_bytes([fixed[12], fixed[13]]) as usize;
+        let (depth, base) = (fixed[14] as u32, fixed[15] as u32);
+        let u64_at = |i: usize| u64::from_le_bytes(fixed[i..i + 8].try_into().unwrap());
+        let (count, levels_offset, a, b, c, end) = (
+            u64_at(16),
+            u64_at(24),
+            u64_at(32),
+            u64_at(40),
+            u64_at(48),
+            u64_at(56),
+        );
+        if end != size || count == 0 || depth > 63 || crate::tree::depth_for(count) != depth {
+            return Err(bad("inconsistent header"));
+        }
+        if !(levels_offset <= a && a <= b && b <= c && c <= end) || levels_offset < FIXED as u64 {
+            return Err(bad("inconsistent section offsets"));
+        }
+        let mut table = vec![0u8; (levels_offset - FIXED as u64) as usize];
+        src.read_at(FIXED as u64, &mut table)
+            .map_err(|e| Error::io(path.clone(), e))?;
+        let mut currencies = Vec::with_capacity(nc);
+        let mut pos = 0usize;
+        let mut take = |table: &[u8]| -> Option<String> {
+            let len = *table.get(pos)? as usize;
+            let s = table.get(pos + 1..pos + 1 + len)?;
+            pos += 1 + len;
+            String::from_utf8(s.to_vec()).ok()
+        };
+        for _ in 0..nc {
+            let name = take(&table).ok_or_else(|| bad("bad currency table"))?;
+            let chain = take(&table).ok_or_else(|| bad("bad currency table"))?;
+            currencies.push(Currency { name, chain });
+        }
+        let ns = node_size(&params, nc);
+        let mut level_offsets = Vec::with_capacity(depth as usize + 2);
+        let mut off = levels_offset;
+        for n in level_counts(count, depth) {
+            level_offsets.push(off);
+            off += n * ns;
+        }
+        level_offsets.push(off);
+        if off != a {
+            return Err(bad("level sizes do not match the header"));
+        }
+        let zeros = Zeros::new(layout, nc, base + depth);
+        Ok(TreeFile {
+            src,
+            path,
+            params,
+            currencies,
+            depth,
+            base,
+            count,
+            aggregation,
+            level_offsets,
+            a,
+            b,
+            c,
+            zeros,
+        })
+    }
+
+    /// Whether this is an aggregation-tree file.
+    pub fn is_aggregation(&self) -> bool {
+        self.aggregation
+    }
+
+    /// The zero subtrees up to the file's top.
+    pub fn zeros(&self) -> &Zeros {
+        &self.zeros
+    }
+
+    fn nodes_in(&self, level: usize) -> u64 {
+        (self.level_offsets[level + 1] - self.level_offsets[level])
+            / node_size(&self.params, self.currencies.len())
+    }
+
+    /// Reads nodes `first..first + n` of a level (past the real ones: zero nodes).
+    pub fn nodes(&self, level: usize, first: u64, n: u64) -> Result<Vec<Node>> {
+        if level > self.depth as usize {
+            return Err(Error::Invalid(format!("{}: no level {level}", self.path)));
+        }
+        let real = self.nodes_in(level);
+        let have = real.saturating_sub(first).min(n);
+        let ns = node_size(&self.params, self.currencies.len());
+        let mut out = Vec::with_capacity(n as usize);
+        if have > 0 {
+            let bytes = self.read(self.level_offsets[level] + first * ns, (have * ns) as usize)?;
+            for chunk in bytes.chunks(ns as usize) {
+                let hash = fr_from_le_bytes(chunk[..32].try_into().unwrap())
+                    .ok_or_else(|| self.bad("non-canonical hash"))?;
+                let balances = chunk[32..]
+                    .chunks(self.params.n_bytes as usize)
+                    .map(read_balance)
+                    .collect();
+                out.push(Node { hash, balances });
+            }
+        }
+        while (out.len() as u64) < n {
+            out.push(self.zeros.node(self.base + level as u32));
+        }
+        Ok(out)
+    }
+
+    /// Reads one node.
+    pub fn node(&self, level: usize, index: u64) -> Result<Node> {
+        Ok(self.nodes(level, index, 1)?.pop().unwrap())
+    }
+
+    /// The top node.
+    pub fn root(&self) -> Result<Node> {
+        self.node(self.depth as usize, 0)
+    }
+
+    /// The whole level, real nodes only.
+    pub fn level(&self, level: usize) -> Result<Vec<Node>> {
+        self.nodes(level, 0, self.nodes_in(level))
+    }
+
+    fn mini_only(&self) -> Result<()> {
+        if self.aggregation {
+            Err(self.bad("an aggregation tree has no usernames"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Username of entry `i` (mini-trees).
+    pub fn username(&self, i: u64) -> Result<Vec<u8>> {
+        self.mini_only()?;
+        if i >= self.count {
+            return Err(Error::Invalid(format!("{}: no entry {i}", self.path)));
+        }
+        let o = self.read(self.a + 8 * i, 16)?;
+        let (s, e) = (
+            u64::from_le_bytes(o[..8].try_into().unwrap()),
+            u64::from_le_bytes(o[8..].try_into().unwrap()),
+        );
+        if s > e || self.b + e > self.c {
+            return Err(self.bad("bad username offsets"));
+        }
+        self.read(self.b + s, (e - s) as usize)
+    }
+
+    /// The entry index of `username`, by binary search in the sorted index.
+    pub fn find(&self, username: &[u8]) -> Result<Option<u64>> {
+        self.mini_only()?;
+        let (mut lo, mut hi) = (0u64, self.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let idx =
+                u32::from_le_bytes(self.read(self.c + 4 * mid, 4)?.try_into().unwrap()) as u64;
+            let name = self.username(idx)?;
+            match name.as_slice().cmp(username) {
+                std::cmp::Ordering::Equal => return Ok(Some(idx)),
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        Ok(None)
+    }
+
+    /// The mini-tree table of an aggregation file.
+    pub fn shards(&self) -> Result<Vec<ShardInfo>> {
+        if !self.aggregation {
+            return Err(self.bad("a mini-tree has no mini-tree table"));
+        }
+        let bytes = self.read(self.a, (self.b - self.a) as usize)?;
+        let mut pos = 0usize;
+        let mut take = |n: usize| -> Result<&[u8]> {
+            let s = bytes
+                .get(pos..pos + n)
+                .ok_or_else(|| self.bad("truncated mini-tree table"))?;
+            pos += n;
+            Ok(s)
+        };
+        let mut out = Vec::with_capacity(self.count as usize);
+        for _ in 0..self.count {
+            let len = u32::from_le_bytes(take(4)?.try_into().unwrap()) as usize;
+            let name =
+                String::from_utf8(take(len)?.to_vec()).map_err(|_| self.bad("bad shard name"))?;
+            let entries = u64::from_le_bytes(take(8)?.try_into().unwrap());
+            let depth = take(1)?[0] as u32;
+            let plen = take(1)?[0] as usize;
+            let mut root_preimage = Vec::with_capacity(plen);
+            for _ in 0..plen {
+                let f = fr_from_le_bytes(take(32)?.try_into().unwrap())
+                    .ok_or_else(|| self.bad("non-canonical preimage"))?;
+                root_preimage.push(f);
+            }
+            out.push(ShardInfo {
+                name,
+                entries,
+                depth,
+                root_preimage,
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shard::read_entries;
+
+    fn tree() -> MiniTree {
+        let csv = b"username,balance_ETH_ETH,balance_USDT_ETH\nzed,1,2\nal,3,4\nbo,5,6\n";
+        let p = Params::default();
+        MiniTree::build(
+            read_entries(&csv[..], "t.csv", &p, None).unwrap(),
+            &p,
+            "t.csv",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn mini_tree_round_trips() {
+        let t = tree();
+        let mut bytes = Vec::new();
+        write_mini_tree(&t, &mut bytes).unwrap();
+        let f = TreeFile::open(bytes, "t.mst").unwrap();
+        assert_eq!((f.count, f.depth, f.base), (3, 2, 0));
+        assert_eq!(f.currencies, t.currencies);
+        assert_eq!(f.root().unwrap(), t.root());
+        for l in 0..=2 {
+            for i in 0..4 {
+                assert_eq!(
+                    f.node(l, i).unwrap(),
+                    t.node(l as usize, i as usize),
+                    "node {l},{i}"
+                );
+            }
+        }
+        assert_eq!(f.find(b"bo").unwrap(), Some(2));
+        assert_eq!(f.find(b"zed").unwrap(), Some(0));
+        assert_eq!(f.find(b"nobody").unwrap(), None);
+        assert_eq!(f.username(1).unwrap(), b"al");
+    }
+
+    #[test]
+    fn corrupt_files_are_rejected() {
+        let t = tree();
+        let mut bytes = Vec::new();
+        write_mini_tree(&t, &mut bytes).unwrap();
+        let mut bad = bytes.clone();
+        bad[0] = b'X';
+        assert!(TreeFile::open(bad, "x")
+            .unwrap_err()
+            .to_string()
+            .contains("bad magic"));
+        let short = bytes[..bytes.len() - 1].to_vec();
+        assert!(TreeFile::open(short, "x").is_err());
+        let mut v2 = bytes.clone();
+        v2[8] = 2;
+        assert!(TreeFile::open(v2, "x")
+            .unwrap_err()
+            .to_string()
+            .contains("version"));
+    }
+}

@@ -1,0 +1,144 @@
+//! The JSON shapes the project publishes: nodes, mini-tree summaries and the
+//! round's result. Hashes are `0x` + 64 hex digits (big-endian); balances are
+//! decimal strings.
+
+use std::collections::BTreeMap;
+
+use halo2curves::bn256::Fr;
+use serde::{Deserialize, Serialize};
+
+use crate::field::{from_hex, parse_decimal, to_hex};
+use crate::shard::Currency;
+use crate::tree::{Aggregation, Node, TreeSummary};
+use crate::{Error, Layout, Result};
+
+/// A node: hash and balances.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeJson {
+    /// `0x` + 64 hex digits.
+    pub hash: String,
+    /// Decimal balances, one per currency.
+    pub balances: Vec<String>,
+}
+
+impl From<&Node> for NodeJson {
+    fn from(n: &Node) -> Self {
+        NodeJson {
+            hash: to_hex(&n.hash),
+            balances: n.balances.iter().map(|b| b.to_string()).collect(),
+        }
+    }
+}
+
+/// Parses a hex field element, naming `what` on failure.
+pub fn parse_fr(s: &str, what: &str) -> Result<Fr> {
+    from_hex(s).ok_or_else(|| {
+        Error::Invalid(format!(
+            "{what}: {s:?} is not a 0x-prefixed canonical field element"
+        ))
+    })
+}
+
+impl NodeJson {
+    /// Back to a [`Node`].
+    pub fn to_node(&self, what: &str) -> Result<Node> {
+        let balances = self
+            .balances
+            .iter()
+            .map(|b| {
+                parse_decimal(b.as_bytes()).map_err(|p| Error::Invalid(format!("{what}: {p}")))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Node {
+            hash: parse_fr(&self.hash, what)?,
+            balances,
+        })
+    }
+}
+
+/// A mini-tree's summary: what the mini-tree function returns and the aggregator
+/// reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummaryJson {
+    /// The shard's name (file name or key).
+    pub name: String,
+    /// Number of users.
+    pub entries: u64,
+    /// The mini-tree's own depth.
+    pub depth: u32,
+    /// Its root.
+    pub root: NodeJson,
+    /// The root's preimage, hex.
+    pub root_preimage: Vec<String>,
+}
+
+impl From<&TreeSummary> for SummaryJson {
+    fn from(s: &TreeSummary) -> Self {
+        SummaryJson {
+            name: s.name.clone(),
+            entries: s.entries,
+            depth: s.depth,
+            root: (&s.root).into(),
+            root_preimage: s.root_preimage.iter().map(to_hex).collect(),
+        }
+    }
+}
+
+impl SummaryJson {
+    /// Back to a [`TreeSummary`].
+    pub fn to_summary(&self) -> Result<TreeSummary> {
+        let what = format!("summary of {}", self.name);
+        Ok(TreeSummary {
+            name: self.name.clone(),
+            entries: self.entries,
+            depth: self.depth,
+            root: self.root.to_node(&what)?,
+            root_preimage: self
+                .root_preimage
+                .iter()
+                .map(|h| parse_fr(h, &what))
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
+/// The round's result, `result.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundResult {
+    /// The round's root.
+    pub root: NodeJson,
+    /// Depth of the round's tree.
+    pub depth: u32,
+    /// The common depth of the mini-trees.
+    pub mini_tree_depth: u32,
+    /// Number of mini-trees (shards).
+    pub mini_trees: u64,
+    /// Number of users.
+    pub entries: u64,
+    /// The hash layout.
+    pub layout: Layout,
+    /// The balance range, in bytes.
+    pub n_bytes: u8,
+    /// The currencies, in column order.
+    pub currencies: Vec<Currency>,
+    /// Where the artifacts are (S3 keys), when published to a bucket.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub artifacts: BTreeMap<String, String>,
+}
+
+impl RoundResult {
+    /// The result of an aggregation.
+    pub fn of(agg: &Aggregation) -> RoundResult {
+        RoundResult {
+            root: (&agg.root()).into(),
+            depth: agg.depth(),
+            mini_tree_depth: agg.mini_depth,
+            mini_trees: agg.shards.len() as u64,
+            entries: agg.entries(),
+            layout: agg.params.layout,
+            n_bytes: agg.params.n_bytes,
+            currencies: agg.currencies.clone(),
+            artifacts: BTreeMap::new(),
+        }
+    }
+}

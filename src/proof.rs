@@ -1,0 +1,328 @@
+//! Inclusion proofs: the fields of summa-solvency's `MerkleProof` (the entry, the
+//! sibling leaf preimage, the sibling middle-node preimages and the path indices)
+//! from the user's leaf up to the round's root, across the mini-tree, the levels
+//! that lift it to the round's mini-tree depth, and the aggregation tree.
+
+use ff::Field;
+use halo2curves::bn256::Fr;
+use serde::{Deserialize, Serialize};
+
+use crate::field::{bound, fr_to_u256, parse_decimal, to_hex, u256_to_fr, U256};
+use crate::format::{ReadAt, TreeFile};
+use crate::json::{parse_fr, NodeJson};
+use crate::shard::Currency;
+use crate::tree::{middle, Node};
+use crate::{poseidon, Error, Layout, Params, Result};
+
+/// A user's entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryJson {
+    /// The username.
+    pub username: String,
+    /// Decimal balances, one per currency.
+    pub balances: Vec<String>,
+}
+
+/// An inclusion proof.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proof {
+    /// The hash layout.
+    pub layout: Layout,
+    /// The balance range, in bytes.
+    pub n_bytes: u8,
+    /// The currencies.
+    pub currencies: Vec<Currency>,
+    /// The user's entry.
+    pub entry: EntryJson,
+    /// The user's leaf.
+    pub leaf: NodeJson,
+    /// The leaf's index in the round's tree.
+    pub index: u64,
+    /// The mini-tree (shard) that holds the user, and the user's index in it.
+    pub mini_tree: u64,
+    /// The user's index within the mini-tree.
+    pub mini_tree_index: u64,
+    /// Depth of the round's tree: the number of siblings.
+    pub depth: u32,
+    /// Preimage of the leaf's sibling: username and balances (none at depth 0).
+    pub sibling_leaf_node_hash_preimage: Option<Vec<String>>,
+    /// Preimages of the middle-node siblings, from level 1 up.
+    pub sibling_middle_node_hash_preimages: Vec<Vec<String>>,
+    /// 0 where the path's node is a left child, 1 where it is a right child.
+    pub path_indices: Vec<u8>,
+    /// The round's root.
+    pub root: NodeJson,
+}
+
+fn hexes(v: &[Fr]) -> Vec<String> {
+    v.iter().map(to_hex).collect()
+}
+
+/// The preimage of node `(level, index)` of a tree file: a leaf preimage at level 0
+/// of a mini-tree, else the middle preimage over its children.
+fn preimage_in<R: ReadAt>(f: &TreeFile<R>, level: usize, index: u64) -> Result<Vec<Fr>> {
+    if level == 0 {
+        if index >= f.count {
+            return Ok(f.zeros().preimage(f.base));
+        }
+        let node = f.node(0, index)?;
+        let mut p = vec![f.params.layout.username_fe(&f.username(index)?)];
+        p.extend(node.balances_fr());
+        return Ok(p);
+    }
+    let kids = f.nodes(level - 1, 2 * index, 2)?;
+    middle(&f.params, &kids[0], &kids[1])
+        .map(|(_, p)| p)
+        .map_err(|_| Error::Format {
+            path: "tree file".into(),
+            what: "tree file",
+            problem: "sums out of range".into(),
+        })
+}
+
+/// Builds `username`'s proof from the round's aggregation file and its mini-trees
+/// (`open(i)` opens mini-tree `i`; they are searched in order).
+pub fn generate<A: ReadAt, M: ReadAt>(
+    agg: &TreeFile<A>,
+    mut open: impl FnMut(usize) -> Result<TreeFile<M>>,
+    username: &str,
+) -> Result<Proof> {
+    if !agg.is_aggregation() {
+        return Err(Error::Invalid(
+            "generate: the first file must be the aggregation tree".into(),
+        ));
+    }
+    let shards = agg.shards()?;
+    for (i, shard) in shards.iter().enumerate() {
+        let mt = open(i)?;
+        if mt.depth != shard.depth
+            || mt.count != shard.entries
+            || mt.params != agg.params
+            || mt.currencies != agg.currencies
+        {
+            return Err(Error::Format {
+                path: shard.name.clone(),
+                what: "mini-tree",
+                problem: "it does not match the aggregation tree".into(),
+            });
+        }
+        if let Some(j) = mt.find(username.as_bytes())? {
+            return prove(agg, &shards, i as u64, &mt, j, username);
+        }
+    }
+    Err(Error::UnknownUser(username.into()))
+}
+
+fn prove<A: ReadAt, M: ReadAt>(
+    agg: &TreeFile<A>,
+    shards: &[crate::tree::ShardInfo],
+    shard: u64,
+    mt: &TreeFile<M>,
+    j: u64,
+    username: &str,
+) -> Result<Proof> {
+    let mini_depth = agg.base;
+    let depth = mini_depth + agg.depth;
+    let zeros = agg.zeros();
+    let mut preimages: Vec<Vec<Fr>> = Vec::with_capacity(depth as usize);
+    let mut path = Vec::with_capacity(depth as usize);
+    // In the mini-tree.
+    for k in 0..mt.depth as usize {
+        let idx = j >> k;
+        preimages.push(preimage_in(mt, k, idx ^ 1)?);
+        path.push((idx & 1) as u8);
+    }
+    // Lifting the mini-tree to the round's mini-tree depth: zero siblings on the right.
+    for h in mt.depth..mini_depth {
+        preimages.push(zeros.preimage(h));
+        path.push(0);
+    }
+    // In the aggregation tree.
+    for a in 0..agg.depth as usize {
+        let idx = shard >> a;
+        let sib = idx ^ 1;
+        preimages.push(if a == 0 {
+            match shards.get(sib as usize) {
+                Some(s) => s.root_preimage.clone(),
+                None => zeros.preimage(mini_depth),
+            }
+        } else {
+            preimage_in(agg, a, sib)?
+        });
+        path.push((idx & 1) as u8);
+    }
+    let leaf = mt.node(0, j)?;
+    let index = (shard << mini_depth) | j;
+    let mut preimages = preimages.into_iter();
+    let sibling_leaf = preimages.next().map(|p| hexes(&p));
+    Ok(Proof {
+        layout: agg.params.layout,
+        n_bytes: agg.params.n_bytes,
+        currencies: agg.currencies.clone(),
+        entry: EntryJson {
+            username: username.into(),
+            balances: leaf.balances.iter().map(|b| b.to_string()).collect(),
+        },
+        leaf: (&leaf).into(),
+        index,
+        mini_tree: shard,
+        mini_tree_index: j,
+        depth,
+        sibling_leaf_node_hash_preimage: sibling_leaf,
+        sibling_middle_node_hash_preimages: preimages.map(|p| hexes(&p)).collect(),
+        path_indices: path,
+        root: (&agg.root()?).into(),
+    })
+}
+
+/// Recomputes the proof's path. `Ok` with the root only if the path reaches the
+/// proof's root (and `expected_root`, when given), every balance on it is below
+/// `2^(8 * n_bytes)` and the root's totals are the path's sums.
+pub fn verify(proof: &Proof, expected_root: Option<&Fr>) -> Result<Node> {
+    let fail = |m: String| Error::Proof(m);
+    let params = Params {
+        layout: proof.layout,
+        n_bytes: proof.n_bytes,
+    };
+    params.validate()?;
+    let layout = proof.layout;
+    let nc = proof.currencies.len();
+    let limit = bound(proof.n_bytes);
+    let in_range = |v: &U256, what: &str| {
+        if *v >= limit {
+            Err(fail(format!(
+                "{what} is out of range for n_bytes = {}",
+                proof.n_bytes
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    if proof.entry.balances.len() != nc {
+        return Err(fail(format!(
+            "the entry has {} balances for {nc} currencies",
+            proof.entry.balances.len()
+        )));
+    }
+    let balances = proof
+        .entry
+        .balances
+        .iter()
+        .map(|b| parse_decimal(b.as_bytes()).map_err(|p| fail(format!("entry: {p}"))))
+        .collect::<Result<Vec<U256>>>()?;
+    for b in &balances {
+        in_range(b, "an entry balance")?;
+    }
+    let mut pre = vec![layout.username_fe(proof.entry.username.as_bytes())];
+    pre.extend(balances.iter().map(u256_to_fr));
+    let mut cur = Node {
+        hash: poseidon::hash(&pre),
+        balances,
+    };
+    if proof.leaf.to_node("leaf")? != cur {
+        return Err(fail("the leaf is not the hash of the entry".into()));
+    }
+    let depth = proof.depth as usize;
+    let expected_middles = depth.saturating_sub(1);
+    if proof.path_indices.len() != depth
+        || proof.sibling_leaf_node_hash_preimage.is_some() != (depth > 0)
+        || proof.sibling_middle_node_hash_preimages.len() != expected_middles
+    {
+        return Err(fail(format!(
+            "a proof of depth {depth} needs {depth} path indices and siblings"
+        )));
+    }
+    if depth < 64 && proof.index >> depth != 0 {
+        return Err(fail("the index does not fit the depth".into()));
+    }
+    let siblings = proof
+        .sibling_leaf_node_hash_preimage
+        .iter()
+        .chain(&proof.sibling_middle_node_hash_preimages);
+    for (k, (sib, &bit)) in siblings.zip(&proof.path_indices).enumerate() {
+        let sib = sib
+            .iter()
+            .map(|h| parse_fr(h, &format!("sibling at level {k}")))
+            .collect::<Result<Vec<Fr>>>()?;
+        let (want, balances) = if k == 0 {
+            (layout.leaf_len(nc), sib.get(1..).map(|b| b.to_vec()))
+        } else {
+            (layout.middle_len(nc), Some(sib.clone()))
+        };
+        if sib.len() != want {
+            return Err(fail(format!(
+                "sibling preimage at level {k} has {} elements, expected {want}",
+                sib.len()
+            )));
+        }
+        let balances = if k == 0 {
+            balances.unwrap()
+        } else {
+            if layout == Layout::Legacy {
+                for i in 0..nc {
+                    in_range(
+                        &fr_to_u256(&sib[1 + i]),
+                        &format!("a balance in the sibling at level {k}"),
+                    )?;
+                    in_range(
+                        &fr_to_u256(&sib[nc + 2 + i]),
+                        &format!("a balance in the sibling at level {k}"),
+                    )?;
+                }
+            }
+            layout.balances_of_middle_preimage(&sib, nc)
+        };
+        let sib_balances: Vec<U256> = balances.iter().map(fr_to_u256).collect();
+        for b in &sib_balances {
+            in_range(b, &format!("a balance of the sibling at level {k}"))?;
+        }
+        let sib_node = Node {
+            hash: poseidon::hash(&sib),
+            balances: sib_balances,
+        };
+        if bit > 1 {
+            return Err(fail(format!("path index {bit} at level {k} is not 0 or 1")));
+        }
+        if u64::from(bit) != (proof.index >> k) & 1 {
+            return Err(fail(format!(
+                "path index at level {k} does not match the index"
+            )));
+        }
+        let (l, r) = if bit == 0 {
+            (&cur, &sib_node)
+        } else {
+            (&sib_node, &cur)
+        };
+        cur = middle(&params, l, r)
+            .map_err(|c| {
+                fail(format!(
+                    "the total of currency {c} at level {} is out of range for n_bytes = {}",
+                    k + 1,
+                    proof.n_bytes
+                ))
+            })?
+            .0;
+    }
+    let root = proof.root.to_node("root")?;
+    if root.hash != cur.hash {
+        return Err(fail(format!(
+            "the path reaches {}, not the proof's root {}",
+            to_hex(&cur.hash),
+            proof.root.hash
+        )));
+    }
+    if root.balances != cur.balances {
+        return Err(fail("the root's totals are not the path's sums".into()));
+    }
+    if let Some(r) = expected_root {
+        if *r != cur.hash {
+            return Err(fail(format!(
+                "the proof's root {} is not the expected root {}",
+                proof.root.hash,
+                to_hex(r)
+            )));
+        }
+    }
+    let _ = Fr::ZERO;
+    Ok(cur)
+}

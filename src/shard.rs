@@ -1,0 +1,348 @@
+//! CSV shards in Summa's format, read as a stream.
+//!
+//! Header: `username,balance_<NAME>_<CHAIN>,...` with one or more currencies; then
+//! one user per row, balances as non-negative decimal integers of any length. CRLF
+//! line endings, a UTF-8 byte-order mark and spaces around numbers are accepted.
+//! Rows are parsed straight into packed little-endian balances: no per-row strings.
+
+use std::io::Read;
+
+use serde::{Deserialize, Serialize};
+
+use crate::field::{bound, parse_decimal, write_balance};
+use crate::{Error, Params, Result};
+
+/// A currency column: `balance_<name>_<chain>`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Currency {
+    /// Currency name, e.g. `ETH`.
+    pub name: String,
+    /// Chain, e.g. `ETH`.
+    pub chain: String,
+}
+
+impl Currency {
+    /// `NAME_CHAIN`, as in the column header.
+    pub fn label(&self) -> String {
+        format!("{}_{}", self.name, self.chain)
+    }
+}
+
+/// Parses a header row. Like summa-solvency: the first column is `username`, every
+/// other column is `balance_<NAME>_<CHAIN>` with exactly three `_`-separated parts.
+pub fn parse_header(fields: &[&[u8]], file: &str) -> Result<Vec<Currency>> {
+    let bad = |problem: String| Error::Row {
+        file: file.to_string(),
+        line: 1,
+        problem,
+    };
+    let text: Vec<&str> = fields
+        .iter()
+        .map(|f| std::str::from_utf8(f))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| bad("the header is not valid UTF-8 text (is this a CSV file?)".into()))?;
+    let first = text.first().map(|s| s.trim_start_matches('\u{feff}'));
+    if first != Some("username") {
+        return Err(bad(format!(
+            "invalid header: the first column must be \"username\", found {:?}",
+            first.unwrap_or("")
+        )));
+    }
+    if text.len() < 2 {
+        return Err(bad(
+            "invalid header: no balance_<NAME>_<CHAIN> column".into()
+        ));
+    }
+    let mut currencies = Vec::with_capacity(text.len() - 1);
+    for (i, col) in text[1..].iter().enumerate() {
+        let parts: Vec<&str> = col.split('_').collect();
+        match parts.as_slice() {
+            ["balance", name, chain] if !name.is_empty() && !chain.is_empty() => {
+                currencies.push(Currency {
+                    name: name.to_string(),
+                    chain: chain.to_string(),
+                })
+            }
+            _ => {
+                return Err(bad(format!(
+                    "invalid header: column {} is {:?}, expected balance_<NAME>_<CHAIN>",
+                    i + 2,
+                    col
+                )))
+            }
+        }
+    }
+    if currencies.len() > u16::MAX as usize {
+        return Err(bad("invalid header: too many currencies".into()));
+    }
+    Ok(currencies)
+}
+
+/// The parsed rows of one shard, packed.
+#[derive(Debug, Default)]
+pub struct Entries {
+    /// The currencies of the header.
+    pub currencies: Vec<Currency>,
+    /// All usernames, back to back.
+    pub names: Vec<u8>,
+    /// `names[offsets[i]..offsets[i + 1]]` is user `i`'s name.
+    pub offsets: Vec<u64>,
+    /// `n_currencies * n_bytes` little-endian bytes per user.
+    pub balances: Vec<u8>,
+    /// The 1-based line of each user's row.
+    pub lines: Vec<u64>,
+}
+
+impl Entries {
+    /// Number of users.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Whether there are no users.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// User `i`'s name.
+    pub fn name(&self, i: usize) -> &[u8] {
+        &self.names[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+}
+
+fn csv_reader<R: Read>(reader: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(reader)
+}
+
+fn csv_error(file: &str, e: csv::Error) -> Error {
+    let line = e.position().map(|p| p.line()).unwrap_or(0);
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => Error::io(file, io),
+        other => Error::Row {
+            file: file.to_string(),
+            line,
+            problem: format!("{other:?}"),
+        },
+    }
+}
+
+/// Reads only the header of a shard (the first row).
+pub fn read_header<R: Read>(reader: R, file: &str) -> Result<Vec<Currency>> {
+    let mut rdr = csv_reader(reader);
+    let mut record = csv::ByteRecord::new();
+    if !rdr
+        .read_byte_record(&mut record)
+        .map_err(|e| csv_error(file, e))?
+    {
+        return Err(Error::Shard {
+            file: file.into(),
+            problem: "empty file".into(),
+        });
+    }
+    let fields: Vec<&[u8]> = record.iter().collect();
+    parse_header(&fields, file)
+}
+
+/// Streams a shard into [`Entries`], checking every row: cell count, non-empty
+/// username, balances that are non-negative integers below `2^(8 * n_bytes)`.
+/// When `expected` is given the header must equal it.
+pub fn read_entries<R: Read>(
+    reader: R,
+    file: &str,
+    params: &Params,
+    expected: Option<&[Currency]>,
+) -> Result<Entries> {
+    let n_bytes = params.n_bytes as usize;
+    let limit = bound(params.n_bytes);
+    let mut rdr = csv_reader(reader);
+    let mut record = csv::ByteRecord::new();
+    if !rdr
+        .read_byte_record(&mut record)
+        .map_err(|e| csv_error(file, e))?
+    {
+        return Err(Error::Shard {
+            file: file.into(),
+            problem: "empty file".into(),
+        });
+    }
+    let header: Vec<&[u8]> = record.iter().collect();
+    let currencies = parse_header(&header, file)?;
+    if let Some(expected) = expected {
+        if expected != currencies.as_slice() {
+            return Err(Error::Row {
+                file: file.into(),
+                line: 1,
+                problem: format!(
+                    "header differs from the round's first shard: expected {}, found {}",
+                    header_line(expected),
+                    header_line(&currencies)
+                ),
+            });
+        }
+    }
+    let n = currencies.len();
+    let mut entries = Entries {
+        currencies,
+        offsets: vec![0],
+        ..Default::default()
+    };
+    let row_err = |line: u64, problem: String| Error::Row {
+        file: file.into(),
+        line,
+        problem,
+    };
+    while rdr
+        .read_byte_record(&mut record)
+        .map_err(|e| csv_error(file, e))?
+    {
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if record.len() != n + 1 {
+            return Err(row_err(
+                line,
+                format!(
+                    "expected {} cells (username and {} balance{}), found {}",
+                    n + 1,
+                    n,
+                    if n == 1 { "" } else { "s" },
+                    record.len()
+                ),
+            ));
+        }
+        let name = &record[0];
+        if std::str::from_utf8(name).is_err() || name.contains(&0) {
+            return Err(row_err(line, "the username is not valid UTF-8 text".into()));
+        }
+        if name.is_empty() {
+            return Err(row_err(line, "empty username".into()));
+        }
+        let start = entries.balances.len();
+        entries.balances.resize(start + n * n_bytes, 0);
+        for (c, cell) in record.iter().skip(1).enumerate() {
+            let value = parse_decimal(cell).map_err(|p| {
+                row_err(
+                    line,
+                    format!(
+                        "{} of user {:?}: {p}",
+                        header_label(&entries.currencies[c]),
+                        lossy(name)
+                    ),
+                )
+            })?;
+            if value >= limit {
+                return Err(row_err(
+                    line,
+                    format!(
+                        "{} of user {:?} is {value}, out of range for n_bytes = {} (must be below 2^{})",
+                        header_label(&entries.currencies[c]),
+                        lossy(name),
+                        params.n_bytes,
+                        8 * n_bytes
+                    ),
+                ));
+            }
+            let at = start + c * n_bytes;
+            write_balance(&value, &mut entries.balances[at..at + n_bytes]);
+        }
+        entries.names.extend_from_slice(name);
+        entries.offsets.push(entries.names.len() as u64);
+        entries.lines.push(line);
+    }
+    if entries.is_empty() {
+        return Err(Error::Shard {
+            file: file.into(),
+            problem: "no users: the shard has only a header".into(),
+        });
+    }
+    Ok(entries)
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn header_label(c: &Currency) -> String {
+    format!("balance_{}", c.label())
+}
+
+/// The header line of a list of currencies.
+pub fn header_line(currencies: &[Currency]) -> String {
+    let mut s = String::from("username");
+    for c in currencies {
+        s.push(',');
+        s.push_str(&header_label(c));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &[u8]) -> Result<Entries> {
+        read_entries(text, "s.csv", &Params::default(), None)
+    }
+
+    fn err(text: &[u8]) -> String {
+        read(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn reads_rows_with_crlf_and_spaces() {
+        let e = read(b"username,balance_ETH_ETH,balance_USDT_ETH\r\nalice, 12 ,3\r\nbob,0,7\r\n")
+            .unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e.name(1), b"bob");
+        assert_eq!(e.lines, vec![2, 3]);
+        assert_eq!(
+            e.currencies[1],
+            Currency {
+                name: "USDT".into(),
+                chain: "ETH".into()
+            }
+        );
+        assert_eq!(e.balances[0], 12);
+        assert_eq!(e.balances[14], 3);
+    }
+
+    #[test]
+    fn rejects_bad_input_with_line_numbers() {
+        let h = "username,balance_ETH_ETH\n";
+        assert_eq!(err(b""), "s.csv: empty file");
+        assert!(err(h.as_bytes()).contains("only a header"));
+        assert_eq!(
+            err(format!("{h}a,1\nb,x\n").as_bytes()),
+            "s.csv:3: balance_ETH_ETH of user \"b\": balance \"x\" is not a non-negative decimal integer"
+        );
+        assert!(err(format!("{h}a,-1\n").as_bytes())
+            .starts_with("s.csv:2: balance_ETH_ETH of user \"a\": negative"));
+        assert!(err(format!("{h}a,1,2\n").as_bytes()).contains("s.csv:2: expected 2 cells"));
+        assert!(err(format!("{h}a\n").as_bytes()).contains("found 1"));
+        assert!(err(format!("{h},5\n").as_bytes()).contains("s.csv:2: empty username"));
+        assert!(err(b"user,balance_ETH_ETH\na,1\n").contains("s.csv:1: invalid header"));
+        assert!(err(b"username,balance_ETH\na,1\n").contains("column 2"));
+        assert!(err(b"username\na\n").contains("no balance"));
+        assert!(err(b"\x89PNG\r\n\x1a\n\x00\x00").contains("not valid UTF-8"));
+        let big = format!("{h}a,{}\n", 1u128 << 112);
+        assert!(err(big.as_bytes()).contains("out of range for n_bytes = 14"));
+    }
+
+    #[test]
+    fn header_must_match_expected() {
+        let cur = vec![Currency {
+            name: "BTC".into(),
+            chain: "BTC".into(),
+        }];
+        let e = read_entries(
+            &b"username,balance_ETH_ETH\na,1\n"[..],
+            "s.csv",
+            &Params::default(),
+            Some(&cur),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("header differs"), "{e}");
+    }
+}
