@@ -3,8 +3,6 @@
 //! `2^(depth - k)` nodes), `depth`, `entries` and `is_sorted`, with hashes and
 //! balances as `0x` + 64 hex digits.
 
-use ff::PrimeField;
-use halo2curves::bn256::Fr;
 use serde::Serialize;
 
 use crate::field::{to_hex, u256_to_fr};
@@ -71,12 +69,11 @@ pub fn mini_tree_json<R: ReadAt>(f: &TreeFile<R>) -> Result<MiniTreeJson> {
             balances: leaf
                 .balances
                 .iter()
-                .map(|b| to_hex(&Fr::from_raw(*b.as_limbs())))
+                .map(|b| to_hex(&u256_to_fr(b)))
                 .collect(),
             username: String::from_utf8_lossy(&f.username(i as u64)?).into_owned(),
         });
     }
-    let _ = Fr::NUM_BITS;
     Ok(MiniTreeJson {
         root: hex_node(&f.root()?),
         nodes,

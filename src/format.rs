@@ -252,6 +252,19 @@ pub struct TreeFile<R: ReadAt> {
     zeros: Zeros,
 }
 
+impl<R: ReadAt> std::fmt::Debug for TreeFile<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TreeFile")
+            .field("path", &self.path)
+            .field("params", &self.params)
+            .field("aggregation", &self.aggregation)
+            .field("depth", &self.depth)
+            .field("base", &self.base)
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<R: ReadAt> TreeFile<R> {
     fn bad(&self, problem: impl Into<String>) -> Error {
         Error::Format {
@@ -533,7 +546,7 @@ mod tests {
             for i in 0..4 {
                 assert_eq!(
                     f.node(l, i).unwrap(),
-                    t.node(l as usize, i as usize),
+                    t.node(l, i as usize),
                     "node {l},{i}"
                 );
             }

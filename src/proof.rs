@@ -3,7 +3,6 @@
 //! from the user's leaf up to the round's root, across the mini-tree, the levels
 //! that lift it to the round's mini-tree depth, and the aggregation tree.
 
-use ff::Field;
 use halo2curves::bn256::Fr;
 use serde::{Deserialize, Serialize};
 
@@ -323,6 +322,5 @@ pub fn verify(proof: &Proof, expected_root: Option<&Fr>) -> Result<Node> {
             )));
         }
     }
-    let _ = Fr::ZERO;
     Ok(cur)
 }

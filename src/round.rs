@@ -111,6 +111,18 @@ fn write_atomically(
     fs::rename(&tmp, path).map_err(err)
 }
 
+/// Removes `out/result.json` if it is there, so that a round that fails from here
+/// on publishes nothing (not even a previous round's result). Returns its path.
+pub fn clear_result(out: &Path) -> Result<PathBuf> {
+    let path = out.join(RESULT_FILE);
+    match fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(Error::io(path.display().to_string(), e))
+        }
+        _ => Ok(path),
+    }
+}
+
 /// Runs a round on local shard files, writing the artifacts into `out`:
 /// `mini-trees/NNNNNN.mst`, `aggregation.mst` and, last, `result.json`. A failed
 /// round leaves no `result.json` (an old one is removed first). `on_tree` is called

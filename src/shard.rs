@@ -38,7 +38,7 @@ pub fn parse_header(fields: &[&[u8]], file: &str) -> Result<Vec<Currency>> {
     };
     let text: Vec<&str> = fields
         .iter()
-        .map(|f| std::str::from_utf8(f))
+        .map(|f| std::str::from_utf8(f).map(|s| s.trim_end_matches('\r')))
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| bad("the header is not valid UTF-8 text (is this a CSV file?)".into()))?;
     let first = text.first().map(|s| s.trim_start_matches('\u{feff}'));
@@ -110,12 +110,21 @@ impl Entries {
     }
 }
 
-fn csv_reader<R: Read>(reader: R) -> csv::Reader<R> {
+/// A CSV reader that ends records at `\n` only: with the default CRLF handling the
+/// csv crate's line numbers drift by one in CRLF files. A `\r` before the `\n` is
+/// left at the end of the last cell, where number parsing trims it.
+pub(crate) fn csv_reader<R: Read>(reader: R) -> csv::Reader<R> {
     csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
+        .terminator(csv::Terminator::Any(b'\n'))
         .buffer_capacity(1 << 16)
         .from_reader(reader)
+}
+
+/// A line holding nothing but a `\r` (a blank line of a CRLF file).
+fn is_blank(record: &csv::ByteRecord) -> bool {
+    record.len() == 1 && record[0].trim_ascii().is_empty()
 }
 
 fn csv_error(file: &str, e: csv::Error) -> Error {
@@ -200,6 +209,9 @@ pub fn read_entries<R: Read>(
         .map_err(|e| csv_error(file, e))?
     {
         let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if is_blank(&record) {
+            continue;
+        }
         if record.len() != n + 1 {
             return Err(row_err(
                 line,

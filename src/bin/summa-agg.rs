@@ -105,6 +105,7 @@ fn run(cli: Cli) -> Result<()> {
             layout,
             n_bytes,
         } => {
+            round::clear_result(&out)?;
             let params = Params { layout, n_bytes };
             params.validate()?;
             let files = round::collect_inputs(&inputs)?;

@@ -1,0 +1,388 @@
+//! The `summa-agg` command line, run as a user runs it.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::fixture;
+
+fn summa(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_summa-agg"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn last_json_line(o: &Output) -> serde_json::Value {
+    let out = String::from_utf8(o.stdout.clone()).unwrap();
+    serde_json::from_str(out.lines().last().unwrap()).unwrap()
+}
+
+const V1_ROOT_64: &str = "0x1a2cd781913e49ef803fbdff9bfa873d0e8b8e1ca96d593bc4837e2d1bea03da";
+
+#[test]
+fn round_on_the_shipped_example() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shards");
+    let o = summa(&[
+        "round",
+        dir.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = last_json_line(&o);
+    assert_eq!(r["root"]["hash"], V1_ROOT_64);
+    assert_eq!(
+        r["root"]["balances"],
+        serde_json::json!(["2227448", "2227448"])
+    );
+    assert_eq!(
+        (r["depth"].as_u64(), r["mini_tree_depth"].as_u64()),
+        (Some(6), Some(4))
+    );
+    assert_eq!(
+        (r["mini_trees"].as_u64(), r["entries"].as_u64()),
+        (Some(4), Some(64))
+    );
+    assert_eq!(r["layout"], "v1");
+    assert_eq!(r["n_bytes"], 14);
+    assert_eq!(
+        r["currencies"][1],
+        serde_json::json!({"name": "USDT", "chain": "ETH"})
+    );
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("result.json")).unwrap()).unwrap();
+    assert_eq!(written, r);
+    for i in 0..4 {
+        assert!(out.path().join(format!("mini-trees/{i:06}.mst")).is_file());
+    }
+    assert!(out.path().join("aggregation.mst").is_file());
+    assert!(
+        stderr(&o).contains("mini-trees"),
+        "a summary with timings on stderr"
+    );
+}
+
+#[test]
+fn proof_verify_and_tampering() {
+    let out = tempfile::tempdir().unwrap();
+    let o = summa(&[
+        "round",
+        fixture("entry_64.csv").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let round = out.path().to_str().unwrap();
+    let o = summa(&["proof", "--round", round, "--user", "MBlfbBGI"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let proof: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        proof["entry"]["balances"],
+        serde_json::json!(["67823", "18651"])
+    );
+    assert_eq!(proof["path_indices"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        proof["sibling_middle_node_hash_preimages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    let pf = out.path().join("proof.json");
+    std::fs::write(&pf, &o.stdout).unwrap();
+    let pf = pf.to_str().unwrap();
+    assert!(summa(&["verify", pf]).status.success());
+    assert!(summa(&["verify", pf, "--root", V1_ROOT_64])
+        .status
+        .success());
+    let wrong = summa(&[
+        "verify",
+        pf,
+        "--root",
+        "0x177bf452ad139f067a64fe09fdc30aae46144d60abfa2ad9f0c70928e29a26d1",
+    ]);
+    assert!(!wrong.status.success());
+    assert!(stderr(&wrong).contains("not the expected root"));
+    let mut forged = proof.clone();
+    forged["sibling_middle_node_hash_preimages"][2][0] = serde_json::json!(format!("0x{:064x}", 1));
+    std::fs::write(out.path().join("forged.json"), forged.to_string()).unwrap();
+    assert!(
+        !summa(&["verify", out.path().join("forged.json").to_str().unwrap()])
+            .status
+            .success()
+    );
+    let o = summa(&["proof", "--round", round, "--user", "nobody"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("\"nobody\" is not in this round"));
+}
+
+#[test]
+fn split_then_round_equals_the_whole_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = dir.path().join("shards");
+    let o = summa(&[
+        "split",
+        fixture("entry_64.csv").to_str().unwrap(),
+        "--shard-size",
+        "16",
+        "--out",
+        shards.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let names: Vec<_> = std::fs::read_dir(&shards)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 4);
+    assert_eq!(
+        std::fs::read(shards.join("shard-000001.csv")).unwrap(),
+        std::fs::read(fixture("entry_16_2.csv")).unwrap()
+    );
+    let out = dir.path().join("out");
+    let o = summa(&[
+        "round",
+        shards.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(last_json_line(&o)["root"]["hash"], V1_ROOT_64);
+    // Uneven shards: 7 shards of up to 10 users.
+    let o = summa(&[
+        "split",
+        fixture("entry_64.csv").to_str().unwrap(),
+        "--shard-size",
+        "10",
+        "--out",
+        dir.path().join("s10").to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("s10")).unwrap().count(),
+        7
+    );
+}
+
+#[test]
+fn export_json_has_the_mini_tree_generator_shape() {
+    let out = tempfile::tempdir().unwrap();
+    let o = summa(&[
+        "round",
+        fixture("entry_16.csv").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--layout",
+        "legacy",
+    ]);
+    assert!(o.status.success());
+    let o = summa(&[
+        "export-json",
+        "--round",
+        out.path().to_str().unwrap(),
+        "--mini-tree",
+        "0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The legacy root of entry_16 (summa-aggregation's README response shape).
+    assert_eq!(
+        j["root"]["hash"],
+        "0x02e021d9bf99c5bd7267488b6a7a5cf5f7d00222a41b6a9b971899c44089e0c5"
+    );
+    assert_eq!(j["root"]["balances"][0], format!("0x{:064x}", 556862));
+    assert_eq!(j["depth"], 4);
+    assert_eq!(j["is_sorted"], false);
+    assert_eq!(j["entries"].as_array().unwrap().len(), 16);
+    assert_eq!(j["entries"][0]["username"], "dxGaEAii");
+    let nodes = j["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 5);
+    assert_eq!(nodes[0].as_array().unwrap().len(), 16);
+    assert_eq!(nodes[4][0], j["root"]);
+}
+
+/// Runs a round over the given shard files (name, bytes) and expects it to fail
+/// with every `expected` fragment in the error, leaving no result.json.
+fn expect_failure(shards: &[(&str, &[u8])], expected: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    for (name, bytes) in shards {
+        std::fs::write(input.join(name), bytes).unwrap();
+    }
+    let out = dir.path().join("out");
+    // A previous good round's result must not survive a failed one.
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("result.json"), "{}").unwrap();
+    let o = summa(&[
+        "round",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{shards:?}: {err}");
+    assert!(o.stdout.is_empty());
+    for e in expected {
+        assert!(err.contains(e), "expected {e:?} in {err:?}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        !out.join("result.json").exists(),
+        "no result.json after a failed round"
+    );
+}
+
+const H: &str = "username,balance_ETH_ETH,balance_USDT_ETH\n";
+
+#[test]
+fn bad_input_is_reported_with_file_line_and_problem() {
+    let row = |r: &str| format!("{H}alice,1,2\n{r}\n");
+    expect_failure(&[("a.csv", b"")], &["a.csv: empty file"]);
+    expect_failure(&[("a.csv", H.as_bytes())], &["a.csv: no users"]);
+    expect_failure(
+        &[("a.csv", row("bob,12x,3").as_bytes())],
+        &[
+            "a.csv:3:",
+            "balance_ETH_ETH",
+            "\"bob\"",
+            "not a non-negative decimal",
+        ],
+    );
+    expect_failure(
+        &[("a.csv", row("bob,-5,3").as_bytes())],
+        &["a.csv:3:", "negative balance"],
+    );
+    expect_failure(
+        &[("a.csv", row("bob,1").as_bytes())],
+        &["a.csv:3:", "expected 3 cells", "found 2"],
+    );
+    expect_failure(
+        &[("a.csv", row("bob,1,2,3").as_bytes())],
+        &["a.csv:3:", "found 4"],
+    );
+    expect_failure(
+        &[("a.csv", row(",1,2").as_bytes())],
+        &["a.csv:3: empty username"],
+    );
+    expect_failure(
+        &[("a.csv", row("alice,3,4").as_bytes())],
+        &["a.csv:3: duplicate username \"alice\" (first at line 2)"],
+    );
+    expect_failure(
+        &[("a.csv", b"name,balance_ETH_ETH\nbob,1\n")],
+        &["a.csv:1: invalid header"],
+    );
+    expect_failure(
+        &[("a.csv", b"username,balance_ETH\nbob,1\n")],
+        &["a.csv:1: invalid header", "balance_<NAME>_<CHAIN>"],
+    );
+    expect_failure(
+        &[
+            ("a.csv", row("bob,1,2").as_bytes()),
+            (
+                "b.csv",
+                b"username,balance_BTC_BTC,balance_USDT_ETH\nx,1,2\n",
+            ),
+        ],
+        &["b.csv:1: header differs from", "a.csv"],
+    );
+    expect_failure(
+        &[("a.csv", row(&format!("bob,{},1", 1u128 << 112)).as_bytes())],
+        &[
+            "a.csv:3:",
+            "balance_ETH_ETH",
+            "\"bob\"",
+            "out of range for n_bytes = 14",
+        ],
+    );
+    expect_failure(
+        &[("a.csv", b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\xff\xfe")],
+        &["a.csv:1:", "not valid UTF-8"],
+    );
+    let mut latin1 = H.as_bytes().to_vec();
+    latin1.extend_from_slice(b"b\xf6b,1,2\n");
+    expect_failure(
+        &[("a.csv", &latin1)],
+        &["a.csv:2: the username is not valid UTF-8"],
+    );
+    expect_failure(&[("notes.txt", b"hello")], &["no CSV shard"]);
+    // Totals out of range: each balance fits, their sum does not.
+    let half = 1u128 << 111;
+    expect_failure(
+        &[("a.csv", format!("{H}a,{half},0\nb,{half},0\n").as_bytes())],
+        &["a.csv", "total of ETH_ETH", "out of range for n_bytes = 14"],
+    );
+    // ...across shards: each shard fits, the aggregation does not.
+    expect_failure(
+        &[
+            ("a.csv", format!("{H}a,{half},0\n").as_bytes()),
+            ("b.csv", format!("{H}b,{half},0\n").as_bytes()),
+        ],
+        &["aggregation tree", "total of ETH_ETH"],
+    );
+}
+
+#[test]
+fn crlf_bom_and_spaces_are_fine() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.csv");
+    let messy = dir.path().join("messy.csv");
+    std::fs::write(&plain, format!("{H}alice,1,2\nbob,30,4\n")).unwrap();
+    std::fs::write(
+        &messy,
+        "\u{feff}username,balance_ETH_ETH,balance_USDT_ETH\r\nalice, 1 ,2\r\nbob,30,  4\r\n",
+    )
+    .unwrap();
+    let a = summa(&[
+        "round",
+        plain.to_str().unwrap(),
+        "--out",
+        dir.path().join("a").to_str().unwrap(),
+    ]);
+    let b = summa(&[
+        "round",
+        messy.to_str().unwrap(),
+        "--out",
+        dir.path().join("b").to_str().unwrap(),
+    ]);
+    assert!(b.status.success(), "{}", stderr(&b));
+    assert_eq!(last_json_line(&a)["root"], last_json_line(&b)["root"]);
+}
+
+#[test]
+fn bad_arguments_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = summa(&[
+        "round",
+        fixture("entry_16.csv").to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--n-bytes",
+        "0",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("n_bytes must be between 1 and 31"));
+    let o = summa(&[
+        "round",
+        fixture("entry_16.csv").to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--layout",
+        "v9",
+    ]);
+    assert!(!o.status.success());
+    let o = summa(&[
+        "round",
+        "/nonexistent/dir",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("/nonexistent/dir"));
+}
