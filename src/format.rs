@@ -1,5 +1,5 @@
 //! The binary tree files: mini-trees (`SUMMA-MT`) and the aggregation tree
-//! (`SUMMA-AG`), version 1. Everything is little-endian. See `docs/FORMAT.md`.
+//! (`SUMMA-AG`), version 1. Everything is little-endian.
 //!
 //! ```text
 //! offset size  field
@@ -102,7 +102,7 @@ fn currency_table(currencies: &[Currency]) -> Vec<u8> {
             t.extend_from_slice(&b[..len]);
         }
     }
-    while (FIXED + t.len()) % 8 != 0 {
+    while !(FIXED + t.len()).is_multiple_of(8) {
         t.push(0);
     }
     t
@@ -544,11 +544,7 @@ mod tests {
         assert_eq!(f.root().unwrap(), t.root());
         for l in 0..=2 {
             for i in 0..4 {
-                assert_eq!(
-                    f.node(l, i).unwrap(),
-                    t.node(l, i as usize),
-                    "node {l},{i}"
-                );
+                assert_eq!(f.node(l, i).unwrap(), t.node(l, i as usize), "node {l},{i}");
             }
         }
         assert_eq!(f.find(b"bo").unwrap(), Some(2));

@@ -11,10 +11,12 @@
 //! - [`shard`]: streaming CSV; [`tree`]: mini-trees and the aggregation tree;
 //! - [`format`]: the binary tree files; [`json`]: published JSON;
 //! - [`round`]: a whole round; [`proof`]: inclusion proofs; [`split`], [`export`];
-//! - [`reference`]: summa-solvency's algorithm over the generic primitive (oracle).
+//! - [`reference`]: summa-solvency's algorithm over the generic primitive (oracle);
+//! - [`bench`]: synthetic users for benchmarks.
 
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod error;
 pub mod export;
 pub mod field;

@@ -269,6 +269,12 @@ pub fn read_entries<R: Read>(
             problem: "no users: the shard has only a header".into(),
         });
     }
+    // The vectors grew by doubling: give the slack back before the tree is built
+    // next to them (it bounds the peak memory per user).
+    entries.names.shrink_to_fit();
+    entries.offsets.shrink_to_fit();
+    entries.balances.shrink_to_fit();
+    entries.lines.shrink_to_fit();
     Ok(entries)
 }
 

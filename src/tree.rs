@@ -284,6 +284,7 @@ pub struct MiniTree {
     pub offsets: Vec<u64>,
     /// Entry indices sorted by username bytes.
     pub sorted: Vec<u32>,
+    zeros: Zeros,
 }
 
 impl MiniTree {
@@ -356,6 +357,7 @@ impl MiniTree {
             names,
             offsets,
             sorted,
+            zeros,
         })
     }
 
@@ -374,16 +376,12 @@ impl MiniTree {
         &self.names[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 
-    fn zeros(&self) -> Zeros {
-        Zeros::new(self.params.layout, self.currencies.len(), self.depth())
-    }
-
     /// The node at `(level, index)`, zero past the real nodes.
     pub fn node(&self, level: usize, index: usize) -> Node {
         let nb = self.params.n_bytes as usize;
         node_at(
             &self.levels,
-            &self.zeros(),
+            &self.zeros,
             0,
             self.currencies.len() * nb,
             nb,
@@ -476,6 +474,7 @@ pub struct Aggregation {
     pub shards: Vec<ShardInfo>,
     /// `levels[0]` are the lifted mini-tree roots.
     pub levels: Vec<Level>,
+    zeros: Zeros,
 }
 
 impl Aggregation {
@@ -553,6 +552,7 @@ impl Aggregation {
             mini_depth,
             shards,
             levels,
+            zeros,
         })
     }
 
@@ -567,8 +567,8 @@ impl Aggregation {
     }
 
     /// Zero subtrees up to the round's depth.
-    pub fn zeros(&self) -> Zeros {
-        Zeros::new(self.params.layout, self.currencies.len(), self.depth())
+    pub fn zeros(&self) -> &Zeros {
+        &self.zeros
     }
 
     /// The node at `(level, index)` of the aggregation tree.
@@ -576,7 +576,7 @@ impl Aggregation {
         let nb = self.params.n_bytes as usize;
         node_at(
             &self.levels,
-            &self.zeros(),
+            &self.zeros,
             self.mini_depth,
             self.currencies.len() * nb,
             nb,

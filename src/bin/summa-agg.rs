@@ -71,6 +71,25 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Benchmarks the engine against summa-solvency's algorithm on generated users:
+    /// checks both roots are equal, prints CPU times, the ratio and peak memory.
+    Bench {
+        /// Number of users (one mini-tree).
+        #[arg(long, default_value_t = 1 << 16)]
+        users: u64,
+        /// Number of currencies.
+        #[arg(long, default_value_t = 2)]
+        currencies: usize,
+        /// Hash layout.
+        #[arg(long, default_value = "v1")]
+        layout: Layout,
+        /// Skip the (slow) reference algorithm.
+        #[arg(long)]
+        no_reference: bool,
+        /// Skip the single-thread run of the engine.
+        #[arg(long)]
+        no_single_thread: bool,
+    },
     /// Prints a mini-tree in summa-aggregation's mini-tree-generator JSON shape.
     ExportJson {
         /// The round's output directory.
@@ -198,6 +217,13 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Bench {
+            users,
+            currencies,
+            layout,
+            no_reference,
+            no_single_thread,
+        } => bench(users, currencies, layout, !no_reference, !no_single_thread),
         Command::ExportJson {
             round: dir,
             mini_tree,
@@ -206,6 +232,147 @@ fn run(cli: Cli) -> Result<()> {
             print_json(&export::mini_tree_json(&f)?, true)
         }
     }
+}
+
+/// CPU time of the whole process (all threads), user + system.
+fn cpu_time() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 * 1e-6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+/// A `/proc/self/status` field in bytes (VmRSS, VmHWM); 0 where there is none.
+fn proc_status_bytes(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with(field)).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// Runs `f`, returning its value, wall time and process CPU time.
+fn measure<T>(f: impl FnOnce() -> T) -> (T, f64, f64) {
+    let (w, c) = (std::time::Instant::now(), cpu_time());
+    let v = f();
+    (v, w.elapsed().as_secs_f64(), cpu_time() - c)
+}
+
+fn bench(
+    users: u64,
+    n_currencies: usize,
+    layout: Layout,
+    reference: bool,
+    single: bool,
+) -> Result<()> {
+    use std::io::Write;
+    if users == 0 || n_currencies == 0 {
+        return Err(Error::Invalid(
+            "--users and --currencies must be at least 1".into(),
+        ));
+    }
+    let params = Params {
+        layout,
+        n_bytes: DEFAULT_N_BYTES,
+    };
+    let path = std::env::temp_dir().join(format!("summa-agg-bench-{}.csv", std::process::id()));
+    let io = |e| Error::io(path.display().to_string(), e);
+    {
+        let mut w = std::io::BufWriter::new(File::create(&path).map_err(io)?);
+        summa_agg::bench::write_csv(&mut w, users, n_currencies, 42).map_err(io)?;
+        w.flush().map_err(io)?;
+    }
+    let threads = rayon::current_num_threads();
+    let name = path.display().to_string();
+    let build = || -> Result<summa_agg::tree::Node> {
+        let f = File::open(&path).map_err(io)?;
+        Ok(
+            round::build_mini_tree(BufReader::with_capacity(1 << 16, f), &name, &params, None)?
+                .root(),
+        )
+    };
+    println!(
+        "bench: {users} users, {n_currencies} currencies, layout {layout}, Poseidon backend {}, {threads} threads",
+        summa_agg::poseidon::backend()
+    );
+    let baseline = proc_status_bytes("VmRSS:");
+    let (root, wall, cpu) = measure(build);
+    let root = root?;
+    let peak = proc_status_bytes("VmHWM:");
+    let per_user = |t: f64| t / users as f64 * 1e6;
+    println!(
+        "  engine, {threads} threads:   wall {wall:8.3} s, cpu {cpu:8.3} s ({:.2} us cpu/user)",
+        per_user(cpu)
+    );
+    let mut report = serde_json::json!({
+        "users": users, "currencies": n_currencies, "layout": layout, "threads": threads,
+        "backend": summa_agg::poseidon::backend(),
+        "root": summa_agg::field::to_hex(&root.hash),
+        "engine": {"wall_s": wall, "cpu_s": cpu},
+        "peak_rss_bytes": peak, "baseline_rss_bytes": baseline,
+        "bytes_per_user": (peak.saturating_sub(baseline)) as f64 / users as f64,
+    });
+    if single {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let (r1, wall1, cpu1) = measure(|| pool.install(build));
+        if r1?.hash != root.hash {
+            return Err(Error::Invalid("the single-thread root differs".into()));
+        }
+        println!(
+            "  engine, 1 thread:    wall {wall1:8.3} s, cpu {cpu1:8.3} s; {threads} threads are {:.2}x faster",
+            wall1 / wall
+        );
+        report["engine_1_thread"] =
+            serde_json::json!({"wall_s": wall1, "cpu_s": cpu1, "speedup": wall1 / wall});
+    }
+    if reference {
+        let (entries, _, _) = measure(|| -> Result<Vec<(String, Vec<num_bigint::BigUint>)>> {
+            let text = std::fs::read_to_string(&path).map_err(io)?;
+            Ok(text
+                .lines()
+                .skip(1)
+                .map(|l| {
+                    let mut cells = l.split(',');
+                    let user = cells.next().unwrap_or_default().to_string();
+                    (user, cells.map(|c| c.parse().unwrap_or_default()).collect())
+                })
+                .collect())
+        });
+        let entries = entries?;
+        let ((ref_root, _), rwall, rcpu) = measure(|| summa_agg::reference::root(layout, &entries));
+        if ref_root.hash != root.hash {
+            return Err(Error::Invalid(format!(
+                "roots differ: engine {}, reference {}",
+                summa_agg::field::to_hex(&root.hash),
+                summa_agg::field::to_hex(&ref_root.hash)
+            )));
+        }
+        println!(
+            "  reference, 1 thread: wall {rwall:8.3} s, cpu {rcpu:8.3} s ({:.2} us cpu/user); roots equal",
+            per_user(rcpu)
+        );
+        println!("  cpu ratio reference / engine: {:.1}x", rcpu / cpu);
+        report["reference"] =
+            serde_json::json!({"wall_s": rwall, "cpu_s": rcpu, "cpu_ratio": rcpu / cpu});
+    }
+    println!(
+        "  peak RSS {:.1} MiB (baseline {:.1} MiB): {:.0} bytes/user",
+        peak as f64 / 1048576.0,
+        baseline as f64 / 1048576.0,
+        peak.saturating_sub(baseline) as f64 / users as f64
+    );
+    println!("  root {}", summa_agg::field::to_hex(&root.hash));
+    let _ = std::fs::remove_file(&path);
+    print_json(&report, false)
 }
 
 fn main() -> ExitCode {

@@ -5,13 +5,24 @@
 //! `L * 2^64`, the `L` inputs are absorbed one per permutation (rate 1) into
 //! `state[0]`, and the output is `state[0]` after the last permutation.
 //!
-//! This is the hot path of the whole system. Compared with the generic primitive it
-//! computes x^5 with two squarings and one multiplication (the generic code's
-//! `pow_vartime([5])` scans 64 exponent bits), keeps its constants in a `const`
-//! table, and never allocates. [`hash_batch`] hashes many equal-length messages at
-//! once so that a vectorised kernel can run several permutations in lanes.
+//! This is the hot path of the whole system. Compared with the generic primitive
+//! (about 5 000 field multiplications per permutation: its S-box is
+//! `pow_vartime([5])`, which scans 64 exponent bits) it computes x^5 with two
+//! squarings and one multiplication, keeps its constants in tables, never
+//! allocates, and runs the optimised rounds of the paper's appendix B, pushed
+//! further for `t = 2` (see `derive_optimized` in the source): **346 multiplications** per
+//! permutation. [`hash_batch`] hashes many equal-length messages at once: on x86_64
+//! CPUs with AVX-512 IFMA it runs 8 permutations per 512-bit vector (`ifma.rs`),
+//! elsewhere it interleaves permutations on the scalar path.
+//!
+//! Set `SUMMA_AGG_NO_SIMD=1` to force the portable path; [`backend`] tells which
+//! one runs.
 
 mod constants;
+#[cfg(target_arch = "x86_64")]
+mod ifma;
+
+use std::sync::LazyLock;
 
 use ff::Field;
 use halo2curves::bn256::Fr;
@@ -237,7 +248,7 @@ fn permute_lanes<const N: usize>(a: &mut [Fr; N], b: &mut [Fr; N]) {
 }
 
 /// The Poseidon permutation on one state: the optimised rounds of the Poseidon
-/// paper's appendix B (see [`derive_optimized`]), **346 field multiplications**
+/// paper's appendix B (see `derive_optimized` in the source), **346 field multiplications**
 /// (the plain specification, [`permute_plain`], takes 472).
 #[inline]
 pub fn permute(state: &mut [Fr; WIDTH]) {
@@ -272,12 +283,91 @@ pub fn hash_const<const L: usize>(message: [Fr; L]) -> Fr {
 }
 
 /// Hashes `out.len()` messages of `len` elements each, stored back to back in
-/// `messages`. Equal to calling [`hash`] on each, but lets the kernel interleave
-/// independent permutations.
+/// `messages`. Equal to calling [`hash`] on each.
+///
+/// On x86_64 CPUs with AVX-512 IFMA (detected at run time, see [`backend`]) groups
+/// of 16, then 8, messages go through a vectorised kernel that runs 8 permutations
+/// per 512-bit register (all lanes absorb in step, the lengths being equal); the
+/// remaining messages, and every message on other CPUs, go through the portable
+/// path, which interleaves 2 permutations.
+///
+/// Panics if `len == 0` or `messages.len() != len * out.len()`.
 pub fn hash_batch(messages: &[Fr], len: usize, out: &mut [Fr]) {
+    assert!(len > 0, "hash_batch: empty messages");
     assert_eq!(messages.len(), len * out.len(), "hash_batch: bad lengths");
-    for (o, m) in out.iter_mut().zip(messages.chunks_exact(len)) {
+    #[cfg(target_arch = "x86_64")]
+    let done = if ifma::enabled() {
+        ifma::hash_batch(messages, len, out)
+    } else {
+        0
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = 0;
+    hash_batch_scalar(&messages[done * len..], len, &mut out[done..]);
+}
+
+/// How many permutations the portable path interleaves.
+const SCALAR_LANES: usize = 2;
+
+/// The portable [`hash_batch`]: [`SCALAR_LANES`] messages at a time, then one by one.
+/// Public for benchmarks (the kernel's baseline on the same machine).
+#[doc(hidden)]
+pub fn hash_batch_scalar(messages: &[Fr], len: usize, out: &mut [Fr]) {
+    const N: usize = SCALAR_LANES;
+    let groups = out.len() / N;
+    let cap = capacity(len);
+    for (g, o) in out[..groups * N].chunks_exact_mut(N).enumerate() {
+        let base = &messages[g * N * len..(g + 1) * N * len];
+        let (mut a, mut b) = ([Fr::ZERO; N], [cap; N]);
+        for i in 0..len {
+            for l in 0..N {
+                a[l] += base[l * len + i];
+            }
+            permute_lanes::<N>(&mut a, &mut b);
+        }
+        o.copy_from_slice(&a);
+    }
+    for (o, m) in out[groups * N..]
+        .iter_mut()
+        .zip(messages[groups * N * len..].chunks_exact(len))
+    {
         *o = hash(m);
+    }
+}
+
+/// Which implementation [`hash_batch`] uses on this machine: `"avx512ifma"` (the
+/// x86_64 kernel, chosen at run time when the CPU has AVX-512 F and IFMA) or
+/// `"scalar"` (the portable path). Setting the environment variable
+/// `SUMMA_AGG_NO_SIMD=1` (any value but empty or `0`) before the first hash forces
+/// `"scalar"`; the choice is made once per process.
+pub fn backend() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if ifma::enabled() {
+        return "avx512ifma";
+    }
+    "scalar"
+}
+
+/// Whether `SUMMA_AGG_NO_SIMD` asks for the portable path.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn simd_disabled_by_env() -> bool {
+    std::env::var_os("SUMMA_AGG_NO_SIMD").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Permutes every state in `states`: through the vectorised kernel, 8 at a time, when
+/// [`backend`] is `"avx512ifma"`, the rest with [`permute`]. For benchmarks and tests.
+#[doc(hidden)]
+pub fn permute_batch(states: &mut [[Fr; WIDTH]]) {
+    #[cfg(target_arch = "x86_64")]
+    let done = if ifma::enabled() {
+        ifma::permute_batch(states)
+    } else {
+        0
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = 0;
+    for s in &mut states[done..] {
+        permute(s);
     }
 }
 
@@ -327,12 +417,153 @@ mod tests {
         })
     }
 
+    /// `p - 1`, little-endian words.
+    const P_MINUS_1: [u64; 4] = [
+        0x43e1f593f0000000,
+        0x2833e84879b97091,
+        0xb85045b68181585d,
+        0x30644e72e131a029,
+    ];
+
+    /// Edge cases, as values and as Montgomery representations (the kernel converts
+    /// representations): 0, 1, small, p - 1, p - 2, around 2^252, 2^253 and the top
+    /// of the field (`p ~ 0.76 * 2^254`: the largest elements are the ones "near
+    /// 2^254"), all-ones words.
+    pub(super) fn edge_values() -> Vec<Fr> {
+        let mut v = vec![Fr::ZERO, Fr::ONE, Fr::from(2), Fr::from(u64::MAX), -Fr::ONE];
+        v.push(-Fr::from(2));
+        v.push(Fr::from_raw([0, 0, 0, 1 << 61])); // 2^253
+        v.push(Fr::from_raw([u64::MAX, u64::MAX, u64::MAX, (1 << 61) - 1])); // 2^253 - 1
+        v.push(Fr::from_raw([0, 0, 0, 3 << 60])); // 2^253 + 2^252
+        v.push(Fr::from_raw([u64::MAX, u64::MAX, u64::MAX, (1 << 60) - 1])); // 2^252 - 1
+        let mut pm = P_MINUS_1;
+        pm[0] -= 1000;
+        v.push(Fr::from_raw(pm)); // p - 1001
+                                  // Representations.
+        v.push(Fr(P_MINUS_1));
+        v.push(Fr([1, 0, 0, 0]));
+        v.push(Fr([15, 0, 0, 0]));
+        v.push(Fr([0, 0, 0, 1 << 61]));
+        v.push(Fr([u64::MAX, u64::MAX, u64::MAX, (1 << 61) - 1]));
+        v.push(Fr([u64::MAX, u64::MAX, u64::MAX, 0x30644e72e1319fff]));
+        v.push(Fr([u64::MAX, 0, u64::MAX, 0]));
+        v
+    }
+
+    /// Uniform elements mixed with [`edge_values`].
+    pub(super) fn fr_edge() -> impl Strategy<Value = Fr> {
+        prop_oneof![
+            3 => fr(),
+            2 => prop::sample::select(edge_values()),
+            1 => any::<u64>().prop_map(Fr::from),
+        ]
+    }
+
+    /// The generic primitive on a message of length 1..=8.
+    pub(super) fn reference_hash(m: &[Fr]) -> Fr {
+        macro_rules! dispatch {
+            ($($n:literal)*) => {
+                match m.len() {
+                    $($n => reference::poseidon::<$n>(m.try_into().unwrap()),)*
+                    n => panic!("length {n}"),
+                }
+            };
+        }
+        dispatch!(1 2 3 4 5 6 7 8)
+    }
+
+    #[test]
+    fn optimized_equals_plain_on_edge_states() {
+        let e = edge_values();
+        for a in &e {
+            for b in &e {
+                let mut s = [*a, *b];
+                let mut t = s;
+                permute(&mut s);
+                permute_plain(&mut t);
+                assert_eq!(s, t);
+            }
+        }
+    }
+
+    #[test]
+    fn mults_per_permutation_as_documented() {
+        // S-boxes 8 x 3 x 2 + 56 x 3, linear layers 63 x 2 + 4 (see derive_optimized).
+        assert_eq!(8 * 6 + 56 * 3 + 63 * 2 + 4, 346);
+        // Plain: 8 x (6 + 4) + 56 x (3 + 4).
+        assert_eq!(8 * 10 + 56 * 7, 472);
+        assert_eq!(OPTIMIZED.beta.len() + 1, ROUNDS);
+    }
+
+    #[test]
+    fn every_length_every_batch_size_matches_reference() {
+        let e = edge_values();
+        let mut next = 0usize;
+        let mut elem = || {
+            next += 1;
+            if next.is_multiple_of(3) {
+                e[next % e.len()]
+            } else {
+                Fr::from(next as u64).square().square() + Fr::from_raw([0, 0, 0, next as u64])
+            }
+        };
+        for len in 1..=8 {
+            for n in [0, 1, 7, 8, 9, 15, 16, 17, 31, 33] {
+                let msgs: Vec<Fr> = (0..n * len).map(|_| elem()).collect();
+                let mut out = vec![Fr::ZERO; n];
+                hash_batch(&msgs, len, &mut out);
+                let mut scalar = vec![Fr::ZERO; n];
+                hash_batch_scalar(&msgs, len, &mut scalar);
+                for (i, m) in msgs.chunks_exact(len).enumerate() {
+                    let r = reference_hash(m);
+                    assert_eq!(out[i], r, "len {len} batch {n} message {i}");
+                    assert_eq!(scalar[i], r, "scalar: len {len} batch {n} message {i}");
+                    assert_eq!(hash(m), r);
+                }
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn hash_equals_generic_primitive(a in fr(), b in fr(), c in fr(), d in fr()) {
             prop_assert_eq!(hash(&[a, b]), reference::poseidon([a, b]));
             prop_assert_eq!(hash(&[a, b, c]), reference::poseidon([a, b, c]));
             prop_assert_eq!(hash_const([a, b, c, d]), reference::poseidon([a, b, c, d]));
+        }
+
+        #[test]
+        fn optimized_equals_plain(a in fr_edge(), b in fr_edge()) {
+            let mut s = [a, b];
+            let mut t = s;
+            permute(&mut s);
+            permute_plain(&mut t);
+            prop_assert_eq!(s, t);
+            let (mut x, mut y) = ([a, b, b], [b, a, b]);
+            permute_lanes::<3>(&mut x, &mut y);
+            for l in 0..3 {
+                let mut t = [[a, b], [b, a], [b, b]][l];
+                permute_plain(&mut t);
+                prop_assert_eq!([x[l], y[l]], t);
+            }
+        }
+
+        #[test]
+        fn batch_equals_reference(
+            len in 1usize..=8,
+            msgs in proptest::collection::vec(fr_edge(), 0..8 * 40),
+        ) {
+            let n = msgs.len() / len;
+            let msgs = &msgs[..n * len];
+            let mut out = vec![Fr::ZERO; n];
+            hash_batch(msgs, len, &mut out);
+            let mut scalar = vec![Fr::ZERO; n];
+            hash_batch_scalar(msgs, len, &mut scalar);
+            for (i, m) in msgs.chunks_exact(len).enumerate() {
+                let r = reference_hash(m);
+                prop_assert_eq!(out[i], r);
+                prop_assert_eq!(scalar[i], r);
+            }
         }
 
         #[test]
@@ -343,6 +574,15 @@ mod tests {
             for (i, o) in out.iter().enumerate() {
                 prop_assert_eq!(*o, hash(&msgs[i * 4..i * 4 + 4]));
             }
+        }
+    }
+
+    #[test]
+    fn backend_is_reported() {
+        let b = backend();
+        assert!(b == "avx512ifma" || b == "scalar");
+        if simd_disabled_by_env() {
+            assert_eq!(b, "scalar");
         }
     }
 
