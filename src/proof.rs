@@ -86,30 +86,66 @@ pub fn generate<A: ReadAt, M: ReadAt>(
     mut open: impl FnMut(usize) -> Result<TreeFile<M>>,
     username: &str,
 ) -> Result<Proof> {
-    if !agg.is_aggregation() {
-        return Err(Error::Invalid(
-            "generate: the first file must be the aggregation tree".into(),
-        ));
-    }
-    let shards = agg.shards()?;
-    for (i, shard) in shards.iter().enumerate() {
-        let mt = open(i)?;
-        if mt.depth != shard.depth
-            || mt.count != shard.entries
-            || mt.params != agg.params
-            || mt.currencies != agg.currencies
-        {
-            return Err(Error::Format {
-                path: shard.name.clone(),
-                what: "mini-tree",
-                problem: "it does not match the aggregation tree".into(),
-            });
-        }
-        if let Some(j) = mt.find(username.as_bytes())? {
-            return prove(agg, &shards, i as u64, &mt, j, username);
+    let shards = aggregation_shards(agg)?;
+    for i in 0..shards.len() {
+        if let Some(p) = prove_in(agg, &shards, i, &open(i)?, username)? {
+            return Ok(p);
         }
     }
     Err(Error::UnknownUser(username.into()))
+}
+
+/// Builds `username`'s proof if the user is in mini-tree `i` (`mini_tree`), reading
+/// nothing of the other mini-trees; `Ok(None)` if the user is not in it.
+pub fn generate_in<A: ReadAt, M: ReadAt>(
+    agg: &TreeFile<A>,
+    i: usize,
+    mini_tree: &TreeFile<M>,
+    username: &str,
+) -> Result<Option<Proof>> {
+    let shards = aggregation_shards(agg)?;
+    if i >= shards.len() {
+        return Err(Error::Invalid(format!(
+            "the round has no mini-tree {i} ({} in all)",
+            shards.len()
+        )));
+    }
+    prove_in(agg, &shards, i, mini_tree, username)
+}
+
+fn aggregation_shards<A: ReadAt>(agg: &TreeFile<A>) -> Result<Vec<crate::tree::ShardInfo>> {
+    if !agg.is_aggregation() {
+        return Err(Error::Invalid(
+            "the first file must be the aggregation tree".into(),
+        ));
+    }
+    agg.shards()
+}
+
+fn prove_in<A: ReadAt, M: ReadAt>(
+    agg: &TreeFile<A>,
+    shards: &[crate::tree::ShardInfo],
+    i: usize,
+    mt: &TreeFile<M>,
+    username: &str,
+) -> Result<Option<Proof>> {
+    let shard = &shards[i];
+    if mt.is_aggregation()
+        || mt.depth != shard.depth
+        || mt.count != shard.entries
+        || mt.params != agg.params
+        || mt.currencies != agg.currencies
+    {
+        return Err(Error::Format {
+            path: shard.name.clone(),
+            what: "mini-tree",
+            problem: "it does not match the aggregation tree".into(),
+        });
+    }
+    match mt.find(username.as_bytes())? {
+        Some(j) => prove(agg, shards, i as u64, mt, j, username).map(Some),
+        None => Ok(None),
+    }
 }
 
 fn prove<A: ReadAt, M: ReadAt>(

@@ -1,0 +1,20 @@
+//! The `aggregator` Lambda function: aggregates the mini-trees into `P/result.json`, or records a failure in `P/error.json`.
+//! The handler is [`summa_functions::handlers::aggregator`]; this only builds the S3
+//! client and runs it.
+
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use summa_functions::{aws, handlers, parse_input};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    summa_functions::init_logging();
+    let storage = aws::s3_storage().await;
+    let storage = &storage;
+    run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let input = parse_input(handlers::aggregator::STEP, event.payload)?;
+            handlers::aggregator(storage, input).await
+        },
+    ))
+    .await
+}

@@ -1,0 +1,15 @@
+//! The functions' handlers: plain async functions over the [`crate::Storage`]
+//! port (and, for `trigger`, the [`Executions`] port), so that they run the same
+//! on S3 and on a local directory.
+
+pub mod aggregator;
+pub mod mini_tree;
+pub mod plan;
+pub mod proof;
+pub mod trigger;
+
+pub use aggregator::{aggregator, error_record};
+pub use mini_tree::mini_tree;
+pub use plan::plan;
+pub use proof::proof;
+pub use trigger::{execution_name, trigger, Executions, StartOutcome};

@@ -1,0 +1,200 @@
+//! A local directory as object storage: bucket `b`, key `k` is the file
+//! `ROOT/b/k`. For unit tests, `cargo lambda` runs without S3, and debugging.
+
+use std::io::{self, SeekFrom};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use super::{ObjectReader, Storage, StoreError, StoreErrorKind};
+
+/// Object storage in a local directory (a bucket is a sub-directory).
+#[derive(Clone, Debug)]
+pub struct LocalStorage {
+    root: Arc<PathBuf>,
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl LocalStorage {
+    /// Storage rooted at `root` (created on the first write).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LocalStorage {
+            root: Arc::new(root.into()),
+        }
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn location(bucket: &str, key: &str) -> String {
+        format!("local://{bucket}/{key}")
+    }
+
+    /// The file of `bucket`/`key`; rejects keys that would leave the bucket.
+    pub fn path(&self, bucket: &str, key: &str) -> Result<PathBuf, StoreError> {
+        let bad = |what: &str| {
+            StoreError::new(
+                StoreErrorKind::Other,
+                Self::location(bucket, key),
+                format!("not usable with local storage: {what}"),
+            )
+        };
+        if bucket.is_empty() || bucket.starts_with('.') || bucket.contains(['/', '\\', '\0']) {
+            return Err(bad("bad bucket name"));
+        }
+        if key.is_empty()
+            || key.contains('\0')
+            || key
+                .split('/')
+                .any(|s| s.is_empty() || s == "." || s == "..")
+            || !Path::new(key)
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)))
+        {
+            return Err(bad("bad key"));
+        }
+        Ok(self.root.join(bucket).join(key))
+    }
+
+    fn err(bucket: &str, key: &str, e: io::Error) -> StoreError {
+        let kind = if e.kind() == io::ErrorKind::NotFound {
+            StoreErrorKind::NotFound
+        } else {
+            StoreErrorKind::Other
+        };
+        StoreError::new(kind, Self::location(bucket, key), e.to_string())
+    }
+}
+
+fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) -> io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let key = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        if entry.file_type()?.is_dir() {
+            walk(&entry.path(), &key, out)?;
+        } else {
+            out.push(key);
+        }
+    }
+    Ok(())
+}
+
+impl Storage for LocalStorage {
+    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StoreError> {
+        let path = self.path(bucket, key)?;
+        tokio::fs::read(&path)
+            .await
+            .map_err(|e| Self::err(bucket, key, e))
+    }
+
+    async fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        let path = self.path(bucket, key)?;
+        let err = |e| Self::err(bucket, key, e);
+        let mut f = tokio::fs::File::open(&path).await.map_err(err)?;
+        let size = f.metadata().await.map_err(err)?.len();
+        if offset >= size {
+            return Ok(Vec::new());
+        }
+        f.seek(SeekFrom::Start(offset)).await.map_err(err)?;
+        let n = len.min(size - offset);
+        let mut buf = Vec::with_capacity(n as usize);
+        f.take(n).read_to_end(&mut buf).await.map_err(err)?;
+        Ok(buf)
+    }
+
+    async fn size(&self, bucket: &str, key: &str) -> Result<u64, StoreError> {
+        let path = self.path(bucket, key)?;
+        let meta = tokio::fs::metadata(&path)
+            .await
+            .map_err(|e| Self::err(bucket, key, e))?;
+        if meta.is_dir() {
+            return Err(Self::err(bucket, key, io::ErrorKind::NotFound.into()));
+        }
+        Ok(meta.len())
+    }
+
+    async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
+        let path = self.path(bucket, key)?;
+        let f = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| Self::err(bucket, key, e))?;
+        Ok(Box::pin(f))
+    }
+
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        _content_type: &str,
+    ) -> Result<(), StoreError> {
+        let path = self.path(bucket, key)?;
+        let err = |e| Self::err(bucket, key, e);
+        let tmp_dir = self.root.join(".tmp");
+        tokio::fs::create_dir_all(&tmp_dir).await.map_err(err)?;
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(err)?;
+        }
+        // Write then rename: readers never see a partial object.
+        let tmp = tmp_dir.join(format!(
+            "{}-{}",
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let mut f = tokio::fs::File::create(&tmp).await.map_err(err)?;
+        f.write_all(&body).await.map_err(err)?;
+        f.flush().await.map_err(err)?;
+        drop(f);
+        tokio::fs::rename(&tmp, &path).await.map_err(err)
+    }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        let path = self.path(bucket, key)?;
+        match tokio::fs::remove_file(&path).await {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Self::err(bucket, key, e)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+        // Validate the bucket name through `path` with a harmless key.
+        self.path(bucket, "x")?;
+        let dir = self.root.join(bucket);
+        let prefix = prefix.to_string();
+        let location = Self::location(bucket, &prefix);
+        tokio::task::spawn_blocking(move || {
+            let mut keys = Vec::new();
+            walk(&dir, "", &mut keys)
+                .map_err(|e| StoreError::new(StoreErrorKind::Other, &location, e.to_string()))?;
+            keys.retain(|k| k.starts_with(&prefix));
+            keys.sort();
+            Ok(keys)
+        })
+        .await
+        .map_err(|e| StoreError::new(StoreErrorKind::Other, "local storage", e.to_string()))?
+    }
+}

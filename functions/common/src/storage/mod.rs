@@ -1,0 +1,121 @@
+//! Where rounds live: the [`Storage`] port, with an S3 adapter ([`S3Storage`]) and a
+//! local-directory adapter ([`LocalStorage`], a bucket is a directory) for tests and
+//! local runs.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use tokio::io::AsyncRead;
+
+mod local;
+mod s3;
+
+pub use local::LocalStorage;
+pub use s3::{S3Storage, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE};
+
+/// The class of a [`StoreError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// No such object (or bucket).
+    NotFound,
+    /// The store asked to slow down (S3 SlowDown, 503, 429).
+    Throttled,
+    /// Any other failure (network, permissions, server error).
+    Other,
+}
+
+/// A storage failure, naming the object.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{location}: {message}")]
+pub struct StoreError {
+    /// Its class.
+    pub kind: StoreErrorKind,
+    /// The object, e.g. `s3://bucket/key`.
+    pub location: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl StoreError {
+    /// A new error.
+    pub fn new(
+        kind: StoreErrorKind,
+        location: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        StoreError {
+            kind,
+            location: location.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Wrapped in an `io::Error` (for `ReadAt` and streams), keeping the class in
+    /// the io kind and the whole error as the source.
+    pub fn into_io(self) -> std::io::Error {
+        let kind = match self.kind {
+            StoreErrorKind::NotFound => std::io::ErrorKind::NotFound,
+            _ => std::io::ErrorKind::Other,
+        };
+        std::io::Error::new(kind, self)
+    }
+}
+
+/// A streamed object body.
+pub type ObjectReader = Pin<Box<dyn AsyncRead + Send>>;
+
+/// Object storage as the functions use it. Keys are full object keys; `bucket` is
+/// an S3 bucket or, for [`LocalStorage`], a directory under its root.
+pub trait Storage: Send + Sync {
+    /// The whole object.
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+
+    /// Up to `len` bytes from `offset`: fewer at the end of the object, none from
+    /// its end on.
+    fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        offset: u64,
+        len: u64,
+    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+
+    /// The object's size in bytes.
+    fn size(&self, bucket: &str, key: &str)
+        -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The object's body as a stream.
+    fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<ObjectReader, StoreError>> + Send;
+
+    /// Writes (replaces) an object.
+    fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes an object; deleting a missing object succeeds.
+    fn delete(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The keys that start with `prefix`, in key (byte) order.
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+}

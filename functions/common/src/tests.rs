@@ -1,0 +1,1135 @@
+//! Handler tests over local-directory storage and the committed event fixtures
+//! (functions/<name>/events/*.json).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use summa_agg::json::RoundResult;
+use summa_agg::{Layout, Params};
+
+use crate::handlers::{self, Executions, StartOutcome};
+use crate::model::*;
+use crate::remote::{RemoteFile, BLOCK_SIZE};
+use crate::{FnError, LocalStorage, Storage};
+
+const BUCKET: &str = "summa-rounds";
+const PREFIX: &str = "rounds/r1";
+const ENTRY_64_V1_ROOT: &str = "0x1a2cd781913e49ef803fbdff9bfa873d0e8b8e1ca96d593bc4837e2d1bea03da";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(repo().join("tests/fixtures").join(name)).unwrap()
+}
+
+/// An event fixture of a function.
+fn event<T: DeserializeOwned>(function: &str, file: &str) -> T {
+    let path = repo()
+        .join("functions")
+        .join(function)
+        .join("events")
+        .join(file);
+    serde_json::from_slice(&std::fs::read(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+struct Round {
+    _dir: tempfile::TempDir,
+    storage: LocalStorage,
+}
+
+impl Round {
+    fn new() -> Round {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = LocalStorage::new(dir.path());
+        Round { _dir: dir, storage }
+    }
+
+    async fn put(&self, key: &str, body: impl Into<Vec<u8>>) {
+        self.storage
+            .put(
+                BUCKET,
+                key,
+                Bytes::from(body.into()),
+                "application/octet-stream",
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        match self.storage.get(BUCKET, key).await {
+            Ok(b) => Some(b),
+            Err(e) if e.kind == crate::StoreErrorKind::NotFound => None,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Uploads `shards` (name, CSV) under `P/shards/` and a manifest.
+    async fn upload(&self, shards: &[(&str, Vec<u8>)], manifest: serde_json::Value) {
+        for (name, csv) in shards {
+            self.put(&format!("{PREFIX}/shards/{name}"), csv.clone())
+                .await;
+        }
+        self.put(&format!("{PREFIX}/round.json"), manifest.to_string())
+            .await;
+    }
+
+    async fn plan(&self) -> Result<PlanOutput, FnError> {
+        handlers::plan(&self.storage, event("plan", "plan.json")).await
+    }
+
+    async fn mini_tree(&self, i: usize) -> Result<MiniTreeOutput, FnError> {
+        handlers::mini_tree(
+            &self.storage,
+            MiniTreeInput {
+                bucket: BUCKET.into(),
+                prefix: PREFIX.into(),
+                shard: i,
+            },
+        )
+        .await
+    }
+
+    async fn aggregate(&self) -> Result<RoundResult, FnError> {
+        match handlers::aggregator(&self.storage, event("aggregator", "aggregate.json")).await? {
+            AggregatorOutput::Result(r) => Ok(*r),
+            AggregatorOutput::Failure(f) => panic!("failure mode: {f:?}"),
+        }
+    }
+
+    /// plan, every mini-tree, aggregator.
+    async fn run(&self) -> Result<RoundResult, FnError> {
+        let plan = self.plan().await?;
+        assert_eq!(plan.items, (0..plan.shard_count).collect::<Vec<_>>());
+        for i in plan.items {
+            let out = self.mini_tree(i).await?;
+            assert_eq!(out.shard, i);
+            assert_eq!(out.mini_tree_key, format!("{PREFIX}/mini-trees/{i:06}.mst"));
+        }
+        let result = self.aggregate().await?;
+        let stored: RoundResult =
+            serde_json::from_slice(&self.get(&format!("{PREFIX}/result.json")).await.unwrap())
+                .unwrap();
+        assert_eq!(stored, result);
+        Ok(result)
+    }
+}
+
+/// The CLI's round (`summa-agg round`) over the same shards, in key order.
+fn cli_result(shards: &[(&str, Vec<u8>)], params: &Params) -> RoundResult {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (name, csv) in shards {
+        let p = dir.path().join(name);
+        std::fs::write(&p, csv).unwrap();
+        files.push(p);
+    }
+    let inputs = summa_agg::round::collect_inputs(&files).unwrap();
+    summa_agg::round::run_local(&inputs, &dir.path().join("out"), params, &|_| {})
+        .unwrap()
+        .0
+}
+
+fn four_shards() -> Vec<(&'static str, Vec<u8>)> {
+    (1..=4)
+        .map(|i| {
+            let name: &'static str = Box::leak(format!("entry_16_{i}.csv").into_boxed_str());
+            (name, fixture(name))
+        })
+        .collect()
+}
+
+fn without_artifacts(mut r: RoundResult) -> RoundResult {
+    r.artifacts.clear();
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_over_four_shards_equals_entry_64_and_the_cli() {
+    let round = Round::new();
+    let shards = four_shards();
+    round.upload(&shards, serde_json::json!({})).await;
+    let result = round.run().await.unwrap();
+    assert_eq!(result.root.hash, ENTRY_64_V1_ROOT);
+    assert_eq!(result.root.balances, ["2227448", "2227448"]);
+    assert_eq!((result.entries, result.mini_trees), (64, 4));
+    assert_eq!(
+        without_artifacts(result.clone()),
+        cli_result(&shards, &Params::default())
+    );
+    assert_eq!(
+        result.artifacts.get("aggregation").unwrap(),
+        "rounds/r1/aggregation.mst"
+    );
+    assert_eq!(
+        result.artifacts.get("mini_trees").unwrap(),
+        "rounds/r1/mini-trees/"
+    );
+    assert_eq!(result.artifacts.get("plan").unwrap(), "rounds/r1/plan.json");
+    let plan: PlanFile =
+        serde_json::from_slice(&round.get("rounds/r1/plan.json").await.unwrap()).unwrap();
+    assert_eq!(plan.shards[3], "rounds/r1/shards/entry_16_4.csv");
+    assert_eq!(plan.currencies.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_layout_equals_the_cli() {
+    for layout in Layout::ALL {
+        let round = Round::new();
+        let shards = four_shards();
+        round
+            .upload(
+                &shards,
+                serde_json::json!({ "layout": layout.name(), "n_bytes": 14 }),
+            )
+            .await;
+        let result = round.run().await.unwrap();
+        let params = Params {
+            layout,
+            n_bytes: 14,
+        };
+        assert_eq!(
+            without_artifacts(result),
+            cli_result(&shards, &params),
+            "{layout}"
+        );
+    }
+}
+
+/// entry_64.csv cut into shards of 1, 5, 26 and 32 users.
+fn unequal_shards() -> Vec<(&'static str, Vec<u8>)> {
+    let text = String::from_utf8(fixture("entry_64.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let mut out = Vec::new();
+    let mut at = 0;
+    for (i, n) in [1usize, 5, 26, 32].into_iter().enumerate() {
+        let mut csv = format!("{header}\n");
+        for r in &rows[at..at + n] {
+            csv.push_str(r);
+            csv.push('\n');
+        }
+        at += n;
+        let name: &'static str = Box::leak(format!("part-{i}.csv").into_boxed_str());
+        out.push((name, csv.into_bytes()));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unequal_shards_equal_the_cli_in_every_layout() {
+    for layout in Layout::ALL {
+        let round = Round::new();
+        let shards = unequal_shards();
+        round
+            .upload(&shards, serde_json::json!({ "layout": layout.name() }))
+            .await;
+        // Not a shard: ignored by the default listing.
+        round.put("rounds/r1/shards/notes.txt", "x").await;
+        round.put("rounds/r1/shards/old/part-9.csv", "x").await;
+        let result = round.run().await.unwrap();
+        assert_eq!(result.mini_trees, 4);
+        assert_eq!(result.mini_tree_depth, 5);
+        let params = Params {
+            layout,
+            n_bytes: 14,
+        };
+        assert_eq!(
+            without_artifacts(result),
+            cli_result(&shards, &params),
+            "{layout}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifest_shard_list_sets_the_shards_and_their_order() {
+    let round = Round::new();
+    let shards = four_shards();
+    round
+        .upload(
+            &shards,
+            serde_json::json!({ "shards": [
+                "rounds/r1/shards/entry_16_2.csv",
+                "rounds/r1/shards/entry_16_4.csv",
+            ]}),
+        )
+        .await;
+    let result = round.run().await.unwrap();
+    let picked = vec![shards[1].clone(), shards[3].clone()];
+    assert_eq!(
+        without_artifacts(result),
+        cli_result(&picked, &Params::default())
+    );
+    // Reversed, the root changes.
+    round
+        .put(
+            "rounds/r1/round.json",
+            serde_json::json!({ "shards": [
+                "rounds/r1/shards/entry_16_4.csv",
+                "rounds/r1/shards/entry_16_2.csv",
+            ]})
+            .to_string(),
+        )
+        .await;
+    let reversed = round.run().await.unwrap();
+    assert_ne!(reversed.root, cli_result(&picked, &Params::default()).root);
+    assert_eq!(reversed.entries, 32);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_shard_fails_naming_it_and_leaves_no_result() {
+    let round = Round::new();
+    let mut shards = four_shards();
+    shards[2] = ("entry_16_3.csv", fixture("entry_16_overflow.csv"));
+    round.upload(&shards, serde_json::json!({})).await;
+    // A result of an earlier run must go.
+    round.put("rounds/r1/result.json", "{}").await;
+    let plan = round.plan().await.unwrap();
+    assert!(round.get("rounds/r1/result.json").await.is_none());
+    let mut failed = None;
+    for i in plan.items {
+        if let Err(e) = round.mini_tree(i).await {
+            failed = Some((i, e));
+        }
+    }
+    let (i, e) = failed.expect("the overflow shard fails");
+    assert_eq!(i, 2);
+    assert_eq!(e.error_type(), "InvalidInput");
+    let m = e.to_string();
+    assert!(
+        m.starts_with("mini-tree: shard 2 (rounds/r1/shards/entry_16_3.csv): rounds/r1/shards/entry_16_3.csv:"),
+        "{m}"
+    );
+    assert!(m.contains("out of range for n_bytes = 14"), "{m}");
+    assert!(round
+        .get("rounds/r1/mini-trees/000002.json")
+        .await
+        .is_none());
+
+    // The aggregator would not find the summary: no result.json.
+    let agg = round.aggregate().await.unwrap_err();
+    assert_eq!(agg.error_type(), "NotFound");
+    assert!(agg.to_string().starts_with("aggregator: "), "{agg}");
+    assert!(round.get("rounds/r1/result.json").await.is_none());
+
+    // What the state machine's Catch hands the aggregator in failure mode.
+    let diag = lambda_runtime::Diagnostic::from(e);
+    let cause = serde_json::json!({
+        "errorType": diag.error_type,
+        "errorMessage": diag.error_message,
+    })
+    .to_string();
+    let out = handlers::aggregator(
+        &round.storage,
+        AggregatorInput {
+            bucket: BUCKET.into(),
+            prefix: PREFIX.into(),
+            failure: Some(Failure {
+                error: Some("InvalidInput".into()),
+                cause: Some(cause),
+            }),
+        },
+    )
+    .await
+    .unwrap();
+    let AggregatorOutput::Failure(record) = out else {
+        panic!("expected a failure record")
+    };
+    assert_eq!(record.step.as_deref(), Some("mini-tree"));
+    assert_eq!(record.shard, Some(2));
+    assert_eq!(
+        record.shard_key.as_deref(),
+        Some("rounds/r1/shards/entry_16_3.csv")
+    );
+    assert_eq!(record.error, "InvalidInput");
+    assert!(record.cause.contains("out of range"), "{}", record.cause);
+    let stored: ErrorRecord =
+        serde_json::from_slice(&round.get("rounds/r1/error.json").await.unwrap()).unwrap();
+    assert_eq!(stored, record);
+    assert!(round.get("rounds/r1/result.json").await.is_none());
+
+    // A new plan withdraws the error.
+    round.plan().await.unwrap();
+    assert!(round.get("rounds/r1/error.json").await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_mode_from_the_event_fixtures() {
+    let round = Round::new();
+    let input: AggregatorInput = event("aggregator", "failure.json");
+    let AggregatorOutput::Failure(record) =
+        handlers::aggregator(&round.storage, input).await.unwrap()
+    else {
+        panic!("expected a failure record")
+    };
+    assert_eq!(record.step.as_deref(), Some("mini-tree"));
+    assert_eq!(record.shard, Some(2));
+    assert_eq!(
+        record.shard_key.as_deref(),
+        Some("rounds/r1/shards/entry_16_3.csv")
+    );
+    assert!(record.cause.starts_with("mini-tree: shard 2 "));
+    assert!(round.get("rounds/r1/error.json").await.is_some());
+    assert!(round.get("rounds/r1/result.json").await.is_none());
+
+    let input: AggregatorInput = event("aggregator", "failure-map.json");
+    let AggregatorOutput::Failure(record) =
+        handlers::aggregator(&round.storage, input).await.unwrap()
+    else {
+        panic!("expected a failure record")
+    };
+    assert_eq!(record.step.as_deref(), Some("mini-tree"));
+    assert_eq!(record.shard, None);
+    assert_eq!(record.error, "States.ExceedToleratedFailureThreshold");
+    assert_eq!(
+        record.cause,
+        "The specified tolerated failure threshold was exceeded"
+    );
+    // The JSON shape: optional fields left out.
+    let v: serde_json::Value =
+        serde_json::from_slice(&round.get("rounds/r1/error.json").await.unwrap()).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "step": "mini-tree",
+            "error": "States.ExceedToleratedFailureThreshold",
+            "cause": "The specified tolerated failure threshold was exceeded"
+        })
+    );
+
+    // Missing or odd Catch payloads still give a record.
+    let r = handlers::error_record(&Failure::default());
+    assert_eq!(
+        (r.error.as_str(), r.cause.as_str(), r.step),
+        ("Unknown", "", None)
+    );
+    let r = handlers::error_record(&Failure {
+        error: Some("States.Timeout".into()),
+        cause: Some("plan: took too long".into()),
+    });
+    assert_eq!(r.step.as_deref(), Some("plan"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mini_tree_is_idempotent() {
+    let round = Round::new();
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    round.plan().await.unwrap();
+    let mini_tree_event: MiniTreeInput = event("mini-tree", "shard-1.json");
+    let first = handlers::mini_tree(&round.storage, mini_tree_event.clone())
+        .await
+        .unwrap();
+    let mst = round.get("rounds/r1/mini-trees/000001.mst").await.unwrap();
+    let json = round.get("rounds/r1/mini-trees/000001.json").await.unwrap();
+    let second = handlers::mini_tree(&round.storage, mini_tree_event)
+        .await
+        .unwrap();
+    assert_eq!(first, second);
+    assert_eq!(
+        round.get("rounds/r1/mini-trees/000001.mst").await.unwrap(),
+        mst
+    );
+    assert_eq!(
+        round.get("rounds/r1/mini-trees/000001.json").await.unwrap(),
+        json
+    );
+    assert_eq!(first.key, "rounds/r1/shards/entry_16_2.csv");
+    assert_eq!((first.entries, first.depth), (16, 4));
+    // The .mst is the mini-tree of the CLI.
+    let p = Params::default();
+    let tree = summa_agg::round::build_mini_tree(
+        &fixture("entry_16_2.csv")[..],
+        "rounds/r1/shards/entry_16_2.csv",
+        &p,
+        None,
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    summa_agg::format::write_mini_tree(&tree, &mut bytes).unwrap();
+    assert_eq!(bytes, mst);
+
+    let e = round.mini_tree(4).await.unwrap_err();
+    assert_eq!(e.error_type(), "InvalidInput");
+    assert!(
+        e.to_string()
+            .contains("shard 4 is out of range: the plan has 4 shards"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proofs_verify_with_and_without_a_hint() {
+    let round = Round::new();
+    let shards = unequal_shards();
+    round.upload(&shards, serde_json::json!({})).await;
+    let result = round.run().await.unwrap();
+    let root = summa_agg::json::parse_fr(&result.root.hash, "root").unwrap();
+
+    // The committed events: user dxGaEAii is in shard 0.
+    for file in ["proof.json", "proof-search.json"] {
+        let input: ProofInput = event("proof", file);
+        let p = handlers::proof(&round.storage, input).await.unwrap();
+        summa_agg::proof::verify(&p, Some(&root)).unwrap();
+        assert_eq!(p.entry.username, "dxGaEAii");
+        assert_eq!(p.mini_tree, 0);
+        assert_eq!(p.root, result.root);
+    }
+
+    // The same proof as the CLI's, from the local artifacts.
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (name, csv) in &shards {
+        let p = dir.path().join(name);
+        std::fs::write(&p, csv).unwrap();
+        files.push(p);
+    }
+    let out = dir.path().join("out");
+    summa_agg::round::run_local(&files, &out, &Params::default(), &|_| {}).unwrap();
+    let agg = summa_agg::format::TreeFile::open(
+        std::fs::File::open(out.join("aggregation.mst")).unwrap(),
+        "aggregation.mst",
+    )
+    .unwrap();
+    let text = String::from_utf8(shards[3].1.clone()).unwrap();
+    let user = text.lines().nth(7).unwrap().split(',').next().unwrap();
+    let cli = summa_agg::proof::generate(
+        &agg,
+        |i| {
+            summa_agg::format::TreeFile::open(
+                std::fs::File::open(out.join(summa_agg::round::mini_tree_path(i))).unwrap(),
+                "mt",
+            )
+        },
+        user,
+    )
+    .unwrap();
+    for hint in [None, Some(3), Some(0), Some(1)] {
+        let p = handlers::proof(
+            &round.storage,
+            ProofInput {
+                bucket: BUCKET.into(),
+                prefix: PREFIX.into(),
+                username: user.into(),
+                shard: hint,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(p, cli, "hint {hint:?}");
+    }
+
+    let e = handlers::proof(
+        &round.storage,
+        ProofInput {
+            bucket: BUCKET.into(),
+            prefix: PREFIX.into(),
+            username: "nobody".into(),
+            shard: Some(1),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.error_type(), "NotFound");
+    assert!(
+        e.to_string().contains("\"nobody\" is not in this round"),
+        "{e}"
+    );
+    let e = handlers::proof(
+        &round.storage,
+        ProofInput {
+            bucket: BUCKET.into(),
+            prefix: PREFIX.into(),
+            username: user.into(),
+            shard: Some(9),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.error_type(), "InvalidInput");
+    let e = handlers::proof(
+        &round.storage,
+        ProofInput {
+            bucket: BUCKET.into(),
+            prefix: "rounds/none".into(),
+            username: user.into(),
+            shard: None,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.error_type(), "NotFound");
+}
+
+/// A fake Step Functions: names are unique, like StartExecution's.
+#[derive(Default)]
+struct FakeExecutions {
+    started: Mutex<Vec<(String, String)>>,
+    names: Mutex<HashSet<String>>,
+}
+
+impl Executions for FakeExecutions {
+    async fn start(&self, name: &str, input: &str) -> Result<StartOutcome, FnError> {
+        if !self.names.lock().unwrap().insert(name.to_string()) {
+            return Ok(StartOutcome::AlreadyExists);
+        }
+        self.started
+            .lock()
+            .unwrap()
+            .push((name.to_string(), input.to_string()));
+        Ok(StartOutcome::Started {
+            execution_arn: format!("arn:aws:states:us-east-1:123456789012:execution:round:{name}"),
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trigger_starts_one_execution_per_manifest_version() {
+    let round = Round::new();
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    let sfn = FakeExecutions::default();
+    let ev: crate::S3Event = event("trigger", "round-uploaded.json");
+    let out = handlers::trigger(&round.storage, &sfn, ev.clone())
+        .await
+        .unwrap();
+    assert_eq!(out.started.len(), 1);
+    assert!(out.ignored.is_empty());
+    let s = &out.started[0];
+    assert_eq!((s.bucket.as_str(), s.prefix.as_str()), (BUCKET, PREFIX));
+    assert!(!s.already_started);
+    assert!(
+        s.execution_name.starts_with("rounds-r1-"),
+        "{}",
+        s.execution_name
+    );
+    let input: serde_json::Value = serde_json::from_str(&sfn.started.lock().unwrap()[0].1).unwrap();
+    assert_eq!(
+        input,
+        serde_json::json!({ "bucket": BUCKET, "prefix": PREFIX })
+    );
+
+    // The same event again (S3 delivers at least once): nothing new.
+    let again = handlers::trigger(&round.storage, &sfn, ev).await.unwrap();
+    assert!(again.started[0].already_started);
+    assert_eq!(again.started[0].execution_name, s.execution_name);
+    assert_eq!(sfn.started.lock().unwrap().len(), 1);
+
+    // A changed manifest (new ETag): a new round.
+    let updated = handlers::trigger(&round.storage, &sfn, event("trigger", "round-updated.json"))
+        .await
+        .unwrap();
+    assert!(!updated.started[0].already_started);
+    assert_ne!(updated.started[0].execution_name, s.execution_name);
+    assert_eq!(sfn.started.lock().unwrap().len(), 2);
+
+    // Shards, plan.json, a root round.json and a removal are ignored.
+    let other = handlers::trigger(&round.storage, &sfn, event("trigger", "other-keys.json"))
+        .await
+        .unwrap();
+    assert!(other.started.is_empty());
+    assert_eq!(other.ignored.len(), 4);
+    assert_eq!(
+        other.ignored[0],
+        "s3://summa-rounds/rounds/r1/shards/entry_16_1.csv"
+    );
+    assert_eq!(sfn.started.lock().unwrap().len(), 2);
+
+    // An invalid manifest is InvalidInput and starts nothing.
+    round
+        .put("rounds/r1/round.json", r#"{"layout": "v2"}"#)
+        .await;
+    let e = handlers::trigger(&round.storage, &sfn, event("trigger", "round-updated.json"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "InvalidInput");
+    assert!(e.to_string().contains("unknown variant `v2`"), "{e}");
+}
+
+#[test]
+fn execution_names_follow_step_functions_rules() {
+    let ok = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 80
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    let a = handlers::execution_name("rounds/r1", "\"abc\"");
+    assert_eq!(a, handlers::execution_name("rounds/r1", "abc"));
+    assert!(a.starts_with("rounds-r1-") && ok(&a), "{a}");
+    assert_eq!(a.len(), "rounds-r1-".len() + 16);
+    assert_ne!(a, handlers::execution_name("rounds/r1", "abd"));
+    assert_ne!(a, handlers::execution_name("rounds/r2", "abc"));
+    // Prefixes that sanitize alike still differ.
+    assert_ne!(
+        handlers::execution_name("a b", "e"),
+        handlers::execution_name("a/b", "e")
+    );
+    let long = format!("{}/{}", "x".repeat(200), "2024 Q2 [final]");
+    let n = handlers::execution_name(&long, "e");
+    assert!(ok(&n) && n.len() == 80, "{n}");
+    assert!(n.contains("2024-Q2-final"), "{n}");
+    let n = handlers::execution_name("///ü€", "e");
+    assert!(ok(&n) && n.starts_with("round-"), "{n}");
+    // Stable across builds (a hash, not std's randomized hasher).
+    assert_eq!(
+        handlers::execution_name("rounds/r1", "0123456789abcdef0123456789abcdef"),
+        handlers::execution_name("rounds/r1", "0123456789abcdef0123456789abcdef")
+    );
+}
+
+#[test]
+fn s3_event_keys_are_decoded() {
+    use crate::handlers::trigger::{decode_key, round_prefix};
+    assert_eq!(
+        decode_key("rounds/2024+Q2%2Fa/round.json"),
+        "rounds/2024 Q2/a/round.json"
+    );
+    assert_eq!(decode_key("a%2"), "a%2");
+    assert_eq!(decode_key("%E2%82%AC"), "€");
+    assert_eq!(round_prefix("rounds/r1/round.json"), Some("rounds/r1"));
+    assert_eq!(round_prefix("round.json"), None);
+    assert_eq!(round_prefix("/round.json"), None);
+    assert_eq!(round_prefix("rounds/r1/myround.json"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_rejects_bad_rounds() {
+    async fn plan_err(shards: &[(&str, Vec<u8>)], manifest: serde_json::Value) -> FnError {
+        let round = Round::new();
+        round.upload(shards, manifest).await;
+        let e = round.plan().await.unwrap_err();
+        assert!(round.get("rounds/r1/plan.json").await.is_none());
+        e
+    }
+    let good = fixture("entry_16_1.csv");
+    let check = |e: FnError, t: &str, text: &str| {
+        assert_eq!(e.error_type(), t, "{e}");
+        assert!(e.to_string().starts_with("plan: "), "{e}");
+        assert!(e.to_string().contains(text), "{e}\nshould contain: {text}");
+    };
+    let other_header = b"username,balance_BTC_BTC\nalice,1\n".to_vec();
+    check(
+        plan_err(&[("a.csv", good.clone()), ("b.csv", other_header)], serde_json::json!({})).await,
+        "InvalidInput",
+        "shard 1 (rounds/r1/shards/b.csv): rounds/r1/shards/b.csv:1: header differs from rounds/r1/shards/a.csv",
+    );
+    check(
+        plan_err(
+            &[
+                ("a.csv", good.clone()),
+                (
+                    "b.csv",
+                    b"username,balance_ETH_ETH,balance_USDT_ETH\r\n\r\n".to_vec(),
+                ),
+            ],
+            serde_json::json!({}),
+        )
+        .await,
+        "InvalidInput",
+        "rounds/r1/shards/b.csv: no users",
+    );
+    check(
+        plan_err(&[("a.csv", Vec::new())], serde_json::json!({})).await,
+        "InvalidInput",
+        "shard 0 (rounds/r1/shards/a.csv): rounds/r1/shards/a.csv: empty file",
+    );
+    check(
+        plan_err(
+            &[("a.csv", b"name,balance_ETH_ETH\na,1\n".to_vec())],
+            serde_json::json!({}),
+        )
+        .await,
+        "InvalidInput",
+        "rounds/r1/shards/a.csv:1: invalid header",
+    );
+    check(
+        plan_err(&[("a.txt", good.clone())], serde_json::json!({})).await,
+        "InvalidInput",
+        "no shard",
+    );
+    check(
+        plan_err(
+            &[("a.csv", good.clone())],
+            serde_json::json!({ "layot": "v1" }),
+        )
+        .await,
+        "InvalidInput",
+        "rounds/r1/round.json: invalid JSON: unknown field `layot`",
+    );
+    check(
+        plan_err(
+            &[("a.csv", good.clone())],
+            serde_json::json!({ "n_bytes": 40 }),
+        )
+        .await,
+        "InvalidInput",
+        "n_bytes must be between 1 and 31",
+    );
+    check(
+        plan_err(
+            &[("a.csv", good.clone())],
+            serde_json::json!({ "shards": [] }),
+        )
+        .await,
+        "InvalidInput",
+        "\"shards\" is empty",
+    );
+    check(
+        plan_err(
+            &[("a.csv", good.clone())],
+            serde_json::json!({ "shards": ["rounds/r1/shards/a.csv", "rounds/r1/shards/a.csv"] }),
+        )
+        .await,
+        "InvalidInput",
+        "listed twice",
+    );
+    check(
+        plan_err(
+            &[("a.csv", good.clone())],
+            serde_json::json!({ "shards": ["rounds/r1/shards/missing.csv"] }),
+        )
+        .await,
+        "NotFound",
+        "shard 0 (rounds/r1/shards/missing.csv): local://summa-rounds/rounds/r1/shards/missing.csv",
+    );
+    // No manifest at all.
+    let round = Round::new();
+    let e = round.plan().await.unwrap_err();
+    check(e, "NotFound", "rounds/r1/round.json");
+    // An empty prefix.
+    let e = handlers::plan(
+        &round.storage,
+        RoundInput {
+            bucket: BUCKET.into(),
+            prefix: "/".into(),
+        },
+    )
+    .await
+    .unwrap_err();
+    check(e, "InvalidInput", "prefix is empty");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_reads_only_the_head_of_big_shards() {
+    let round = Round::new();
+    // A long shard: the plan must still accept it (it reads 64 KiB), and a header
+    // longer than the first read is read further.
+    let mut big = b"username,balance_ETH_ETH\n".to_vec();
+    for i in 0..20_000 {
+        big.extend_from_slice(format!("user{i},{i}\n").as_bytes());
+    }
+    let mut wide = b"username".to_vec();
+    for i in 0..5_000 {
+        wide.extend_from_slice(format!(",balance_C{i}_CHAIN").as_bytes());
+    }
+    wide.extend_from_slice(b"\nu");
+    for _ in 0..5_000 {
+        wide.extend_from_slice(b",1");
+    }
+    wide.push(b'\n');
+    assert!(wide.len() as u64 > crate::handlers::plan::HEAD_BYTES);
+    round
+        .upload(&[("big.csv", big)], serde_json::json!({}))
+        .await;
+    assert_eq!(round.plan().await.unwrap().shard_count, 1);
+    let round = Round::new();
+    round
+        .upload(&[("wide.csv", wide)], serde_json::json!({}))
+        .await;
+    round.plan().await.unwrap();
+    let plan: PlanFile =
+        serde_json::from_slice(&round.get("rounds/r1/plan.json").await.unwrap()).unwrap();
+    assert_eq!(plan.currencies.len(), 5_000);
+}
+
+#[test]
+fn plan_output_for_10000_shards_fits_the_state_limit() {
+    let out = PlanOutput {
+        bucket: "b".repeat(63),
+        prefix: "p".repeat(200),
+        layout: Layout::V1,
+        n_bytes: 14,
+        shard_count: 10_000,
+        items: (0..10_000).collect(),
+    };
+    let n = serde_json::to_vec(&out).unwrap().len();
+    assert!(n < 256 * 1024 / 4, "{n} bytes");
+}
+
+#[test]
+fn error_types_are_stable() {
+    let cases = [
+        (FnError::InvalidInput("a".into()), "InvalidInput"),
+        (FnError::NotFound("a".into()), "NotFound"),
+        (FnError::Storage("a".into()), "StorageError"),
+        (FnError::Throttled("a".into()), "Throttled"),
+        (FnError::Internal("a".into()), "Internal"),
+    ];
+    for (e, t) in cases {
+        let d = lambda_runtime::Diagnostic::from(e.clone().in_step("plan"));
+        assert_eq!(d.error_type, t);
+        assert_eq!(d.error_message, "plan: a");
+        assert_eq!(e.is_retryable(), matches!(t, "StorageError" | "Throttled"));
+    }
+    // A throttled read through ReadAt stays Throttled.
+    let store = crate::StoreError::new(crate::StoreErrorKind::Throttled, "s3://b/k", "SlowDown");
+    let e = FnError::from(summa_agg::Error::io("k", store.into_io()));
+    assert_eq!(e.error_type(), "Throttled");
+    let e = FnError::from(summa_agg::Error::UnknownUser("u".into()));
+    assert_eq!(e.error_type(), "NotFound");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_file_reads_any_range() {
+    use summa_agg::format::ReadAt;
+    let round = Round::new();
+    let data: Vec<u8> = (0..(3 * BLOCK_SIZE + 123))
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    round.put("obj", data.clone()).await;
+    let f = RemoteFile::open(round.storage.clone(), BUCKET, "obj")
+        .await
+        .unwrap();
+    let (f, data) = tokio::task::spawn_blocking(move || {
+        let ranges = [
+            (0u64, 10usize),
+            (BLOCK_SIZE - 5, 10),
+            (5, 2 * BLOCK_SIZE as usize + 100),
+            (3 * BLOCK_SIZE, 123),
+            (0, data.len()),
+        ];
+        for (o, n) in ranges {
+            let mut buf = vec![0u8; n];
+            f.read_at(o, &mut buf).unwrap();
+            assert_eq!(buf, &data[o as usize..o as usize + n], "{o}+{n}");
+        }
+        let mut buf = [0u8; 2];
+        assert!(f.read_at(data.len() as u64 - 1, &mut buf).is_err());
+        (f, data)
+    })
+    .await
+    .unwrap();
+    assert_eq!(f.size().unwrap(), data.len() as u64);
+    // Each block was fetched once (blocks 0, 1, 2, 3: four GETs); the whole-object
+    // read came from the cache.
+    assert_eq!(f.gets(), 4);
+}
+
+#[tokio::test]
+async fn local_storage_lists_by_prefix_and_refuses_escapes() {
+    let round = Round::new();
+    for k in ["a/b/1", "a/b/2", "a/c", "b"] {
+        round.put(k, "x").await;
+    }
+    let s = &round.storage;
+    assert_eq!(
+        s.list(BUCKET, "a/").await.unwrap(),
+        ["a/b/1", "a/b/2", "a/c"]
+    );
+    assert_eq!(s.list(BUCKET, "a/b").await.unwrap(), ["a/b/1", "a/b/2"]);
+    assert!(s.list("other", "").await.unwrap().is_empty());
+    assert_eq!(s.get_range(BUCKET, "a/c", 0, 100).await.unwrap(), b"x");
+    assert!(s.get_range(BUCKET, "a/c", 5, 100).await.unwrap().is_empty());
+    s.delete(BUCKET, "a/c").await.unwrap();
+    s.delete(BUCKET, "a/c").await.unwrap();
+    assert_eq!(
+        s.get(BUCKET, "a/c").await.unwrap_err().kind,
+        crate::StoreErrorKind::NotFound
+    );
+    for bad in ["../x", "a/../../x", "/etc/passwd", "a//b", ""] {
+        assert!(s.get(BUCKET, bad).await.is_err(), "{bad}");
+    }
+}
+
+/// Storage that records the keys read.
+#[derive(Clone)]
+struct Recording {
+    inner: LocalStorage,
+    reads: std::sync::Arc<Mutex<Vec<String>>>,
+}
+
+impl Recording {
+    fn read(&self, key: &str) {
+        self.reads.lock().unwrap().push(key.to_string());
+    }
+    fn keys_read(&self) -> std::collections::BTreeSet<String> {
+        self.reads.lock().unwrap().iter().cloned().collect()
+    }
+}
+
+impl Storage for Recording {
+    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, crate::StoreError> {
+        self.read(key);
+        self.inner.get(bucket, key).await
+    }
+    async fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<Vec<u8>, crate::StoreError> {
+        self.read(key);
+        self.inner.get_range(bucket, key, offset, len).await
+    }
+    async fn size(&self, bucket: &str, key: &str) -> Result<u64, crate::StoreError> {
+        self.read(key);
+        self.inner.size(bucket, key).await
+    }
+    async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
+        self.read(key);
+        self.inner.open(bucket, key).await
+    }
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<(), crate::StoreError> {
+        self.inner.put(bucket, key, body, content_type).await
+    }
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), crate::StoreError> {
+        self.inner.delete(bucket, key).await
+    }
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, crate::StoreError> {
+        self.inner.list(bucket, prefix).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_read_only_what_they_need() {
+    let round = Round::new();
+    round.upload(&unequal_shards(), serde_json::json!({})).await;
+    round.run().await.unwrap();
+    let storage = Recording {
+        inner: round.storage.clone(),
+        reads: Default::default(),
+    };
+    let set = |keys: &[&str]| -> std::collections::BTreeSet<String> {
+        keys.iter().map(|k| format!("{PREFIX}/{k}")).collect()
+    };
+
+    // A proof with the right hint: the aggregation tree and that mini-tree only.
+    let text = String::from_utf8(unequal_shards()[2].1.clone()).unwrap();
+    let user = text.lines().nth(3).unwrap().split(',').next().unwrap();
+    let input = |shard| ProofInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        username: user.into(),
+        shard,
+    };
+    let p = handlers::proof(&storage, input(Some(2))).await.unwrap();
+    assert_eq!(p.mini_tree, 2);
+    assert_eq!(
+        storage.keys_read(),
+        set(&["aggregation.mst", "mini-trees/000002.mst"])
+    );
+    // Without a hint: mini-trees in order, up to the user's.
+    storage.reads.lock().unwrap().clear();
+    handlers::proof(&storage, input(None)).await.unwrap();
+    assert_eq!(
+        storage.keys_read(),
+        set(&[
+            "aggregation.mst",
+            "mini-trees/000000.mst",
+            "mini-trees/000001.mst",
+            "mini-trees/000002.mst"
+        ])
+    );
+
+    // The aggregator reads the plan and the summaries, not the .mst files.
+    storage.reads.lock().unwrap().clear();
+    handlers::aggregator(&storage, event("aggregator", "aggregate.json"))
+        .await
+        .unwrap();
+    assert_eq!(
+        storage.keys_read(),
+        set(&[
+            "plan.json",
+            "mini-trees/000000.json",
+            "mini-trees/000001.json",
+            "mini-trees/000002.json",
+            "mini-trees/000003.json"
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_reads_only_the_first_64_kib_of_a_shard() {
+    #[derive(Clone)]
+    struct Ranges(LocalStorage, std::sync::Arc<Mutex<Vec<(String, u64, u64)>>>);
+    impl Storage for Ranges {
+        async fn get(&self, b: &str, k: &str) -> Result<Vec<u8>, crate::StoreError> {
+            self.1.lock().unwrap().push((k.into(), 0, u64::MAX));
+            self.0.get(b, k).await
+        }
+        async fn get_range(
+            &self,
+            b: &str,
+            k: &str,
+            o: u64,
+            n: u64,
+        ) -> Result<Vec<u8>, crate::StoreError> {
+            self.1.lock().unwrap().push((k.into(), o, n));
+            self.0.get_range(b, k, o, n).await
+        }
+        async fn size(&self, b: &str, k: &str) -> Result<u64, crate::StoreError> {
+            self.0.size(b, k).await
+        }
+        async fn open(
+            &self,
+            b: &str,
+            k: &str,
+        ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
+            self.1.lock().unwrap().push((k.into(), 0, u64::MAX));
+            self.0.open(b, k).await
+        }
+        async fn put(
+            &self,
+            b: &str,
+            k: &str,
+            body: Bytes,
+            t: &str,
+        ) -> Result<(), crate::StoreError> {
+            self.0.put(b, k, body, t).await
+        }
+        async fn delete(&self, b: &str, k: &str) -> Result<(), crate::StoreError> {
+            self.0.delete(b, k).await
+        }
+        async fn list(&self, b: &str, p: &str) -> Result<Vec<String>, crate::StoreError> {
+            self.0.list(b, p).await
+        }
+    }
+    let round = Round::new();
+    let mut big = b"username,balance_ETH_ETH\n".to_vec();
+    for i in 0..50_000 {
+        big.extend_from_slice(format!("user{i},{i}\n").as_bytes());
+    }
+    round
+        .upload(&[("big.csv", big)], serde_json::json!({}))
+        .await;
+    let storage = Ranges(round.storage.clone(), Default::default());
+    handlers::plan(&storage, event("plan", "plan.json"))
+        .await
+        .unwrap();
+    let reads = storage.1.lock().unwrap().clone();
+    assert_eq!(
+        reads,
+        [
+            ("rounds/r1/round.json".to_string(), 0, u64::MAX),
+            ("rounds/r1/shards/big.csv".to_string(), 0, 64 << 10)
+        ]
+    );
+}

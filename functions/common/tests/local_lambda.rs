@@ -1,0 +1,942 @@
+//! The functions run for real: `moto_server` (S3 and Step Functions) and
+//! `cargo lambda watch` on free local ports, each function invoked with
+//! `cargo lambda invoke`, results checked against the `summa-agg` CLI.
+//!
+//! Needs the tools of `infra/setup-tools.sh` (`.tools/`, or the directory in
+//! `SUMMA_TOOLS_DIR`). Without them the test is skipped with a message, unless
+//! `SUMMA_REQUIRE_TOOLS` is set (CI): then it fails.
+//! Everything it starts is stopped at the end, also on failure.
+
+use std::fs;
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::config::Credentials;
+use bytes::Bytes;
+use serde_json::{json, Value};
+use summa_functions::aws::http_client;
+use summa_functions::{S3Storage, Storage};
+
+const BUCKET: &str = "summa-rounds";
+const ENTRY_64_V1_ROOT: &str = "0x1a2cd781913e49ef803fbdff9bfa873d0e8b8e1ca96d593bc4837e2d1bea03da";
+const STATE_MACHINE: &str = "summa-round";
+const ACCOUNT: &str = "123456789012";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// A nested `cargo` command. The variables that cargo sets for this test
+/// (CARGO_PKG_NAME, CARGO_MANIFEST_DIR...) are removed: build scripts that
+/// declare `rerun-if-env-changed` on them (ring's) would otherwise be rebuilt,
+/// here and again in the next `cargo test`.
+fn cargo_command() -> Command {
+    let mut c = Command::new(cargo());
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_MANIFEST_")
+            || k.starts_with("CARGO_BIN_")
+            || matches!(
+                k.as_ref(),
+                "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "CARGO_RUSTC_CURRENT_DIR"
+            )
+        {
+            c.env_remove(k.as_ref());
+        }
+    }
+    c
+}
+
+/// Cargo's target directory (CARGO_TARGET_DIR, config, or the default).
+fn target_dir() -> PathBuf {
+    let out = cargo_command()
+        .current_dir(repo())
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cargo metadata failed");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    PathBuf::from(v["target_directory"].as_str().unwrap())
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16, what: &str, procs: &mut [&mut Proc], timeout: Duration) {
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        for p in procs.iter_mut() {
+            if let Ok(Some(status)) = p.child.try_wait() {
+                panic!("{} exited ({status}) before {what} listened", p.name);
+            }
+        }
+        assert!(start.elapsed() < timeout, "{what} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A process started in its own process group, killed (group and all) on drop.
+struct Proc {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn spawn(name: &str, mut cmd: Command, log: PathBuf) -> Proc {
+        let out = fs::File::create(&log).unwrap();
+        cmd.stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .process_group(0);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc {
+            name: name.into(),
+            child,
+            log,
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Whatever is left of the group (function processes of cargo lambda).
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            eprintln!(
+                "---- last lines of {} ({}) ----",
+                self.name,
+                self.log.display()
+            );
+            for l in tail.into_iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
+/// The tools (`.tools/`, or `SUMMA_TOOLS_DIR`): `None` means skip.
+fn tools() -> Option<PathBuf> {
+    let tools = std::env::var_os("SUMMA_TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".tools"));
+    if tools.is_dir() {
+        return Some(tools);
+    }
+    if std::env::var_os("SUMMA_REQUIRE_TOOLS").is_some() {
+        panic!(
+            "{} is missing and SUMMA_REQUIRE_TOOLS is set: run infra/setup-tools.sh",
+            tools.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED local_lambda: {} is missing (run infra/setup-tools.sh; set SUMMA_REQUIRE_TOOLS to make this a failure)",
+        tools.display()
+    );
+    None
+}
+
+struct Env {
+    moto_url: String,
+    lambda_port: u16,
+    path: String,
+    config: SdkConfig,
+    s3: S3Storage,
+    sfn: aws_sdk_sfn::Client,
+    work: tempfile::TempDir,
+    // Dropped last: the processes, functions first.
+    _functions: Vec<Proc>,
+    _watch: Proc,
+    _moto: Proc,
+}
+
+#[derive(Debug)]
+struct Invoked {
+    ok: Option<Value>,
+    /// (errorType, errorMessage) of a failed invocation.
+    err: Option<(String, String)>,
+}
+
+impl Invoked {
+    fn ok(self, what: &str) -> Value {
+        match (self.ok, self.err) {
+            (Some(v), _) => v,
+            (_, Some(e)) => panic!("{what} failed: {e:?}"),
+            _ => unreachable!(),
+        }
+    }
+    fn err(self, what: &str) -> (String, String) {
+        match (self.ok, self.err) {
+            (_, Some(e)) => e,
+            (Some(v), _) => panic!("{what} should fail, returned {v}"),
+            _ => unreachable!(),
+        }
+    }
+}
+
+/// The function error that `cargo lambda invoke` reports on stderr:
+///
+/// ```text
+/// Error: InvalidInput
+///
+///   × plan: the round prefix is empty: rounds live under a non-empty prefix P
+///   │ (P/round.json)
+/// ```
+///
+/// The message is wrapped at 80 columns, at a space or after a `/` or `-`.
+fn find_error(text: &str) -> Option<(String, String)> {
+    let mut lines = text.lines();
+    let error_type = lines
+        .by_ref()
+        .find_map(|l| l.strip_prefix("Error: "))?
+        .trim()
+        .to_string();
+    let mut message = String::new();
+    for l in lines {
+        let t = l.trim_start();
+        if let Some(rest) = t.strip_prefix('×') {
+            message.push_str(rest.trim());
+        } else if let Some(rest) = t.strip_prefix('│').filter(|_| !message.is_empty()) {
+            // Wrapped at a space (dropped), or after a '/' or '-' (kept).
+            if !message.ends_with(['/', '-']) {
+                message.push(' ');
+            }
+            message.push_str(rest.trim());
+        } else if !message.is_empty() {
+            break;
+        }
+    }
+    Some((error_type, message))
+}
+
+/// Runs a command, killing it after `timeout`.
+fn output_within(mut cmd: Command, timeout: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "timed out after {timeout:?}: {cmd:?}\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Env {
+    fn command_cargo(&self) -> Command {
+        let mut c = cargo_command();
+        c.current_dir(repo())
+            .env("PATH", &self.path)
+            .env("AWS_ENDPOINT_URL", &self.moto_url)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_PROFILE");
+        c
+    }
+
+    fn invoke(&self, function: &str, payload: &Value) -> Invoked {
+        let mut cmd = self.command_cargo();
+        cmd.args(["lambda", "invoke", function])
+            .args(["--invoke-address", "127.0.0.1"])
+            .args(["--invoke-port", &self.lambda_port.to_string()])
+            .args(["--output-format", "json"])
+            .args(["--data-ascii", &payload.to_string()]);
+        let out = output_within(cmd, Duration::from_secs(180));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            let v: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+                panic!("{function}: output is not JSON ({e}): {stdout}\nstderr: {stderr}")
+            });
+            return Invoked {
+                ok: Some(v),
+                err: None,
+            };
+        }
+        let err = find_error(&stderr).unwrap_or_else(|| {
+            panic!(
+                "{function} failed without an error report ({}):\nstdout: {stdout}\nstderr: {stderr}",
+                out.status
+            )
+        });
+        Invoked {
+            ok: None,
+            err: Some(err),
+        }
+    }
+
+    async fn put(&self, key: &str, body: impl Into<Vec<u8>>) {
+        self.s3
+            .put(
+                BUCKET,
+                key,
+                Bytes::from(body.into()),
+                "application/octet-stream",
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        match self.s3.get(BUCKET, key).await {
+            Ok(b) => Some(b),
+            Err(e) if e.kind == summa_functions::StoreErrorKind::NotFound => None,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    async fn etag(&self, key: &str) -> String {
+        self.s3
+            .client()
+            .head_object()
+            .bucket(BUCKET)
+            .key(key)
+            .send()
+            .await
+            .unwrap()
+            .e_tag()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Uploads shards and a manifest under `prefix`.
+    async fn upload(&self, prefix: &str, shards: &[(String, Vec<u8>)], manifest: Value) {
+        for (name, csv) in shards {
+            self.put(&format!("{prefix}/shards/{name}"), csv.clone())
+                .await;
+        }
+        self.put(&format!("{prefix}/round.json"), manifest.to_string())
+            .await;
+    }
+
+    /// plan, mini-tree per shard, aggregator: the result.json.
+    async fn round(&self, prefix: &str) -> Value {
+        let input = json!({ "bucket": BUCKET, "prefix": prefix });
+        let plan = self.invoke("plan", &input).ok("plan");
+        let n = plan["shard_count"].as_u64().unwrap();
+        assert_eq!(plan["items"], json!((0..n).collect::<Vec<_>>()));
+        for i in 0..n {
+            let out = self
+                .invoke(
+                    "mini-tree",
+                    &json!({ "bucket": BUCKET, "prefix": prefix, "shard": i }),
+                )
+                .ok("mini-tree");
+            assert_eq!(out["shard"], json!(i));
+        }
+        let result = self.invoke("aggregator", &input).ok("aggregator");
+        let stored: Value =
+            serde_json::from_slice(&self.get(&format!("{prefix}/result.json")).await.unwrap())
+                .unwrap();
+        assert_eq!(stored, result);
+        result
+    }
+
+    /// The CLI's result.json for the shards (written as files, in name order).
+    fn cli_round(&self, shards: &[(String, Vec<u8>)], layout: &str) -> Value {
+        let dir = tempfile::tempdir_in(self.work.path()).unwrap();
+        let mut args = vec![
+            "run".to_string(),
+            "-q".into(),
+            "--bin".into(),
+            "summa-agg".into(),
+            "--".into(),
+            "round".into(),
+        ];
+        for (name, csv) in shards {
+            let p = dir.path().join(name);
+            fs::write(&p, csv).unwrap();
+            args.push(p.display().to_string());
+        }
+        let out = dir.path().join("out");
+        args.extend([
+            "--out".into(),
+            out.display().to_string(),
+            "--layout".into(),
+            layout.into(),
+        ]);
+        let o = self.command_cargo().args(&args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "summa-agg round: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&fs::read(out.join("result.json")).unwrap()).unwrap()
+    }
+
+    fn cli(&self, args: &[&str]) -> Output {
+        self.command_cargo()
+            .args(["run", "-q", "--bin", "summa-agg", "--"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    async fn executions(&self) -> Vec<String> {
+        let out = self
+            .sfn
+            .list_executions()
+            .state_machine_arn(state_machine_arn())
+            .send()
+            .await
+            .unwrap();
+        let mut names: Vec<String> = out
+            .executions()
+            .iter()
+            .map(|e| e.name().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+fn state_machine_arn() -> String {
+    format!("arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{STATE_MACHINE}")
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    fs::read(repo().join("tests/fixtures").join(name)).unwrap()
+}
+
+fn four_shards() -> Vec<(String, Vec<u8>)> {
+    (1..=4)
+        .map(|i| {
+            let name = format!("entry_16_{i}.csv");
+            let csv = fixture(&name);
+            (name, csv)
+        })
+        .collect()
+}
+
+/// entry_64.csv cut into shards of 1, 5, 26 and 32 users.
+fn unequal_shards() -> Vec<(String, Vec<u8>)> {
+    let text = String::from_utf8(fixture("entry_64.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let mut at = 0;
+    [1usize, 5, 26, 32]
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let mut csv = format!("{header}\n");
+            for r in &rows[at..at + n] {
+                csv.push_str(r);
+                csv.push('\n');
+            }
+            at += n;
+            (format!("part-{i}.csv"), csv.into_bytes())
+        })
+        .collect()
+}
+
+fn without_artifacts(mut v: Value) -> Value {
+    v.as_object_mut().unwrap().remove("artifacts");
+    v
+}
+
+fn s3_event(key: &str, etag: &str) -> Value {
+    json!({ "Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2025-01-15T12:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:TEST"},
+        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "RoundUploaded",
+               "bucket": {"name": BUCKET, "arn": format!("arn:aws:s3:::{BUCKET}")},
+               "object": {"key": key, "size": 10, "eTag": etag.trim_matches('"')}}
+    }]})
+}
+
+async fn setup(tools: &Path) -> Env {
+    let work = tempfile::tempdir().unwrap();
+    let path = format!(
+        "{}:{}:{}",
+        tools.join("venv/bin").display(),
+        tools.join("node/node_modules/.bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+
+    // moto_server: S3 and Step Functions.
+    let moto_port = free_port();
+    let moto_url = format!("http://127.0.0.1:{moto_port}");
+    let mut moto_cmd = Command::new(tools.join("venv/bin/moto_server"));
+    moto_cmd
+        .args(["-H", "127.0.0.1", "-p", &moto_port.to_string()])
+        .env("PATH", &path);
+    let mut moto = Proc::spawn("moto_server", moto_cmd, work.path().join("moto.log"));
+    wait_for_port(
+        moto_port,
+        "moto_server",
+        &mut [&mut moto],
+        Duration::from_secs(60),
+    );
+
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
+        .endpoint_url(&moto_url)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .load()
+        .await;
+    let s3 = S3Storage::from_config(&config);
+    s3.client()
+        .create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+
+    // The round state machine, as infra/render-asl.py renders it for local runs.
+    let rendered = Command::new("python3")
+        .arg(repo().join("infra/render-asl.py"))
+        .arg(repo().join("state-machine/round.asl.json"))
+        .output()
+        .unwrap();
+    assert!(rendered.status.success(), "render-asl.py failed");
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let created = sfn
+        .create_state_machine()
+        .name(STATE_MACHINE)
+        .definition(String::from_utf8(rendered.stdout).unwrap())
+        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/summa-round"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.state_machine_arn(), state_machine_arn());
+
+    // The functions' binaries (and the CLI, the reference).
+    let build = cargo_command()
+        .current_dir(repo())
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "summa-fn-trigger",
+            "-p",
+            "summa-fn-plan",
+        ])
+        .args([
+            "-p",
+            "summa-fn-mini-tree",
+            "-p",
+            "summa-fn-aggregator",
+            "-p",
+            "summa-fn-proof",
+        ])
+        .args(["-p", "summa-agg", "--bins"])
+        .status()
+        .unwrap();
+    assert!(build.success(), "cargo build of the functions failed");
+    let bin_dir = target_dir().join("debug");
+
+    // cargo lambda watch emulates the Lambda control plane: invocations go to
+    // it, the functions poll it through the runtime API (/.rt/<name>) exactly as
+    // on AWS. It cannot start them itself here: it runs `cargo run --bin NAME`
+    // at the root, whose package (summa-agg) has no such binary, so it runs with
+    // --only-lambda-apis and the test starts each function's binary.
+    let lambda_port = free_port();
+    let mut watch_cmd = cargo_command();
+    watch_cmd
+        .current_dir(repo())
+        .env("PATH", &path)
+        .args(["lambda", "watch", "--only-lambda-apis"])
+        .args(["--invoke-address", "127.0.0.1"])
+        .args(["--invoke-port", &lambda_port.to_string()])
+        .args(["--timeout", "120"]);
+    let mut watch = Proc::spawn(
+        "cargo lambda watch",
+        watch_cmd,
+        work.path().join("watch.log"),
+    );
+    wait_for_port(
+        lambda_port,
+        "cargo lambda watch",
+        &mut [&mut watch, &mut moto],
+        Duration::from_secs(120),
+    );
+    let mut functions = Vec::new();
+    for name in ["trigger", "plan", "mini-tree", "aggregator", "proof"] {
+        let mut cmd = Command::new(bin_dir.join(name));
+        cmd.current_dir(work.path())
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{lambda_port}/.rt/{name}"),
+            )
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+            .env("AWS_ENDPOINT_URL", &moto_url)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_PROFILE")
+            .env("STATE_MACHINE_ARN", state_machine_arn())
+            .env("RUST_LOG", "info");
+        functions.push(Proc::spawn(
+            name,
+            cmd,
+            work.path().join(format!("{name}.log")),
+        ));
+    }
+    Env {
+        moto_url,
+        lambda_port,
+        path,
+        config,
+        s3,
+        sfn,
+        work,
+        _functions: functions,
+        _watch: watch,
+        _moto: moto,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_on_moto_and_cargo_lambda() {
+    let Some(tools) = tools() else { return };
+    let t0 = Instant::now();
+    let env = setup(&tools).await;
+    eprintln!(
+        "setup (moto, state machine, build, cargo lambda watch): {:?}",
+        t0.elapsed()
+    );
+
+    // 1. Four equal shards: the root of entry_64.csv, and the CLI's result.
+    let shards = four_shards();
+    env.upload("rounds/equal", &shards, json!({})).await;
+    let t = Instant::now();
+    let result = env.round("rounds/equal").await;
+    eprintln!(
+        "round of 4 shards (6 invocations, first ones start the functions): {:?}",
+        t.elapsed()
+    );
+    assert_eq!(result["root"]["hash"], ENTRY_64_V1_ROOT);
+    assert_eq!(result["root"]["balances"], json!(["2227448", "2227448"]));
+    assert_eq!(
+        result["artifacts"],
+        json!({
+            "aggregation": "rounds/equal/aggregation.mst",
+            "mini_trees": "rounds/equal/mini-trees/",
+            "plan": "rounds/equal/plan.json"
+        })
+    );
+    assert_eq!(
+        without_artifacts(result.clone()),
+        env.cli_round(&shards, "v1")
+    );
+    let t = Instant::now();
+    let again = env.round("rounds/equal").await;
+    eprintln!("the same round again (warm functions): {:?}", t.elapsed());
+    assert_eq!(again, result);
+
+    // 2. Unequal shards, every layout.
+    let parts = unequal_shards();
+    for layout in ["v1", "agg2023", "legacy"] {
+        let prefix = format!("rounds/unequal-{layout}");
+        env.upload(&prefix, &parts, json!({ "layout": layout, "n_bytes": 14 }))
+            .await;
+        let result = env.round(&prefix).await;
+        assert_eq!(result["mini_trees"], 4);
+        assert_eq!(result["layout"], layout);
+        assert_eq!(
+            without_artifacts(result),
+            env.cli_round(&parts, layout),
+            "{layout}"
+        );
+    }
+
+    // 3. Re-invoking a mini-tree gives identical objects.
+    let mst = env.get("rounds/equal/mini-trees/000001.mst").await.unwrap();
+    let summary = env
+        .get("rounds/equal/mini-trees/000001.json")
+        .await
+        .unwrap();
+    let etag = env.etag("rounds/equal/mini-trees/000001.mst").await;
+    env.invoke(
+        "mini-tree",
+        &json!({ "bucket": BUCKET, "prefix": "rounds/equal", "shard": 1 }),
+    )
+    .ok("mini-tree again");
+    assert_eq!(
+        env.get("rounds/equal/mini-trees/000001.mst").await.unwrap(),
+        mst
+    );
+    assert_eq!(
+        env.get("rounds/equal/mini-trees/000001.json")
+            .await
+            .unwrap(),
+        summary
+    );
+    assert_eq!(env.etag("rounds/equal/mini-trees/000001.mst").await, etag);
+
+    // 4. A bad shard: InvalidInput naming it; error.json in failure mode; no result.
+    let mut bad = four_shards();
+    bad[2].1 = fixture("entry_16_overflow.csv");
+    env.upload("rounds/bad", &bad, json!({})).await;
+    env.put("rounds/bad/result.json", "{}").await; // stale: plan removes it
+    let input = json!({ "bucket": BUCKET, "prefix": "rounds/bad" });
+    env.invoke("plan", &input).ok("plan");
+    assert!(env.get("rounds/bad/result.json").await.is_none());
+    let (error_type, message) = env
+        .invoke(
+            "mini-tree",
+            &json!({ "bucket": BUCKET, "prefix": "rounds/bad", "shard": 2 }),
+        )
+        .err("the overflow shard");
+    assert_eq!(error_type, "InvalidInput");
+    assert!(
+        message.starts_with("mini-tree: shard 2 (rounds/bad/shards/entry_16_3.csv): rounds/bad/shards/entry_16_3.csv:2: "),
+        "{message}"
+    );
+    assert!(
+        message.contains("out of range for n_bytes = 14"),
+        "{message}"
+    );
+    let (error_type, _) = env
+        .invoke("aggregator", &input)
+        .err("aggregator without mini-tree 2");
+    assert_eq!(error_type, "NotFound");
+    // What the state machine's Catch passes: Error, and Cause = the error payload.
+    let cause = json!({ "errorType": "InvalidInput", "errorMessage": message }).to_string();
+    let record = env
+        .invoke(
+            "aggregator",
+            &json!({ "bucket": BUCKET, "prefix": "rounds/bad",
+                     "failure": { "Error": "InvalidInput", "Cause": cause } }),
+        )
+        .ok("failure mode");
+    assert_eq!(record["step"], "mini-tree");
+    assert_eq!(record["shard"], 2);
+    assert_eq!(record["shard_key"], "rounds/bad/shards/entry_16_3.csv");
+    assert_eq!(record["error"], "InvalidInput");
+    let stored: Value =
+        serde_json::from_slice(&env.get("rounds/bad/error.json").await.unwrap()).unwrap();
+    assert_eq!(stored, record);
+    assert!(env.get("rounds/bad/result.json").await.is_none());
+
+    // 5. Proofs: with a hint, without, verified by the CLI; unknown users.
+    let result: Value =
+        serde_json::from_slice(&env.get("rounds/unequal-v1/result.json").await.unwrap()).unwrap();
+    let root = result["root"]["hash"].as_str().unwrap().to_string();
+    let text = String::from_utf8(parts[3].1.clone()).unwrap();
+    let user = text
+        .lines()
+        .nth(7)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut proofs = Vec::new();
+    for hint in [json!(3), Value::Null] {
+        let mut req = json!({ "bucket": BUCKET, "prefix": "rounds/unequal-v1", "username": user });
+        if !hint.is_null() {
+            req["shard"] = hint;
+        }
+        let proof = env.invoke("proof", &req).ok("proof");
+        assert_eq!(proof["mini_tree"], 3);
+        assert_eq!(proof["root"]["hash"], json!(root));
+        let file = env.work.path().join(format!("proof-{}.json", proofs.len()));
+        fs::File::create(&file)
+            .unwrap()
+            .write_all(proof.to_string().as_bytes())
+            .unwrap();
+        let v = env.cli(&["verify", file.to_str().unwrap(), "--root", &root]);
+        assert!(
+            v.status.success(),
+            "summa-agg verify: {}{}",
+            String::from_utf8_lossy(&v.stdout),
+            String::from_utf8_lossy(&v.stderr)
+        );
+        proofs.push(proof);
+    }
+    assert_eq!(proofs[0], proofs[1]);
+    let (error_type, message) = env
+        .invoke(
+            "proof",
+            &json!({ "bucket": BUCKET, "prefix": "rounds/unequal-v1", "username": "nobody" }),
+        )
+        .err("unknown user");
+    assert_eq!(error_type, "NotFound");
+    assert!(message.contains("nobody"), "{message}");
+
+    // 6. trigger: one execution per manifest version; other keys ignored.
+    assert!(env.executions().await.is_empty());
+    let manifest_key = "rounds/equal/round.json";
+    let event = s3_event(manifest_key, &env.etag(manifest_key).await);
+    let out = env.invoke("trigger", &event).ok("trigger");
+    assert_eq!(out["started"].as_array().unwrap().len(), 1, "{out}");
+    assert_eq!(out["started"][0]["already_started"], false);
+    let name = out["started"][0]["execution_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(name.starts_with("rounds-equal-"), "{name}");
+    assert_eq!(env.executions().await, std::slice::from_ref(&name));
+    // The same event again (S3 delivers at least once). StartExecution with the
+    // same name and input answers with the running execution (as AWS does), or
+    // ExecutionAlreadyExists once it has finished: either way no second round.
+    let first_arn = out["started"][0]["execution_arn"].clone();
+    let out = env.invoke("trigger", &event).ok("trigger, duplicate event");
+    assert_eq!(out["started"][0]["execution_name"], json!(name));
+    if out["started"][0]["already_started"] == false {
+        assert_eq!(out["started"][0]["execution_arn"], first_arn);
+    }
+    assert_eq!(env.executions().await.len(), 1);
+    let out = env
+        .invoke(
+            "trigger",
+            &s3_event("rounds/equal/shards/entry_16_1.csv", "abc"),
+        )
+        .ok("trigger, a shard");
+    assert_eq!(out["started"], json!([]));
+    assert_eq!(
+        out["ignored"],
+        json!(["s3://summa-rounds/rounds/equal/shards/entry_16_1.csv"])
+    );
+    assert_eq!(env.executions().await.len(), 1);
+    let execution = env
+        .sfn
+        .describe_execution()
+        .execution_arn(format!(
+            "arn:aws:states:us-east-1:{ACCOUNT}:execution:{STATE_MACHINE}:{name}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    let input: Value = serde_json::from_str(execution.input().unwrap()).unwrap();
+    assert_eq!(input, json!({ "bucket": BUCKET, "prefix": "rounds/equal" }));
+    // A changed manifest starts a new round.
+    env.put(manifest_key, json!({ "layout": "v1" }).to_string())
+        .await;
+    let out = env
+        .invoke(
+            "trigger",
+            &s3_event(manifest_key, &env.etag(manifest_key).await),
+        )
+        .ok("trigger, new manifest");
+    assert_eq!(out["started"][0]["already_started"], false);
+    assert_eq!(env.executions().await.len(), 2);
+    // An invalid manifest starts nothing.
+    env.put(manifest_key, r#"{"layout": "v9"}"#).await;
+    let (error_type, message) = env
+        .invoke(
+            "trigger",
+            &s3_event(manifest_key, &env.etag(manifest_key).await),
+        )
+        .err("trigger, invalid manifest");
+    assert_eq!(error_type, "InvalidInput");
+    assert!(message.contains("v9"), "{message}");
+    assert_eq!(env.executions().await.len(), 2);
+
+    // 7. The S3 adapter itself: multipart upload, pagination, empty objects.
+    let multipart = S3Storage::from_config(&env.config).with_multipart(5 << 20, 5 << 20);
+    let big: Vec<u8> = (0..(11u32 << 20)).map(|i| (i % 253) as u8).collect();
+    multipart
+        .put(
+            BUCKET,
+            "adapter/big",
+            Bytes::from(big.clone()),
+            "application/octet-stream",
+        )
+        .await
+        .unwrap();
+    assert_eq!(env.s3.get(BUCKET, "adapter/big").await.unwrap(), big);
+    assert!(
+        env.etag("adapter/big").await.contains("-3"),
+        "a 3-part upload"
+    );
+    assert_eq!(
+        env.s3
+            .get_range(BUCKET, "adapter/big", (11 << 20) - 3, 10)
+            .await
+            .unwrap(),
+        &big[big.len() - 3..]
+    );
+    env.put("adapter/empty", Vec::new()).await;
+    assert!(env
+        .s3
+        .get_range(BUCKET, "adapter/empty", 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(env.s3.size(BUCKET, "adapter/empty").await.unwrap(), 0);
+    use futures::StreamExt;
+    let e = &env;
+    futures::stream::iter(0..1005)
+        .map(|i| async move { e.put(&format!("adapter/many/{i:05}"), "x").await })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    let keys = env.s3.list(BUCKET, "adapter/many/").await.unwrap();
+    assert_eq!(keys.len(), 1005);
+    assert_eq!(keys[1004], "adapter/many/01004");
+    env.s3.delete(BUCKET, "adapter/many/00000").await.unwrap();
+    env.s3.delete(BUCKET, "adapter/many/00000").await.unwrap();
+    assert_eq!(
+        env.s3
+            .get(BUCKET, "adapter/nothing")
+            .await
+            .unwrap_err()
+            .kind,
+        summa_functions::StoreErrorKind::NotFound
+    );
+    eprintln!("local_lambda: all checks passed in {:?}", t0.elapsed());
+}
