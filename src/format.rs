@@ -156,8 +156,8 @@ fn node_size(params: &Params, n_currencies: usize) -> u64 {
     32 + (n_currencies * params.n_bytes as usize) as u64
 }
 
-/// Writes a mini-tree file.
-pub fn write_mini_tree<W: Write>(tree: &MiniTree, w: &mut W) -> io::Result<()> {
+/// The header of a mini-tree's file: every section's offset.
+fn mini_tree_header(tree: &MiniTree) -> (Header, Vec<u8>, u64) {
     let nc = tree.currencies.len();
     let table = currency_table(&tree.currencies);
     let levels_offset = (FIXED + table.len()) as u64;
@@ -179,6 +179,17 @@ pub fn write_mini_tree<W: Write>(tree: &MiniTree, w: &mut W) -> io::Result<()> {
         c,
         end,
     };
+    (h, table, levels_offset)
+}
+
+/// The size in bytes of a mini-tree's file (to size a buffer before encoding).
+pub fn mini_tree_len(tree: &MiniTree) -> u64 {
+    mini_tree_header(tree).0.end
+}
+
+/// Writes a mini-tree file.
+pub fn write_mini_tree<W: Write>(tree: &MiniTree, w: &mut W) -> io::Result<()> {
+    let (h, table, levels_offset) = mini_tree_header(tree);
     w.write_all(&header_bytes(&h, levels_offset))?;
     w.write_all(&table)?;
     write_levels(w, &tree.levels)?;
@@ -538,6 +549,7 @@ mod tests {
         let t = tree();
         let mut bytes = Vec::new();
         write_mini_tree(&t, &mut bytes).unwrap();
+        assert_eq!(bytes.len() as u64, mini_tree_len(&t));
         let f = TreeFile::open(bytes, "t.mst").unwrap();
         assert_eq!((f.count, f.depth, f.base), (3, 2, 0));
         assert_eq!(f.currencies, t.currencies);

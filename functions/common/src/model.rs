@@ -312,6 +312,15 @@ impl RoundKeys {
         self.key(&summa_agg::round::mini_tree_summary_path(i))
     }
 
+    /// `P/mini-trees/NNNNNN.error.json`: why shard `i` was rejected (written by
+    /// `mini-tree` on invalid input, removed when the shard succeeds).
+    pub fn mini_tree_error(&self, i: usize) -> String {
+        self.key(&format!(
+            "{}/{i:06}{SHARD_ERROR_SUFFIX}",
+            summa_agg::round::MINI_TREE_DIR
+        ))
+    }
+
     /// `P/mini-trees/`.
     pub fn mini_trees_dir(&self) -> String {
         self.key(&format!("{}/", summa_agg::round::MINI_TREE_DIR))
@@ -337,5 +346,7 @@ impl RoundKeys {
 pub const MANIFEST_FILE: &str = "round.json";
 /// The plan's file name.
 pub const PLAN_FILE: &str = "plan.json";
+/// Suffix of a shard's error record under `P/mini-trees/`.
+pub const SHARD_ERROR_SUFFIX: &str = ".error.json";
 /// The failure record's file name.
 pub const ERROR_FILE: &str = "error.json";

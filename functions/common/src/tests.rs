@@ -356,9 +356,48 @@ async fn a_bad_shard_fails_naming_it_and_leaves_no_result() {
     assert_eq!(stored, record);
     assert!(round.get("rounds/r1/result.json").await.is_none());
 
-    // A new plan withdraws the error.
+    // In AWS the Distributed Map fails with its own error, which names no shard:
+    // the shard's error record does.
+    let shard_record: ErrorRecord = serde_json::from_slice(
+        &round
+            .get("rounds/r1/mini-trees/000002.error.json")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(shard_record.shard, Some(2));
+    let out = handlers::aggregator(
+        &round.storage,
+        AggregatorInput {
+            bucket: BUCKET.into(),
+            prefix: PREFIX.into(),
+            failure: Some(Failure {
+                error: Some("States.ExceedToleratedFailureThreshold".into()),
+                cause: Some("The specified tolerated failure threshold was exceeded".into()),
+            }),
+        },
+    )
+    .await
+    .unwrap();
+    let AggregatorOutput::Failure(map_record) = out else {
+        panic!("expected a failure record")
+    };
+    assert_eq!(
+        map_record, record,
+        "the shard's record names shard and cause"
+    );
+
+    // A new plan withdraws the error; a fixed shard withdraws its record.
     round.plan().await.unwrap();
     assert!(round.get("rounds/r1/error.json").await.is_none());
+    round
+        .put("rounds/r1/shards/entry_16_3.csv", fixture("entry_16_3.csv"))
+        .await;
+    round.mini_tree(2).await.unwrap();
+    assert!(round
+        .get("rounds/r1/mini-trees/000002.error.json")
+        .await
+        .is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -163,6 +163,20 @@ fn parse_shard(s: &str) -> Option<(u64, String)> {
     Some((index, rest[..end].to_string()))
 }
 
+/// The first (lowest-index) shard error record under `P/mini-trees/`, if any.
+async fn first_shard_error(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RoundKeys,
+) -> Option<ErrorRecord> {
+    let listed = storage.list(bucket, &keys.mini_trees_dir()).await.ok()?;
+    let key = listed
+        .into_iter()
+        .find(|k| k.ends_with(crate::model::SHARD_ERROR_SUFFIX))?;
+    let bytes = storage.get(bucket, &key).await.ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 async fn record_failure(
     storage: &impl Storage,
     bucket: &str,
@@ -170,7 +184,17 @@ async fn record_failure(
     failure: &Failure,
 ) -> Result<ErrorRecord, FnError> {
     let keys = RoundKeys::new(prefix)?;
-    let record = error_record(failure);
+    let mut record = error_record(failure);
+    if record.shard.is_none()
+        && record.step.as_deref() != Some("plan")
+        && record.step.as_deref() != Some("aggregator")
+    {
+        // A Distributed Map's own failure does not say which shard failed: the
+        // rejected shards left error records; report the first.
+        if let Some(shard) = first_shard_error(storage, bucket, &keys).await {
+            record = shard;
+        }
+    }
     let mut body = serde_json::to_vec_pretty(&record).expect("a record serializes");
     body.push(b'\n');
     storage

@@ -4,13 +4,13 @@
 use std::io::BufReader;
 
 use bytes::Bytes;
-use summa_agg::format::write_mini_tree;
+use summa_agg::format::{mini_tree_len, write_mini_tree};
 use summa_agg::json::SummaryJson;
 use summa_agg::round::build_mini_tree;
 use tokio_util::io::SyncIoBridge;
 
 use crate::error::{join_error, FnError};
-use crate::model::{MiniTreeInput, MiniTreeOutput, PlanFile, RoundKeys};
+use crate::model::{Failure, MiniTreeInput, MiniTreeOutput, PlanFile, RoundKeys};
 use crate::storage::Storage;
 
 /// The step's name in error messages and `error.json`.
@@ -33,11 +33,44 @@ pub(crate) async fn read_plan(
 
 /// Builds shard `input.shard`'s mini-tree. Idempotent: the same shard gives the
 /// same bytes.
+///
+/// A shard rejected as invalid input also gets an error record,
+/// `P/mini-trees/NNNNNN.error.json`: in AWS a failed Distributed Map reports only
+/// `States.ExceedToleratedFailureThreshold`, and the record is how the failure
+/// recorder names the shard and the cause. A shard that succeeds removes its record.
+/// Both are best effort: the function's own result is what the state machine sees.
 pub async fn mini_tree(
     storage: &impl Storage,
     input: MiniTreeInput,
 ) -> Result<MiniTreeOutput, FnError> {
-    run(storage, &input).await.map_err(|e| e.in_step(STEP))
+    let result = run(storage, &input).await.map_err(|e| e.in_step(STEP));
+    let Ok(keys) = RoundKeys::new(&input.prefix) else {
+        return result;
+    };
+    let record_key = keys.mini_tree_error(input.shard);
+    match &result {
+        Ok(_) => {
+            let _ = storage.delete(&input.bucket, &record_key).await;
+        }
+        Err(e) if !e.is_retryable() => {
+            let record = crate::handlers::aggregator::error_record(&Failure {
+                error: Some(e.error_type().to_string()),
+                cause: Some(e.message().to_string()),
+            });
+            let mut body = serde_json::to_vec_pretty(&record).expect("a record serializes");
+            body.push(b'\n');
+            let _ = storage
+                .put(
+                    &input.bucket,
+                    &record_key,
+                    Bytes::from(body),
+                    "application/json",
+                )
+                .await;
+        }
+        Err(_) => {}
+    }
+    result
 }
 
 async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOutput, FnError> {
@@ -73,7 +106,7 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
         )?;
         // The header holds section offsets: the file is encoded in full, then
         // uploaded.
-        let mut bytes = Vec::new();
+        let mut bytes = Vec::with_capacity(mini_tree_len(&tree) as usize);
         write_mini_tree(&tree, &mut bytes).map_err(|e| summa_agg::Error::io(name.clone(), e))?;
         Ok::<_, summa_agg::Error>((bytes, tree.summary()))
     })
