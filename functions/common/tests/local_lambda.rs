@@ -390,14 +390,7 @@ impl Env {
     /// The CLI's result.json for the shards (written as files, in name order).
     fn cli_round(&self, shards: &[(String, Vec<u8>)], layout: &str) -> Value {
         let dir = tempfile::tempdir_in(self.work.path()).unwrap();
-        let mut args = vec![
-            "run".to_string(),
-            "-q".into(),
-            "--bin".into(),
-            "summa-agg".into(),
-            "--".into(),
-            "round".into(),
-        ];
+        let mut args = vec!["round".to_string()];
         for (name, csv) in shards {
             let p = dir.path().join(name);
             fs::write(&p, csv).unwrap();
@@ -410,7 +403,7 @@ impl Env {
             "--layout".into(),
             layout.into(),
         ]);
-        let o = self.command_cargo().args(&args).output().unwrap();
+        let o = self.summa_agg().args(&args).output().unwrap();
         assert!(
             o.status.success(),
             "summa-agg round: {}",
@@ -419,12 +412,20 @@ impl Env {
         serde_json::from_slice(&fs::read(out.join("result.json")).unwrap()).unwrap()
     }
 
+    /// The `summa-agg` binary that `setup` built, with the moto environment.
+    fn summa_agg(&self) -> Command {
+        let mut c = Command::new(target_dir().join("debug").join("summa-agg"));
+        c.current_dir(repo())
+            .env("AWS_ENDPOINT_URL", &self.moto_url)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_PROFILE");
+        c
+    }
+
     fn cli(&self, args: &[&str]) -> Output {
-        self.command_cargo()
-            .args(["run", "-q", "--bin", "summa-agg", "--"])
-            .args(args)
-            .output()
-            .unwrap()
+        self.summa_agg().args(args).output().unwrap()
     }
 
     async fn executions(&self) -> Vec<String> {
@@ -579,7 +580,7 @@ async fn setup(tools: &Path) -> Env {
             "-p",
             "summa-fn-proof",
         ])
-        .args(["-p", "summa-agg", "--bins"])
+        .args(["-p", "summa-agg-cli", "--bins"])
         .status()
         .unwrap();
     assert!(build.success(), "cargo build of the functions failed");
@@ -685,6 +686,31 @@ async fn round_on_moto_and_cargo_lambda() {
     let again = env.round("rounds/equal").await;
     eprintln!("the same round again (warm functions): {:?}", t.elapsed());
     assert_eq!(again, result);
+
+    // 1b. The CLI runs the same handlers in-process over S3: same result.
+    env.upload("rounds/cli", &shards, json!({})).await;
+    let out = env.cli(&["round", "--bucket", BUCKET, "--prefix", "rounds/cli"]);
+    assert!(
+        out.status.success(),
+        "summa-agg round --bucket: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = String::from_utf8(out.stdout).unwrap();
+    let cli_s3: Value = serde_json::from_str(last.lines().last().unwrap()).unwrap();
+    assert_eq!(without_artifacts(cli_s3), without_artifacts(result.clone()));
+    assert!(env.get("rounds/cli/result.json").await.is_some());
+    let mut bad = four_shards();
+    bad[1].1 = fixture("entry_16_overflow.csv");
+    env.upload("rounds/cli-bad", &bad, json!({})).await;
+    let out = env.cli(&["round", "--bucket", BUCKET, "--prefix", "rounds/cli-bad"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("shard 1 (rounds/cli-bad/shards/") && err.contains("out of range"),
+        "{err}"
+    );
+    assert!(env.get("rounds/cli-bad/result.json").await.is_none());
+    assert!(env.get("rounds/cli-bad/error.json").await.is_some());
 
     // 2. Unequal shards, every layout.
     let parts = unequal_shards();

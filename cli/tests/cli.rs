@@ -1,11 +1,14 @@
 //! The `summa-agg` command line, run as a user runs it.
 
-mod common;
-
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::fixture;
+/// A fixture of the core's tests.
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name)
+}
 
 fn summa(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_summa-agg"))
@@ -28,7 +31,7 @@ const V1_ROOT_64: &str = "0x1a2cd781913e49ef803fbdff9bfa873d0e8b8e1ca96d593bc483
 #[test]
 fn round_on_the_shipped_example() {
     let out = tempfile::tempdir().unwrap();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shards");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shards");
     let o = summa(&[
         "round",
         dir.to_str().unwrap(),

@@ -31,17 +31,26 @@ enum Command {
     Round {
         /// Shard files, or directories whose *.csv files are the shards (ordered
         /// by file name).
-        #[arg(required = true)]
+        #[arg(required_unless_present = "bucket")]
         inputs: Vec<PathBuf>,
         /// Where to write the mini-trees, the aggregation tree and result.json.
+        #[arg(long, required_unless_present = "bucket")]
+        out: Option<PathBuf>,
+        /// Hash layout: v1, agg2023 or legacy (default v1; over S3, the manifest's).
         #[arg(long)]
-        out: PathBuf,
-        /// Hash layout: v1, agg2023 or legacy.
-        #[arg(long, default_value = "v1")]
-        layout: Layout,
-        /// Every balance and total must be below 2^(8 * n_bytes).
-        #[arg(long, default_value_t = DEFAULT_N_BYTES)]
-        n_bytes: u8,
+        layout: Option<Layout>,
+        /// Every balance and total must be below 2^(8 * n_bytes) (default 14; over
+        /// S3, the manifest's).
+        #[arg(long)]
+        n_bytes: Option<u8>,
+        /// Runs the round over S3 instead: the shards and manifest under
+        /// s3://BUCKET/PREFIX (any endpoint set with AWS_ENDPOINT_URL), with the
+        /// Lambda functions' handlers in-process.
+        #[arg(long, requires = "prefix", conflicts_with_all = ["inputs", "out"])]
+        bucket: Option<String>,
+        /// The round's prefix in the bucket (`P`, holding `P/round.json`).
+        #[arg(long, requires = "bucket")]
+        prefix: Option<String>,
     },
     /// Prints a user's inclusion proof as JSON.
     Proof {
@@ -123,23 +132,27 @@ fn run(cli: Cli) -> Result<()> {
             out,
             layout,
             n_bytes,
+            bucket,
+            prefix,
         } => {
+            if let (Some(bucket), Some(prefix)) = (bucket, prefix) {
+                if layout.is_some() || n_bytes.is_some() {
+                    return Err(Error::Invalid(
+                        "over S3 the layout and n_bytes come from the manifest, P/round.json"
+                            .into(),
+                    ));
+                }
+                return round_s3(bucket, prefix);
+            }
+            let out = out.expect("clap requires --out without --bucket");
             round::clear_result(&out)?;
-            let params = Params { layout, n_bytes };
+            let params = Params {
+                layout: layout.unwrap_or_default(),
+                n_bytes: n_bytes.unwrap_or(DEFAULT_N_BYTES),
+            };
             params.validate()?;
             let files = round::collect_inputs(&inputs)?;
-            let bar = if std::io::stderr().is_terminal() {
-                let b = ProgressBar::new(files.len() as u64);
-                b.set_style(
-                    ProgressStyle::with_template(
-                        "{spinner} mini-trees {bar:40} {pos}/{len} [{elapsed_precise}, eta {eta}]",
-                    )
-                    .expect("template"),
-                );
-                b
-            } else {
-                ProgressBar::hidden()
-            };
+            let bar = progress_bar(files.len() as u64);
             let outcome = round::run_local(&files, &out, &params, &|_| bar.inc(1));
             bar.finish_and_clear();
             let (result, t) = outcome?;
@@ -232,6 +245,110 @@ fn run(cli: Cli) -> Result<()> {
             print_json(&export::mini_tree_json(&f)?, true)
         }
     }
+}
+
+fn progress_bar(len: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::new(len);
+    b.set_style(
+        ProgressStyle::with_template(
+            "{spinner} mini-trees {bar:40} {pos}/{len} [{elapsed_precise}, eta {eta}]",
+        )
+        .expect("template"),
+    );
+    b
+}
+
+/// `round --bucket B --prefix P`: plan, every mini-tree (as many at once as there
+/// are cores) and the aggregation, with the Lambda handlers over S3. A failure is
+/// recorded in `P/error.json` as the state machine's RecordFailure does.
+#[cfg(feature = "s3")]
+fn round_s3(bucket: String, prefix: String) -> Result<()> {
+    use futures::{StreamExt, TryStreamExt};
+    use summa_functions::handlers;
+    use summa_functions::model::{
+        AggregatorInput, AggregatorOutput, Failure, MiniTreeInput, RoundInput,
+    };
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Invalid(format!("cannot start the async runtime: {e}")))?;
+    let outcome = rt.block_on(async {
+        let storage = summa_functions::aws::s3_storage().await;
+        let start = std::time::Instant::now();
+        let steps = async {
+            let input = RoundInput {
+                bucket: bucket.clone(),
+                prefix: prefix.clone(),
+            };
+            let plan = handlers::plan(&storage, input).await?;
+            let bar = progress_bar(plan.shard_count as u64);
+            let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+            futures::stream::iter(plan.items)
+                .map(|shard| {
+                    handlers::mini_tree(
+                        &storage,
+                        MiniTreeInput {
+                            bucket: bucket.clone(),
+                            prefix: prefix.clone(),
+                            shard,
+                        },
+                    )
+                })
+                .buffer_unordered(parallel)
+                .try_for_each(|_| async {
+                    bar.inc(1);
+                    Ok(())
+                })
+                .await?;
+            bar.finish_and_clear();
+            let input = AggregatorInput {
+                bucket: bucket.clone(),
+                prefix: prefix.clone(),
+                failure: None,
+            };
+            match handlers::aggregator(&storage, input).await? {
+                AggregatorOutput::Result(r) => Ok(*r),
+                AggregatorOutput::Failure(f) => Err(summa_functions::FnError::Internal(f.cause)),
+            }
+        };
+        match steps.await {
+            Ok(r) => Ok((r, start.elapsed())),
+            Err(e) => {
+                let cause =
+                    serde_json::json!({"errorType": e.error_type(), "errorMessage": e.message()});
+                let failure = Failure {
+                    error: Some(e.error_type().into()),
+                    cause: Some(cause.to_string()),
+                };
+                let input = AggregatorInput {
+                    bucket: bucket.clone(),
+                    prefix: prefix.clone(),
+                    failure: Some(failure),
+                };
+                let _ = handlers::aggregator(&storage, input).await;
+                Err(Error::Invalid(format!("{e} ({})", e.error_type())))
+            }
+        }
+    });
+    let (result, took) = outcome?;
+    eprintln!(
+        "summa-agg: round of {} users in {} mini-trees over s3://{bucket}/{prefix} in {:.3} s",
+        result.entries,
+        result.mini_trees,
+        took.as_secs_f64(),
+    );
+    print_json(&result, false)
+}
+
+#[cfg(not(feature = "s3"))]
+fn round_s3(_bucket: String, _prefix: String) -> Result<()> {
+    Err(Error::Invalid(
+        "this summa-agg was built without S3 support (cargo feature \"s3\")".into(),
+    ))
 }
 
 /// CPU time of the whole process (all threads), user + system.
