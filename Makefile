@@ -6,7 +6,7 @@
 CARGO ?= cargo
 EXAMPLE_OUT ?= out/example
 
-.PHONY: example test tools lint unit infra bench
+.PHONY: example test tools lint unit infra e2e bench
 
 # The embedded default needs no AWS SDK: build the CLI without its S3 mode.
 example:
@@ -25,7 +25,12 @@ unit:
 infra:
 	bash infra/check.sh
 
-test: tools lint unit infra
+# The real functions behind cargo lambda, the real definition in
+# aws-local-stepfunctions, S3 and Step Functions from moto_server.
+e2e:
+	bash infra/local/test-e2e.sh
+
+test: tools lint unit infra e2e
 
 bench:
 	$(CARGO) bench -p summa-agg --bench poseidon

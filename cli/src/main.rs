@@ -285,6 +285,7 @@ fn round_s3(bucket: String, prefix: String) -> Result<()> {
                 prefix: prefix.clone(),
             };
             let plan = handlers::plan(&storage, input).await?;
+            let planned = start.elapsed();
             let bar = progress_bar(plan.shard_count as u64);
             let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
             futures::stream::iter(plan.items)
@@ -305,18 +306,21 @@ fn round_s3(bucket: String, prefix: String) -> Result<()> {
                 })
                 .await?;
             bar.finish_and_clear();
+            let built = start.elapsed();
             let input = AggregatorInput {
                 bucket: bucket.clone(),
                 prefix: prefix.clone(),
                 failure: None,
             };
             match handlers::aggregator(&storage, input).await? {
-                AggregatorOutput::Result(r) => Ok(*r),
+                AggregatorOutput::Result(r) => {
+                    Ok((*r, [planned, built - planned, start.elapsed() - built]))
+                }
                 AggregatorOutput::Failure(f) => Err(summa_functions::FnError::Internal(f.cause)),
             }
         };
         match steps.await {
-            Ok(r) => Ok((r, start.elapsed())),
+            Ok((r, steps)) => Ok((r, start.elapsed(), steps)),
             Err(e) => {
                 let cause =
                     serde_json::json!({"errorType": e.error_type(), "errorMessage": e.message()});
@@ -334,12 +338,15 @@ fn round_s3(bucket: String, prefix: String) -> Result<()> {
             }
         }
     });
-    let (result, took) = outcome?;
+    let (result, took, [plan, mini_trees, aggregation]) = outcome?;
     eprintln!(
-        "summa-agg: round of {} users in {} mini-trees over s3://{bucket}/{prefix} in {:.3} s",
+        "summa-agg: round of {} users in {} mini-trees over s3://{bucket}/{prefix} in {:.3} s (plan {:.3} s, mini-trees {:.3} s, aggregation {:.3} s)",
         result.entries,
         result.mini_trees,
         took.as_secs_f64(),
+        plan.as_secs_f64(),
+        mini_trees.as_secs_f64(),
+        aggregation.as_secs_f64(),
     );
     print_json(&result, false)
 }
