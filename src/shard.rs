@@ -139,9 +139,8 @@ fn csv_error(file: &str, e: csv::Error) -> Error {
     }
 }
 
-/// Reads only the header of a shard (the first row).
-pub fn read_header<R: Read>(reader: R, file: &str) -> Result<Vec<Currency>> {
-    let mut rdr = csv_reader(reader);
+/// Reads the header row of `rdr`: an empty file or an invalid header is an error.
+fn header_of<R: Read>(rdr: &mut csv::Reader<R>, file: &str) -> Result<Vec<Currency>> {
     let mut record = csv::ByteRecord::new();
     if !rdr
         .read_byte_record(&mut record)
@@ -156,6 +155,11 @@ pub fn read_header<R: Read>(reader: R, file: &str) -> Result<Vec<Currency>> {
     parse_header(&fields, file)
 }
 
+/// Reads only the header of a shard (the first row).
+pub fn read_header<R: Read>(reader: R, file: &str) -> Result<Vec<Currency>> {
+    header_of(&mut csv_reader(reader), file)
+}
+
 /// Streams a shard into [`Entries`], checking every row: cell count, non-empty
 /// username, balances that are non-negative integers below `2^(8 * n_bytes)`.
 /// When `expected` is given the header must equal it.
@@ -168,18 +172,8 @@ pub fn read_entries<R: Read>(
     let n_bytes = params.n_bytes as usize;
     let limit = bound(params.n_bytes);
     let mut rdr = csv_reader(reader);
+    let currencies = header_of(&mut rdr, file)?;
     let mut record = csv::ByteRecord::new();
-    if !rdr
-        .read_byte_record(&mut record)
-        .map_err(|e| csv_error(file, e))?
-    {
-        return Err(Error::Shard {
-            file: file.into(),
-            problem: "empty file".into(),
-        });
-    }
-    let header: Vec<&[u8]> = record.iter().collect();
-    let currencies = parse_header(&header, file)?;
     if let Some(expected) = expected {
         if expected != currencies.as_slice() {
             return Err(Error::Row {
