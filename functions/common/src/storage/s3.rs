@@ -57,8 +57,19 @@ fn store_err<E>(location: String, err: SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let (kind, _) = classify(&err);
-    StoreError::new(kind, location, DisplayErrorContext(&err).to_string())
+    let (kind, status) = classify(&err);
+    // A service error says what S3 said ("NoSuchBucket: The specified bucket does
+    // not exist (HTTP 404)"); anything else (dispatch, timeout) keeps the SDK's
+    // chain of causes, which is where the reason is.
+    let message = match &err {
+        SdkError::ServiceError(e) => match (e.err().code(), e.err().message()) {
+            (Some(code), Some(msg)) => format!("{code}: {msg} (HTTP {status})"),
+            (Some(code), None) => format!("{code} (HTTP {status})"),
+            _ => format!("HTTP {status}: {}", DisplayErrorContext(&err)),
+        },
+        _ => DisplayErrorContext(&err).to_string(),
+    };
+    StoreError::new(kind, location, message)
 }
 
 impl S3Storage {
