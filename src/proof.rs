@@ -258,6 +258,10 @@ pub fn verify(proof: &Proof, expected_root: Option<&Fr>) -> Result<Node> {
         return Err(fail("the leaf is not the hash of the entry".into()));
     }
     let depth = proof.depth as usize;
+    if depth > 63 {
+        // Leaf indices are u64: no tree of this format is deeper.
+        return Err(fail(format!("a depth of {depth} is not possible")));
+    }
     let expected_middles = depth.saturating_sub(1);
     if proof.path_indices.len() != depth
         || proof.sibling_leaf_node_hash_preimage.is_some() != (depth > 0)
@@ -267,7 +271,7 @@ pub fn verify(proof: &Proof, expected_root: Option<&Fr>) -> Result<Node> {
             "a proof of depth {depth} needs {depth} path indices and siblings"
         )));
     }
-    if depth < 64 && proof.index >> depth != 0 {
+    if proof.index >> depth != 0 {
         return Err(fail("the index does not fit the depth".into()));
     }
     let siblings = proof

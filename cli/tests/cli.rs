@@ -389,3 +389,45 @@ fn bad_arguments_fail_cleanly() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("/nonexistent/dir"));
 }
+
+#[test]
+fn verify_rejects_malformed_proofs_without_panicking() {
+    let out = tempfile::tempdir().unwrap();
+    let o = summa(&[
+        "round",
+        fixture("entry_16.csv").to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let o = summa(&[
+        "proof",
+        "--round",
+        out.path().to_str().unwrap(),
+        "--user",
+        "dxGaEAii",
+    ]);
+    let proof: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let cases = [
+        ("depth", serde_json::json!(200)),
+        ("path_indices", serde_json::json!([0, 0, 0, 2])),
+        ("index", serde_json::json!(99)),
+        (
+            "sibling_leaf_node_hash_preimage",
+            serde_json::json!(["0x01"]),
+        ),
+        (
+            "root",
+            serde_json::json!({"hash": "nothex", "balances": ["1", "2"]}),
+        ),
+    ];
+    for (field, value) in cases {
+        let mut bad = proof.clone();
+        bad[field] = value;
+        let p = out.path().join(format!("{field}.json"));
+        std::fs::write(&p, bad.to_string()).unwrap();
+        let o = summa(&["verify", p.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{field}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{field}: {}", stderr(&o));
+    }
+}
