@@ -33,5 +33,5 @@ e2e:
 test: tools lint unit infra e2e
 
 bench:
-	$(CARGO) bench -p summa-agg --bench poseidon
+	$(CARGO) bench -p summa-agg --bench poseidon --bench tree
 	$(CARGO) run --release -p summa-agg-cli --no-default-features -- bench --users 65536
