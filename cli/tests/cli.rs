@@ -72,20 +72,22 @@ fn round_on_the_shipped_example() {
     );
 }
 
+/// Runs a round over a fixture and prints `user`'s proof: (the round's directory,
+/// the proof).
+fn round_and_proof(csv: &str, user: &str) -> (tempfile::TempDir, serde_json::Value) {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let o = summa(&["round", fixture(csv).to_str().unwrap(), "--out", dir]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = summa(&["proof", "--round", dir, "--user", user]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    (out, serde_json::from_slice(&o.stdout).unwrap())
+}
+
 #[test]
 fn proof_verify_and_tampering() {
-    let out = tempfile::tempdir().unwrap();
-    let o = summa(&[
-        "round",
-        fixture("entry_64.csv").to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert!(o.status.success());
+    let (out, proof) = round_and_proof("entry_64.csv", "MBlfbBGI");
     let round = out.path().to_str().unwrap();
-    let o = summa(&["proof", "--round", round, "--user", "MBlfbBGI"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let proof: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
         proof["entry"]["balances"],
         serde_json::json!(["67823", "18651"])
@@ -99,7 +101,7 @@ fn proof_verify_and_tampering() {
         5
     );
     let pf = out.path().join("proof.json");
-    std::fs::write(&pf, &o.stdout).unwrap();
+    std::fs::write(&pf, proof.to_string()).unwrap();
     let pf = pf.to_str().unwrap();
     assert!(summa(&["verify", pf]).status.success());
     assert!(summa(&["verify", pf, "--root", V1_ROOT_64])
@@ -392,22 +394,7 @@ fn bad_arguments_fail_cleanly() {
 
 #[test]
 fn verify_rejects_malformed_proofs_without_panicking() {
-    let out = tempfile::tempdir().unwrap();
-    let o = summa(&[
-        "round",
-        fixture("entry_16.csv").to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
-    assert!(o.status.success());
-    let o = summa(&[
-        "proof",
-        "--round",
-        out.path().to_str().unwrap(),
-        "--user",
-        "dxGaEAii",
-    ]);
-    let proof: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (out, proof) = round_and_proof("entry_16.csv", "dxGaEAii");
     let cases = [
         ("depth", serde_json::json!(200)),
         ("path_indices", serde_json::json!([0, 0, 0, 2])),
