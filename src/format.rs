@@ -24,7 +24,7 @@
 //!              each a 32-byte hash (canonical, little-endian) then n_currencies
 //!              balances of n_bytes bytes. Nodes past them are all-zero subtrees.
 //! mini-tree table (aggregation): per mini-tree u32 name length + name, u64
-//!              entries, u8 own depth, u8 preimage length, preimage (32 bytes each)
+//!              entries, u8 own depth, u16 preimage length, preimage (32 bytes each)
 //! ```
 //!
 //! Readers need only the header and the ranges they touch: the aggregator reads
@@ -217,7 +217,7 @@ pub fn write_aggregation<W: Write>(agg: &Aggregation, w: &mut W) -> io::Result<(
         shards.extend_from_slice(s.name.as_bytes());
         shards.extend_from_slice(&s.entries.to_le_bytes());
         shards.push(s.depth as u8);
-        shards.push(s.root_preimage.len() as u8);
+        shards.extend_from_slice(&(s.root_preimage.len() as u16).to_le_bytes());
         for f in &s.root_preimage {
             shards.extend_from_slice(f.to_repr().as_ref());
         }
@@ -338,11 +338,27 @@ impl<R: ReadAt> TreeFile<R> {
             u64_at(48),
             u64_at(56),
         );
-        if end != size || count == 0 || depth > 63 || crate::tree::depth_for(count) != depth {
+        if end != size
+            || count == 0
+            || crate::tree::depth_for(count) != depth
+            || base.checked_add(depth).is_none_or(|top| top > 63)
+            || (!aggregation && base != 0)
+        {
             return Err(bad("inconsistent header"));
         }
         if !(levels_offset <= a && a <= b && b <= c && c <= end) || levels_offset < FIXED as u64 {
             return Err(bad("inconsistent section offsets"));
+        }
+        // The sections' sizes follow from the count (checked arithmetic: the count
+        // is read from the file).
+        let sections_ok = if aggregation {
+            b == end && c == end
+        } else {
+            count.checked_add(1).and_then(|n| n.checked_mul(8)) == Some(b - a)
+                && count.checked_mul(4) == Some(end - c)
+        };
+        if !sections_ok {
+            return Err(bad("section sizes do not match the entry count"));
         }
         let mut table = vec![0u8; (levels_offset - FIXED as u64) as usize];
         src.read_at(FIXED as u64, &mut table)
@@ -362,15 +378,15 @@ impl<R: ReadAt> TreeFile<R> {
         }
         let ns = node_size(&params, nc);
         let mut level_offsets = Vec::with_capacity(depth as usize + 2);
-        let mut off = levels_offset;
+        let mut off = Some(levels_offset);
         for n in level_counts(count, depth) {
-            level_offsets.push(off);
-            off += n * ns;
+            level_offsets.push(off.unwrap_or(0));
+            off = off.and_then(|o| n.checked_mul(ns).and_then(|len| o.checked_add(len)));
         }
-        level_offsets.push(off);
-        if off != a {
+        if off != Some(a) {
             return Err(bad("level sizes do not match the header"));
         }
+        level_offsets.push(a);
         let zeros = Zeros::new(layout, nc, base + depth);
         Ok(TreeFile {
             src,
@@ -465,7 +481,7 @@ impl<R: ReadAt> TreeFile<R> {
             u64::from_le_bytes(o[..8].try_into().unwrap()),
             u64::from_le_bytes(o[8..].try_into().unwrap()),
         );
-        if s > e || self.b + e > self.c {
+        if s > e || e > self.c - self.b {
             return Err(self.bad("bad username offsets"));
         }
         self.read(self.b + s, (e - s) as usize)
@@ -503,14 +519,16 @@ impl<R: ReadAt> TreeFile<R> {
             pos += n;
             Ok(s)
         };
-        let mut out = Vec::with_capacity(self.count as usize);
+        // Each entry takes at least 15 bytes: a forged count cannot allocate more
+        // than the table's size.
+        let mut out = Vec::with_capacity((self.count as usize).min(bytes.len() / 15));
         for _ in 0..self.count {
             let len = u32::from_le_bytes(take(4)?.try_into().unwrap()) as usize;
             let name =
                 String::from_utf8(take(len)?.to_vec()).map_err(|_| self.bad("bad shard name"))?;
             let entries = u64::from_le_bytes(take(8)?.try_into().unwrap());
             let depth = take(1)?[0] as u32;
-            let plen = take(1)?[0] as usize;
+            let plen = u16::from_le_bytes(take(2)?.try_into().unwrap()) as usize;
             let mut root_preimage = Vec::with_capacity(plen);
             for _ in 0..plen {
                 let f = fr_from_le_bytes(take(32)?.try_into().unwrap())

@@ -131,6 +131,7 @@ fn prove_in<A: ReadAt, M: ReadAt>(
 ) -> Result<Option<Proof>> {
     let shard = &shards[i];
     if mt.is_aggregation()
+        || mt.depth > agg.base
         || mt.depth != shard.depth
         || mt.count != shard.entries
         || mt.params != agg.params

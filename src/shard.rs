@@ -57,6 +57,12 @@ pub fn parse_header(fields: &[&[u8]], file: &str) -> Result<Vec<Currency>> {
     for (i, col) in text[1..].iter().enumerate() {
         let parts: Vec<&str> = col.split('_').collect();
         match parts.as_slice() {
+            ["balance", name, chain] if name.len() > 255 || chain.len() > 255 => {
+                return Err(bad(format!(
+                    "invalid header: column {} has a currency name or chain longer than 255 bytes",
+                    i + 2
+                )))
+            }
             ["balance", name, chain] if !name.is_empty() && !chain.is_empty() => {
                 currencies.push(Currency {
                     name: name.to_string(),

@@ -37,6 +37,17 @@ pub fn split<R: Read>(input: R, name: &str, shard_size: u64, out: &Path) -> Resu
     let header: Vec<&[u8]> = rec.iter().collect();
     let head = header_line(&parse_header(&header, name)?);
     fs::create_dir_all(out).map_err(|e| Error::io(out.display().to_string(), e))?;
+    // Shards of an earlier split would join the round: refuse rather than mix.
+    let entries = fs::read_dir(out).map_err(|e| Error::io(out.display().to_string(), e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("shard-") && name.ends_with(".csv") {
+            return Err(Error::Invalid(format!(
+                "{}: already holds shards ({name}); split into an empty directory",
+                out.display()
+            )));
+        }
+    }
 
     let write_err = |p: &Path, e: csv::Error| {
         Error::io(

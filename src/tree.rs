@@ -447,6 +447,40 @@ fn sort_and_check_duplicates(entries: &Entries, file: &str) -> Result<Vec<u32>> 
     Ok(sorted)
 }
 
+/// Checks that a summary (which may come from storage) is one a mini-tree could
+/// have produced: its depth fits its entries, and its root preimage hashes to its
+/// root and commits to its balances.
+fn check_summary(params: &Params, nc: usize, t: &TreeSummary) -> Result<()> {
+    let bad = |problem: &str| Error::Format {
+        path: t.name.clone(),
+        what: "mini-tree summary",
+        problem: problem.into(),
+    };
+    if t.entries == 0 || t.entries > u32::MAX as u64 || t.depth != depth_for(t.entries) {
+        return Err(bad("its depth does not fit its number of entries"));
+    }
+    let layout = params.layout;
+    let (want, balances) = if t.depth == 0 {
+        (
+            layout.leaf_len(nc),
+            t.root_preimage.get(1..).map(<[Fr]>::to_vec),
+        )
+    } else {
+        (
+            layout.middle_len(nc),
+            (t.root_preimage.len() == layout.middle_len(nc))
+                .then(|| layout.balances_of_middle_preimage(&t.root_preimage, nc)),
+        )
+    };
+    if t.root_preimage.len() != want
+        || balances != Some(t.root.balances_fr())
+        || poseidon::hash(&t.root_preimage) != t.root.hash
+    {
+        return Err(bad("its root preimage does not match its root"));
+    }
+    Ok(())
+}
+
 /// A mini-tree as the aggregation sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShardInfo {
@@ -491,6 +525,18 @@ impl Aggregation {
             ));
         }
         let nc = currencies.len();
+        // Summaries may come from storage: check them all before their depths size
+        // anything.
+        for t in &trees {
+            if t.root.balances.len() != nc {
+                return Err(Error::Invalid(format!(
+                    "mini-tree {:?} has {} currencies, the round {nc}",
+                    t.name,
+                    t.root.balances.len()
+                )));
+            }
+            check_summary(params, nc, t)?;
+        }
         let mini_depth = trees.iter().map(|t| t.depth).max().unwrap_or(0);
         let agg_depth = depth_for(trees.len() as u64);
         let zeros = Zeros::new(params.layout, nc, mini_depth + agg_depth);
@@ -503,13 +549,6 @@ impl Aggregation {
         let mut shards = Vec::with_capacity(trees.len());
         let limit = bound(params.n_bytes);
         for (i, t) in trees.into_iter().enumerate() {
-            if t.root.balances.len() != nc {
-                return Err(Error::Invalid(format!(
-                    "mini-tree {:?} has {} currencies, the round {nc}",
-                    t.name,
-                    t.root.balances.len()
-                )));
-            }
             if let Some(c) = t.root.balances.iter().position(|b| *b >= limit) {
                 return Err(Error::TotalOutOfRange {
                     context: t.name.clone(),
