@@ -135,6 +135,23 @@ pub fn middle(layout: Layout, left: &RefNode, right: &RefNode) -> RefNode {
     }
 }
 
+/// summa-solvency's `parse_csv_to_entries`, simplified to what the reference needs:
+/// the rows of a CSV shard (header skipped) as usernames and integer balances.
+/// `None` if a balance is not a non-negative decimal integer.
+pub fn entries_from_csv(text: &str) -> Option<Vec<(String, Vec<BigUint>)>> {
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let mut cells = l.split(',');
+            let user = cells.next()?.to_string();
+            let balances = cells
+                .map(|c| c.parse().ok())
+                .collect::<Option<Vec<BigUint>>>()?;
+            Some((user, balances))
+        })
+        .collect()
+}
+
 /// The zero entry's leaf: username integer 0, all balances 0.
 pub fn zero_leaf(n_currencies: usize) -> RefNode {
     let preimage = vec![Fr::ZERO; n_currencies + 1];

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use crate::format::{write_aggregation, write_mini_tree};
 use crate::json::RoundResult;
-use crate::shard::{read_entries, read_header, Currency};
+use crate::shard::{check_header, read_entries, read_header, Currency};
 use crate::tree::{Aggregation, MiniTree, TreeSummary};
 use crate::{Error, Params, Result};
 
@@ -165,18 +165,7 @@ pub fn run_local(
         // read_entries checks the header again; reading it here fails fast before
         // any tree is built.
         let c = read_header(BufReader::new(open(p)?), &name(p))?;
-        if c != currencies {
-            return Err(Error::Row {
-                file: name(p),
-                line: 1,
-                problem: format!(
-                    "header differs from {}: expected {}, found {}",
-                    name(&inputs[0]),
-                    crate::shard::header_line(&currencies),
-                    crate::shard::header_line(&c)
-                ),
-            });
-        }
+        check_header(&currencies, &name(&inputs[0]), &c, &name(p))?;
     }
     let plan = start.elapsed();
 

@@ -181,17 +181,7 @@ pub fn read_entries<R: Read>(
     let currencies = header_of(&mut rdr, file)?;
     let mut record = csv::ByteRecord::new();
     if let Some(expected) = expected {
-        if expected != currencies.as_slice() {
-            return Err(Error::Row {
-                file: file.into(),
-                line: 1,
-                problem: format!(
-                    "header differs from the round's first shard: expected {}, found {}",
-                    header_line(expected),
-                    header_line(&currencies)
-                ),
-            });
-        }
+        check_header(expected, "the round's first shard", &currencies, file)?;
     }
     let n = currencies.len();
     let mut entries = Entries {
@@ -284,6 +274,28 @@ fn lossy(b: &[u8]) -> String {
 
 fn header_label(c: &Currency) -> String {
     format!("balance_{}", c.label())
+}
+
+/// Every shard of a round has the first shard's header: an error naming `file`'s
+/// line 1 unless its currencies `found` equal `expected` (those of `first`).
+pub fn check_header(
+    expected: &[Currency],
+    first: &str,
+    found: &[Currency],
+    file: &str,
+) -> Result<()> {
+    if expected == found {
+        return Ok(());
+    }
+    Err(Error::Row {
+        file: file.into(),
+        line: 1,
+        problem: format!(
+            "header differs from {first}: expected {}, found {}",
+            header_line(expected),
+            header_line(found)
+        ),
+    })
 }
 
 /// The header line of a list of currencies.

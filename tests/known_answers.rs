@@ -60,15 +60,7 @@ fn leaves_match_for_every_layout() {
 #[test]
 fn reference_algorithm_agrees_on_entry_16() {
     let csv = std::fs::read_to_string(fixture("entry_16.csv")).unwrap();
-    let entries: Vec<(String, Vec<num_bigint::BigUint>)> = csv
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let mut cells = l.split(',');
-            let user = cells.next().unwrap().to_string();
-            (user, cells.map(|c| c.parse().unwrap()).collect())
-        })
-        .collect();
+    let entries = reference::entries_from_csv(&csv).unwrap();
     for layout in Layout::ALL {
         let (root, depth) = reference::root(layout, &entries);
         let tree = tree_of(csv.as_bytes(), layout);

@@ -459,17 +459,11 @@ fn bench(
             serde_json::json!({"wall_s": wall1, "cpu_s": cpu1, "speedup": wall1 / wall});
     }
     if reference {
-        let (entries, _, _) = measure(|| -> Result<Vec<(String, Vec<num_bigint::BigUint>)>> {
+        let (entries, _, _) = measure(|| -> Result<_> {
             let text = std::fs::read_to_string(&path).map_err(io)?;
-            Ok(text
-                .lines()
-                .skip(1)
-                .map(|l| {
-                    let mut cells = l.split(',');
-                    let user = cells.next().unwrap_or_default().to_string();
-                    (user, cells.map(|c| c.parse().unwrap_or_default()).collect())
-                })
-                .collect())
+            summa_agg::reference::entries_from_csv(&text).ok_or_else(|| {
+                Error::Invalid(format!("{}: not a CSV of decimal balances", path.display()))
+            })
         });
         let entries = entries?;
         let ((ref_root, _), rwall, rcpu) = measure(|| summa_agg::reference::root(layout, &entries));

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use summa_agg::shard::{header_line, read_header, Currency};
+use summa_agg::shard::{check_header, read_header, Currency};
 
 use crate::error::FnError;
 use crate::model::{Manifest, PlanFile, PlanOutput, RoundInput, RoundKeys};
@@ -118,20 +118,8 @@ async fn run(storage: &impl Storage, input: &RoundInput) -> Result<PlanOutput, F
         .await?;
     let currencies = heads[0].clone();
     for (i, c) in heads.iter().enumerate().skip(1) {
-        if *c != currencies {
-            let e: FnError = summa_agg::Error::Row {
-                file: shards[i].clone(),
-                line: 1,
-                problem: format!(
-                    "header differs from {}: expected {}, found {}",
-                    shards[0],
-                    header_line(&currencies),
-                    header_line(c)
-                ),
-            }
-            .into();
-            return Err(e.in_shard(i, &shards[i]));
-        }
+        check_header(&currencies, &shards[0], c, &shards[i])
+            .map_err(|e| FnError::from(e).in_shard(i, &shards[i]))?;
     }
 
     let plan = PlanFile {
