@@ -36,6 +36,18 @@ pub const FULL_ROUNDS: usize = 8;
 /// Number of partial rounds `R_P`.
 pub const PARTIAL_ROUNDS: usize = 56;
 
+/// The round constants of the plain permutation ([`permute_plain`]), one pair per
+/// round (4 full, 56 partial, 4 full): what an arithmetic circuit of the permutation
+/// (the `summa-agg-zk` crate) must use to equal this hash bit for bit.
+pub fn round_constants() -> &'static [[Fr; WIDTH]; FULL_ROUNDS + PARTIAL_ROUNDS] {
+    &ROUND_CONSTANTS
+}
+
+/// The MDS matrix of the plain permutation ([`permute_plain`]).
+pub fn mds_matrix() -> &'static [[Fr; WIDTH]; WIDTH] {
+    &MDS
+}
+
 /// Number of rounds `R_F + R_P`.
 const ROUNDS: usize = FULL_ROUNDS + PARTIAL_ROUNDS;
 /// The first partial round: rounds `0..FIRST_PARTIAL` are full.
