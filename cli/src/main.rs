@@ -13,6 +13,9 @@ use summa_agg::layout::DEFAULT_N_BYTES;
 use summa_agg::round::{self, AGGREGATION_FILE, RESULT_FILE};
 use summa_agg::{export, json, proof, split, Error, Layout, Params, Result};
 
+#[cfg(feature = "zk")]
+mod zk;
+
 #[derive(Parser)]
 #[command(
     name = "summa-agg",
@@ -60,6 +63,11 @@ enum Command {
         /// The username.
         #[arg(long)]
         user: String,
+        /// Prints a zero-knowledge proof made with the keys in this directory (from
+        /// `summa-agg zk-keys`) instead of the Merkle path: the only proof to hand a
+        /// user (a Merkle path shows other users' balances).
+        #[arg(long, value_name = "KEYS")]
+        zk: Option<PathBuf>,
     },
     /// Verifies a proof: exit 0 only if its path reaches its root (and --root).
     Verify {
@@ -68,6 +76,62 @@ enum Command {
         /// The published root hash the proof must reach.
         #[arg(long)]
         root: Option<String>,
+        /// For a zero-knowledge proof: the custodian's published keys directory
+        /// (keys.json, vk.bin, srs-verifier.bin). Never taken from the proof file.
+        #[arg(long, value_name = "KEYS")]
+        keys: Option<PathBuf>,
+    },
+    /// Makes the zero-knowledge proving and verifying keys of a round's shape (or of
+    /// an explicit one) and writes them into --out; prints keys.json.
+    ZkKeys {
+        /// The round's output directory: the shape comes from its result.json.
+        #[arg(long, required_unless_present = "depth", conflicts_with_all = ["depth", "currencies", "layout", "n_bytes"])]
+        round: Option<PathBuf>,
+        /// Explicit shape: the tree's depth.
+        #[arg(long, requires = "currencies")]
+        depth: Option<u32>,
+        /// Explicit shape: the number of currencies.
+        #[arg(long, requires = "depth")]
+        currencies: Option<usize>,
+        /// Explicit shape: the hash layout (default v1).
+        #[arg(long)]
+        layout: Option<Layout>,
+        /// Explicit shape: n_bytes (default 14).
+        #[arg(long)]
+        n_bytes: Option<u8>,
+        /// The structured reference string: a halo2 `ParamsKZG` file from a public
+        /// ceremony (e.g. the perpetual powers of tau, converted), with >= 2^k points.
+        #[arg(long, value_name = "FILE", required_unless_present = "unsafe_test_srs")]
+        srs: Option<PathBuf>,
+        /// Uses a deterministic SRS from a public seed: anyone can forge proofs
+        /// against such keys. For tests and examples only.
+        #[arg(long, conflicts_with = "srs")]
+        unsafe_test_srs: bool,
+        /// Where to write the keys.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Benchmarks zero-knowledge proofs of a shape (unsafe test SRS, synthetic path):
+    /// key generation, proving (wall and CPU), verifying, sizes, peak memory.
+    BenchZk {
+        /// The tree's depth.
+        #[arg(long, default_value_t = 20)]
+        depth: u32,
+        /// The number of currencies.
+        #[arg(long, default_value_t = 2)]
+        currencies: usize,
+        /// The hash layout.
+        #[arg(long, default_value = "v1")]
+        layout: Layout,
+        /// n_bytes.
+        #[arg(long, default_value_t = DEFAULT_N_BYTES)]
+        n_bytes: u8,
+        /// Proofs to make and verify (times are averaged).
+        #[arg(long, default_value_t = 3)]
+        proofs: usize,
+        /// Proving threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Cuts one big CSV into shards of K users.
     Split {
@@ -173,7 +237,11 @@ fn run(cli: Cli) -> Result<()> {
             );
             print_json(&result, false)
         }
-        Command::Proof { round: dir, user } => {
+        Command::Proof {
+            round: dir,
+            user,
+            zk,
+        } => {
             let agg = open_tree(&dir.join(AGGREGATION_FILE))?;
             if !dir.join(RESULT_FILE).is_file() {
                 return Err(Error::Invalid(format!(
@@ -186,16 +254,34 @@ fn run(cli: Cli) -> Result<()> {
                 |i| open_tree(&dir.join(round::mini_tree_path(i))),
                 &user,
             )?;
-            print_json(&p, true)
+            match zk {
+                Some(keys) => zk_proof(&p, &keys),
+                None => print_json(&p, true),
+            }
         }
-        Command::Verify { proof: path, root } => {
+        Command::Verify {
+            proof: path,
+            root,
+            keys,
+        } => {
             let f = File::open(&path).map_err(|e| Error::io(path.display().to_string(), e))?;
-            let p: proof::Proof =
-                serde_json::from_reader(BufReader::new(f)).map_err(|e| Error::Format {
-                    path: path.display().to_string(),
-                    what: "proof",
-                    problem: e.to_string(),
-                })?;
+            let bad = |e: serde_json::Error| Error::Format {
+                path: path.display().to_string(),
+                what: "proof",
+                problem: e.to_string(),
+            };
+            let value: serde_json::Value =
+                serde_json::from_reader(BufReader::new(f)).map_err(bad)?;
+            if value.get("kind").is_some() {
+                return zk_verify(&path, value, keys.as_deref(), root.as_deref());
+            }
+            if keys.is_some() {
+                return Err(Error::Invalid(format!(
+                    "{}: not a zero-knowledge proof (--keys is for those)",
+                    path.display()
+                )));
+            }
+            let p: proof::Proof = serde_json::from_value(value).map_err(bad)?;
             let expected = root.map(|r| json::parse_fr(&r, "--root")).transpose()?;
             let reached = proof::verify(&p, expected.as_ref())?;
             eprintln!(
@@ -237,6 +323,34 @@ fn run(cli: Cli) -> Result<()> {
             no_reference,
             no_single_thread,
         } => bench(users, currencies, layout, !no_reference, !no_single_thread),
+        Command::ZkKeys {
+            round: dir,
+            depth,
+            currencies,
+            layout,
+            n_bytes,
+            srs,
+            unsafe_test_srs,
+            out,
+        } => zk_keys(
+            dir,
+            (layout, depth, currencies, n_bytes),
+            srs,
+            unsafe_test_srs,
+            &out,
+        ),
+        Command::BenchZk {
+            depth,
+            currencies,
+            layout,
+            n_bytes,
+            proofs,
+            threads,
+        } => zk_bench(
+            (Some(layout), Some(depth), Some(currencies), Some(n_bytes)),
+            proofs,
+            threads,
+        ),
         Command::ExportJson {
             round: dir,
             mini_tree,
@@ -356,6 +470,86 @@ fn round_s3(_bucket: String, _prefix: String) -> Result<()> {
     Err(Error::Invalid(
         "this summa-agg was built without S3 support (cargo feature \"s3\")".into(),
     ))
+}
+
+/// An explicit circuit shape: layout, depth, currencies, n_bytes.
+type ShapeArgs = (Option<Layout>, Option<u32>, Option<usize>, Option<u8>);
+
+#[cfg(feature = "zk")]
+fn zk_proof(p: &proof::Proof, keys: &Path) -> Result<()> {
+    zk::prove(p, keys)
+}
+
+#[cfg(feature = "zk")]
+fn zk_verify(
+    path: &Path,
+    value: serde_json::Value,
+    keys: Option<&Path>,
+    root: Option<&str>,
+) -> Result<()> {
+    zk::verify(path, value, keys, root)
+}
+
+#[cfg(feature = "zk")]
+fn zk_keys(
+    round: Option<PathBuf>,
+    (layout, depth, currencies, n_bytes): ShapeArgs,
+    srs: Option<PathBuf>,
+    unsafe_test_srs: bool,
+    out: &Path,
+) -> Result<()> {
+    let shape = match round {
+        Some(dir) => zk::round_shape(&dir)?,
+        None => zk::explicit_shape(
+            layout.unwrap_or_default(),
+            depth.expect("clap requires --depth"),
+            currencies.expect("clap requires --currencies"),
+            n_bytes.unwrap_or(DEFAULT_N_BYTES),
+        ),
+    };
+    zk::keys(shape, srs, unsafe_test_srs, out)
+}
+
+#[cfg(feature = "zk")]
+fn zk_bench(
+    (layout, depth, currencies, n_bytes): ShapeArgs,
+    proofs: usize,
+    threads: Option<usize>,
+) -> Result<()> {
+    let shape = zk::explicit_shape(
+        layout.unwrap_or_default(),
+        depth.unwrap_or(20),
+        currencies.unwrap_or(2),
+        n_bytes.unwrap_or(DEFAULT_N_BYTES),
+    );
+    zk::bench(shape, proofs, threads)
+}
+
+#[cfg(not(feature = "zk"))]
+fn no_zk() -> Result<()> {
+    Err(Error::Invalid(
+        "this summa-agg was built without zero-knowledge proofs (cargo feature \"zk\")".into(),
+    ))
+}
+
+#[cfg(not(feature = "zk"))]
+fn zk_proof(_: &proof::Proof, _: &Path) -> Result<()> {
+    no_zk()
+}
+
+#[cfg(not(feature = "zk"))]
+fn zk_verify(_: &Path, _: serde_json::Value, _: Option<&Path>, _: Option<&str>) -> Result<()> {
+    no_zk()
+}
+
+#[cfg(not(feature = "zk"))]
+fn zk_keys(_: Option<PathBuf>, _: ShapeArgs, _: Option<PathBuf>, _: bool, _: &Path) -> Result<()> {
+    no_zk()
+}
+
+#[cfg(not(feature = "zk"))]
+fn zk_bench(_: ShapeArgs, _: usize, _: Option<usize>) -> Result<()> {
+    no_zk()
 }
 
 /// CPU time of the whole process (all threads), user + system.

@@ -74,31 +74,8 @@ impl ZkProof {
 /// Proves the inclusion of the user of `merkle` (the custodian's own Merkle proof,
 /// from `summa_agg::proof::generate`) with keys loaded for proving.
 pub fn prove(keys: &Keys, merkle: &MerkleProof) -> Result<ZkProof> {
-    let (params, pk) = keys
-        .prover
-        .as_ref()
-        .ok_or_else(|| Error::Keys("the keys were loaded for verifying only (no pk.bin)".into()))?;
     let (shape, witness) = Witness::from_merkle_proof(merkle)?;
-    if shape != keys.meta.shape {
-        return Err(Error::Shape(format!(
-            "the keys are for shape {}, this round has shape {}",
-            keys.meta.shape.id(),
-            shape.id()
-        )));
-    }
-    let [leaf, root] = witness.public_inputs(shape.layout);
-    let instance = [to_circuit(&leaf), to_circuit(&root)];
-    let circuit = InclusionCircuit::new(shape, witness)?;
-    let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
-    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
-        params,
-        pk,
-        &[circuit],
-        &[&[&instance[..]]],
-        OsRng,
-        &mut transcript,
-    )?;
-    let bytes = transcript.finalize();
+    let (bytes, [leaf, root]) = prove_raw(keys, shape, witness)?;
     Ok(ZkProof {
         kind: ZK_PROOF_KIND.into(),
         warning: keys
@@ -113,6 +90,57 @@ pub fn prove(keys: &Keys, merkle: &MerkleProof) -> Result<ZkProof> {
         },
         proof: format!("0x{}", hex::encode(bytes)),
     })
+}
+
+/// Proves a witness of `shape`: the proof bytes and the public inputs
+/// `[leaf_hash, root_hash]`.
+pub fn prove_raw(keys: &Keys, shape: Shape, witness: Witness) -> Result<(Vec<u8>, [Fr; 2])> {
+    let (params, pk) = keys
+        .prover
+        .as_ref()
+        .ok_or_else(|| Error::Keys("the keys were loaded for verifying only (no pk.bin)".into()))?;
+    if shape != keys.meta.shape {
+        return Err(Error::Shape(format!(
+            "the keys are for shape {}, this round has shape {}",
+            keys.meta.shape.id(),
+            shape.id()
+        )));
+    }
+    let public = witness.public_inputs(shape.layout);
+    let instance = public.map(|f| to_circuit(&f));
+    let circuit = InclusionCircuit::new(shape, witness)?;
+    let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
+    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
+        params,
+        pk,
+        &[circuit],
+        &[&[&instance[..]]],
+        OsRng,
+        &mut transcript,
+    )?;
+    Ok((transcript.finalize(), public))
+}
+
+/// Verifies proof bytes for the public inputs `[leaf, root]` with the keys'
+/// verifying key.
+pub fn verify_raw(keys: &Keys, bytes: &[u8], leaf: &Fr, root: &Fr) -> Result<()> {
+    if bytes.len() > MAX_PROOF_BYTES {
+        return Err(Error::Proof(format!(
+            "a proof of {} bytes is too long",
+            bytes.len()
+        )));
+    }
+    let instance: [CircuitFr; 2] = [to_circuit(leaf), to_circuit(root)];
+    let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(bytes);
+    let strategy = SingleStrategy::new(&keys.verifier_params);
+    verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
+        &keys.verifier_params,
+        &keys.vk,
+        strategy,
+        &[&[&instance[..]]],
+        &mut transcript,
+    )
+    .map_err(|e| Error::Proof(format!("the zero-knowledge proof does not verify ({e:?})")))
 }
 
 /// What a verified proof established.
@@ -189,23 +217,7 @@ pub fn verify(keys: &Keys, proof: &ZkProof, expected_root: &Fr) -> Result<Verifi
         .strip_prefix("0x")
         .and_then(|h| hex::decode(h).ok())
         .ok_or_else(|| fail("the proof bytes are not 0x-prefixed hex".into()))?;
-    if bytes.len() > MAX_PROOF_BYTES {
-        return Err(fail(format!(
-            "a proof of {} bytes is too long",
-            bytes.len()
-        )));
-    }
-    let instance: [CircuitFr; 2] = [to_circuit(&leaf), to_circuit(expected_root)];
-    let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(&bytes[..]);
-    let strategy = SingleStrategy::new(&keys.verifier_params);
-    verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
-        &keys.verifier_params,
-        &keys.vk,
-        strategy,
-        &[&[&instance[..]]],
-        &mut transcript,
-    )
-    .map_err(|e| fail(format!("the zero-knowledge proof does not verify ({e:?})")))?;
+    verify_raw(keys, &bytes, &leaf, expected_root)?;
     Ok(Verified {
         leaf_hash: leaf,
         root_hash: *expected_root,

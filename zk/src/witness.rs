@@ -65,6 +65,64 @@ impl Witness {
         Ok((shape, witness))
     }
 
+    /// A valid witness of `shape` made from `seed`, for benchmarks: balances below
+    /// 2^40, hashes random field elements, path bits from the seed. Its public inputs
+    /// are [`Witness::public_inputs`]; it belongs to no real tree.
+    pub fn synthetic(shape: &Shape, seed: u64) -> Witness {
+        // SplitMix64: deterministic and dependency-free.
+        let mut x = seed;
+        let mut next = move || {
+            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        let mut balance = || Fr::from(next() >> 24);
+        let nc = shape.currencies;
+        let balances = (0..nc).map(|_| balance()).collect();
+        let mut next_hash = {
+            let mut y = seed ^ 0x5eed;
+            move || {
+                y = y.wrapping_mul(6364136223846793005).wrapping_add(1);
+                poseidon::hash(&[Fr::from(y)])
+            }
+        };
+        let siblings = (0..shape.depth as usize)
+            .map(|k| {
+                if k == 0 {
+                    let mut p = vec![next_hash()];
+                    p.extend((0..nc).map(|_| balance()));
+                    return p;
+                }
+                match shape.layout {
+                    Layout::Legacy => {
+                        let mut p = vec![next_hash()];
+                        p.extend((0..nc).map(|_| balance()));
+                        p.push(next_hash());
+                        p.extend((0..nc).map(|_| balance()));
+                        p
+                    }
+                    Layout::V1 | Layout::Agg2023 => {
+                        let mut p: Vec<Fr> = (0..nc).map(|_| balance()).collect();
+                        p.push(next_hash());
+                        p.push(next_hash());
+                        p
+                    }
+                }
+            })
+            .collect();
+        let path = (0..shape.depth)
+            .map(|k| (seed >> (k % 64)) & 1 == 1)
+            .collect();
+        Witness {
+            username: next_hash(),
+            balances,
+            siblings,
+            path,
+        }
+    }
+
     /// Checks the lengths against `shape`.
     pub fn check_shape(&self, shape: &Shape) -> Result<()> {
         shape.validate()?;

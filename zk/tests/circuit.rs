@@ -222,3 +222,18 @@ fn the_largest_shapes_fit_their_k() {
         assert!(satisfied(shape, w, public), "{}", shape.id());
     }
 }
+
+#[test]
+fn synthetic_witnesses_of_the_benchmark_are_valid() {
+    for layout in Layout::ALL {
+        let shape = Shape {
+            layout,
+            depth: 9,
+            currencies: 3,
+            n_bytes: 14,
+        };
+        let w = Witness::synthetic(&shape, 42);
+        let public = w.public_inputs(layout);
+        assert!(satisfied(shape, w, public), "{layout}");
+    }
+}

@@ -54,7 +54,10 @@ fn real_proofs_verify_and_tampering_is_rejected() {
         assert_eq!(p.warning.as_deref(), Some(UNSAFE_TEST_SRS_WARNING));
         let ok = verify(&verifier, &p, &root).unwrap();
         assert!(ok.unsafe_test_srs);
-        assert_eq!(ok.leaf_hash, from_hex(&round.merkle_proof(user).leaf.hash).unwrap());
+        assert_eq!(
+            ok.leaf_hash,
+            from_hex(&round.merkle_proof(user).leaf.hash).unwrap()
+        );
         // Through JSON, as a user receives it.
         let text = serde_json::to_string(&p).unwrap();
         let back: ZkProof = serde_json::from_str(&text).unwrap();
@@ -86,13 +89,19 @@ fn real_proofs_verify_and_tampering_is_rejected() {
         .flatten()
         .collect();
     for h in path {
-        assert!(!text.contains(h.trim_start_matches("0x")), "a sibling's {h}");
+        assert!(
+            !text.contains(h.trim_start_matches("0x")),
+            "a sibling's {h}"
+        );
     }
 
     // A tampered balance of the entry.
     let mut bad = p.clone();
     bad.entry.balances[0] = (bad.entry.balances[0].parse::<u64>().unwrap() + 1).to_string();
-    assert!(matches!(verify(&verifier, &bad, &root), Err(Error::Proof(_))));
+    assert!(matches!(
+        verify(&verifier, &bad, &root),
+        Err(Error::Proof(_))
+    ));
     // Another user's entry put into this proof.
     let mut bad = p.clone();
     bad.entry = proofs[1].1.entry.clone();
@@ -110,7 +119,9 @@ fn real_proofs_verify_and_tampering_is_rejected() {
     // The proof claims another root and the verifier is given it: halo2 rejects.
     let mut bad = p.clone();
     bad.public_inputs.root_hash = summa_agg::field::to_hex(&other_root);
-    let e = verify(&verifier, &bad, &other_root).unwrap_err().to_string();
+    let e = verify(&verifier, &bad, &other_root)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("zero-knowledge proof does not verify"), "{e}");
     // Flipped proof bytes.
     let mut bad = p.clone();
