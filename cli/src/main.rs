@@ -61,13 +61,18 @@ enum Command {
         #[arg(long)]
         user: String,
     },
-    /// Verifies a proof: exit 0 only if its path reaches its root (and --root).
+    /// Verifies a proof: exit 0 only if its path reaches the published root (--root,
+    /// or --result with the round's result.json; one of them is required).
     Verify {
         /// The proof, as printed by `summa-agg proof`.
         proof: PathBuf,
         /// The published root hash the proof must reach.
-        #[arg(long)]
+        #[arg(long, required_unless_present = "result")]
         root: Option<String>,
+        /// The custodian's published result.json: the root hash, totals,
+        /// currencies, layout and n_bytes are taken from it, not from the proof.
+        #[arg(long)]
+        result: Option<PathBuf>,
     },
     /// Cuts one big CSV into shards of K users.
     Split {
@@ -188,7 +193,11 @@ fn run(cli: Cli) -> Result<()> {
             )?;
             print_json(&p, true)
         }
-        Command::Verify { proof: path, root } => {
+        Command::Verify {
+            proof: path,
+            root,
+            result,
+        } => {
             let f = File::open(&path).map_err(|e| Error::io(path.display().to_string(), e))?;
             let p: proof::Proof =
                 serde_json::from_reader(BufReader::new(f)).map_err(|e| Error::Format {
@@ -197,7 +206,30 @@ fn run(cli: Cli) -> Result<()> {
                     problem: e.to_string(),
                 })?;
             let expected = root.map(|r| json::parse_fr(&r, "--root")).transpose()?;
-            let reached = proof::verify(&p, expected.as_ref())?;
+            let reached = match result {
+                Some(rpath) => {
+                    let f = File::open(&rpath)
+                        .map_err(|e| Error::io(rpath.display().to_string(), e))?;
+                    let published: json::RoundResult = serde_json::from_reader(BufReader::new(f))
+                        .map_err(|e| Error::Format {
+                        path: rpath.display().to_string(),
+                        what: "round result",
+                        problem: e.to_string(),
+                    })?;
+                    let reached = proof::verify_with_result(&p, &published)?;
+                    if let Some(r) = expected {
+                        if r != reached.hash {
+                            return Err(Error::Proof(format!(
+                                "--root {} is not the root of {}",
+                                summa_agg::field::to_hex(&r),
+                                rpath.display()
+                            )));
+                        }
+                    }
+                    reached
+                }
+                None => proof::verify(&p, expected.as_ref())?,
+            };
             eprintln!(
                 "summa-agg: proof of {:?} verifies: root {} with totals [{}]",
                 p.entry.username,
