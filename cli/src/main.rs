@@ -294,16 +294,25 @@ fn progress_bar(len: u64) -> ProgressBar {
 }
 
 /// `round --bucket B --prefix P`: plan, every mini-tree (as many at once as there
-/// are cores) and the aggregation, with the Lambda handlers over S3. A failure is
-/// recorded in `P/error.json` as the state machine's RecordFailure does.
+/// are cores) and the aggregation, with the Lambda handlers over S3, as run
+/// `cli-<unix ms>-<pid>` (artifacts under `P/runs/<run>/`). A failure is recorded
+/// in the run's `error.json` and `P/error.json` as the state machine's
+/// RecordFailure does.
 #[cfg(feature = "s3")]
 fn round_s3(bucket: String, prefix: String) -> Result<()> {
     use futures::{StreamExt, TryStreamExt};
     use summa_functions::handlers;
     use summa_functions::model::{
-        AggregatorInput, AggregatorOutput, Failure, MiniTreeInput, RoundInput,
+        AggregatorInput, AggregatorOutput, ErrorRecord, MiniTreeInput, RoundInput, RunKeys,
     };
 
+    let run = format!(
+        "cli-{}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis()),
+        std::process::id()
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -315,6 +324,7 @@ fn round_s3(bucket: String, prefix: String) -> Result<()> {
             let input = RoundInput {
                 bucket: bucket.clone(),
                 prefix: prefix.clone(),
+                run: run.clone(),
             };
             let plan = handlers::plan(&storage, input).await?;
             let planned = start.elapsed();
@@ -327,6 +337,7 @@ fn round_s3(bucket: String, prefix: String) -> Result<()> {
                         MiniTreeInput {
                             bucket: bucket.clone(),
                             prefix: prefix.clone(),
+                            run: run.clone(),
                             shard,
                         },
                     )
@@ -342,37 +353,34 @@ fn round_s3(bucket: String, prefix: String) -> Result<()> {
             let input = AggregatorInput {
                 bucket: bucket.clone(),
                 prefix: prefix.clone(),
+                run: run.clone(),
                 failure: None,
+                failed_step: None,
+                shard: None,
             };
             match handlers::aggregator(&storage, input).await? {
                 AggregatorOutput::Result(r) => {
                     Ok((*r, [planned, built - planned, start.elapsed() - built]))
                 }
-                AggregatorOutput::Failure(f) => Err(summa_functions::FnError::Internal(f.cause)),
+                AggregatorOutput::Failure(f) => Err(summa_functions::FnError::internal(f.cause)),
             }
         };
         match steps.await {
             Ok((r, steps)) => Ok((r, start.elapsed(), steps)),
             Err(e) => {
-                let cause =
-                    serde_json::json!({"errorType": e.error_type(), "errorMessage": e.message()});
-                let failure = Failure {
-                    error: Some(e.error_type().into()),
-                    cause: Some(cause.to_string()),
-                };
-                let input = AggregatorInput {
-                    bucket: bucket.clone(),
-                    prefix: prefix.clone(),
-                    failure: Some(failure),
-                };
-                let _ = handlers::aggregator(&storage, input).await;
+                // The error's step and shard are fields: the record is made from
+                // them directly.
+                if let Ok(keys) = RunKeys::new(&prefix, &run) {
+                    let record = ErrorRecord::of(&e, Some(&run));
+                    let _ = handlers::publish_error(&storage, &bucket, &keys, &record).await;
+                }
                 Err(Error::Invalid(format!("{e} ({})", e.error_type())))
             }
         }
     });
     let (result, took, [plan, mini_trees, aggregation]) = outcome?;
     eprintln!(
-        "summa-agg: round of {} users in {} mini-trees over s3://{bucket}/{prefix} in {:.3} s (plan {:.3} s, mini-trees {:.3} s, aggregation {:.3} s)",
+        "summa-agg: round of {} users in {} mini-trees over s3://{bucket}/{prefix} (run {run}) in {:.3} s (plan {:.3} s, mini-trees {:.3} s, aggregation {:.3} s)",
         result.entries,
         result.mini_trees,
         took.as_secs_f64(),

@@ -9,7 +9,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use super::{ObjectReader, Storage, StoreError, StoreErrorKind};
+use super::{ObjectInfo, ObjectReader, PutCondition, Storage, StoreError, StoreErrorKind};
+
+/// Conditional writes of every `LocalStorage` in the process, one at a time (check
+/// and write are then atomic for readers and writers of this process).
+static CONDITIONAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Object storage in a local directory (a bucket is a sub-directory).
 #[derive(Clone, Debug)]
@@ -137,6 +141,70 @@ impl Storage for LocalStorage {
         Ok(meta.len())
     }
 
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
+        let (bytes, etag) = self.get_with_etag(bucket, key).await?;
+        Ok(ObjectInfo {
+            size: bytes.len() as u64,
+            etag,
+        })
+    }
+
+    async fn get_with_etag(&self, bucket: &str, key: &str) -> Result<(Vec<u8>, String), StoreError> {
+        let bytes = self.get(bucket, key).await?;
+        let etag = local_etag(&bytes);
+        Ok((bytes, etag))
+    }
+
+    async fn open_if_match(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> Result<ObjectReader, StoreError> {
+        // The object is read whole so that what is checked is what is streamed.
+        let (bytes, found) = self.get_with_etag(bucket, key).await?;
+        if found != etag {
+            return Err(StoreError::new(
+                StoreErrorKind::Changed,
+                Self::location(bucket, key),
+                format!("PreconditionFailed: the ETag is {found}, not {etag} (If-Match)"),
+            ));
+        }
+        Ok(Box::pin(std::io::Cursor::new(bytes)))
+    }
+
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: PutCondition,
+    ) -> Result<(), StoreError> {
+        let _one_at_a_time = CONDITIONAL.lock().await;
+        let current = match self.get(bucket, key).await {
+            Ok(b) => Some(local_etag(&b)),
+            Err(e) if e.kind == StoreErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let holds = match (&condition, &current) {
+            (PutCondition::Absent, None) => true,
+            (PutCondition::Matches(want), Some(found)) => want == found,
+            _ => false,
+        };
+        if !holds {
+            return Err(StoreError::new(
+                StoreErrorKind::Changed,
+                Self::location(bucket, key),
+                format!(
+                    "PreconditionFailed: {condition:?} does not hold (the object is {})",
+                    current.as_deref().unwrap_or("absent")
+                ),
+            ));
+        }
+        self.put(bucket, key, body, content_type).await
+    }
+
     async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
         let path = self.path(bucket, key)?;
         let f = tokio::fs::File::open(&path)
@@ -197,4 +265,10 @@ impl Storage for LocalStorage {
         .await
         .map_err(|e| StoreError::new(StoreErrorKind::Other, "local storage", e.to_string()))?
     }
+}
+
+/// The ETag of a local object: [`summa_agg::json::local_etag`] of its SHA-256 (the
+/// same as `summa-agg round` records for a local file).
+pub fn local_etag(bytes: &[u8]) -> String {
+    summa_agg::json::local_etag(&summa_agg::round::sha256(bytes))
 }
