@@ -38,16 +38,49 @@ fn event<T: DeserializeOwned>(function: &str, file: &str) -> T {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The run of the event fixtures.
+const RUN: &str = "r1-manual";
+
+/// `P/runs/RUN/name`.
+fn in_run(run: &str, name: &str) -> String {
+    format!("{PREFIX}/runs/{run}/{name}")
+}
+
 struct Round {
     _dir: tempfile::TempDir,
     storage: LocalStorage,
+    /// The run that plan, mini_tree and aggregate use.
+    run: Mutex<String>,
+    runs: std::sync::atomic::AtomicUsize,
 }
 
 impl Round {
     fn new() -> Round {
         let dir = tempfile::tempdir().unwrap();
         let storage = LocalStorage::new(dir.path());
-        Round { _dir: dir, storage }
+        Round {
+            _dir: dir,
+            storage,
+            run: Mutex::new(RUN.to_string()),
+            runs: Default::default(),
+        }
+    }
+
+    fn run_id(&self) -> String {
+        self.run.lock().unwrap().clone()
+    }
+
+    /// Switches to a new run id and returns it.
+    fn next_run(&self) -> String {
+        let n = self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("r1-run-{n}");
+        *self.run.lock().unwrap() = id.clone();
+        id
+    }
+
+    /// `P/runs/<current run>/name`.
+    fn key(&self, name: &str) -> String {
+        in_run(&self.run_id(), name)
     }
 
     async fn put(&self, key: &str, body: impl Into<Vec<u8>>) {
@@ -81,7 +114,15 @@ impl Round {
     }
 
     async fn plan(&self) -> Result<PlanOutput, FnError> {
-        handlers::plan(&self.storage, event("plan", "plan.json")).await
+        handlers::plan(
+            &self.storage,
+            RoundInput {
+                bucket: BUCKET.into(),
+                prefix: PREFIX.into(),
+                run: self.run_id(),
+            },
+        )
+        .await
     }
 
     async fn mini_tree(&self, i: usize) -> Result<MiniTreeOutput, FnError> {
@@ -90,6 +131,7 @@ impl Round {
             MiniTreeInput {
                 bucket: BUCKET.into(),
                 prefix: PREFIX.into(),
+                run: self.run_id(),
                 shard: i,
             },
         )
@@ -97,26 +139,66 @@ impl Round {
     }
 
     async fn aggregate(&self) -> Result<RoundResult, FnError> {
-        match handlers::aggregator(&self.storage, event("aggregator", "aggregate.json")).await? {
+        let input = AggregatorInput {
+            bucket: BUCKET.into(),
+            prefix: PREFIX.into(),
+            run: self.run_id(),
+            failure: None,
+            failed_step: None,
+            shard: None,
+        };
+        match handlers::aggregator(&self.storage, input).await? {
             AggregatorOutput::Result(r) => Ok(*r),
             AggregatorOutput::Failure(f) => panic!("failure mode: {f:?}"),
         }
     }
 
-    /// plan, every mini-tree, aggregator.
+    /// Failure mode for the current run.
+    async fn record_failure(
+        &self,
+        error: &str,
+        cause: &str,
+        step: Option<&str>,
+        shard: Option<usize>,
+    ) -> ErrorRecord {
+        let input = AggregatorInput {
+            bucket: BUCKET.into(),
+            prefix: PREFIX.into(),
+            run: self.run_id(),
+            failure: Some(Failure {
+                error: Some(error.into()),
+                cause: Some(cause.into()),
+            }),
+            failed_step: step.map(str::to_owned),
+            shard,
+        };
+        match handlers::aggregator(&self.storage, input).await.unwrap() {
+            AggregatorOutput::Failure(f) => f,
+            AggregatorOutput::Result(_) => panic!("expected a failure record"),
+        }
+    }
+
+    /// A new run: plan, every mini-tree, aggregator.
     async fn run(&self) -> Result<RoundResult, FnError> {
+        let run = self.next_run();
         let plan = self.plan().await?;
+        assert_eq!(plan.run, run);
         assert_eq!(plan.items, (0..plan.shard_count).collect::<Vec<_>>());
         for i in plan.items {
             let out = self.mini_tree(i).await?;
             assert_eq!(out.shard, i);
-            assert_eq!(out.mini_tree_key, format!("{PREFIX}/mini-trees/{i:06}.mst"));
+            assert_eq!(out.mini_tree_key, in_run(&run, &format!("mini-trees/{i:06}.mst")));
         }
         let result = self.aggregate().await?;
+        assert_eq!(result.run.as_deref(), Some(run.as_str()));
         let stored: RoundResult =
-            serde_json::from_slice(&self.get(&format!("{PREFIX}/result.json")).await.unwrap())
+            serde_json::from_slice(&self.get(&in_run(&run, "result.json")).await.unwrap())
                 .unwrap();
         assert_eq!(stored, result);
+        let published: RoundResult =
+            serde_json::from_slice(&self.get(&format!("{PREFIX}/result.json")).await.unwrap())
+                .unwrap();
+        assert_eq!(published, result);
         Ok(result)
     }
 }
@@ -131,9 +213,11 @@ fn cli_result(shards: &[(&str, Vec<u8>)], params: &Params) -> RoundResult {
         files.push(p);
     }
     let inputs = summa_agg::round::collect_inputs(&files).unwrap();
-    summa_agg::round::run_local(&inputs, &dir.path().join("out"), params, &|_| {})
-        .unwrap()
-        .0
+    without_artifacts(
+        summa_agg::round::run_local(&inputs, &dir.path().join("out"), params, &|_| {})
+            .unwrap()
+            .0,
+    )
 }
 
 fn four_shards() -> Vec<(&'static str, Vec<u8>)> {
@@ -145,8 +229,17 @@ fn four_shards() -> Vec<(&'static str, Vec<u8>)> {
         .collect()
 }
 
+/// The result without what differs between S3 and a local directory: the
+/// artifacts, the run and the inputs' keys and ETags. The inputs' sizes and hashes
+/// (and the mini-trees' content hashes) must be equal.
 fn without_artifacts(mut r: RoundResult) -> RoundResult {
     r.artifacts.clear();
+    r.run = None;
+    for i in &mut r.inputs {
+        i.key = i.key.rsplit('/').next().unwrap().to_string();
+        i.etag.clear();
+        i.mini_tree = i.mini_tree.rsplit('/').next().unwrap().to_string();
+    }
     r
 }
 
@@ -163,19 +256,35 @@ async fn round_over_four_shards_equals_entry_64_and_the_cli() {
         without_artifacts(result.clone()),
         cli_result(&shards, &Params::default())
     );
+    let run = result.run.clone().unwrap();
     assert_eq!(
         result.artifacts.get("aggregation").unwrap(),
-        "rounds/r1/aggregation.mst"
+        &in_run(&run, "aggregation.mst")
     );
     assert_eq!(
         result.artifacts.get("mini_trees").unwrap(),
-        "rounds/r1/mini-trees/"
+        &in_run(&run, "mini-trees/")
     );
-    assert_eq!(result.artifacts.get("plan").unwrap(), "rounds/r1/plan.json");
+    assert_eq!(result.artifacts.get("plan").unwrap(), &in_run(&run, "plan.json"));
     let plan: PlanFile =
-        serde_json::from_slice(&round.get("rounds/r1/plan.json").await.unwrap()).unwrap();
-    assert_eq!(plan.shards[3], "rounds/r1/shards/entry_16_4.csv");
+        serde_json::from_slice(&round.get(&in_run(&run, "plan.json")).await.unwrap()).unwrap();
+    assert_eq!(plan.shards[3].key, "rounds/r1/shards/entry_16_4.csv");
     assert_eq!(plan.currencies.len(), 2);
+    // The inputs: each shard's key, size, ETag (the plan's) and the SHA-256 of
+    // its bytes; each mini-tree's content hash.
+    assert_eq!(result.inputs.len(), 4);
+    for (i, input) in result.inputs.iter().enumerate() {
+        let bytes = fixture(&format!("entry_16_{}.csv", i + 1));
+        assert_eq!(input.key, plan.shards[i].key);
+        assert_eq!(input.etag, plan.shards[i].etag);
+        assert_eq!(input.size, bytes.len() as u64);
+        assert_eq!(input.sha256, hex::encode(summa_agg::round::sha256(&bytes)));
+        let mst = round
+            .get(&in_run(&run, &format!("mini-trees/{i:06}.mst")))
+            .await
+            .unwrap();
+        assert_eq!(input.mini_tree_sha256, hex::encode(summa_agg::round::sha256(&mst)));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,19 +390,19 @@ async fn manifest_shard_list_sets_the_shards_and_their_order() {
         .await;
     let reversed = round.run().await.unwrap();
     assert_ne!(reversed.root, cli_result(&picked, &Params::default()).root);
+    assert_ne!(reversed.run, None);
     assert_eq!(reversed.entries, 32);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_shard_fails_naming_it_and_leaves_no_result() {
+async fn a_bad_shard_fails_naming_it_and_publishes_nothing() {
     let round = Round::new();
+    let good = round_with_four_shards_published(&round).await;
     let mut shards = four_shards();
     shards[2] = ("entry_16_3.csv", fixture("entry_16_overflow.csv"));
     round.upload(&shards, serde_json::json!({})).await;
-    // A result of an earlier run must go.
-    round.put("rounds/r1/result.json", "{}").await;
+    let run = round.next_run();
     let plan = round.plan().await.unwrap();
-    assert!(round.get("rounds/r1/result.json").await.is_none());
     let mut failed = None;
     for i in plan.items {
         if let Err(e) = round.mini_tree(i).await {
@@ -303,119 +412,98 @@ async fn a_bad_shard_fails_naming_it_and_leaves_no_result() {
     let (i, e) = failed.expect("the overflow shard fails");
     assert_eq!(i, 2);
     assert_eq!(e.error_type(), "InvalidInput");
+    // Step and shard are fields; the message is the core library's.
+    assert_eq!(e.step.as_deref(), Some("mini-tree"));
+    assert_eq!(
+        e.shard,
+        Some(crate::ShardRef {
+            index: 2,
+            key: "rounds/r1/shards/entry_16_3.csv".into()
+        })
+    );
+    assert!(e.message().starts_with("rounds/r1/shards/entry_16_3.csv:"), "{e}");
     let m = e.to_string();
     assert!(
         m.starts_with("mini-tree: shard 2 (rounds/r1/shards/entry_16_3.csv): rounds/r1/shards/entry_16_3.csv:"),
         "{m}"
     );
     assert!(m.contains("out of range for n_bytes = 14"), "{m}");
-    assert!(round
-        .get("rounds/r1/mini-trees/000002.json")
-        .await
-        .is_none());
+    assert!(round.get(&round.key("mini-trees/000002.json")).await.is_none());
 
-    // The aggregator would not find the summary: no result.json.
+    // The aggregator would not find the summary: no result for this run, and the
+    // published result is still the previous run's.
     let agg = round.aggregate().await.unwrap_err();
     assert_eq!(agg.error_type(), "NotFound");
     assert!(agg.to_string().starts_with("aggregator: "), "{agg}");
-    assert!(round.get("rounds/r1/result.json").await.is_none());
-
-    // What the state machine's Catch hands the aggregator in failure mode.
-    let diag = lambda_runtime::Diagnostic::from(e);
-    let cause = serde_json::json!({
-        "errorType": diag.error_type,
-        "errorMessage": diag.error_message,
-    })
-    .to_string();
-    let out = handlers::aggregator(
-        &round.storage,
-        AggregatorInput {
-            bucket: BUCKET.into(),
-            prefix: PREFIX.into(),
-            failure: Some(Failure {
-                error: Some("InvalidInput".into()),
-                cause: Some(cause),
-            }),
-        },
-    )
-    .await
-    .unwrap();
-    let AggregatorOutput::Failure(record) = out else {
-        panic!("expected a failure record")
-    };
-    assert_eq!(record.step.as_deref(), Some("mini-tree"));
-    assert_eq!(record.shard, Some(2));
-    assert_eq!(
-        record.shard_key.as_deref(),
-        Some("rounds/r1/shards/entry_16_3.csv")
-    );
-    assert_eq!(record.error, "InvalidInput");
-    assert!(record.cause.contains("out of range"), "{}", record.cause);
-    let stored: ErrorRecord =
-        serde_json::from_slice(&round.get("rounds/r1/error.json").await.unwrap()).unwrap();
-    assert_eq!(stored, record);
-    assert!(round.get("rounds/r1/result.json").await.is_none());
+    assert!(round.get(&round.key("result.json")).await.is_none());
+    let published: RoundResult =
+        serde_json::from_slice(&round.get("rounds/r1/result.json").await.unwrap()).unwrap();
+    assert_eq!(published, good);
 
     // In AWS the Distributed Map fails with its own error, which names no shard:
-    // the shard's error record does.
-    let shard_record: ErrorRecord = serde_json::from_slice(
-        &round
-            .get("rounds/r1/mini-trees/000002.error.json")
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(shard_record.shard, Some(2));
-    let out = handlers::aggregator(
-        &round.storage,
-        AggregatorInput {
-            bucket: BUCKET.into(),
-            prefix: PREFIX.into(),
-            failure: Some(Failure {
-                error: Some("States.ExceedToleratedFailureThreshold".into()),
-                cause: Some("The specified tolerated failure threshold was exceeded".into()),
-            }),
-        },
-    )
-    .await
-    .unwrap();
-    let AggregatorOutput::Failure(map_record) = out else {
-        panic!("expected a failure record")
-    };
-    assert_eq!(
-        map_record, record,
-        "the shard's record names shard and cause"
-    );
-
-    // A new plan withdraws the error; a fixed shard withdraws its record.
-    round.plan().await.unwrap();
-    assert!(round.get("rounds/r1/error.json").await.is_none());
-    round
-        .put("rounds/r1/shards/entry_16_3.csv", fixture("entry_16_3.csv"))
+    // the shard's error record does (this run's; written from the error's fields).
+    let shard_record: ErrorRecord =
+        serde_json::from_slice(&round.get(&round.key("mini-trees/000002.error.json")).await.unwrap())
+            .unwrap();
+    assert_eq!(shard_record, ErrorRecord::of(&e, Some(&run)));
+    let record = round
+        .record_failure(
+            "States.ExceedToleratedFailureThreshold",
+            "The specified tolerated failure threshold was exceeded",
+            Some("mini-tree"),
+            None,
+        )
         .await;
-    round.mini_tree(2).await.unwrap();
-    assert!(round
-        .get("rounds/r1/mini-trees/000002.error.json")
-        .await
-        .is_none());
+    assert_eq!(record, shard_record, "the shard's record names shard and cause");
+    assert_eq!(record.step.as_deref(), Some("mini-tree"));
+    assert_eq!(record.shard, Some(2));
+    assert_eq!(record.run.as_deref(), Some(run.as_str()));
+    assert!(record.cause.contains("out of range"), "{}", record.cause);
+    for key in [round.key("error.json"), "rounds/r1/error.json".to_string()] {
+        let stored: ErrorRecord = serde_json::from_slice(&round.get(&key).await.unwrap()).unwrap();
+        assert_eq!(stored, record, "{key}");
+    }
+    let published_after: RoundResult =
+        serde_json::from_slice(&round.get("rounds/r1/result.json").await.unwrap()).unwrap();
+    assert_eq!(published_after, good, "a failed run publishes no result");
+
+    // The next run never reads that record: its own failure names no shard
+    // (its plan failed, say), and its proofs... are the published run's.
+    round.next_run();
+    round.plan().await.unwrap();
+    let other = round
+        .record_failure("States.Timeout", "too slow", Some("mini-tree"), None)
+        .await;
+    assert_eq!(other.shard, None, "a previous run's shard record was read: {other:?}");
+    assert_eq!(other.error, "States.Timeout");
+    assert_eq!(other.cause, "too slow");
+}
+
+/// Runs the four good shards and returns the published result.
+async fn round_with_four_shards_published(round: &Round) -> RoundResult {
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    let r = round.run().await.unwrap();
+    assert_eq!(r.root.hash, ENTRY_64_V1_ROOT);
+    r
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failure_mode_from_the_event_fixtures() {
     let round = Round::new();
     let input: AggregatorInput = event("aggregator", "failure.json");
+    assert_eq!(input.run, RUN);
     let AggregatorOutput::Failure(record) =
         handlers::aggregator(&round.storage, input).await.unwrap()
     else {
         panic!("expected a failure record")
     };
+    // No shard record in this run: the step comes from the state machine, the
+    // cause from the Lambda error payload; the shard is not parsed out of it.
     assert_eq!(record.step.as_deref(), Some("mini-tree"));
-    assert_eq!(record.shard, Some(2));
-    assert_eq!(
-        record.shard_key.as_deref(),
-        Some("rounds/r1/shards/entry_16_3.csv")
-    );
-    assert!(record.cause.starts_with("mini-tree: shard 2 "));
+    assert_eq!(record.shard, None);
+    assert_eq!(record.error, "InvalidInput");
+    assert!(record.cause.starts_with("mini-tree: shard 2 "), "{}", record.cause);
+    assert!(round.get(&in_run(RUN, "error.json")).await.is_some());
     assert!(round.get("rounds/r1/error.json").await.is_some());
     assert!(round.get("rounds/r1/result.json").await.is_none());
 
@@ -438,46 +526,94 @@ async fn failure_mode_from_the_event_fixtures() {
     assert_eq!(
         v,
         serde_json::json!({
+            "run": RUN,
             "step": "mini-tree",
             "error": "States.ExceedToleratedFailureThreshold",
             "cause": "The specified tolerated failure threshold was exceeded"
         })
     );
 
-    // Missing or odd Catch payloads still give a record.
-    let r = handlers::error_record(&Failure::default());
+    // Missing Catch payloads still give a record.
+    let input = AggregatorInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: RUN.into(),
+        failure: Some(Failure::default()),
+        failed_step: None,
+        shard: None,
+    };
+    let AggregatorOutput::Failure(r) = handlers::aggregator(&round.storage, input).await.unwrap()
+    else {
+        panic!("expected a failure record")
+    };
     assert_eq!(
         (r.error.as_str(), r.cause.as_str(), r.step),
         ("Unknown", "", None)
     );
-    let r = handlers::error_record(&Failure {
-        error: Some("States.Timeout".into()),
-        cause: Some("plan: took too long".into()),
-    });
-    assert_eq!(r.step.as_deref(), Some("plan"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_shard_is_recorded_by_name() {
+    let round = Round::new();
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    let run = round.next_run();
+    round.plan().await.unwrap();
+    // RecordShardTimeout (inside the Map, after the one retry).
+    let shard = round
+        .record_failure(
+            "Sandbox.Timedout",
+            r#"{"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 900.00 seconds"}"#,
+            None,
+            Some(1),
+        )
+        .await;
+    assert_eq!(shard.step.as_deref(), Some("mini-tree"));
+    assert_eq!(shard.shard, Some(1));
+    assert_eq!(shard.shard_key.as_deref(), Some("rounds/r1/shards/entry_16_2.csv"));
+    assert_eq!(shard.error, "Sandbox.Timedout");
+    assert!(
+        shard.cause.contains("shard 1 (rounds/r1/shards/entry_16_2.csv)")
+            && shard.cause.contains("Task timed out after 900.00 seconds"),
+        "{}",
+        shard.cause
+    );
+    assert!(round.get(&in_run(&run, "error.json")).await.is_none(), "only the shard's record");
+    // Then the Map fails and RecordFailure reports that shard.
+    let record = round
+        .record_failure(
+            "States.ExceedToleratedFailureThreshold",
+            "The specified tolerated failure threshold was exceeded",
+            Some("mini-tree"),
+            None,
+        )
+        .await;
+    assert_eq!(record, shard);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mini_tree_is_idempotent() {
     let round = Round::new();
     round.upload(&four_shards(), serde_json::json!({})).await;
-    round.plan().await.unwrap();
+    handlers::plan(&round.storage, event("plan", "plan.json"))
+        .await
+        .unwrap();
     let mini_tree_event: MiniTreeInput = event("mini-tree", "shard-1.json");
+    assert_eq!(mini_tree_event.run, RUN);
     let first = handlers::mini_tree(&round.storage, mini_tree_event.clone())
         .await
         .unwrap();
-    let mst = round.get("rounds/r1/mini-trees/000001.mst").await.unwrap();
-    let json = round.get("rounds/r1/mini-trees/000001.json").await.unwrap();
+    let mst = round.get(&in_run(RUN, "mini-trees/000001.mst")).await.unwrap();
+    let json = round.get(&in_run(RUN, "mini-trees/000001.json")).await.unwrap();
     let second = handlers::mini_tree(&round.storage, mini_tree_event)
         .await
         .unwrap();
     assert_eq!(first, second);
     assert_eq!(
-        round.get("rounds/r1/mini-trees/000001.mst").await.unwrap(),
+        round.get(&in_run(RUN, "mini-trees/000001.mst")).await.unwrap(),
         mst
     );
     assert_eq!(
-        round.get("rounds/r1/mini-trees/000001.json").await.unwrap(),
+        round.get(&in_run(RUN, "mini-trees/000001.json")).await.unwrap(),
         json
     );
     assert_eq!(first.key, "rounds/r1/shards/entry_16_2.csv");
@@ -557,6 +693,7 @@ async fn proofs_verify_with_and_without_a_hint() {
                 bucket: BUCKET.into(),
                 prefix: PREFIX.into(),
                 username: user.into(),
+                run: None,
                 shard: hint,
             },
         )
@@ -571,6 +708,7 @@ async fn proofs_verify_with_and_without_a_hint() {
             bucket: BUCKET.into(),
             prefix: PREFIX.into(),
             username: "nobody".into(),
+            run: None,
             shard: Some(1),
         },
     )
@@ -587,6 +725,7 @@ async fn proofs_verify_with_and_without_a_hint() {
             bucket: BUCKET.into(),
             prefix: PREFIX.into(),
             username: user.into(),
+            run: None,
             shard: Some(9),
         },
     )
@@ -599,6 +738,7 @@ async fn proofs_verify_with_and_without_a_hint() {
             bucket: BUCKET.into(),
             prefix: "rounds/none".into(),
             username: user.into(),
+            run: None,
             shard: None,
         },
     )
@@ -655,18 +795,33 @@ async fn trigger_starts_one_execution_per_manifest_version() {
     );
 
     // The same event again (S3 delivers at least once): nothing new.
-    let again = handlers::trigger(&round.storage, &sfn, ev).await.unwrap();
+    let again = handlers::trigger(&round.storage, &sfn, ev.clone()).await.unwrap();
     assert!(again.started[0].already_started);
     assert_eq!(again.started[0].execution_name, s.execution_name);
     assert_eq!(sfn.started.lock().unwrap().len(), 1);
 
-    // A changed manifest (new ETag): a new round.
-    let updated = handlers::trigger(&round.storage, &sfn, event("trigger", "round-updated.json"))
+    // The same manifest uploaded again (after fixing a shard, say): the same
+    // ETag, a new sequencer: a new run.
+    let updated_ev: crate::S3Event = event("trigger", "round-updated.json");
+    assert_eq!(
+        updated_ev.records[0].s3.object.e_tag,
+        ev.records[0].s3.object.e_tag
+    );
+    let updated = handlers::trigger(&round.storage, &sfn, updated_ev.clone())
         .await
         .unwrap();
     assert!(!updated.started[0].already_started);
     assert_ne!(updated.started[0].execution_name, s.execution_name);
     assert_eq!(sfn.started.lock().unwrap().len(), 2);
+    // A version id, where the bucket has versioning, names the upload instead.
+    let mut versioned = updated_ev.clone();
+    versioned.records[0].s3.object.version_id = Some("3HL4kqtJlcpXroDTDmJ".into());
+    let v = handlers::trigger(&round.storage, &sfn, versioned.clone()).await.unwrap();
+    assert!(!v.started[0].already_started);
+    versioned.records[0].s3.object.sequencer = Some("FFFF".into());
+    let v2 = handlers::trigger(&round.storage, &sfn, versioned).await.unwrap();
+    assert!(v2.started[0].already_started, "same version, same run");
+    assert_eq!(sfn.started.lock().unwrap().len(), 3);
 
     // Shards, plan.json, a root round.json and a removal are ignored.
     let other = handlers::trigger(&round.storage, &sfn, event("trigger", "other-keys.json"))
@@ -678,9 +833,10 @@ async fn trigger_starts_one_execution_per_manifest_version() {
         other.ignored[0],
         "s3://summa-rounds/rounds/r1/shards/entry_16_1.csv"
     );
-    assert_eq!(sfn.started.lock().unwrap().len(), 2);
+    assert_eq!(sfn.started.lock().unwrap().len(), 3);
 
-    // An invalid manifest is InvalidInput and starts nothing.
+    // An invalid manifest is InvalidInput, starts nothing, and is recorded in
+    // P/error.json for the operator.
     round
         .put("rounds/r1/round.json", r#"{"layout": "v2"}"#)
         .await;
@@ -688,7 +844,15 @@ async fn trigger_starts_one_execution_per_manifest_version() {
         .await
         .unwrap_err();
     assert_eq!(e.error_type(), "InvalidInput");
+    assert_eq!(e.step.as_deref(), Some("trigger"));
     assert!(e.to_string().contains("unknown variant `v2`"), "{e}");
+    assert_eq!(sfn.started.lock().unwrap().len(), 3);
+    let record: ErrorRecord =
+        serde_json::from_slice(&round.get("rounds/r1/error.json").await.unwrap()).unwrap();
+    assert_eq!(record.step.as_deref(), Some("trigger"));
+    assert_eq!(record.run, None);
+    assert_eq!(record.error, "InvalidInput");
+    assert!(record.cause.contains("unknown variant `v2`"), "{}", record.cause);
 }
 
 #[test]
@@ -731,6 +895,7 @@ fn s3_event_keys_are_decoded() {
         "rounds/2024 Q2/a/round.json"
     );
     assert_eq!(decode_key("a%2"), "a%2");
+    assert_eq!(decode_key("a%zz%41"), "a%zzA");
     assert_eq!(decode_key("%E2%82%AC"), "€");
     assert_eq!(round_prefix("rounds/r1/round.json"), Some("rounds/r1"));
     assert_eq!(round_prefix("round.json"), None);
@@ -744,7 +909,7 @@ async fn plan_rejects_bad_rounds() {
         let round = Round::new();
         round.upload(shards, manifest).await;
         let e = round.plan().await.unwrap_err();
-        assert!(round.get("rounds/r1/plan.json").await.is_none());
+        assert!(round.get(&round.key("plan.json")).await.is_none());
         e
     }
     let good = fixture("entry_16_1.csv");
@@ -848,11 +1013,26 @@ async fn plan_rejects_bad_rounds() {
         RoundInput {
             bucket: BUCKET.into(),
             prefix: "/".into(),
+            run: RUN.into(),
         },
     )
     .await
     .unwrap_err();
     check(e, "InvalidInput", "prefix is empty");
+    // A run id that is not one plain key segment.
+    for bad in ["", "../x", "a/b", &"x".repeat(81)] {
+        let e = handlers::plan(
+            &round.storage,
+            RoundInput {
+                bucket: BUCKET.into(),
+                prefix: PREFIX.into(),
+                run: bad.into(),
+            },
+        )
+        .await
+        .unwrap_err();
+        check(e, "InvalidInput", "is not a run id");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -884,38 +1064,51 @@ async fn plan_reads_only_the_head_of_big_shards() {
         .await;
     round.plan().await.unwrap();
     let plan: PlanFile =
-        serde_json::from_slice(&round.get("rounds/r1/plan.json").await.unwrap()).unwrap();
+        serde_json::from_slice(&round.get(&round.key("plan.json")).await.unwrap()).unwrap();
     assert_eq!(plan.currencies.len(), 5_000);
 }
 
-#[test]
-fn plan_output_for_10000_shards_fits_the_state_limit() {
-    let out = PlanOutput {
-        bucket: "b".repeat(63),
-        prefix: "p".repeat(200),
-        layout: Layout::V1,
-        n_bytes: 14,
-        shard_count: 10_000,
-        items: (0..10_000).collect(),
-    };
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_output_for_10000_shards_fits_the_state_limit() {
+    // What plan really returns for 10,000 shards, with the longest run id.
+    let round = Round::new();
+    let csv = b"username,balance_ETH_ETH\na,1\n".to_vec();
+    for i in 0..10_000 {
+        round
+            .put(&format!("{PREFIX}/shards/s{i:05}.csv"), csv.clone())
+            .await;
+    }
+    round.put(&format!("{PREFIX}/round.json"), "{}").await;
+    *round.run.lock().unwrap() = "r".repeat(80);
+    let out = round.plan().await.unwrap();
+    assert_eq!(out.shard_count, 10_000);
+    assert_eq!(out.items.len(), 10_000);
     let n = serde_json::to_vec(&out).unwrap().len();
+    // The Map's input is this plus the execution input: far below 256 KiB.
     assert!(n < 256 * 1024 / 4, "{n} bytes");
 }
 
 #[test]
 fn error_types_are_stable() {
     let cases = [
-        (FnError::InvalidInput("a".into()), "InvalidInput"),
-        (FnError::NotFound("a".into()), "NotFound"),
-        (FnError::Storage("a".into()), "StorageError"),
-        (FnError::Throttled("a".into()), "Throttled"),
-        (FnError::Internal("a".into()), "Internal"),
+        (FnError::invalid("a"), "InvalidInput"),
+        (FnError::not_found("a"), "NotFound"),
+        (FnError::storage("a"), "StorageError"),
+        (FnError::throttled("a"), "Throttled"),
+        (FnError::internal("a"), "Internal"),
     ];
     for (e, t) in cases {
         let d = lambda_runtime::Diagnostic::from(e.clone().in_step("plan"));
         assert_eq!(d.error_type, t);
         assert_eq!(d.error_message, "plan: a");
+        assert_eq!(e.kind.name(), t);
         assert_eq!(e.is_retryable(), matches!(t, "StorageError" | "Throttled"));
+        let in_shard = e.clone().in_shard(3, "P/shards/c.csv").in_step("mini-tree");
+        assert_eq!(in_shard.to_string(), "mini-tree: shard 3 (P/shards/c.csv): a");
+        assert_eq!(in_shard.message(), "a");
+        // The innermost step and shard stay.
+        let outer = in_shard.clone().in_step("aggregator").in_shard(4, "x");
+        assert_eq!(outer, in_shard);
     }
     // A throttled read through ReadAt stays Throttled.
     let store = crate::StoreError::new(crate::StoreErrorKind::Throttled, "s3://b/k", "SlowDown");
@@ -923,6 +1116,9 @@ fn error_types_are_stable() {
     assert_eq!(e.error_type(), "Throttled");
     let e = FnError::from(summa_agg::Error::UnknownUser("u".into()));
     assert_eq!(e.error_type(), "NotFound");
+    // A failed condition (If-Match) is not retried.
+    let e = FnError::from(crate::StoreError::new(crate::StoreErrorKind::Changed, "s3://b/k", "PreconditionFailed"));
+    assert_eq!(e.error_type(), "InvalidInput");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1022,6 +1218,37 @@ impl Storage for Recording {
         self.read(key);
         self.inner.size(bucket, key).await
     }
+    async fn head(&self, bucket: &str, key: &str) -> Result<crate::ObjectInfo, crate::StoreError> {
+        self.read(key);
+        self.inner.head(bucket, key).await
+    }
+    async fn get_with_etag(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(Vec<u8>, String), crate::StoreError> {
+        self.read(key);
+        self.inner.get_with_etag(bucket, key).await
+    }
+    async fn open_if_match(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
+        self.read(key);
+        self.inner.open_if_match(bucket, key, etag).await
+    }
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: crate::PutCondition,
+    ) -> Result<(), crate::StoreError> {
+        self.inner.put_if(bucket, key, body, content_type, condition).await
+    }
     async fn open(
         &self,
         bucket: &str,
@@ -1056,53 +1283,71 @@ async fn steps_read_only_what_they_need() {
         inner: round.storage.clone(),
         reads: Default::default(),
     };
+    let run = round.run_id();
     let set = |keys: &[&str]| -> std::collections::BTreeSet<String> {
-        keys.iter().map(|k| format!("{PREFIX}/{k}")).collect()
+        keys.iter()
+            .map(|k| match k.strip_prefix('/') {
+                Some(top) => format!("{PREFIX}/{top}"),
+                None => in_run(&run, k),
+            })
+            .collect()
     };
 
-    // A proof with the right hint: the aggregation tree and that mini-tree only.
+    // A proof with the right hint: the published result (which run), the
+    // aggregation tree and that mini-tree only.
     let text = String::from_utf8(unequal_shards()[2].1.clone()).unwrap();
     let user = text.lines().nth(3).unwrap().split(',').next().unwrap();
     let input = |shard| ProofInput {
         bucket: BUCKET.into(),
         prefix: PREFIX.into(),
         username: user.into(),
+        run: None,
         shard,
     };
     let p = handlers::proof(&storage, input(Some(2))).await.unwrap();
     assert_eq!(p.mini_tree, 2);
     assert_eq!(
         storage.keys_read(),
-        set(&["aggregation.mst", "mini-trees/000002.mst"])
+        set(&["/result.json", "aggregation.mst", "mini-trees/000002.mst"])
     );
-    // Without a hint: mini-trees in order, up to the user's.
+    // Without a hint: the username index names the mini-tree.
     storage.reads.lock().unwrap().clear();
     handlers::proof(&storage, input(None)).await.unwrap();
     assert_eq!(
         storage.keys_read(),
         set(&[
+            "/result.json",
             "aggregation.mst",
-            "mini-trees/000000.mst",
-            "mini-trees/000001.mst",
+            "user-index.bin",
             "mini-trees/000002.mst"
         ])
     );
 
-    // The aggregator reads the plan and the summaries, not the .mst files.
+    // The aggregator reads the plan, the summaries and hashed usernames, the
+    // run's result (this is a second aggregation of the run: it must find the
+    // same bytes) and the published result (to publish over it), not the .mst
+    // files.
     storage.reads.lock().unwrap().clear();
-    handlers::aggregator(&storage, event("aggregator", "aggregate.json"))
-        .await
-        .unwrap();
-    assert_eq!(
-        storage.keys_read(),
-        set(&[
-            "plan.json",
-            "mini-trees/000000.json",
-            "mini-trees/000001.json",
-            "mini-trees/000002.json",
-            "mini-trees/000003.json"
-        ])
-    );
+    let input = AggregatorInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: run.clone(),
+        failure: None,
+        failed_step: None,
+        shard: None,
+    };
+    handlers::aggregator(&storage, input).await.unwrap();
+    let mut expected = vec![
+        "plan.json".to_string(),
+        "result.json".to_string(),
+        "/result.json".to_string(),
+    ];
+    for i in 0..4 {
+        expected.push(format!("mini-trees/{i:06}.json"));
+        expected.push(format!("mini-trees/{i:06}.names"));
+    }
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    assert_eq!(storage.keys_read(), set(&expected));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1126,6 +1371,38 @@ async fn plan_reads_only_the_first_64_kib_of_a_shard() {
         }
         async fn size(&self, b: &str, k: &str) -> Result<u64, crate::StoreError> {
             self.0.size(b, k).await
+        }
+        async fn head(&self, b: &str, k: &str) -> Result<crate::ObjectInfo, crate::StoreError> {
+            // Metadata only: no bytes.
+            self.1.lock().unwrap().push((k.into(), 0, 0));
+            self.0.head(b, k).await
+        }
+        async fn get_with_etag(
+            &self,
+            b: &str,
+            k: &str,
+        ) -> Result<(Vec<u8>, String), crate::StoreError> {
+            self.1.lock().unwrap().push((k.into(), 0, u64::MAX));
+            self.0.get_with_etag(b, k).await
+        }
+        async fn open_if_match(
+            &self,
+            b: &str,
+            k: &str,
+            e: &str,
+        ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
+            self.1.lock().unwrap().push((k.into(), 0, u64::MAX));
+            self.0.open_if_match(b, k, e).await
+        }
+        async fn put_if(
+            &self,
+            b: &str,
+            k: &str,
+            body: Bytes,
+            t: &str,
+            c: crate::PutCondition,
+        ) -> Result<(), crate::StoreError> {
+            self.0.put_if(b, k, body, t, c).await
         }
         async fn open(
             &self,
@@ -1168,6 +1445,7 @@ async fn plan_reads_only_the_first_64_kib_of_a_shard() {
         reads,
         [
             ("rounds/r1/round.json".to_string(), 0, u64::MAX),
+            ("rounds/r1/shards/big.csv".to_string(), 0, 0),
             ("rounds/r1/shards/big.csv".to_string(), 0, 64 << 10)
         ]
     );

@@ -142,16 +142,26 @@ impl Storage for LocalStorage {
     }
 
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
-        let (bytes, etag) = self.get_with_etag(bucket, key).await?;
+        let path = self.path(bucket, key)?;
+        let meta = tokio::fs::metadata(&path)
+            .await
+            .map_err(|e| Self::err(bucket, key, e))?;
+        if meta.is_dir() {
+            return Err(Self::err(bucket, key, io::ErrorKind::NotFound.into()));
+        }
         Ok(ObjectInfo {
-            size: bytes.len() as u64,
-            etag,
+            size: meta.len(),
+            etag: local_etag(&meta),
         })
     }
 
     async fn get_with_etag(&self, bucket: &str, key: &str) -> Result<(Vec<u8>, String), StoreError> {
-        let bytes = self.get(bucket, key).await?;
-        let etag = local_etag(&bytes);
+        let path = self.path(bucket, key)?;
+        let err = |e| Self::err(bucket, key, e);
+        let mut f = tokio::fs::File::open(&path).await.map_err(err)?;
+        let etag = local_etag(&f.metadata().await.map_err(err)?);
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).await.map_err(err)?;
         Ok((bytes, etag))
     }
 
@@ -161,8 +171,11 @@ impl Storage for LocalStorage {
         key: &str,
         etag: &str,
     ) -> Result<ObjectReader, StoreError> {
-        // The object is read whole so that what is checked is what is streamed.
-        let (bytes, found) = self.get_with_etag(bucket, key).await?;
+        // The open file is the version checked: a replacement is a new file.
+        let path = self.path(bucket, key)?;
+        let err = |e| Self::err(bucket, key, e);
+        let f = tokio::fs::File::open(&path).await.map_err(err)?;
+        let found = local_etag(&f.metadata().await.map_err(err)?);
         if found != etag {
             return Err(StoreError::new(
                 StoreErrorKind::Changed,
@@ -170,7 +183,7 @@ impl Storage for LocalStorage {
                 format!("PreconditionFailed: the ETag is {found}, not {etag} (If-Match)"),
             ));
         }
-        Ok(Box::pin(std::io::Cursor::new(bytes)))
+        Ok(Box::pin(f))
     }
 
     async fn put_if(
@@ -182,8 +195,8 @@ impl Storage for LocalStorage {
         condition: PutCondition,
     ) -> Result<(), StoreError> {
         let _one_at_a_time = CONDITIONAL.lock().await;
-        let current = match self.get(bucket, key).await {
-            Ok(b) => Some(local_etag(&b)),
+        let current = match self.head(bucket, key).await {
+            Ok(info) => Some(info.etag),
             Err(e) if e.kind == StoreErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
@@ -267,8 +280,16 @@ impl Storage for LocalStorage {
     }
 }
 
-/// The ETag of a local object: [`summa_agg::json::local_etag`] of its SHA-256 (the
-/// same as `summa-agg round` records for a local file).
-pub fn local_etag(bytes: &[u8]) -> String {
-    summa_agg::json::local_etag(&summa_agg::round::sha256(bytes))
+/// The ETag of a local object: its size, modification time and inode, in quotes.
+/// Every write replaces the file (write, then rename), so every write gets a new
+/// ETag; reading an open file keeps the version it opened.
+fn local_etag(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "\"{:x}-{:x}.{:09}-{:x}\"",
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ino()
+    )
 }
