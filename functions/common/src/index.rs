@@ -99,7 +99,8 @@ pub async fn lookup(
     key: &str,
     username: &str,
 ) -> Result<Vec<u64>, FnError> {
-    let corrupt = |what: &str| FnError::internal(format!("{key}: not a valid username index: {what}"));
+    let corrupt =
+        |what: &str| FnError::internal(format!("{key}: not a valid username index: {what}"));
     let header = storage.get_range(bucket, key, 0, HEADER).await?;
     if header.len() != HEADER as usize || &header[..8] != MAGIC {
         return Err(corrupt("bad header"));

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
 use summa_agg::json::RoundResult;
 use summa_agg::{Layout, Params};
@@ -187,13 +188,15 @@ impl Round {
         for i in plan.items {
             let out = self.mini_tree(i).await?;
             assert_eq!(out.shard, i);
-            assert_eq!(out.mini_tree_key, in_run(&run, &format!("mini-trees/{i:06}.mst")));
+            assert_eq!(
+                out.mini_tree_key,
+                in_run(&run, &format!("mini-trees/{i:06}.mst"))
+            );
         }
         let result = self.aggregate().await?;
         assert_eq!(result.run.as_deref(), Some(run.as_str()));
         let stored: RoundResult =
-            serde_json::from_slice(&self.get(&in_run(&run, "result.json")).await.unwrap())
-                .unwrap();
+            serde_json::from_slice(&self.get(&in_run(&run, "result.json")).await.unwrap()).unwrap();
         assert_eq!(stored, result);
         let published: RoundResult =
             serde_json::from_slice(&self.get(&format!("{PREFIX}/result.json")).await.unwrap())
@@ -265,7 +268,10 @@ async fn round_over_four_shards_equals_entry_64_and_the_cli() {
         result.artifacts.get("mini_trees").unwrap(),
         &in_run(&run, "mini-trees/")
     );
-    assert_eq!(result.artifacts.get("plan").unwrap(), &in_run(&run, "plan.json"));
+    assert_eq!(
+        result.artifacts.get("plan").unwrap(),
+        &in_run(&run, "plan.json")
+    );
     let plan: PlanFile =
         serde_json::from_slice(&round.get(&in_run(&run, "plan.json")).await.unwrap()).unwrap();
     assert_eq!(plan.shards[3].key, "rounds/r1/shards/entry_16_4.csv");
@@ -283,7 +289,10 @@ async fn round_over_four_shards_equals_entry_64_and_the_cli() {
             .get(&in_run(&run, &format!("mini-trees/{i:06}.mst")))
             .await
             .unwrap();
-        assert_eq!(input.mini_tree_sha256, hex::encode(summa_agg::round::sha256(&mst)));
+        assert_eq!(
+            input.mini_tree_sha256,
+            hex::encode(summa_agg::round::sha256(&mst))
+        );
     }
 }
 
@@ -421,14 +430,20 @@ async fn a_bad_shard_fails_naming_it_and_publishes_nothing() {
             key: "rounds/r1/shards/entry_16_3.csv".into()
         })
     );
-    assert!(e.message().starts_with("rounds/r1/shards/entry_16_3.csv:"), "{e}");
+    assert!(
+        e.message().starts_with("rounds/r1/shards/entry_16_3.csv:"),
+        "{e}"
+    );
     let m = e.to_string();
     assert!(
         m.starts_with("mini-tree: shard 2 (rounds/r1/shards/entry_16_3.csv): rounds/r1/shards/entry_16_3.csv:"),
         "{m}"
     );
     assert!(m.contains("out of range for n_bytes = 14"), "{m}");
-    assert!(round.get(&round.key("mini-trees/000002.json")).await.is_none());
+    assert!(round
+        .get(&round.key("mini-trees/000002.json"))
+        .await
+        .is_none());
 
     // The aggregator would not find the summary: no result for this run, and the
     // published result is still the previous run's.
@@ -442,9 +457,13 @@ async fn a_bad_shard_fails_naming_it_and_publishes_nothing() {
 
     // In AWS the Distributed Map fails with its own error, which names no shard:
     // the shard's error record does (this run's; written from the error's fields).
-    let shard_record: ErrorRecord =
-        serde_json::from_slice(&round.get(&round.key("mini-trees/000002.error.json")).await.unwrap())
-            .unwrap();
+    let shard_record: ErrorRecord = serde_json::from_slice(
+        &round
+            .get(&round.key("mini-trees/000002.error.json"))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(shard_record, ErrorRecord::of(&e, Some(&run)));
     let record = round
         .record_failure(
@@ -454,7 +473,10 @@ async fn a_bad_shard_fails_naming_it_and_publishes_nothing() {
             None,
         )
         .await;
-    assert_eq!(record, shard_record, "the shard's record names shard and cause");
+    assert_eq!(
+        record, shard_record,
+        "the shard's record names shard and cause"
+    );
     assert_eq!(record.step.as_deref(), Some("mini-tree"));
     assert_eq!(record.shard, Some(2));
     assert_eq!(record.run.as_deref(), Some(run.as_str()));
@@ -474,7 +496,10 @@ async fn a_bad_shard_fails_naming_it_and_publishes_nothing() {
     let other = round
         .record_failure("States.Timeout", "too slow", Some("mini-tree"), None)
         .await;
-    assert_eq!(other.shard, None, "a previous run's shard record was read: {other:?}");
+    assert_eq!(
+        other.shard, None,
+        "a previous run's shard record was read: {other:?}"
+    );
     assert_eq!(other.error, "States.Timeout");
     assert_eq!(other.cause, "too slow");
 }
@@ -502,7 +527,11 @@ async fn failure_mode_from_the_event_fixtures() {
     assert_eq!(record.step.as_deref(), Some("mini-tree"));
     assert_eq!(record.shard, None);
     assert_eq!(record.error, "InvalidInput");
-    assert!(record.cause.starts_with("mini-tree: shard 2 "), "{}", record.cause);
+    assert!(
+        record.cause.starts_with("mini-tree: shard 2 "),
+        "{}",
+        record.cause
+    );
     assert!(round.get(&in_run(RUN, "error.json")).await.is_some());
     assert!(round.get("rounds/r1/error.json").await.is_some());
     assert!(round.get("rounds/r1/result.json").await.is_none());
@@ -569,15 +598,23 @@ async fn a_timed_out_shard_is_recorded_by_name() {
         .await;
     assert_eq!(shard.step.as_deref(), Some("mini-tree"));
     assert_eq!(shard.shard, Some(1));
-    assert_eq!(shard.shard_key.as_deref(), Some("rounds/r1/shards/entry_16_2.csv"));
+    assert_eq!(
+        shard.shard_key.as_deref(),
+        Some("rounds/r1/shards/entry_16_2.csv")
+    );
     assert_eq!(shard.error, "Sandbox.Timedout");
     assert!(
-        shard.cause.contains("shard 1 (rounds/r1/shards/entry_16_2.csv)")
+        shard
+            .cause
+            .contains("shard 1 (rounds/r1/shards/entry_16_2.csv)")
             && shard.cause.contains("Task timed out after 900.00 seconds"),
         "{}",
         shard.cause
     );
-    assert!(round.get(&in_run(&run, "error.json")).await.is_none(), "only the shard's record");
+    assert!(
+        round.get(&in_run(&run, "error.json")).await.is_none(),
+        "only the shard's record"
+    );
     // Then the Map fails and RecordFailure reports that shard.
     let record = round
         .record_failure(
@@ -602,18 +639,30 @@ async fn mini_tree_is_idempotent() {
     let first = handlers::mini_tree(&round.storage, mini_tree_event.clone())
         .await
         .unwrap();
-    let mst = round.get(&in_run(RUN, "mini-trees/000001.mst")).await.unwrap();
-    let json = round.get(&in_run(RUN, "mini-trees/000001.json")).await.unwrap();
+    let mst = round
+        .get(&in_run(RUN, "mini-trees/000001.mst"))
+        .await
+        .unwrap();
+    let json = round
+        .get(&in_run(RUN, "mini-trees/000001.json"))
+        .await
+        .unwrap();
     let second = handlers::mini_tree(&round.storage, mini_tree_event)
         .await
         .unwrap();
     assert_eq!(first, second);
     assert_eq!(
-        round.get(&in_run(RUN, "mini-trees/000001.mst")).await.unwrap(),
+        round
+            .get(&in_run(RUN, "mini-trees/000001.mst"))
+            .await
+            .unwrap(),
         mst
     );
     assert_eq!(
-        round.get(&in_run(RUN, "mini-trees/000001.json")).await.unwrap(),
+        round
+            .get(&in_run(RUN, "mini-trees/000001.json"))
+            .await
+            .unwrap(),
         json
     );
     assert_eq!(first.key, "rounds/r1/shards/entry_16_2.csv");
@@ -791,11 +840,13 @@ async fn trigger_starts_one_execution_per_manifest_version() {
     let input: serde_json::Value = serde_json::from_str(&sfn.started.lock().unwrap()[0].1).unwrap();
     assert_eq!(
         input,
-        serde_json::json!({ "bucket": BUCKET, "prefix": PREFIX })
+        serde_json::json!({ "bucket": BUCKET, "prefix": PREFIX, "run": s.execution_name })
     );
 
     // The same event again (S3 delivers at least once): nothing new.
-    let again = handlers::trigger(&round.storage, &sfn, ev.clone()).await.unwrap();
+    let again = handlers::trigger(&round.storage, &sfn, ev.clone())
+        .await
+        .unwrap();
     assert!(again.started[0].already_started);
     assert_eq!(again.started[0].execution_name, s.execution_name);
     assert_eq!(sfn.started.lock().unwrap().len(), 1);
@@ -816,10 +867,14 @@ async fn trigger_starts_one_execution_per_manifest_version() {
     // A version id, where the bucket has versioning, names the upload instead.
     let mut versioned = updated_ev.clone();
     versioned.records[0].s3.object.version_id = Some("3HL4kqtJlcpXroDTDmJ".into());
-    let v = handlers::trigger(&round.storage, &sfn, versioned.clone()).await.unwrap();
+    let v = handlers::trigger(&round.storage, &sfn, versioned.clone())
+        .await
+        .unwrap();
     assert!(!v.started[0].already_started);
     versioned.records[0].s3.object.sequencer = Some("FFFF".into());
-    let v2 = handlers::trigger(&round.storage, &sfn, versioned).await.unwrap();
+    let v2 = handlers::trigger(&round.storage, &sfn, versioned)
+        .await
+        .unwrap();
     assert!(v2.started[0].already_started, "same version, same run");
     assert_eq!(sfn.started.lock().unwrap().len(), 3);
 
@@ -852,7 +907,11 @@ async fn trigger_starts_one_execution_per_manifest_version() {
     assert_eq!(record.step.as_deref(), Some("trigger"));
     assert_eq!(record.run, None);
     assert_eq!(record.error, "InvalidInput");
-    assert!(record.cause.contains("unknown variant `v2`"), "{}", record.cause);
+    assert!(
+        record.cause.contains("unknown variant `v2`"),
+        "{}",
+        record.cause
+    );
 }
 
 #[test]
@@ -1104,7 +1163,10 @@ fn error_types_are_stable() {
         assert_eq!(e.kind.name(), t);
         assert_eq!(e.is_retryable(), matches!(t, "StorageError" | "Throttled"));
         let in_shard = e.clone().in_shard(3, "P/shards/c.csv").in_step("mini-tree");
-        assert_eq!(in_shard.to_string(), "mini-tree: shard 3 (P/shards/c.csv): a");
+        assert_eq!(
+            in_shard.to_string(),
+            "mini-tree: shard 3 (P/shards/c.csv): a"
+        );
         assert_eq!(in_shard.message(), "a");
         // The innermost step and shard stay.
         let outer = in_shard.clone().in_step("aggregator").in_shard(4, "x");
@@ -1117,7 +1179,11 @@ fn error_types_are_stable() {
     let e = FnError::from(summa_agg::Error::UnknownUser("u".into()));
     assert_eq!(e.error_type(), "NotFound");
     // A failed condition (If-Match) is not retried.
-    let e = FnError::from(crate::StoreError::new(crate::StoreErrorKind::Changed, "s3://b/k", "PreconditionFailed"));
+    let e = FnError::from(crate::StoreError::new(
+        crate::StoreErrorKind::Changed,
+        "s3://b/k",
+        "PreconditionFailed",
+    ));
     assert_eq!(e.error_type(), "InvalidInput");
 }
 
@@ -1247,7 +1313,9 @@ impl Storage for Recording {
         content_type: &str,
         condition: crate::PutCondition,
     ) -> Result<(), crate::StoreError> {
-        self.inner.put_if(bucket, key, body, content_type, condition).await
+        self.inner
+            .put_if(bucket, key, body, content_type, condition)
+            .await
     }
     async fn open(
         &self,
@@ -1449,4 +1517,438 @@ async fn plan_reads_only_the_first_64_kib_of_a_shard() {
             ("rounds/r1/shards/big.csv".to_string(), 0, 64 << 10)
         ]
     );
+}
+
+/// Input of run `run`'s mini-tree `i`.
+fn mini_tree_input(run: &str, i: usize) -> MiniTreeInput {
+    MiniTreeInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: run.into(),
+        shard: i,
+    }
+}
+
+fn round_input(run: &str) -> RoundInput {
+    RoundInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: run.into(),
+    }
+}
+
+fn aggregate_input(run: &str) -> AggregatorInput {
+    AggregatorInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: run.into(),
+        failure: None,
+        failed_step: None,
+        shard: None,
+    }
+}
+
+async fn published(round: &Round) -> RoundResult {
+    serde_json::from_slice(&round.get("rounds/r1/result.json").await.unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_executions_on_one_prefix_never_mix() {
+    // Run A (v1) is planned; then the custodian uploads a changed manifest
+    // (agg2023), which starts run B while A runs. Their steps interleave; each
+    // publishes its own root, and P/result.json is the later-planned run's even
+    // though A finishes last.
+    let round = Round::new();
+    let shards = four_shards();
+    round
+        .upload(&shards, serde_json::json!({"layout": "v1"}))
+        .await;
+    let s = &round.storage;
+    handlers::plan(s, round_input("run-a")).await.unwrap();
+    handlers::mini_tree(s, mini_tree_input("run-a", 0))
+        .await
+        .unwrap();
+    handlers::mini_tree(s, mini_tree_input("run-a", 1))
+        .await
+        .unwrap();
+    round
+        .put("rounds/r1/round.json", r#"{"layout": "agg2023"}"#)
+        .await;
+    // Plans are ordered by time (ms): make sure B's is later.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    handlers::plan(s, round_input("run-b")).await.unwrap();
+    for i in 0..4 {
+        handlers::mini_tree(s, mini_tree_input("run-b", i))
+            .await
+            .unwrap();
+        if i >= 2 {
+            handlers::mini_tree(s, mini_tree_input("run-a", i))
+                .await
+                .unwrap();
+        }
+    }
+    let AggregatorOutput::Result(b) = handlers::aggregator(s, aggregate_input("run-b"))
+        .await
+        .unwrap()
+    else {
+        panic!("expected a result")
+    };
+    let AggregatorOutput::Result(a) = handlers::aggregator(s, aggregate_input("run-a"))
+        .await
+        .unwrap()
+    else {
+        panic!("expected a result")
+    };
+    let v1 = Params::default();
+    let agg2023 = Params {
+        layout: Layout::Agg2023,
+        n_bytes: 14,
+    };
+    assert_eq!(a.root.hash, ENTRY_64_V1_ROOT);
+    assert_eq!(without_artifacts((*a).clone()), cli_result(&shards, &v1));
+    assert_eq!(
+        without_artifacts((*b).clone()),
+        cli_result(&shards, &agg2023)
+    );
+    assert_ne!(a.root, b.root);
+    // Each run's own result, and the published one is B's (planned later), not
+    // the one that finished last.
+    for (run, r) in [("run-a", &a), ("run-b", &b)] {
+        let stored: RoundResult =
+            serde_json::from_slice(&round.get(&in_run(run, "result.json")).await.unwrap()).unwrap();
+        assert_eq!(&stored, &**r);
+    }
+    assert_eq!(published(&round).await, *b);
+
+    // A third run (v1 again) publishes over B.
+    round
+        .put("rounds/r1/round.json", r#"{"layout": "v1"}"#)
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    handlers::plan(s, round_input("run-c")).await.unwrap();
+    for i in 0..4 {
+        handlers::mini_tree(s, mini_tree_input("run-c", i))
+            .await
+            .unwrap();
+    }
+    handlers::aggregator(s, aggregate_input("run-c"))
+        .await
+        .unwrap();
+    let c = published(&round).await;
+    assert_eq!(c.run.as_deref(), Some("run-c"));
+    assert_eq!(c.root.hash, ENTRY_64_V1_ROOT);
+
+    // A summary of another run copied into a run's keys is refused by name.
+    let b_summary = round
+        .get(&in_run("run-b", "mini-trees/000001.json"))
+        .await
+        .unwrap();
+    round
+        .put(&in_run("run-c", "mini-trees/000001.json"), b_summary)
+        .await;
+    let e = handlers::aggregator(s, aggregate_input("run-c"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "Internal");
+    assert!(
+        e.to_string()
+            .contains("the summary's run is \"run-b\", the plan's is \"run-c\""),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summaries_must_match_the_plan_in_every_field() {
+    let round = Round::new();
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    round.run().await.unwrap();
+    let key = round.key("mini-trees/000002.json");
+    let good: ShardSummary = serde_json::from_slice(&round.get(&key).await.unwrap()).unwrap();
+    let mut cases: Vec<(&str, ShardSummary)> = Vec::new();
+    let mut s = good.clone();
+    s.layout = Layout::Agg2023;
+    cases.push(("layout is agg2023", s));
+    let mut s = good.clone();
+    s.n_bytes = 16;
+    cases.push(("n_bytes is 16", s));
+    let mut s = good.clone();
+    s.currencies.swap(0, 1);
+    cases.push(("currencies is username,balance_USDT_ETH,balance_ETH_ETH", s));
+    let mut s = good.clone();
+    s.input.etag = "\"other\"".into();
+    cases.push(("shard version is \"other\"", s));
+    let mut s = good.clone();
+    s.summary.name = "rounds/r1/shards/entry_16_1.csv".into();
+    cases.push(("shard is", s));
+    for (what, forged) in cases {
+        round.put(&key, serde_json::to_vec(&forged).unwrap()).await;
+        let e = round.aggregate().await.unwrap_err();
+        assert_eq!(e.error_type(), "Internal", "{what}");
+        assert!(
+            e.to_string().contains(&format!("the summary's {what}")),
+            "{what}: {e}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_replaced_after_the_plan_fails_the_run_naming_it() {
+    let round = Round::new();
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    let run = round.next_run();
+    round.plan().await.unwrap();
+    round.mini_tree(0).await.unwrap();
+    // Shard 1 is replaced (same header, other users) between plan and mini-tree.
+    round
+        .put("rounds/r1/shards/entry_16_2.csv", fixture("entry_16_4.csv"))
+        .await;
+    let e = round.mini_tree(1).await.unwrap_err();
+    assert_eq!(e.error_type(), "InvalidInput");
+    assert_eq!(e.shard.as_ref().map(|s| s.index), Some(1));
+    let m = e.to_string();
+    assert!(
+        m.starts_with("mini-tree: shard 1 (rounds/r1/shards/entry_16_2.csv): rounds/r1/shards/entry_16_2.csv changed since the round was planned"),
+        "{m}"
+    );
+    assert!(round
+        .get(&round.key("mini-trees/000001.json"))
+        .await
+        .is_none());
+    // The failure recorder names it.
+    let record = round
+        .record_failure(
+            "States.ExceedToleratedFailureThreshold",
+            "The specified tolerated failure threshold was exceeded",
+            Some("mini-tree"),
+            None,
+        )
+        .await;
+    assert_eq!(record.shard, Some(1));
+    assert_eq!(record.run.as_deref(), Some(run.as_str()));
+    assert!(record.cause.contains("changed since the round was planned"));
+    assert!(round.get("rounds/r1/result.json").await.is_none());
+    // A new run plans the new version and succeeds.
+    let r = round.run().await.unwrap();
+    assert_ne!(r.root.hash, ENTRY_64_V1_ROOT);
+    assert_eq!(
+        r.inputs[1].sha256,
+        hex::encode(summa_agg::round::sha256(&fixture("entry_16_4.csv")))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_rejects_a_shard_over_the_size_limit() {
+    let round = Round::new();
+    round
+        .upload(
+            &[("a.csv", fixture("entry_16_1.csv"))],
+            serde_json::json!({}),
+        )
+        .await;
+    // A sparse file just over the limit: plan looks at its size, not its bytes.
+    let path = round
+        .storage
+        .path(BUCKET, "rounds/r1/shards/b.csv")
+        .unwrap();
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(crate::handlers::plan::MAX_SHARD_BYTES + 1)
+        .unwrap();
+    let e = round.plan().await.unwrap_err();
+    assert_eq!(e.error_type(), "InvalidInput");
+    let m = e.to_string();
+    assert!(
+        m.starts_with("plan: shard 1 (rounds/r1/shards/b.csv): rounds/r1/shards/b.csv: 268435457 bytes, more than the 256 MiB"),
+        "{m}"
+    );
+    assert!(m.contains("summa-agg split"), "{m}");
+    assert!(round.get(&round.key("plan.json")).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proof_among_1000_shards_takes_a_bounded_number_of_reads() {
+    let round = Round::new();
+    let n = 1000;
+    for i in 0..n {
+        round
+            .put(
+                &format!("{PREFIX}/shards/s{i:04}.csv"),
+                format!("username,balance_ETH_ETH\nuser{i}a,{i}\nuser{i}b,1\n"),
+            )
+            .await;
+    }
+    round.put(&format!("{PREFIX}/round.json"), "{}").await;
+    let run = round.next_run();
+    round.plan().await.unwrap();
+    let s = &round.storage;
+    futures::stream::iter(0..n)
+        .map(|i| handlers::mini_tree(s, mini_tree_input(&run, i)))
+        .buffer_unordered(8)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
+    let result = round.aggregate().await.unwrap();
+    let root = summa_agg::json::parse_fr(&result.root.hash, "root").unwrap();
+    let storage = Recording {
+        inner: round.storage.clone(),
+        reads: Default::default(),
+    };
+    for user in ["user0a", "user517b", "user999b"] {
+        storage.reads.lock().unwrap().clear();
+        let p = handlers::proof(
+            &storage,
+            ProofInput {
+                bucket: BUCKET.into(),
+                prefix: PREFIX.into(),
+                username: user.into(),
+                run: None,
+                shard: None,
+            },
+        )
+        .await
+        .unwrap();
+        summa_agg::proof::verify_with_result(&p, &result).unwrap();
+        summa_agg::proof::verify(&p, Some(&root)).unwrap();
+        let reads = storage.reads.lock().unwrap().clone();
+        // The published result, the index (header, bucket bounds, bucket), the
+        // aggregation tree and one mini-tree (a few 64 KiB blocks each).
+        assert!(
+            reads.len() <= 12,
+            "{user}: {} reads: {reads:?}",
+            reads.len()
+        );
+        let mini_trees: HashSet<&String> = reads
+            .iter()
+            .filter(|k| k.ends_with(".mst") && k.contains("/mini-trees/"))
+            .collect();
+        assert_eq!(mini_trees.len(), 1, "{user}: {reads:?}");
+        assert_eq!(
+            reads
+                .iter()
+                .filter(|k| k.ends_with("user-index.bin"))
+                .count(),
+            3
+        );
+    }
+    // Unknown users cost the same bounded reads.
+    storage.reads.lock().unwrap().clear();
+    let e = handlers::proof(
+        &storage,
+        ProofInput {
+            bucket: BUCKET.into(),
+            prefix: PREFIX.into(),
+            username: "nobody".into(),
+            run: None,
+            shard: None,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.error_type(), "NotFound");
+    assert!(storage.reads.lock().unwrap().len() <= 8);
+}
+
+#[test]
+fn username_index_finds_every_user_and_only_them() {
+    // 3 shards; a user in two shards is found in both.
+    let keys = |names: &[&str]| {
+        let mut k: Vec<[u8; 16]> = names
+            .iter()
+            .map(|n| crate::index::user_key(n.as_bytes()))
+            .collect();
+        k.sort();
+        k.concat()
+    };
+    let many: Vec<String> = (0..5000).map(|i| format!("u{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let file =
+        crate::index::build(&[keys(&["ann", "bob"]), keys(&many), keys(&["bob", "cat"])]).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let round = Round::new();
+    rt.block_on(async {
+        round.put("ix", file).await;
+        let find = |u: &'static str| {
+            let s = round.storage.clone();
+            async move { crate::index::lookup(&s, BUCKET, "ix", u).await.unwrap() }
+        };
+        assert_eq!(find("ann").await, [0]);
+        assert_eq!(find("bob").await, [0, 2]);
+        assert_eq!(find("cat").await, [2]);
+        assert_eq!(find("u4321").await, [1]);
+        assert!(find("dan").await.is_empty());
+        // Not an index.
+        round.put("ix", "not an index at all, no").await;
+        let e = crate::index::lookup(&round.storage, BUCKET, "ix", "ann")
+            .await
+            .unwrap_err();
+        assert_eq!(e.error_type(), "Internal");
+    });
+}
+
+/// `Timeout:` of a function in infra/template.yaml.
+fn template_timeout(template: &str, function: &str) -> u64 {
+    let mut lines = template
+        .lines()
+        .skip_while(|l| *l != format!("  {function}:"))
+        .skip(1);
+    // The resource's lines: indented by more than two spaces (or blank).
+    lines
+        .by_ref()
+        .take_while(|l| l.is_empty() || l.starts_with("   "))
+        .find_map(|l| l.trim().strip_prefix("Timeout: "))
+        .unwrap_or_else(|| panic!("{function} has no Timeout in the template"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn function_timeouts_agree_with_the_definition() {
+    let template = std::fs::read_to_string(repo().join("infra/template.yaml")).unwrap();
+    let asl: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo().join("state-machine/round.asl.json")).unwrap(),
+    )
+    .unwrap();
+    let states = &asl["States"];
+    let map = &states["MiniTrees"]["ItemProcessor"]["States"];
+    let tasks = [
+        (&states["Plan"], "PlanFunction"),
+        (&map["MiniTree"], "MiniTreeFunction"),
+        (&map["RecordShardTimeout"], "AggregatorFunction"),
+        (&states["Aggregate"], "AggregatorFunction"),
+        (&states["RecordFailure"], "AggregatorFunction"),
+    ];
+    for (state, function) in tasks {
+        let lambda = template_timeout(&template, function);
+        let task = state["TimeoutSeconds"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{state}"));
+        assert_eq!(
+            task, lambda,
+            "{function}: the task's TimeoutSeconds and the function's Timeout"
+        );
+    }
+    // The mini-tree's timeout is retried once, then recorded naming the shard.
+    let retry = map["MiniTree"]["Retry"].as_array().unwrap();
+    let timeout_retry = retry
+        .iter()
+        .find(|r| {
+            r["ErrorEquals"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e == "States.Timeout")
+        })
+        .expect("a Retry for timeouts");
+    assert_eq!(timeout_retry["MaxAttempts"], 1);
+    assert!(timeout_retry["ErrorEquals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e == "Sandbox.Timedout"));
+    let catch = map["MiniTree"]["Catch"].as_array().unwrap();
+    assert!(catch.iter().any(|c| c["Next"] == "RecordShardTimeout"
+        && c["ErrorEquals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "States.Timeout")));
 }

@@ -34,7 +34,9 @@ pub async fn aggregator(
     let keys = RunKeys::new(&input.prefix, &input.run).map_err(|e| e.in_step(STEP))?;
     match input.failure {
         Some(ref failure) => match input.shard {
-            Some(shard) => record_shard_failure(storage, &input.bucket, &keys, shard, failure).await,
+            Some(shard) => {
+                record_shard_failure(storage, &input.bucket, &keys, shard, failure).await
+            }
             None => {
                 record_failure(
                     storage,
@@ -56,12 +58,7 @@ pub async fn aggregator(
 
 /// Checks a summary against the plan: the same run, layout, `n_bytes`,
 /// currencies, and the shard version the plan pinned.
-fn check_summary(
-    s: &ShardSummary,
-    plan: &PlanFile,
-    i: usize,
-    key: &str,
-) -> Result<(), FnError> {
+fn check_summary(s: &ShardSummary, plan: &PlanFile, i: usize, key: &str) -> Result<(), FnError> {
     let planned = &plan.shards[i];
     let mismatch = |what: &str, found: String, expected: String| {
         Err(FnError::internal(format!(
@@ -217,7 +214,9 @@ async fn planned_at(
 ) -> Result<Option<u64>, FnError> {
     let other = keys.round().run(run)?;
     match storage.get(bucket, &other.plan()).await {
-        Ok(b) => Ok(Some(crate::model::PlanFile::parse(&b, &other.plan())?.planned_at_ms)),
+        Ok(b) => Ok(Some(
+            crate::model::PlanFile::parse(&b, &other.plan())?.planned_at_ms,
+        )),
         Err(e) if e.kind == StoreErrorKind::NotFound => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -246,9 +245,8 @@ async fn publish(
                     }
                     if let Ok(other) = keys.round().run(&run) {
                         let theirs = planned_at(storage, bucket, &other, &run).await?;
-                        let newer = theirs.is_some_and(|t| {
-                            (t, run.as_str()) > (plan.planned_at_ms, keys.id())
-                        });
+                        let newer = theirs
+                            .is_some_and(|t| (t, run.as_str()) > (plan.planned_at_ms, keys.id()));
                         if newer {
                             return Ok(false);
                         }

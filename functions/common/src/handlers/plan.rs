@@ -126,15 +126,16 @@ async fn run(storage: &impl Storage, input: &RoundInput) -> Result<PlanOutput, F
         }
     };
 
-    let heads: Vec<(PlannedShard, Vec<Currency>)> = futures::stream::iter(shards.iter().enumerate())
-        .map(|(i, key)| async move {
-            shard_head(storage, bucket, key)
-                .await
-                .map_err(|e| e.in_shard(i, key))
-        })
-        .buffered(CONCURRENCY)
-        .try_collect()
-        .await?;
+    let heads: Vec<(PlannedShard, Vec<Currency>)> =
+        futures::stream::iter(shards.iter().enumerate())
+            .map(|(i, key)| async move {
+                shard_head(storage, bucket, key)
+                    .await
+                    .map_err(|e| e.in_shard(i, key))
+            })
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await?;
     let currencies = heads[0].1.clone();
     for (i, (_, c)) in heads.iter().enumerate().skip(1) {
         check_header(&currencies, &shards[0], c, &shards[i])

@@ -8,9 +8,9 @@ use summa_agg::proof::{self, Proof};
 
 use crate::error::{join_error, FnError};
 use crate::model::{ProofInput, RoundKeys};
-use crate::storage::StoreErrorKind;
 use crate::remote::RemoteFile;
 use crate::storage::Storage;
+use crate::storage::StoreErrorKind;
 
 /// The step's name in error messages.
 pub const STEP: &str = "proof";
@@ -61,7 +61,9 @@ async fn run<S: Storage + Clone + 'static>(
                 if n == 1 { "" } else { "s" }
             )));
         }
-        if let Some(p) = prove_in(storage, &bucket, &keys, &agg, h as usize, &input.username).await? {
+        if let Some(p) =
+            prove_in(storage, &bucket, &keys, &agg, h as usize, &input.username).await?
+        {
             return verified(p);
         }
         // A wrong hint: ask the index.
@@ -76,7 +78,9 @@ async fn run<S: Storage + Clone + 'static>(
                 keys.user_index()
             )));
         }
-        if let Some(p) = prove_in(storage, &bucket, &keys, &agg, h as usize, &input.username).await? {
+        if let Some(p) =
+            prove_in(storage, &bucket, &keys, &agg, h as usize, &input.username).await?
+        {
             return verified(p);
         }
     }

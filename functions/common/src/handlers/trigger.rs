@@ -6,7 +6,9 @@ use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use sha3::{Digest, Sha3_256};
 
 use crate::error::FnError;
-use crate::model::{write_error_record, ErrorRecord, Manifest, RoundKeys, Started, TriggerOutput, MANIFEST_FILE};
+use crate::model::{
+    write_error_record, ErrorRecord, Manifest, RoundKeys, Started, TriggerOutput, MANIFEST_FILE,
+};
 use crate::storage::Storage;
 
 /// The step's name in error messages.
@@ -184,7 +186,7 @@ async fn handle_record(
         (None, None, None) => format!("sha3-{}", hex::encode(Sha3_256::digest(&bytes))),
     };
     let name = execution_name(&prefix, &upload);
-    let input = serde_json::json!({ "bucket": bucket, "prefix": prefix }).to_string();
+    let input = serde_json::json!({ "bucket": bucket, "prefix": prefix, "run": name }).to_string();
     let outcome = executions.start(&name, &input).await?;
     let (execution_arn, already_started) = match outcome {
         StartOutcome::Started { execution_arn } => (Some(execution_arn), false),

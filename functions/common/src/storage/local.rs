@@ -155,7 +155,11 @@ impl Storage for LocalStorage {
         })
     }
 
-    async fn get_with_etag(&self, bucket: &str, key: &str) -> Result<(Vec<u8>, String), StoreError> {
+    async fn get_with_etag(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(Vec<u8>, String), StoreError> {
         let path = self.path(bucket, key)?;
         let err = |e| Self::err(bucket, key, e);
         let mut f = tokio::fs::File::open(&path).await.map_err(err)?;

@@ -282,7 +282,11 @@ impl Storage for S3Storage {
         })
     }
 
-    async fn get_with_etag(&self, bucket: &str, key: &str) -> Result<(Vec<u8>, String), StoreError> {
+    async fn get_with_etag(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(Vec<u8>, String), StoreError> {
         let out = self
             .client
             .get_object()
