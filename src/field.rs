@@ -7,13 +7,9 @@ pub use ruint::aliases::U256;
 
 /// A field element as Summa prints it: `0x` and 64 hex digits, big-endian.
 pub fn to_hex(f: &Fr) -> String {
-    let repr = f.to_repr();
-    let mut s = String::with_capacity(66);
-    s.push_str("0x");
-    for b in repr.as_ref().iter().rev() {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    let mut be = f.to_repr().as_ref().to_vec();
+    be.reverse();
+    format!("0x{}", hex::encode(be))
 }
 
 /// Parses `0x` + up to 64 hex digits (big-endian) into a canonical field element.

@@ -503,6 +503,21 @@ impl RunKeys {
     }
 }
 
+/// The round steps' names, as errors and error records give them (each
+/// handler's `STEP`).
+pub mod steps {
+    /// `trigger`.
+    pub const TRIGGER: &str = "trigger";
+    /// `plan`.
+    pub const PLAN: &str = "plan";
+    /// `mini-tree`.
+    pub const MINI_TREE: &str = "mini-tree";
+    /// `aggregator`.
+    pub const AGGREGATOR: &str = "aggregator";
+    /// `proof`.
+    pub const PROOF: &str = "proof";
+}
+
 /// The folder of the runs under `P`.
 pub const RUNS_DIR: &str = "runs";
 /// The username index's file name.

@@ -20,7 +20,7 @@ use crate::model::{
 use crate::storage::{PutCondition, Storage, StoreErrorKind};
 
 /// The step's name in error messages and `error.json`.
-pub const STEP: &str = "aggregator";
+pub const STEP: &str = crate::model::steps::AGGREGATOR;
 /// Summaries read at once.
 const CONCURRENCY: usize = 64;
 /// Attempts at the conditional publication of `P/result.json`.
@@ -340,9 +340,9 @@ async fn record_failure(
         cause: cause_message(failure),
     };
     if record.step.is_none() && error.starts_with("States.ExceedToleratedFailure") {
-        record.step = Some(crate::handlers::mini_tree::STEP.to_string());
+        record.step = Some(crate::model::steps::MINI_TREE.to_string());
     }
-    if record.step.as_deref() == Some(crate::handlers::mini_tree::STEP) {
+    if record.step.as_deref() == Some(crate::model::steps::MINI_TREE) {
         // A Distributed Map's own failure does not say which shard failed: the
         // rejected (or timed-out) shards left error records; report the first.
         if let Some(shard) = first_shard_error(storage, bucket, keys).await {
@@ -367,7 +367,7 @@ async fn record_shard_failure(
     let error = error_name(failure);
     let record = ErrorRecord {
         run: Some(keys.id().to_string()),
-        step: Some(crate::handlers::mini_tree::STEP.to_string()),
+        step: Some(crate::model::steps::MINI_TREE.to_string()),
         shard: Some(shard as u64),
         shard_key: shard_key.clone(),
         cause: format!(

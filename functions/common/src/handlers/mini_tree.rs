@@ -19,7 +19,7 @@ use crate::model::{
 use crate::storage::{Storage, StoreErrorKind};
 
 /// The step's name in error messages and `error.json`.
-pub const STEP: &str = "mini-tree";
+pub const STEP: &str = crate::model::steps::MINI_TREE;
 
 /// Builds shard `input.shard`'s mini-tree. Idempotent: the same shard gives the
 /// same bytes.

@@ -22,7 +22,7 @@ pub const MAX_SHARD_BYTES: u64 = 256 << 20;
 const CONCURRENCY: usize = 32;
 
 /// The step's name in error messages and `error.json`.
-pub const STEP: &str = "plan";
+pub const STEP: &str = crate::model::steps::PLAN;
 
 /// Reads the version and head of shard `key` and returns its currencies; fails if
 /// the shard is too big, the header is invalid or no user row follows it.

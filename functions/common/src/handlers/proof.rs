@@ -13,7 +13,7 @@ use crate::storage::Storage;
 use crate::storage::StoreErrorKind;
 
 /// The step's name in error messages.
-pub const STEP: &str = "proof";
+pub const STEP: &str = crate::model::steps::PROOF;
 
 /// The user's proof. With a `shard` hint only that mini-tree is read; otherwise
 /// (or if the user is not there) the run's username index names the shard, in

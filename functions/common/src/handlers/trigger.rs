@@ -12,7 +12,7 @@ use crate::model::{
 use crate::storage::Storage;
 
 /// The step's name in error messages.
-pub const STEP: &str = "trigger";
+pub const STEP: &str = crate::model::steps::TRIGGER;
 
 /// Step Functions' limit on execution names.
 pub const MAX_NAME_LEN: usize = 80;
