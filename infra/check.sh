@@ -6,8 +6,11 @@
 #   3. cfn-lint on the CloudFormation that the SAM transform makes of it
 #      (infra/sam-translate.py): generated roles, S3 notification, cycles;
 #   4. a smoke run of state-machine/round.asl.json in aws-local-stepfunctions
-#      (infra/local-sfn.mjs) with fake Lambdas: the success path, and a shard
-#      failing with InvalidInput going through RecordFailure to RoundFailed.
+#      (infra/local-sfn.mjs) with fake Lambdas: the success path (the input's
+#      run reaches every task), a start without a run (the execution's name is
+#      the run), a shard failing with InvalidInput going through RecordFailure
+#      (failed_step mini-tree) to RoundFailed, and a mini-tree timing out:
+#      retried once, recorded by RecordShardTimeout naming the shard.
 # Installs the tools first if needed (infra/setup-tools.sh, fast when done).
 set -euo pipefail
 
@@ -53,43 +56,75 @@ if [[ -f state-machine/round.asl.json ]]; then
   mkdir -p "$fakes"
   cat >"$fakes/plan" <<'SH'
 #!/bin/sh
+echo "$1" >"$(dirname "$0")/plan-input"
 printf '{"bucket":"b","prefix":"rounds/r1","layout":"test","n_bytes":32,"shard_count":3,"items":[0,1,2]}\n'
 SH
   cat >"$fakes/mini-tree" <<'SH'
 #!/bin/sh
+echo "$1" >>"$(dirname "$0")/mini-tree-inputs"
 case "$1" in
   *'"shard":1'*) [ -n "${FAIL_SHARD1:-}" ] && { echo '{"errorType":"InvalidInput","errorMessage":"bad shard 1"}'; exit 1; } ;;
+  *'"shard":2'*) [ -n "${TIMEOUT_SHARD2:-}" ] && { echo '{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after 900.00 seconds"}'; exit 1; } ;;
 esac
 echo '{"ok":true}'
 SH
   cat >"$fakes/aggregator" <<'SH'
 #!/bin/sh
 case "$1" in
+  *'"shard"'*) echo "$1" >"$(dirname "$0")/shard-failure-input"; echo '{"recorded":true}' ;;
   *'"failure"'*) echo "$1" >"$(dirname "$0")/failure-input"; echo '{"recorded":true}' ;;
   *) echo '{"root":"0x01","users":3}' ;;
 esac
 SH
   chmod +x "$fakes"/*
   python3 infra/render-asl.py state-machine/round.asl.json MapConcurrency=2 >"$work/round.json"
+  printf '{"Execution":{"Name":"exec-1"}}\n' >"$work/context.json"
   run() {
-    node infra/local-sfn.mjs -f "$work/round.json" -r MiniTree:0 \
+    local input="${1:-}"
+    [[ -n "$input" ]] || input='{"bucket":"b","prefix":"rounds/r1","run":"run-1"}'
+    rm -f "$fakes"/*-input "$fakes"/mini-tree-inputs
+    node infra/local-sfn.mjs -f "$work/round.json" -r MiniTree:0 --context-file "$work/context.json" \
       -t "Plan:$fakes/plan" -t "MiniTree:$fakes/mini-tree" \
       -t "Aggregate:$fakes/aggregator" -t "RecordFailure:$fakes/aggregator" \
-      '{"bucket":"b","prefix":"rounds/r1"}'
+      -t "RecordShardTimeout:$fakes/aggregator" \
+      "$input"
   }
   set +e
   out="$(run)"; rc=$?
   set -e
-  if [[ $rc == 0 && "$out" == '{"root":"0x01","users":3}' ]]; then
-    ok "local-sfn success path"
+  if [[ $rc == 0 && "$out" == '{"root":"0x01","users":3}' ]] \
+    && grep -q '"run":"run-1"' "$fakes/plan-input" \
+    && [[ "$(grep -c '"run":"run-1"' "$fakes/mini-tree-inputs")" == 3 ]]; then
+    ok "local-sfn success path (the input's run reaches plan and every mini-tree)"
   else
     fail "local-sfn success path: rc=$rc output=$out"
+  fi
+  set +e
+  out="$(run '{"bucket":"b","prefix":"rounds/r1"}')"; rc=$?
+  set -e
+  if [[ $rc == 0 ]] && grep -q '"run":"exec-1"' "$fakes/plan-input"; then
+    ok "local-sfn without a run in the input: the execution's name is the run"
+  else
+    fail "local-sfn without a run: rc=$rc output=$out plan input=$(cat "$fakes/plan-input" 2>/dev/null)"
+  fi
+  set +e
+  out="$(TIMEOUT_SHARD2=1 run)"; rc=$?
+  set -e
+  if [[ $rc == 2 && -f "$fakes/shard-failure-input" && -f "$fakes/failure-input" ]] \
+    && [[ "$(grep -c '"shard":2' "$fakes/mini-tree-inputs")" == 2 ]] \
+    && grep -q '"shard":2' "$fakes/shard-failure-input" \
+    && grep -q '"Error":"Sandbox.Timedout"' "$fakes/shard-failure-input" \
+    && grep -q '"failed_step":"mini-tree"' "$fakes/failure-input"; then
+    ok "local-sfn timeout path (Sandbox.Timedout retried once -> RecordShardTimeout names shard 2 -> RecordFailure)"
+  else
+    fail "local-sfn timeout path: rc=$rc output=$out mini-tree inputs: $(cat "$fakes/mini-tree-inputs" 2>/dev/null)"
   fi
   set +e
   out="$(FAIL_SHARD1=1 run)"; rc=$?
   set -e
   if [[ $rc == 2 && "$out" == '{"Error":"InvalidInput",'* && -f "$fakes/failure-input" ]] \
-    && grep -q '"failure":{"Error":"InvalidInput"' "$fakes/failure-input"; then
+    && grep -q '"failure":{"Error":"InvalidInput"' "$fakes/failure-input" \
+    && grep -q '"failed_step":"mini-tree"' "$fakes/failure-input"; then
     ok "local-sfn failure path (InvalidInput -> RecordFailure -> RoundFailed)"
   else
     fail "local-sfn failure path: rc=$rc output=$out"

@@ -7,13 +7,9 @@ pub use ruint::aliases::U256;
 
 /// A field element as Summa prints it: `0x` and 64 hex digits, big-endian.
 pub fn to_hex(f: &Fr) -> String {
-    let repr = f.to_repr();
-    let mut s = String::with_capacity(66);
-    s.push_str("0x");
-    for b in repr.as_ref().iter().rev() {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    let mut be = f.to_repr().as_ref().to_vec();
+    be.reverse();
+    format!("0x{}", hex::encode(be))
 }
 
 /// Parses `0x` + up to 64 hex digits (big-endian) into a canonical field element.
@@ -123,10 +119,48 @@ pub fn be_bytes_to_fr(bytes: &[u8]) -> Fr {
     acc
 }
 
+/// p, the BN254 scalar field modulus, big-endian.
+pub const MODULUS_BE: [u8; 32] = [
+    0x30, 0x64, 0x4e, 0x72, 0xe1, 0x31, 0xa0, 0x29, 0xb8, 0x50, 0x45, 0xb6, 0x81, 0x81, 0x58, 0x5d,
+    0x28, 0x33, 0xe8, 0x48, 0x79, 0xb9, 0x70, 0x91, 0x43, 0xe1, 0xf5, 0x93, 0xf0, 0x00, 0x00, 0x01,
+];
+
+/// Whether a big-endian byte string of any length is an integer below p, i.e. maps
+/// to its own field element without reduction (so that two such strings that
+/// differ give different elements).
+pub fn be_bytes_below_modulus(bytes: &[u8]) -> bool {
+    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    let digits = &bytes[first..];
+    match digits.len().cmp(&32) {
+        std::cmp::Ordering::Less => true,
+        std::cmp::Ordering::Greater => false,
+        std::cmp::Ordering::Equal => digits < &MODULUS_BE[..],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use num_bigint::BigUint;
+
+    #[test]
+    fn modulus_bound() {
+        let p = BigUint::from_bytes_be(&MODULUS_BE);
+        let minus_one = (&p - 1u8).to_bytes_be();
+        assert!(be_bytes_below_modulus(&minus_one));
+        assert!(!be_bytes_below_modulus(&p.to_bytes_be()));
+        assert!(!be_bytes_below_modulus(&(&p + 1u8).to_bytes_be()));
+        assert!(!be_bytes_below_modulus(&[b'z'; 32]));
+        assert!(be_bytes_below_modulus(&[b'z'; 31]));
+        assert!(!be_bytes_below_modulus(&[1u8; 33]));
+        // Leading zero bytes do not count.
+        let mut padded = vec![0u8; 8];
+        padded.extend_from_slice(&minus_one);
+        assert!(be_bytes_below_modulus(&padded));
+        assert!(be_bytes_below_modulus(b""));
+        // p as the field sees it: p reduces to 0, p - 1 does not.
+        assert_eq!(be_bytes_to_fr(&p.to_bytes_be()), Fr::from(0u64));
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -121,6 +121,13 @@ pub struct RoundResult {
     pub n_bytes: u8,
     /// The currencies, in column order.
     pub currencies: Vec<Currency>,
+    /// The run that built it (`P/runs/<run>/`), when built over S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// What the round was built from, in shard order: each shard's key, size,
+    /// ETag and SHA-256 of the bytes read, and its mini-tree's content hash.
+    #[serde(default)]
+    pub inputs: Vec<InputRecord>,
     /// Where the artifacts are (S3 keys), when published to a bucket.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub artifacts: BTreeMap<String, String>,
@@ -138,7 +145,33 @@ impl RoundResult {
             layout: agg.params.layout,
             n_bytes: agg.params.n_bytes,
             currencies: agg.currencies.clone(),
+            run: None,
+            inputs: Vec::new(),
             artifacts: BTreeMap::new(),
         }
     }
+}
+
+/// One input of a round, as `result.json` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputRecord {
+    /// The shard's key (S3) or path (local).
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its ETag as the store reported it when the round was planned (locally:
+    /// [`local_etag`] of its SHA-256).
+    pub etag: String,
+    /// SHA-256 of the bytes the mini-tree read, hex.
+    pub sha256: String,
+    /// The mini-tree built from it (key or relative path).
+    pub mini_tree: String,
+    /// SHA-256 of the mini-tree file, hex.
+    pub mini_tree_sha256: String,
+}
+
+/// The ETag given to a local file or object: the first 16 bytes of its SHA-256,
+/// hex, in quotes (the shape of an S3 ETag).
+pub fn local_etag(sha256: &[u8; 32]) -> String {
+    format!("\"{}\"", hex::encode(&sha256[..16]))
 }

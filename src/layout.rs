@@ -67,6 +67,29 @@ impl Layout {
         }
     }
 
+    /// Checks that `username` has its own field element in this layout. In `agg2023`
+    /// and `legacy` the username's bytes are read as one big-endian integer and
+    /// reduced mod p: a name whose integer is `>= p` would share its leaf with a
+    /// shorter name (two users, one leaf), so it is refused. `v1` hashes the name
+    /// with keccak256 first and accepts any name.
+    pub fn check_username(self, username: &[u8]) -> Result<(), String> {
+        match self {
+            Layout::V1 => Ok(()),
+            Layout::Agg2023 | Layout::Legacy => {
+                if crate::field::be_bytes_below_modulus(username) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "username {:?} ({} bytes) is, as a big-endian integer, not below the BN254 scalar field modulus p: in layout {} it would collide with another name mod p (use names under 32 bytes, or layout v1)",
+                        String::from_utf8_lossy(username),
+                        username.len(),
+                        self.name()
+                    ))
+                }
+            }
+        }
+    }
+
     /// Length of a leaf preimage: username and one balance per currency.
     pub fn leaf_len(self, n_currencies: usize) -> usize {
         n_currencies + 1

@@ -249,6 +249,9 @@ pub fn verify(proof: &Proof, expected_root: Option<&Fr>) -> Result<Node> {
     for b in &balances {
         in_range(b, "an entry balance")?;
     }
+    layout
+        .check_username(proof.entry.username.as_bytes())
+        .map_err(|p| fail(format!("entry: {p}")))?;
     let mut pre = vec![layout.username_fe(proof.entry.username.as_bytes())];
     pre.extend(balances.iter().map(u256_to_fr));
     let mut cur = Node {
@@ -364,4 +367,58 @@ pub fn verify(proof: &Proof, expected_root: Option<&Fr>) -> Result<Node> {
         }
     }
     Ok(cur)
+}
+
+/// Verifies `proof` against the custodian's published `result.json`: the root
+/// hash and totals, the currencies (names and order), the layout, `n_bytes`, the
+/// depths and the mini-tree position all come from `result`, not from the proof,
+/// and must match it; then the path must reach that root ([`verify`]).
+pub fn verify_with_result(proof: &Proof, result: &crate::json::RoundResult) -> Result<Node> {
+    let fail = |m: String| Error::Proof(m);
+    if proof.layout != result.layout {
+        return Err(fail(format!(
+            "the proof is for layout {}, the published round uses {}",
+            proof.layout, result.layout
+        )));
+    }
+    if proof.n_bytes != result.n_bytes {
+        return Err(fail(format!(
+            "the proof is for n_bytes = {}, the published round uses {}",
+            proof.n_bytes, result.n_bytes
+        )));
+    }
+    if proof.currencies != result.currencies {
+        let labels = |c: &[crate::shard::Currency]| {
+            c.iter().map(|c| c.label()).collect::<Vec<_>>().join(", ")
+        };
+        return Err(fail(format!(
+            "the proof's currencies [{}] are not the published round's [{}]",
+            labels(&proof.currencies),
+            labels(&result.currencies)
+        )));
+    }
+    if proof.depth != result.depth || result.mini_tree_depth > result.depth {
+        return Err(fail(format!(
+            "the proof has depth {}, the published round's tree has depth {}",
+            proof.depth, result.depth
+        )));
+    }
+    let mini_depth = result.mini_tree_depth;
+    if proof.mini_tree >= result.mini_trees
+        || proof.index >> mini_depth != proof.mini_tree
+        || proof.index & ((1u64 << mini_depth) - 1) != proof.mini_tree_index
+    {
+        return Err(fail(format!(
+            "the proof's position (index {}, mini-tree {} at {}) is not a leaf of the published round's {} mini-trees of depth {mini_depth}",
+            proof.index, proof.mini_tree, proof.mini_tree_index, result.mini_trees
+        )));
+    }
+    let root = result.root.to_node("result.json root")?;
+    let reached = verify(proof, Some(&root.hash))?;
+    if reached.balances != root.balances {
+        return Err(fail(
+            "the path's totals are not the published round's totals".into(),
+        ));
+    }
+    Ok(reached)
 }

@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
+use sha2::{Digest, Sha256};
 
 use crate::format::{write_aggregation, write_mini_tree};
-use crate::json::RoundResult;
+use crate::json::{local_etag, InputRecord, RoundResult};
 use crate::shard::{check_header, read_entries, read_header, Currency};
 use crate::tree::{Aggregation, MiniTree, TreeSummary};
 use crate::{Error, Params, Result};
@@ -32,6 +33,77 @@ pub fn mini_tree_path(i: usize) -> String {
 /// Relative path of mini-tree `i`'s JSON summary.
 pub fn mini_tree_summary_path(i: usize) -> String {
     format!("{MINI_TREE_DIR}/{i:06}.json")
+}
+
+/// A reader that hashes (SHA-256) and counts the bytes read through it.
+#[derive(Debug)]
+pub struct DigestReader<R> {
+    inner: R,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<R> DigestReader<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> Self {
+        DigestReader {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// The bytes read so far and their SHA-256.
+    pub fn finish(self) -> (u64, [u8; 32]) {
+        (self.bytes, self.hasher.finalize().into())
+    }
+}
+
+impl<R: Read> Read for DigestReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// A writer that hashes (SHA-256) the bytes written through it.
+#[derive(Debug)]
+pub struct DigestWriter<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W> DigestWriter<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> Self {
+        DigestWriter {
+            inner,
+            hasher: Sha256::new(),
+        }
+    }
+
+    /// The SHA-256 of what was written.
+    pub fn finish(self) -> [u8; 32] {
+        self.hasher.finalize().into()
+    }
+}
+
+impl<W: Write> Write for DigestWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// SHA-256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
 }
 
 /// Builds one shard's mini-tree from a CSV stream.
@@ -170,29 +242,50 @@ pub fn run_local(
     let plan = start.elapsed();
 
     let t = Instant::now();
-    let summaries: Vec<Result<TreeSummary>> = inputs
+    let built: Vec<Result<(TreeSummary, InputRecord)>> = inputs
         .par_iter()
         .enumerate()
         .map(|(i, p)| {
+            let mut digest = DigestReader::new(open(p)?);
             let tree = build_mini_tree(
-                BufReader::with_capacity(1 << 16, open(p)?),
+                BufReader::with_capacity(1 << 16, &mut digest),
                 &name(p),
                 params,
                 Some(&currencies),
             )?;
-            write_atomically(&out.join(mini_tree_path(i)), |w| write_mini_tree(&tree, w))?;
+            let (size, sha) = digest.finish();
+            let mut tree_sha = [0u8; 32];
+            write_atomically(&out.join(mini_tree_path(i)), |w| {
+                let mut w = DigestWriter::new(w);
+                write_mini_tree(&tree, &mut w)?;
+                tree_sha = w.finish();
+                Ok(())
+            })?;
             let s = tree.summary();
             on_tree(&s);
-            Ok(s)
+            let input = InputRecord {
+                key: name(p),
+                size,
+                etag: local_etag(&sha),
+                sha256: hex::encode(sha),
+                mini_tree: mini_tree_path(i),
+                mini_tree_sha256: hex::encode(tree_sha),
+            };
+            Ok((s, input))
         })
         .collect();
-    let summaries = summaries.into_iter().collect::<Result<Vec<_>>>()?;
+    let (summaries, records): (Vec<TreeSummary>, Vec<InputRecord>) = built
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .unzip();
     let mini_trees = t.elapsed();
 
     let t = Instant::now();
     let agg = Aggregation::build(params, &currencies, summaries)?;
     write_atomically(&out.join(AGGREGATION_FILE), |w| write_aggregation(&agg, w))?;
-    let result = RoundResult::of(&agg);
+    let mut result = RoundResult::of(&agg);
+    result.inputs = records;
     let aggregation = t.elapsed();
     write_atomically(&result_path, |w| {
         serde_json::to_writer_pretty(&mut *w, &result)?;

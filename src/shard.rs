@@ -221,6 +221,10 @@ pub fn read_entries<R: Read>(
         if name.is_empty() {
             return Err(row_err(line, "empty username".into()));
         }
+        params
+            .layout
+            .check_username(name)
+            .map_err(|p| row_err(line, p))?;
         let start = entries.balances.len();
         entries.balances.resize(start + n * n_bytes, 0);
         for (c, cell) in record.iter().skip(1).enumerate() {
@@ -358,6 +362,27 @@ mod tests {
         assert!(err(b"\x89PNG\r\n\x1a\n\x00\x00").contains("not valid UTF-8"));
         let big = format!("{h}a,{}\n", 1u128 << 112);
         assert!(err(big.as_bytes()).contains("out of range for n_bytes = 14"));
+    }
+
+    #[test]
+    fn usernames_at_or_above_p_are_refused_in_agg2023_and_legacy() {
+        let csv = format!("username,balance_ETH_ETH\nann,1\n{},2\n", "z".repeat(32));
+        for layout in [crate::Layout::Agg2023, crate::Layout::Legacy] {
+            let params = Params {
+                layout,
+                ..Params::default()
+            };
+            let e = read_entries(csv.as_bytes(), "s.csv", &params, None)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("s.csv:3: username \"zzzzzzzz") && e.contains("modulus p"),
+                "{e}"
+            );
+            assert!(e.contains(layout.name()), "{e}");
+        }
+        // v1 hashes the name first: the same file is fine.
+        assert_eq!(read(csv.as_bytes()).unwrap().len(), 2);
     }
 
     #[test]

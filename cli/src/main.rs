@@ -69,13 +69,18 @@ enum Command {
         #[arg(long, value_name = "KEYS")]
         zk: Option<PathBuf>,
     },
-    /// Verifies a proof: exit 0 only if its path reaches its root (and --root).
+    /// Verifies a proof: exit 0 only if its path reaches the published root (--root,
+    /// or --result with the round's result.json; one of them is required).
     Verify {
         /// The proof, as printed by `summa-agg proof`.
         proof: PathBuf,
         /// The published root hash the proof must reach.
-        #[arg(long)]
+        #[arg(long, required_unless_present = "result")]
         root: Option<String>,
+        /// The custodian's published result.json: the root hash, totals,
+        /// currencies, layout and n_bytes are taken from it, not from the proof.
+        #[arg(long)]
+        result: Option<PathBuf>,
         /// For a zero-knowledge proof: the custodian's published keys directory
         /// (keys.json, vk.bin, srs-verifier.bin). Never taken from the proof file.
         #[arg(long, value_name = "KEYS")]
@@ -263,6 +268,7 @@ fn run(cli: Cli) -> Result<()> {
             proof: path,
             root,
             keys,
+            result,
         } => {
             let f = File::open(&path).map_err(|e| Error::io(path.display().to_string(), e))?;
             let bad = |e: serde_json::Error| Error::Format {
@@ -273,7 +279,13 @@ fn run(cli: Cli) -> Result<()> {
             let value: serde_json::Value =
                 serde_json::from_reader(BufReader::new(f)).map_err(bad)?;
             if value.get("kind").is_some() {
-                return zk_verify(&path, value, keys.as_deref(), root.as_deref());
+                return zk_verify(
+                    &path,
+                    value,
+                    keys.as_deref(),
+                    root.as_deref(),
+                    result.as_deref(),
+                );
             }
             if keys.is_some() {
                 return Err(Error::Invalid(format!(
@@ -283,7 +295,30 @@ fn run(cli: Cli) -> Result<()> {
             }
             let p: proof::Proof = serde_json::from_value(value).map_err(bad)?;
             let expected = root.map(|r| json::parse_fr(&r, "--root")).transpose()?;
-            let reached = proof::verify(&p, expected.as_ref())?;
+            let reached = match result {
+                Some(rpath) => {
+                    let f = File::open(&rpath)
+                        .map_err(|e| Error::io(rpath.display().to_string(), e))?;
+                    let published: json::RoundResult = serde_json::from_reader(BufReader::new(f))
+                        .map_err(|e| Error::Format {
+                        path: rpath.display().to_string(),
+                        what: "round result",
+                        problem: e.to_string(),
+                    })?;
+                    let reached = proof::verify_with_result(&p, &published)?;
+                    if let Some(r) = expected {
+                        if r != reached.hash {
+                            return Err(Error::Proof(format!(
+                                "--root {} is not the root of {}",
+                                summa_agg::field::to_hex(&r),
+                                rpath.display()
+                            )));
+                        }
+                    }
+                    reached
+                }
+                None => proof::verify(&p, expected.as_ref())?,
+            };
             eprintln!(
                 "summa-agg: proof of {:?} verifies: root {} with totals [{}]",
                 p.entry.username,
@@ -376,16 +411,25 @@ fn progress_bar(len: u64) -> ProgressBar {
 }
 
 /// `round --bucket B --prefix P`: plan, every mini-tree (as many at once as there
-/// are cores) and the aggregation, with the Lambda handlers over S3. A failure is
-/// recorded in `P/error.json` as the state machine's RecordFailure does.
+/// are cores) and the aggregation, with the Lambda handlers over S3, as run
+/// `cli-<unix ms>-<pid>` (artifacts under `P/runs/<run>/`). A failure is recorded
+/// in the run's `error.json` and `P/error.json` as the state machine's
+/// RecordFailure does.
 #[cfg(feature = "s3")]
 fn round_s3(bucket: String, prefix: String) -> Result<()> {
     use futures::{StreamExt, TryStreamExt};
     use summa_functions::handlers;
     use summa_functions::model::{
-        AggregatorInput, AggregatorOutput, Failure, MiniTreeInput, RoundInput,
+        AggregatorInput, AggregatorOutput, ErrorRecord, MiniTreeInput, RoundInput, RunKeys,
     };
 
+    let run = format!(
+        "cli-{}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis()),
+        std::process::id()
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -397,6 +441,7 @@ fn round_s3(bucket: String, prefix: String) -> Result<()> {
             let input = RoundInput {
                 bucket: bucket.clone(),
                 prefix: prefix.clone(),
+                run: run.clone(),
             };
             let plan = handlers::plan(&storage, input).await?;
             let planned = start.elapsed();
@@ -409,6 +454,7 @@ fn round_s3(bucket: String, prefix: String) -> Result<()> {
                         MiniTreeInput {
                             bucket: bucket.clone(),
                             prefix: prefix.clone(),
+                            run: run.clone(),
                             shard,
                         },
                     )
@@ -424,37 +470,34 @@ fn round_s3(bucket: String, prefix: String) -> Result<()> {
             let input = AggregatorInput {
                 bucket: bucket.clone(),
                 prefix: prefix.clone(),
+                run: run.clone(),
                 failure: None,
+                failed_step: None,
+                shard: None,
             };
             match handlers::aggregator(&storage, input).await? {
                 AggregatorOutput::Result(r) => {
                     Ok((*r, [planned, built - planned, start.elapsed() - built]))
                 }
-                AggregatorOutput::Failure(f) => Err(summa_functions::FnError::Internal(f.cause)),
+                AggregatorOutput::Failure(f) => Err(summa_functions::FnError::internal(f.cause)),
             }
         };
         match steps.await {
             Ok((r, steps)) => Ok((r, start.elapsed(), steps)),
             Err(e) => {
-                let cause =
-                    serde_json::json!({"errorType": e.error_type(), "errorMessage": e.message()});
-                let failure = Failure {
-                    error: Some(e.error_type().into()),
-                    cause: Some(cause.to_string()),
-                };
-                let input = AggregatorInput {
-                    bucket: bucket.clone(),
-                    prefix: prefix.clone(),
-                    failure: Some(failure),
-                };
-                let _ = handlers::aggregator(&storage, input).await;
+                // The error's step and shard are fields: the record is made from
+                // them directly.
+                if let Ok(keys) = RunKeys::new(&prefix, &run) {
+                    let record = ErrorRecord::of(&e, Some(&run));
+                    let _ = handlers::publish_error(&storage, &bucket, &keys, &record).await;
+                }
                 Err(Error::Invalid(format!("{e} ({})", e.error_type())))
             }
         }
     });
     let (result, took, [plan, mini_trees, aggregation]) = outcome?;
     eprintln!(
-        "summa-agg: round of {} users in {} mini-trees over s3://{bucket}/{prefix} in {:.3} s (plan {:.3} s, mini-trees {:.3} s, aggregation {:.3} s)",
+        "summa-agg: round of {} users in {} mini-trees over s3://{bucket}/{prefix} (run {run}) in {:.3} s (plan {:.3} s, mini-trees {:.3} s, aggregation {:.3} s)",
         result.entries,
         result.mini_trees,
         took.as_secs_f64(),
@@ -486,8 +529,9 @@ fn zk_verify(
     value: serde_json::Value,
     keys: Option<&Path>,
     root: Option<&str>,
+    result: Option<&Path>,
 ) -> Result<()> {
-    zk::verify(path, value, keys, root)
+    zk::verify(path, value, keys, root, result)
 }
 
 #[cfg(feature = "zk")]
@@ -538,7 +582,13 @@ fn zk_proof(_: &proof::Proof, _: &Path) -> Result<()> {
 }
 
 #[cfg(not(feature = "zk"))]
-fn zk_verify(_: &Path, _: serde_json::Value, _: Option<&Path>, _: Option<&str>) -> Result<()> {
+fn zk_verify(
+    _: &Path,
+    _: serde_json::Value,
+    _: Option<&Path>,
+    _: Option<&str>,
+    _: Option<&Path>,
+) -> Result<()> {
     no_zk()
 }
 

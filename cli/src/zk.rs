@@ -22,31 +22,22 @@ fn warn_unsafe(keys: &Keys) {
 
 /// The shape of a completed round, from its `result.json`.
 pub fn round_shape(dir: &Path) -> Result<Shape> {
-    let path = dir.join(summa_agg::round::RESULT_FILE);
-    let text = std::fs::read(&path).map_err(|e| Error::io(path.display().to_string(), e))?;
-    let bad = |problem: String| Error::Format {
+    let r = read_result(&dir.join(summa_agg::round::RESULT_FILE))?;
+    Ok(Shape {
+        layout: r.layout,
+        depth: r.depth,
+        currencies: r.currencies.len(),
+        n_bytes: r.n_bytes,
+    })
+}
+
+fn read_result(path: &Path) -> Result<json::RoundResult> {
+    let text = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+    serde_json::from_slice(&text).map_err(|e| Error::Format {
         path: path.display().to_string(),
         what: "round result",
-        problem,
-    };
-    let v: serde_json::Value = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
-    let field = |name: &str| v.get(name).ok_or_else(|| bad(format!("no {name:?}")));
-    let shape = Shape {
-        layout: serde_json::from_value(field("layout")?.clone()).map_err(|e| bad(e.to_string()))?,
-        depth: field("depth")?
-            .as_u64()
-            .and_then(|d| u32::try_from(d).ok())
-            .ok_or_else(|| bad("depth is not a number".into()))?,
-        currencies: field("currencies")?
-            .as_array()
-            .map(Vec::len)
-            .ok_or_else(|| bad("currencies is not a list".into()))?,
-        n_bytes: field("n_bytes")?
-            .as_u64()
-            .and_then(|n| u8::try_from(n).ok())
-            .ok_or_else(|| bad("n_bytes is not a number".into()))?,
-    };
-    Ok(shape)
+        problem: e.to_string(),
+    })
 }
 
 /// `zk-keys`: makes and writes the keys of a shape; prints `keys.json`.
@@ -89,12 +80,15 @@ pub fn prove(merkle: &Proof, keys_dir: &Path) -> Result<()> {
     crate::print_json(&proof, true)
 }
 
-/// `verify --keys KEYS PROOF --root R` for a ZK proof file.
+/// `verify --keys KEYS PROOF (--root R | --result RESULT)` for a ZK proof file. With
+/// `--result`, the root, layout, n_bytes, depth and currency labels are the published
+/// round's, never the proof file's.
 pub fn verify(
     path: &Path,
     value: serde_json::Value,
     keys: Option<&Path>,
     root: Option<&str>,
+    result: Option<&Path>,
 ) -> Result<()> {
     let keys_dir = keys.ok_or_else(|| {
         Error::Invalid(format!(
@@ -102,14 +96,47 @@ pub fn verify(
             path.display()
         ))
     })?;
-    let root =
-        root.ok_or_else(|| Error::Invalid("give --root: the root the custodian published".into()))?;
-    let root = json::parse_fr(root, "--root")?;
+    let published = result.map(read_result).transpose()?;
+    let root = match (root, &published) {
+        (Some(r), _) => json::parse_fr(r, "--root")?,
+        (None, Some(p)) => json::parse_fr(&p.root.hash, "the result's root")?,
+        (None, None) => {
+            return Err(Error::Invalid(
+                "give --root or --result: the root the custodian published".into(),
+            ))
+        }
+    };
     let proof: ZkProof = serde_json::from_value(value).map_err(|e| Error::Format {
         path: path.display().to_string(),
         what: "zero-knowledge proof",
         problem: e.to_string(),
     })?;
+    if let Some(p) = &published {
+        let fail = |m: String| Error::Proof(m);
+        if json::parse_fr(&p.root.hash, "the result's root")? != root {
+            return Err(fail(
+                "--root is not the root of the published result".into(),
+            ));
+        }
+        let want = Shape {
+            layout: p.layout,
+            depth: p.depth,
+            currencies: p.currencies.len(),
+            n_bytes: p.n_bytes,
+        };
+        if proof.shape != want {
+            return Err(fail(format!(
+                "the proof has shape {}, the published round has shape {}",
+                proof.shape.id(),
+                want.id()
+            )));
+        }
+        if proof.currencies != p.currencies {
+            return Err(fail(
+                "the proof's currency labels are not the published round's".into(),
+            ));
+        }
+    }
     let keys = Keys::load(keys_dir, false).map_err(zk_err)?;
     let start = std::time::Instant::now();
     let ok = summa_agg_zk::verify(&keys, &proof, &root).map_err(zk_err)?;

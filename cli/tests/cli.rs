@@ -103,7 +103,13 @@ fn proof_verify_and_tampering() {
     let pf = out.path().join("proof.json");
     std::fs::write(&pf, proof.to_string()).unwrap();
     let pf = pf.to_str().unwrap();
-    assert!(summa(&["verify", pf]).status.success());
+    // Neither --root nor --result: refused (a self-made proof has its own root).
+    let o = summa(&["verify", pf]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--root"), "{}", stderr(&o));
+    let result = out.path().join("result.json");
+    let result = result.to_str().unwrap();
+    assert!(summa(&["verify", pf, "--result", result]).status.success());
     assert!(summa(&["verify", pf, "--root", V1_ROOT_64])
         .status
         .success());
@@ -118,11 +124,14 @@ fn proof_verify_and_tampering() {
     let mut forged = proof.clone();
     forged["sibling_middle_node_hash_preimages"][2][0] = serde_json::json!(format!("0x{:064x}", 1));
     std::fs::write(out.path().join("forged.json"), forged.to_string()).unwrap();
-    assert!(
-        !summa(&["verify", out.path().join("forged.json").to_str().unwrap()])
-            .status
-            .success()
-    );
+    assert!(!summa(&[
+        "verify",
+        out.path().join("forged.json").to_str().unwrap(),
+        "--result",
+        result
+    ])
+    .status
+    .success());
     let o = summa(&["proof", "--round", round, "--user", "nobody"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("\"nobody\" is not in this round"));
@@ -413,8 +422,175 @@ fn verify_rejects_malformed_proofs_without_panicking() {
         bad[field] = value;
         let p = out.path().join(format!("{field}.json"));
         std::fs::write(&p, bad.to_string()).unwrap();
-        let o = summa(&["verify", p.to_str().unwrap()]);
+        let result = out.path().join("result.json");
+        let o = summa(&[
+            "verify",
+            p.to_str().unwrap(),
+            "--result",
+            result.to_str().unwrap(),
+        ]);
         assert_eq!(o.status.code(), Some(1), "{field}: {}", stderr(&o));
         assert!(!stderr(&o).contains("panicked"), "{field}: {}", stderr(&o));
     }
+}
+
+#[test]
+fn verify_result_pins_the_published_round() {
+    let (out, proof) = round_and_proof("entry_64.csv", "MBlfbBGI");
+    let result = out.path().join("result.json");
+    let result = result.to_str().unwrap();
+    let check = |name: &str, p: &serde_json::Value| {
+        let f = out.path().join(name);
+        std::fs::write(&f, p.to_string()).unwrap();
+        summa(&["verify", f.to_str().unwrap(), "--result", result])
+    };
+    let o = check("good.json", &proof);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // Swapped currency labels: the path is the same, the labels are not the round's.
+    let mut swapped = proof.clone();
+    let c = proof["currencies"].as_array().unwrap().clone();
+    swapped["currencies"] = serde_json::json!([c[1], c[0]]);
+    let o = check("swapped.json", &swapped);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(
+            "currencies [USDT_ETH, ETH_ETH] are not the published round's [ETH_ETH, USDT_ETH]"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    // The same labels pass with --root alone: only --result pins them.
+    let f = out.path().join("swapped.json");
+    assert!(
+        summa(&["verify", f.to_str().unwrap(), "--root", V1_ROOT_64])
+            .status
+            .success()
+    );
+
+    // Another round's root (the same users in the legacy layout): rejected.
+    let other = tempfile::tempdir().unwrap();
+    let o = summa(&[
+        "round",
+        fixture("entry_64.csv").to_str().unwrap(),
+        "--out",
+        other.path().to_str().unwrap(),
+        "--layout",
+        "agg2023",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = summa(&[
+        "proof",
+        "--round",
+        other.path().to_str().unwrap(),
+        "--user",
+        "MBlfbBGI",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let f = out.path().join("other.json");
+    std::fs::write(&f, &o.stdout).unwrap();
+    let o = summa(&["verify", f.to_str().unwrap(), "--result", result]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("layout agg2023"), "{}", stderr(&o));
+    // Relabelled as v1, the agg2023 proof reaches another root.
+    let mut relabelled: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+    relabelled["layout"] = serde_json::json!("v1");
+    let o = check("relabelled.json", &relabelled);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    // A result whose root was changed rejects the honest proof.
+    let mut r: serde_json::Value = serde_json::from_slice(&std::fs::read(result).unwrap()).unwrap();
+    r["root"]["hash"] =
+        serde_json::json!("0x177bf452ad139f067a64fe09fdc30aae46144d60abfa2ad9f0c70928e29a26d1");
+    let rf = out.path().join("other-result.json");
+    std::fs::write(&rf, r.to_string()).unwrap();
+    let f = out.path().join("good.json");
+    let o = summa(&[
+        "verify",
+        f.to_str().unwrap(),
+        "--result",
+        rf.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("not the expected root"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn agg2023_refuses_usernames_at_or_above_p_and_v1_accepts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("big.csv");
+    let long = "z".repeat(32);
+    std::fs::write(&csv, format!("username,balance_ETH_ETH\nann,5\n{long},7\n")).unwrap();
+    for layout in ["agg2023", "legacy"] {
+        let out = dir.path().join(format!("out-{layout}"));
+        let o = summa(&[
+            "round",
+            csv.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--layout",
+            layout,
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{layout}");
+        let e = stderr(&o);
+        assert!(
+            e.contains(&format!("{}:3: username \"{long}\"", csv.display()))
+                && e.contains("modulus p"),
+            "{e}"
+        );
+        assert!(!out.join("result.json").exists());
+    }
+    let out = dir.path().join("out-v1");
+    let o = summa(&[
+        "round",
+        csv.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = summa(&["proof", "--round", out.to_str().unwrap(), "--user", &long]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // verify refuses the name in agg2023 even when the proof is otherwise whole.
+    let mut p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    p["layout"] = serde_json::json!("agg2023");
+    let f = dir.path().join("p.json");
+    std::fs::write(&f, p.to_string()).unwrap();
+    let o = summa(&[
+        "verify",
+        f.to_str().unwrap(),
+        "--root",
+        p["root"]["hash"].as_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("modulus p"), "{}", stderr(&o));
+}
+
+#[test]
+fn local_round_lists_its_inputs() {
+    let (out, _) = round_and_proof("entry_64.csv", "MBlfbBGI");
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("result.json")).unwrap()).unwrap();
+    let inputs = r["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 1);
+    let bytes = std::fs::read(fixture("entry_64.csv")).unwrap();
+    let i = &inputs[0];
+    assert_eq!(i["key"], fixture("entry_64.csv").display().to_string());
+    assert_eq!(i["size"], bytes.len() as u64);
+    assert_eq!(i["sha256"], hex_sha256(&bytes));
+    assert_eq!(i["mini_tree"], "mini-trees/000000.mst");
+    let mt = std::fs::read(out.path().join("mini-trees/000000.mst")).unwrap();
+    assert_eq!(i["mini_tree_sha256"], hex_sha256(&mt));
+    assert_eq!(i["etag"], format!("\"{}\"", &hex_sha256(&bytes)[..32]));
+}
+
+fn hex_sha256(b: &[u8]) -> String {
+    summa_agg::round::sha256(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }

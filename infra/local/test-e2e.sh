@@ -71,7 +71,16 @@ j = []
 for f in files:
     with open(f) as fh:
         j.append(json.load(fh))
-wa = lambda x: {k: v for k, v in x.items() if k != "artifacts"}
+# Without what differs between S3 and local files: artifacts, run, the inputs'
+# keys and ETags (their sizes and SHA-256s, and the mini-trees' hashes, stay).
+def wa(x):
+    x = {k: v for k, v in x.items() if k not in ("artifacts", "run")}
+    x["inputs"] = [
+        {"size": i["size"], "sha256": i["sha256"], "mini_tree_sha256": i["mini_tree_sha256"],
+         "key": i["key"].rsplit("/", 1)[-1], "mini_tree": i["mini_tree"].rsplit("/", 1)[-1]}
+        for i in x.get("inputs", [])
+    ]
+    return x
 if not eval(expr):
     for f, v in zip(files, j):
         print(f"{f}: {json.dumps(v)}")
@@ -124,12 +133,12 @@ failed_round() {
 
 moto() { python3 infra/local/moto-client.py "$@"; }
 
-# execution_started INPUT: moto lists an execution of the round state machine
-# with exactly this input.
+# execution_started REGEX: moto lists an execution of the round state machine
+# whose whole input matches this extended regular expression.
 execution_started() {
   moto executions "$SUMMA_STATE_MACHINE_ARN" >"$work/executions"
   cat "$work/executions"
-  cut -f3 "$work/executions" | grep -qxF "$1"
+  cut -f3 "$work/executions" | grep -qxE "$1"
 }
 
 # not_in_s3 KEY: moto-client get says NotFound (exit 3).
@@ -163,12 +172,15 @@ check "(a) root = $ROOT_64_V1 (entry_64.csv), balances 2227448/2227448" \
   json_true "j[0]['root'] == {'hash': '$ROOT_64_V1', 'balances': ['2227448', '2227448']} and j[0]['mini_trees'] == 4" \
   "$work/four.json"
 check "(a) result = the summa-agg round CLI's result (root, depths, counts, currencies)" \
-  json_true 'wa(j[0]) == j[1]' "$work/four.json" "$work/four.cli.json"
+  json_true 'wa(j[0]) == wa(j[1])' "$work/four.json" "$work/four.cli.json"
 moto get summa-rounds rounds/e2e-four/result.json >"$work/four.s3.json" 2>&1 || true
 check "(a) result.json in S3 = the printed result" \
   json_true 'j[0] == j[1]' "$work/four.s3.json" "$work/four.json"
-check "(a) trigger started the execution in moto's Step Functions with input {bucket, prefix}" \
-  execution_started '{"bucket":"summa-rounds","prefix":"rounds/e2e-four"}'
+check "(a) trigger started the execution in moto's Step Functions with input {bucket, prefix, run}" \
+  execution_started '\{"bucket":"summa-rounds","prefix":"rounds/e2e-four","run":"rounds-e2e-four-[0-9a-f]{16}"\}'
+check "(a) the result names its run, and that run's artifacts hold it" \
+  json_true "j[0]['run'].startswith('rounds-e2e-four-') and j[0]['artifacts']['result'] == 'rounds/e2e-four/runs/' + j[0]['run'] + '/result.json' and len(j[0]['inputs']) == 4" \
+  "$work/four.json"
 summa_log "(a) $((SECONDS - t)) s"
 
 # --- (b) three shards (not a power of two), agg2023 and legacy ---------------------
@@ -179,7 +191,7 @@ for layout in agg2023 legacy; do
   cli "three-$layout" "$dir" "$layout"
   check "(b) 3 shards, $layout: run-round.sh succeeds" succeeded "three-$layout"
   check "(b) 3 shards, $layout: result = the CLI's (root $(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["root"]["hash"][:18])' "$work/three-$layout.cli.json")...)" \
-    json_true "wa(j[0]) == j[1] and j[0]['mini_trees'] == 3 and j[0]['layout'] == '$layout'" \
+    json_true "wa(j[0]) == wa(j[1]) and j[0]['mini_trees'] == 3 and j[0]['layout'] == '$layout'" \
     "$work/three-$layout.json" "$work/three-$layout.cli.json"
   summa_log "(b) $layout $((SECONDS - t)) s"
 done
@@ -194,7 +206,7 @@ check "(c) the failure names the shard and the cause (stderr)" \
   grep -F "FAILED: InvalidInput: mini-tree: shard 1 ($bad_key): $bad_key:2: balance_ETH_ETH of user \"dxGaEAii\"" "$work/bad.err"
 moto get summa-rounds rounds/e2e-bad/error.json >"$work/bad.error.json" 2>&1 || true
 check "(c) error.json in S3: step mini-tree, shard 1, its key, InvalidInput, out of range" \
-  json_true "j[0]['step'] == 'mini-tree' and j[0]['shard'] == 1 and j[0]['shard_key'] == '$bad_key' and j[0]['error'] == 'InvalidInput' and 'out of range for n_bytes = 14' in j[0]['cause']" \
+  json_true "j[0]['run'].startswith('rounds-e2e-bad-') and j[0]['step'] == 'mini-tree' and j[0]['shard'] == 1 and j[0]['shard_key'] == '$bad_key' and j[0]['error'] == 'InvalidInput' and 'out of range for n_bytes = 14' in j[0]['cause']" \
   "$work/bad.error.json"
 check "(c) no result.json in S3" not_in_s3 rounds/e2e-bad/result.json
 summa_log "(c) $((SECONDS - t)) s"

@@ -590,12 +590,21 @@ mod tests {
     }
 
     #[test]
-    fn backend_is_reported() {
-        let b = backend();
-        assert!(b == "avx512ifma" || b == "scalar");
-        if simd_disabled_by_env() {
-            assert_eq!(b, "scalar");
-        }
+    fn backend_is_the_one_this_machine_should_use() {
+        // Computed here from the CPU's features (not through the module's own
+        // detection) and the environment.
+        #[cfg(target_arch = "x86_64")]
+        let cpu_has_ifma = std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512ifma");
+        #[cfg(not(target_arch = "x86_64"))]
+        let cpu_has_ifma = false;
+        let no_simd = std::env::var("SUMMA_AGG_NO_SIMD").is_ok_and(|v| !v.is_empty() && v != "0");
+        let expected = if cpu_has_ifma && !no_simd {
+            "avx512ifma"
+        } else {
+            "scalar"
+        };
+        assert_eq!(backend(), expected);
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl SfnExecutions {
         let arn = std::env::var("STATE_MACHINE_ARN")
             .ok()
             .filter(|a| !a.is_empty())
-            .ok_or_else(|| FnError::Internal("STATE_MACHINE_ARN is not set".into()))?;
+            .ok_or_else(|| FnError::internal("STATE_MACHINE_ARN is not set"))?;
         Ok(Self::new(config, arn))
     }
 }
@@ -87,10 +87,10 @@ impl Executions for SfnExecutions {
                         Some("ThrottlingException" | "Throttling" | "TooManyRequestsException"),
                         _,
                     )
-                    | (_, 429 | 503) => FnError::Throttled(m),
-                    (_, 400..=499) => FnError::Internal(m),
+                    | (_, 429 | 503) => FnError::throttled(m),
+                    (_, 400..=499) => FnError::internal(m),
                     // Network failures and server errors: retryable.
-                    _ => FnError::Storage(m),
+                    _ => FnError::storage(m),
                 })
             }
         }

@@ -3,97 +3,164 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::storage::{StoreError, StoreErrorKind};
 
-/// A function's error. The message names the round step, the shard (index and
-/// key) where there is one, the line and the problem.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FnError {
-    /// The input is wrong (bad CSV, bad manifest, index out of range...): retrying
-    /// cannot help.
-    #[error("{0}")]
-    InvalidInput(String),
+/// The class of a [`FnError`]; its [`ErrorKind::name`] is the Lambda `errorType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ErrorKind {
+    /// The input is wrong (bad CSV, bad manifest, index out of range, a shard
+    /// that changed since the plan...): retrying cannot help.
+    InvalidInput,
     /// Something asked for is not there (an object, a user).
-    #[error("{0}")]
-    NotFound(String),
+    NotFound,
     /// Storage failed; retrying may help.
-    #[error("{0}")]
-    Storage(String),
+    Storage,
     /// Storage asked us to slow down (S3 SlowDown, 503); retrying later helps.
-    #[error("{0}")]
-    Throttled(String),
+    Throttled,
     /// A bug, a corrupt artifact or a misconfiguration.
-    #[error("{0}")]
-    Internal(String),
+    Internal,
 }
 
 /// The stable `error_type` names.
 pub mod error_type {
-    /// [`super::FnError::InvalidInput`].
+    /// [`super::ErrorKind::InvalidInput`].
     pub const INVALID_INPUT: &str = "InvalidInput";
-    /// [`super::FnError::NotFound`].
+    /// [`super::ErrorKind::NotFound`].
     pub const NOT_FOUND: &str = "NotFound";
-    /// [`super::FnError::Storage`].
+    /// [`super::ErrorKind::Storage`].
     pub const STORAGE: &str = "StorageError";
-    /// [`super::FnError::Throttled`].
+    /// [`super::ErrorKind::Throttled`].
     pub const THROTTLED: &str = "Throttled";
-    /// [`super::FnError::Internal`].
+    /// [`super::ErrorKind::Internal`].
     pub const INTERNAL: &str = "Internal";
 }
 
+impl ErrorKind {
+    /// The stable name reported as the Lambda error's `errorType`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => error_type::INVALID_INPUT,
+            ErrorKind::NotFound => error_type::NOT_FOUND,
+            ErrorKind::Storage => error_type::STORAGE,
+            ErrorKind::Throttled => error_type::THROTTLED,
+            ErrorKind::Internal => error_type::INTERNAL,
+        }
+    }
+}
+
+/// The shard an error is about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardRef {
+    /// Its index in the plan.
+    pub index: u64,
+    /// Its key.
+    pub key: String,
+}
+
+/// A function's error: a kind, a message, and where it happened (the round step
+/// and the shard) as fields. Displayed as `step: shard i (key): message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FnError {
+    /// The class.
+    pub kind: ErrorKind,
+    /// What went wrong (for a shard, the core library's `file:line: problem`).
+    pub message: String,
+    /// The round step (`plan`, `mini-tree`, `aggregator`, `proof`, `trigger`).
+    pub step: Option<String>,
+    /// The shard, where the error is about one.
+    pub shard: Option<ShardRef>,
+}
+
+impl fmt::Display for FnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(step) = &self.step {
+            write!(f, "{step}: ")?;
+        }
+        if let Some(s) = &self.shard {
+            write!(f, "shard {} ({}): ", s.index, s.key)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for FnError {}
+
 impl FnError {
+    /// A new error.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        FnError {
+            kind,
+            message: message.into(),
+            step: None,
+            shard: None,
+        }
+    }
+
+    /// [`ErrorKind::InvalidInput`].
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidInput, message)
+    }
+
+    /// [`ErrorKind::NotFound`].
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    /// [`ErrorKind::Storage`].
+    pub fn storage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Storage, message)
+    }
+
+    /// [`ErrorKind::Throttled`].
+    pub fn throttled(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Throttled, message)
+    }
+
+    /// [`ErrorKind::Internal`].
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+
     /// The stable name reported as the Lambda error's `errorType`.
     pub fn error_type(&self) -> &'static str {
-        match self {
-            FnError::InvalidInput(_) => error_type::INVALID_INPUT,
-            FnError::NotFound(_) => error_type::NOT_FOUND,
-            FnError::Storage(_) => error_type::STORAGE,
-            FnError::Throttled(_) => error_type::THROTTLED,
-            FnError::Internal(_) => error_type::INTERNAL,
-        }
+        self.kind.name()
     }
 
     /// Whether retrying the same input may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, FnError::Storage(_) | FnError::Throttled(_))
+        matches!(self.kind, ErrorKind::Storage | ErrorKind::Throttled)
     }
 
-    /// The message.
+    /// The message, without the step and shard.
     pub fn message(&self) -> &str {
-        match self {
-            FnError::InvalidInput(m)
-            | FnError::NotFound(m)
-            | FnError::Storage(m)
-            | FnError::Throttled(m)
-            | FnError::Internal(m) => m,
-        }
-    }
-
-    fn map_message(self, f: impl FnOnce(String) -> String) -> Self {
-        match self {
-            FnError::InvalidInput(m) => FnError::InvalidInput(f(m)),
-            FnError::NotFound(m) => FnError::NotFound(f(m)),
-            FnError::Storage(m) => FnError::Storage(f(m)),
-            FnError::Throttled(m) => FnError::Throttled(f(m)),
-            FnError::Internal(m) => FnError::Internal(f(m)),
-        }
+        &self.message
     }
 
     /// Prefixes the message with `context: `.
-    pub fn context(self, context: impl fmt::Display) -> Self {
-        self.map_message(|m| format!("{context}: {m}"))
+    pub fn context(mut self, context: impl fmt::Display) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
     }
 
-    /// Prefixes the message with the round step, e.g. `plan: ...`; the aggregator's
-    /// failure mode reads it back into `error.json`'s `step`.
-    pub fn in_step(self, step: &str) -> Self {
-        self.context(step)
+    /// Sets the round step (kept if already set: the innermost step wins).
+    pub fn in_step(mut self, step: &str) -> Self {
+        if self.step.is_none() {
+            self.step = Some(step.to_string());
+        }
+        self
     }
 
-    /// Prefixes the message with the shard, e.g. `shard 3 (P/shards/c.csv): ...`;
-    /// the aggregator's failure mode reads it back into `error.json`.
-    pub fn in_shard(self, index: usize, key: &str) -> Self {
-        self.context(format_args!("shard {index} ({key})"))
+    /// Sets the shard (kept if already set).
+    pub fn in_shard(mut self, index: usize, key: &str) -> Self {
+        if self.shard.is_none() {
+            self.shard = Some(ShardRef {
+                index: index as u64,
+                key: key.to_string(),
+            });
+        }
+        self
     }
 }
 
@@ -101,16 +168,17 @@ impl From<StoreError> for FnError {
     fn from(e: StoreError) -> Self {
         let m = e.to_string();
         match e.kind {
-            StoreErrorKind::NotFound => FnError::NotFound(m),
-            StoreErrorKind::Throttled => FnError::Throttled(m),
-            StoreErrorKind::Other => FnError::Storage(m),
+            StoreErrorKind::NotFound => FnError::not_found(m),
+            StoreErrorKind::Throttled => FnError::throttled(m),
+            StoreErrorKind::Changed => FnError::invalid(m),
+            StoreErrorKind::Other => FnError::storage(m),
         }
     }
 }
 
 impl From<summa_agg::Error> for FnError {
     fn from(e: summa_agg::Error) -> Self {
-        use summa_agg::ErrorKind;
+        use summa_agg::ErrorKind as K;
         // Reads through `ReadAt` or a stream carry the storage error inside the
         // io::Error: keep its class (throttling in particular).
         if let summa_agg::Error::Io { source, .. } = &e {
@@ -123,10 +191,10 @@ impl From<summa_agg::Error> for FnError {
         }
         let m = e.to_string();
         match e.kind() {
-            ErrorKind::InvalidInput => FnError::InvalidInput(m),
-            ErrorKind::NotFound => FnError::NotFound(m),
-            ErrorKind::Storage => FnError::Storage(m),
-            ErrorKind::Corrupt => FnError::Internal(m),
+            K::InvalidInput => FnError::invalid(m),
+            K::NotFound => FnError::not_found(m),
+            K::Storage => FnError::storage(m),
+            K::Corrupt => FnError::internal(m),
         }
     }
 }
@@ -142,10 +210,10 @@ impl From<FnError> for lambda_runtime::Diagnostic {
 
 /// A task that panicked or was cancelled.
 pub(crate) fn join_error(e: tokio::task::JoinError) -> FnError {
-    FnError::Internal(format!("a worker task failed: {e}"))
+    FnError::internal(format!("a worker task failed: {e}"))
 }
 
 /// JSON that does not parse as `what`.
 pub(crate) fn bad_json(what: &str, e: serde_json::Error) -> FnError {
-    FnError::InvalidInput(format!("{what}: invalid JSON: {e}"))
+    FnError::invalid(format!("{what}: invalid JSON: {e}"))
 }

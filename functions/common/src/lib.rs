@@ -11,6 +11,7 @@
 pub mod aws;
 pub mod error;
 pub mod handlers;
+pub mod index;
 pub mod model;
 pub mod remote;
 pub mod storage;
@@ -18,8 +19,10 @@ pub mod storage;
 #[cfg(test)]
 mod tests;
 
-pub use error::FnError;
-pub use storage::{LocalStorage, S3Storage, Storage, StoreError, StoreErrorKind};
+pub use error::{ErrorKind, FnError, ShardRef};
+pub use storage::{
+    LocalStorage, ObjectInfo, PutCondition, S3Storage, Storage, StoreError, StoreErrorKind,
+};
 
 /// Re-exported for the binaries.
 pub use aws_lambda_events::event::s3::S3Event;
@@ -39,5 +42,5 @@ pub fn parse_input<T: serde::de::DeserializeOwned>(
     payload: serde_json::Value,
 ) -> Result<T, FnError> {
     serde_json::from_value(payload)
-        .map_err(|e| FnError::InvalidInput(format!("{step}: invalid input: {e}")))
+        .map_err(|e| FnError::invalid(format!("invalid input: {e}")).in_step(step))
 }

@@ -1,14 +1,17 @@
 //! The round's objects and the functions' inputs and outputs (JSON).
 //!
-//! Under a round prefix `P`: `P/round.json` (the custodian's [`Manifest`]),
-//! `P/shards/*.csv`, then what the functions write: `P/plan.json` ([`PlanFile`]),
-//! `P/mini-trees/NNNNNN.{mst,json}`, `P/aggregation.mst`, `P/result.json` or
-//! `P/error.json` ([`ErrorRecord`]).
+//! Under a round prefix `P`: `P/round.json` (the custodian's [`Manifest`]) and
+//! `P/shards/*.csv`. Each execution (run `R`) writes only under `P/runs/R/`:
+//! `plan.json` ([`PlanFile`]), `mini-trees/NNNNNN.{mst,json,names}` (the
+//! summary is a [`ShardSummary`]), `mini-trees/NNNNNN.error.json`,
+//! `aggregation.mst`, `user-index.bin`, and `result.json` or `error.json`
+//! ([`ErrorRecord`]). A completed run then publishes its result as `P/result.json`
+//! with a conditional write; a failed one its error as `P/error.json`.
 
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
-use summa_agg::json::NodeJson;
+use summa_agg::json::{InputRecord, NodeJson, SummaryJson};
 use summa_agg::layout::DEFAULT_N_BYTES;
 use summa_agg::shard::Currency;
 use summa_agg::{Layout, Params};
@@ -41,22 +44,22 @@ impl Manifest {
         let m: Manifest = serde_json::from_slice(bytes).map_err(|e| bad_json(key, e))?;
         m.params()
             .validate()
-            .map_err(|e| FnError::InvalidInput(format!("{key}: {e}")))?;
+            .map_err(|e| FnError::invalid(format!("{key}: {e}")))?;
         if let Some(shards) = &m.shards {
             if shards.is_empty() {
-                return Err(FnError::InvalidInput(format!(
+                return Err(FnError::invalid(format!(
                     "{key}: \"shards\" is empty (leave it out to use every shards/*.csv)"
                 )));
             }
             let mut seen = HashSet::new();
             for (i, s) in shards.iter().enumerate() {
                 if s.is_empty() || s.ends_with('/') {
-                    return Err(FnError::InvalidInput(format!(
+                    return Err(FnError::invalid(format!(
                         "{key}: shards[{i}] = {s:?} is not an object key"
                     )));
                 }
                 if !seen.insert(s.as_str()) {
-                    return Err(FnError::InvalidInput(format!(
+                    return Err(FnError::invalid(format!(
                         "{key}: shards[{i}] = {s:?} is listed twice"
                     )));
                 }
@@ -74,17 +77,34 @@ impl Manifest {
     }
 }
 
-/// `P/plan.json`, written by `plan` and read by the other steps.
+/// One shard of a plan: the version of the object that the round is built from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedShard {
+    /// The shard's key.
+    pub key: String,
+    /// Its size in bytes when planned.
+    pub size: u64,
+    /// Its ETag when planned; `mini-tree` reads it with `If-Match`.
+    pub etag: String,
+}
+
+/// `P/runs/R/plan.json`, written by `plan` and read by the other steps of run R.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanFile {
+    /// The run.
+    pub run: String,
+    /// When the plan was made (Unix milliseconds): orders runs for publishing.
+    pub planned_at_ms: u64,
+    /// The manifest's ETag when planned.
+    pub manifest_etag: String,
     /// The hash layout.
     pub layout: Layout,
     /// The balance range in bytes.
     pub n_bytes: u8,
     /// The currencies of every shard's header.
     pub currencies: Vec<Currency>,
-    /// The shards' keys; shard `i` is mini-tree `i`.
-    pub shards: Vec<String>,
+    /// The shards; shard `i` is mini-tree `i`.
+    pub shards: Vec<PlannedShard>,
 }
 
 impl PlanFile {
@@ -96,24 +116,44 @@ impl PlanFile {
         }
     }
 
-    /// Parses `P/plan.json` read from `key`.
+    /// Parses a plan read from `key`.
     pub fn parse(bytes: &[u8], key: &str) -> Result<PlanFile, FnError> {
         let p: PlanFile = serde_json::from_slice(bytes)
-            .map_err(|e| FnError::Internal(format!("{key}: not a valid plan: {e}")))?;
+            .map_err(|e| FnError::internal(format!("{key}: not a valid plan: {e}")))?;
         p.params()
             .validate()
-            .map_err(|e| FnError::Internal(format!("{key}: {e}")))?;
+            .map_err(|e| FnError::internal(format!("{key}: {e}")))?;
         Ok(p)
     }
 }
 
-/// Input of `plan` and of `aggregator` in normal mode: a round.
+/// `P/runs/R/mini-trees/NNNNNN.json`: a mini-tree's summary, with what built it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardSummary {
+    /// The run it belongs to.
+    pub run: String,
+    /// The hash layout it was built with.
+    pub layout: Layout,
+    /// Its `n_bytes`.
+    pub n_bytes: u8,
+    /// The currencies of its header.
+    pub currencies: Vec<Currency>,
+    /// The shard it was built from (key, size, ETag, SHA-256 of the bytes read)
+    /// and the mini-tree's content hash.
+    pub input: InputRecord,
+    /// The tree: entries, depth, root and the root's preimage.
+    pub summary: SummaryJson,
+}
+
+/// Input of `plan` and of `aggregator` in normal mode: a run of a round.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundInput {
     /// The bucket.
     pub bucket: String,
     /// The round prefix `P` (no trailing `/`).
     pub prefix: String,
+    /// The run (the execution's name): its artifacts live under `P/runs/<run>/`.
+    pub run: String,
 }
 
 /// Output of `plan`: what the state machine's Map iterates over.
@@ -123,6 +163,8 @@ pub struct PlanOutput {
     pub bucket: String,
     /// The round prefix.
     pub prefix: String,
+    /// The run.
+    pub run: String,
     /// The hash layout.
     pub layout: Layout,
     /// The balance range in bytes.
@@ -140,6 +182,8 @@ pub struct MiniTreeInput {
     pub bucket: String,
     /// The round prefix.
     pub prefix: String,
+    /// The run.
+    pub run: String,
     /// The shard's index in the plan.
     pub shard: usize,
 }
@@ -151,7 +195,7 @@ pub struct MiniTreeOutput {
     pub shard: usize,
     /// The shard's key.
     pub key: String,
-    /// The mini-tree's key (`P/mini-trees/NNNNNN.mst`).
+    /// The mini-tree's key (`P/runs/R/mini-trees/NNNNNN.mst`).
     pub mini_tree_key: String,
     /// Number of users.
     pub entries: u64,
@@ -172,22 +216,39 @@ pub struct Failure {
     pub cause: Option<String>,
 }
 
-/// Input of `aggregator`: a round, and in failure mode the failure to record.
+/// Input of `aggregator`: a run, and in failure mode the failure to record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AggregatorInput {
     /// The bucket.
     pub bucket: String,
     /// The round prefix.
     pub prefix: String,
-    /// Present in failure mode (the state machine's RecordFailure).
+    /// The run.
+    pub run: String,
+    /// Present in failure mode (the state machine's RecordFailure and
+    /// RecordShardTimeout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
+    /// In failure mode: the step that failed, as the state machine knows it (the
+    /// state whose Catch fired).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<String>,
+    /// In failure mode: the shard whose mini-tree failed (a timeout, which the
+    /// function could not record itself). Only that shard's error record is
+    /// written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<usize>,
 }
 
-/// `P/error.json`: why a round failed.
+/// `error.json` (`P/runs/R/error.json`, published as `P/error.json`) and a
+/// shard's `P/runs/R/mini-trees/NNNNNN.error.json`: why a run failed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorRecord {
-    /// The step that failed (`plan`, `mini-tree`, `aggregator`), when known.
+    /// The run, when there is one (a manifest rejected by `trigger` has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// The step that failed (`trigger`, `plan`, `mini-tree`, `aggregator`), when
+    /// known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
     /// The failed shard's index, when known.
@@ -201,6 +262,27 @@ pub struct ErrorRecord {
     pub error: String,
     /// What went wrong (the function's error message, or the raw cause).
     pub cause: String,
+}
+
+impl ErrorRecord {
+    /// The record of a function's error, from its fields.
+    pub fn of(e: &FnError, run: Option<&str>) -> ErrorRecord {
+        ErrorRecord {
+            run: run.map(str::to_owned),
+            step: e.step.clone(),
+            shard: e.shard.as_ref().map(|s| s.index),
+            shard_key: e.shard.as_ref().map(|s| s.key.clone()),
+            error: e.error_type().to_string(),
+            cause: e.message().to_string(),
+        }
+    }
+
+    /// The record as pretty JSON with a final newline.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut body = serde_json::to_vec_pretty(self).expect("a record serializes");
+        body.push(b'\n');
+        body
+    }
 }
 
 /// Output of `aggregator`: the round's result, or in failure mode the error record.
@@ -222,8 +304,11 @@ pub struct ProofInput {
     pub prefix: String,
     /// The user.
     pub username: String,
+    /// The run to prove against; default: the published one (`P/result.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
     /// The index of the mini-tree (shard) that holds the user, if known: then
-    /// only that mini-tree is read.
+    /// only that mini-tree is read (without it, the run's username index finds it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<u64>,
 }
@@ -235,15 +320,16 @@ pub struct Started {
     pub bucket: String,
     /// The round prefix.
     pub prefix: String,
-    /// The execution's name (derived from the prefix and the manifest's ETag).
+    /// The execution's name, which is also the run (from the prefix and the S3
+    /// event's version id or sequencer).
     pub execution_name: String,
     /// The execution's ARN (absent when `already_started`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_arn: Option<String>,
-    /// True when Step Functions answered ExecutionAlreadyExists: this manifest
-    /// version's round was started before and has finished. (A duplicate event
-    /// while that round still runs gets the running execution's ARN back, with
-    /// `false`: StartExecution is idempotent for the same name and input.)
+    /// True when Step Functions answered ExecutionAlreadyExists: this upload's
+    /// round was started before and has finished. (A duplicate event while that
+    /// round still runs gets the running execution's ARN back, with `false`:
+    /// StartExecution is idempotent for the same name and input.)
     pub already_started: bool,
 }
 
@@ -254,6 +340,22 @@ pub struct TriggerOutput {
     pub started: Vec<Started>,
     /// Keys of the event that are not a round manifest (`s3://bucket/key`).
     pub ignored: Vec<String>,
+}
+
+/// Checks a run id: 1 to 80 characters of `A-Za-z0-9-_` (a Step Functions
+/// execution name of that alphabet), so that `P/runs/<run>/` is one plain segment.
+pub fn check_run(run: &str) -> Result<(), FnError> {
+    if run.is_empty()
+        || run.len() > 80
+        || !run
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(FnError::invalid(format!(
+            "run {run:?} is not a run id (1 to 80 characters of A-Za-z0-9-_)"
+        )));
+    }
+    Ok(())
 }
 
 /// Round-relative object keys.
@@ -267,9 +369,8 @@ impl RoundKeys {
     pub fn new(prefix: &str) -> Result<RoundKeys, FnError> {
         let p = prefix.trim_end_matches('/');
         if p.is_empty() {
-            return Err(FnError::InvalidInput(
-                "the round prefix is empty: rounds live under a non-empty prefix P (P/round.json)"
-                    .into(),
+            return Err(FnError::invalid(
+                "the round prefix is empty: rounds live under a non-empty prefix P (P/round.json)",
             ));
         }
         Ok(RoundKeys {
@@ -292,28 +393,83 @@ impl RoundKeys {
         self.key(MANIFEST_FILE)
     }
 
-    /// `P/plan.json`.
-    pub fn plan(&self) -> String {
-        self.key(PLAN_FILE)
-    }
-
     /// `P/shards/`.
     pub fn shards_dir(&self) -> String {
         self.key("shards/")
     }
 
-    /// `P/mini-trees/NNNNNN.mst`.
+    /// `P/result.json`: the published result (of the latest completed run).
+    pub fn result(&self) -> String {
+        self.key(summa_agg::round::RESULT_FILE)
+    }
+
+    /// `P/error.json`: the latest failure (of a run, or of the trigger).
+    pub fn error(&self) -> String {
+        self.key(ERROR_FILE)
+    }
+
+    /// The keys of run `run` (checked, see [`check_run`]).
+    pub fn run(&self, run: &str) -> Result<RunKeys, FnError> {
+        check_run(run)?;
+        Ok(RunKeys {
+            round: self.clone(),
+            dir: self.key(&format!("{RUNS_DIR}/{run}")),
+            run: run.to_string(),
+        })
+    }
+}
+
+/// The keys of one run, all under `P/runs/R/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunKeys {
+    round: RoundKeys,
+    dir: String,
+    run: String,
+}
+
+impl RunKeys {
+    /// The keys of `prefix` and `run`.
+    pub fn new(prefix: &str, run: &str) -> Result<RunKeys, FnError> {
+        RoundKeys::new(prefix)?.run(run)
+    }
+
+    /// The round's keys.
+    pub fn round(&self) -> &RoundKeys {
+        &self.round
+    }
+
+    /// The run id.
+    pub fn id(&self) -> &str {
+        &self.run
+    }
+
+    /// `P/runs/R/name`.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}/{name}", self.dir)
+    }
+
+    /// `P/runs/R/plan.json`.
+    pub fn plan(&self) -> String {
+        self.key(PLAN_FILE)
+    }
+
+    /// `P/runs/R/mini-trees/NNNNNN.mst`.
     pub fn mini_tree(&self, i: usize) -> String {
         self.key(&summa_agg::round::mini_tree_path(i))
     }
 
-    /// `P/mini-trees/NNNNNN.json`.
+    /// `P/runs/R/mini-trees/NNNNNN.json`.
     pub fn mini_tree_summary(&self, i: usize) -> String {
         self.key(&summa_agg::round::mini_tree_summary_path(i))
     }
 
-    /// `P/mini-trees/NNNNNN.error.json`: why shard `i` was rejected (written by
-    /// `mini-tree` on invalid input, removed when the shard succeeds).
+    /// `P/runs/R/mini-trees/NNNNNN.names`: the hashed usernames of shard `i`,
+    /// sorted (input of the username index).
+    pub fn mini_tree_names(&self, i: usize) -> String {
+        self.key(&format!("{}/{i:06}.names", summa_agg::round::MINI_TREE_DIR))
+    }
+
+    /// `P/runs/R/mini-trees/NNNNNN.error.json`: why shard `i` was rejected.
     pub fn mini_tree_error(&self, i: usize) -> String {
         self.key(&format!(
             "{}/{i:06}{SHARD_ERROR_SUFFIX}",
@@ -321,27 +477,51 @@ impl RoundKeys {
         ))
     }
 
-    /// `P/mini-trees/`.
+    /// `P/runs/R/mini-trees/`.
     pub fn mini_trees_dir(&self) -> String {
         self.key(&format!("{}/", summa_agg::round::MINI_TREE_DIR))
     }
 
-    /// `P/aggregation.mst`.
+    /// `P/runs/R/aggregation.mst`.
     pub fn aggregation(&self) -> String {
         self.key(summa_agg::round::AGGREGATION_FILE)
     }
 
-    /// `P/result.json`.
+    /// `P/runs/R/user-index.bin`: username -> shard.
+    pub fn user_index(&self) -> String {
+        self.key(USER_INDEX_FILE)
+    }
+
+    /// `P/runs/R/result.json`: the run's result (written once).
     pub fn result(&self) -> String {
         self.key(summa_agg::round::RESULT_FILE)
     }
 
-    /// `P/error.json`.
+    /// `P/runs/R/error.json`.
     pub fn error(&self) -> String {
         self.key(ERROR_FILE)
     }
 }
 
+/// The round steps' names, as errors and error records give them (each
+/// handler's `STEP`).
+pub mod steps {
+    /// `trigger`.
+    pub const TRIGGER: &str = "trigger";
+    /// `plan`.
+    pub const PLAN: &str = "plan";
+    /// `mini-tree`.
+    pub const MINI_TREE: &str = "mini-tree";
+    /// `aggregator`.
+    pub const AGGREGATOR: &str = "aggregator";
+    /// `proof`.
+    pub const PROOF: &str = "proof";
+}
+
+/// The folder of the runs under `P`.
+pub const RUNS_DIR: &str = "runs";
+/// The username index's file name.
+pub const USER_INDEX_FILE: &str = "user-index.bin";
 /// The manifest's file name.
 pub const MANIFEST_FILE: &str = "round.json";
 /// The plan's file name.
@@ -350,3 +530,43 @@ pub const PLAN_FILE: &str = "plan.json";
 pub const SHARD_ERROR_SUFFIX: &str = ".error.json";
 /// The failure record's file name.
 pub const ERROR_FILE: &str = "error.json";
+
+/// Reads run R's plan, `P/runs/R/plan.json` (which `plan` wrote) and checks that
+/// it is that run's.
+pub async fn read_plan(
+    storage: &impl crate::storage::Storage,
+    bucket: &str,
+    keys: &RunKeys,
+) -> Result<PlanFile, FnError> {
+    let key = keys.plan();
+    let bytes = storage.get(bucket, &key).await.map_err(|e| {
+        FnError::from(e).context(format_args!("the run has no plan ({key}); run plan first"))
+    })?;
+    let plan = PlanFile::parse(&bytes, &key)?;
+    if plan.run != keys.id() {
+        return Err(FnError::internal(format!(
+            "{key} is the plan of run {:?}, not of {:?}",
+            plan.run,
+            keys.id()
+        )));
+    }
+    Ok(plan)
+}
+
+/// Writes an error record (best effort is the caller's choice).
+pub async fn write_error_record(
+    storage: &impl crate::storage::Storage,
+    bucket: &str,
+    key: &str,
+    record: &ErrorRecord,
+) -> Result<(), FnError> {
+    storage
+        .put(
+            bucket,
+            key,
+            bytes::Bytes::from(record.to_json()),
+            "application/json",
+        )
+        .await?;
+    Ok(())
+}

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
 use summa_agg::json::RoundResult;
 use summa_agg::{Layout, Params};
@@ -38,16 +39,49 @@ fn event<T: DeserializeOwned>(function: &str, file: &str) -> T {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The run of the event fixtures.
+const RUN: &str = "r1-manual";
+
+/// `P/runs/RUN/name`.
+fn in_run(run: &str, name: &str) -> String {
+    format!("{PREFIX}/runs/{run}/{name}")
+}
+
 struct Round {
     _dir: tempfile::TempDir,
     storage: LocalStorage,
+    /// The run that plan, mini_tree and aggregate use.
+    run: Mutex<String>,
+    runs: std::sync::atomic::AtomicUsize,
 }
 
 impl Round {
     fn new() -> Round {
         let dir = tempfile::tempdir().unwrap();
         let storage = LocalStorage::new(dir.path());
-        Round { _dir: dir, storage }
+        Round {
+            _dir: dir,
+            storage,
+            run: Mutex::new(RUN.to_string()),
+            runs: Default::default(),
+        }
+    }
+
+    fn run_id(&self) -> String {
+        self.run.lock().unwrap().clone()
+    }
+
+    /// Switches to a new run id and returns it.
+    fn next_run(&self) -> String {
+        let n = self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("r1-run-{n}");
+        *self.run.lock().unwrap() = id.clone();
+        id
+    }
+
+    /// `P/runs/<current run>/name`.
+    fn key(&self, name: &str) -> String {
+        in_run(&self.run_id(), name)
     }
 
     async fn put(&self, key: &str, body: impl Into<Vec<u8>>) {
@@ -81,7 +115,15 @@ impl Round {
     }
 
     async fn plan(&self) -> Result<PlanOutput, FnError> {
-        handlers::plan(&self.storage, event("plan", "plan.json")).await
+        handlers::plan(
+            &self.storage,
+            RoundInput {
+                bucket: BUCKET.into(),
+                prefix: PREFIX.into(),
+                run: self.run_id(),
+            },
+        )
+        .await
     }
 
     async fn mini_tree(&self, i: usize) -> Result<MiniTreeOutput, FnError> {
@@ -90,6 +132,7 @@ impl Round {
             MiniTreeInput {
                 bucket: BUCKET.into(),
                 prefix: PREFIX.into(),
+                run: self.run_id(),
                 shard: i,
             },
         )
@@ -97,26 +140,68 @@ impl Round {
     }
 
     async fn aggregate(&self) -> Result<RoundResult, FnError> {
-        match handlers::aggregator(&self.storage, event("aggregator", "aggregate.json")).await? {
+        let input = AggregatorInput {
+            bucket: BUCKET.into(),
+            prefix: PREFIX.into(),
+            run: self.run_id(),
+            failure: None,
+            failed_step: None,
+            shard: None,
+        };
+        match handlers::aggregator(&self.storage, input).await? {
             AggregatorOutput::Result(r) => Ok(*r),
             AggregatorOutput::Failure(f) => panic!("failure mode: {f:?}"),
         }
     }
 
-    /// plan, every mini-tree, aggregator.
+    /// Failure mode for the current run.
+    async fn record_failure(
+        &self,
+        error: &str,
+        cause: &str,
+        step: Option<&str>,
+        shard: Option<usize>,
+    ) -> ErrorRecord {
+        let input = AggregatorInput {
+            bucket: BUCKET.into(),
+            prefix: PREFIX.into(),
+            run: self.run_id(),
+            failure: Some(Failure {
+                error: Some(error.into()),
+                cause: Some(cause.into()),
+            }),
+            failed_step: step.map(str::to_owned),
+            shard,
+        };
+        match handlers::aggregator(&self.storage, input).await.unwrap() {
+            AggregatorOutput::Failure(f) => f,
+            AggregatorOutput::Result(_) => panic!("expected a failure record"),
+        }
+    }
+
+    /// A new run: plan, every mini-tree, aggregator.
     async fn run(&self) -> Result<RoundResult, FnError> {
+        let run = self.next_run();
         let plan = self.plan().await?;
+        assert_eq!(plan.run, run);
         assert_eq!(plan.items, (0..plan.shard_count).collect::<Vec<_>>());
         for i in plan.items {
             let out = self.mini_tree(i).await?;
             assert_eq!(out.shard, i);
-            assert_eq!(out.mini_tree_key, format!("{PREFIX}/mini-trees/{i:06}.mst"));
+            assert_eq!(
+                out.mini_tree_key,
+                in_run(&run, &format!("mini-trees/{i:06}.mst"))
+            );
         }
         let result = self.aggregate().await?;
+        assert_eq!(result.run.as_deref(), Some(run.as_str()));
         let stored: RoundResult =
+            serde_json::from_slice(&self.get(&in_run(&run, "result.json")).await.unwrap()).unwrap();
+        assert_eq!(stored, result);
+        let published: RoundResult =
             serde_json::from_slice(&self.get(&format!("{PREFIX}/result.json")).await.unwrap())
                 .unwrap();
-        assert_eq!(stored, result);
+        assert_eq!(published, result);
         Ok(result)
     }
 }
@@ -131,9 +216,11 @@ fn cli_result(shards: &[(&str, Vec<u8>)], params: &Params) -> RoundResult {
         files.push(p);
     }
     let inputs = summa_agg::round::collect_inputs(&files).unwrap();
-    summa_agg::round::run_local(&inputs, &dir.path().join("out"), params, &|_| {})
-        .unwrap()
-        .0
+    without_artifacts(
+        summa_agg::round::run_local(&inputs, &dir.path().join("out"), params, &|_| {})
+            .unwrap()
+            .0,
+    )
 }
 
 fn four_shards() -> Vec<(&'static str, Vec<u8>)> {
@@ -145,8 +232,17 @@ fn four_shards() -> Vec<(&'static str, Vec<u8>)> {
         .collect()
 }
 
+/// The result without what differs between S3 and a local directory: the
+/// artifacts, the run and the inputs' keys and ETags. The inputs' sizes and hashes
+/// (and the mini-trees' content hashes) must be equal.
 fn without_artifacts(mut r: RoundResult) -> RoundResult {
     r.artifacts.clear();
+    r.run = None;
+    for i in &mut r.inputs {
+        i.key = i.key.rsplit('/').next().unwrap().to_string();
+        i.etag.clear();
+        i.mini_tree = i.mini_tree.rsplit('/').next().unwrap().to_string();
+    }
     r
 }
 
@@ -163,19 +259,41 @@ async fn round_over_four_shards_equals_entry_64_and_the_cli() {
         without_artifacts(result.clone()),
         cli_result(&shards, &Params::default())
     );
+    let run = result.run.clone().unwrap();
     assert_eq!(
         result.artifacts.get("aggregation").unwrap(),
-        "rounds/r1/aggregation.mst"
+        &in_run(&run, "aggregation.mst")
     );
     assert_eq!(
         result.artifacts.get("mini_trees").unwrap(),
-        "rounds/r1/mini-trees/"
+        &in_run(&run, "mini-trees/")
     );
-    assert_eq!(result.artifacts.get("plan").unwrap(), "rounds/r1/plan.json");
+    assert_eq!(
+        result.artifacts.get("plan").unwrap(),
+        &in_run(&run, "plan.json")
+    );
     let plan: PlanFile =
-        serde_json::from_slice(&round.get("rounds/r1/plan.json").await.unwrap()).unwrap();
-    assert_eq!(plan.shards[3], "rounds/r1/shards/entry_16_4.csv");
+        serde_json::from_slice(&round.get(&in_run(&run, "plan.json")).await.unwrap()).unwrap();
+    assert_eq!(plan.shards[3].key, "rounds/r1/shards/entry_16_4.csv");
     assert_eq!(plan.currencies.len(), 2);
+    // The inputs: each shard's key, size, ETag (the plan's) and the SHA-256 of
+    // its bytes; each mini-tree's content hash.
+    assert_eq!(result.inputs.len(), 4);
+    for (i, input) in result.inputs.iter().enumerate() {
+        let bytes = fixture(&format!("entry_16_{}.csv", i + 1));
+        assert_eq!(input.key, plan.shards[i].key);
+        assert_eq!(input.etag, plan.shards[i].etag);
+        assert_eq!(input.size, bytes.len() as u64);
+        assert_eq!(input.sha256, hex::encode(summa_agg::round::sha256(&bytes)));
+        let mst = round
+            .get(&in_run(&run, &format!("mini-trees/{i:06}.mst")))
+            .await
+            .unwrap();
+        assert_eq!(
+            input.mini_tree_sha256,
+            hex::encode(summa_agg::round::sha256(&mst))
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,19 +399,19 @@ async fn manifest_shard_list_sets_the_shards_and_their_order() {
         .await;
     let reversed = round.run().await.unwrap();
     assert_ne!(reversed.root, cli_result(&picked, &Params::default()).root);
+    assert_ne!(reversed.run, None);
     assert_eq!(reversed.entries, 32);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_shard_fails_naming_it_and_leaves_no_result() {
+async fn a_bad_shard_fails_naming_it_and_publishes_nothing() {
     let round = Round::new();
+    let good = round_with_four_shards_published(&round).await;
     let mut shards = four_shards();
     shards[2] = ("entry_16_3.csv", fixture("entry_16_overflow.csv"));
     round.upload(&shards, serde_json::json!({})).await;
-    // A result of an earlier run must go.
-    round.put("rounds/r1/result.json", "{}").await;
+    let run = round.next_run();
     let plan = round.plan().await.unwrap();
-    assert!(round.get("rounds/r1/result.json").await.is_none());
     let mut failed = None;
     for i in plan.items {
         if let Err(e) = round.mini_tree(i).await {
@@ -303,6 +421,19 @@ async fn a_bad_shard_fails_naming_it_and_leaves_no_result() {
     let (i, e) = failed.expect("the overflow shard fails");
     assert_eq!(i, 2);
     assert_eq!(e.error_type(), "InvalidInput");
+    // Step and shard are fields; the message is the core library's.
+    assert_eq!(e.step.as_deref(), Some("mini-tree"));
+    assert_eq!(
+        e.shard,
+        Some(crate::ShardRef {
+            index: 2,
+            key: "rounds/r1/shards/entry_16_3.csv".into()
+        })
+    );
+    assert!(
+        e.message().starts_with("rounds/r1/shards/entry_16_3.csv:"),
+        "{e}"
+    );
     let m = e.to_string();
     assert!(
         m.starts_with("mini-tree: shard 2 (rounds/r1/shards/entry_16_3.csv): rounds/r1/shards/entry_16_3.csv:"),
@@ -310,112 +441,98 @@ async fn a_bad_shard_fails_naming_it_and_leaves_no_result() {
     );
     assert!(m.contains("out of range for n_bytes = 14"), "{m}");
     assert!(round
-        .get("rounds/r1/mini-trees/000002.json")
+        .get(&round.key("mini-trees/000002.json"))
         .await
         .is_none());
 
-    // The aggregator would not find the summary: no result.json.
+    // The aggregator would not find the summary: no result for this run, and the
+    // published result is still the previous run's.
     let agg = round.aggregate().await.unwrap_err();
     assert_eq!(agg.error_type(), "NotFound");
     assert!(agg.to_string().starts_with("aggregator: "), "{agg}");
-    assert!(round.get("rounds/r1/result.json").await.is_none());
-
-    // What the state machine's Catch hands the aggregator in failure mode.
-    let diag = lambda_runtime::Diagnostic::from(e);
-    let cause = serde_json::json!({
-        "errorType": diag.error_type,
-        "errorMessage": diag.error_message,
-    })
-    .to_string();
-    let out = handlers::aggregator(
-        &round.storage,
-        AggregatorInput {
-            bucket: BUCKET.into(),
-            prefix: PREFIX.into(),
-            failure: Some(Failure {
-                error: Some("InvalidInput".into()),
-                cause: Some(cause),
-            }),
-        },
-    )
-    .await
-    .unwrap();
-    let AggregatorOutput::Failure(record) = out else {
-        panic!("expected a failure record")
-    };
-    assert_eq!(record.step.as_deref(), Some("mini-tree"));
-    assert_eq!(record.shard, Some(2));
-    assert_eq!(
-        record.shard_key.as_deref(),
-        Some("rounds/r1/shards/entry_16_3.csv")
-    );
-    assert_eq!(record.error, "InvalidInput");
-    assert!(record.cause.contains("out of range"), "{}", record.cause);
-    let stored: ErrorRecord =
-        serde_json::from_slice(&round.get("rounds/r1/error.json").await.unwrap()).unwrap();
-    assert_eq!(stored, record);
-    assert!(round.get("rounds/r1/result.json").await.is_none());
+    assert!(round.get(&round.key("result.json")).await.is_none());
+    let published: RoundResult =
+        serde_json::from_slice(&round.get("rounds/r1/result.json").await.unwrap()).unwrap();
+    assert_eq!(published, good);
 
     // In AWS the Distributed Map fails with its own error, which names no shard:
-    // the shard's error record does.
+    // the shard's error record does (this run's; written from the error's fields).
     let shard_record: ErrorRecord = serde_json::from_slice(
         &round
-            .get("rounds/r1/mini-trees/000002.error.json")
+            .get(&round.key("mini-trees/000002.error.json"))
             .await
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(shard_record.shard, Some(2));
-    let out = handlers::aggregator(
-        &round.storage,
-        AggregatorInput {
-            bucket: BUCKET.into(),
-            prefix: PREFIX.into(),
-            failure: Some(Failure {
-                error: Some("States.ExceedToleratedFailureThreshold".into()),
-                cause: Some("The specified tolerated failure threshold was exceeded".into()),
-            }),
-        },
-    )
-    .await
-    .unwrap();
-    let AggregatorOutput::Failure(map_record) = out else {
-        panic!("expected a failure record")
-    };
+    assert_eq!(shard_record, ErrorRecord::of(&e, Some(&run)));
+    let record = round
+        .record_failure(
+            "States.ExceedToleratedFailureThreshold",
+            "The specified tolerated failure threshold was exceeded",
+            Some("mini-tree"),
+            None,
+        )
+        .await;
     assert_eq!(
-        map_record, record,
+        record, shard_record,
         "the shard's record names shard and cause"
     );
+    assert_eq!(record.step.as_deref(), Some("mini-tree"));
+    assert_eq!(record.shard, Some(2));
+    assert_eq!(record.run.as_deref(), Some(run.as_str()));
+    assert!(record.cause.contains("out of range"), "{}", record.cause);
+    for key in [round.key("error.json"), "rounds/r1/error.json".to_string()] {
+        let stored: ErrorRecord = serde_json::from_slice(&round.get(&key).await.unwrap()).unwrap();
+        assert_eq!(stored, record, "{key}");
+    }
+    let published_after: RoundResult =
+        serde_json::from_slice(&round.get("rounds/r1/result.json").await.unwrap()).unwrap();
+    assert_eq!(published_after, good, "a failed run publishes no result");
 
-    // A new plan withdraws the error; a fixed shard withdraws its record.
+    // The next run never reads that record: its own failure names no shard
+    // (its plan failed, say), and its proofs... are the published run's.
+    round.next_run();
     round.plan().await.unwrap();
-    assert!(round.get("rounds/r1/error.json").await.is_none());
-    round
-        .put("rounds/r1/shards/entry_16_3.csv", fixture("entry_16_3.csv"))
+    let other = round
+        .record_failure("States.Timeout", "too slow", Some("mini-tree"), None)
         .await;
-    round.mini_tree(2).await.unwrap();
-    assert!(round
-        .get("rounds/r1/mini-trees/000002.error.json")
-        .await
-        .is_none());
+    assert_eq!(
+        other.shard, None,
+        "a previous run's shard record was read: {other:?}"
+    );
+    assert_eq!(other.error, "States.Timeout");
+    assert_eq!(other.cause, "too slow");
+}
+
+/// Runs the four good shards and returns the published result.
+async fn round_with_four_shards_published(round: &Round) -> RoundResult {
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    let r = round.run().await.unwrap();
+    assert_eq!(r.root.hash, ENTRY_64_V1_ROOT);
+    r
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failure_mode_from_the_event_fixtures() {
     let round = Round::new();
     let input: AggregatorInput = event("aggregator", "failure.json");
+    assert_eq!(input.run, RUN);
     let AggregatorOutput::Failure(record) =
         handlers::aggregator(&round.storage, input).await.unwrap()
     else {
         panic!("expected a failure record")
     };
+    // No shard record in this run: the step comes from the state machine, the
+    // cause from the Lambda error payload; the shard is not parsed out of it.
     assert_eq!(record.step.as_deref(), Some("mini-tree"));
-    assert_eq!(record.shard, Some(2));
-    assert_eq!(
-        record.shard_key.as_deref(),
-        Some("rounds/r1/shards/entry_16_3.csv")
+    assert_eq!(record.shard, None);
+    assert_eq!(record.error, "InvalidInput");
+    assert!(
+        record.cause.starts_with("mini-tree: shard 2 "),
+        "{}",
+        record.cause
     );
-    assert!(record.cause.starts_with("mini-tree: shard 2 "));
+    assert!(round.get(&in_run(RUN, "error.json")).await.is_some());
     assert!(round.get("rounds/r1/error.json").await.is_some());
     assert!(round.get("rounds/r1/result.json").await.is_none());
 
@@ -438,46 +555,114 @@ async fn failure_mode_from_the_event_fixtures() {
     assert_eq!(
         v,
         serde_json::json!({
+            "run": RUN,
             "step": "mini-tree",
             "error": "States.ExceedToleratedFailureThreshold",
             "cause": "The specified tolerated failure threshold was exceeded"
         })
     );
 
-    // Missing or odd Catch payloads still give a record.
-    let r = handlers::error_record(&Failure::default());
+    // Missing Catch payloads still give a record.
+    let input = AggregatorInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: RUN.into(),
+        failure: Some(Failure::default()),
+        failed_step: None,
+        shard: None,
+    };
+    let AggregatorOutput::Failure(r) = handlers::aggregator(&round.storage, input).await.unwrap()
+    else {
+        panic!("expected a failure record")
+    };
     assert_eq!(
         (r.error.as_str(), r.cause.as_str(), r.step),
         ("Unknown", "", None)
     );
-    let r = handlers::error_record(&Failure {
-        error: Some("States.Timeout".into()),
-        cause: Some("plan: took too long".into()),
-    });
-    assert_eq!(r.step.as_deref(), Some("plan"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_shard_is_recorded_by_name() {
+    let round = Round::new();
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    let run = round.next_run();
+    round.plan().await.unwrap();
+    // RecordShardTimeout (inside the Map, after the one retry).
+    let shard = round
+        .record_failure(
+            "Sandbox.Timedout",
+            r#"{"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 900.00 seconds"}"#,
+            None,
+            Some(1),
+        )
+        .await;
+    assert_eq!(shard.step.as_deref(), Some("mini-tree"));
+    assert_eq!(shard.shard, Some(1));
+    assert_eq!(
+        shard.shard_key.as_deref(),
+        Some("rounds/r1/shards/entry_16_2.csv")
+    );
+    assert_eq!(shard.error, "Sandbox.Timedout");
+    assert!(
+        shard
+            .cause
+            .contains("shard 1 (rounds/r1/shards/entry_16_2.csv)")
+            && shard.cause.contains("Task timed out after 900.00 seconds"),
+        "{}",
+        shard.cause
+    );
+    assert!(
+        round.get(&in_run(&run, "error.json")).await.is_none(),
+        "only the shard's record"
+    );
+    // Then the Map fails and RecordFailure reports that shard.
+    let record = round
+        .record_failure(
+            "States.ExceedToleratedFailureThreshold",
+            "The specified tolerated failure threshold was exceeded",
+            Some("mini-tree"),
+            None,
+        )
+        .await;
+    assert_eq!(record, shard);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mini_tree_is_idempotent() {
     let round = Round::new();
     round.upload(&four_shards(), serde_json::json!({})).await;
-    round.plan().await.unwrap();
+    handlers::plan(&round.storage, event("plan", "plan.json"))
+        .await
+        .unwrap();
     let mini_tree_event: MiniTreeInput = event("mini-tree", "shard-1.json");
+    assert_eq!(mini_tree_event.run, RUN);
     let first = handlers::mini_tree(&round.storage, mini_tree_event.clone())
         .await
         .unwrap();
-    let mst = round.get("rounds/r1/mini-trees/000001.mst").await.unwrap();
-    let json = round.get("rounds/r1/mini-trees/000001.json").await.unwrap();
+    let mst = round
+        .get(&in_run(RUN, "mini-trees/000001.mst"))
+        .await
+        .unwrap();
+    let json = round
+        .get(&in_run(RUN, "mini-trees/000001.json"))
+        .await
+        .unwrap();
     let second = handlers::mini_tree(&round.storage, mini_tree_event)
         .await
         .unwrap();
     assert_eq!(first, second);
     assert_eq!(
-        round.get("rounds/r1/mini-trees/000001.mst").await.unwrap(),
+        round
+            .get(&in_run(RUN, "mini-trees/000001.mst"))
+            .await
+            .unwrap(),
         mst
     );
     assert_eq!(
-        round.get("rounds/r1/mini-trees/000001.json").await.unwrap(),
+        round
+            .get(&in_run(RUN, "mini-trees/000001.json"))
+            .await
+            .unwrap(),
         json
     );
     assert_eq!(first.key, "rounds/r1/shards/entry_16_2.csv");
@@ -557,6 +742,7 @@ async fn proofs_verify_with_and_without_a_hint() {
                 bucket: BUCKET.into(),
                 prefix: PREFIX.into(),
                 username: user.into(),
+                run: None,
                 shard: hint,
             },
         )
@@ -571,6 +757,7 @@ async fn proofs_verify_with_and_without_a_hint() {
             bucket: BUCKET.into(),
             prefix: PREFIX.into(),
             username: "nobody".into(),
+            run: None,
             shard: Some(1),
         },
     )
@@ -587,6 +774,7 @@ async fn proofs_verify_with_and_without_a_hint() {
             bucket: BUCKET.into(),
             prefix: PREFIX.into(),
             username: user.into(),
+            run: None,
             shard: Some(9),
         },
     )
@@ -599,6 +787,7 @@ async fn proofs_verify_with_and_without_a_hint() {
             bucket: BUCKET.into(),
             prefix: "rounds/none".into(),
             username: user.into(),
+            run: None,
             shard: None,
         },
     )
@@ -651,22 +840,43 @@ async fn trigger_starts_one_execution_per_manifest_version() {
     let input: serde_json::Value = serde_json::from_str(&sfn.started.lock().unwrap()[0].1).unwrap();
     assert_eq!(
         input,
-        serde_json::json!({ "bucket": BUCKET, "prefix": PREFIX })
+        serde_json::json!({ "bucket": BUCKET, "prefix": PREFIX, "run": s.execution_name })
     );
 
     // The same event again (S3 delivers at least once): nothing new.
-    let again = handlers::trigger(&round.storage, &sfn, ev).await.unwrap();
+    let again = handlers::trigger(&round.storage, &sfn, ev.clone())
+        .await
+        .unwrap();
     assert!(again.started[0].already_started);
     assert_eq!(again.started[0].execution_name, s.execution_name);
     assert_eq!(sfn.started.lock().unwrap().len(), 1);
 
-    // A changed manifest (new ETag): a new round.
-    let updated = handlers::trigger(&round.storage, &sfn, event("trigger", "round-updated.json"))
+    // The same manifest uploaded again (after fixing a shard, say): the same
+    // ETag, a new sequencer: a new run.
+    let updated_ev: crate::S3Event = event("trigger", "round-updated.json");
+    assert_eq!(
+        updated_ev.records[0].s3.object.e_tag,
+        ev.records[0].s3.object.e_tag
+    );
+    let updated = handlers::trigger(&round.storage, &sfn, updated_ev.clone())
         .await
         .unwrap();
     assert!(!updated.started[0].already_started);
     assert_ne!(updated.started[0].execution_name, s.execution_name);
     assert_eq!(sfn.started.lock().unwrap().len(), 2);
+    // A version id, where the bucket has versioning, names the upload instead.
+    let mut versioned = updated_ev.clone();
+    versioned.records[0].s3.object.version_id = Some("3HL4kqtJlcpXroDTDmJ".into());
+    let v = handlers::trigger(&round.storage, &sfn, versioned.clone())
+        .await
+        .unwrap();
+    assert!(!v.started[0].already_started);
+    versioned.records[0].s3.object.sequencer = Some("FFFF".into());
+    let v2 = handlers::trigger(&round.storage, &sfn, versioned)
+        .await
+        .unwrap();
+    assert!(v2.started[0].already_started, "same version, same run");
+    assert_eq!(sfn.started.lock().unwrap().len(), 3);
 
     // Shards, plan.json, a root round.json and a removal are ignored.
     let other = handlers::trigger(&round.storage, &sfn, event("trigger", "other-keys.json"))
@@ -678,9 +888,10 @@ async fn trigger_starts_one_execution_per_manifest_version() {
         other.ignored[0],
         "s3://summa-rounds/rounds/r1/shards/entry_16_1.csv"
     );
-    assert_eq!(sfn.started.lock().unwrap().len(), 2);
+    assert_eq!(sfn.started.lock().unwrap().len(), 3);
 
-    // An invalid manifest is InvalidInput and starts nothing.
+    // An invalid manifest is InvalidInput, starts nothing, and is recorded in
+    // P/error.json for the operator.
     round
         .put("rounds/r1/round.json", r#"{"layout": "v2"}"#)
         .await;
@@ -688,7 +899,19 @@ async fn trigger_starts_one_execution_per_manifest_version() {
         .await
         .unwrap_err();
     assert_eq!(e.error_type(), "InvalidInput");
+    assert_eq!(e.step.as_deref(), Some("trigger"));
     assert!(e.to_string().contains("unknown variant `v2`"), "{e}");
+    assert_eq!(sfn.started.lock().unwrap().len(), 3);
+    let record: ErrorRecord =
+        serde_json::from_slice(&round.get("rounds/r1/error.json").await.unwrap()).unwrap();
+    assert_eq!(record.step.as_deref(), Some("trigger"));
+    assert_eq!(record.run, None);
+    assert_eq!(record.error, "InvalidInput");
+    assert!(
+        record.cause.contains("unknown variant `v2`"),
+        "{}",
+        record.cause
+    );
 }
 
 #[test]
@@ -731,6 +954,7 @@ fn s3_event_keys_are_decoded() {
         "rounds/2024 Q2/a/round.json"
     );
     assert_eq!(decode_key("a%2"), "a%2");
+    assert_eq!(decode_key("a%zz%41"), "a%zzA");
     assert_eq!(decode_key("%E2%82%AC"), "€");
     assert_eq!(round_prefix("rounds/r1/round.json"), Some("rounds/r1"));
     assert_eq!(round_prefix("round.json"), None);
@@ -744,7 +968,7 @@ async fn plan_rejects_bad_rounds() {
         let round = Round::new();
         round.upload(shards, manifest).await;
         let e = round.plan().await.unwrap_err();
-        assert!(round.get("rounds/r1/plan.json").await.is_none());
+        assert!(round.get(&round.key("plan.json")).await.is_none());
         e
     }
     let good = fixture("entry_16_1.csv");
@@ -848,11 +1072,26 @@ async fn plan_rejects_bad_rounds() {
         RoundInput {
             bucket: BUCKET.into(),
             prefix: "/".into(),
+            run: RUN.into(),
         },
     )
     .await
     .unwrap_err();
     check(e, "InvalidInput", "prefix is empty");
+    // A run id that is not one plain key segment.
+    for bad in ["", "../x", "a/b", &"x".repeat(81)] {
+        let e = handlers::plan(
+            &round.storage,
+            RoundInput {
+                bucket: BUCKET.into(),
+                prefix: PREFIX.into(),
+                run: bad.into(),
+            },
+        )
+        .await
+        .unwrap_err();
+        check(e, "InvalidInput", "is not a run id");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -884,38 +1123,54 @@ async fn plan_reads_only_the_head_of_big_shards() {
         .await;
     round.plan().await.unwrap();
     let plan: PlanFile =
-        serde_json::from_slice(&round.get("rounds/r1/plan.json").await.unwrap()).unwrap();
+        serde_json::from_slice(&round.get(&round.key("plan.json")).await.unwrap()).unwrap();
     assert_eq!(plan.currencies.len(), 5_000);
 }
 
-#[test]
-fn plan_output_for_10000_shards_fits_the_state_limit() {
-    let out = PlanOutput {
-        bucket: "b".repeat(63),
-        prefix: "p".repeat(200),
-        layout: Layout::V1,
-        n_bytes: 14,
-        shard_count: 10_000,
-        items: (0..10_000).collect(),
-    };
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_output_for_10000_shards_fits_the_state_limit() {
+    // What plan really returns for 10,000 shards, with the longest run id.
+    let round = Round::new();
+    let csv = b"username,balance_ETH_ETH\na,1\n".to_vec();
+    for i in 0..10_000 {
+        round
+            .put(&format!("{PREFIX}/shards/s{i:05}.csv"), csv.clone())
+            .await;
+    }
+    round.put(&format!("{PREFIX}/round.json"), "{}").await;
+    *round.run.lock().unwrap() = "r".repeat(80);
+    let out = round.plan().await.unwrap();
+    assert_eq!(out.shard_count, 10_000);
+    assert_eq!(out.items.len(), 10_000);
     let n = serde_json::to_vec(&out).unwrap().len();
+    // The Map's input is this plus the execution input: far below 256 KiB.
     assert!(n < 256 * 1024 / 4, "{n} bytes");
 }
 
 #[test]
 fn error_types_are_stable() {
     let cases = [
-        (FnError::InvalidInput("a".into()), "InvalidInput"),
-        (FnError::NotFound("a".into()), "NotFound"),
-        (FnError::Storage("a".into()), "StorageError"),
-        (FnError::Throttled("a".into()), "Throttled"),
-        (FnError::Internal("a".into()), "Internal"),
+        (FnError::invalid("a"), "InvalidInput"),
+        (FnError::not_found("a"), "NotFound"),
+        (FnError::storage("a"), "StorageError"),
+        (FnError::throttled("a"), "Throttled"),
+        (FnError::internal("a"), "Internal"),
     ];
     for (e, t) in cases {
         let d = lambda_runtime::Diagnostic::from(e.clone().in_step("plan"));
         assert_eq!(d.error_type, t);
         assert_eq!(d.error_message, "plan: a");
+        assert_eq!(e.kind.name(), t);
         assert_eq!(e.is_retryable(), matches!(t, "StorageError" | "Throttled"));
+        let in_shard = e.clone().in_shard(3, "P/shards/c.csv").in_step("mini-tree");
+        assert_eq!(
+            in_shard.to_string(),
+            "mini-tree: shard 3 (P/shards/c.csv): a"
+        );
+        assert_eq!(in_shard.message(), "a");
+        // The innermost step and shard stay.
+        let outer = in_shard.clone().in_step("aggregator").in_shard(4, "x");
+        assert_eq!(outer, in_shard);
     }
     // A throttled read through ReadAt stays Throttled.
     let store = crate::StoreError::new(crate::StoreErrorKind::Throttled, "s3://b/k", "SlowDown");
@@ -923,6 +1178,13 @@ fn error_types_are_stable() {
     assert_eq!(e.error_type(), "Throttled");
     let e = FnError::from(summa_agg::Error::UnknownUser("u".into()));
     assert_eq!(e.error_type(), "NotFound");
+    // A failed condition (If-Match) is not retried.
+    let e = FnError::from(crate::StoreError::new(
+        crate::StoreErrorKind::Changed,
+        "s3://b/k",
+        "PreconditionFailed",
+    ));
+    assert_eq!(e.error_type(), "InvalidInput");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1022,6 +1284,39 @@ impl Storage for Recording {
         self.read(key);
         self.inner.size(bucket, key).await
     }
+    async fn head(&self, bucket: &str, key: &str) -> Result<crate::ObjectInfo, crate::StoreError> {
+        self.read(key);
+        self.inner.head(bucket, key).await
+    }
+    async fn get_with_etag(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(Vec<u8>, String), crate::StoreError> {
+        self.read(key);
+        self.inner.get_with_etag(bucket, key).await
+    }
+    async fn open_if_match(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
+        self.read(key);
+        self.inner.open_if_match(bucket, key, etag).await
+    }
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: crate::PutCondition,
+    ) -> Result<(), crate::StoreError> {
+        self.inner
+            .put_if(bucket, key, body, content_type, condition)
+            .await
+    }
     async fn open(
         &self,
         bucket: &str,
@@ -1056,53 +1351,71 @@ async fn steps_read_only_what_they_need() {
         inner: round.storage.clone(),
         reads: Default::default(),
     };
+    let run = round.run_id();
     let set = |keys: &[&str]| -> std::collections::BTreeSet<String> {
-        keys.iter().map(|k| format!("{PREFIX}/{k}")).collect()
+        keys.iter()
+            .map(|k| match k.strip_prefix('/') {
+                Some(top) => format!("{PREFIX}/{top}"),
+                None => in_run(&run, k),
+            })
+            .collect()
     };
 
-    // A proof with the right hint: the aggregation tree and that mini-tree only.
+    // A proof with the right hint: the published result (which run), the
+    // aggregation tree and that mini-tree only.
     let text = String::from_utf8(unequal_shards()[2].1.clone()).unwrap();
     let user = text.lines().nth(3).unwrap().split(',').next().unwrap();
     let input = |shard| ProofInput {
         bucket: BUCKET.into(),
         prefix: PREFIX.into(),
         username: user.into(),
+        run: None,
         shard,
     };
     let p = handlers::proof(&storage, input(Some(2))).await.unwrap();
     assert_eq!(p.mini_tree, 2);
     assert_eq!(
         storage.keys_read(),
-        set(&["aggregation.mst", "mini-trees/000002.mst"])
+        set(&["/result.json", "aggregation.mst", "mini-trees/000002.mst"])
     );
-    // Without a hint: mini-trees in order, up to the user's.
+    // Without a hint: the username index names the mini-tree.
     storage.reads.lock().unwrap().clear();
     handlers::proof(&storage, input(None)).await.unwrap();
     assert_eq!(
         storage.keys_read(),
         set(&[
+            "/result.json",
             "aggregation.mst",
-            "mini-trees/000000.mst",
-            "mini-trees/000001.mst",
+            "user-index.bin",
             "mini-trees/000002.mst"
         ])
     );
 
-    // The aggregator reads the plan and the summaries, not the .mst files.
+    // The aggregator reads the plan, the summaries and hashed usernames, the
+    // run's result (this is a second aggregation of the run: it must find the
+    // same bytes) and the published result (to publish over it), not the .mst
+    // files.
     storage.reads.lock().unwrap().clear();
-    handlers::aggregator(&storage, event("aggregator", "aggregate.json"))
-        .await
-        .unwrap();
-    assert_eq!(
-        storage.keys_read(),
-        set(&[
-            "plan.json",
-            "mini-trees/000000.json",
-            "mini-trees/000001.json",
-            "mini-trees/000002.json",
-            "mini-trees/000003.json"
-        ])
-    );
+    let input = AggregatorInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: run.clone(),
+        failure: None,
+        failed_step: None,
+        shard: None,
+    };
+    handlers::aggregator(&storage, input).await.unwrap();
+    let mut expected = vec![
+        "plan.json".to_string(),
+        "result.json".to_string(),
+        "/result.json".to_string(),
+    ];
+    for i in 0..4 {
+        expected.push(format!("mini-trees/{i:06}.json"));
+        expected.push(format!("mini-trees/{i:06}.names"));
+    }
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    assert_eq!(storage.keys_read(), set(&expected));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1126,6 +1439,38 @@ async fn plan_reads_only_the_first_64_kib_of_a_shard() {
         }
         async fn size(&self, b: &str, k: &str) -> Result<u64, crate::StoreError> {
             self.0.size(b, k).await
+        }
+        async fn head(&self, b: &str, k: &str) -> Result<crate::ObjectInfo, crate::StoreError> {
+            // Metadata only: no bytes.
+            self.1.lock().unwrap().push((k.into(), 0, 0));
+            self.0.head(b, k).await
+        }
+        async fn get_with_etag(
+            &self,
+            b: &str,
+            k: &str,
+        ) -> Result<(Vec<u8>, String), crate::StoreError> {
+            self.1.lock().unwrap().push((k.into(), 0, u64::MAX));
+            self.0.get_with_etag(b, k).await
+        }
+        async fn open_if_match(
+            &self,
+            b: &str,
+            k: &str,
+            e: &str,
+        ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
+            self.1.lock().unwrap().push((k.into(), 0, u64::MAX));
+            self.0.open_if_match(b, k, e).await
+        }
+        async fn put_if(
+            &self,
+            b: &str,
+            k: &str,
+            body: Bytes,
+            t: &str,
+            c: crate::PutCondition,
+        ) -> Result<(), crate::StoreError> {
+            self.0.put_if(b, k, body, t, c).await
         }
         async fn open(
             &self,
@@ -1168,7 +1513,442 @@ async fn plan_reads_only_the_first_64_kib_of_a_shard() {
         reads,
         [
             ("rounds/r1/round.json".to_string(), 0, u64::MAX),
+            ("rounds/r1/shards/big.csv".to_string(), 0, 0),
             ("rounds/r1/shards/big.csv".to_string(), 0, 64 << 10)
         ]
     );
+}
+
+/// Input of run `run`'s mini-tree `i`.
+fn mini_tree_input(run: &str, i: usize) -> MiniTreeInput {
+    MiniTreeInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: run.into(),
+        shard: i,
+    }
+}
+
+fn round_input(run: &str) -> RoundInput {
+    RoundInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: run.into(),
+    }
+}
+
+fn aggregate_input(run: &str) -> AggregatorInput {
+    AggregatorInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: run.into(),
+        failure: None,
+        failed_step: None,
+        shard: None,
+    }
+}
+
+async fn published(round: &Round) -> RoundResult {
+    serde_json::from_slice(&round.get("rounds/r1/result.json").await.unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_executions_on_one_prefix_never_mix() {
+    // Run A (v1) is planned; then the custodian uploads a changed manifest
+    // (agg2023), which starts run B while A runs. Their steps interleave; each
+    // publishes its own root, and P/result.json is the later-planned run's even
+    // though A finishes last.
+    let round = Round::new();
+    let shards = four_shards();
+    round
+        .upload(&shards, serde_json::json!({"layout": "v1"}))
+        .await;
+    let s = &round.storage;
+    handlers::plan(s, round_input("run-a")).await.unwrap();
+    handlers::mini_tree(s, mini_tree_input("run-a", 0))
+        .await
+        .unwrap();
+    handlers::mini_tree(s, mini_tree_input("run-a", 1))
+        .await
+        .unwrap();
+    round
+        .put("rounds/r1/round.json", r#"{"layout": "agg2023"}"#)
+        .await;
+    // Plans are ordered by time (ms): make sure B's is later.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    handlers::plan(s, round_input("run-b")).await.unwrap();
+    for i in 0..4 {
+        handlers::mini_tree(s, mini_tree_input("run-b", i))
+            .await
+            .unwrap();
+        if i >= 2 {
+            handlers::mini_tree(s, mini_tree_input("run-a", i))
+                .await
+                .unwrap();
+        }
+    }
+    let AggregatorOutput::Result(b) = handlers::aggregator(s, aggregate_input("run-b"))
+        .await
+        .unwrap()
+    else {
+        panic!("expected a result")
+    };
+    let AggregatorOutput::Result(a) = handlers::aggregator(s, aggregate_input("run-a"))
+        .await
+        .unwrap()
+    else {
+        panic!("expected a result")
+    };
+    let v1 = Params::default();
+    let agg2023 = Params {
+        layout: Layout::Agg2023,
+        n_bytes: 14,
+    };
+    assert_eq!(a.root.hash, ENTRY_64_V1_ROOT);
+    assert_eq!(without_artifacts((*a).clone()), cli_result(&shards, &v1));
+    assert_eq!(
+        without_artifacts((*b).clone()),
+        cli_result(&shards, &agg2023)
+    );
+    assert_ne!(a.root, b.root);
+    // Each run's own result, and the published one is B's (planned later), not
+    // the one that finished last.
+    for (run, r) in [("run-a", &a), ("run-b", &b)] {
+        let stored: RoundResult =
+            serde_json::from_slice(&round.get(&in_run(run, "result.json")).await.unwrap()).unwrap();
+        assert_eq!(&stored, &**r);
+    }
+    assert_eq!(published(&round).await, *b);
+
+    // A third run (v1 again) publishes over B.
+    round
+        .put("rounds/r1/round.json", r#"{"layout": "v1"}"#)
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    handlers::plan(s, round_input("run-c")).await.unwrap();
+    for i in 0..4 {
+        handlers::mini_tree(s, mini_tree_input("run-c", i))
+            .await
+            .unwrap();
+    }
+    handlers::aggregator(s, aggregate_input("run-c"))
+        .await
+        .unwrap();
+    let c = published(&round).await;
+    assert_eq!(c.run.as_deref(), Some("run-c"));
+    assert_eq!(c.root.hash, ENTRY_64_V1_ROOT);
+
+    // A summary of another run copied into a run's keys is refused by name.
+    let b_summary = round
+        .get(&in_run("run-b", "mini-trees/000001.json"))
+        .await
+        .unwrap();
+    round
+        .put(&in_run("run-c", "mini-trees/000001.json"), b_summary)
+        .await;
+    let e = handlers::aggregator(s, aggregate_input("run-c"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "Internal");
+    assert!(
+        e.to_string()
+            .contains("the summary's run is \"run-b\", the plan's is \"run-c\""),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summaries_must_match_the_plan_in_every_field() {
+    let round = Round::new();
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    round.run().await.unwrap();
+    let key = round.key("mini-trees/000002.json");
+    let good: ShardSummary = serde_json::from_slice(&round.get(&key).await.unwrap()).unwrap();
+    let mut cases: Vec<(&str, ShardSummary)> = Vec::new();
+    let mut s = good.clone();
+    s.layout = Layout::Agg2023;
+    cases.push(("layout is agg2023", s));
+    let mut s = good.clone();
+    s.n_bytes = 16;
+    cases.push(("n_bytes is 16", s));
+    let mut s = good.clone();
+    s.currencies.swap(0, 1);
+    cases.push(("currencies is username,balance_USDT_ETH,balance_ETH_ETH", s));
+    let mut s = good.clone();
+    s.input.etag = "\"other\"".into();
+    cases.push(("shard version is \"other\"", s));
+    let mut s = good.clone();
+    s.summary.name = "rounds/r1/shards/entry_16_1.csv".into();
+    cases.push(("shard is", s));
+    for (what, forged) in cases {
+        round.put(&key, serde_json::to_vec(&forged).unwrap()).await;
+        let e = round.aggregate().await.unwrap_err();
+        assert_eq!(e.error_type(), "Internal", "{what}");
+        assert!(
+            e.to_string().contains(&format!("the summary's {what}")),
+            "{what}: {e}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_replaced_after_the_plan_fails_the_run_naming_it() {
+    let round = Round::new();
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    let run = round.next_run();
+    round.plan().await.unwrap();
+    round.mini_tree(0).await.unwrap();
+    // Shard 1 is replaced (same header, other users) between plan and mini-tree.
+    round
+        .put("rounds/r1/shards/entry_16_2.csv", fixture("entry_16_4.csv"))
+        .await;
+    let e = round.mini_tree(1).await.unwrap_err();
+    assert_eq!(e.error_type(), "InvalidInput");
+    assert_eq!(e.shard.as_ref().map(|s| s.index), Some(1));
+    let m = e.to_string();
+    assert!(
+        m.starts_with("mini-tree: shard 1 (rounds/r1/shards/entry_16_2.csv): rounds/r1/shards/entry_16_2.csv changed since the round was planned"),
+        "{m}"
+    );
+    assert!(round
+        .get(&round.key("mini-trees/000001.json"))
+        .await
+        .is_none());
+    // The failure recorder names it.
+    let record = round
+        .record_failure(
+            "States.ExceedToleratedFailureThreshold",
+            "The specified tolerated failure threshold was exceeded",
+            Some("mini-tree"),
+            None,
+        )
+        .await;
+    assert_eq!(record.shard, Some(1));
+    assert_eq!(record.run.as_deref(), Some(run.as_str()));
+    assert!(record.cause.contains("changed since the round was planned"));
+    assert!(round.get("rounds/r1/result.json").await.is_none());
+    // A new run plans the new version and succeeds.
+    let r = round.run().await.unwrap();
+    assert_ne!(r.root.hash, ENTRY_64_V1_ROOT);
+    assert_eq!(
+        r.inputs[1].sha256,
+        hex::encode(summa_agg::round::sha256(&fixture("entry_16_4.csv")))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_rejects_a_shard_over_the_size_limit() {
+    let round = Round::new();
+    round
+        .upload(
+            &[("a.csv", fixture("entry_16_1.csv"))],
+            serde_json::json!({}),
+        )
+        .await;
+    // A sparse file just over the limit: plan looks at its size, not its bytes.
+    let path = round
+        .storage
+        .path(BUCKET, "rounds/r1/shards/b.csv")
+        .unwrap();
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(crate::handlers::plan::MAX_SHARD_BYTES + 1)
+        .unwrap();
+    let e = round.plan().await.unwrap_err();
+    assert_eq!(e.error_type(), "InvalidInput");
+    let m = e.to_string();
+    assert!(
+        m.starts_with("plan: shard 1 (rounds/r1/shards/b.csv): rounds/r1/shards/b.csv: 268435457 bytes, more than the 256 MiB"),
+        "{m}"
+    );
+    assert!(m.contains("summa-agg split"), "{m}");
+    assert!(round.get(&round.key("plan.json")).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proof_among_1000_shards_takes_a_bounded_number_of_reads() {
+    let round = Round::new();
+    let n = 1000;
+    for i in 0..n {
+        round
+            .put(
+                &format!("{PREFIX}/shards/s{i:04}.csv"),
+                format!("username,balance_ETH_ETH\nuser{i}a,{i}\nuser{i}b,1\n"),
+            )
+            .await;
+    }
+    round.put(&format!("{PREFIX}/round.json"), "{}").await;
+    let run = round.next_run();
+    round.plan().await.unwrap();
+    let s = &round.storage;
+    futures::stream::iter(0..n)
+        .map(|i| handlers::mini_tree(s, mini_tree_input(&run, i)))
+        .buffer_unordered(8)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
+    let result = round.aggregate().await.unwrap();
+    let root = summa_agg::json::parse_fr(&result.root.hash, "root").unwrap();
+    let storage = Recording {
+        inner: round.storage.clone(),
+        reads: Default::default(),
+    };
+    for user in ["user0a", "user517b", "user999b"] {
+        storage.reads.lock().unwrap().clear();
+        let p = handlers::proof(
+            &storage,
+            ProofInput {
+                bucket: BUCKET.into(),
+                prefix: PREFIX.into(),
+                username: user.into(),
+                run: None,
+                shard: None,
+            },
+        )
+        .await
+        .unwrap();
+        summa_agg::proof::verify_with_result(&p, &result).unwrap();
+        summa_agg::proof::verify(&p, Some(&root)).unwrap();
+        let reads = storage.reads.lock().unwrap().clone();
+        // The published result, the index (header, bucket bounds, bucket), the
+        // aggregation tree and one mini-tree (a few 64 KiB blocks each).
+        assert!(
+            reads.len() <= 12,
+            "{user}: {} reads: {reads:?}",
+            reads.len()
+        );
+        let mini_trees: HashSet<&String> = reads
+            .iter()
+            .filter(|k| k.ends_with(".mst") && k.contains("/mini-trees/"))
+            .collect();
+        assert_eq!(mini_trees.len(), 1, "{user}: {reads:?}");
+        assert_eq!(
+            reads
+                .iter()
+                .filter(|k| k.ends_with("user-index.bin"))
+                .count(),
+            3
+        );
+    }
+    // Unknown users cost the same bounded reads.
+    storage.reads.lock().unwrap().clear();
+    let e = handlers::proof(
+        &storage,
+        ProofInput {
+            bucket: BUCKET.into(),
+            prefix: PREFIX.into(),
+            username: "nobody".into(),
+            run: None,
+            shard: None,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.error_type(), "NotFound");
+    assert!(storage.reads.lock().unwrap().len() <= 8);
+}
+
+#[test]
+fn username_index_finds_every_user_and_only_them() {
+    // 3 shards; a user in two shards is found in both.
+    let keys = |names: &[&str]| {
+        let mut k: Vec<[u8; 16]> = names
+            .iter()
+            .map(|n| crate::index::user_key(n.as_bytes()))
+            .collect();
+        k.sort();
+        k.concat()
+    };
+    let many: Vec<String> = (0..5000).map(|i| format!("u{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let file =
+        crate::index::build(&[keys(&["ann", "bob"]), keys(&many), keys(&["bob", "cat"])]).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let round = Round::new();
+    rt.block_on(async {
+        round.put("ix", file).await;
+        let find = |u: &'static str| {
+            let s = round.storage.clone();
+            async move { crate::index::lookup(&s, BUCKET, "ix", u).await.unwrap() }
+        };
+        assert_eq!(find("ann").await, [0]);
+        assert_eq!(find("bob").await, [0, 2]);
+        assert_eq!(find("cat").await, [2]);
+        assert_eq!(find("u4321").await, [1]);
+        assert!(find("dan").await.is_empty());
+        // Not an index.
+        round.put("ix", "not an index at all, no").await;
+        let e = crate::index::lookup(&round.storage, BUCKET, "ix", "ann")
+            .await
+            .unwrap_err();
+        assert_eq!(e.error_type(), "Internal");
+    });
+}
+
+/// `Timeout:` of a function in infra/template.yaml.
+fn template_timeout(template: &str, function: &str) -> u64 {
+    let mut lines = template
+        .lines()
+        .skip_while(|l| *l != format!("  {function}:"))
+        .skip(1);
+    // The resource's lines: indented by more than two spaces (or blank).
+    lines
+        .by_ref()
+        .take_while(|l| l.is_empty() || l.starts_with("   "))
+        .find_map(|l| l.trim().strip_prefix("Timeout: "))
+        .unwrap_or_else(|| panic!("{function} has no Timeout in the template"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn function_timeouts_agree_with_the_definition() {
+    let template = std::fs::read_to_string(repo().join("infra/template.yaml")).unwrap();
+    let asl: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo().join("state-machine/round.asl.json")).unwrap(),
+    )
+    .unwrap();
+    let states = &asl["States"];
+    let map = &states["MiniTrees"]["ItemProcessor"]["States"];
+    let tasks = [
+        (&states["Plan"], "PlanFunction"),
+        (&map["MiniTree"], "MiniTreeFunction"),
+        (&map["RecordShardTimeout"], "AggregatorFunction"),
+        (&states["Aggregate"], "AggregatorFunction"),
+        (&states["RecordFailure"], "AggregatorFunction"),
+    ];
+    for (state, function) in tasks {
+        let lambda = template_timeout(&template, function);
+        let task = state["TimeoutSeconds"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{state}"));
+        assert_eq!(
+            task, lambda,
+            "{function}: the task's TimeoutSeconds and the function's Timeout"
+        );
+    }
+    // The mini-tree's timeout is retried once, then recorded naming the shard.
+    let retry = map["MiniTree"]["Retry"].as_array().unwrap();
+    let timeout_retry = retry
+        .iter()
+        .find(|r| {
+            r["ErrorEquals"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e == "States.Timeout")
+        })
+        .expect("a Retry for timeouts");
+    assert_eq!(timeout_retry["MaxAttempts"], 1);
+    assert!(timeout_retry["ErrorEquals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e == "Sandbox.Timedout"));
+    let catch = map["MiniTree"]["Catch"].as_array().unwrap();
+    assert!(catch.iter().any(|c| c["Next"] == "RecordShardTimeout"
+        && c["ErrorEquals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "States.Timeout")));
 }

@@ -156,23 +156,38 @@ impl Drop for Proc {
     }
 }
 
+/// The tools this test runs, under the tools directory.
+const TOOLS: [&str; 3] = [
+    "venv/bin/moto_server",
+    "venv/bin/cargo-lambda",
+    "venv/bin/python3",
+];
+
 /// The tools (`.tools/`, or `SUMMA_TOOLS_DIR`): `None` means skip.
 fn tools() -> Option<PathBuf> {
     let tools = std::env::var_os("SUMMA_TOOLS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join(".tools"));
-    if tools.is_dir() {
+    // Every tool the test runs, not just the directory: a half-installed
+    // `.tools/` must not pass as "present".
+    let missing: Vec<String> = TOOLS
+        .iter()
+        .map(|t| tools.join(t))
+        .filter(|p| !p.is_file())
+        .map(|p| p.display().to_string())
+        .collect();
+    if missing.is_empty() {
         return Some(tools);
     }
     if std::env::var_os("SUMMA_REQUIRE_TOOLS").is_some() {
         panic!(
-            "{} is missing and SUMMA_REQUIRE_TOOLS is set: run infra/setup-tools.sh",
-            tools.display()
+            "missing and SUMMA_REQUIRE_TOOLS is set: {} (run infra/setup-tools.sh)",
+            missing.join(", ")
         );
     }
     eprintln!(
-        "SKIPPED local_lambda: {} is missing (run infra/setup-tools.sh; set SUMMA_REQUIRE_TOOLS to make this a failure)",
-        tools.display()
+        "SKIPPED local_lambda: missing {} (run infra/setup-tools.sh; set SUMMA_REQUIRE_TOOLS to make this a failure)",
+        missing.join(", ")
     );
     None
 }
@@ -364,9 +379,9 @@ impl Env {
             .await;
     }
 
-    /// plan, mini-tree per shard, aggregator: the result.json.
-    async fn round(&self, prefix: &str) -> Value {
-        let input = json!({ "bucket": BUCKET, "prefix": prefix });
+    /// Run `run` of a round: plan, mini-tree per shard, aggregator: the result.
+    async fn round(&self, prefix: &str, run: &str) -> Value {
+        let input = json!({ "bucket": BUCKET, "prefix": prefix, "run": run });
         let plan = self.invoke("plan", &input).ok("plan");
         let n = plan["shard_count"].as_u64().unwrap();
         assert_eq!(plan["items"], json!((0..n).collect::<Vec<_>>()));
@@ -374,15 +389,19 @@ impl Env {
             let out = self
                 .invoke(
                     "mini-tree",
-                    &json!({ "bucket": BUCKET, "prefix": prefix, "shard": i }),
+                    &json!({ "bucket": BUCKET, "prefix": prefix, "run": run, "shard": i }),
                 )
                 .ok("mini-tree");
             assert_eq!(out["shard"], json!(i));
         }
         let result = self.invoke("aggregator", &input).ok("aggregator");
-        let stored: Value =
-            serde_json::from_slice(&self.get(&format!("{prefix}/result.json")).await.unwrap())
-                .unwrap();
+        let stored: Value = serde_json::from_slice(
+            &self
+                .get(&format!("{prefix}/runs/{run}/result.json"))
+                .await
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(stored, result);
         result
     }
@@ -486,12 +505,30 @@ fn unequal_shards() -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// The result without what differs between S3 and local files: the artifacts,
+/// the run, and the inputs' keys and ETags (sizes and hashes stay).
 fn without_artifacts(mut v: Value) -> Value {
-    v.as_object_mut().unwrap().remove("artifacts");
+    let o = v.as_object_mut().unwrap();
+    o.remove("artifacts");
+    o.remove("run");
+    for i in o["inputs"].as_array_mut().unwrap() {
+        let i = i.as_object_mut().unwrap();
+        for k in ["key", "mini_tree"] {
+            let base = i[k]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string();
+            i.insert(k.into(), json!(base));
+        }
+        i.remove("etag");
+    }
     v
 }
 
-fn s3_event(key: &str, etag: &str) -> Value {
+fn s3_event(key: &str, etag: &str, sequencer: &str) -> Value {
     json!({ "Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
         "eventTime": "2025-01-15T12:00:00.000Z", "eventName": "ObjectCreated:Put",
@@ -500,7 +537,8 @@ fn s3_event(key: &str, etag: &str) -> Value {
         "responseElements": {},
         "s3": {"s3SchemaVersion": "1.0", "configurationId": "RoundUploaded",
                "bucket": {"name": BUCKET, "arn": format!("arn:aws:s3:::{BUCKET}")},
-               "object": {"key": key, "size": 10, "eTag": etag.trim_matches('"')}}
+               "object": {"key": key, "size": 10, "eTag": etag.trim_matches('"'),
+                          "sequencer": sequencer}}
     }]})
 }
 
@@ -663,29 +701,45 @@ async fn round_on_moto_and_cargo_lambda() {
     let shards = four_shards();
     env.upload("rounds/equal", &shards, json!({})).await;
     let t = Instant::now();
-    let result = env.round("rounds/equal").await;
+    let result = env.round("rounds/equal", "run-1").await;
     eprintln!(
         "round of 4 shards (6 invocations, first ones start the functions): {:?}",
         t.elapsed()
     );
     assert_eq!(result["root"]["hash"], ENTRY_64_V1_ROOT);
     assert_eq!(result["root"]["balances"], json!(["2227448", "2227448"]));
+    assert_eq!(result["run"], "run-1");
     assert_eq!(
         result["artifacts"],
         json!({
-            "aggregation": "rounds/equal/aggregation.mst",
-            "mini_trees": "rounds/equal/mini-trees/",
-            "plan": "rounds/equal/plan.json"
+            "aggregation": "rounds/equal/runs/run-1/aggregation.mst",
+            "mini_trees": "rounds/equal/runs/run-1/mini-trees/",
+            "plan": "rounds/equal/runs/run-1/plan.json",
+            "result": "rounds/equal/runs/run-1/result.json",
+            "user_index": "rounds/equal/runs/run-1/user-index.bin"
         })
     );
+    // The inputs carry S3's ETags.
+    for (i, input) in result["inputs"].as_array().unwrap().iter().enumerate() {
+        let key = format!("rounds/equal/shards/entry_16_{}.csv", i + 1);
+        assert_eq!(input["key"], json!(key));
+        assert_eq!(input["etag"], json!(env.etag(&key).await));
+    }
     assert_eq!(
         without_artifacts(result.clone()),
-        env.cli_round(&shards, "v1")
+        without_artifacts(env.cli_round(&shards, "v1"))
     );
+    let published: Value =
+        serde_json::from_slice(&env.get("rounds/equal/result.json").await.unwrap()).unwrap();
+    assert_eq!(published, result);
     let t = Instant::now();
-    let again = env.round("rounds/equal").await;
+    let again = env.round("rounds/equal", "run-2").await;
     eprintln!("the same round again (warm functions): {:?}", t.elapsed());
-    assert_eq!(again, result);
+    assert_eq!(
+        without_artifacts(again.clone()),
+        without_artifacts(result.clone())
+    );
+    assert_eq!(again["run"], "run-2");
 
     // 1b. The CLI runs the same handlers in-process over S3: same result.
     env.upload("rounds/cli", &shards, json!({})).await;
@@ -710,7 +764,10 @@ async fn round_on_moto_and_cargo_lambda() {
         "{err}"
     );
     assert!(env.get("rounds/cli-bad/result.json").await.is_none());
-    assert!(env.get("rounds/cli-bad/error.json").await.is_some());
+    let record: Value =
+        serde_json::from_slice(&env.get("rounds/cli-bad/error.json").await.unwrap()).unwrap();
+    assert_eq!(record["shard"], 1);
+    assert_eq!(record["step"], "mini-tree");
 
     // 2. Unequal shards, every layout.
     let parts = unequal_shards();
@@ -718,52 +775,99 @@ async fn round_on_moto_and_cargo_lambda() {
         let prefix = format!("rounds/unequal-{layout}");
         env.upload(&prefix, &parts, json!({ "layout": layout, "n_bytes": 14 }))
             .await;
-        let result = env.round(&prefix).await;
+        let result = env.round(&prefix, "run-1").await;
         assert_eq!(result["mini_trees"], 4);
         assert_eq!(result["layout"], layout);
         assert_eq!(
             without_artifacts(result),
-            env.cli_round(&parts, layout),
+            without_artifacts(env.cli_round(&parts, layout)),
             "{layout}"
         );
     }
 
     // 3. Re-invoking a mini-tree gives identical objects.
-    let mst = env.get("rounds/equal/mini-trees/000001.mst").await.unwrap();
-    let summary = env
-        .get("rounds/equal/mini-trees/000001.json")
-        .await
-        .unwrap();
-    let etag = env.etag("rounds/equal/mini-trees/000001.mst").await;
+    let mt = |name: &str| format!("rounds/equal/runs/run-1/mini-trees/{name}");
+    let mst = env.get(&mt("000001.mst")).await.unwrap();
+    let summary = env.get(&mt("000001.json")).await.unwrap();
     env.invoke(
         "mini-tree",
-        &json!({ "bucket": BUCKET, "prefix": "rounds/equal", "shard": 1 }),
+        &json!({ "bucket": BUCKET, "prefix": "rounds/equal", "run": "run-1", "shard": 1 }),
     )
     .ok("mini-tree again");
-    assert_eq!(
-        env.get("rounds/equal/mini-trees/000001.mst").await.unwrap(),
-        mst
+    assert_eq!(env.get(&mt("000001.mst")).await.unwrap(), mst);
+    assert_eq!(env.get(&mt("000001.json")).await.unwrap(), summary);
+
+    // 3b. Two executions on one prefix, interleaved: run A (v1) is planned and
+    // half built; the manifest changes (agg2023) and run B is planned; shard 0
+    // is replaced. A fails naming the shard; B publishes its own root; the
+    // published result is never a mix.
+    env.upload("rounds/two", &shards, json!({ "layout": "v1" }))
+        .await;
+    let a = json!({ "bucket": BUCKET, "prefix": "rounds/two", "run": "run-a" });
+    let b = json!({ "bucket": BUCKET, "prefix": "rounds/two", "run": "run-b" });
+    let shard = |run: &Value, i: u64| {
+        let mut v = run.clone();
+        v["shard"] = json!(i);
+        v
+    };
+    env.invoke("plan", &a).ok("plan A");
+    env.invoke("mini-tree", &shard(&a, 1)).ok("A 1");
+    env.put(
+        "rounds/two/round.json",
+        json!({ "layout": "agg2023" }).to_string(),
+    )
+    .await;
+    // Shard 0 replaced by other users (re-uploading the same bytes would keep
+    // S3's ETag, and the same content is no change).
+    env.put(
+        "rounds/two/shards/entry_16_1.csv",
+        fixture("entry_16_4.csv"),
+    )
+    .await;
+    let mut shards_b = shards.clone();
+    shards_b[0].1 = fixture("entry_16_4.csv");
+    std::thread::sleep(Duration::from_millis(5));
+    env.invoke("plan", &b).ok("plan B");
+    for i in 0..4 {
+        env.invoke("mini-tree", &shard(&b, i)).ok("B");
+        if i >= 2 {
+            env.invoke("mini-tree", &shard(&a, i)).ok("A");
+        }
+    }
+    let (error_type, message) = env.invoke("mini-tree", &shard(&a, 0)).err("A 0");
+    assert_eq!(error_type, "InvalidInput");
+    assert!(
+        message.starts_with("mini-tree: shard 0 (rounds/two/shards/entry_16_1.csv): rounds/two/shards/entry_16_1.csv changed since the round was planned"),
+        "{message}"
     );
+    let (error_type, _) = env.invoke("aggregator", &a).err("aggregator A");
+    assert_eq!(error_type, "NotFound");
+    let result_b = env.invoke("aggregator", &b).ok("aggregator B");
     assert_eq!(
-        env.get("rounds/equal/mini-trees/000001.json")
-            .await
-            .unwrap(),
-        summary
+        without_artifacts(result_b.clone()),
+        without_artifacts(env.cli_round(&shards_b, "agg2023"))
     );
-    assert_eq!(env.etag("rounds/equal/mini-trees/000001.mst").await, etag);
+    let mut failure = a.clone();
+    failure["failed_step"] = json!("mini-tree");
+    failure["failure"] = json!({ "Error": "States.ExceedToleratedFailureThreshold", "Cause": "" });
+    let record = env.invoke("aggregator", &failure).ok("failure mode A");
+    assert_eq!(record["shard"], 0);
+    assert_eq!(record["run"], "run-a");
+    let published: Value =
+        serde_json::from_slice(&env.get("rounds/two/result.json").await.unwrap()).unwrap();
+    assert_eq!(published, result_b);
+    assert!(env.get("rounds/two/runs/run-a/result.json").await.is_none());
 
     // 4. A bad shard: InvalidInput naming it; error.json in failure mode; no result.
     let mut bad = four_shards();
     bad[2].1 = fixture("entry_16_overflow.csv");
     env.upload("rounds/bad", &bad, json!({})).await;
-    env.put("rounds/bad/result.json", "{}").await; // stale: plan removes it
-    let input = json!({ "bucket": BUCKET, "prefix": "rounds/bad" });
+    let input = json!({ "bucket": BUCKET, "prefix": "rounds/bad", "run": "run-1" });
     env.invoke("plan", &input).ok("plan");
-    assert!(env.get("rounds/bad/result.json").await.is_none());
     let (error_type, message) = env
         .invoke(
             "mini-tree",
-            &json!({ "bucket": BUCKET, "prefix": "rounds/bad", "shard": 2 }),
+            &json!({ "bucket": BUCKET, "prefix": "rounds/bad", "run": "run-1", "shard": 2 }),
         )
         .err("the overflow shard");
     assert_eq!(error_type, "InvalidInput");
@@ -779,12 +883,14 @@ async fn round_on_moto_and_cargo_lambda() {
         .invoke("aggregator", &input)
         .err("aggregator without mini-tree 2");
     assert_eq!(error_type, "NotFound");
-    // What the state machine's Catch passes: Error, and Cause = the error payload.
+    // What the state machine's Catch passes: Error, Cause = the error payload,
+    // and the failed step.
     let cause = json!({ "errorType": "InvalidInput", "errorMessage": message }).to_string();
     let record = env
         .invoke(
             "aggregator",
-            &json!({ "bucket": BUCKET, "prefix": "rounds/bad",
+            &json!({ "bucket": BUCKET, "prefix": "rounds/bad", "run": "run-1",
+                     "failed_step": "mini-tree",
                      "failure": { "Error": "InvalidInput", "Cause": cause } }),
         )
         .ok("failure mode");
@@ -792,14 +898,18 @@ async fn round_on_moto_and_cargo_lambda() {
     assert_eq!(record["shard"], 2);
     assert_eq!(record["shard_key"], "rounds/bad/shards/entry_16_3.csv");
     assert_eq!(record["error"], "InvalidInput");
-    let stored: Value =
-        serde_json::from_slice(&env.get("rounds/bad/error.json").await.unwrap()).unwrap();
-    assert_eq!(stored, record);
+    for key in ["rounds/bad/error.json", "rounds/bad/runs/run-1/error.json"] {
+        let stored: Value = serde_json::from_slice(&env.get(key).await.unwrap()).unwrap();
+        assert_eq!(stored, record, "{key}");
+    }
     assert!(env.get("rounds/bad/result.json").await.is_none());
 
-    // 5. Proofs: with a hint, without, verified by the CLI; unknown users.
+    // 5. Proofs: with a hint, without (the username index), verified by the CLI
+    // against the published result; unknown users.
     let result: Value =
         serde_json::from_slice(&env.get("rounds/unequal-v1/result.json").await.unwrap()).unwrap();
+    let result_file = env.work.path().join("result-unequal-v1.json");
+    fs::write(&result_file, result.to_string()).unwrap();
     let root = result["root"]["hash"].as_str().unwrap().to_string();
     let text = String::from_utf8(parts[3].1.clone()).unwrap();
     let user = text
@@ -824,7 +934,12 @@ async fn round_on_moto_and_cargo_lambda() {
             .unwrap()
             .write_all(proof.to_string().as_bytes())
             .unwrap();
-        let v = env.cli(&["verify", file.to_str().unwrap(), "--root", &root]);
+        let v = env.cli(&[
+            "verify",
+            file.to_str().unwrap(),
+            "--result",
+            result_file.to_str().unwrap(),
+        ]);
         assert!(
             v.status.success(),
             "summa-agg verify: {}{}",
@@ -843,10 +958,11 @@ async fn round_on_moto_and_cargo_lambda() {
     assert_eq!(error_type, "NotFound");
     assert!(message.contains("nobody"), "{message}");
 
-    // 6. trigger: one execution per manifest version; other keys ignored.
+    // 6. trigger: one execution per upload of the manifest; other keys ignored.
     assert!(env.executions().await.is_empty());
     let manifest_key = "rounds/equal/round.json";
-    let event = s3_event(manifest_key, &env.etag(manifest_key).await);
+    let etag = env.etag(manifest_key).await;
+    let event = s3_event(manifest_key, &etag, "0065A1B2C3D4E5F601");
     let out = env.invoke("trigger", &event).ok("trigger");
     assert_eq!(out["started"].as_array().unwrap().len(), 1, "{out}");
     assert_eq!(out["started"][0]["already_started"], false);
@@ -869,7 +985,11 @@ async fn round_on_moto_and_cargo_lambda() {
     let out = env
         .invoke(
             "trigger",
-            &s3_event("rounds/equal/shards/entry_16_1.csv", "abc"),
+            &s3_event(
+                "rounds/equal/shards/entry_16_1.csv",
+                "abc",
+                "0065A1B2C3D4E5F602",
+            ),
         )
         .ok("trigger, a shard");
     assert_eq!(out["started"], json!([]));
@@ -888,29 +1008,43 @@ async fn round_on_moto_and_cargo_lambda() {
         .await
         .unwrap();
     let input: Value = serde_json::from_str(execution.input().unwrap()).unwrap();
-    assert_eq!(input, json!({ "bucket": BUCKET, "prefix": "rounds/equal" }));
-    // A changed manifest starts a new round.
-    env.put(manifest_key, json!({ "layout": "v1" }).to_string())
+    assert_eq!(
+        input,
+        json!({ "bucket": BUCKET, "prefix": "rounds/equal", "run": name })
+    );
+    // The same manifest uploaded again (same bytes, same ETag, a new sequencer):
+    // a new run.
+    env.put(manifest_key, env.get(manifest_key).await.unwrap())
         .await;
+    assert_eq!(env.etag(manifest_key).await, etag);
     let out = env
         .invoke(
             "trigger",
-            &s3_event(manifest_key, &env.etag(manifest_key).await),
+            &s3_event(manifest_key, &etag, "0065A1B2C3D4E5F7AA"),
         )
-        .ok("trigger, new manifest");
+        .ok("trigger, re-upload");
     assert_eq!(out["started"][0]["already_started"], false);
+    assert_ne!(out["started"][0]["execution_name"], json!(name));
     assert_eq!(env.executions().await.len(), 2);
-    // An invalid manifest starts nothing.
+    // An invalid manifest starts nothing and is reported in P/error.json.
     env.put(manifest_key, r#"{"layout": "v9"}"#).await;
     let (error_type, message) = env
         .invoke(
             "trigger",
-            &s3_event(manifest_key, &env.etag(manifest_key).await),
+            &s3_event(
+                manifest_key,
+                &env.etag(manifest_key).await,
+                "0065A1B2C3D4E5F7BB",
+            ),
         )
         .err("trigger, invalid manifest");
     assert_eq!(error_type, "InvalidInput");
     assert!(message.contains("v9"), "{message}");
     assert_eq!(env.executions().await.len(), 2);
+    let record: Value =
+        serde_json::from_slice(&env.get("rounds/equal/error.json").await.unwrap()).unwrap();
+    assert_eq!(record["step"], "trigger");
+    assert!(record["cause"].as_str().unwrap().contains("v9"), "{record}");
 
     // 7. The S3 adapter itself: multipart upload, pagination, empty objects.
     let multipart = S3Storage::from_config(&env.config).with_multipart(5 << 20, 5 << 20);

@@ -1,63 +1,128 @@
-//! `aggregator`: combines the mini-tree summaries into the round's tree, writes
-//! `P/aggregation.mst` and then `P/result.json`; in failure mode writes
-//! `P/error.json` instead.
+//! `aggregator`: checks the run's mini-tree summaries against its plan, combines
+//! them into the round's tree, writes `P/runs/R/aggregation.mst`, the username
+//! index and `P/runs/R/result.json`, then publishes the result as `P/result.json`
+//! with a conditional write. In failure mode it writes the run's `error.json`
+//! (and publishes it as `P/error.json`) instead.
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use summa_agg::format::write_aggregation;
-use summa_agg::json::{RoundResult, SummaryJson};
+use summa_agg::json::RoundResult;
 use summa_agg::tree::{Aggregation, TreeSummary};
 
 use crate::error::{join_error, FnError};
-use crate::handlers::mini_tree::read_plan;
-use crate::model::{AggregatorInput, AggregatorOutput, ErrorRecord, Failure, RoundKeys};
-use crate::storage::Storage;
+use crate::model::{
+    read_plan, write_error_record, AggregatorInput, AggregatorOutput, ErrorRecord, Failure,
+    PlanFile, RunKeys, ShardSummary, SHARD_ERROR_SUFFIX,
+};
+use crate::storage::{PutCondition, Storage, StoreErrorKind};
 
 /// The step's name in error messages and `error.json`.
-pub const STEP: &str = "aggregator";
+pub const STEP: &str = crate::model::steps::AGGREGATOR;
 /// Summaries read at once.
 const CONCURRENCY: usize = 64;
+/// Attempts at the conditional publication of `P/result.json`.
+const PUBLISH_ATTEMPTS: usize = 8;
 
-/// Aggregates the round, or (with `failure`) records why it failed.
+/// Aggregates the run, or (with `failure`) records why it failed.
 pub async fn aggregator(
     storage: &impl Storage,
     input: AggregatorInput,
 ) -> Result<AggregatorOutput, FnError> {
+    let keys = RunKeys::new(&input.prefix, &input.run).map_err(|e| e.in_step(STEP))?;
     match input.failure {
-        Some(ref failure) => record_failure(storage, &input.bucket, &input.prefix, failure)
-            .await
-            .map(AggregatorOutput::Failure),
-        None => aggregate(storage, &input.bucket, &input.prefix)
+        Some(ref failure) => match input.shard {
+            Some(shard) => {
+                record_shard_failure(storage, &input.bucket, &keys, shard, failure).await
+            }
+            None => {
+                record_failure(
+                    storage,
+                    &input.bucket,
+                    &keys,
+                    input.failed_step.as_deref(),
+                    failure,
+                )
+                .await
+            }
+        }
+        .map(AggregatorOutput::Failure),
+        None => aggregate(storage, &input.bucket, &keys)
             .await
             .map(|r| AggregatorOutput::Result(Box::new(r))),
     }
     .map_err(|e| e.in_step(STEP))
 }
 
+/// Checks a summary against the plan: the same run, layout, `n_bytes`,
+/// currencies, and the shard version the plan pinned.
+fn check_summary(s: &ShardSummary, plan: &PlanFile, i: usize, key: &str) -> Result<(), FnError> {
+    let planned = &plan.shards[i];
+    let mismatch = |what: &str, found: String, expected: String| {
+        Err(FnError::internal(format!(
+            "{key}: the summary's {what} is {found}, the plan's is {expected}: it is not this run's mini-tree {i} (run mini-tree {i} of run {} again)",
+            plan.run
+        )))
+    };
+    if s.run != plan.run {
+        return mismatch("run", format!("{:?}", s.run), format!("{:?}", plan.run));
+    }
+    if s.layout != plan.layout {
+        return mismatch("layout", s.layout.to_string(), plan.layout.to_string());
+    }
+    if s.n_bytes != plan.n_bytes {
+        return mismatch("n_bytes", s.n_bytes.to_string(), plan.n_bytes.to_string());
+    }
+    if s.currencies != plan.currencies {
+        return mismatch(
+            "currencies",
+            summa_agg::shard::header_line(&s.currencies),
+            summa_agg::shard::header_line(&plan.currencies),
+        );
+    }
+    if s.summary.name != planned.key || s.input.key != planned.key {
+        return mismatch(
+            "shard",
+            format!("{:?}", s.input.key),
+            format!("{:?}", planned.key),
+        );
+    }
+    if s.input.etag != planned.etag || s.input.size != planned.size {
+        return mismatch(
+            "shard version",
+            format!("{} ({} bytes)", s.input.etag, s.input.size),
+            format!("{} ({} bytes)", planned.etag, planned.size),
+        );
+    }
+    Ok(())
+}
+
 async fn aggregate(
     storage: &impl Storage,
     bucket: &str,
-    prefix: &str,
+    keys: &RunKeys,
 ) -> Result<RoundResult, FnError> {
-    let keys = RoundKeys::new(prefix)?;
-    let plan = read_plan(storage, bucket, &keys).await?;
-    let keys_ref = &keys;
+    let plan = read_plan(storage, bucket, keys).await?;
     let plan_ref = &plan;
-    let summaries: Vec<TreeSummary> = futures::stream::iter(0..plan.shards.len())
+    let shards: Vec<(ShardSummary, Vec<u8>)> = futures::stream::iter(0..plan.shards.len())
         .map(|i| async move {
-            let key = keys_ref.mini_tree_summary(i);
+            let key = keys.mini_tree_summary(i);
             let bytes = storage.get(bucket, &key).await?;
-            let json: SummaryJson = serde_json::from_slice(&bytes)
-                .map_err(|e| FnError::Internal(format!("{key}: not a mini-tree summary: {e}")))?;
-            if json.name != plan_ref.shards[i] {
-                return Err(FnError::Internal(format!(
-                    "{key} is the summary of {:?}, but the plan's shard {i} is {:?} (a stale mini-tree: run mini-tree {i} again)",
-                    json.name, plan_ref.shards[i]
+            let s: ShardSummary = serde_json::from_slice(&bytes)
+                .map_err(|e| FnError::internal(format!("{key}: not a mini-tree summary: {e}")))?;
+            check_summary(&s, plan_ref, i, &key)?;
+            let names = storage.get(bucket, &keys.mini_tree_names(i)).await?;
+            if names.len() as u64 != 16 * s.summary.entries {
+                return Err(FnError::internal(format!(
+                    "{}: {} bytes of hashed usernames for {} users",
+                    keys.mini_tree_names(i),
+                    names.len(),
+                    s.summary.entries
                 )));
             }
-            json.to_summary().map_err(FnError::from)
+            Ok((s, names))
         })
         .buffered(CONCURRENCY)
         .try_collect()
@@ -65,15 +130,22 @@ async fn aggregate(
 
     let params = plan.params();
     let currencies = plan.currencies.clone();
-    let (bytes, mut result) = tokio::task::spawn_blocking(move || {
-        let agg = Aggregation::build(&params, &currencies, summaries)?;
+    let (summaries, names): (Vec<ShardSummary>, Vec<Vec<u8>>) = shards.into_iter().unzip();
+    let trees: Vec<TreeSummary> = summaries
+        .iter()
+        .map(|s| s.summary.to_summary())
+        .collect::<Result<_, _>>()?;
+    let (bytes, index, mut result) = tokio::task::spawn_blocking(move || {
+        let agg = Aggregation::build(&params, &currencies, trees)?;
         let mut bytes = Vec::new();
         write_aggregation(&agg, &mut bytes)
             .map_err(|e| summa_agg::Error::io(summa_agg::round::AGGREGATION_FILE, e))?;
-        Ok::<_, summa_agg::Error>((bytes, RoundResult::of(&agg)))
+        let index = crate::index::build(&names);
+        Ok::<_, summa_agg::Error>((bytes, index, RoundResult::of(&agg)))
     })
     .await
     .map_err(join_error)??;
+    let index = index?;
 
     let agg_key = keys.aggregation();
     storage
@@ -84,121 +156,227 @@ async fn aggregate(
             "application/octet-stream",
         )
         .await?;
+    storage
+        .put(
+            bucket,
+            &keys.user_index(),
+            Bytes::from(index),
+            "application/octet-stream",
+        )
+        .await?;
+    result.run = Some(keys.id().to_string());
+    result.inputs = summaries.into_iter().map(|s| s.input).collect();
     result.artifacts = BTreeMap::from([
         ("aggregation".to_string(), agg_key),
         ("mini_trees".to_string(), keys.mini_trees_dir()),
         ("plan".to_string(), keys.plan()),
+        ("user_index".to_string(), keys.user_index()),
+        ("result".to_string(), keys.result()),
     ]);
     let mut body = serde_json::to_vec_pretty(&result).expect("a result serializes");
     body.push(b'\n');
-    storage
-        .put(
+    let body = Bytes::from(body);
+    // The run's own result is written once: a second aggregator of the same run
+    // (a retry) must find the same bytes.
+    match storage
+        .put_if(
             bucket,
             &keys.result(),
-            Bytes::from(body),
+            body.clone(),
             "application/json",
+            PutCondition::Absent,
         )
-        .await?;
+        .await
+    {
+        Ok(()) => {}
+        Err(e) if e.kind == StoreErrorKind::Changed => {
+            let existing = storage.get(bucket, &keys.result()).await?;
+            if existing != body {
+                return Err(FnError::internal(format!(
+                    "{} exists with another result: run {} was aggregated twice with different inputs",
+                    keys.result(),
+                    keys.id()
+                )));
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    publish(storage, bucket, keys, &plan, &body).await?;
     Ok(result)
 }
 
-/// The names of the steps, as the functions prefix their messages.
-const STEPS: [&str; 4] = ["plan", "mini-tree", "aggregator", "trigger"];
+/// When run `run` was planned (Unix ms), read from its plan.
+async fn planned_at(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+    run: &str,
+) -> Result<Option<u64>, FnError> {
+    let other = keys.round().run(run)?;
+    match storage.get(bucket, &other.plan()).await {
+        Ok(b) => Ok(Some(
+            crate::model::PlanFile::parse(&b, &other.plan())?.planned_at_ms,
+        )),
+        Err(e) if e.kind == StoreErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
 
-/// Reads the state machine's Catch payload into an [`ErrorRecord`].
-///
-/// `Cause` is, for a Lambda error, the error payload as JSON text
-/// (`{"errorType", "errorMessage", ...}`); the functions' messages start with the
-/// step (`mini-tree: `) and, for a shard, `shard 3 (P/shards/c.csv): `. A
-/// Distributed Map reports a failed child as `States.ExceedToleratedFailureThreshold`
-/// with its own cause: then the step is `mini-tree` and the shard is unknown.
-pub fn error_record(failure: &Failure) -> ErrorRecord {
-    let error = failure
-        .error
-        .clone()
-        .filter(|e| !e.is_empty())
-        .unwrap_or_else(|| "Unknown".into());
+/// Publishes the run's result as `P/result.json` by compare-and-swap (If-Match on
+/// the ETag read, or If-None-Match when there is none), unless a run planned
+/// later has published already. Returns whether it published.
+async fn publish(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+    plan: &PlanFile,
+    body: &Bytes,
+) -> Result<bool, FnError> {
+    let key = keys.round().result();
+    for _ in 0..PUBLISH_ATTEMPTS {
+        let condition = match storage.get_with_etag(bucket, &key).await {
+            Ok((current, etag)) => {
+                let current_run = serde_json::from_slice::<RoundResult>(&current)
+                    .ok()
+                    .and_then(|r| r.run);
+                if let Some(run) = current_run {
+                    if run == keys.id() {
+                        return Ok(true);
+                    }
+                    if let Ok(other) = keys.round().run(&run) {
+                        let theirs = planned_at(storage, bucket, &other, &run).await?;
+                        let newer = theirs
+                            .is_some_and(|t| (t, run.as_str()) > (plan.planned_at_ms, keys.id()));
+                        if newer {
+                            return Ok(false);
+                        }
+                    }
+                }
+                PutCondition::Matches(etag)
+            }
+            Err(e) if e.kind == StoreErrorKind::NotFound => PutCondition::Absent,
+            Err(e) => return Err(e.into()),
+        };
+        match storage
+            .put_if(bucket, &key, body.clone(), "application/json", condition)
+            .await
+        {
+            Ok(()) => return Ok(true),
+            // Another run published in between: look again.
+            Err(e) if e.kind == StoreErrorKind::Changed => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(FnError::storage(format!(
+        "{key}: could not publish after {PUBLISH_ATTEMPTS} conditional writes (other runs keep publishing)"
+    )))
+}
+
+/// The message of a Catch payload's Cause: for a Lambda error the payload is
+/// JSON, `{"errorType", "errorMessage"}`, and the message is `errorMessage`;
+/// otherwise the raw text.
+fn cause_message(failure: &Failure) -> String {
     let raw = failure.cause.clone().unwrap_or_default();
-    let message = serde_json::from_str::<serde_json::Value>(&raw)
+    serde_json::from_str::<serde_json::Value>(&raw)
         .ok()
         .and_then(|v| {
             v.get("errorMessage")
                 .and_then(|m| m.as_str())
                 .map(str::to_owned)
         })
-        .unwrap_or(raw);
-    let mut step = None;
-    let mut shard = None;
-    let mut shard_key = None;
-    if let Some((s, rest)) = message.split_once(": ") {
-        if STEPS.contains(&s) {
-            step = Some(s.to_string());
-            if let Some((index, key)) = parse_shard(rest) {
-                shard = Some(index);
-                shard_key = Some(key);
-            }
-        }
-    }
-    if step.is_none() && error.starts_with("States.ExceedToleratedFailure") {
-        step = Some(crate::handlers::mini_tree::STEP.to_string());
-    }
-    ErrorRecord {
-        step,
-        shard,
-        shard_key,
-        error,
-        cause: message,
-    }
+        .unwrap_or(raw)
 }
 
-/// `shard 3 (P/shards/c.csv): ...` -> (3, "P/shards/c.csv").
-fn parse_shard(s: &str) -> Option<(u64, String)> {
-    let rest = s.strip_prefix("shard ")?;
-    let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-    let index = rest[..digits].parse().ok()?;
-    let rest = rest[digits..].strip_prefix(" (")?;
-    let end = rest
-        .find("): ")
-        .or_else(|| rest.strip_suffix(')').map(str::len))?;
-    Some((index, rest[..end].to_string()))
+fn error_name(failure: &Failure) -> String {
+    failure
+        .error
+        .clone()
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| "Unknown".into())
 }
 
-/// The first (lowest-index) shard error record under `P/mini-trees/`, if any.
+/// The run's first (lowest-index) shard error record, if any. Only this run's
+/// records exist under its keys: a previous run's are never read.
 async fn first_shard_error(
     storage: &impl Storage,
     bucket: &str,
-    keys: &RoundKeys,
+    keys: &RunKeys,
 ) -> Option<ErrorRecord> {
     let listed = storage.list(bucket, &keys.mini_trees_dir()).await.ok()?;
     let key = listed
         .into_iter()
-        .find(|k| k.ends_with(crate::model::SHARD_ERROR_SUFFIX))?;
+        .find(|k| k.ends_with(SHARD_ERROR_SUFFIX))?;
     let bytes = storage.get(bucket, &key).await.ok()?;
-    serde_json::from_slice(&bytes).ok()
+    serde_json::from_slice(&bytes)
+        .ok()
+        .filter(|r: &ErrorRecord| r.run.as_deref() == Some(keys.id()))
+}
+
+/// Writes the run's `error.json` and publishes it as `P/error.json`.
+pub async fn publish_error(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+    record: &ErrorRecord,
+) -> Result<(), FnError> {
+    write_error_record(storage, bucket, &keys.error(), record).await?;
+    write_error_record(storage, bucket, &keys.round().error(), record).await
 }
 
 async fn record_failure(
     storage: &impl Storage,
     bucket: &str,
-    prefix: &str,
+    keys: &RunKeys,
+    step: Option<&str>,
     failure: &Failure,
 ) -> Result<ErrorRecord, FnError> {
-    let keys = RoundKeys::new(prefix)?;
-    let mut record = error_record(failure);
-    if record.shard.is_none()
-        && record.step.as_deref() != Some("plan")
-        && record.step.as_deref() != Some("aggregator")
-    {
+    let error = error_name(failure);
+    let mut record = ErrorRecord {
+        run: Some(keys.id().to_string()),
+        step: step.map(str::to_owned),
+        shard: None,
+        shard_key: None,
+        error: error.clone(),
+        cause: cause_message(failure),
+    };
+    if record.step.is_none() && error.starts_with("States.ExceedToleratedFailure") {
+        record.step = Some(crate::model::steps::MINI_TREE.to_string());
+    }
+    if record.step.as_deref() == Some(crate::model::steps::MINI_TREE) {
         // A Distributed Map's own failure does not say which shard failed: the
-        // rejected shards left error records; report the first.
-        if let Some(shard) = first_shard_error(storage, bucket, &keys).await {
+        // rejected (or timed-out) shards left error records; report the first.
+        if let Some(shard) = first_shard_error(storage, bucket, keys).await {
             record = shard;
         }
     }
-    let mut body = serde_json::to_vec_pretty(&record).expect("a record serializes");
-    body.push(b'\n');
-    storage
-        .put(bucket, &keys.error(), Bytes::from(body), "application/json")
-        .await?;
+    publish_error(storage, bucket, keys, &record).await?;
+    Ok(record)
+}
+
+/// Records that shard `shard`'s mini-tree failed without recording it itself (a
+/// Lambda timeout, after its one retry): its error record names the shard.
+async fn record_shard_failure(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+    shard: usize,
+    failure: &Failure,
+) -> Result<ErrorRecord, FnError> {
+    let plan = read_plan(storage, bucket, keys).await?;
+    let shard_key = plan.shards.get(shard).map(|s| s.key.clone());
+    let error = error_name(failure);
+    let record = ErrorRecord {
+        run: Some(keys.id().to_string()),
+        step: Some(crate::model::steps::MINI_TREE.to_string()),
+        shard: Some(shard as u64),
+        shard_key: shard_key.clone(),
+        cause: format!(
+            "the mini-tree of shard {shard} ({}) did not finish, twice: {error}: {}",
+            shard_key.as_deref().unwrap_or("not in the plan"),
+            cause_message(failure)
+        ),
+        error,
+    };
+    write_error_record(storage, bucket, &keys.mini_tree_error(shard), &record).await?;
     Ok(record)
 }

@@ -1,120 +1,133 @@
-//! `mini-tree`: streams one shard, builds its mini-tree, writes
-//! `P/mini-trees/NNNNNN.mst` and then its summary `P/mini-trees/NNNNNN.json`.
+//! `mini-tree`: streams one shard (the version the plan pinned), builds its
+//! mini-tree, writes `P/runs/R/mini-trees/NNNNNN.mst`, its hashed usernames
+//! (`.names`) and then its summary (`.json`).
 
 use std::io::BufReader;
 
 use bytes::Bytes;
 use summa_agg::format::{mini_tree_len, write_mini_tree};
-use summa_agg::json::SummaryJson;
-use summa_agg::round::build_mini_tree;
+use summa_agg::json::{InputRecord, SummaryJson};
+use summa_agg::round::{build_mini_tree, sha256, DigestReader};
 use tokio_util::io::SyncIoBridge;
 
 use crate::error::{join_error, FnError};
-use crate::model::{Failure, MiniTreeInput, MiniTreeOutput, PlanFile, RoundKeys};
-use crate::storage::Storage;
+use crate::index::user_key;
+use crate::model::{
+    read_plan, write_error_record, ErrorRecord, MiniTreeInput, MiniTreeOutput, RunKeys,
+    ShardSummary,
+};
+use crate::storage::{Storage, StoreErrorKind};
 
 /// The step's name in error messages and `error.json`.
-pub const STEP: &str = "mini-tree";
-
-/// Reads `P/plan.json` (which `plan` wrote).
-pub(crate) async fn read_plan(
-    storage: &impl Storage,
-    bucket: &str,
-    keys: &RoundKeys,
-) -> Result<PlanFile, FnError> {
-    let key = keys.plan();
-    let bytes = storage.get(bucket, &key).await.map_err(|e| {
-        FnError::from(e).context(format_args!(
-            "the round has no plan ({key}); run plan first"
-        ))
-    })?;
-    PlanFile::parse(&bytes, &key)
-}
+pub const STEP: &str = crate::model::steps::MINI_TREE;
 
 /// Builds shard `input.shard`'s mini-tree. Idempotent: the same shard gives the
 /// same bytes.
 ///
+/// The shard is read with `If-Match` on the ETag the plan recorded: a shard
+/// replaced since the plan fails the run (`InvalidInput`, naming the shard).
 /// A shard rejected as invalid input also gets an error record,
-/// `P/mini-trees/NNNNNN.error.json`: in AWS a failed Distributed Map reports only
-/// `States.ExceedToleratedFailureThreshold`, and the record is how the failure
-/// recorder names the shard and the cause. A shard that succeeds removes its record.
-/// Both are best effort: the function's own result is what the state machine sees.
+/// `P/runs/R/mini-trees/NNNNNN.error.json`: in AWS a failed Distributed Map
+/// reports only `States.ExceedToleratedFailureThreshold`, and the record is how
+/// the failure recorder names the shard and the cause. Best effort: the
+/// function's own result is what the state machine sees.
 pub async fn mini_tree(
     storage: &impl Storage,
     input: MiniTreeInput,
 ) -> Result<MiniTreeOutput, FnError> {
     let result = run(storage, &input).await.map_err(|e| e.in_step(STEP));
-    let Ok(keys) = RoundKeys::new(&input.prefix) else {
-        return result;
-    };
-    let record_key = keys.mini_tree_error(input.shard);
-    match &result {
-        Ok(_) => {
-            let _ = storage.delete(&input.bucket, &record_key).await;
-        }
-        Err(e) if !e.is_retryable() => {
-            let record = crate::handlers::aggregator::error_record(&Failure {
-                error: Some(e.error_type().to_string()),
-                cause: Some(e.message().to_string()),
-            });
-            let mut body = serde_json::to_vec_pretty(&record).expect("a record serializes");
-            body.push(b'\n');
-            let _ = storage
-                .put(
+    if let Err(e) = &result {
+        if !e.is_retryable() {
+            if let Ok(keys) = RunKeys::new(&input.prefix, &input.run) {
+                let record = ErrorRecord::of(e, Some(keys.id()));
+                let _ = write_error_record(
+                    storage,
                     &input.bucket,
-                    &record_key,
-                    Bytes::from(body),
-                    "application/json",
+                    &keys.mini_tree_error(input.shard),
+                    &record,
                 )
                 .await;
+            }
         }
-        Err(_) => {}
     }
     result
 }
 
 async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOutput, FnError> {
-    let keys = RoundKeys::new(&input.prefix)?;
+    let keys = RunKeys::new(&input.prefix, &input.run)?;
     let bucket = input.bucket.as_str();
     let plan = read_plan(storage, bucket, &keys).await?;
     let i = input.shard;
-    let Some(key) = plan.shards.get(i).cloned() else {
-        return Err(FnError::InvalidInput(format!(
+    let Some(planned) = plan.shards.get(i).cloned() else {
+        return Err(FnError::invalid(format!(
             "shard {i} is out of range: the plan has {} shard{}",
             plan.shards.len(),
             if plan.shards.len() == 1 { "" } else { "s" }
         )));
     };
+    let key = planned.key.clone();
     let in_shard = |e: FnError| e.in_shard(i, &key);
+    let changed = |what: String| {
+        FnError::invalid(format!(
+            "{key} changed since the round was planned ({what}); the round is built from the version planned: upload the shards, then the manifest again to start a new run"
+        ))
+    };
 
     let body = storage
-        .open(bucket, &key)
+        .open_if_match(bucket, &key, &planned.etag)
         .await
-        .map_err(|e| in_shard(e.into()))?;
+        .map_err(|e| {
+            if e.kind == StoreErrorKind::Changed {
+                changed(format!("its ETag is no longer {}", planned.etag))
+            } else {
+                FnError::from(e)
+            }
+        })
+        .map_err(in_shard)?;
     // The CSV parser is synchronous: bridge the stream into a blocking task, which
     // also keeps the CPU work off the async workers.
     let bridge = SyncIoBridge::new(body);
     let params = plan.params();
     let name = key.clone();
     let currencies = plan.currencies.clone();
-    let (bytes, summary) = tokio::task::spawn_blocking(move || {
+    let (bytes, summary, names, size, sha) = tokio::task::spawn_blocking(move || {
+        let mut digest = DigestReader::new(bridge);
         let tree = build_mini_tree(
-            BufReader::with_capacity(1 << 20, bridge),
+            BufReader::with_capacity(1 << 20, &mut digest),
             &name,
             &params,
             Some(&currencies),
         )?;
+        let (size, sha) = digest.finish();
         // The header holds section offsets: the file is encoded in full, then
         // uploaded.
         let mut bytes = Vec::with_capacity(mini_tree_len(&tree) as usize);
         write_mini_tree(&tree, &mut bytes).map_err(|e| summa_agg::Error::io(name.clone(), e))?;
-        Ok::<_, summa_agg::Error>((bytes, tree.summary()))
+        let mut names: Vec<[u8; 16]> = (0..tree.entries() as usize)
+            .map(|u| user_key(tree.username(u)))
+            .collect();
+        names.sort_unstable();
+        Ok::<_, summa_agg::Error>((bytes, tree.summary(), names.concat(), size, sha))
     })
     .await
     .map_err(join_error)?
     .map_err(|e| in_shard(e.into()))?;
+    if size != planned.size {
+        return Err(in_shard(changed(format!(
+            "{size} bytes read, {} planned",
+            planned.size
+        ))));
+    }
 
     let mini_tree_key = keys.mini_tree(i);
+    let record = InputRecord {
+        key: key.clone(),
+        size,
+        etag: planned.etag.clone(),
+        sha256: hex::encode(sha),
+        mini_tree: mini_tree_key.clone(),
+        mini_tree_sha256: hex::encode(sha256(&bytes)),
+    };
     storage
         .put(
             bucket,
@@ -123,7 +136,22 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
             "application/octet-stream",
         )
         .await?;
-    let json = SummaryJson::from(&summary);
+    storage
+        .put(
+            bucket,
+            &keys.mini_tree_names(i),
+            Bytes::from(names),
+            "application/octet-stream",
+        )
+        .await?;
+    let json = ShardSummary {
+        run: keys.id().to_string(),
+        layout: plan.layout,
+        n_bytes: plan.n_bytes,
+        currencies: plan.currencies.clone(),
+        input: record,
+        summary: SummaryJson::from(&summary),
+    };
     let mut body = serde_json::to_vec_pretty(&json).expect("a summary serializes");
     body.push(b'\n');
     storage
@@ -138,8 +166,8 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
         shard: i,
         key,
         mini_tree_key,
-        entries: json.entries,
-        depth: json.depth,
-        root: json.root,
+        entries: json.summary.entries,
+        depth: json.summary.depth,
+        root: json.summary.root,
     })
 }

@@ -8,7 +8,7 @@ pub mod plan;
 pub mod proof;
 pub mod trigger;
 
-pub use aggregator::{aggregator, error_record};
+pub use aggregator::{aggregator, publish_error};
 pub use mini_tree::mini_tree;
 pub use plan::plan;
 pub use proof::proof;

@@ -1,30 +1,49 @@
-//! `plan`: reads the manifest and the head of every shard, writes `P/plan.json`.
+//! `plan`: reads the manifest and the head of every shard, pins each shard's
+//! version (ETag and size), writes `P/runs/R/plan.json`.
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use summa_agg::shard::{check_header, read_header, Currency};
 
 use crate::error::FnError;
-use crate::model::{Manifest, PlanFile, PlanOutput, RoundInput, RoundKeys};
+use crate::model::{Manifest, PlanFile, PlanOutput, PlannedShard, RoundInput, RunKeys};
 use crate::storage::Storage;
 
 /// Bytes of a shard read to check it: enough for the header and a row.
 pub const HEAD_BYTES: u64 = 64 << 10;
 /// A header longer than this is refused.
 const MAX_HEADER_BYTES: u64 = 16 << 20;
+/// The largest shard a round accepts: 256 MiB of CSV, about 7 million users of
+/// two currencies. A mini-tree needs about 290 bytes of memory per user and
+/// ~95 us of CPU per user on Graviton: a bigger shard would need more than a
+/// Lambda's 10 GB or its 15 minutes. Cut bigger exports with `summa-agg split`.
+pub const MAX_SHARD_BYTES: u64 = 256 << 20;
 /// Shards checked at once.
 const CONCURRENCY: usize = 32;
 
 /// The step's name in error messages and `error.json`.
-pub const STEP: &str = "plan";
+pub const STEP: &str = crate::model::steps::PLAN;
 
-/// Reads the head of shard `key` and returns its currencies; fails if the header
-/// is invalid or no user row follows it.
+/// Reads the version and head of shard `key` and returns its currencies; fails if
+/// the shard is too big, the header is invalid or no user row follows it.
 async fn shard_head(
     storage: &impl Storage,
     bucket: &str,
     key: &str,
-) -> Result<Vec<Currency>, FnError> {
+) -> Result<(PlannedShard, Vec<Currency>), FnError> {
+    let info = storage.head(bucket, key).await?;
+    if info.size > MAX_SHARD_BYTES {
+        return Err(FnError::invalid(format!(
+            "{key}: {} bytes, more than the {} MiB a shard may have (MAX_SHARD_BYTES): cut it with `summa-agg split {key} --shard-size K --out DIR`",
+            info.size,
+            MAX_SHARD_BYTES >> 20
+        )));
+    }
+    let planned = PlannedShard {
+        key: key.to_string(),
+        size: info.size,
+        etag: info.etag,
+    };
     let mut len = HEAD_BYTES;
     loop {
         let head = storage.get_range(bucket, key, 0, len).await?;
@@ -62,26 +81,26 @@ async fn shard_head(
                 continue;
             }
         }
-        return Ok(currencies);
+        return Ok((planned, currencies));
     }
 }
 
-/// Plans a round: reads `P/round.json`, lists or takes the shards, checks that
-/// every shard's header is valid and the same and that it has a user row, removes
-/// a previous `P/result.json` and `P/error.json`, writes `P/plan.json`.
+/// Plans run R of a round: reads `P/round.json`, lists or takes the shards, checks
+/// that every shard is at most [`MAX_SHARD_BYTES`], that its header is valid and
+/// the same and that it has a user row, and writes `P/runs/R/plan.json` with each
+/// shard's ETag and size. Nothing outside `P/runs/R/` is touched: the published
+/// `P/result.json` stays until this run completes.
 pub async fn plan(storage: &impl Storage, input: RoundInput) -> Result<PlanOutput, FnError> {
     run(storage, &input).await.map_err(|e| e.in_step(STEP))
 }
 
 async fn run(storage: &impl Storage, input: &RoundInput) -> Result<PlanOutput, FnError> {
-    let keys = RoundKeys::new(&input.prefix)?;
+    let run = RunKeys::new(&input.prefix, &input.run)?;
+    let keys = run.round();
     let bucket = input.bucket.as_str();
-    // A re-run starts by withdrawing the previous outcome.
-    storage.delete(bucket, &keys.result()).await?;
-    storage.delete(bucket, &keys.error()).await?;
-
     let manifest_key = keys.manifest();
-    let manifest = Manifest::parse(&storage.get(bucket, &manifest_key).await?, &manifest_key)?;
+    let (manifest_bytes, manifest_etag) = storage.get_with_etag(bucket, &manifest_key).await?;
+    let manifest = Manifest::parse(&manifest_bytes, &manifest_key)?;
     let params = manifest.params();
     let shards = match &manifest.shards {
         Some(s) => s.clone(),
@@ -99,7 +118,7 @@ async fn run(storage: &impl Storage, input: &RoundInput) -> Result<PlanOutput, F
                 })
                 .collect();
             if shards.is_empty() {
-                return Err(FnError::InvalidInput(format!(
+                return Err(FnError::invalid(format!(
                     "no shard: nothing matches s3://{bucket}/{dir}*.csv and {manifest_key} lists none"
                 )));
             }
@@ -107,36 +126,43 @@ async fn run(storage: &impl Storage, input: &RoundInput) -> Result<PlanOutput, F
         }
     };
 
-    let heads: Vec<Vec<Currency>> = futures::stream::iter(shards.iter().enumerate())
-        .map(|(i, key)| async move {
-            shard_head(storage, bucket, key)
-                .await
-                .map_err(|e| e.in_shard(i, key))
-        })
-        .buffered(CONCURRENCY)
-        .try_collect()
-        .await?;
-    let currencies = heads[0].clone();
-    for (i, c) in heads.iter().enumerate().skip(1) {
+    let heads: Vec<(PlannedShard, Vec<Currency>)> =
+        futures::stream::iter(shards.iter().enumerate())
+            .map(|(i, key)| async move {
+                shard_head(storage, bucket, key)
+                    .await
+                    .map_err(|e| e.in_shard(i, key))
+            })
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await?;
+    let currencies = heads[0].1.clone();
+    for (i, (_, c)) in heads.iter().enumerate().skip(1) {
         check_header(&currencies, &shards[0], c, &shards[i])
             .map_err(|e| FnError::from(e).in_shard(i, &shards[i]))?;
     }
 
     let plan = PlanFile {
+        run: run.id().to_string(),
+        planned_at_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+        manifest_etag,
         layout: params.layout,
         n_bytes: params.n_bytes,
         currencies,
-        shards,
+        shards: heads.into_iter().map(|(s, _)| s).collect(),
     };
     let mut body = serde_json::to_vec_pretty(&plan).expect("a plan serializes");
     body.push(b'\n');
     storage
-        .put(bucket, &keys.plan(), Bytes::from(body), "application/json")
+        .put(bucket, &run.plan(), Bytes::from(body), "application/json")
         .await?;
     let n = plan.shards.len();
     Ok(PlanOutput {
         bucket: bucket.to_string(),
         prefix: keys.prefix().to_string(),
+        run: run.id().to_string(),
         layout: plan.layout,
         n_bytes: plan.n_bytes,
         shard_count: n,

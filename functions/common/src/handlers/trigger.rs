@@ -6,11 +6,13 @@ use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use sha3::{Digest, Sha3_256};
 
 use crate::error::FnError;
-use crate::model::{Manifest, Started, TriggerOutput, MANIFEST_FILE};
+use crate::model::{
+    write_error_record, ErrorRecord, Manifest, RoundKeys, Started, TriggerOutput, MANIFEST_FILE,
+};
 use crate::storage::Storage;
 
 /// The step's name in error messages.
-pub const STEP: &str = "trigger";
+pub const STEP: &str = crate::model::steps::TRIGGER;
 
 /// Step Functions' limit on execution names.
 pub const MAX_NAME_LEN: usize = 80;
@@ -37,18 +39,20 @@ pub trait Executions: Send + Sync {
     ) -> impl Future<Output = Result<StartOutcome, FnError>> + Send;
 }
 
-/// The execution name of a round: readable (the prefix, sanitized) and unique per
-/// manifest version (a hash of the prefix and the manifest's ETag). Step Functions
-/// names allow 1..=80 characters; this uses only `A-Za-z0-9-_`, which also keeps
-/// CloudWatch logging happy.
-pub fn execution_name(prefix: &str, etag: &str) -> String {
-    let etag = etag.trim().trim_matches('"');
+/// The execution name of a round, which is also its run id: readable (the prefix,
+/// sanitized) and unique per upload of the manifest (a hash of the prefix and
+/// `upload`, the S3 event's version id or sequencer: a new upload of the same
+/// bytes is a new run, a duplicated event is not). Step Functions names allow
+/// 1..=80 characters; this uses only `A-Za-z0-9-_`, which also keeps CloudWatch
+/// logging happy.
+pub fn execution_name(prefix: &str, upload: &str) -> String {
+    let upload = upload.trim().trim_matches('"');
     let mut h = Sha3_256::new();
     h.update(prefix.as_bytes());
     h.update([0]);
-    h.update(etag.as_bytes());
+    h.update(upload.as_bytes());
     let digest = h.finalize();
-    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let hash = hex::encode(&digest[..8]);
     let mut readable = String::new();
     for c in prefix.chars() {
         let c = if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
@@ -74,29 +78,10 @@ pub fn execution_name(prefix: &str, etag: &str) -> String {
 
 /// Decodes an S3 event key (URL-encoded, `+` for a space).
 pub fn decode_key(key: &str) -> String {
-    let b = key.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let spaced = key.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The round prefix of a manifest key (`P/round.json` -> `P`), if it is one.
@@ -107,10 +92,12 @@ pub fn round_prefix(key: &str) -> Option<&str> {
 }
 
 /// Starts one execution per `P/round.json` record: validates the manifest, then
-/// starts `{bucket, prefix}` under a name derived from the prefix and the
-/// manifest's ETag, so a duplicated event starts nothing new and a changed
-/// manifest starts a new round. Other keys (and removals) are ignored. Invalid
-/// manifests fail the call after the valid ones were started.
+/// starts `{bucket, prefix}` under a name derived from the prefix and the upload
+/// (the event's version id, else its sequencer), so a duplicated event starts
+/// nothing new and every new upload starts a new run. Other keys (and removals)
+/// are ignored. An invalid manifest is recorded in `P/error.json` (step
+/// `trigger`) and fails the call after the valid ones were started, so that the
+/// function's failure destination gets the event.
 pub async fn trigger(
     storage: &impl Storage,
     executions: &impl Executions,
@@ -136,20 +123,13 @@ pub async fn trigger(
         }
     }
     if let Some(first) = errors.first() {
-        let message = errors
-            .iter()
-            .map(FnError::message)
-            .collect::<Vec<_>>()
-            .join("; ");
         let mut e = first.clone();
         if errors.len() > 1 {
-            e = match e {
-                FnError::InvalidInput(_) => FnError::InvalidInput(message),
-                FnError::NotFound(_) => FnError::NotFound(message),
-                FnError::Storage(_) => FnError::Storage(message),
-                FnError::Throttled(_) => FnError::Throttled(message),
-                FnError::Internal(_) => FnError::Internal(message),
-            };
+            e.message = errors
+                .iter()
+                .map(FnError::message)
+                .collect::<Vec<_>>()
+                .join("; ");
         }
         if !out.started.is_empty() {
             e = e.context(format_args!("started {} round(s), but", out.started.len()));
@@ -183,20 +163,30 @@ async fn handle_record(
     };
     let prefix = prefix.trim_end_matches('/').to_string();
     let bytes = storage.get(bucket, &key).await?;
-    Manifest::parse(&bytes, &format!("s3://{bucket}/{key}"))?;
-    let etag = match record.s3.object.e_tag.as_deref().filter(|e| !e.is_empty()) {
-        Some(e) => e.to_string(),
-        // No ETag in the event: the manifest's content stands in for it.
-        None => {
-            let d = Sha3_256::digest(&bytes);
-            format!(
-                "sha3-{}",
-                d.iter().map(|b| format!("{b:02x}")).collect::<String>()
-            )
+    if let Err(e) = Manifest::parse(&bytes, &format!("s3://{bucket}/{key}")) {
+        // Where an operator looks: P/error.json (best effort; the error is also
+        // the function's, which goes to its failure destination).
+        if let Ok(round) = RoundKeys::new(&prefix) {
+            let record = ErrorRecord::of(&e.clone().in_step(STEP), None);
+            let _ = write_error_record(storage, bucket, &round.error(), &record).await;
         }
+        return Err(e);
+    }
+    let object = &record.s3.object;
+    let nonempty = |v: &Option<String>| v.clone().filter(|v| !v.is_empty() && v != "null");
+    let upload = match (
+        nonempty(&object.version_id),
+        nonempty(&object.sequencer),
+        nonempty(&object.e_tag),
+    ) {
+        (Some(v), _, _) => format!("version-{v}"),
+        (None, Some(seq), _) => format!("sequencer-{seq}"),
+        // Neither (a hand-made event): the ETag, else the manifest's content.
+        (None, None, Some(e)) => format!("etag-{e}"),
+        (None, None, None) => format!("sha3-{}", hex::encode(Sha3_256::digest(&bytes))),
     };
-    let name = execution_name(&prefix, &etag);
-    let input = serde_json::json!({ "bucket": bucket, "prefix": prefix }).to_string();
+    let name = execution_name(&prefix, &upload);
+    let input = serde_json::json!({ "bucket": bucket, "prefix": prefix, "run": name }).to_string();
     let outcome = executions.start(&name, &input).await?;
     let (execution_arn, already_started) = match outcome {
         StartOutcome::Started { execution_arn } => (Some(execution_arn), false),

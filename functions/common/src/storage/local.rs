@@ -9,7 +9,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use super::{ObjectReader, Storage, StoreError, StoreErrorKind};
+use super::{ObjectInfo, ObjectReader, PutCondition, Storage, StoreError, StoreErrorKind};
+
+/// Conditional writes of every `LocalStorage` in the process, one at a time (check
+/// and write are then atomic for readers and writers of this process).
+static CONDITIONAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Object storage in a local directory (a bucket is a sub-directory).
 #[derive(Clone, Debug)]
@@ -137,6 +141,87 @@ impl Storage for LocalStorage {
         Ok(meta.len())
     }
 
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
+        let path = self.path(bucket, key)?;
+        let meta = tokio::fs::metadata(&path)
+            .await
+            .map_err(|e| Self::err(bucket, key, e))?;
+        if meta.is_dir() {
+            return Err(Self::err(bucket, key, io::ErrorKind::NotFound.into()));
+        }
+        Ok(ObjectInfo {
+            size: meta.len(),
+            etag: local_etag(&meta),
+        })
+    }
+
+    async fn get_with_etag(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(Vec<u8>, String), StoreError> {
+        let path = self.path(bucket, key)?;
+        let err = |e| Self::err(bucket, key, e);
+        let mut f = tokio::fs::File::open(&path).await.map_err(err)?;
+        let etag = local_etag(&f.metadata().await.map_err(err)?);
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).await.map_err(err)?;
+        Ok((bytes, etag))
+    }
+
+    async fn open_if_match(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> Result<ObjectReader, StoreError> {
+        // The open file is the version checked: a replacement is a new file.
+        let path = self.path(bucket, key)?;
+        let err = |e| Self::err(bucket, key, e);
+        let f = tokio::fs::File::open(&path).await.map_err(err)?;
+        let found = local_etag(&f.metadata().await.map_err(err)?);
+        if found != etag {
+            return Err(StoreError::new(
+                StoreErrorKind::Changed,
+                Self::location(bucket, key),
+                format!("PreconditionFailed: the ETag is {found}, not {etag} (If-Match)"),
+            ));
+        }
+        Ok(Box::pin(f))
+    }
+
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: PutCondition,
+    ) -> Result<(), StoreError> {
+        let _one_at_a_time = CONDITIONAL.lock().await;
+        let current = match self.head(bucket, key).await {
+            Ok(info) => Some(info.etag),
+            Err(e) if e.kind == StoreErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let holds = match (&condition, &current) {
+            (PutCondition::Absent, None) => true,
+            (PutCondition::Matches(want), Some(found)) => want == found,
+            _ => false,
+        };
+        if !holds {
+            return Err(StoreError::new(
+                StoreErrorKind::Changed,
+                Self::location(bucket, key),
+                format!(
+                    "PreconditionFailed: {condition:?} does not hold (the object is {})",
+                    current.as_deref().unwrap_or("absent")
+                ),
+            ));
+        }
+        self.put(bucket, key, body, content_type).await
+    }
+
     async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
         let path = self.path(bucket, key)?;
         let f = tokio::fs::File::open(&path)
@@ -197,4 +282,18 @@ impl Storage for LocalStorage {
         .await
         .map_err(|e| StoreError::new(StoreErrorKind::Other, "local storage", e.to_string()))?
     }
+}
+
+/// The ETag of a local object: its size, modification time and inode, in quotes.
+/// Every write replaces the file (write, then rename), so every write gets a new
+/// ETag; reading an open file keeps the version it opened.
+fn local_etag(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "\"{:x}-{:x}.{:09}-{:x}\"",
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ino()
+    )
 }

@@ -21,6 +21,10 @@ pub enum StoreErrorKind {
     NotFound,
     /// The store asked to slow down (S3 SlowDown, 503, 429).
     Throttled,
+    /// A condition failed: the object is not the version asked for (If-Match),
+    /// or it exists already (If-None-Match), HTTP 412 (or 409 for a conflicting
+    /// conditional write).
+    Changed,
     /// Any other failure (network, permissions, server error).
     Other,
 }
@@ -65,6 +69,24 @@ impl StoreError {
 /// A streamed object body.
 pub type ObjectReader = Pin<Box<dyn AsyncRead + Send>>;
 
+/// An object's size and version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Size in bytes.
+    pub size: u64,
+    /// The ETag, as the store gives it (with its quotes).
+    pub etag: String,
+}
+
+/// The condition of a conditional write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PutCondition {
+    /// Only if no object has the key (`If-None-Match: *`).
+    Absent,
+    /// Only if the object's ETag is this one (`If-Match`).
+    Matches(String),
+}
+
 /// Object storage as the functions use it. Keys are full object keys; `bucket` is
 /// an S3 bucket or, for [`LocalStorage`], a directory under its root.
 pub trait Storage: Send + Sync {
@@ -88,6 +110,40 @@ pub trait Storage: Send + Sync {
     /// The object's size in bytes.
     fn size(&self, bucket: &str, key: &str)
         -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The object's size and ETag.
+    fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<ObjectInfo, StoreError>> + Send;
+
+    /// The whole object and its ETag.
+    fn get_with_etag(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<(Vec<u8>, String), StoreError>> + Send;
+
+    /// The object's body as a stream, only if its ETag is `etag` (`If-Match`);
+    /// otherwise a [`StoreErrorKind::Changed`] error.
+    fn open_if_match(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> impl Future<Output = Result<ObjectReader, StoreError>> + Send;
+
+    /// Writes an object only if `condition` holds; otherwise a
+    /// [`StoreErrorKind::Changed`] error and nothing is written.
+    fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: PutCondition,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The object's body as a stream.
     fn open(

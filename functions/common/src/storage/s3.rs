@@ -8,7 +8,7 @@ use aws_sdk_s3::Client;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
-use super::{ObjectReader, Storage, StoreError, StoreErrorKind};
+use super::{ObjectInfo, ObjectReader, PutCondition, Storage, StoreError, StoreErrorKind};
 
 /// Objects at least this large are uploaded in parts.
 pub const DEFAULT_MULTIPART_THRESHOLD: usize = 64 << 20;
@@ -36,6 +36,9 @@ fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> (StoreE
         _ => None,
     };
     let kind = match (status, code) {
+        (_, Some("PreconditionFailed" | "ConditionalRequestConflict")) | (412, _) => {
+            StoreErrorKind::Changed
+        }
         (_, Some("NoSuchKey" | "NoSuchBucket" | "NotFound")) | (404, _) => StoreErrorKind::NotFound,
         (
             _,
@@ -262,6 +265,88 @@ impl Storage for S3Storage {
             .await
             .map_err(|e| store_err(location(bucket, key), e))?;
         Ok(out.content_length().unwrap_or(0).max(0) as u64)
+    }
+
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
+        let out = self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| store_err(location(bucket, key), e))?;
+        Ok(ObjectInfo {
+            size: out.content_length().unwrap_or(0).max(0) as u64,
+            etag: out.e_tag().unwrap_or_default().to_string(),
+        })
+    }
+
+    async fn get_with_etag(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(Vec<u8>, String), StoreError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| store_err(location(bucket, key), e))?;
+        let etag = out.e_tag().unwrap_or_default().to_string();
+        let data = out.body.collect().await.map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::Other,
+                location(bucket, key),
+                format!("reading the body: {e}"),
+            )
+        })?;
+        Ok((data.to_vec(), etag))
+    }
+
+    async fn open_if_match(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> Result<ObjectReader, StoreError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .if_match(etag)
+            .send()
+            .await
+            .map_err(|e| store_err(location(bucket, key), e))?;
+        Ok(Box::pin(out.body.into_async_read()))
+    }
+
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: PutCondition,
+    ) -> Result<(), StoreError> {
+        let req = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body));
+        let req = match &condition {
+            PutCondition::Absent => req.if_none_match("*"),
+            PutCondition::Matches(etag) => req.if_match(etag),
+        };
+        req.send()
+            .await
+            .map_err(|e| store_err(location(bucket, key), e))?;
+        Ok(())
     }
 
     async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
