@@ -594,3 +594,152 @@ fn hex_sha256(b: &[u8]) -> String {
         .map(|x| format!("{x:02x}"))
         .collect()
 }
+
+/// Writes a JSON value to `dir/name` and returns the path.
+fn write_json(dir: &Path, name: &str, v: &serde_json::Value) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, v.to_string()).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn zero_knowledge_keys_proof_and_verify() {
+    let (out, merkle) = round_and_proof("entry_64.csv", "MBlfbBGI");
+    let round = out.path().to_str().unwrap();
+    let keys = out.path().join("keys");
+    let keys = keys.to_str().unwrap();
+    // Keys need an SRS: none given is refused.
+    let o = summa(&["zk-keys", "--round", round, "--out", keys]);
+    assert!(!o.status.success());
+    let o = summa(&[
+        "zk-keys",
+        "--round",
+        round,
+        "--unsafe-test-srs",
+        "--out",
+        keys,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("UNSAFE TEST SRS"), "{}", stderr(&o));
+    let meta: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(meta["shape"]["depth"], 6);
+    assert_eq!(meta["srs"]["kind"], "unsafe-test-srs");
+    assert!(meta["warning"]
+        .as_str()
+        .unwrap()
+        .contains("UNSAFE TEST SRS"));
+
+    let o = summa(&[
+        "proof", "--round", round, "--user", "MBlfbBGI", "--zk", keys,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("UNSAFE TEST SRS"));
+    let text = String::from_utf8(o.stdout.clone()).unwrap();
+    let zk: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(zk["warning"].as_str().unwrap().contains("UNSAFE TEST SRS"));
+    assert_eq!(zk["entry"], merkle["entry"]);
+    assert_eq!(zk["public_inputs"]["leaf_hash"], merkle["leaf"]["hash"]);
+    assert_eq!(zk["public_inputs"]["root_hash"], V1_ROOT_64);
+    // None of the Merkle path: no sibling's preimage, no sibling's balance.
+    assert!(!text.contains("sibling"));
+    let sibling = &merkle["sibling_leaf_node_hash_preimage"];
+    for v in sibling.as_array().unwrap() {
+        assert!(!text.contains(v.as_str().unwrap().trim_start_matches("0x")));
+    }
+    let pf = write_json(out.path(), "zk.json", &zk);
+    let result = out.path().join("result.json");
+    let result = result.to_str().unwrap();
+
+    let o = summa(&["verify", &pf, "--keys", keys, "--root", V1_ROOT_64]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("UNSAFE TEST SRS"), "{}", stderr(&o));
+    let o = summa(&["verify", &pf, "--keys", keys, "--result", result]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The verifying key must come from the custodian, not from the proof.
+    let o = summa(&["verify", &pf, "--root", V1_ROOT_64]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--keys"), "{}", stderr(&o));
+    // Another root.
+    let o = summa(&[
+        "verify",
+        &pf,
+        "--keys",
+        keys,
+        "--root",
+        "0x177bf452ad139f067a64fe09fdc30aae46144d60abfa2ad9f0c70928e29a26d1",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("not the expected root"),
+        "{}",
+        stderr(&o)
+    );
+    // A tampered balance.
+    let mut bad = zk.clone();
+    bad["entry"]["balances"][0] = serde_json::json!("67824");
+    let o = summa(&[
+        "verify",
+        &write_json(out.path(), "bad.json", &bad),
+        "--keys",
+        keys,
+        "--root",
+        V1_ROOT_64,
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("not to the proof's leaf"),
+        "{}",
+        stderr(&o)
+    );
+    // Swapped currency labels against the published result.
+    let mut bad = zk.clone();
+    let c = bad["currencies"].as_array().unwrap().clone();
+    bad["currencies"] = serde_json::json!([c[1], c[0]]);
+    let o = summa(&[
+        "verify",
+        &write_json(out.path(), "bad2.json", &bad),
+        "--keys",
+        keys,
+        "--result",
+        result,
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("currency labels"), "{}", stderr(&o));
+    // Keys of another shape.
+    let other = out.path().join("keys7");
+    let other = other.to_str().unwrap();
+    let o = summa(&[
+        "zk-keys",
+        "--depth",
+        "7",
+        "--currencies",
+        "2",
+        "--unsafe-test-srs",
+        "--out",
+        other,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = summa(&["verify", &pf, "--keys", other, "--root", V1_ROOT_64]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("keys are for shape v1-d7-c2-b14"),
+        "{}",
+        stderr(&o)
+    );
+    let o = summa(&[
+        "proof", "--round", round, "--user", "MBlfbBGI", "--zk", other,
+    ]);
+    assert!(!o.status.success());
+    // An unknown user, and a corrupt keys file.
+    let o = summa(&["proof", "--round", round, "--user", "nobody", "--zk", keys]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("\"nobody\" is not in this round"));
+    let vk = Path::new(keys).join("vk.bin");
+    let mut bytes = std::fs::read(&vk).unwrap();
+    bytes[20] ^= 0x40;
+    std::fs::write(&vk, bytes).unwrap();
+    let o = summa(&["verify", &pf, "--keys", keys, "--root", V1_ROOT_64]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("vk.bin"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"));
+}
