@@ -209,7 +209,7 @@ impl From<FnError> for lambda_runtime::Diagnostic {
 }
 
 /// A task that panicked or was cancelled.
-pub(crate) fn join_error(e: tokio::task::JoinError) -> FnError {
+pub fn join_error(e: tokio::task::JoinError) -> FnError {
     FnError::internal(format!("a worker task failed: {e}"))
 }
 

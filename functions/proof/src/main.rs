@@ -1,19 +1,21 @@
-//! The `proof` Lambda function: a user's inclusion proof (`{bucket, prefix, username, shard?}`).
-//! The handler is [`summa_functions::handlers::proof`]; this only builds the S3
-//! client and runs it.
+//! The `proof` Lambda function: a user's inclusion proof
+//! (`{bucket, prefix, username, run?, shard?, zk?, keys?}`). The handler is
+//! [`summa_fn_proof::proof`]; this only builds the S3 client and the warm
+//! container's key cache and runs it.
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use summa_functions::{aws, handlers, parse_input};
+use summa_fn_proof::KeysCache;
+use summa_functions::aws;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     summa_functions::init_logging();
     let storage = aws::s3_storage().await;
     let storage = &storage;
+    let cache = &KeysCache::default();
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            let input = parse_input(handlers::proof::STEP, event.payload)?;
-            handlers::proof(storage, input).await
+            summa_fn_proof::proof(storage, cache, event.payload).await
         },
     ))
     .await

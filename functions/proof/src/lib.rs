@@ -1,0 +1,152 @@
+//! The `proof` function's handler: the custodian's Merkle proof, or with
+//! `"zk": true` the user's zero-knowledge proof.
+//!
+//! A Merkle proof shows a sibling's balances: it is for the custodian's own checks.
+//! What a user receives is the zero-knowledge proof (`"zk": true`): its public inputs
+//! are the user's leaf hash and the round's root, and the file carries the user's own
+//! entry and nothing else of the tree. The prover lives in this crate (over
+//! `summa-agg-zk`) so that no other function links it.
+//!
+//! Keys are made once per circuit shape (`summa-agg zk-keys`) and uploaded to
+//! `zk-keys/<shape>/` of the bucket (e.g. `zk-keys/v1-d20-c2-b14/`), or to the
+//! prefix under `zk-keys/` that `"keys"` names. A warm container keeps them: each
+//! request reads only `keys.json` (to notice new keys) before proving.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use summa_agg_zk::keys::Keys;
+use summa_agg_zk::Shape;
+use summa_functions::model::ProofInput;
+use summa_functions::storage::Storage;
+use summa_functions::{handlers, parse_input, FnError};
+use tokio::sync::Mutex;
+
+/// The step's name in error messages.
+pub const STEP: &str = handlers::proof::STEP;
+
+/// Where the keys of every shape live in the bucket.
+pub const KEYS_ROOT: &str = "zk-keys/";
+
+/// The request's zero-knowledge fields (the rest is a [`ProofInput`]).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ZkRequest {
+    /// Return a zero-knowledge proof instead of the Merkle path.
+    #[serde(default)]
+    pub zk: bool,
+    /// The keys' prefix in the bucket, under `zk-keys/` (default
+    /// `zk-keys/<shape>`).
+    #[serde(default)]
+    pub keys: Option<String>,
+}
+
+/// The keys a warm container has loaded, by `bucket/prefix`, with their
+/// `keys.json` bytes.
+#[derive(Default)]
+pub struct KeysCache {
+    loaded: Mutex<HashMap<String, (Vec<u8>, Arc<Keys>)>>,
+}
+
+fn zk_error(e: summa_agg_zk::Error) -> FnError {
+    match e {
+        summa_agg_zk::Error::Core(e) => e.into(),
+        summa_agg_zk::Error::Shape(m) => FnError::invalid(m),
+        summa_agg_zk::Error::Keys(m) => FnError::invalid(format!("keys: {m}")),
+        e => FnError::internal(e.to_string()),
+    }
+}
+
+impl KeysCache {
+    /// The keys under `prefix` (ending in `/`), loaded for proving.
+    pub async fn get<S: Storage>(
+        &self,
+        storage: &S,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Arc<Keys>, FnError> {
+        let meta = storage
+            .get(bucket, &format!("{prefix}keys.json"))
+            .await
+            .map_err(|e| {
+                FnError::from(e).context(format_args!(
+                    "no zero-knowledge keys at {prefix} (make them with `summa-agg zk-keys` and upload the directory)"
+                ))
+            })?;
+        let id = format!("{bucket}/{prefix}");
+        let mut loaded = self.loaded.lock().await;
+        if let Some((m, keys)) = loaded.get(&id) {
+            if *m == meta {
+                return Ok(keys.clone());
+            }
+        }
+        let mut files = HashMap::new();
+        files.insert("keys.json".to_string(), meta.clone());
+        for name in ["vk.bin", "srs-verifier.bin", "pk.bin", "srs.bin"] {
+            let bytes = storage.get(bucket, &format!("{prefix}{name}")).await?;
+            files.insert(name.to_string(), bytes);
+        }
+        let keys = tokio::task::spawn_blocking(move || {
+            Keys::load_with(
+                |name| {
+                    files
+                        .remove(name)
+                        .ok_or_else(|| summa_agg_zk::Error::Keys(format!("no {name}")))
+                },
+                true,
+            )
+        })
+        .await
+        .map_err(summa_functions::error::join_error)?
+        .map_err(zk_error)?;
+        let keys = Arc::new(keys);
+        loaded.insert(id, (meta, keys.clone()));
+        Ok(keys)
+    }
+}
+
+/// The keys' prefix for `shape`: the request's (which must lie under
+/// [`KEYS_ROOT`]) or `zk-keys/<shape id>/`.
+pub fn keys_prefix(request: &ZkRequest, shape: &Shape) -> Result<String, FnError> {
+    let p = match &request.keys {
+        Some(p) => p.trim_end_matches('/').to_string(),
+        None => format!("{KEYS_ROOT}{}", shape.id()),
+    };
+    if !p.starts_with(KEYS_ROOT) || p.split('/').any(|s| s.is_empty() || s == "..") {
+        return Err(FnError::invalid(format!(
+            "keys must name a prefix under {KEYS_ROOT}, got {p:?}"
+        )));
+    }
+    Ok(format!("{p}/"))
+}
+
+/// The handler: a Merkle proof, or with `"zk": true` a zero-knowledge proof.
+pub async fn proof<S: Storage + Clone + 'static>(
+    storage: &S,
+    cache: &KeysCache,
+    payload: serde_json::Value,
+) -> Result<serde_json::Value, FnError> {
+    let request: ZkRequest = parse_input(STEP, payload.clone())?;
+    let input: ProofInput = parse_input(STEP, payload)?;
+    let bucket = input.bucket.clone();
+    let merkle = handlers::proof(storage, input).await?;
+    if !request.zk {
+        return Ok(serde_json::to_value(&merkle).expect("a proof serializes"));
+    }
+    let run = async {
+        let shape = Shape {
+            layout: merkle.layout,
+            depth: merkle.depth,
+            currencies: merkle.currencies.len(),
+            n_bytes: merkle.n_bytes,
+        };
+        let prefix = keys_prefix(&request, &shape)?;
+        let keys = cache.get(storage, &bucket, &prefix).await?;
+        let zk = tokio::task::spawn_blocking(move || summa_agg_zk::prove(&keys, &merkle))
+            .await
+            .map_err(summa_functions::error::join_error)?
+            .map_err(zk_error)?;
+        Ok(serde_json::to_value(&zk).expect("a proof serializes"))
+    };
+    run.await.map_err(|e: FnError| e.in_step(STEP))
+}

@@ -1,0 +1,135 @@
+//! The `proof` function's zero-knowledge mode over local storage: a whole round
+//! with the functions' handlers, keys uploaded to `zk-keys/<shape>/`, and proofs
+//! checked with the verifier.
+
+use std::path::{Path, PathBuf};
+
+use summa_agg::field::from_hex;
+use summa_agg_zk::keys::{Keys, SrsSource};
+use summa_agg_zk::{Shape, ZkProof};
+use summa_fn_proof::{proof, KeysCache};
+use summa_functions::handlers;
+use summa_functions::model::{AggregatorInput, AggregatorOutput, MiniTreeInput, RoundInput};
+use summa_functions::{LocalStorage, Storage};
+
+const BUCKET: &str = "summa-rounds";
+const PREFIX: &str = "rounds/r1";
+const RUN: &str = "r1-zk";
+const ROOT_64: &str = "0x1a2cd781913e49ef803fbdff9bfa873d0e8b8e1ca96d593bc4837e2d1bea03da";
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(name)
+}
+
+async fn put(s: &LocalStorage, key: &str, body: Vec<u8>) {
+    s.put(BUCKET, key, body.into(), "application/octet-stream")
+        .await
+        .unwrap();
+}
+
+async fn round(storage: &LocalStorage) {
+    for i in 1..=4 {
+        let csv = std::fs::read(fixture(&format!("entry_16_{i}.csv"))).unwrap();
+        put(storage, &format!("{PREFIX}/shards/s{i}.csv"), csv).await;
+    }
+    put(storage, &format!("{PREFIX}/round.json"), b"{}".to_vec()).await;
+    let input = RoundInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: RUN.into(),
+    };
+    let plan = handlers::plan(storage, input).await.unwrap();
+    for shard in plan.items {
+        let input = MiniTreeInput {
+            bucket: BUCKET.into(),
+            prefix: PREFIX.into(),
+            run: RUN.into(),
+            shard,
+        };
+        handlers::mini_tree(storage, input).await.unwrap();
+    }
+    let input = AggregatorInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: RUN.into(),
+        failure: None,
+        failed_step: None,
+        shard: None,
+    };
+    match handlers::aggregator(storage, input).await.unwrap() {
+        AggregatorOutput::Result(r) => assert_eq!(r.root.hash, ROOT_64),
+        AggregatorOutput::Failure(f) => panic!("{f:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zk_mode_returns_a_proof_that_verifies_and_reveals_no_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = LocalStorage::new(dir.path());
+    round(&storage).await;
+    let cache = KeysCache::default();
+    let request = |zk: bool| {
+        serde_json::json!({
+            "bucket": BUCKET, "prefix": PREFIX, "username": "MBlfbBGI", "zk": zk
+        })
+    };
+
+    // No keys uploaded yet: a clear NotFound naming where they go.
+    let e = proof(&storage, &cache, request(true)).await.unwrap_err();
+    assert_eq!(e.error_type(), "NotFound", "{e}");
+    assert!(e.to_string().contains("zk-keys/v1-d6-c2-b14/"), "{e}");
+
+    let shape = Shape {
+        layout: summa_agg::Layout::V1,
+        depth: 6,
+        currencies: 2,
+        n_bytes: 14,
+    };
+    let mut keys = Keys::generate(shape, &SrsSource::UnsafeTest).unwrap();
+    for (name, bytes) in keys.to_files().unwrap() {
+        put(&storage, &format!("zk-keys/{}/{name}", shape.id()), bytes).await;
+    }
+
+    let merkle = proof(&storage, &cache, request(false)).await.unwrap();
+    assert!(merkle.get("sibling_leaf_node_hash_preimage").is_some());
+
+    // The committed event fixture of the zk mode.
+    let event: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("events/proof-zk.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(event, request(true));
+    let out = proof(&storage, &cache, event).await.unwrap();
+    let text = out.to_string();
+    assert!(!text.contains("sibling"), "{text}");
+    let zk: ZkProof = serde_json::from_value(out).unwrap();
+    assert!(zk.warning.is_some(), "made with the unsafe test SRS");
+    assert_eq!(zk.entry.username, "MBlfbBGI");
+    let verifier = Keys::load_with(
+        |name| {
+            let files = keys.to_files().unwrap();
+            Ok(files.into_iter().find(|(n, _)| *n == name).unwrap().1)
+        },
+        false,
+    )
+    .unwrap();
+    summa_agg_zk::verify(&verifier, &zk, &from_hex(ROOT_64).unwrap()).unwrap();
+
+    // Keys prefixes outside zk-keys/ are refused.
+    let mut bad = request(true);
+    bad["keys"] = serde_json::json!("rounds/r1/runs");
+    let e = proof(&storage, &cache, bad).await.unwrap_err();
+    assert_eq!(e.error_type(), "InvalidInput", "{e}");
+
+    // Keys of another shape under this shape's name: refused, naming both.
+    let other = Shape { depth: 7, ..shape };
+    let mut keys7 = Keys::generate(other, &SrsSource::UnsafeTest).unwrap();
+    for (name, bytes) in keys7.to_files().unwrap() {
+        put(&storage, &format!("zk-keys/{}/{name}", shape.id()), bytes).await;
+    }
+    let e = proof(&storage, &cache, request(true)).await.unwrap_err();
+    assert_eq!(e.error_type(), "InvalidInput", "{e}");
+    assert!(e.to_string().contains("v1-d7-c2-b14"), "{e}");
+}
