@@ -16,16 +16,18 @@
 //! - the parent's hash is the layout's middle hash of the two children, ordered by a
 //!   path bit that is constrained to be 0 or 1.
 //!
-//! Three groups of columns, each with its own row cursor in one region (the regions of
+//! Two groups of columns, each with its own row cursor in one region (the regions of
 //! `halo2-axiom` place cells at absolute rows):
 //! - Poseidon (`s0`, `s1`, `x`; fixed `rc[0..4]`): one row per full round and one per
 //!   *two* partial rounds, the state in `s0, s1` (the rate word first, as
 //!   `halo2_poseidon`'s sponge: state `[rate, capacity]`), `x` holding the absorbed
 //!   input on a permutation's first row and the state's first word between the two
 //!   partial rounds of a row. A hash of `L` inputs takes `36 L + 1` rows.
-//! - arithmetic (`a`, `b`, `c`): sums and the conditional swap of the path.
-//! - range checks (`z`): a running sum of bytes, `z_{i+1} = (z_i - byte_i) / 256`,
-//!   each `byte_i` looked up in a table of 0..=255, and `z_{n_bytes} = 0`.
+//! - arithmetic (`a`, `b`, `c`): sums, the conditional swap of the path, and range
+//!   checks: a running sum of bytes down column `a`, `z_{i+1} = (z_i - byte_i) / 256`,
+//!   each `byte_i` looked up in a table of 0..=255, and `z_{n_bytes} = 0`. (The
+//!   Poseidon rows are 5x the others: sharing column `a` costs no rows, and one
+//!   advice column less makes the proof 256 bytes smaller.)
 
 use halo2_proofs::circuit::{Cell, Layouter, Region, SimpleFloorPlanner, Value};
 use halo2_proofs::halo2curves::bn256::Fr;
@@ -104,7 +106,6 @@ pub struct Config {
     c: Column<Advice>,
     q_add: Selector,
     q_swap: Selector,
-    z: Column<Advice>,
     q_range: Selector,
     q_zero: Selector,
     bytes: TableColumn,
@@ -114,10 +115,10 @@ pub struct Config {
 impl Config {
     fn configure(meta: &mut ConstraintSystem<Fr>) -> Config {
         let consts = Constants::get();
-        let [s0, s1, x, p0, p1, a, b, c, z] = [(); 9].map(|_| meta.advice_column());
+        let [s0, s1, x, p0, p1, a, b, c] = [(); 8].map(|_| meta.advice_column());
         let rc = [(); 4].map(|_| meta.fixed_column());
         let instance = meta.instance_column();
-        for col in [s0, x, a, b, c, z] {
+        for col in [s0, x, a, b, c] {
             meta.enable_equality(col);
         }
         meta.enable_equality(instance);
@@ -136,7 +137,6 @@ impl Config {
             c,
             q_add: meta.selector(),
             q_swap: meta.selector(),
-            z,
             q_range: meta.complex_selector(),
             q_zero: meta.selector(),
             bytes: meta.lookup_table_column(),
@@ -251,8 +251,8 @@ impl Config {
 
         meta.lookup("byte of a running sum", |meta| {
             let q = meta.query_selector(cfg.q_range);
-            let cur = meta.query_advice(z, Rotation::cur());
-            let next = meta.query_advice(z, Rotation::next());
+            let cur = meta.query_advice(a, Rotation::cur());
+            let next = meta.query_advice(a, Rotation::next());
             vec![(
                 q * (cur - next * Expression::Constant(Fr::from(256))),
                 cfg.bytes,
@@ -261,7 +261,7 @@ impl Config {
 
         meta.create_gate("running sum ends at zero", |meta| {
             let q = meta.query_selector(cfg.q_zero);
-            let z = meta.query_advice(z, Rotation::cur());
+            let z = meta.query_advice(a, Rotation::cur());
             Constraints::with_selector(q, [z])
         });
 
@@ -284,7 +284,6 @@ struct Synth<'a, 'r> {
     n_bytes: usize,
     poseidon_row: usize,
     arith_row: usize,
-    range_row: usize,
 }
 
 impl Synth<'_, '_> {
@@ -358,9 +357,9 @@ impl Synth<'_, '_> {
     /// Constrains `v < 2^(8 n_bytes)`.
     fn range(&mut self, v: &Var) -> Result<(), PlonkError> {
         let n = self.n_bytes;
-        let row = self.range_row;
-        self.range_row += n + 1;
-        let z = self.cfg.z;
+        let row = self.arith_row;
+        self.arith_row += n + 1;
+        let z = self.cfg.a;
         self.copy(z, row, v);
         for i in 0..n {
             self.enable(self.cfg.q_range, row + i)?;
@@ -551,7 +550,6 @@ impl Circuit<Fr> for InclusionCircuit {
                     n_bytes: shape.n_bytes as usize,
                     poseidon_row: 0,
                     arith_row: 0,
-                    range_row: 0,
                 };
                 synthesize_path(&mut s, &shape, &values)
             },

@@ -88,9 +88,9 @@ impl Shape {
         }
     }
 
-    /// The rows each of the circuit's three column groups uses (Poseidon, arithmetic,
-    /// range checks), exactly as `synthesize` lays them out.
-    pub(crate) fn rows(&self) -> [usize; 3] {
+    /// The rows each of the circuit's two column groups uses (Poseidon; arithmetic
+    /// and range checks), exactly as `synthesize` lays them out.
+    pub(crate) fn rows(&self) -> [usize; 2] {
         let n = self.currencies;
         let legacy = self.layout == Layout::Legacy;
         let range_rows = self.n_bytes as usize + 1;
@@ -113,7 +113,7 @@ impl Shape {
                 }
             }
         }
-        [poseidon, arith, ranges * range_rows]
+        [poseidon, arith + ranges * range_rows]
     }
 
     /// log2 of the circuit's rows.
