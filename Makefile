@@ -8,9 +8,16 @@ EXAMPLE_OUT ?= out/example
 
 .PHONY: example test tools lint unit infra e2e bench
 
-# The embedded default needs no AWS SDK: build the CLI without its S3 mode.
+# The embedded default needs no AWS SDK: build the CLI without its S3 mode. After
+# the round, a user's zero-knowledge proof with keys on the UNSAFE test SRS
+# (examples only: anyone can forge proofs against those keys), verified.
+SUMMA = ./target/release/summa-agg
 example:
-	$(CARGO) run --release -p summa-agg-cli --no-default-features -- round examples/shards --out $(EXAMPLE_OUT)
+	$(CARGO) build --release -p summa-agg-cli --no-default-features --features zk
+	$(SUMMA) round examples/shards --out $(EXAMPLE_OUT)
+	$(SUMMA) zk-keys --round $(EXAMPLE_OUT) --unsafe-test-srs --out $(EXAMPLE_OUT)/zk-keys > /dev/null
+	$(SUMMA) proof --round $(EXAMPLE_OUT) --user dxGaEAii --zk $(EXAMPLE_OUT)/zk-keys > $(EXAMPLE_OUT)/zk-proof.json
+	$(SUMMA) verify $(EXAMPLE_OUT)/zk-proof.json --keys $(EXAMPLE_OUT)/zk-keys --result $(EXAMPLE_OUT)/result.json
 
 tools:
 	bash infra/setup-tools.sh
@@ -35,3 +42,5 @@ test: tools lint unit infra e2e
 bench:
 	$(CARGO) bench -p summa-agg --bench poseidon --bench tree
 	$(CARGO) run --release -p summa-agg-cli --no-default-features -- bench --users 65536
+	$(CARGO) run --release -p summa-agg-cli --no-default-features --features zk -- bench-zk --depth 20
+	$(CARGO) run --release -p summa-agg-cli --no-default-features --features zk -- bench-zk --depth 28

@@ -392,7 +392,7 @@ impl Synth<'_, '_> {
             // Rows of full rounds 0..4, partial pairs, full rounds 60..64.
             for step in 0..ROWS_PER_PERMUTATION {
                 let r = row + step;
-                let full = step < HALF_FULL || step >= HALF_FULL + PARTIAL_PAIRS;
+                let full = !(HALF_FULL..HALF_FULL + PARTIAL_PAIRS).contains(&step);
                 self.region.assign_fixed(cfg.rc[0], r, c.rc[round][0]);
                 self.region.assign_fixed(cfg.rc[1], r, c.rc[round][1]);
                 let sq = |v: Fr| v.square();

@@ -45,8 +45,11 @@ pub struct ZkRequest {
 /// `keys.json` bytes.
 #[derive(Default)]
 pub struct KeysCache {
-    loaded: Mutex<HashMap<String, (Vec<u8>, Arc<Keys>)>>,
+    loaded: Mutex<HashMap<String, Loaded>>,
 }
+
+/// Keys as loaded, with the `keys.json` they were loaded from.
+type Loaded = (Vec<u8>, Arc<Keys>);
 
 fn zk_error(e: summa_agg_zk::Error) -> FnError {
     match e {
