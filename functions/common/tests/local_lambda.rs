@@ -958,6 +958,52 @@ async fn round_on_moto_and_cargo_lambda() {
     assert_eq!(error_type, "NotFound");
     assert!(message.contains("nobody"), "{message}");
 
+    // 5b. A zero-knowledge proof from the real `proof` binary: keys made by the CLI
+    // (on the UNSAFE test SRS, as every test does), uploaded to zk-keys/<shape>/,
+    // the proof checked by `summa-agg verify --keys` against the published result.
+    let depth = result["depth"].to_string();
+    let keys_dir = env.work.path().join("zk-keys");
+    let k = env.cli(&[
+        "zk-keys",
+        "--depth",
+        &depth,
+        "--currencies",
+        "2",
+        "--unsafe-test-srs",
+        "--out",
+        keys_dir.to_str().unwrap(),
+    ]);
+    assert!(k.status.success(), "{}", String::from_utf8_lossy(&k.stderr));
+    for f in fs::read_dir(&keys_dir).unwrap() {
+        let f = f.unwrap().path();
+        let name = f.file_name().unwrap().to_str().unwrap().to_string();
+        env.put(
+            &format!("zk-keys/v1-d{depth}-c2-b14/{name}"),
+            fs::read(&f).unwrap(),
+        )
+        .await;
+    }
+    let req =
+        json!({ "bucket": BUCKET, "prefix": "rounds/unequal-v1", "username": user, "zk": true });
+    let zk = env.invoke("proof", &req).ok("zk proof");
+    assert!(!zk.to_string().contains("sibling"), "{zk}");
+    assert_eq!(zk["public_inputs"]["root_hash"], json!(root));
+    let file = env.work.path().join("zk-proof.json");
+    fs::write(&file, zk.to_string()).unwrap();
+    let v = env.cli(&[
+        "verify",
+        file.to_str().unwrap(),
+        "--keys",
+        keys_dir.to_str().unwrap(),
+        "--result",
+        result_file.to_str().unwrap(),
+    ]);
+    assert!(
+        v.status.success(),
+        "summa-agg verify (zk): {}",
+        String::from_utf8_lossy(&v.stderr)
+    );
+
     // 6. trigger: one execution per upload of the manifest; other keys ignored.
     assert!(env.executions().await.is_empty());
     let manifest_key = "rounds/equal/round.json";
