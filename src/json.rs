@@ -128,6 +128,13 @@ pub struct RoundResult {
     /// ETag and SHA-256 of the bytes read, and its mini-tree's content hash.
     #[serde(default)]
     pub inputs: Vec<InputRecord>,
+    /// The previous round this one re-used mini-trees from, when it was given one
+    /// (`summa-agg round --previous`, or the manifest's `previous`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+    /// How many mini-trees were re-used from the previous round (not rebuilt).
+    #[serde(default)]
+    pub reused_mini_trees: u64,
     /// Where the artifacts are (S3 keys), when published to a bucket.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub artifacts: BTreeMap<String, String>,
@@ -146,6 +153,8 @@ impl RoundResult {
             n_bytes: agg.params.n_bytes,
             currencies: agg.currencies.clone(),
             run: None,
+            previous: None,
+            reused_mini_trees: 0,
             inputs: Vec::new(),
             artifacts: BTreeMap::new(),
         }

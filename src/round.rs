@@ -205,7 +205,171 @@ pub fn run_local(
     params: &Params,
     on_tree: &(dyn Fn(&TreeSummary) + Sync),
 ) -> Result<(RoundResult, Timings)> {
+    run_local_with(inputs, out, params, None, on_tree).map(|(r, t, _)| (r, t))
+}
+
+/// What an incremental round re-used.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reuse {
+    /// The shards whose mini-trees were copied from the previous round.
+    pub reused: Vec<usize>,
+    /// The shards that were built, with the reason when one was expected to be
+    /// re-usable (its bytes were in the previous round) but was not.
+    pub rebuilt: Vec<(usize, Option<String>)>,
+    /// Why nothing of the previous round was trusted, if so.
+    pub untrusted: Option<String>,
+    /// The previous round's mini-tree depth, when it differs from this round's:
+    /// re-used mini-trees are lifted to the new depth by the aggregation.
+    pub depth_change: Option<(u32, u32)>,
+}
+
+/// The previous round, checked: its result, its aggregation tree's mini-tree
+/// table, and its inputs by the SHA-256 of their bytes.
+struct Previous {
+    dir: PathBuf,
+    aggregation: Vec<crate::tree::ShardInfo>,
+    base: u32,
+    by_sha: std::collections::HashMap<String, usize>,
+    inputs: Vec<InputRecord>,
+}
+
+impl Previous {
+    /// Opens `dir` as the previous round of a round with `params` and
+    /// `currencies`; `Err` says why it is not trusted.
+    fn open(
+        dir: &Path,
+        params: &Params,
+        currencies: &[Currency],
+    ) -> std::result::Result<Previous, String> {
+        let read = |name: &str| {
+            fs::read(dir.join(name)).map_err(|e| format!("{}: {e}", dir.join(name).display()))
+        };
+        let result: RoundResult = serde_json::from_slice(&read(RESULT_FILE)?).map_err(|e| {
+            format!(
+                "{}: not a round result: {e}",
+                dir.join(RESULT_FILE).display()
+            )
+        })?;
+        if result.layout != params.layout || result.n_bytes != params.n_bytes {
+            return Err(format!(
+                "it was built with layout {} and n_bytes {}, this round uses {} and {}",
+                result.layout, result.n_bytes, params.layout, params.n_bytes
+            ));
+        }
+        if result.currencies != currencies {
+            return Err("its currencies (the shards' header) differ from this round's".into());
+        }
+        let agg_bytes = read(AGGREGATION_FILE)?;
+        let agg = crate::format::TreeFile::open(
+            agg_bytes,
+            dir.join(AGGREGATION_FILE).display().to_string(),
+        )
+        .map_err(|e| e.to_string())?;
+        let aggregation = agg.shards().map_err(|e| e.to_string())?;
+        if !agg.is_aggregation()
+            || agg.params != *params
+            || agg.currencies != currencies
+            || aggregation.len() != result.inputs.len()
+            || result.mini_trees != result.inputs.len() as u64
+        {
+            return Err("its aggregation tree does not match its result.json".into());
+        }
+        let mut by_sha = std::collections::HashMap::new();
+        for (j, input) in result.inputs.iter().enumerate() {
+            if input.mini_tree != mini_tree_path(j) {
+                return Err(format!("input {j} names mini-tree {:?}", input.mini_tree));
+            }
+            by_sha.entry(input.sha256.clone()).or_insert(j);
+        }
+        Ok(Previous {
+            dir: dir.to_path_buf(),
+            aggregation,
+            base: agg.base,
+            by_sha,
+            inputs: result.inputs,
+        })
+    }
+
+    /// Previous mini-tree `j`'s bytes and summary (named `name`), if its file has
+    /// the recorded hash and its root is the one the previous aggregation tree
+    /// holds.
+    fn mini_tree(
+        &self,
+        j: usize,
+        name: &str,
+        params: &Params,
+        currencies: &[Currency],
+    ) -> std::result::Result<(Vec<u8>, TreeSummary), String> {
+        let rel = mini_tree_path(j);
+        let path = self.dir.join(&rel);
+        let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if hex::encode(sha256(&bytes)) != self.inputs[j].mini_tree_sha256 {
+            return Err(format!(
+                "{}: its SHA-256 is not the one the previous result records",
+                path.display()
+            ));
+        }
+        let file = File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let f = crate::format::TreeFile::open(file, path.display().to_string())
+            .map_err(|e| e.to_string())?;
+        if f.params != *params || f.currencies != currencies {
+            return Err(format!("{}: built with other parameters", path.display()));
+        }
+        let summary = crate::format::summary_of(&f, name).map_err(|e| e.to_string())?;
+        let info = &self.aggregation[j];
+        let zeros = crate::tree::Zeros::new(
+            params.layout,
+            currencies.len(),
+            self.base.max(summary.depth),
+        );
+        let (_, lifted) = crate::tree::lift(
+            params,
+            &zeros,
+            summary.root.clone(),
+            summary.root_preimage.clone(),
+            summary.depth,
+            self.base,
+        );
+        if info.entries != summary.entries
+            || info.depth != summary.depth
+            || info.root_preimage != lifted
+        {
+            return Err(format!(
+                "{}: its root is not the one the previous aggregation tree holds",
+                path.display()
+            ));
+        }
+        Ok((bytes, summary))
+    }
+}
+
+/// [`run_local`] with a previous round: a shard whose bytes (SHA-256) are those of
+/// a shard of the previous round in `previous` (same layout, `n_bytes` and
+/// currencies) gets a copy of that round's mini-tree instead of a new build, once
+/// the copy's hash and root are checked against the previous round's records;
+/// every other shard is built. The result is the same as a full round's, with
+/// `previous` and `reused_mini_trees` set. A previous round that cannot be trusted
+/// (missing, corrupt, other parameters) re-uses nothing, and [`Reuse`] says why.
+pub fn run_local_with(
+    inputs: &[PathBuf],
+    out: &Path,
+    params: &Params,
+    previous: Option<&Path>,
+    on_tree: &(dyn Fn(&TreeSummary) + Sync),
+) -> Result<(RoundResult, Timings, Reuse)> {
     let start = Instant::now();
+    if let Some(prev) = previous {
+        let same = match (fs::canonicalize(prev), fs::canonicalize(out)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        };
+        if same {
+            return Err(Error::Invalid(format!(
+                "--previous {} is the output directory: write the new round elsewhere",
+                prev.display()
+            )));
+        }
+    }
     params.validate()?;
     let outs = out.display().to_string();
     fs::create_dir_all(out).map_err(|e| Error::io(outs.clone(), e))?;
@@ -239,13 +403,51 @@ pub fn run_local(
         let c = read_header(BufReader::new(open(p)?), &name(p))?;
         check_header(&currencies, &name(&inputs[0]), &c, &name(p))?;
     }
+    let mut reuse = Reuse::default();
+    let prev = match previous.map(|d| Previous::open(d, params, &currencies)) {
+        Some(Ok(p)) => Some(p),
+        Some(Err(why)) => {
+            reuse.untrusted = Some(why);
+            None
+        }
+        None => None,
+    };
     let plan = start.elapsed();
 
     let t = Instant::now();
-    let built: Vec<Result<(TreeSummary, InputRecord)>> = inputs
+    // (summary, input record, re-used, why a candidate was rebuilt)
+    type Built = (TreeSummary, InputRecord, bool, Option<String>);
+    let built: Vec<Result<Built>> = inputs
         .par_iter()
         .enumerate()
         .map(|(i, p)| {
+            let mut why = None;
+            if let Some(prev) = &prev {
+                let mut digest = DigestReader::new(open(p)?);
+                std::io::copy(&mut digest, &mut std::io::sink())
+                    .map_err(|e| Error::io(name(p), e))?;
+                let (size, sha) = digest.finish();
+                if let Some(&j) = prev.by_sha.get(&hex::encode(sha)) {
+                    match prev.mini_tree(j, &name(p), params, &currencies) {
+                        Ok((bytes, s)) => {
+                            write_atomically(&out.join(mini_tree_path(i)), |w| {
+                                w.write_all(&bytes)
+                            })?;
+                            on_tree(&s);
+                            let input = InputRecord {
+                                key: name(p),
+                                size,
+                                etag: local_etag(&sha),
+                                sha256: hex::encode(sha),
+                                mini_tree: mini_tree_path(i),
+                                mini_tree_sha256: prev.inputs[j].mini_tree_sha256.clone(),
+                            };
+                            return Ok((s, input, true, None));
+                        }
+                        Err(e) => why = Some(e),
+                    }
+                }
+            }
             let mut digest = DigestReader::new(open(p)?);
             let tree = build_mini_tree(
                 BufReader::with_capacity(1 << 16, &mut digest),
@@ -271,14 +473,21 @@ pub fn run_local(
                 mini_tree: mini_tree_path(i),
                 mini_tree_sha256: hex::encode(tree_sha),
             };
-            Ok((s, input))
+            Ok((s, input, false, why))
         })
         .collect();
-    let (summaries, records): (Vec<TreeSummary>, Vec<InputRecord>) = built
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?
-        .into_iter()
-        .unzip();
+    let mut summaries = Vec::with_capacity(inputs.len());
+    let mut records = Vec::with_capacity(inputs.len());
+    for (i, b) in built.into_iter().enumerate() {
+        let (s, input, reused, why) = b?;
+        if reused {
+            reuse.reused.push(i);
+        } else {
+            reuse.rebuilt.push((i, why));
+        }
+        summaries.push(s);
+        records.push(input);
+    }
     let mini_trees = t.elapsed();
 
     let t = Instant::now();
@@ -286,6 +495,13 @@ pub fn run_local(
     write_atomically(&out.join(AGGREGATION_FILE), |w| write_aggregation(&agg, w))?;
     let mut result = RoundResult::of(&agg);
     result.inputs = records;
+    if let Some(p) = &prev {
+        result.previous = Some(p.dir.display().to_string());
+        result.reused_mini_trees = reuse.reused.len() as u64;
+        if p.base != agg.mini_depth {
+            reuse.depth_change = Some((p.base, agg.mini_depth));
+        }
+    }
     let aggregation = t.elapsed();
     write_atomically(&result_path, |w| {
         serde_json::to_writer_pretty(&mut *w, &result)?;
@@ -299,5 +515,6 @@ pub fn run_local(
             aggregation,
             total: start.elapsed(),
         },
+        reuse,
     ))
 }

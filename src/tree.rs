@@ -450,7 +450,28 @@ fn sort_and_check_duplicates(entries: &Entries, file: &str) -> Result<Vec<u32>> 
 /// Checks that a summary (which may come from storage) is one a mini-tree could
 /// have produced: its depth fits its entries, and its root preimage hashes to its
 /// root and commits to its balances.
-fn check_summary(params: &Params, nc: usize, t: &TreeSummary) -> Result<()> {
+/// A mini-tree root of height `from` lifted to height `to` by hashing it with
+/// all-zero right siblings (`zeros` must reach `to`): the root and its preimage it
+/// would have had if built at height `to`.
+pub fn lift(
+    params: &Params,
+    zeros: &Zeros,
+    mut root: Node,
+    mut preimage: Vec<Fr>,
+    from: u32,
+    to: u32,
+) -> (Node, Vec<Fr>) {
+    for h in from..to {
+        let (up, p) = middle(params, &root, &zeros.node(h)).expect("a zero sibling keeps the sums");
+        root = up;
+        preimage = p;
+    }
+    (root, preimage)
+}
+
+/// Checks that a summary's root is the hash of its preimage and carries its sums
+/// (a summary read from storage, or from a re-used mini-tree file).
+pub fn check_summary(params: &Params, nc: usize, t: &TreeSummary) -> Result<()> {
     let bad = |problem: &str| Error::Format {
         path: t.name.clone(),
         what: "mini-tree summary",
@@ -556,13 +577,7 @@ impl Aggregation {
                     n_bytes: params.n_bytes,
                 });
             }
-            let (mut root, mut pre) = (t.root, t.root_preimage);
-            for h in t.depth..mini_depth {
-                let (up, p) =
-                    middle(params, &root, &zeros.node(h)).expect("a zero sibling keeps the sums");
-                root = up;
-                pre = p;
-            }
+            let (root, pre) = lift(params, &zeros, t.root, t.root_preimage, t.depth, mini_depth);
             level0.hashes.push(root.hash);
             for (c, b) in root.balances.iter().enumerate() {
                 write_balance(

@@ -54,6 +54,10 @@ enum Command {
         /// The round's prefix in the bucket (`P`, holding `P/round.json`).
         #[arg(long, requires = "bucket")]
         prefix: Option<String>,
+        /// A previous round's output directory: shards whose bytes are unchanged
+        /// since it re-use its mini-trees (checked) instead of being rebuilt.
+        #[arg(long, conflicts_with = "bucket")]
+        previous: Option<PathBuf>,
     },
     /// Prints a user's inclusion proof as JSON.
     Proof {
@@ -203,6 +207,7 @@ fn run(cli: Cli) -> Result<()> {
             n_bytes,
             bucket,
             prefix,
+            previous,
         } => {
             if let (Some(bucket), Some(prefix)) = (bucket, prefix) {
                 if layout.is_some() || n_bytes.is_some() {
@@ -222,9 +227,13 @@ fn run(cli: Cli) -> Result<()> {
             params.validate()?;
             let files = round::collect_inputs(&inputs)?;
             let bar = progress_bar(files.len() as u64);
-            let outcome = round::run_local(&files, &out, &params, &|_| bar.inc(1));
+            let outcome =
+                round::run_local_with(&files, &out, &params, previous.as_deref(), &|_| bar.inc(1));
             bar.finish_and_clear();
-            let (result, t) = outcome?;
+            let (result, t, reuse) = outcome?;
+            if previous.is_some() {
+                report_reuse(&reuse, &files);
+            }
             eprintln!(
                 "summa-agg: round of {} users in {} mini-trees (depth {} = {} + {}), layout {}, n_bytes {}: {:.3} s (plan {:.3} s, mini-trees {:.3} s, aggregation {:.3} s); artifacts in {}",
                 result.entries,
@@ -513,6 +522,32 @@ fn round_s3(_bucket: String, _prefix: String) -> Result<()> {
     Err(Error::Invalid(
         "this summa-agg was built without S3 support (cargo feature \"s3\")".into(),
     ))
+}
+
+/// The stderr summary of an incremental round: what was re-used, what rebuilt.
+fn report_reuse(reuse: &round::Reuse, files: &[PathBuf]) {
+    if let Some(why) = &reuse.untrusted {
+        eprintln!("summa-agg: previous round not trusted, every shard rebuilt: {why}");
+    }
+    if let Some((from, to)) = reuse.depth_change {
+        eprintln!(
+            "summa-agg: the mini-tree depth changed from {from} to {to}: re-used mini-trees are lifted to it"
+        );
+    }
+    eprintln!(
+        "summa-agg: {} mini-trees re-used from the previous round, {} rebuilt",
+        reuse.reused.len(),
+        reuse.rebuilt.len()
+    );
+    for (i, why) in &reuse.rebuilt {
+        match why {
+            Some(why) => eprintln!(
+                "summa-agg:   rebuilt {i} ({}): unchanged, but the previous mini-tree is not trusted: {why}",
+                files[*i].display()
+            ),
+            None => eprintln!("summa-agg:   rebuilt {i} ({})", files[*i].display()),
+        }
+    }
 }
 
 /// An explicit circuit shape: layout, depth, currencies, n_bytes.

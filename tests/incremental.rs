@@ -1,0 +1,282 @@
+//! Incremental rounds: `run_local_with` and a previous round re-use unchanged shards'
+//! mini-trees, and the result is the full round's, bit for bit.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use summa_agg::round::{run_local, run_local_with, AGGREGATION_FILE, RESULT_FILE};
+use summa_agg::{Layout, Params};
+use tempfile::TempDir;
+
+const HEADER: &str = "username,balance_ETH_ETH,balance_USDT_ETH\n";
+
+/// Shards as CSV texts: shard `s` has `sizes[s]` users.
+fn shards(sizes: &[usize], seed: u64) -> Vec<String> {
+    let mut x = seed;
+    let mut next = || {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        x >> 33
+    };
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(s, &n)| {
+            let mut t = HEADER.to_string();
+            for u in 0..n {
+                t += &format!("user{s}x{u},{},{}\n", next() % 100_000, next() % 100_000);
+            }
+            t
+        })
+        .collect()
+}
+
+fn write_shards(dir: &Path, texts: &[String]) -> Vec<PathBuf> {
+    fs::create_dir_all(dir).unwrap();
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let p = dir.join(format!("s{i:02}.csv"));
+            fs::write(&p, t).unwrap();
+            p
+        })
+        .collect()
+}
+
+fn params(layout: Layout) -> Params {
+    Params {
+        layout,
+        n_bytes: 14,
+    }
+}
+
+/// Everything of a round's output that must not depend on re-use.
+fn outputs(dir: &Path) -> (serde_json::Value, Vec<u8>, Vec<Vec<u8>>) {
+    let mut result: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join(RESULT_FILE)).unwrap()).unwrap();
+    let o = result.as_object_mut().unwrap();
+    o.remove("previous");
+    o.remove("reused_mini_trees");
+    let mut trees: Vec<_> = fs::read_dir(dir.join("mini-trees"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    trees.sort();
+    (
+        result,
+        fs::read(dir.join(AGGREGATION_FILE)).unwrap(),
+        trees.iter().map(|p| fs::read(p).unwrap()).collect(),
+    )
+}
+
+struct Rounds {
+    tmp: TempDir,
+}
+
+impl Rounds {
+    fn new() -> Rounds {
+        Rounds {
+            tmp: tempfile::tempdir().unwrap(),
+        }
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    #[test]
+    fn incremental_equals_full(
+        sizes in prop::collection::vec(1usize..40, 2..6),
+        changed in prop::collection::vec(any::<bool>(), 6),
+        grow in any::<bool>(),
+        seed in any::<u64>(),
+        layout in prop::sample::select(Layout::ALL.to_vec()),
+    ) {
+        let r = Rounds::new();
+        let before = shards(&sizes, seed);
+        let files = write_shards(&r.path("in1"), &before);
+        run_local(&files, &r.path("prev"), &params(layout), &|_| {}).unwrap();
+
+        // Change some shards: a balance, or (grow) 70 more users in the first
+        // changed one, which can deepen the round's mini-trees.
+        let mut after = before.clone();
+        let mut expect_reused = 0;
+        let mut grew = false;
+        for (i, text) in after.iter_mut().enumerate() {
+            if changed[i] {
+                if grow && !grew {
+                    for u in 0..70 {
+                        text.push_str(&format!("new{i}x{u},1,2\n"));
+                    }
+                    grew = true;
+                } else {
+                    text.push_str(&format!("extra{i},{},0\n", seed % 1000));
+                }
+            } else {
+                expect_reused += 1;
+            }
+        }
+        let files = write_shards(&r.path("in2"), &after);
+        let (inc, _, reuse) =
+            run_local_with(&files, &r.path("inc"), &params(layout), Some(&r.path("prev")), &|_| {})
+                .unwrap();
+        run_local(&files, &r.path("full"), &params(layout), &|_| {}).unwrap();
+        prop_assert_eq!(outputs(&r.path("inc")), outputs(&r.path("full")));
+        prop_assert_eq!(inc.reused_mini_trees, expect_reused);
+        prop_assert_eq!(reuse.reused.len() as u64, expect_reused);
+        prop_assert!(reuse.untrusted.is_none());
+        let prev = r.path("prev").display().to_string();
+        prop_assert_eq!(inc.previous, Some(prev));
+    }
+}
+
+/// A previous round of 4 shards and the same shards again.
+fn setup(layout: Layout) -> (Rounds, Vec<PathBuf>) {
+    let r = Rounds::new();
+    let files = write_shards(&r.path("in"), &shards(&[9, 16, 5, 12], 7));
+    run_local(&files, &r.path("prev"), &params(layout), &|_| {}).unwrap();
+    (r, files)
+}
+
+#[test]
+fn unchanged_shards_are_all_reused() {
+    let (r, files) = setup(Layout::V1);
+    let (res, _, reuse) = run_local_with(
+        &files,
+        &r.path("inc"),
+        &params(Layout::V1),
+        Some(&r.path("prev")),
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(res.reused_mini_trees, 4);
+    assert_eq!(reuse.rebuilt, vec![]);
+    assert_eq!(outputs(&r.path("inc")), outputs(&r.path("prev")));
+}
+
+#[test]
+fn another_layout_n_bytes_or_header_disables_reuse() {
+    let (r, files) = setup(Layout::V1);
+    for (p, what) in [
+        (params(Layout::Agg2023), "layout"),
+        (
+            Params {
+                layout: Layout::V1,
+                n_bytes: 16,
+            },
+            "n_bytes",
+        ),
+    ] {
+        let out = r.path(&format!("out-{what}"));
+        let (res, _, reuse) =
+            run_local_with(&files, &out, &p, Some(&r.path("prev")), &|_| {}).unwrap();
+        assert_eq!(res.reused_mini_trees, 0, "{what}");
+        assert!(reuse.untrusted.unwrap().contains("layout"), "{what}");
+    }
+    // Same users, another currency label in the header.
+    let texts: Vec<String> = shards(&[9, 16, 5, 12], 7)
+        .into_iter()
+        .map(|t| t.replace("balance_USDT_ETH", "balance_USDC_ETH"))
+        .collect();
+    let files = write_shards(&r.path("in-usdc"), &texts);
+    let (res, _, reuse) = run_local_with(
+        &files,
+        &r.path("out-usdc"),
+        &params(Layout::V1),
+        Some(&r.path("prev")),
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(res.reused_mini_trees, 0);
+    assert!(reuse.untrusted.unwrap().contains("currencies"));
+    // A previous round that is not there, or has no result: nothing trusted.
+    fs::remove_file(r.path("prev").join(RESULT_FILE)).unwrap();
+    let files: Vec<PathBuf> = (0..4)
+        .map(|i| r.path("in").join(format!("s{i:02}.csv")))
+        .collect();
+    let (res, _, reuse) = run_local_with(
+        &files,
+        &r.path("out-none"),
+        &params(Layout::V1),
+        Some(&r.path("prev")),
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(res.reused_mini_trees, 0);
+    assert!(reuse.untrusted.is_some());
+}
+
+#[test]
+fn a_tampered_previous_mini_tree_is_rebuilt() {
+    let (r, files) = setup(Layout::V1);
+    let full = outputs(&r.path("prev"));
+    // 1. A flipped byte: its SHA-256 is no longer the recorded one.
+    let mt = r.path("prev").join("mini-trees/000001.mst");
+    let mut bytes = fs::read(&mt).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    fs::write(&mt, &bytes).unwrap();
+    let (res, _, reuse) = run_local_with(
+        &files,
+        &r.path("inc1"),
+        &params(Layout::V1),
+        Some(&r.path("prev")),
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(res.reused_mini_trees, 3);
+    let (i, why) = &reuse.rebuilt[0];
+    assert_eq!(*i, 1);
+    assert!(why.as_deref().unwrap().contains("SHA-256"), "{why:?}");
+    assert_eq!(outputs(&r.path("inc1")), full);
+
+    // 2. Another tree's file put in its place, with result.json's hash updated to
+    // match: the previous aggregation tree holds another root.
+    let other = fs::read(r.path("prev").join("mini-trees/000003.mst")).unwrap();
+    fs::write(&mt, &other).unwrap();
+    let rp = r.path("prev").join(RESULT_FILE);
+    let mut result: serde_json::Value = serde_json::from_slice(&fs::read(&rp).unwrap()).unwrap();
+    result["inputs"][1]["mini_tree_sha256"] = serde_json::json!(hex_sha256(&other));
+    fs::write(&rp, result.to_string()).unwrap();
+    let (res, _, reuse) = run_local_with(
+        &files,
+        &r.path("inc2"),
+        &params(Layout::V1),
+        Some(&r.path("prev")),
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(res.reused_mini_trees, 3);
+    let (i, why) = &reuse.rebuilt[0];
+    assert_eq!(*i, 1);
+    assert!(why.as_deref().unwrap().contains("root"), "{why:?}");
+    assert_eq!(outputs(&r.path("inc2")), full);
+}
+
+fn hex_sha256(b: &[u8]) -> String {
+    summa_agg::round::sha256(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+#[test]
+fn the_previous_round_cannot_be_the_output() {
+    let (r, files) = setup(Layout::V1);
+    let e = run_local_with(
+        &files,
+        &r.path("prev"),
+        &params(Layout::V1),
+        Some(&r.path("prev")),
+        &|_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("--previous"), "{e}");
+}
