@@ -430,9 +430,14 @@ pub fn run_local_with(
                 if let Some(&j) = prev.by_sha.get(&hex::encode(sha)) {
                     match prev.mini_tree(j, &name(p), params, &currencies) {
                         Ok((bytes, s)) => {
-                            write_atomically(&out.join(mini_tree_path(i)), |w| {
-                                w.write_all(&bytes)
-                            })?;
+                            // A hard link where the file system allows it (every
+                            // write here replaces a file by renaming a new one over
+                            // it, so two rounds never change each other's files),
+                            // else a copy.
+                            let to = out.join(mini_tree_path(i));
+                            if fs::hard_link(prev.dir.join(mini_tree_path(j)), &to).is_err() {
+                                write_atomically(&to, |w| w.write_all(&bytes))?;
+                            }
                             on_tree(&s);
                             let input = InputRecord {
                                 key: name(p),

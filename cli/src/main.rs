@@ -120,6 +120,20 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Benchmarks an incremental round: SHARDS shards of USERS generated users, a
+    /// full round, then CHANGED shards changed and the round built again both in
+    /// full and with --previous; checks both roots are equal, prints CPU and wall.
+    BenchIncremental {
+        /// Shards in the round.
+        #[arg(long, default_value_t = 16)]
+        shards: usize,
+        /// Users per shard.
+        #[arg(long, default_value_t = 1 << 16)]
+        users: u64,
+        /// Shards changed between the two rounds.
+        #[arg(long, default_value_t = 1)]
+        changed: usize,
+    },
     /// Benchmarks zero-knowledge proofs of a shape (unsafe test SRS, synthetic path):
     /// key generation, proving (wall and CPU), verifying, sizes, peak memory.
     BenchZk {
@@ -367,6 +381,11 @@ fn run(cli: Cli) -> Result<()> {
             no_reference,
             no_single_thread,
         } => bench(users, currencies, layout, !no_reference, !no_single_thread),
+        Command::BenchIncremental {
+            shards,
+            users,
+            changed,
+        } => bench_incremental(shards, users, changed),
         Command::ZkKeys {
             round: dir,
             depth,
@@ -522,6 +541,77 @@ fn round_s3(_bucket: String, _prefix: String) -> Result<()> {
     Err(Error::Invalid(
         "this summa-agg was built without S3 support (cargo feature \"s3\")".into(),
     ))
+}
+
+/// `bench-incremental`.
+fn bench_incremental(shards: usize, users: u64, changed: usize) -> Result<()> {
+    use std::io::Write;
+    if shards == 0 || users == 0 || changed > shards {
+        return Err(Error::Invalid(
+            "--shards and --users must be at least 1 and --changed at most --shards".into(),
+        ));
+    }
+    let dir = std::env::temp_dir().join(format!("summa-agg-bench-inc-{}", std::process::id()));
+    let io = |e| Error::io(dir.display().to_string(), e);
+    let write = |sub: &str, seed_of: &dyn Fn(usize) -> u64| -> Result<Vec<PathBuf>> {
+        let d = dir.join(sub);
+        std::fs::create_dir_all(&d).map_err(io)?;
+        (0..shards)
+            .map(|i| {
+                let p = d.join(format!("shard-{i:04}.csv"));
+                let mut w = std::io::BufWriter::new(File::create(&p).map_err(io)?);
+                summa_agg::bench::write_csv(&mut w, users, 2, seed_of(i)).map_err(io)?;
+                w.flush().map_err(io)?;
+                Ok(p)
+            })
+            .collect()
+    };
+    let params = Params::default();
+    let before = write("in1", &|i| i as u64 + 1)?;
+    let after = write("in2", &|i| {
+        if i < changed {
+            1_000_000 + i as u64
+        } else {
+            i as u64 + 1
+        }
+    })?;
+    let run = |files: &[PathBuf], out: &str, prev: Option<&Path>| {
+        measure(|| round::run_local_with(files, &dir.join(out), &params, prev, &|_| {}))
+    };
+    let (first, _, _) = run(&before, "round1", None);
+    first?;
+    let (full, full_wall, full_cpu) = run(&after, "full", None);
+    let (full, _, _) = full?;
+    let (inc, inc_wall, inc_cpu) = run(&after, "incremental", Some(&dir.join("round1")));
+    let (inc, inc_t, reuse) = inc?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if inc.root != full.root {
+        return Err(Error::Invalid(
+            "the incremental root differs from the full one".into(),
+        ));
+    }
+    let share = changed as f64 / shards as f64;
+    let report = serde_json::json!({
+        "shards": shards,
+        "users_per_shard": users,
+        "changed": changed,
+        "reused": reuse.reused.len(),
+        "full_wall_s": full_wall,
+        "full_cpu_s": full_cpu,
+        "incremental_wall_s": inc_wall,
+        "incremental_cpu_s": inc_cpu,
+        "incremental_cpu_vs_changed_share_of_full": inc_cpu / (full_cpu * share),
+        "roots_equal": true,
+        "incremental_plan_s": inc_t.plan.as_secs_f64(),
+        "incremental_mini_trees_s": inc_t.mini_trees.as_secs_f64(),
+        "incremental_aggregation_s": inc_t.aggregation.as_secs_f64(),
+    });
+    eprintln!(
+        "bench-incremental: {shards} shards x {users} users, {changed} changed: full {full_wall:.3} s wall / {full_cpu:.3} s CPU; incremental {inc_wall:.3} s wall / {inc_cpu:.3} s CPU ({} re-used) = {:.2}x the changed shards' share of the full round's CPU; roots equal",
+        reuse.reused.len(),
+        inc_cpu / (full_cpu * share)
+    );
+    print_json(&report, false)
 }
 
 /// The stderr summary of an incremental round: what was re-used, what rebuilt.

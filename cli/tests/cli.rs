@@ -743,3 +743,64 @@ fn zero_knowledge_keys_proof_and_verify() {
     assert!(stderr(&o).contains("vk.bin"), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"));
 }
+
+#[test]
+fn round_with_previous_reuses_unchanged_shards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shards = tmp.path().join("shards");
+    std::fs::create_dir_all(&shards).unwrap();
+    for i in 1..=4 {
+        std::fs::copy(
+            fixture(&format!("entry_16_{i}.csv")),
+            shards.join(format!("entry_16_{i}.csv")),
+        )
+        .unwrap();
+    }
+    let dir = |n: &str| tmp.path().join(n).to_str().unwrap().to_string();
+    let s = shards.to_str().unwrap();
+    let o = summa(&["round", s, "--out", &dir("r1")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // One shard changes: a user's balance.
+    let p = shards.join("entry_16_3.csv");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let cells: Vec<&str> = lines[2].split(',').collect();
+    lines[2] = format!("{},{},1", cells[0], cells[1]);
+    std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+    let o = summa(&["round", s, "--out", &dir("r2"), "--previous", &dir("r1")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let inc = last_json_line(&o);
+    assert_eq!(inc["reused_mini_trees"], 3);
+    assert_eq!(inc["previous"], dir("r1"));
+    let err = stderr(&o);
+    assert!(
+        err.contains("3 mini-trees re-used from the previous round, 1 rebuilt"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rebuilt 2 (") && err.contains("entry_16_3.csv"),
+        "{err}"
+    );
+    let o = summa(&["round", s, "--out", &dir("full")]);
+    let full = last_json_line(&o);
+    assert_eq!(inc["root"], full["root"]);
+    assert_ne!(inc["root"]["hash"], V1_ROOT_64);
+    // Another layout: nothing re-used, and said.
+    let o = summa(&[
+        "round",
+        s,
+        "--out",
+        &dir("r3"),
+        "--previous",
+        &dir("r1"),
+        "--layout",
+        "legacy",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(last_json_line(&o)["reused_mini_trees"], 0);
+    assert!(
+        stderr(&o).contains("previous round not trusted"),
+        "{}",
+        stderr(&o)
+    );
+}
