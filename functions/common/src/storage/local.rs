@@ -257,6 +257,23 @@ impl Storage for LocalStorage {
         tokio::fs::rename(&tmp, &path).await.map_err(err)
     }
 
+    async fn copy(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
+        let (src, dst) = (self.path(bucket, from)?, self.path(bucket, to)?);
+        if let Some(dir) = dst.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| Self::err(bucket, to, e))?;
+        }
+        // Into a temporary file renamed over the target, as every write here.
+        let tmp = dst.with_extension("copy.tmp");
+        tokio::fs::copy(&src, &tmp)
+            .await
+            .map_err(|e| Self::err(bucket, from, e))?;
+        tokio::fs::rename(&tmp, &dst)
+            .await
+            .map_err(|e| Self::err(bucket, to, e))
+    }
+
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         let path = self.path(bucket, key)?;
         match tokio::fs::remove_file(&path).await {

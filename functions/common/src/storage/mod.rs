@@ -161,6 +161,21 @@ pub trait Storage: Send + Sync {
         content_type: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Copies an object within the bucket (S3: a server-side `CopyObject`, nothing
+    /// is downloaded). The default reads and writes it.
+    fn copy(
+        &self,
+        bucket: &str,
+        from: &str,
+        to: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move {
+            let body = self.get(bucket, from).await?;
+            self.put(bucket, to, Bytes::from(body), "application/octet-stream")
+                .await
+        }
+    }
+
     /// Deletes an object; deleting a missing object succeeds.
     fn delete(
         &self,

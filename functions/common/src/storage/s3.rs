@@ -24,6 +24,14 @@ pub struct S3Storage {
     part_size: usize,
 }
 
+/// What `CopySource` escapes: everything but unreserved characters and `/`.
+const COPY_SOURCE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
 fn location(bucket: &str, key: &str) -> String {
     format!("s3://{bucket}/{key}")
 }
@@ -381,6 +389,23 @@ impl Storage for S3Storage {
             .await
             .map_err(|e| store_err(location(bucket, key), e))?;
         Ok(())
+    }
+
+    async fn copy(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
+        // CopySource is `bucket/key`, URL-encoded (the key's slashes may stay).
+        let source = format!(
+            "{bucket}/{}",
+            percent_encoding::utf8_percent_encode(from, COPY_SOURCE)
+        );
+        self.client
+            .copy_object()
+            .bucket(bucket)
+            .key(to)
+            .copy_source(source)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| store_err(location(bucket, from), e))
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
