@@ -437,7 +437,8 @@ pub struct Started {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_arn: Option<String>,
     /// True when Step Functions answered ExecutionAlreadyExists: this upload's
-    /// round was started before and has finished. (A duplicate event while that
+    /// round was started before and has finished (if it failed, redrive that
+    /// execution, or upload the manifest again for a new run). (A duplicate event while that
     /// round still runs gets the running execution's ARN back, with `false`:
     /// StartExecution is idempotent for the same name and input.)
     pub already_started: bool,
