@@ -2,6 +2,7 @@
 # Validates the non-Rust infrastructure; exits non-zero if any check fails.
 #   1. asl-validator on every state-machine/*.json, as written and with its
 #      ${...} placeholders filled (infra/render-asl.py), i.e. as AWS gets it;
+#      and no Catch in state-machine/round.asl.json (redrivable, see 1b);
 #   2. cfn-lint on infra/template.yaml (SAM schemas);
 #   3. cfn-lint on the CloudFormation that the SAM transform makes of it
 #      (infra/sam-translate.py): generated roles, S3 notification, cycles;
@@ -41,6 +42,29 @@ for f in "${asl_files[@]}"; do
     fail "asl-validator $f"
   fi
 done
+
+# 1b. Redrivable: no state has a Catch. Step Functions redrives a state only if
+# the history has its <stateType>Entered event and no matching <stateType>Exited
+# ("Redriving Map Runs", Step Functions Developer Guide); a caught state exits,
+# so a redrive would skip it. (The same rule as the unit test
+# no_catch_exits_a_redrivable_state in functions/common/src/tests.rs.)
+if python3 - state-machine/round.asl.json <<'PY'
+import json, sys
+def walk(states, path):
+    for name, s in states.items():
+        here = f"{path}/{name}" if path else name
+        if "Catch" in s:
+            yield here
+        for inner in ("ItemProcessor", "Iterator"):
+            if inner in s:
+                yield from walk(s[inner]["States"], here)
+        for b in s.get("Branches", []):
+            yield from walk(b["States"], here)
+caught = list(walk(json.load(open(sys.argv[1]))["States"], ""))
+if caught:
+    sys.exit(f"states with a Catch (not redrivable): {', '.join(caught)}")
+PY
+then ok "no Catch in state-machine/round.asl.json (redrivable)"; else fail "a Catch in state-machine/round.asl.json"; fi
 
 # 2. + 3. CloudFormation
 if cfn-lint infra/template.yaml; then ok "cfn-lint infra/template.yaml"; else fail "cfn-lint infra/template.yaml"; fi
