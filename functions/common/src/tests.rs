@@ -2266,6 +2266,14 @@ async fn a_redriven_round_equals_an_uninterrupted_one_and_rebuilds_no_shard() {
             .is_none());
     }
     assert!(round.get(&in_run(RUN, "error.json")).await.is_none());
+    // The failed attempt's event, delivered late (after the redrive succeeded),
+    // records nothing.
+    let e = aggregator_payload(&s, event("aggregator", "execution-failed.json"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "InvalidInput");
+    assert!(e.to_string().contains("has completed since"), "{e}");
+    assert!(round.get(&in_run(RUN, "error.json")).await.is_none());
 
     // A child that is run again although it had succeeded (a Map run in full)
     // re-uses its artifacts: no write, the same output.

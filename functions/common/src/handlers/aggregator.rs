@@ -356,6 +356,39 @@ async fn infer_step(storage: &impl Storage, bucket: &str, keys: &RunKeys) -> Opt
     })
 }
 
+/// Whether run `keys` has completed: its `result.json` exists and it was
+/// published, or superseded by a run planned later (then its aggregator
+/// finished without publishing). A failure event that arrives after that (a
+/// redrive that succeeded first) is stale.
+async fn run_completed(storage: &impl Storage, bucket: &str, keys: &RunKeys) -> bool {
+    if storage.get(bucket, &keys.result()).await.is_err() {
+        return false;
+    }
+    let Some(published) = storage
+        .get(bucket, &keys.round().result())
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice::<RoundResult>(&b).ok())
+        .and_then(|r| r.run)
+    else {
+        return false;
+    };
+    if published == keys.id() {
+        return true;
+    }
+    let Ok(plan) = read_plan(storage, bucket, keys).await else {
+        return false;
+    };
+    let Ok(other) = keys.round().run(&published) else {
+        return false;
+    };
+    let theirs = planned_at(storage, bucket, &other, &published)
+        .await
+        .ok()
+        .flatten();
+    theirs.is_some_and(|t| (t, published.as_str()) > (plan.planned_at_ms, keys.id()))
+}
+
 async fn record_failure(
     storage: &impl Storage,
     bucket: &str,
@@ -363,6 +396,12 @@ async fn record_failure(
     step: Option<&str>,
     failure: &Failure,
 ) -> Result<ErrorRecord, FnError> {
+    if run_completed(storage, bucket, keys).await {
+        return Err(FnError::invalid(format!(
+            "run {} has completed since this failure (a redrive succeeded): the failure is not recorded",
+            keys.id()
+        )));
+    }
     let error = error_name(failure);
     let step = match step {
         Some(step) => Some(step.to_owned()),
