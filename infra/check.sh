@@ -2,15 +2,17 @@
 # Validates the non-Rust infrastructure; exits non-zero if any check fails.
 #   1. asl-validator on every state-machine/*.json, as written and with its
 #      ${...} placeholders filled (infra/render-asl.py), i.e. as AWS gets it;
+#      and no Catch in state-machine/round.asl.json (redrivable, see 1b);
 #   2. cfn-lint on infra/template.yaml (SAM schemas);
 #   3. cfn-lint on the CloudFormation that the SAM transform makes of it
 #      (infra/sam-translate.py): generated roles, S3 notification, cycles;
 #   4. a smoke run of state-machine/round.asl.json in aws-local-stepfunctions
 #      (infra/local-sfn.mjs) with fake Lambdas: the success path (the input's
 #      run reaches every task), a start without a run (the execution's name is
-#      the run), a shard failing with InvalidInput going through RecordFailure
-#      (failed_step mini-tree) to RoundFailed, and a mini-tree timing out:
-#      retried once, recorded by RecordShardTimeout naming the shard.
+#      the run), a shard failing with InvalidInput failing the execution with
+#      that error (no Catch: the round stays redrivable; the aggregator is not
+#      invoked, EventBridge invokes it in AWS), and a mini-tree timing out:
+#      retried once, then the execution fails with the timeout.
 # Installs the tools first if needed (infra/setup-tools.sh, fast when done).
 set -euo pipefail
 
@@ -41,6 +43,29 @@ for f in "${asl_files[@]}"; do
   fi
 done
 
+# 1b. Redrivable: no state has a Catch. Step Functions redrives a state only if
+# the history has its <stateType>Entered event and no matching <stateType>Exited
+# ("Redriving Map Runs", Step Functions Developer Guide); a caught state exits,
+# so a redrive would skip it. (The same rule as the unit test
+# no_catch_exits_a_redrivable_state in functions/common/src/tests.rs.)
+if python3 - state-machine/round.asl.json <<'PY'
+import json, sys
+def walk(states, path):
+    for name, s in states.items():
+        here = f"{path}/{name}" if path else name
+        if "Catch" in s:
+            yield here
+        for inner in ("ItemProcessor", "Iterator"):
+            if inner in s:
+                yield from walk(s[inner]["States"], here)
+        for b in s.get("Branches", []):
+            yield from walk(b["States"], here)
+caught = list(walk(json.load(open(sys.argv[1]))["States"], ""))
+if caught:
+    sys.exit(f"states with a Catch (not redrivable): {', '.join(caught)}")
+PY
+then ok "no Catch in state-machine/round.asl.json (redrivable)"; else fail "a Catch in state-machine/round.asl.json"; fi
+
 # 2. + 3. CloudFormation
 if cfn-lint infra/template.yaml; then ok "cfn-lint infra/template.yaml"; else fail "cfn-lint infra/template.yaml"; fi
 if python3 infra/sam-translate.py infra/template.yaml >"$work/template.cfn.json" \
@@ -70,11 +95,8 @@ echo '{"ok":true}'
 SH
   cat >"$fakes/aggregator" <<'SH'
 #!/bin/sh
-case "$1" in
-  *'"shard"'*) echo "$1" >"$(dirname "$0")/shard-failure-input"; echo '{"recorded":true}' ;;
-  *'"failure"'*) echo "$1" >"$(dirname "$0")/failure-input"; echo '{"recorded":true}' ;;
-  *) echo '{"root":"0x01","users":3}' ;;
-esac
+echo "$1" >>"$(dirname "$0")/aggregator-inputs"
+echo '{"root":"0x01","users":3}'
 SH
   chmod +x "$fakes"/*
   python3 infra/render-asl.py state-machine/round.asl.json MapConcurrency=2 >"$work/round.json"
@@ -82,11 +104,9 @@ SH
   run() {
     local input="${1:-}"
     [[ -n "$input" ]] || input='{"bucket":"b","prefix":"rounds/r1","run":"run-1"}'
-    rm -f "$fakes"/*-input "$fakes"/mini-tree-inputs
+    rm -f "$fakes"/*-input "$fakes"/*-inputs
     node infra/local-sfn.mjs -f "$work/round.json" -r MiniTree:0 --context-file "$work/context.json" \
-      -t "Plan:$fakes/plan" -t "MiniTree:$fakes/mini-tree" \
-      -t "Aggregate:$fakes/aggregator" -t "RecordFailure:$fakes/aggregator" \
-      -t "RecordShardTimeout:$fakes/aggregator" \
+      -t "Plan:$fakes/plan" -t "MiniTree:$fakes/mini-tree" -t "Aggregate:$fakes/aggregator" \
       "$input"
   }
   set +e
@@ -110,22 +130,18 @@ SH
   set +e
   out="$(TIMEOUT_SHARD2=1 run)"; rc=$?
   set -e
-  if [[ $rc == 2 && -f "$fakes/shard-failure-input" && -f "$fakes/failure-input" ]] \
-    && [[ "$(grep -c '"shard":2' "$fakes/mini-tree-inputs")" == 2 ]] \
-    && grep -q '"shard":2' "$fakes/shard-failure-input" \
-    && grep -q '"Error":"Sandbox.Timedout"' "$fakes/shard-failure-input" \
-    && grep -q '"failed_step":"mini-tree"' "$fakes/failure-input"; then
-    ok "local-sfn timeout path (Sandbox.Timedout retried once -> RecordShardTimeout names shard 2 -> RecordFailure)"
+  if [[ $rc == 2 && "$out" == '{"Error":"Sandbox.Timedout",'* && ! -f "$fakes/aggregator-inputs" ]] \
+    && [[ "$(grep -c '"shard":2' "$fakes/mini-tree-inputs")" == 2 ]]; then
+    ok "local-sfn timeout path (Sandbox.Timedout retried once, then the execution fails with it)"
   else
     fail "local-sfn timeout path: rc=$rc output=$out mini-tree inputs: $(cat "$fakes/mini-tree-inputs" 2>/dev/null)"
   fi
   set +e
   out="$(FAIL_SHARD1=1 run)"; rc=$?
   set -e
-  if [[ $rc == 2 && "$out" == '{"Error":"InvalidInput",'* && -f "$fakes/failure-input" ]] \
-    && grep -q '"failure":{"Error":"InvalidInput"' "$fakes/failure-input" \
-    && grep -q '"failed_step":"mini-tree"' "$fakes/failure-input"; then
-    ok "local-sfn failure path (InvalidInput -> RecordFailure -> RoundFailed)"
+  if [[ $rc == 2 && "$out" == '{"Error":"InvalidInput",'* && ! -f "$fakes/aggregator-inputs" ]] \
+    && [[ "$(grep -c '"shard":1' "$fakes/mini-tree-inputs")" == 1 ]]; then
+    ok "local-sfn failure path (InvalidInput fails the execution, no Catch, not retried)"
   else
     fail "local-sfn failure path: rc=$rc output=$out"
   fi

@@ -155,8 +155,7 @@ t_sfn=$SECONDS
 sfn_status=0
 node infra/local-sfn.mjs -f "$work/round.asl.json" --trace \
   -t "Plan:$work/fn/plan" -t "MiniTree:$work/fn/mini-tree" \
-  -t "Aggregate:$work/fn/aggregator" -t "RecordFailure:$work/fn/aggregator" \
-  -t "RecordShardTimeout:$work/fn/aggregator" \
+  -t "Aggregate:$work/fn/aggregator" \
   - <"$work/input.json" >"$work/output.json" 2>"$work/trace.jsonl" || sfn_status=$?
 python3 - "$work/trace.jsonl" "$((SECONDS - t_sfn))" <<'EOF' >&2 || true
 import json, sys
@@ -205,6 +204,38 @@ except ValueError:
     pass
 print(f"run-round: round {sys.argv[2]} FAILED: {f.get('Error')}: {cause}")
 EOF
+    # What AWS does next: the template's EventBridge rule (AggregatorFunction,
+    # RoundFailed) delivers the execution's FAILED status change to the
+    # aggregator, which writes the run's error.json and P/error.json. Here that
+    # event is built from the execution (as in
+    # functions/aggregator/events/execution-failed.json) and sent the same way.
+    python3 - "$exec_arn" "$SUMMA_STATE_MACHINE_ARN" "$work/input.json" "$work/output.json" \
+      >"$work/failed-event.json" <<'EOF'
+import json, sys
+arn, sm, input_path, output_path = sys.argv[1:]
+f = json.load(open(output_path))
+print(json.dumps({
+    "version": "0",
+    "detail-type": "Step Functions Execution Status Change",
+    "source": "aws.states",
+    "resources": [arn],
+    "detail": {
+        "executionArn": arn,
+        "stateMachineArn": sm,
+        "name": arn.rsplit(":", 1)[1],
+        "status": "FAILED",
+        "input": open(input_path).read().strip(),
+        "inputDetails": {"included": True},
+        "output": None,
+        "error": f.get("Error"),
+        "cause": f.get("Cause"),
+        "redriveCount": 0,
+    },
+}))
+EOF
+    if ! infra/local/invoke.sh aggregator "$(cat "$work/failed-event.json")" >"$work/failure-record.json"; then
+      summa_log "the failure handler (aggregator) failed: $(cat "$work/failure-record.json")"
+    fi
     if moto get "$bucket" "$prefix/error.json" >"$work/error.json" 2>/dev/null; then
       summa_log "s3://$bucket/$prefix/error.json:"
       cat "$work/error.json" >&2

@@ -1,9 +1,11 @@
-//! The `aggregator` Lambda function: aggregates the mini-trees into `P/result.json`, or records a failure in `P/error.json`.
+//! The `aggregator` Lambda function: aggregates the mini-trees into `P/result.json`, or
+//! records a failed execution (the EventBridge event of its `FAILED` / `TIMED_OUT`
+//! status) in `P/error.json`.
 //! The handler is [`summa_functions::handlers::aggregator`]; this only builds the S3
 //! client and runs it.
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use summa_functions::{aws, handlers, parse_input};
+use summa_functions::{aws, handlers, model::AggregatorInput};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -12,7 +14,10 @@ async fn main() -> Result<(), Error> {
     let storage = &storage;
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            let input = parse_input(handlers::aggregator::STEP, event.payload)?;
+            // The state machine's input, or (failure mode) the EventBridge event
+            // of a failed execution of the round.
+            let input = AggregatorInput::from_payload(event.payload)
+                .map_err(|e| e.in_step(handlers::aggregator::STEP))?;
             handlers::aggregator(storage, input).await
         },
     ))

@@ -225,20 +225,130 @@ pub struct AggregatorInput {
     pub prefix: String,
     /// The run.
     pub run: String,
-    /// Present in failure mode (the state machine's RecordFailure and
-    /// RecordShardTimeout).
+    /// Present in failure mode (from the EventBridge event of a failed
+    /// execution, see [`AggregatorInput::from_payload`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
-    /// In failure mode: the step that failed, as the state machine knows it (the
-    /// state whose Catch fired).
+    /// In failure mode: the step that failed, when the caller knows it;
+    /// otherwise the aggregator infers it from the run's artifacts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_step: Option<String>,
-    /// In failure mode: the shard whose mini-tree failed (a timeout, which the
-    /// function could not record itself). Only that shard's error record is
-    /// written.
+    /// In failure mode: the shard whose mini-tree failed without recording it
+    /// (by hand; the mini-tree records its own timeouts). Only that shard's
+    /// error record is written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<usize>,
 }
+
+/// The event EventBridge delivers when an execution of the round state machine
+/// changes status (`"detail-type": "Step Functions Execution Status Change"`,
+/// `"source": "aws.states"`); the template's rule sends the `FAILED` and
+/// `TIMED_OUT` ones to the aggregator, which records the failure. Only the
+/// fields used are read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionStatusEvent {
+    /// `Step Functions Execution Status Change`.
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    /// `aws.states`.
+    pub source: String,
+    /// The execution.
+    pub detail: ExecutionStatusDetail,
+}
+
+/// The `detail` of an [`ExecutionStatusEvent`] (the fields of DescribeExecution).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionStatusDetail {
+    /// The execution's ARN.
+    #[serde(rename = "executionArn")]
+    pub execution_arn: String,
+    /// The execution's name (the run, unless the input names one).
+    pub name: String,
+    /// `FAILED`, `TIMED_OUT`, `ABORTED`, `SUCCEEDED`, `RUNNING`, ...
+    pub status: String,
+    /// The execution's input, as JSON text (`{"bucket", "prefix", "run"?}`).
+    #[serde(default)]
+    pub input: Option<String>,
+    /// The execution's error, when it failed.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The execution's cause, when it failed.
+    #[serde(default)]
+    pub cause: Option<String>,
+    /// How many times the execution was redriven.
+    #[serde(rename = "redriveCount", default)]
+    pub redrive_count: Option<u64>,
+}
+
+/// The execution input that the failure handler needs (`run` defaults to the
+/// execution's name, as in the state machine).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionInput {
+    /// The bucket.
+    pub bucket: String,
+    /// The round prefix.
+    pub prefix: String,
+    /// The run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+}
+
+impl AggregatorInput {
+    /// The aggregator's input from its invocation payload: the state machine's
+    /// `{"bucket", "prefix", "run", "failure"?, ...}`, or the EventBridge event of
+    /// a failed or timed-out execution (failure mode; the step is not known).
+    pub fn from_payload(payload: serde_json::Value) -> Result<AggregatorInput, FnError> {
+        let invalid = |what: String| FnError::invalid(format!("invalid input: {what}"));
+        if payload.get("detail-type").is_none() {
+            return serde_json::from_value(payload).map_err(|e| invalid(e.to_string()));
+        }
+        let event: ExecutionStatusEvent = serde_json::from_value(payload)
+            .map_err(|e| invalid(format!("an EventBridge event: {e}")))?;
+        if event.source != "aws.states" || event.detail_type != EXECUTION_STATUS_CHANGE {
+            return Err(invalid(format!(
+                "an EventBridge event of {:?} / {:?}, not a Step Functions execution status change",
+                event.source, event.detail_type
+            )));
+        }
+        let d = event.detail;
+        if !FAILED_STATUSES.contains(&d.status.as_str()) {
+            return Err(invalid(format!(
+                "execution {} is {}, not failed ({}): there is nothing to record",
+                d.execution_arn,
+                d.status,
+                FAILED_STATUSES.join(", ")
+            )));
+        }
+        let text = d.input.as_deref().ok_or_else(|| {
+            invalid(format!(
+                "the event of execution {} carries no input",
+                d.execution_arn
+            ))
+        })?;
+        let input: ExecutionInput = serde_json::from_str(text)
+            .map_err(|e| invalid(format!("the input of execution {}: {e}", d.execution_arn)))?;
+        let error = d
+            .error
+            .filter(|e| !e.is_empty())
+            .or_else(|| (d.status == "TIMED_OUT").then(|| "States.Timeout".to_string()));
+        Ok(AggregatorInput {
+            bucket: input.bucket,
+            prefix: input.prefix,
+            run: input.run.unwrap_or(d.name),
+            failure: Some(Failure {
+                error,
+                cause: d.cause,
+            }),
+            failed_step: None,
+            shard: None,
+        })
+    }
+}
+
+/// The `detail-type` of a Step Functions execution status change event.
+pub const EXECUTION_STATUS_CHANGE: &str = "Step Functions Execution Status Change";
+/// The execution statuses the failure handler records.
+pub const FAILED_STATUSES: [&str; 3] = ["FAILED", "TIMED_OUT", "ABORTED"];
 
 /// `error.json` (`P/runs/R/error.json`, published as `P/error.json`) and a
 /// shard's `P/runs/R/mini-trees/NNNNNN.error.json`: why a run failed.
@@ -327,7 +437,8 @@ pub struct Started {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_arn: Option<String>,
     /// True when Step Functions answered ExecutionAlreadyExists: this upload's
-    /// round was started before and has finished. (A duplicate event while that
+    /// round was started before and has finished (if it failed, redrive that
+    /// execution, or upload the manifest again for a new run). (A duplicate event while that
     /// round still runs gets the running execution's ARN back, with `false`:
     /// StartExecution is idempotent for the same name and input.)
     pub already_started: bool,

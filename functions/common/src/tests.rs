@@ -575,9 +575,10 @@ async fn failure_mode_from_the_event_fixtures() {
     else {
         panic!("expected a failure record")
     };
+    // The step, not given, comes from the run's artifacts: it has no plan.
     assert_eq!(
-        (r.error.as_str(), r.cause.as_str(), r.step),
-        ("Unknown", "", None)
+        (r.error.as_str(), r.cause.as_str(), r.step.as_deref()),
+        ("Unknown", "", Some("plan"))
     );
 }
 
@@ -1912,9 +1913,7 @@ fn function_timeouts_agree_with_the_definition() {
     let tasks = [
         (&states["Plan"], "PlanFunction"),
         (&map["MiniTree"], "MiniTreeFunction"),
-        (&map["RecordShardTimeout"], "AggregatorFunction"),
         (&states["Aggregate"], "AggregatorFunction"),
-        (&states["RecordFailure"], "AggregatorFunction"),
     ];
     for (state, function) in tasks {
         let lambda = template_timeout(&template, function);
@@ -1944,11 +1943,540 @@ fn function_timeouts_agree_with_the_definition() {
         .unwrap()
         .iter()
         .any(|e| e == "Sandbox.Timedout"));
-    let catch = map["MiniTree"]["Catch"].as_array().unwrap();
-    assert!(catch.iter().any(|c| c["Next"] == "RecordShardTimeout"
-        && c["ErrorEquals"]
-            .as_array()
+    // No Catch records it (that would make MiniTree exit, see
+    // no_catch_exits_a_redrivable_state): the function does, before its deadline.
+    assert!(map["MiniTree"].get("Catch").is_none());
+}
+
+/// Every state of an ASL definition, with its path (`MiniTrees/MiniTree` for
+/// a state inside a Map's ItemProcessor or a Parallel's branches).
+fn asl_states(states: &serde_json::Value, path: &str, out: &mut Vec<(String, serde_json::Value)>) {
+    for (name, state) in states.as_object().expect("States is an object") {
+        let here = if path.is_empty() {
+            name.clone()
+        } else {
+            format!("{path}/{name}")
+        };
+        out.push((here.clone(), state.clone()));
+        for inner in ["ItemProcessor", "Iterator"] {
+            if let Some(p) = state.get(inner) {
+                asl_states(&p["States"], &here, out);
+            }
+        }
+        for branch in state["Branches"].as_array().into_iter().flatten() {
+            asl_states(&branch["States"], &here, out);
+        }
+    }
+}
+
+/// The states of a definition that have a Catch.
+fn states_with_a_catch(asl: &serde_json::Value) -> Vec<String> {
+    let mut all = Vec::new();
+    asl_states(&asl["States"], "", &mut all);
+    all.into_iter()
+        .filter(|(_, s)| s.get("Catch").is_some())
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// The round must be redrivable. The Step Functions Developer Guide
+/// ("Redriving Map Runs in Step Functions executions") says a redriven execution
+/// re-runs a state only if the history has its `<stateType>Entered` event and no
+/// matching `<stateType>Exited`: a state whose error a Catch handles *exits*
+/// (the Catch moves on to its Next), so a redrive would skip it and re-run only
+/// what the Catch led to. Every state of this definition either succeeds or
+/// fails the execution, so none may have a Catch: Plan, MiniTrees (whose failed
+/// child executions a redrive re-runs), the MiniTree task inside each child
+/// (which a redriven child re-runs) and Aggregate. The failure is recorded by the
+/// functions and by the failure handler outside the definition.
+#[test]
+fn no_catch_exits_a_redrivable_state() {
+    let asl: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo().join("state-machine/round.asl.json")).unwrap(),
+    )
+    .unwrap();
+    let mut all = Vec::new();
+    asl_states(&asl["States"], "", &mut all);
+    let names: HashSet<String> = all.iter().map(|(n, _)| n.clone()).collect();
+    for must in ["Plan", "MiniTrees", "MiniTrees/MiniTree", "Aggregate"] {
+        assert!(names.contains(must), "{must} is not in the definition");
+    }
+    assert_eq!(
+        states_with_a_catch(&asl),
+        Vec::<String>::new(),
+        "a Catch makes its state exit: a redrive would not re-run it"
+    );
+    // No Fail state either: with no Catch nothing could reach one, and a Fail
+    // state reached after a handled error is what made the round unredrivable.
+    assert!(all.iter().all(|(_, s)| s["Type"] != "Fail"));
+
+    // The check finds a Catch wherever it is (here, as the definition had them).
+    let catch = serde_json::json!([{"ErrorEquals": ["States.ALL"], "Next": "X"}]);
+    let mut outer = asl.clone();
+    outer["States"]["MiniTrees"]["Catch"] = catch.clone();
+    assert_eq!(states_with_a_catch(&outer), vec!["MiniTrees".to_string()]);
+    let mut inner = asl.clone();
+    inner["States"]["MiniTrees"]["ItemProcessor"]["States"]["MiniTree"]["Catch"] = catch;
+    assert_eq!(
+        states_with_a_catch(&inner),
+        vec!["MiniTrees/MiniTree".to_string()]
+    );
+}
+
+/// Storage over a directory that counts writes per key and can fail or hang the
+/// read of chosen shards (a throttled S3 read that exhausted its retries, a
+/// Lambda timing out).
+#[derive(Clone, Default)]
+struct Flaky {
+    inner: Option<LocalStorage>,
+    fail: std::sync::Arc<Mutex<HashSet<String>>>,
+    hang: std::sync::Arc<Mutex<HashSet<String>>>,
+    puts: std::sync::Arc<Mutex<Vec<String>>>,
+}
+
+impl Flaky {
+    fn new(inner: LocalStorage) -> Flaky {
+        Flaky {
+            inner: Some(inner),
+            ..Default::default()
+        }
+    }
+    fn inner(&self) -> &LocalStorage {
+        self.inner.as_ref().unwrap()
+    }
+    /// Writes of `key` so far.
+    fn puts_of(&self, key: &str) -> usize {
+        self.puts
+            .lock()
             .unwrap()
             .iter()
-            .any(|e| e == "States.Timeout")));
+            .filter(|k| *k == key)
+            .count()
+    }
+    fn put_count(&self) -> usize {
+        self.puts.lock().unwrap().len()
+    }
+}
+
+impl Storage for Flaky {
+    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, crate::StoreError> {
+        self.inner().get(bucket, key).await
+    }
+    async fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<Vec<u8>, crate::StoreError> {
+        self.inner().get_range(bucket, key, offset, len).await
+    }
+    async fn size(&self, bucket: &str, key: &str) -> Result<u64, crate::StoreError> {
+        self.inner().size(bucket, key).await
+    }
+    async fn head(&self, bucket: &str, key: &str) -> Result<crate::ObjectInfo, crate::StoreError> {
+        self.inner().head(bucket, key).await
+    }
+    async fn get_with_etag(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(Vec<u8>, String), crate::StoreError> {
+        self.inner().get_with_etag(bucket, key).await
+    }
+    async fn open_if_match(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
+        if self.fail.lock().unwrap().contains(key) {
+            return Err(crate::StoreError::new(
+                crate::StoreErrorKind::Throttled,
+                format!("s3://{bucket}/{key}"),
+                "SlowDown: please reduce your request rate",
+            ));
+        }
+        if self.hang.lock().unwrap().contains(key) {
+            std::future::pending::<()>().await;
+        }
+        self.inner().open_if_match(bucket, key, etag).await
+    }
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: crate::PutCondition,
+    ) -> Result<(), crate::StoreError> {
+        self.puts.lock().unwrap().push(key.to_string());
+        self.inner()
+            .put_if(bucket, key, body, content_type, condition)
+            .await
+    }
+    async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
+        self.inner().open(bucket, key).await
+    }
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<(), crate::StoreError> {
+        self.puts.lock().unwrap().push(key.to_string());
+        self.inner().put(bucket, key, body, content_type).await
+    }
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), crate::StoreError> {
+        self.inner().delete(bucket, key).await
+    }
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, crate::StoreError> {
+        self.inner().list(bucket, prefix).await
+    }
+}
+
+/// The committed EventBridge event of a failed execution (run `r1-manual` of
+/// `summa-rounds/rounds/r1`), with its status, error and cause replaced.
+fn execution_event(status: &str, error: Option<&str>, cause: Option<&str>) -> serde_json::Value {
+    let mut v: serde_json::Value = event("aggregator", "execution-failed.json");
+    v["detail"]["status"] = status.into();
+    v["detail"]["error"] = error.into();
+    v["detail"]["cause"] = cause.into();
+    v
+}
+
+/// The aggregator as its Lambda runs it: the payload through
+/// `AggregatorInput::from_payload`, then the handler.
+async fn aggregator_payload(
+    storage: &impl Storage,
+    payload: serde_json::Value,
+) -> Result<AggregatorOutput, FnError> {
+    let input = AggregatorInput::from_payload(payload)?;
+    handlers::aggregator(storage, input).await
+}
+
+/// `r` without what names its run (the run, the artifacts' keys, the mini-trees'
+/// keys), to compare two runs of the same inputs.
+fn runless(mut r: RoundResult) -> RoundResult {
+    r.run = None;
+    r.artifacts.clear();
+    for i in &mut r.inputs {
+        i.mini_tree.clear();
+    }
+    r
+}
+
+/// A round whose shards 1 and 3 fail (reads throttled past the retries): the
+/// execution fails; EventBridge invokes the failure handler, which names shard 1.
+/// Then the round is redriven: the Map re-runs only its failed items, then
+/// Aggregate. Its result equals that of an uninterrupted run of the same
+/// inputs, and no successful shard was built twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redriven_round_equals_an_uninterrupted_one_and_rebuilds_no_shard() {
+    let round = Round::new();
+    // The uninterrupted run, on the same objects.
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    let uninterrupted = round.run().await.unwrap();
+    assert_eq!(uninterrupted.root.hash, ENTRY_64_V1_ROOT);
+
+    // The run of the fixture's execution (r1-manual), through counting storage.
+    let s = Flaky::new(round.storage.clone());
+    let plan = handlers::plan(&s, event("plan", "plan.json"))
+        .await
+        .unwrap();
+    assert_eq!(plan.run, RUN);
+    let shard_key = |i: usize| format!("{PREFIX}/shards/entry_16_{}.csv", i + 1);
+    s.fail.lock().unwrap().extend([shard_key(1), shard_key(3)]);
+    let mut failed = Vec::new();
+    for &i in &plan.items {
+        match handlers::mini_tree(&s, mini_tree_input(RUN, i)).await {
+            Ok(out) => assert_eq!(out.shard, i),
+            Err(e) => {
+                assert_eq!(e.error_type(), "Throttled");
+                failed.push(i);
+            }
+        }
+    }
+    assert_eq!(failed, vec![1, 3]);
+    // The execution fails (the Map: States.ExceedToleratedFailureThreshold);
+    // EventBridge delivers the event to the aggregator.
+    let AggregatorOutput::Failure(record) =
+        aggregator_payload(&s, event("aggregator", "execution-failed.json"))
+            .await
+            .unwrap()
+    else {
+        panic!("expected a failure record")
+    };
+    assert_eq!(record.run.as_deref(), Some(RUN));
+    assert_eq!(record.step.as_deref(), Some("mini-tree"));
+    assert_eq!(record.shard, Some(1));
+    assert_eq!(record.shard_key.as_deref(), Some(shard_key(1).as_str()));
+    assert_eq!(record.error, "Throttled");
+    assert!(record.cause.contains("SlowDown"), "{}", record.cause);
+    for key in [in_run(RUN, "error.json"), format!("{PREFIX}/error.json")] {
+        let stored: ErrorRecord = serde_json::from_slice(&round.get(&key).await.unwrap()).unwrap();
+        assert_eq!(stored, record, "{key}");
+    }
+    assert!(round.get(&in_run(RUN, "result.json")).await.is_none());
+    assert_eq!(published(&round).await, uninterrupted, "nothing published");
+
+    // The throttling is over; the operator redrives. The Map re-runs its
+    // failed child executions only, then Aggregate runs.
+    s.fail.lock().unwrap().clear();
+    let before = s.put_count();
+    for &i in &failed {
+        handlers::mini_tree(&s, mini_tree_input(RUN, i))
+            .await
+            .unwrap();
+    }
+    let redriven = match handlers::aggregator(&s, aggregate_input(RUN))
+        .await
+        .unwrap()
+    {
+        AggregatorOutput::Result(r) => *r,
+        AggregatorOutput::Failure(f) => panic!("{f:?}"),
+    };
+    assert_eq!(redriven.run.as_deref(), Some(RUN));
+    assert_eq!(runless(redriven.clone()), runless(uninterrupted.clone()));
+    assert_eq!(published(&round).await, redriven);
+    // Every shard's artifacts were written exactly once in this run; the
+    // redrive wrote only the failed shards' (3 objects each) and the
+    // aggregator's (tree, index, result, P/result.json).
+    for i in 0..4 {
+        for ext in ["mst", "names", "json"] {
+            assert_eq!(
+                s.puts_of(&in_run(RUN, &format!("mini-trees/{i:06}.{ext}"))),
+                1,
+                "shard {i} .{ext}"
+            );
+        }
+    }
+    assert_eq!(s.put_count() - before, 2 * 3 + 4);
+    // The shards' error records and the run's error.json are gone: the run
+    // succeeded.
+    for i in 0..4 {
+        assert!(round
+            .get(&in_run(RUN, &format!("mini-trees/{i:06}.error.json")))
+            .await
+            .is_none());
+    }
+    assert!(round.get(&in_run(RUN, "error.json")).await.is_none());
+    // The failed attempt's event, delivered late (after the redrive succeeded),
+    // records nothing.
+    let e = aggregator_payload(&s, event("aggregator", "execution-failed.json"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "InvalidInput");
+    assert!(e.to_string().contains("has completed since"), "{e}");
+    assert!(round.get(&in_run(RUN, "error.json")).await.is_none());
+
+    // A child that is run again although it had succeeded (a Map run in full)
+    // re-uses its artifacts: no write, the same output.
+    let before = s.put_count();
+    for &i in &plan.items {
+        let out = handlers::mini_tree(&s, mini_tree_input(RUN, i))
+            .await
+            .unwrap();
+        assert_eq!(
+            out.mini_tree_key,
+            in_run(RUN, &format!("mini-trees/{i:06}.mst"))
+        );
+        assert_eq!(out.entries, 16);
+    }
+    assert_eq!(s.put_count(), before, "a successful shard was rebuilt");
+}
+
+/// The failure handler's input is the event EventBridge delivers; the step
+/// comes from the run's artifacts, the shard from the functions' records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_failure_handler_takes_the_eventbridge_event() {
+    let round = Round::new();
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    let fixture: serde_json::Value = event("aggregator", "execution-failed.json");
+    let input = AggregatorInput::from_payload(fixture.clone()).unwrap();
+    assert_eq!(
+        (
+            input.bucket.as_str(),
+            input.prefix.as_str(),
+            input.run.as_str()
+        ),
+        (BUCKET, PREFIX, RUN)
+    );
+    assert_eq!(
+        input.failure.as_ref().unwrap().error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+    // Plan failed (no plan.json): step plan, the cause from the Lambda error.
+    let cause = r#"{"errorType":"InvalidInput","errorMessage":"plan: rounds/r1/shards/entry_16_2.csv: header differs"}"#;
+    let AggregatorOutput::Failure(r) = aggregator_payload(
+        &round.storage,
+        execution_event("FAILED", Some("InvalidInput"), Some(cause)),
+    )
+    .await
+    .unwrap() else {
+        panic!("expected a failure record")
+    };
+    assert_eq!(r.step.as_deref(), Some("plan"));
+    assert_eq!(r.error, "InvalidInput");
+    assert_eq!(
+        r.cause,
+        "plan: rounds/r1/shards/entry_16_2.csv: header differs"
+    );
+    // Every mini-tree built, the aggregator failed: step aggregator.
+    handlers::plan(&round.storage, event("plan", "plan.json"))
+        .await
+        .unwrap();
+    for i in 0..4 {
+        handlers::mini_tree(&round.storage, mini_tree_input(RUN, i))
+            .await
+            .unwrap();
+    }
+    let AggregatorOutput::Failure(r) = aggregator_payload(
+        &round.storage,
+        execution_event("FAILED", Some("StorageError"), Some("put failed")),
+    )
+    .await
+    .unwrap() else {
+        panic!("expected a failure record")
+    };
+    assert_eq!(
+        (r.step.as_deref(), r.shard, r.error.as_str()),
+        (Some("aggregator"), None, "StorageError")
+    );
+    // A timed-out execution without an error name.
+    let AggregatorOutput::Failure(r) =
+        aggregator_payload(&round.storage, execution_event("TIMED_OUT", None, None))
+            .await
+            .unwrap()
+    else {
+        panic!("expected a failure record")
+    };
+    assert_eq!(r.error, "States.Timeout");
+    // Started by hand without a run: the run is the execution's name.
+    let mut by_hand = fixture.clone();
+    by_hand["detail"]["input"] = r#"{"bucket":"summa-rounds","prefix":"rounds/r1"}"#.into();
+    by_hand["detail"]["name"] = "by-hand".into();
+    assert_eq!(
+        AggregatorInput::from_payload(by_hand).unwrap().run,
+        "by-hand"
+    );
+    // Not a failure, not Step Functions, no input: refused, nothing written.
+    let before = round.get(&in_run(RUN, "error.json")).await;
+    for (bad, why) in [
+        (
+            execution_event("SUCCEEDED", None, None),
+            "is SUCCEEDED, not failed",
+        ),
+        (
+            {
+                let mut v = fixture.clone();
+                v["source"] = "aws.s3".into();
+                v
+            },
+            "not a Step Functions execution status change",
+        ),
+        (
+            {
+                let mut v = fixture.clone();
+                v["detail"]["input"] = serde_json::Value::Null;
+                v
+            },
+            "carries no input",
+        ),
+    ] {
+        let e = aggregator_payload(&round.storage, bad).await.unwrap_err();
+        assert_eq!(e.error_type(), "InvalidInput");
+        assert!(e.to_string().contains(why), "{e}");
+    }
+    assert_eq!(round.get(&in_run(RUN, "error.json")).await, before);
+    // The state machine's own form is still accepted.
+    let direct: AggregatorInput = event("aggregator", "aggregate.json");
+    assert_eq!(
+        AggregatorInput::from_payload(serde_json::to_value(&direct).unwrap()).unwrap(),
+        direct
+    );
+}
+
+/// A mini-tree still running close to its Lambda deadline records itself as
+/// timed out, naming the shard; the failure handler then names it. One that
+/// still finishes deletes the record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mini_tree_near_its_deadline_records_its_shard() {
+    let round = Round::new();
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    let s = Flaky::new(round.storage.clone());
+    handlers::plan(&s, event("plan", "plan.json"))
+        .await
+        .unwrap();
+    for i in [0, 1, 3] {
+        handlers::mini_tree(&s, mini_tree_input(RUN, i))
+            .await
+            .unwrap();
+    }
+    // Shard 2's read never ends: Lambda would kill it at the deadline.
+    s.hang
+        .lock()
+        .unwrap()
+        .insert(format!("{PREFIX}/shards/entry_16_3.csv"));
+    let work = handlers::mini_tree::mini_tree_with_deadline(
+        &s,
+        mini_tree_input(RUN, 2),
+        Some(std::time::Duration::from_millis(50)),
+    );
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_secs(2), work)
+            .await
+            .is_err(),
+        "the hung shard finished"
+    );
+    let shard: ErrorRecord = serde_json::from_slice(
+        &round
+            .get(&in_run(RUN, "mini-trees/000002.error.json"))
+            .await
+            .expect("the timed-out shard's record"),
+    )
+    .unwrap();
+    assert_eq!(shard.step.as_deref(), Some("mini-tree"));
+    assert_eq!(shard.shard, Some(2));
+    assert_eq!(
+        shard.shard_key.as_deref(),
+        Some("rounds/r1/shards/entry_16_3.csv")
+    );
+    assert_eq!(shard.error, "States.Timeout");
+    // The Map fails; the failure handler names the shard.
+    let AggregatorOutput::Failure(r) =
+        aggregator_payload(&s, event("aggregator", "execution-failed.json"))
+            .await
+            .unwrap()
+    else {
+        panic!("expected a failure record")
+    };
+    assert_eq!(r, shard);
+
+    // The retry (or a redrive) finishes in time: the record goes away.
+    s.hang.lock().unwrap().clear();
+    handlers::mini_tree::mini_tree_with_deadline(
+        &s,
+        mini_tree_input(RUN, 2),
+        Some(std::time::Duration::ZERO),
+    )
+    .await
+    .unwrap();
+    assert!(round
+        .get(&in_run(RUN, "mini-trees/000002.error.json"))
+        .await
+        .is_none());
+    let result = match handlers::aggregator(&s, aggregate_input(RUN))
+        .await
+        .unwrap()
+    {
+        AggregatorOutput::Result(r) => *r,
+        AggregatorOutput::Failure(f) => panic!("{f:?}"),
+    };
+    assert_eq!(result.root.hash, ENTRY_64_V1_ROOT);
 }

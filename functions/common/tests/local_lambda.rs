@@ -369,6 +369,21 @@ impl Env {
             .to_string()
     }
 
+    /// An object's Last-Modified (seconds).
+    async fn last_modified(&self, key: &str) -> i64 {
+        self.s3
+            .client()
+            .head_object()
+            .bucket(BUCKET)
+            .key(key)
+            .send()
+            .await
+            .unwrap()
+            .last_modified()
+            .unwrap()
+            .secs()
+    }
+
     /// Uploads shards and a manifest under `prefix`.
     async fn upload(&self, prefix: &str, shards: &[(String, Vec<u8>)], manifest: Value) {
         for (name, csv) in shards {
@@ -471,6 +486,24 @@ fn state_machine_arn() -> String {
 
 fn fixture(name: &str) -> Vec<u8> {
     fs::read(repo().join("tests/fixtures").join(name)).unwrap()
+}
+
+/// The event EventBridge delivers when the round's execution `run` on `prefix`
+/// fails (functions/aggregator/events/execution-failed.json, adapted).
+fn failed_execution(prefix: &str, run: &str, error: &str, cause: &str) -> Value {
+    let mut v: Value = serde_json::from_slice(
+        &fs::read(repo().join("functions/aggregator/events/execution-failed.json")).unwrap(),
+    )
+    .unwrap();
+    let arn = format!("arn:aws:states:us-east-1:123456789012:execution:summa-round:{run}");
+    v["resources"] = json!([arn]);
+    let d = &mut v["detail"];
+    d["executionArn"] = json!(arn);
+    d["name"] = json!(run);
+    d["input"] = json!(json!({ "bucket": BUCKET, "prefix": prefix, "run": run }).to_string());
+    d["error"] = json!(error);
+    d["cause"] = json!(cause);
+    v
 }
 
 fn four_shards() -> Vec<(String, Vec<u8>)> {
@@ -883,15 +916,13 @@ async fn round_on_moto_and_cargo_lambda() {
         .invoke("aggregator", &input)
         .err("aggregator without mini-tree 2");
     assert_eq!(error_type, "NotFound");
-    // What the state machine's Catch passes: Error, Cause = the error payload,
-    // and the failed step.
+    // What EventBridge delivers for the failed execution (the definition has no
+    // Catch): its status, input, Error and Cause (the error payload).
     let cause = json!({ "errorType": "InvalidInput", "errorMessage": message }).to_string();
     let record = env
         .invoke(
             "aggregator",
-            &json!({ "bucket": BUCKET, "prefix": "rounds/bad", "run": "run-1",
-                     "failed_step": "mini-tree",
-                     "failure": { "Error": "InvalidInput", "Cause": cause } }),
+            &failed_execution("rounds/bad", "run-1", "InvalidInput", &cause),
         )
         .ok("failure mode");
     assert_eq!(record["step"], "mini-tree");
@@ -903,6 +934,94 @@ async fn round_on_moto_and_cargo_lambda() {
         assert_eq!(stored, record, "{key}");
     }
     assert!(env.get("rounds/bad/result.json").await.is_none());
+
+    // 4b. A redrive. Shard 1 is missing when its mini-tree runs (NotFound), so the
+    // execution fails and EventBridge's event gets error.json naming it. The
+    // same bytes are uploaded again (moto's ETag is the MD5: the planned version),
+    // the Map's failed item and the aggregator run again: the result is the
+    // uninterrupted run's, and no successful shard's objects were written again.
+    env.upload("rounds/redrive", &four_shards(), json!({}))
+        .await;
+    let uninterrupted = env.round("rounds/redrive", "run-u").await;
+    let input = json!({ "bucket": BUCKET, "prefix": "rounds/redrive", "run": "run-r" });
+    env.invoke("plan", &input).ok("plan");
+    let shard1 = "rounds/redrive/shards/entry_16_2.csv";
+    let planned_etag = env.etag(shard1).await;
+    env.s3.delete(BUCKET, shard1).await.unwrap();
+    let mini_tree = |i: u64| json!({ "bucket": BUCKET, "prefix": "rounds/redrive", "run": "run-r", "shard": i });
+    for i in [0, 2, 3] {
+        env.invoke("mini-tree", &mini_tree(i)).ok("mini-tree");
+    }
+    let (error_type, _) = env
+        .invoke("mini-tree", &mini_tree(1))
+        .err("missing shard 1");
+    assert_eq!(error_type, "NotFound");
+    let record = env
+        .invoke(
+            "aggregator",
+            &failed_execution(
+                "rounds/redrive",
+                "run-r",
+                "States.ExceedToleratedFailureThreshold",
+                "The specified tolerated failure threshold was exceeded",
+            ),
+        )
+        .ok("failure handler");
+    assert_eq!(
+        (
+            &record["step"],
+            &record["shard"],
+            &record["shard_key"],
+            &record["error"]
+        ),
+        (
+            &json!("mini-tree"),
+            &json!(1),
+            &json!(shard1),
+            &json!("NotFound")
+        )
+    );
+    let written = |i: u64| format!("rounds/redrive/runs/run-r/mini-trees/{i:06}.mst");
+    let mut stamps = Vec::new();
+    for i in [0, 2, 3] {
+        stamps.push(env.last_modified(&written(i)).await);
+    }
+    // Object times have one-second resolution.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    env.put(shard1, four_shards()[1].1.clone()).await;
+    assert_eq!(env.etag(shard1).await, planned_etag);
+    env.invoke("mini-tree", &mini_tree(1))
+        .ok("redriven mini-tree 1");
+    let redriven = env.invoke("aggregator", &input).ok("redriven aggregator");
+    let runless = |mut v: Value| {
+        v["run"] = Value::Null;
+        v["artifacts"] = Value::Null;
+        for i in v["inputs"].as_array_mut().unwrap() {
+            i["mini_tree"] = Value::Null;
+        }
+        v
+    };
+    assert_eq!(runless(redriven.clone()), runless(uninterrupted.clone()));
+    assert_eq!(redriven["run"], "run-r");
+    assert!(env
+        .get("rounds/redrive/runs/run-r/error.json")
+        .await
+        .is_none());
+    assert!(env
+        .get("rounds/redrive/runs/run-r/mini-trees/000001.error.json")
+        .await
+        .is_none());
+    // A child run again although it had succeeded writes nothing.
+    for i in 0..4 {
+        env.invoke("mini-tree", &mini_tree(i)).ok("mini-tree again");
+    }
+    for (n, i) in [0, 2, 3].into_iter().enumerate() {
+        assert_eq!(
+            env.last_modified(&written(i)).await,
+            stamps[n],
+            "shard {i}'s mini-tree was written again"
+        );
+    }
 
     // 5. Proofs: with a hint, without (the username index), verified by the CLI
     // against the published result; unknown users.

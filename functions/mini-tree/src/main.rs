@@ -1,9 +1,16 @@
 //! The `mini-tree` Lambda function: builds one shard's mini-tree (`{bucket, prefix, shard}`).
 //! The handler is [`summa_functions::handlers::mini_tree`]; this only builds the S3
-//! client and runs it.
+//! client and runs it, with the invocation's deadline: shortly before it, the
+//! shard's error record is written (a Lambda timeout kills the function before it
+//! could record anything).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use summa_functions::{aws, handlers, parse_input};
+
+/// How long before the Lambda deadline the timeout record is written.
+const RECORD_MARGIN: Duration = Duration::from_secs(10);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,7 +20,13 @@ async fn main() -> Result<(), Error> {
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
             let input = parse_input(handlers::mini_tree::STEP, event.payload)?;
-            handlers::mini_tree(storage, input).await
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            let record_after = Duration::from_millis(event.context.deadline)
+                .checked_sub(now)
+                .and_then(|left| left.checked_sub(RECORD_MARGIN));
+            handlers::mini_tree::mini_tree_with_deadline(storage, input, record_after).await
         },
     ))
     .await

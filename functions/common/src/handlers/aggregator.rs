@@ -1,8 +1,10 @@
 //! `aggregator`: checks the run's mini-tree summaries against its plan, combines
 //! them into the round's tree, writes `P/runs/R/aggregation.mst`, the username
 //! index and `P/runs/R/result.json`, then publishes the result as `P/result.json`
-//! with a conditional write. In failure mode it writes the run's `error.json`
-//! (and publishes it as `P/error.json`) instead.
+//! with a conditional write. In failure mode (the EventBridge event of a failed
+//! execution, see [`AggregatorInput::from_payload`]) it writes the run's
+//! `error.json` (and publishes it as `P/error.json`) instead, naming the step
+//! and the shard from the functions' own records and the run's artifacts.
 
 use std::collections::BTreeMap;
 
@@ -202,6 +204,9 @@ async fn aggregate(
         Err(e) => return Err(e.into()),
     }
     publish(storage, bucket, keys, &plan, &body).await?;
+    // A redriven run that now succeeds: its error record of the failed attempt
+    // is no longer true (P/error.json, the latest failure, stays).
+    let _ = storage.delete(bucket, &keys.error()).await;
     Ok(result)
 }
 
@@ -323,6 +328,67 @@ pub async fn publish_error(
     write_error_record(storage, bucket, &keys.round().error(), record).await
 }
 
+/// The step a run failed in, when the failure does not say (the EventBridge
+/// event of a failed execution names only its Error and Cause): from the run's
+/// artifacts. No plan: `plan`. A shard with an error record, or without a
+/// summary: `mini-tree`. Otherwise (every summary is there): `aggregator`.
+/// `None` when the storage cannot tell.
+async fn infer_step(storage: &impl Storage, bucket: &str, keys: &RunKeys) -> Option<&'static str> {
+    use crate::model::steps;
+    let plan = match read_plan(storage, bucket, keys).await {
+        Ok(plan) => plan,
+        Err(e) if e.kind == crate::ErrorKind::NotFound => return Some(steps::PLAN),
+        Err(_) => return None,
+    };
+    let listed: std::collections::HashSet<String> = storage
+        .list(bucket, &keys.mini_trees_dir())
+        .await
+        .ok()?
+        .into_iter()
+        .collect();
+    let failed_shard = (0..plan.shards.len()).any(|i| {
+        listed.contains(&keys.mini_tree_error(i)) || !listed.contains(&keys.mini_tree_summary(i))
+    });
+    Some(if failed_shard {
+        steps::MINI_TREE
+    } else {
+        steps::AGGREGATOR
+    })
+}
+
+/// Whether run `keys` has completed: its `result.json` exists and it was
+/// published, or superseded by a run planned later (then its aggregator
+/// finished without publishing). A failure event that arrives after that (a
+/// redrive that succeeded first) is stale.
+async fn run_completed(storage: &impl Storage, bucket: &str, keys: &RunKeys) -> bool {
+    if storage.get(bucket, &keys.result()).await.is_err() {
+        return false;
+    }
+    let Some(published) = storage
+        .get(bucket, &keys.round().result())
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice::<RoundResult>(&b).ok())
+        .and_then(|r| r.run)
+    else {
+        return false;
+    };
+    if published == keys.id() {
+        return true;
+    }
+    let Ok(plan) = read_plan(storage, bucket, keys).await else {
+        return false;
+    };
+    let Ok(other) = keys.round().run(&published) else {
+        return false;
+    };
+    let theirs = planned_at(storage, bucket, &other, &published)
+        .await
+        .ok()
+        .flatten();
+    theirs.is_some_and(|t| (t, published.as_str()) > (plan.planned_at_ms, keys.id()))
+}
+
 async fn record_failure(
     storage: &impl Storage,
     bucket: &str,
@@ -330,18 +396,28 @@ async fn record_failure(
     step: Option<&str>,
     failure: &Failure,
 ) -> Result<ErrorRecord, FnError> {
+    if run_completed(storage, bucket, keys).await {
+        return Err(FnError::invalid(format!(
+            "run {} has completed since this failure (a redrive succeeded): the failure is not recorded",
+            keys.id()
+        )));
+    }
     let error = error_name(failure);
+    let step = match step {
+        Some(step) => Some(step.to_owned()),
+        None if error.starts_with("States.ExceedToleratedFailure") => {
+            Some(crate::model::steps::MINI_TREE.to_string())
+        }
+        None => infer_step(storage, bucket, keys).await.map(str::to_owned),
+    };
     let mut record = ErrorRecord {
         run: Some(keys.id().to_string()),
-        step: step.map(str::to_owned),
+        step,
         shard: None,
         shard_key: None,
         error: error.clone(),
         cause: cause_message(failure),
     };
-    if record.step.is_none() && error.starts_with("States.ExceedToleratedFailure") {
-        record.step = Some(crate::model::steps::MINI_TREE.to_string());
-    }
     if record.step.as_deref() == Some(crate::model::steps::MINI_TREE) {
         // A Distributed Map's own failure does not say which shard failed: the
         // rejected (or timed-out) shards left error records; report the first.

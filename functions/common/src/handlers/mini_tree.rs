@@ -3,6 +3,7 @@
 //! (`.names`) and then its summary (`.json`).
 
 use std::io::BufReader;
+use std::time::Duration;
 
 use bytes::Bytes;
 use summa_agg::format::{mini_tree_len, write_mini_tree};
@@ -13,7 +14,7 @@ use tokio_util::io::SyncIoBridge;
 use crate::error::{join_error, FnError};
 use crate::index::user_key;
 use crate::model::{
-    read_plan, write_error_record, ErrorRecord, MiniTreeInput, MiniTreeOutput, RunKeys,
+    read_plan, write_error_record, ErrorRecord, MiniTreeInput, MiniTreeOutput, PlanFile, RunKeys,
     ShardSummary,
 };
 use crate::storage::{Storage, StoreErrorKind};
@@ -22,35 +23,122 @@ use crate::storage::{Storage, StoreErrorKind};
 pub const STEP: &str = crate::model::steps::MINI_TREE;
 
 /// Builds shard `input.shard`'s mini-tree. Idempotent: the same shard gives the
-/// same bytes.
+/// same bytes, and a shard whose summary this run already has (a redriven or
+/// retried child, after its artifacts were written) is not built again: its
+/// summary is checked against the plan and returned, nothing is written.
 ///
 /// The shard is read with `If-Match` on the ETag the plan recorded: a shard
 /// replaced since the plan fails the run (`InvalidInput`, naming the shard).
-/// A shard rejected as invalid input also gets an error record,
+/// A shard that fails also gets an error record,
 /// `P/runs/R/mini-trees/NNNNNN.error.json`: in AWS a failed Distributed Map
 /// reports only `States.ExceedToleratedFailureThreshold`, and the record is how
-/// the failure recorder names the shard and the cause. Best effort: the
-/// function's own result is what the state machine sees.
+/// the failure handler names the shard and the cause. A shard that succeeds
+/// deletes its record (left by an earlier attempt), so after a redrive only the
+/// shards that failed last have one. Best effort: the function's own result is
+/// what the state machine sees.
 pub async fn mini_tree(
     storage: &impl Storage,
     input: MiniTreeInput,
 ) -> Result<MiniTreeOutput, FnError> {
     let result = run(storage, &input).await.map_err(|e| e.in_step(STEP));
-    if let Err(e) = &result {
-        if !e.is_retryable() {
-            if let Ok(keys) = RunKeys::new(&input.prefix, &input.run) {
+    if let Ok(keys) = RunKeys::new(&input.prefix, &input.run) {
+        let record_key = keys.mini_tree_error(input.shard);
+        match &result {
+            Ok(_) => {
+                let _ = storage.delete(&input.bucket, &record_key).await;
+            }
+            Err(e) => {
                 let record = ErrorRecord::of(e, Some(keys.id()));
-                let _ = write_error_record(
-                    storage,
-                    &input.bucket,
-                    &keys.mini_tree_error(input.shard),
-                    &record,
-                )
-                .await;
+                let _ = write_error_record(storage, &input.bucket, &record_key, &record).await;
             }
         }
     }
     result
+}
+
+/// [`mini_tree`], which also writes the shard's error record (error
+/// `States.Timeout`) if it is still running after `record_after`: the Lambda
+/// binary passes its deadline less a margin, so that a shard killed by the
+/// Lambda timeout is named although the function cannot record its own death.
+/// The work goes on after the record is written; if it still succeeds, it
+/// deletes the record.
+pub async fn mini_tree_with_deadline(
+    storage: &impl Storage,
+    input: MiniTreeInput,
+    record_after: Option<Duration>,
+) -> Result<MiniTreeOutput, FnError> {
+    let Some(after) = record_after else {
+        return mini_tree(storage, input).await;
+    };
+    let work = mini_tree(storage, input.clone());
+    tokio::pin!(work);
+    tokio::select! {
+        r = &mut work => r,
+        _ = tokio::time::sleep(after) => {
+            record_timeout(storage, &input, after).await;
+            work.await
+        }
+    }
+}
+
+/// Writes the error record of a shard that is about to time out.
+async fn record_timeout(storage: &impl Storage, input: &MiniTreeInput, after: Duration) {
+    let Ok(keys) = RunKeys::new(&input.prefix, &input.run) else {
+        return;
+    };
+    let i = input.shard;
+    let shard_key = read_plan(storage, &input.bucket, &keys)
+        .await
+        .ok()
+        .and_then(|p| p.shards.get(i).map(|s| s.key.clone()));
+    let record = ErrorRecord {
+        run: Some(keys.id().to_string()),
+        step: Some(STEP.to_string()),
+        shard: Some(i as u64),
+        shard_key: shard_key.clone(),
+        error: TIMEOUT_ERROR.to_string(),
+        cause: format!(
+            "the mini-tree of shard {i} ({}) was still running {} s after it started, close to the function's timeout: it timed out (Step Functions retries a timeout once)",
+            shard_key.as_deref().unwrap_or("not in the plan"),
+            after.as_secs()
+        ),
+    };
+    let _ = write_error_record(storage, &input.bucket, &keys.mini_tree_error(i), &record).await;
+}
+
+/// The error name of a timed-out shard's record (Step Functions' own).
+pub const TIMEOUT_ERROR: &str = "States.Timeout";
+
+/// This run's summary of shard `i`, if it has one that matches the plan (the
+/// shard's key, version and size, the run's layout, `n_bytes` and
+/// currencies). Written last, after the `.mst` and `.names`, so its presence
+/// means the shard's artifacts are complete.
+async fn existing_summary(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+    plan: &PlanFile,
+    i: usize,
+) -> Result<Option<ShardSummary>, FnError> {
+    let bytes = match storage.get(bucket, &keys.mini_tree_summary(i)).await {
+        Ok(b) => b,
+        Err(e) if e.kind == StoreErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let Ok(s) = serde_json::from_slice::<ShardSummary>(&bytes) else {
+        return Ok(None);
+    };
+    let planned = &plan.shards[i];
+    let matches = s.run == keys.id()
+        && s.layout == plan.layout
+        && s.n_bytes == plan.n_bytes
+        && s.currencies == plan.currencies
+        && s.input.key == planned.key
+        && s.summary.name == planned.key
+        && s.input.etag == planned.etag
+        && s.input.size == planned.size
+        && s.input.mini_tree == keys.mini_tree(i);
+    Ok(matches.then_some(s))
 }
 
 async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOutput, FnError> {
@@ -67,6 +155,19 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
     };
     let key = planned.key.clone();
     let in_shard = |e: FnError| e.in_shard(i, &key);
+    if let Some(s) = existing_summary(storage, bucket, &keys, &plan, i)
+        .await
+        .map_err(in_shard)?
+    {
+        return Ok(MiniTreeOutput {
+            shard: i,
+            key,
+            mini_tree_key: s.input.mini_tree,
+            entries: s.summary.entries,
+            depth: s.summary.depth,
+            root: s.summary.root,
+        });
+    }
     let changed = |what: String| {
         FnError::invalid(format!(
             "{key} changed since the round was planned ({what}); the round is built from the version planned: upload the shards, then the manifest again to start a new run"

@@ -1,4 +1,11 @@
 //! `trigger`: an S3 event for `P/round.json` starts the round's state machine.
+//!
+//! Each upload of the manifest is a new run (a new execution, named from the
+//! upload), which builds every shard; a duplicated event starts nothing. The
+//! trigger never resumes a run: a failed execution is resumed by redriving it
+//! (`aws stepfunctions redrive-execution`, or Redrive in the console), which
+//! re-runs only what failed, on the shard versions its plan pinned. When the
+//! input itself was wrong, fix it and upload `P/round.json` again: a new run.
 
 use std::future::Future;
 
