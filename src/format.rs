@@ -546,6 +546,35 @@ impl<R: ReadAt> TreeFile<R> {
     }
 }
 
+/// The summary of a mini-tree file (its root and the root's preimage), as
+/// [`MiniTree::summary`] gives it when the tree is built, under the shard name
+/// `name`. Checked: the root must be the hash of its preimage.
+pub fn summary_of<R: ReadAt>(f: &TreeFile<R>, name: &str) -> Result<crate::tree::TreeSummary> {
+    if f.is_aggregation() {
+        return Err(f.bad("an aggregation tree is not a mini-tree"));
+    }
+    let root = f.root()?;
+    let root_preimage = if f.depth == 0 {
+        let mut p = vec![f.params.layout.username_fe(&f.username(0)?)];
+        p.extend(root.balances_fr());
+        p
+    } else {
+        let kids = f.nodes(f.depth as usize - 1, 0, 2)?;
+        crate::tree::middle(&f.params, &kids[0], &kids[1])
+            .map_err(|_| f.bad("the root's sums are out of range"))?
+            .1
+    };
+    let summary = crate::tree::TreeSummary {
+        name: name.to_string(),
+        entries: f.count,
+        depth: f.depth,
+        root,
+        root_preimage,
+    };
+    crate::tree::check_summary(&f.params, f.currencies.len(), &summary)?;
+    Ok(summary)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -603,33 +632,4 @@ mod tests {
             .to_string()
             .contains("version"));
     }
-}
-
-/// The summary of a mini-tree file (its root and the root's preimage), as
-/// [`MiniTree::summary`] gives it when the tree is built, under the shard name
-/// `name`. Checked: the root must be the hash of its preimage.
-pub fn summary_of<R: ReadAt>(f: &TreeFile<R>, name: &str) -> Result<crate::tree::TreeSummary> {
-    if f.is_aggregation() {
-        return Err(f.bad("an aggregation tree is not a mini-tree"));
-    }
-    let root = f.root()?;
-    let root_preimage = if f.depth == 0 {
-        let mut p = vec![f.params.layout.username_fe(&f.username(0)?)];
-        p.extend(root.balances_fr());
-        p
-    } else {
-        let kids = f.nodes(f.depth as usize - 1, 0, 2)?;
-        crate::tree::middle(&f.params, &kids[0], &kids[1])
-            .map_err(|_| f.bad("the root's sums are out of range"))?
-            .1
-    };
-    let summary = crate::tree::TreeSummary {
-        name: name.to_string(),
-        entries: f.count,
-        depth: f.depth,
-        root,
-        root_preimage,
-    };
-    crate::tree::check_summary(&f.params, f.currencies.len(), &summary)?;
-    Ok(summary)
 }

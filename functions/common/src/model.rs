@@ -32,6 +32,11 @@ pub struct Manifest {
     /// key order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<Vec<String>>,
+    /// A previous round's prefix (e.g. `"rounds/2026-11-22T10"`, or this round's
+    /// own): shards whose bytes are unchanged since its published result re-use
+    /// its mini-trees (server-side copies) instead of being rebuilt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
 }
 
 fn default_n_bytes() -> u8 {
@@ -45,6 +50,10 @@ impl Manifest {
         m.params()
             .validate()
             .map_err(|e| FnError::invalid(format!("{key}: {e}")))?;
+        if let Some(p) = &m.previous {
+            RoundKeys::new(p)
+                .map_err(|e| FnError::invalid(format!("{key}: \"previous\": {}", e.message)))?;
+        }
         if let Some(shards) = &m.shards {
             if shards.is_empty() {
                 return Err(FnError::invalid(format!(
@@ -86,6 +95,36 @@ pub struct PlannedShard {
     pub size: u64,
     /// Its ETag when planned; `mini-tree` reads it with `If-Match`.
     pub etag: String,
+    /// The previous round's mini-tree of the same bytes, when the manifest names
+    /// a previous round and it has one: `mini-tree` copies it instead of building.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuse: Option<ReuseFrom>,
+}
+
+/// A previous round's mini-tree that a shard can re-use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReuseFrom {
+    /// The previous round's prefix.
+    pub prefix: String,
+    /// Its published run.
+    pub run: String,
+    /// The shard's index in that run.
+    pub index: usize,
+    /// That run's input record of the shard (same size and ETag as this one).
+    pub input: InputRecord,
+}
+
+/// The previous round a plan looked at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousRound {
+    /// Its prefix, as the manifest names it.
+    pub prefix: String,
+    /// Its published run, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// Why nothing of it is re-used, when so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub untrusted: Option<String>,
 }
 
 /// `P/runs/R/plan.json`, written by `plan` and read by the other steps of run R.
@@ -105,6 +144,9 @@ pub struct PlanFile {
     pub currencies: Vec<Currency>,
     /// The shards; shard `i` is mini-tree `i`.
     pub shards: Vec<PlannedShard>,
+    /// The previous round, when the manifest names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousRound>,
 }
 
 impl PlanFile {
@@ -143,6 +185,10 @@ pub struct ShardSummary {
     pub input: InputRecord,
     /// The tree: entries, depth, root and the root's preimage.
     pub summary: SummaryJson,
+    /// The previous round's mini-tree this one is a server-side copy of, when
+    /// re-used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reused_from: Option<String>,
 }
 
 /// Input of `plan` and of `aggregator` in normal mode: a run of a round.
@@ -203,6 +249,9 @@ pub struct MiniTreeOutput {
     pub depth: u32,
     /// Its root.
     pub root: NodeJson,
+    /// Whether the mini-tree was copied from the previous round.
+    #[serde(default)]
+    pub reused: bool,
 }
 
 /// The state machine's Catch payload.

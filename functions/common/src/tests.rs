@@ -2480,3 +2480,148 @@ async fn a_mini_tree_near_its_deadline_records_its_shard() {
     };
     assert_eq!(result.root.hash, ENTRY_64_V1_ROOT);
 }
+
+/// The result without what an incremental run adds (for comparing with a full one).
+fn without_reuse(mut r: RoundResult) -> RoundResult {
+    r.previous = None;
+    r.reused_mini_trees = 0;
+    without_artifacts(r)
+}
+
+/// Four shards of which the third has one balance changed.
+fn four_shards_one_changed() -> Vec<(&'static str, Vec<u8>)> {
+    let mut shards = four_shards();
+    let text = String::from_utf8(shards[2].1.clone()).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let cells: Vec<String> = lines[3].split(',').map(str::to_string).collect();
+    lines[3] = format!("{},{},7", cells[0], cells[1]);
+    shards[2].1 = (lines.join("\n") + "\n").into_bytes();
+    shards
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_with_a_previous_round_reuses_unchanged_mini_trees() {
+    let round = Round::new();
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    let first = round.run().await.unwrap();
+    let first_run = round.run_id();
+    assert_eq!(first.reused_mini_trees, 0);
+
+    // Only the changed shard is uploaded again (an upload gives a new ETag, as a
+    // local file's modification time does here).
+    let shards = four_shards_one_changed();
+    round
+        .put(
+            &format!("{PREFIX}/shards/{}", shards[2].0),
+            shards[2].1.clone(),
+        )
+        .await;
+    round
+        .put(
+            &format!("{PREFIX}/round.json"),
+            serde_json::json!({ "previous": PREFIX }).to_string(),
+        )
+        .await;
+    let run = round.next_run();
+    let plan = round.plan().await.unwrap();
+    let reused: Vec<bool> = {
+        let mut v = Vec::new();
+        for i in plan.items {
+            v.push(round.mini_tree(i).await.unwrap().reused);
+        }
+        v
+    };
+    assert_eq!(reused, [true, true, false, true]);
+    let result = round.aggregate().await.unwrap();
+    assert_eq!(result.reused_mini_trees, 3);
+    assert_eq!(
+        result.previous.as_deref(),
+        Some(format!("{PREFIX} (run {first_run})").as_str())
+    );
+    assert_eq!(
+        without_reuse(result.clone()),
+        cli_result(&shards, &Params::default())
+    );
+    // The re-used mini-trees are copies of the first run's, with their records.
+    for i in [0, 1, 3] {
+        let name = format!("mini-trees/{i:06}.mst");
+        assert_eq!(
+            round.get(&in_run(&run, &name)).await,
+            round.get(&in_run(&first_run, &name)).await
+        );
+        let s: ShardSummary = serde_json::from_slice(
+            &round
+                .get(&in_run(&run, &format!("mini-trees/{i:06}.json")))
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(s.reused_from, Some(in_run(&first_run, &name)));
+        assert_eq!(s.run, run);
+    }
+    // Re-invoking a re-used shard (a retry) finds its summary: nothing changes.
+    assert!(round.mini_tree(1).await.unwrap().reused);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_previous_round_of_another_layout_or_tampered_is_not_trusted() {
+    let round = Round::new();
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    round.run().await.unwrap();
+    let first_run = round.run_id();
+
+    // Another layout: nothing re-used, and the plan says why.
+    round
+        .put(
+            &format!("{PREFIX}/round.json"),
+            serde_json::json!({ "previous": PREFIX, "layout": "legacy" }).to_string(),
+        )
+        .await;
+    let result = round.run().await.unwrap();
+    assert_eq!(result.reused_mini_trees, 0);
+    assert_eq!(result.previous, None);
+    let plan: PlanFile =
+        serde_json::from_slice(&round.get(&round.key("plan.json")).await.unwrap()).unwrap();
+    let why = plan.previous.unwrap().untrusted.unwrap();
+    assert!(why.contains("layout"), "{why}");
+
+    // The first run's mini-tree 1 replaced by mini-tree 3: its root is not the
+    // one its summary records, so shard 1 is rebuilt; the result is still right.
+    let other = round
+        .get(&in_run(&first_run, "mini-trees/000003.mst"))
+        .await
+        .unwrap();
+    round
+        .put(&in_run(&first_run, "mini-trees/000001.mst"), other)
+        .await;
+    // Published result: point `previous` at the first run again by re-publishing
+    // its result.
+    let first_result = round.get(&in_run(&first_run, "result.json")).await.unwrap();
+    round
+        .put(&format!("{PREFIX}/result.json"), first_result)
+        .await;
+    round
+        .put(
+            &format!("{PREFIX}/round.json"),
+            serde_json::json!({ "previous": PREFIX }).to_string(),
+        )
+        .await;
+    let result = round.run().await.unwrap();
+    assert_eq!(result.reused_mini_trees, 3);
+    assert_eq!(result.root.hash, ENTRY_64_V1_ROOT);
+    let s: ShardSummary = serde_json::from_slice(
+        &round
+            .get(&round.key("mini-trees/000001.json"))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(s.reused_from, None);
+}
+
+#[test]
+fn a_manifest_previous_must_be_a_prefix() {
+    let e = Manifest::parse(br#"{"previous": ""}"#, "P/round.json").unwrap_err();
+    assert_eq!(e.error_type(), "InvalidInput");
+    assert!(Manifest::parse(br#"{"previous": "rounds/r0"}"#, "P/round.json").is_ok());
+}

@@ -167,6 +167,14 @@ async fn aggregate(
         )
         .await?;
     result.run = Some(keys.id().to_string());
+    if let Some(prev) = plan.previous.as_ref().filter(|p| p.untrusted.is_none()) {
+        result.previous = Some(match &prev.run {
+            Some(run) => format!("{} (run {run})", prev.prefix),
+            None => prev.prefix.clone(),
+        });
+        result.reused_mini_trees =
+            summaries.iter().filter(|s| s.reused_from.is_some()).count() as u64;
+    }
     result.inputs = summaries.into_iter().map(|s| s.input).collect();
     result.artifacts = BTreeMap::from([
         ("aggregation".to_string(), agg_key),

@@ -166,7 +166,17 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
             entries: s.summary.entries,
             depth: s.summary.depth,
             root: s.summary.root,
+            reused: s.reused_from.is_some(),
         });
+    }
+    if let Some(from) = &planned.reuse {
+        match reuse(storage, bucket, &keys, &plan, i, from).await {
+            Ok(out) => return Ok(out),
+            // Never trusted: build it as any other shard.
+            Err(e) => lambda_runtime::tracing::warn!(
+                "shard {i} ({key}): the previous round's mini-tree is not re-used, rebuilding: {e}"
+            ),
+        }
     }
     let changed = |what: String| {
         FnError::invalid(format!(
@@ -252,6 +262,7 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
         currencies: plan.currencies.clone(),
         input: record,
         summary: SummaryJson::from(&summary),
+        reused_from: None,
     };
     let mut body = serde_json::to_vec_pretty(&json).expect("a summary serializes");
     body.push(b'\n');
@@ -270,5 +281,107 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
         entries: json.summary.entries,
         depth: json.summary.depth,
         root: json.summary.root,
+        reused: false,
+    })
+}
+
+/// Shard `i` from the previous round's mini-tree `from` (same size and ETag): its
+/// summary must be that round's record of the same bytes, built with this round's
+/// parameters; its `.mst` and `.names` are copied server-side into this run, and
+/// the copy's root (read with a few ranged GETs, nothing downloaded) must be the
+/// summary's. Then this run's summary is written, last, as for a built shard.
+async fn reuse(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+    plan: &PlanFile,
+    i: usize,
+    from: &crate::model::ReuseFrom,
+) -> Result<MiniTreeOutput, FnError> {
+    let planned = &plan.shards[i];
+    let prev = RunKeys::new(&from.prefix, &from.run)?;
+    let j = from.index;
+    let prev_summary_key = prev.mini_tree_summary(j);
+    let bytes = storage.get(bucket, &prev_summary_key).await?;
+    let prev_summary: ShardSummary = serde_json::from_slice(&bytes)
+        .map_err(|e| FnError::invalid(format!("{prev_summary_key}: {e}")))?;
+    if prev_summary.run != from.run
+        || prev_summary.layout != plan.layout
+        || prev_summary.n_bytes != plan.n_bytes
+        || prev_summary.currencies != plan.currencies
+        || prev_summary.input != from.input
+        || from.input.size != planned.size
+        || from.input.etag != planned.etag
+    {
+        return Err(FnError::invalid(format!(
+            "{prev_summary_key} is not the previous round's record of these bytes"
+        )));
+    }
+    let mini_tree_key = keys.mini_tree(i);
+    storage
+        .copy(bucket, &prev.mini_tree(j), &mini_tree_key)
+        .await?;
+    storage
+        .copy(bucket, &prev.mini_tree_names(j), &keys.mini_tree_names(i))
+        .await?;
+    let size = storage.size(bucket, &mini_tree_key).await?;
+    let mut sparse = crate::remote::Sparse::new(size);
+    let name = planned.key.clone();
+    let summary = sparse
+        .read_with(storage, bucket, &mini_tree_key, 8, |s| {
+            let f = summa_agg::format::TreeFile::open(s, mini_tree_key.clone())?;
+            if f.params != plan.params() || f.currencies != plan.currencies {
+                return Err(summa_agg::Error::Invalid(format!(
+                    "{mini_tree_key}: built with other parameters"
+                )));
+            }
+            summa_agg::format::summary_of(&f, &name)
+        })
+        .await?;
+    let summary = SummaryJson::from(&summary);
+    if summary.root != prev_summary.summary.root
+        || summary.root_preimage != prev_summary.summary.root_preimage
+        || summary.entries != prev_summary.summary.entries
+        || summary.depth != prev_summary.summary.depth
+    {
+        return Err(FnError::invalid(format!(
+            "{}: its root is not the one its summary records",
+            prev.mini_tree(j)
+        )));
+    }
+    let json = ShardSummary {
+        run: keys.id().to_string(),
+        layout: plan.layout,
+        n_bytes: plan.n_bytes,
+        currencies: plan.currencies.clone(),
+        input: InputRecord {
+            key: planned.key.clone(),
+            size: planned.size,
+            etag: planned.etag.clone(),
+            sha256: from.input.sha256.clone(),
+            mini_tree: mini_tree_key.clone(),
+            mini_tree_sha256: from.input.mini_tree_sha256.clone(),
+        },
+        summary,
+        reused_from: Some(prev.mini_tree(j)),
+    };
+    let mut body = serde_json::to_vec_pretty(&json).expect("a summary serializes");
+    body.push(b'\n');
+    storage
+        .put(
+            bucket,
+            &keys.mini_tree_summary(i),
+            Bytes::from(body),
+            "application/json",
+        )
+        .await?;
+    Ok(MiniTreeOutput {
+        shard: i,
+        key: planned.key.clone(),
+        mini_tree_key,
+        entries: json.summary.entries,
+        depth: json.summary.depth,
+        root: json.summary.root,
+        reused: true,
     })
 }

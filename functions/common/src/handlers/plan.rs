@@ -6,7 +6,10 @@ use futures::{StreamExt, TryStreamExt};
 use summa_agg::shard::{check_header, read_header, Currency};
 
 use crate::error::FnError;
-use crate::model::{Manifest, PlanFile, PlanOutput, PlannedShard, RoundInput, RunKeys};
+use crate::model::{
+    Manifest, PlanFile, PlanOutput, PlannedShard, PreviousRound, ReuseFrom, RoundInput, RoundKeys,
+    RunKeys,
+};
 use crate::storage::Storage;
 
 /// Bytes of a shard read to check it: enough for the header and a row.
@@ -40,6 +43,7 @@ async fn shard_head(
         )));
     }
     let planned = PlannedShard {
+        reuse: None,
         key: key.to_string(),
         size: info.size,
         etag: info.etag,
@@ -142,7 +146,15 @@ async fn run(storage: &impl Storage, input: &RoundInput) -> Result<PlanOutput, F
             .map_err(|e| FnError::from(e).in_shard(i, &shards[i]))?;
     }
 
+    let mut shards: Vec<PlannedShard> = heads.into_iter().map(|(s, _)| s).collect();
+    let previous = match &manifest.previous {
+        None => None,
+        Some(prefix) => {
+            Some(previous_round(storage, bucket, prefix, &params, &currencies, &mut shards).await?)
+        }
+    };
     let plan = PlanFile {
+        previous,
         run: run.id().to_string(),
         planned_at_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -151,7 +163,7 @@ async fn run(storage: &impl Storage, input: &RoundInput) -> Result<PlanOutput, F
         layout: params.layout,
         n_bytes: params.n_bytes,
         currencies,
-        shards: heads.into_iter().map(|(s, _)| s).collect(),
+        shards,
     };
     let mut body = serde_json::to_vec_pretty(&plan).expect("a plan serializes");
     body.push(b'\n');
@@ -168,4 +180,85 @@ async fn run(storage: &impl Storage, input: &RoundInput) -> Result<PlanOutput, F
         shard_count: n,
         items: (0..n).collect(),
     })
+}
+
+/// Looks at the previous round `prefix` names: its published result, if it was
+/// built with the same layout, `n_bytes` and currencies, lends its mini-tree to
+/// every shard of the same size and ETag (S3's content hash: an unchanged
+/// object keeps it). A previous round that cannot be read or differs lends
+/// nothing, and the plan says why. Only a storage failure other than a missing
+/// result fails the plan.
+async fn previous_round(
+    storage: &impl Storage,
+    bucket: &str,
+    prefix: &str,
+    params: &summa_agg::Params,
+    currencies: &[Currency],
+    shards: &mut [PlannedShard],
+) -> Result<PreviousRound, FnError> {
+    let keys = RoundKeys::new(prefix)?;
+    let mut previous = PreviousRound {
+        prefix: prefix.to_string(),
+        run: None,
+        untrusted: None,
+    };
+    let bytes = match storage.get(bucket, &keys.result()).await {
+        Ok(b) => b,
+        Err(e) if e.kind == crate::storage::StoreErrorKind::NotFound => {
+            previous.untrusted = Some(format!("{} does not exist", keys.result()));
+            return Ok(previous);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let result: summa_agg::json::RoundResult = match serde_json::from_slice(&bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            previous.untrusted = Some(format!("{}: not a round result: {e}", keys.result()));
+            return Ok(previous);
+        }
+    };
+    previous.run = result.run.clone();
+    let why = if result.layout != params.layout || result.n_bytes != params.n_bytes {
+        Some(format!(
+            "it was built with layout {} and n_bytes {}, this round uses {} and {}",
+            result.layout, result.n_bytes, params.layout, params.n_bytes
+        ))
+    } else if result.currencies != currencies {
+        Some("its currencies (the shards' header) differ from this round's".to_string())
+    } else if result.run.is_none() || result.inputs.len() as u64 != result.mini_trees {
+        Some("its result names no run, or not one input per mini-tree".to_string())
+    } else {
+        None
+    };
+    if why.is_some() {
+        previous.untrusted = why;
+        return Ok(previous);
+    }
+    let run = result.run.clone().expect("checked");
+    let run_keys = keys.run(&run)?;
+    let mut by_content = std::collections::HashMap::new();
+    for (j, input) in result.inputs.iter().enumerate() {
+        if input.mini_tree != run_keys.mini_tree(j) {
+            previous.untrusted = Some(format!(
+                "input {j} names mini-tree {:?}, not {:?}",
+                input.mini_tree,
+                run_keys.mini_tree(j)
+            ));
+            return Ok(previous);
+        }
+        by_content
+            .entry((input.etag.clone(), input.size))
+            .or_insert(j);
+    }
+    for shard in shards.iter_mut() {
+        if let Some(&j) = by_content.get(&(shard.etag.clone(), shard.size)) {
+            shard.reuse = Some(ReuseFrom {
+                prefix: prefix.to_string(),
+                run: run.clone(),
+                index: j,
+                input: result.inputs[j].clone(),
+            });
+        }
+    }
+    Ok(previous)
 }
