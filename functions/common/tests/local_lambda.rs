@@ -758,6 +758,44 @@ async fn round_on_moto_and_cargo_lambda() {
         assert_eq!(input["key"], json!(key));
         assert_eq!(input["etag"], json!(env.etag(&key).await));
     }
+
+    // 1b. An incremental round on another prefix, built on rounds/equal: the same
+    // shards but the third (S3's ETag is the content's MD5, so unchanged uploads
+    // keep it). Three mini-trees are server-side copies of run-1's; the result is
+    // the full round's.
+    let mut changed = four_shards();
+    let text = String::from_utf8(changed[2].1.clone()).unwrap();
+    // The last user's last balance gets one more digit.
+    changed[2].1 = format!("{}1\n", text.trim_end()).into_bytes();
+    env.upload(
+        "rounds/inc",
+        &changed,
+        json!({ "previous": "rounds/equal" }),
+    )
+    .await;
+    let inc = env.round("rounds/inc", "run-i").await;
+    assert_eq!(inc["reused_mini_trees"], 3, "{inc}");
+    assert_eq!(inc["previous"], "rounds/equal (run run-1)");
+    let mut full = env.cli_round(&changed, "v1");
+    let o = full.as_object_mut().unwrap();
+    o.remove("reused_mini_trees");
+    let mut inc_cmp = without_artifacts(inc.clone());
+    let o = inc_cmp.as_object_mut().unwrap();
+    o.remove("reused_mini_trees");
+    o.remove("previous");
+    assert_eq!(inc_cmp, without_artifacts(full));
+    for i in [0, 1, 3] {
+        let copy = format!("rounds/inc/runs/run-i/mini-trees/{i:06}.mst");
+        let source = format!("rounds/equal/runs/run-1/mini-trees/{i:06}.mst");
+        assert_eq!(env.etag(&copy).await, env.etag(&source).await);
+        let summary: Value = serde_json::from_slice(
+            &env.get(&format!("rounds/inc/runs/run-i/mini-trees/{i:06}.json"))
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(summary["reused_from"], json!(source));
+    }
     assert_eq!(
         without_artifacts(result.clone()),
         without_artifacts(env.cli_round(&shards, "v1"))
