@@ -5,7 +5,7 @@
 # aws-local-stepfunctions (infra/local-sfn.mjs, Node 22).
 #
 #   infra/local/run-round.sh SHARDS_DIR [--layout v1|agg2023|legacy] [--n-bytes N]
-#                            [--prefix P] [--bucket B]
+#                            [--prefix P] [--bucket B] [--previous PREV]
 #
 #   1. Starts moto_server and cargo lambda watch with the five functions on free
 #      127.0.0.1 ports (tools installed and binaries built if needed), unless
@@ -15,7 +15,8 @@
 #   2. Creates bucket B (default summa-rounds) and the state machine summa-round in
 #      moto (if missing), empties P/ (default rounds/<UTC time>-<random>), uploads
 #      SHARDS_DIR/*.csv as P/shards/<name>.csv and the manifest P/round.json =
-#      {"layout": L (v1), "n_bytes": N (14)}.
+#      {"layout": L (v1), "n_bytes": N (14)}, with "previous": PREV when given (an
+#      incremental round: unchanged shards re-use PREV's published mini-trees).
 #   3. Invokes `trigger` with the S3 event of the manifest upload (real ETag and
 #      size); it starts an execution in moto's Step Functions. The execution's
 #      input, read back from moto (ListExecutions, DescribeExecution), is the input
@@ -40,7 +41,7 @@ SUMMA_LOG_TAG=run-round
 T0=$SECONDS
 
 usage() {
-  echo "usage: infra/local/run-round.sh SHARDS_DIR [--layout v1|agg2023|legacy] [--n-bytes N] [--prefix P] [--bucket B]" >&2
+  echo "usage: infra/local/run-round.sh SHARDS_DIR [--layout v1|agg2023|legacy] [--n-bytes N] [--prefix P] [--bucket B] [--previous PREV]" >&2
   exit 1
 }
 die() {
@@ -48,16 +49,17 @@ die() {
   exit 1
 }
 
-shards_dir="" layout=v1 n_bytes=14 prefix="" bucket=summa-rounds
+shards_dir="" layout=v1 n_bytes=14 prefix="" bucket=summa-rounds previous=""
 while (($#)); do
   case "$1" in
-    --layout | --n-bytes | --prefix | --bucket)
+    --layout | --n-bytes | --prefix | --bucket | --previous)
       (($# >= 2)) || usage
       case "$1" in
         --layout) layout="$2" ;;
         --n-bytes) n_bytes="$2" ;;
         --prefix) prefix="$2" ;;
         --bucket) bucket="$2" ;;
+        --previous) previous="$2" ;;
       esac
       shift 2
       ;;
@@ -119,8 +121,11 @@ sm_arn="$(moto init "$bucket" "$SUMMA_STATE_MACHINE" "$work/round.asl.json" \
   "arn:aws:iam::$SUMMA_ACCOUNT:role/$SUMMA_STATE_MACHINE")"
 [[ "$sm_arn" == "$SUMMA_STATE_MACHINE_ARN" ]] ||
   die "state machine is $sm_arn, but trigger starts $SUMMA_STATE_MACHINE_ARN"
-manifest="$(python3 -c 'import json, sys; print(json.dumps({"layout": sys.argv[1], "n_bytes": int(sys.argv[2])}))' \
-  "$layout" "$n_bytes")"
+manifest="$(python3 -c 'import json, sys
+m = {"layout": sys.argv[1], "n_bytes": int(sys.argv[2])}
+if sys.argv[3]:
+    m["previous"] = sys.argv[3]
+print(json.dumps(m))' "$layout" "$n_bytes" "$previous")"
 moto upload-round "$bucket" "$prefix" "$shards_dir" "$manifest" >"$work/event.json"
 summa_log "uploaded $shard_count shards and $manifest to s3://$bucket/$prefix/"
 

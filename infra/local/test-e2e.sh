@@ -4,6 +4,7 @@
 # state machine, each compared with the summa-agg CLI:
 #   (a) tests/fixtures/entry_16_1..4.csv, v1: the CLI's result and the known root of
 #       entry_64.csv;
+#   (a') the same shards again with --previous (a): every mini-tree re-used;
 #   (b) entry_16_1..3.csv (3 shards, not a power of two) in agg2023 and legacy: the
 #       CLI's result;
 #   (c) entry_16_1.csv + entry_16_overflow.csv: the round fails, naming the shard
@@ -182,6 +183,15 @@ check "(a) the result names its run, and that run's artifacts hold it" \
   json_true "j[0]['run'].startswith('rounds-e2e-four-') and j[0]['artifacts']['result'] == 'rounds/e2e-four/runs/' + j[0]['run'] + '/result.json' and len(j[0]['inputs']) == 4" \
   "$work/four.json"
 summa_log "(a) $((SECONDS - t)) s"
+
+# --- (a') the same shards again, built on (a): every mini-tree re-used ---------------
+t=$SECONDS
+round again "$dir" --previous rounds/e2e-four
+check "(a') incremental round on rounds/e2e-four: succeeds" succeeded again
+check "(a') all 4 mini-trees re-used (server-side copies), same result as (a)" \
+  json_true "j[0]['reused_mini_trees'] == 4 and j[0]['previous'] == 'rounds/e2e-four (run ' + j[1]['run'] + ')' and j[0]['root'] == j[1]['root'] and [i['mini_tree_sha256'] for i in j[0]['inputs']] == [i['mini_tree_sha256'] for i in j[1]['inputs']]" \
+  "$work/again.json" "$work/four.json"
+summa_log "(a') $((SECONDS - t)) s"
 
 # --- (b) three shards (not a power of two), agg2023 and legacy ---------------------
 dir="$(shards three entry_16_1.csv entry_16_2.csv entry_16_3.csv)"
