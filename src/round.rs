@@ -343,6 +343,25 @@ impl Previous {
     }
 }
 
+/// The input record of local shard `i`: its path, size, SHA-256 (and the ETag
+/// made of it) and its mini-tree's path and content hash.
+fn local_input(
+    key: String,
+    size: u64,
+    sha: &[u8; 32],
+    i: usize,
+    mini_tree_sha256: String,
+) -> InputRecord {
+    InputRecord {
+        key,
+        size,
+        etag: local_etag(sha),
+        sha256: hex::encode(sha),
+        mini_tree: mini_tree_path(i),
+        mini_tree_sha256,
+    }
+}
+
 /// [`run_local`] with a previous round: a shard whose bytes (SHA-256) are those of
 /// a shard of the previous round in `previous` (same layout, `n_bytes` and
 /// currencies) gets a copy of that round's mini-tree instead of a new build, once
@@ -439,14 +458,13 @@ pub fn run_local_with(
                                 write_atomically(&to, |w| w.write_all(&bytes))?;
                             }
                             on_tree(&s);
-                            let input = InputRecord {
-                                key: name(p),
+                            let input = local_input(
+                                name(p),
                                 size,
-                                etag: local_etag(&sha),
-                                sha256: hex::encode(sha),
-                                mini_tree: mini_tree_path(i),
-                                mini_tree_sha256: prev.inputs[j].mini_tree_sha256.clone(),
-                            };
+                                &sha,
+                                i,
+                                prev.inputs[j].mini_tree_sha256.clone(),
+                            );
                             return Ok((s, input, true, None));
                         }
                         Err(e) => why = Some(e),
@@ -470,14 +488,7 @@ pub fn run_local_with(
             })?;
             let s = tree.summary();
             on_tree(&s);
-            let input = InputRecord {
-                key: name(p),
-                size,
-                etag: local_etag(&sha),
-                sha256: hex::encode(sha),
-                mini_tree: mini_tree_path(i),
-                mini_tree_sha256: hex::encode(tree_sha),
-            };
+            let input = local_input(name(p), size, &sha, i, hex::encode(tree_sha));
             Ok((s, input, false, why))
         })
         .collect();

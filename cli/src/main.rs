@@ -320,14 +320,7 @@ fn run(cli: Cli) -> Result<()> {
             let expected = root.map(|r| json::parse_fr(&r, "--root")).transpose()?;
             let reached = match result {
                 Some(rpath) => {
-                    let f = File::open(&rpath)
-                        .map_err(|e| Error::io(rpath.display().to_string(), e))?;
-                    let published: json::RoundResult = serde_json::from_reader(BufReader::new(f))
-                        .map_err(|e| Error::Format {
-                        path: rpath.display().to_string(),
-                        what: "round result",
-                        problem: e.to_string(),
-                    })?;
+                    let published = read_result(&rpath)?;
                     let reached = proof::verify_with_result(&p, &published)?;
                     if let Some(r) = expected {
                         if r != reached.hash {
@@ -612,6 +605,16 @@ fn bench_incremental(shards: usize, users: u64, changed: usize) -> Result<()> {
         inc_cpu / (full_cpu * share)
     );
     print_json(&report, false)
+}
+
+/// A published `result.json`.
+fn read_result(path: &Path) -> Result<json::RoundResult> {
+    let text = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+    serde_json::from_slice(&text).map_err(|e| Error::Format {
+        path: path.display().to_string(),
+        what: "round result",
+        problem: e.to_string(),
+    })
 }
 
 /// The stderr summary of an incremental round: what was re-used, what rebuilt.

@@ -22,21 +22,12 @@ fn warn_unsafe(keys: &Keys) {
 
 /// The shape of a completed round, from its `result.json`.
 pub fn round_shape(dir: &Path) -> Result<Shape> {
-    let r = read_result(&dir.join(summa_agg::round::RESULT_FILE))?;
+    let r = crate::read_result(&dir.join(summa_agg::round::RESULT_FILE))?;
     Ok(Shape {
         layout: r.layout,
         depth: r.depth,
         currencies: r.currencies.len(),
         n_bytes: r.n_bytes,
-    })
-}
-
-fn read_result(path: &Path) -> Result<json::RoundResult> {
-    let text = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
-    serde_json::from_slice(&text).map_err(|e| Error::Format {
-        path: path.display().to_string(),
-        what: "round result",
-        problem: e.to_string(),
     })
 }
 
@@ -96,7 +87,7 @@ pub fn verify(
             path.display()
         ))
     })?;
-    let published = result.map(read_result).transpose()?;
+    let published = result.map(crate::read_result).transpose()?;
     let root = match (root, &published) {
         (Some(r), _) => json::parse_fr(r, "--root")?,
         (None, Some(p)) => json::parse_fr(&p.root.hash, "the result's root")?,

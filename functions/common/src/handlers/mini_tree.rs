@@ -264,16 +264,7 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
         summary: SummaryJson::from(&summary),
         reused_from: None,
     };
-    let mut body = serde_json::to_vec_pretty(&json).expect("a summary serializes");
-    body.push(b'\n');
-    storage
-        .put(
-            bucket,
-            &keys.mini_tree_summary(i),
-            Bytes::from(body),
-            "application/json",
-        )
-        .await?;
+    write_summary(storage, bucket, &keys, i, &json).await?;
     Ok(MiniTreeOutput {
         shard: i,
         key,
@@ -365,16 +356,7 @@ async fn reuse(
         summary,
         reused_from: Some(prev.mini_tree(j)),
     };
-    let mut body = serde_json::to_vec_pretty(&json).expect("a summary serializes");
-    body.push(b'\n');
-    storage
-        .put(
-            bucket,
-            &keys.mini_tree_summary(i),
-            Bytes::from(body),
-            "application/json",
-        )
-        .await?;
+    write_summary(storage, bucket, keys, i, &json).await?;
     Ok(MiniTreeOutput {
         shard: i,
         key: planned.key.clone(),
@@ -384,4 +366,26 @@ async fn reuse(
         root: json.summary.root,
         reused: true,
     })
+}
+
+/// Writes shard `i`'s summary: last, so that its presence means the shard's
+/// artifacts are complete.
+async fn write_summary(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+    i: usize,
+    json: &ShardSummary,
+) -> Result<(), FnError> {
+    let mut body = serde_json::to_vec_pretty(json).expect("a summary serializes");
+    body.push(b'\n');
+    storage
+        .put(
+            bucket,
+            &keys.mini_tree_summary(i),
+            Bytes::from(body),
+            "application/json",
+        )
+        .await?;
+    Ok(())
 }
