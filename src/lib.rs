@@ -12,7 +12,7 @@
 //! - [`format`]: the binary tree files; [`json`]: published JSON;
 //! - [`round`]: a whole round; [`proof`]: inclusion proofs; [`split`], [`export`];
 //! - [`reference`]: summa-solvency's algorithm over the generic primitive (oracle);
-//! - [`bench`]: synthetic users for benchmarks.
+//! - [`bench`]: synthetic users for benchmarks; [`threads`]: how many threads.
 
 #![deny(missing_docs)]
 
@@ -29,6 +29,7 @@ pub mod reference;
 pub mod round;
 pub mod shard;
 pub mod split;
+pub mod threads;
 pub mod tree;
 
 pub use error::{Error, ErrorKind, Result};

@@ -23,6 +23,11 @@ mod zk;
     about = "Summa-exact Merkle sum trees over CSV shards"
 )]
 struct Cli {
+    /// The engine's threads (default: one per CPU the process may use, affinity
+    /// and cgroup aware). With 1 the work runs on the calling thread and no
+    /// thread is started.
+    #[arg(long, global = true, value_name = "N")]
+    threads: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
@@ -152,9 +157,6 @@ enum Command {
         /// Proofs to make and verify (times are averaged).
         #[arg(long, default_value_t = 3)]
         proofs: usize,
-        /// Proving threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
     },
     /// Cuts one big CSV into shards of K users.
     Split {
@@ -213,6 +215,19 @@ fn print_json<T: serde::Serialize>(v: &T, pretty: bool) -> Result<()> {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    // Over S3 the engine runs on tokio's blocking threads: its pool must have
+    // threads of its own.
+    if matches!(
+        cli.command,
+        Command::Round {
+            bucket: Some(_),
+            ..
+        }
+    ) {
+        summa_agg::threads::configure_pool(cli.threads)?;
+    } else {
+        summa_agg::threads::configure(cli.threads)?;
+    }
     match cli.command {
         Command::Round {
             inputs,
@@ -401,11 +416,9 @@ fn run(cli: Cli) -> Result<()> {
             layout,
             n_bytes,
             proofs,
-            threads,
         } => zk_bench(
             (Some(layout), Some(depth), Some(currencies), Some(n_bytes)),
             proofs,
-            threads,
         ),
         Command::ExportJson {
             round: dir,
@@ -683,18 +696,14 @@ fn zk_keys(
 }
 
 #[cfg(feature = "zk")]
-fn zk_bench(
-    (layout, depth, currencies, n_bytes): ShapeArgs,
-    proofs: usize,
-    threads: Option<usize>,
-) -> Result<()> {
+fn zk_bench((layout, depth, currencies, n_bytes): ShapeArgs, proofs: usize) -> Result<()> {
     let shape = zk::explicit_shape(
         layout.unwrap_or_default(),
         depth.unwrap_or(20),
         currencies.unwrap_or(2),
         n_bytes.unwrap_or(DEFAULT_N_BYTES),
     );
-    zk::bench(shape, proofs, threads)
+    zk::bench(shape, proofs)
 }
 
 #[cfg(not(feature = "zk"))]
@@ -726,7 +735,7 @@ fn zk_keys(_: Option<PathBuf>, _: ShapeArgs, _: Option<PathBuf>, _: bool, _: &Pa
 }
 
 #[cfg(not(feature = "zk"))]
-fn zk_bench(_: ShapeArgs, _: usize, _: Option<usize>) -> Result<()> {
+fn zk_bench(_: ShapeArgs, _: usize) -> Result<()> {
     no_zk()
 }
 

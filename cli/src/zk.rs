@@ -148,15 +148,11 @@ pub fn verify(
 }
 
 /// `bench-zk`: key generation, proving, verifying, proof size and rows of a shape,
-/// on a synthetic path, with the unsafe test SRS.
-pub fn bench(shape: Shape, proofs: usize, threads: Option<usize>) -> Result<()> {
+/// on a synthetic path, with the unsafe test SRS, on the engine's threads
+/// (`--threads`).
+pub fn bench(shape: Shape, proofs: usize) -> Result<()> {
     shape.validate().map_err(zk_err)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.unwrap_or(0))
-        .build()
-        .map_err(|e| Error::Invalid(e.to_string()))?;
-    let threads = pool.current_num_threads();
-    pool.install(|| bench_in_pool(shape, proofs, threads))
+    bench_in_pool(shape, proofs, rayon::current_num_threads())
 }
 
 fn bench_in_pool(shape: Shape, proofs: usize, threads: usize) -> Result<()> {

@@ -804,3 +804,33 @@ fn round_with_previous_reuses_unchanged_shards() {
         stderr(&o)
     );
 }
+
+#[test]
+fn threads_one_runs_the_round_and_zero_is_refused() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shards");
+    let o = summa(&[
+        "--threads",
+        "1",
+        "round",
+        dir.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(last_json_line(&o)["root"]["hash"], V1_ROOT_64);
+    let o = summa(&[
+        "round",
+        dir.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--threads",
+        "0",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--threads must be at least 1"),
+        "{}",
+        stderr(&o)
+    );
+}

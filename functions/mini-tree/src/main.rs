@@ -15,6 +15,8 @@ const RECORD_MARGIN: Duration = Duration::from_secs(10);
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     summa_functions::init_logging();
+    // SUMMA_AGG_THREADS: the engine's threads (default: one per vCPU).
+    summa_agg::threads::configure_pool(summa_agg::threads::from_env()?)?;
     let storage = aws::s3_storage().await;
     let storage = &storage;
     run(service_fn(
