@@ -6,7 +6,7 @@
 CARGO ?= cargo
 EXAMPLE_OUT ?= out/example
 
-.PHONY: example test tools lint unit infra e2e bench
+.PHONY: example test tools lint unit infra e2e bench arm64 arm64-test
 
 # The embedded default needs no AWS SDK: build the CLI without its S3 mode. After
 # the round, a user's zero-knowledge proof with keys on the UNSAFE test SRS
@@ -44,3 +44,14 @@ bench:
 	$(CARGO) run --release -p summa-agg-cli --no-default-features -- bench --users 65536
 	$(CARGO) run --release -p summa-agg-cli --no-default-features --features zk -- bench-zk --depth 20
 	$(CARGO) run --release -p summa-agg-cli --no-default-features --features zk -- bench-zk --depth 28
+
+# The arm64 (Graviton) Lambda artifacts, cross-built with Debian's rustc-web and
+# gcc-aarch64-linux-gnu (installed by the script), and the aarch64 summa-agg run
+# under qemu-user against the known answers. Not in `make test` (the cross build
+# takes ~15 minutes on 2 cores): a release runs `make arm64 arm64-test`.
+arm64:
+	bash infra/arm64.sh
+
+arm64-test:
+	bash infra/arm64-test.sh
+
