@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use summa_agg::format::write_aggregation;
-use summa_agg::json::RoundResult;
+use summa_agg::json::{BuildSummary, RoundResult};
 use summa_agg::tree::{Aggregation, TreeSummary};
 
 use crate::error::{join_error, FnError};
@@ -175,6 +175,12 @@ async fn aggregate(
         result.reused_mini_trees =
             summaries.iter().filter(|s| s.reused_from.is_some()).count() as u64;
     }
+    result.build = BuildSummary::of(
+        summaries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.build.clone().map(|b| (i, b))),
+    );
     result.inputs = summaries.into_iter().map(|s| s.input).collect();
     result.artifacts = BTreeMap::from([
         ("aggregation".to_string(), agg_key),

@@ -3,10 +3,11 @@
 //! (`.names`) and then its summary (`.json`).
 
 use std::io::BufReader;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use summa_agg::format::{mini_tree_len, write_mini_tree};
+use summa_agg::host::BuildRecord;
 use summa_agg::json::{InputRecord, SummaryJson};
 use summa_agg::round::{build_mini_tree, sha256, DigestReader};
 use tokio_util::io::SyncIoBridge;
@@ -201,7 +202,8 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
     let params = plan.params();
     let name = key.clone();
     let currencies = plan.currencies.clone();
-    let (bytes, summary, names, size, sha) = tokio::task::spawn_blocking(move || {
+    let (bytes, summary, names, size, sha, build) = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
         let mut digest = DigestReader::new(bridge);
         let tree = build_mini_tree(
             BufReader::with_capacity(1 << 20, &mut digest),
@@ -209,6 +211,7 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
             &params,
             Some(&currencies),
         )?;
+        let build = BuildRecord::here(started.elapsed());
         let (size, sha) = digest.finish();
         // The header holds section offsets: the file is encoded in full, then
         // uploaded.
@@ -218,7 +221,7 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
             .map(|u| user_key(tree.username(u)))
             .collect();
         names.sort_unstable();
-        Ok::<_, summa_agg::Error>((bytes, tree.summary(), names.concat(), size, sha))
+        Ok::<_, summa_agg::Error>((bytes, tree.summary(), names.concat(), size, sha, build))
     })
     .await
     .map_err(join_error)?
@@ -263,6 +266,7 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
         input: record,
         summary: SummaryJson::from(&summary),
         reused_from: None,
+        build: Some(build),
     };
     write_summary(storage, bucket, &keys, i, &json).await?;
     Ok(MiniTreeOutput {
@@ -355,6 +359,7 @@ async fn reuse(
         },
         summary,
         reused_from: Some(prev.mini_tree(j)),
+        build: None,
     };
     write_summary(storage, bucket, keys, i, &json).await?;
     Ok(MiniTreeOutput {
