@@ -248,6 +248,48 @@ fn without_artifacts(mut r: RoundResult) -> RoundResult {
     r
 }
 
+/// On a current-thread runtime (the functions' one-thread mode,
+/// `SUMMA_AGG_THREADS=1`) the mini-tree reads the shard into memory and builds it
+/// inline: the same mini-trees, names and result as on the multi-thread runtime.
+#[test]
+fn one_thread_mode_builds_the_same_mini_trees() {
+    let round = Round::new();
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let pooled = multi.block_on(async {
+        round.upload(&four_shards(), serde_json::json!({})).await;
+        round.run().await.unwrap()
+    });
+    let pooled_run = round.run_id();
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let inline = current.block_on(async {
+        assert!(super::handlers::mini_tree::inline_engine());
+        round.run().await.unwrap()
+    });
+    assert_eq!(inline.root.hash, ENTRY_64_V1_ROOT);
+    assert_eq!(runless(inline.clone()), runless(pooled));
+    assert_eq!(inline.build.unwrap().shards.len(), 4);
+    multi.block_on(async {
+        assert!(!super::handlers::mini_tree::inline_engine());
+        for i in 0..4 {
+            for ext in ["mst", "names"] {
+                let name = format!("mini-trees/{i:06}.{ext}");
+                assert_eq!(
+                    round.get(&in_run(&pooled_run, &name)).await,
+                    round.get(&round.key(&name)).await,
+                    "{name}"
+                );
+            }
+        }
+    });
+}
+
 /// Each built mini-tree's summary records the Poseidon backend, CPU, arch,
 /// threads and build time, and `result.json`'s `build` gathers them in shard
 /// order; a summary written before these records (no `build`) still aggregates,
