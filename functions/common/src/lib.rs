@@ -28,7 +28,8 @@ pub use storage::{
 pub use aws_lambda_events::event::s3::S3Event;
 pub use lambda_runtime;
 
-/// The runtime of a function whose engine can run inline (`mini-tree`), from
+/// The runtime of a function that can run on one thread (`plan`, `mini-tree`,
+/// `aggregator`; `trigger` and `proof` keep `#[tokio::main]`), from
 /// [`summa_agg::threads::THREADS_ENV`] (`SUMMA_AGG_THREADS`):
 ///
 /// - `1`: a **current-thread** tokio runtime, and the engine's pool made of the

@@ -269,14 +269,14 @@ fn one_thread_mode_builds_the_same_mini_trees() {
         .build()
         .unwrap();
     let inline = current.block_on(async {
-        assert!(super::handlers::mini_tree::inline_engine());
+        assert!(super::handlers::inline_engine());
         round.run().await.unwrap()
     });
     assert_eq!(inline.root.hash, ENTRY_64_V1_ROOT);
     assert_eq!(runless(inline.clone()), runless(pooled));
     assert_eq!(inline.build.unwrap().shards.len(), 4);
     multi.block_on(async {
-        assert!(!super::handlers::mini_tree::inline_engine());
+        assert!(!super::handlers::inline_engine());
         for i in 0..4 {
             for ext in ["mst", "names"] {
                 let name = format!("mini-trees/{i:06}.{ext}");

@@ -714,9 +714,9 @@ async fn setup(tools: &Path) -> Env {
             .env_remove("AWS_PROFILE")
             .env("STATE_MACHINE_ARN", state_machine_arn())
             .env("RUST_LOG", "info");
-        if name == "mini-tree" {
+        if ["plan", "mini-tree", "aggregator"].contains(&name) {
             // One-thread mode: a current-thread runtime, the engine inline, no
-            // thread started (what the aarch64 bootstrap runs under qemu).
+            // thread started (what the aarch64 bootstraps run under qemu).
             cmd.env("SUMMA_AGG_THREADS", "1");
         }
         functions.push(Proc::spawn(
@@ -772,7 +772,8 @@ async fn round_on_moto_and_cargo_lambda() {
         })
     );
     // Each shard's build record: this machine's backend and CPU, built by the
-    // mini-tree function in one-thread mode, which started no thread.
+    // mini-tree function in one-thread mode; plan, mini-tree and aggregator
+    // (SUMMA_AGG_THREADS=1) started no thread.
     let build = &result["build"];
     assert_eq!(build["backends"], json!([summa_agg::poseidon::backend()]));
     assert_eq!(build["cpus"], json!([summa_agg::host::cpu_model()]));
@@ -783,16 +784,10 @@ async fn round_on_moto_and_cargo_lambda() {
         assert!(s["build_ms"].is_u64(), "{build}");
     }
     assert_eq!(build["shards"].as_array().unwrap().len(), 4, "{build}");
-    let mini_tree = env
-        ._functions
-        .iter()
-        .find(|p| p.name == "mini-tree")
-        .unwrap();
-    assert_eq!(
-        threads_of(mini_tree.child.id()),
-        1,
-        "the mini-tree function's threads"
-    );
+    for name in ["plan", "mini-tree", "aggregator"] {
+        let f = env._functions.iter().find(|p| p.name == name).unwrap();
+        assert_eq!(threads_of(f.child.id()), 1, "the {name} function's threads");
+    }
     // The inputs carry S3's ETags.
     for (i, input) in result["inputs"].as_array().unwrap().iter().enumerate() {
         let key = format!("rounds/equal/shards/entry_16_{}.csv", i + 1);

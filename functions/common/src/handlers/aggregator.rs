@@ -137,16 +137,22 @@ async fn aggregate(
         .iter()
         .map(|s| s.summary.to_summary())
         .collect::<Result<_, _>>()?;
-    let (bytes, index, mut result) = tokio::task::spawn_blocking(move || {
+    let work = move || {
         let agg = Aggregation::build(&params, &currencies, trees)?;
         let mut bytes = Vec::new();
         write_aggregation(&agg, &mut bytes)
             .map_err(|e| summa_agg::Error::io(summa_agg::round::AGGREGATION_FILE, e))?;
         let index = crate::index::build(&names);
         Ok::<_, summa_agg::Error>((bytes, index, RoundResult::of(&agg)))
-    })
-    .await
-    .map_err(join_error)??;
+    };
+    // On a blocking thread, or in one-thread mode on this one (no thread started).
+    let (bytes, index, mut result) = if super::inline_engine() {
+        work()?
+    } else {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(join_error)??
+    };
     let index = index?;
 
     let agg_key = keys.aggregation();

@@ -200,7 +200,7 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
     let params = plan.params();
     let currencies = plan.currencies.clone();
     let started = Instant::now();
-    let built = if inline_engine() {
+    let built = if super::inline_engine() {
         // One-thread mode (a current-thread runtime, see crate::runtime): no
         // thread may be started, so the shard is read into memory here and built
         // on this thread.
@@ -314,14 +314,6 @@ fn build_shard(
         .collect();
     names.sort_unstable();
     Ok((bytes, tree.summary(), names.concat(), size, sha, build))
-}
-
-/// Whether the engine runs inline, on the calling thread: on a current-thread
-/// tokio runtime (the functions' one-thread mode, [`crate::runtime`]), where
-/// nothing may start a thread. Otherwise it runs on tokio's blocking threads.
-pub(crate) fn inline_engine() -> bool {
-    tokio::runtime::Handle::current().runtime_flavor()
-        == tokio::runtime::RuntimeFlavor::CurrentThread
 }
 
 /// Shard `i` from the previous round's mini-tree `from` (same size and ETag): its
