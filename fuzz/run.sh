@@ -10,9 +10,8 @@
 #   make fuzz-smoke                every target, 10 s each (CI)
 #
 # Toolchain: `cargo +nightly fuzz` (the sanitizer and coverage flags need a
-# nightly rustc; RUSTC_BOOTSTRAP=1 on stable would work too, but the scripts use
-# the nightly toolchain, installed by rustup: `rustup toolchain install nightly`).
-# cargo-fuzz itself is installed by fuzz/setup.sh into .tools/cargo/.
+# nightly rustc); without a nightly toolchain, stable with RUSTC_BOOTSTRAP=1 (see
+# fuzz/setup.sh, which also installs cargo-fuzz into .tools/cargo/).
 #
 # Limits, under which every target must run clean: inputs up to FUZZ_MAX_LEN
 # bytes (8192), a process under FUZZ_RSS_LIMIT_MB (2048 MiB), no single
@@ -32,12 +31,15 @@ TIMEOUT="${FUZZ_TIMEOUT:-10}"
 # Extra flags for `cargo fuzz build` / `run` (e.g. FUZZ_BUILD_FLAGS="--sanitizer none").
 read -r -a BUILD_FLAGS <<<"${FUZZ_BUILD_FLAGS:-}"
 
-bash fuzz/setup.sh
+toolchain="$(bash fuzz/setup.sh)"
 export PATH="$REPO/.tools/cargo/bin:$PATH"
-CARGO_FUZZ=(cargo +nightly fuzz)
+if [[ "$toolchain" == stable ]]; then
+  export RUSTC_BOOTSTRAP=1
+fi
+CARGO_FUZZ=(cargo "+$toolchain" fuzz)
 
 start=$(date +%s)
-echo "fuzz: building the targets (cargo +nightly fuzz build ${BUILD_FLAGS[*]})" >&2
+echo "fuzz: building the targets (${CARGO_FUZZ[*]} build ${BUILD_FLAGS[*]})" >&2
 "${CARGO_FUZZ[@]}" build "${BUILD_FLAGS[@]}" >&2
 built=$(date +%s)
 echo "fuzz: built in $((built - start)) s" >&2

@@ -64,7 +64,9 @@ fn csv(s: &Seeds) {
             b.extend_from_slice(&text);
             s.put("csv_shard", &format!("fixture-{i}-{j}"), &b);
         }
-        let crlf = String::from_utf8(text.clone()).unwrap().replace('\n', "\r\n");
+        let crlf = String::from_utf8(text.clone())
+            .unwrap()
+            .replace('\n', "\r\n");
         let mut b = vec![8u8, 13, 0, 0xef, 0xbb, 0xbf];
         b.extend_from_slice(crlf.as_bytes());
         s.put("csv_shard", &format!("crlf-bom-{i}"), &b);
@@ -122,7 +124,11 @@ fn manifest(s: &Seeds) {
     ] {
         let mut b = vec![2u8];
         b.extend_from_slice(&read(e));
-        let name = Path::new(e).file_stem().unwrap().to_string_lossy().into_owned();
+        let name = Path::new(e)
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         s.put("manifest", &format!("aggregator-{name}"), &b);
     }
 }
@@ -180,8 +186,12 @@ fn tree_file(s: &Seeds, rs: &[rounds::Round]) {
     let shapes: [&[u8]; 4] = [
         &[2, 0, 1, 2, 3, 5, 9, 1, 40, 2, 3, 4, 5, 0, 0, 0, 0],
         &[2, 40, 1, 0, 4, 1, 2, 3, 4, 5, 6, 7, 8, 1, 0, 1, 0],
-        &[2, 41, 2, 3, 1, 8, 2, 2, 2, 2, 3, 1, 1, 9, 9, 9, 1, 1, 1, 1, 1, 0, 0, 0],
-        &[2, 42, 0, 1, 2, 1, 100, 2, 3, 0, 1, 1, 2, 1, 0, 0, 0, 1, 0, 0x10, 0, 0x21, 0],
+        &[
+            2, 41, 2, 3, 1, 8, 2, 2, 2, 2, 3, 1, 1, 9, 9, 9, 1, 1, 1, 1, 1, 0, 0, 0,
+        ],
+        &[
+            2, 42, 0, 1, 2, 1, 100, 2, 3, 0, 1, 1, 2, 1, 0, 0, 0, 1, 0, 0x10, 0, 0x21, 0,
+        ],
     ];
     for (i, b) in shapes.iter().enumerate() {
         s.put("tree_file", &format!("built-{i}"), b);
@@ -277,7 +287,11 @@ fn zk(s: &Seeds) {
 }
 
 fn main() {
-    let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "fuzz/seeds".into()));
+    let root = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "fuzz/seeds".into()),
+    );
     let s = Seeds { root };
     csv(&s);
     manifest(&s);

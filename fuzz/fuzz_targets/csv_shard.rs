@@ -72,7 +72,10 @@ fn check_tree(e: Entries, params: &Params, rows: &[Row]) -> Option<MiniTree> {
     let over = (0..nc).any(|c| rows.iter().map(|r| &r.1[c]).sum::<BigUint>() >= limit);
     let tree = match built {
         Ok(t) => {
-            assert!(!dup && !over, "a tree was built over a duplicate or a total out of range");
+            assert!(
+                !dup && !over,
+                "a tree was built over a duplicate or a total out of range"
+            );
             t
         }
         Err(err) => {

@@ -48,7 +48,11 @@ fuzz_target!(|data: &[u8]| {
         1 => {
             // Pinned to the proof's own root, or to another.
             let root = oracle::hex_fr(&p.root.hash).unwrap_or_default();
-            let root = if mode & 0x80 != 0 { root + <summa_agg::Fr as ff::Field>::ONE } else { root };
+            let root = if mode & 0x80 != 0 {
+                root + <summa_agg::Fr as ff::Field>::ONE
+            } else {
+                root
+            };
             same(
                 &proof::verify(&p, Some(&root)),
                 oracle::verify_proof(&p, Some(&root)),

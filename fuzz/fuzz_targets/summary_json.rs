@@ -26,7 +26,10 @@ use summa_functions::model::ShardSummary;
 /// Whether a summary's text fields parse, by the oracle's reading.
 fn converts(s: &SummaryJson) -> bool {
     oracle::hex_fr(&s.root.hash).is_some()
-        && s.root.balances.iter().all(|b| oracle::decimal(b.as_bytes()).is_some())
+        && s.root
+            .balances
+            .iter()
+            .all(|b| oracle::decimal(b.as_bytes()).is_some())
         && s.root_preimage.iter().all(|h| oracle::hex_fr(h).is_some())
 }
 
@@ -34,7 +37,11 @@ fn convert(jsons: &[SummaryJson]) -> Option<Vec<TreeSummary>> {
     let mut out = Vec::new();
     for s in jsons {
         let t = s.to_summary();
-        assert_eq!(t.is_ok(), converts(s), "to_summary disagrees with the oracle: {t:?}");
+        assert_eq!(
+            t.is_ok(),
+            converts(s),
+            "to_summary disagrees with the oracle: {t:?}"
+        );
         let t = t.ok()?;
         // What converts writes back to the same summary.
         assert_eq!(SummaryJson::from(&t).to_summary().unwrap(), t);
@@ -54,7 +61,10 @@ fn aggregate(params: &Params, currencies: &[Currency], trees: Vec<TreeSummary>) 
     match (&built, reference) {
         (Ok(agg), Some(Ok(r))) => {
             let root = agg.root();
-            assert_eq!(root.hash, r.hash, "the aggregation's root differs from the reference");
+            assert_eq!(
+                root.hash, r.hash,
+                "the aggregation's root differs from the reference"
+            );
             let balances: Vec<BigUint> = root
                 .balances
                 .iter()

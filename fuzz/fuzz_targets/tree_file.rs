@@ -141,14 +141,20 @@ fn raw_file(inp: &mut Input<'_>) {
         exercise(f, &mut inp.clone());
     }
     let want = whole.as_ref().map(digest).ok();
-    let sparse = with_sparse(bytes, block, |s| TreeFile::open(s, "f.mst").map(|f| digest(&f)));
+    let sparse = with_sparse(bytes, block, |s| {
+        TreeFile::open(s, "f.mst").map(|f| digest(&f))
+    });
     if let Some(got) = sparse {
         assert_eq!(got.ok(), want, "Sparse reads differ from whole reads");
     }
     let mem = Memory::default();
     mem.insert("f.mst", bytes.to_vec());
     let r = TreeFile::open(remote(&mem, "f.mst"), "f.mst");
-    assert_eq!(r.as_ref().map(digest).ok(), want, "ranged GETs differ from whole reads");
+    assert_eq!(
+        r.as_ref().map(digest).ok(),
+        want,
+        "ranged GETs differ from whole reads"
+    );
     if let Ok(f) = r {
         exercise(&f, inp);
     }
@@ -214,7 +220,11 @@ fn built_round(inp: &mut Input<'_>) {
     };
     let root = round.agg.root();
     if let Some(r) = reference {
-        assert_eq!(r.expect("the library built it").hash, root.hash, "root differs from the reference");
+        assert_eq!(
+            r.expect("the library built it").hash,
+            root.hash,
+            "root differs from the reference"
+        );
     }
     let mem = Memory::default();
     let keys = publish(&round, &mem);
@@ -228,7 +238,9 @@ fn built_round(inp: &mut Input<'_>) {
     let mut changed = false;
     for _ in 0..inp.u8() % 4 {
         let key = &objects[inp.u8() as usize % objects.len()];
-        let mut o = runtime().block_on(summa_functions::Storage::get(&mem, "b", key)).unwrap();
+        let mut o = runtime()
+            .block_on(summa_functions::Storage::get(&mem, "b", key))
+            .unwrap();
         let at = inp.u16() as usize;
         let x = inp.u8();
         if !o.is_empty() && x != 0 {
@@ -257,11 +269,19 @@ fn built_round(inp: &mut Input<'_>) {
             &user,
         )
         .unwrap();
-        assert_eq!(whole, p, "ranged reads and whole files give different proofs");
+        assert_eq!(
+            whole, p,
+            "ranged reads and whole files give different proofs"
+        );
     } else if let Ok(p) = got {
         if proof::verify(&p, Some(&root.hash)).is_ok() {
-            let balances: Vec<String> = round.shards[s][u].1.iter().map(|b| b.to_string()).collect();
-            assert_eq!((&p.entry.username, &p.entry.balances), (&user, &balances), "a forged entry verifies");
+            let balances: Vec<String> =
+                round.shards[s][u].1.iter().map(|b| b.to_string()).collect();
+            assert_eq!(
+                (&p.entry.username, &p.entry.balances),
+                (&user, &balances),
+                "a forged entry verifies"
+            );
         }
     }
 }

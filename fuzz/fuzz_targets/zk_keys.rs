@@ -70,7 +70,10 @@ fuzz_target!(|data: &[u8]| {
     let keys = match loaded {
         Ok(k) => k,
         Err(e) => {
-            assert!(!(is_fixture && !for_proving), "the fixture's keys do not load: {e}");
+            assert!(
+                !(is_fixture && !for_proving),
+                "the fixture's keys do not load: {e}"
+            );
             return;
         }
     };
@@ -84,7 +87,10 @@ fuzz_target!(|data: &[u8]| {
     keys.vk
         .write(&mut written, halo2_proofs::SerdeFormat::RawBytes)
         .unwrap();
-    assert_eq!(written, vk, "the verifying key read is not the bytes of vk.bin");
+    assert_eq!(
+        written, vk,
+        "the verifying key read is not the bytes of vk.bin"
+    );
     if keys.meta.shape == f.proof.shape {
         if summa_agg_zk::verify(&keys, &f.proof, &f.root).is_ok() {
             assert_eq!(

@@ -28,7 +28,11 @@ fn check(p: &ZkProof, root: &summa_agg::Fr) {
         );
         // Proofs are randomised, but their length is the circuit's: nothing
         // before or after the proof is ignored.
-        assert_eq!(p.proof.len(), f.proof.proof.len(), "a proof with extra bytes verifies");
+        assert_eq!(
+            p.proof.len(),
+            f.proof.proof.len(),
+            "a proof with extra bytes verifies"
+        );
     }
 }
 

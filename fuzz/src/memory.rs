@@ -66,7 +66,11 @@ impl Storage for Memory {
         })
     }
 
-    async fn get_with_etag(&self, _bucket: &str, key: &str) -> Result<(Vec<u8>, String), StoreError> {
+    async fn get_with_etag(
+        &self,
+        _bucket: &str,
+        key: &str,
+    ) -> Result<(Vec<u8>, String), StoreError> {
         let o = self.object(key)?;
         let e = etag(&o);
         Ok((o, e))
@@ -80,7 +84,11 @@ impl Storage for Memory {
     ) -> Result<ObjectReader, StoreError> {
         let o = self.object(key)?;
         if etag(&o) != want {
-            return Err(StoreError::new(StoreErrorKind::Changed, key, "ETag differs"));
+            return Err(StoreError::new(
+                StoreErrorKind::Changed,
+                key,
+                "ETag differs",
+            ));
         }
         Ok(Box::pin(std::io::Cursor::new(o)))
     }
@@ -100,7 +108,11 @@ impl Storage for Memory {
             _ => false,
         };
         if !ok {
-            return Err(StoreError::new(StoreErrorKind::Changed, key, "condition failed"));
+            return Err(StoreError::new(
+                StoreErrorKind::Changed,
+                key,
+                "condition failed",
+            ));
         }
         objects.insert(key.into(), body.to_vec());
         Ok(())

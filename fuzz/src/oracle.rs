@@ -302,7 +302,12 @@ pub fn csv_verdict(text: &[u8], params: &Params, expected: Option<&[Currency]>) 
 }
 
 /// The root of one tree over `rows` (padded to a power of two), by the reference.
-pub fn tree_root(layout: Layout, nc: usize, rows: &[(Vec<u8>, Vec<BigUint>)], limit: &BigUint) -> Option<Result<RNode, ()>> {
+pub fn tree_root(
+    layout: Layout,
+    nc: usize,
+    rows: &[(Vec<u8>, Vec<BigUint>)],
+    limit: &BigUint,
+) -> Option<Result<RNode, ()>> {
     let leaves = rows
         .iter()
         .map(|(n, b)| leaf(layout, n, b))
@@ -328,8 +333,11 @@ pub fn summary_ok(params: &Params, nc: usize, t: &TreeSummary) -> Option<bool> {
             Layout::V1 | Layout::Agg2023 => (nc + 2, pre.get(..nc).map(|b| b.to_vec())),
             Layout::Legacy => (
                 2 * nc + 2,
-                (pre.len() == 2 * nc + 2)
-                    .then(|| (0..nc).map(|i| (&pre[1 + i] + &pre[nc + 2 + i]) % &p).collect()),
+                (pre.len() == 2 * nc + 2).then(|| {
+                    (0..nc)
+                        .map(|i| (&pre[1 + i] + &pre[nc + 2 + i]) % &p)
+                        .collect()
+                }),
             ),
         }
     };
@@ -353,7 +361,11 @@ pub fn summary_ok(params: &Params, nc: usize, t: &TreeSummary) -> Option<bool> {
 /// subtrees. `Err` where the library must refuse them.
 pub fn aggregation(params: &Params, nc: usize, trees: &[TreeSummary]) -> Option<Result<RNode, ()>> {
     if trees.is_empty() || nc > MAX_ORACLE_CURRENCIES {
-        return if trees.is_empty() { Some(Err(())) } else { None };
+        return if trees.is_empty() {
+            Some(Err(()))
+        } else {
+            None
+        };
     }
     let limit = bound(params.n_bytes);
     for t in trees {
@@ -421,8 +433,12 @@ pub fn verify_proof(proof: &Proof, expected_root: Option<&Fr>) -> Option<Result<
     let mut cur = leaf(layout, name, &balances)?;
     // The proof's leaf must be that node.
     let given_leaf = hex_fr(&proof.leaf.hash);
-    let given_balances: Option<Vec<BigUint>> =
-        proof.leaf.balances.iter().map(|b| decimal(b.as_bytes())).collect();
+    let given_balances: Option<Vec<BigUint>> = proof
+        .leaf
+        .balances
+        .iter()
+        .map(|b| decimal(b.as_bytes()))
+        .collect();
     ensure!(given_leaf == Some(cur.hash) && given_balances.as_ref() == Some(&cur.balances));
     let depth = proof.depth as usize;
     ensure!(depth <= 63);
@@ -476,8 +492,12 @@ pub fn verify_proof(proof: &Proof, expected_root: Option<&Fr>) -> Option<Result<
         }
     }
     let root_hash = hex_fr(&proof.root.hash);
-    let root_balances: Option<Vec<BigUint>> =
-        proof.root.balances.iter().map(|b| decimal(b.as_bytes())).collect();
+    let root_balances: Option<Vec<BigUint>> = proof
+        .root
+        .balances
+        .iter()
+        .map(|b| decimal(b.as_bytes()))
+        .collect();
     ensure!(root_hash.is_some() && root_balances.is_some());
     ensure!(root_hash == Some(cur.hash) && root_balances.as_ref() == Some(&cur.balances));
     if let Some(r) = expected_root {
@@ -511,8 +531,12 @@ pub fn verify_with_result(
         return bad;
     }
     let root_hash = hex_fr(&result.root.hash);
-    let root_balances: Option<Vec<BigUint>> =
-        result.root.balances.iter().map(|b| decimal(b.as_bytes())).collect();
+    let root_balances: Option<Vec<BigUint>> = result
+        .root
+        .balances
+        .iter()
+        .map(|b| decimal(b.as_bytes()))
+        .collect();
     let (Some(root_hash), Some(root_balances)) = (root_hash, root_balances) else {
         return bad;
     };

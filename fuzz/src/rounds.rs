@@ -115,7 +115,11 @@ pub fn shape_of(inp: &mut Input<'_>) -> (Params, usize, Vec<Vec<Row>>) {
 /// The root of the round over `shards` by the reference: each shard's tree padded
 /// to the largest shard's depth, then one tree over their roots padded with zero
 /// subtrees. `Err` if a total leaves the range.
-pub fn reference_root(params: &Params, nc: usize, shards: &[Vec<Row>]) -> Option<Result<RNode, ()>> {
+pub fn reference_root(
+    params: &Params,
+    nc: usize,
+    shards: &[Vec<Row>],
+) -> Option<Result<RNode, ()>> {
     let limit = oracle::bound(params.n_bytes);
     let md = shards
         .iter()
