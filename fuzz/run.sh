@@ -30,6 +30,9 @@ MALLOC_LIMIT_MB="${FUZZ_MALLOC_LIMIT_MB:-256}"
 TIMEOUT="${FUZZ_TIMEOUT:-10}"
 # Extra flags for `cargo fuzz build` / `run` (e.g. FUZZ_BUILD_FLAGS="--sanitizer none").
 read -r -a BUILD_FLAGS <<<"${FUZZ_BUILD_FLAGS:-}"
+# Extra libFuzzer flags, e.g. long inputs from the start (the long-line check of
+# fuzz/README.md): FUZZ_MAX_LEN=1048576 FUZZ_ARGS="-len_control=0".
+read -r -a FUZZ_ARGS <<<"${FUZZ_ARGS:-}"
 
 toolchain="$(bash fuzz/setup.sh)"
 export PATH="$REPO/.tools/cargo/bin:$PATH"
@@ -63,7 +66,7 @@ for t in $TARGETS; do
   if ! "${CARGO_FUZZ[@]}" run "${BUILD_FLAGS[@]}" "$t" "$corpus" "fuzz/seeds/$t" -- \
     -max_total_time="$SECONDS_EACH" -max_len="$MAX_LEN" \
     -rss_limit_mb="$RSS_LIMIT_MB" -malloc_limit_mb="$MALLOC_LIMIT_MB" \
-    -timeout="$TIMEOUT" -print_final_stats=1 "${dict[@]}" >"$log" 2>&1; then
+    -timeout="$TIMEOUT" -print_final_stats=1 "${dict[@]}" "${FUZZ_ARGS[@]}" >"$log" 2>&1; then
     status=FAILED
     failed=1
   fi
