@@ -6,7 +6,7 @@
 CARGO ?= cargo
 EXAMPLE_OUT ?= out/example
 
-.PHONY: example test tools lint unit infra e2e bench arm64 arm64-test
+.PHONY: example test tools lint unit infra e2e fuzz fuzz-smoke fuzz-seeds bench arm64 arm64-test
 
 # The embedded default needs no AWS SDK: build the CLI without its S3 mode. After
 # the round, a user's zero-knowledge proof with keys on the UNSAFE test SRS
@@ -24,6 +24,7 @@ tools:
 
 lint:
 	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 unit:
@@ -37,7 +38,24 @@ infra:
 e2e:
 	bash infra/local/test-e2e.sh
 
-test: tools lint unit infra e2e
+test: tools lint unit infra e2e fuzz-smoke
+
+# Coverage-guided fuzzing (fuzz/, cargo-fuzz + libFuzzer on the nightly toolchain) of
+# every reader of untrusted bytes: each target for FUZZ_SECONDS (default 60), then
+# executions and coverage per target; exit 1 on any crash, leak, timeout or oversized
+# allocation. `make test` runs the 10-second smoke.
+fuzz:
+	bash fuzz/run.sh
+
+# A fixed libFuzzer seed, so that the smoke in `make test` explores the same inputs
+# on every run (about the same number of them: it is time-bounded) rather than
+# failing at random on main; `make fuzz` explores with a random seed.
+fuzz-smoke:
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-10} FUZZ_ARGS="$${FUZZ_ARGS:--seed=1}" bash fuzz/run.sh
+
+# Rewrites the committed seed corpora fuzz/seeds/ from the fixtures (after a format change).
+fuzz-seeds:
+	$(CARGO) run --release --manifest-path fuzz/Cargo.toml --example make_seeds -- fuzz/seeds
 
 bench:
 	$(CARGO) bench -p summa-agg --bench poseidon --bench tree

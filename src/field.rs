@@ -15,7 +15,9 @@ pub fn to_hex(f: &Fr) -> String {
 /// Parses `0x` + up to 64 hex digits (big-endian) into a canonical field element.
 pub fn from_hex(s: &str) -> Option<Fr> {
     let digits = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?;
-    if digits.is_empty() || digits.len() > 64 {
+    // Hex digits only: ruint's `from_str_radix` also skips `_`, so "0x1_2" would
+    // name the same element as "0x12" (found by the fuzzer, target `summary_json`).
+    if digits.is_empty() || digits.len() > 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let value = U256::from_str_radix(digits, 16).ok()?;

@@ -119,13 +119,53 @@ impl Entries {
 /// A CSV reader that ends records at `\n` only: with the default CRLF handling the
 /// csv crate's line numbers drift by one in CRLF files. A `\r` before the `\n` is
 /// left at the end of the last cell, where number parsing trims it.
-pub(crate) fn csv_reader<R: Read>(reader: R) -> csv::Reader<R> {
+pub(crate) fn csv_reader<R: Read>(reader: R) -> csv::Reader<WholeBom<R>> {
     csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .terminator(csv::Terminator::Any(b'\n'))
         .buffer_capacity(1 << 16)
-        .from_reader(reader)
+        .from_reader(WholeBom {
+            inner: reader,
+            first: true,
+        })
+}
+
+/// Makes the first read return at least 4 bytes (or the whole input, if shorter).
+///
+/// csv-core strips a UTF-8 byte-order mark only when the first buffer it is given
+/// holds all three bytes of it, and a first buffer holding nothing *but* the mark
+/// leaves it an empty input, which it takes for the end of the file. A stream
+/// whose first read returns fewer bytes (S3 bodies, pipes) would so read as another
+/// header, or as an empty file. Found by the fuzzer (fuzz/, target `csv_shard`).
+pub(crate) struct WholeBom<R> {
+    inner: R,
+    first: bool,
+}
+
+impl<R: Read> Read for WholeBom<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !std::mem::take(&mut self.first) {
+            return self.inner.read(buf);
+        }
+        let want = buf.len().min(4);
+        let mut got = 0;
+        while got < want {
+            match self.inner.read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.first = got == 0;
+                    if got == 0 {
+                        return Err(e);
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(got)
+    }
 }
 
 /// A line holding nothing but a `\r` (a blank line of a CRLF file).

@@ -24,7 +24,8 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine, G2Affine};
+use halo2_proofs::halo2curves::bn256::{Bn256, Fq, Fr, G1Affine, G2Affine};
+use halo2_proofs::halo2curves::serde::SerdeObject;
 use halo2_proofs::plonk::{keygen_pk, keygen_vk, ProvingKey, VerifyingKey};
 use halo2_proofs::poly::commitment::{Params, ParamsProver};
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
@@ -190,6 +191,114 @@ fn point_bytes<P: SerdeCurveAffine>(p: &P) -> Vec<u8> {
     out
 }
 
+/// Whether a compressed G2 point (halo2curves' encoding: `x = c0 + c1·u`, each
+/// 32 bytes little-endian, the two flag bits on top of the last byte) has both
+/// halves of `x` below q. halo2curves-axiom 0.7's `G2Affine::from_bytes` unwraps
+/// them and panics otherwise (found by the fuzzer, target `zk_keys`), so every
+/// G2 point is checked here before it reaches it.
+fn g2_x_canonical(bytes: &[u8]) -> bool {
+    let Ok(mut x) = <[u8; 64]>::try_from(bytes) else {
+        return false;
+    };
+    x[63] &= 0b0011_1111;
+    x.chunks_exact(32).all(|c| {
+        let c: &[u8; 32] = c.try_into().expect("32 bytes");
+        bool::from(Fq::from_bytes(c).is_some())
+    })
+}
+
+/// Checks `k` and the length of `srs.bin` (halo2-axiom `Processed`: `k`, then
+/// `2^k` compressed G1 points twice, then two compressed G2 points) before
+/// halo2's reader sees it: that reader allocates `2^k` points from the header
+/// (`1 << k` overflows past 31) and panics on a non-canonical G2 point.
+fn check_prover_srs(srs: &[u8], k: u32) -> std::result::Result<(), String> {
+    let file_k = srs
+        .get(..4)
+        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+        .ok_or("not an SRS file")?;
+    if file_k != k {
+        return Err(format!("k = {file_k}, keys.json says {k}"));
+    }
+    let expected = 4 + 2 * (1usize << k) * 32 + 2 * 64;
+    if srs.len() != expected {
+        return Err(format!(
+            "{} bytes, but an SRS of 2^{k} points has {expected}",
+            srs.len()
+        ));
+    }
+    let g2s = &srs[expected - 128..];
+    if !g2_x_canonical(&g2s[..64]) || !g2_x_canonical(&g2s[64..]) {
+        return Err("a G2 point's x is not a canonical field element".into());
+    }
+    Ok(())
+}
+
+/// Checks the layout of `pk.bin` before halo2's reader sees it. That reader
+/// unwraps every read, asserts that every field element is canonical, and
+/// reserves each polynomial's length, a `u32` of the file, before reading it: a
+/// short or forged file would panic or allocate up to 128 GiB. Layout (halo2-axiom
+/// 0.5 `ProvingKey::write`, `RawBytes`): the verifying key (which must be the one
+/// of `vk.bin`), three polynomials (`l0`, `l_last`, `l_active_row`), then four
+/// vectors of polynomials (fixed values, fixed polynomials, and the permutation's
+/// two); a polynomial is a big-endian `u32` length and that many 32-byte `Fr`s in
+/// Montgomery form, a vector a big-endian `u32` count and that many polynomials.
+fn check_pk_layout(pk: &[u8], vk: &[u8]) -> std::result::Result<(), String> {
+    let mut rest = pk
+        .strip_prefix(vk)
+        .ok_or("its verifying key is not the one of vk.bin")?;
+    let u32_be = |rest: &mut &[u8]| -> std::result::Result<usize, String> {
+        let (n, tail) = rest.split_first_chunk::<4>().ok_or("truncated")?;
+        *rest = tail;
+        Ok(u32::from_be_bytes(*n) as usize)
+    };
+    let poly = |rest: &mut &[u8]| -> std::result::Result<(), String> {
+        let n = u32_be(rest)?;
+        let len = n
+            .checked_mul(32)
+            .filter(|&l| l <= rest.len())
+            .ok_or(format!(
+                "a polynomial of {n} coefficients, with {} bytes left",
+                rest.len()
+            ))?;
+        let (values, tail) = rest.split_at(len);
+        if !values
+            .chunks_exact(32)
+            .all(|c| Fr::from_raw_bytes(c).is_some())
+        {
+            return Err("a coefficient is not a canonical field element".into());
+        }
+        *rest = tail;
+        Ok(())
+    };
+    for _ in 0..3 {
+        poly(&mut rest)?;
+    }
+    for _ in 0..4 {
+        let (n, tail) = rest.split_first_chunk::<4>().ok_or("truncated")?;
+        rest = tail;
+        for _ in 0..u32::from_be_bytes(*n) {
+            poly(&mut rest)?;
+        }
+    }
+    if !rest.is_empty() {
+        return Err(format!("{} bytes after the proving key", rest.len()));
+    }
+    Ok(())
+}
+
+/// Runs one of halo2's readers with a panic turned into an error, for bytes that
+/// the checks above let through. (Under the fuzzer a panic still aborts: the
+/// checks, not this, are what it tests.)
+fn guarded<T>(what: &str, read: impl FnOnce() -> io::Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(Error::Keys(format!("{what}: {e}"))),
+        Err(_) => Err(Error::Keys(format!(
+            "{what}: malformed (halo2's reader failed on it)"
+        ))),
+    }
+}
+
 /// The verifier's part of the SRS: `k`, `[1]_1`, `[1]_2`, `[τ]_2`.
 fn write_verifier_params(params: &ParamsKZG<Bn256>) -> Vec<u8> {
     let mut out = params.k().to_le_bytes().to_vec();
@@ -203,6 +312,9 @@ fn read_verifier_params(mut bytes: &[u8]) -> io::Result<ParamsKZG<Bn256>> {
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
     if bytes.len() != 4 + 32 + 64 + 64 {
         return Err(bad("the verifier SRS has 164 bytes"));
+    }
+    if !g2_x_canonical(&bytes[36..100]) || !g2_x_canonical(&bytes[100..164]) {
+        return Err(bad("a G2 point's x is not a canonical field element"));
     }
     let mut k = [0u8; 4];
     bytes.read_exact(&mut k)?;
@@ -347,23 +459,41 @@ impl Keys {
                 meta.k
             )));
         }
-        let vk = VerifyingKey::<G1Affine>::read::<_, InclusionCircuit>(
-            &mut &vk_bytes[..],
-            SerdeFormat::RawBytes,
-            (),
-        )
-        .map_err(|e| Error::Keys(format!("vk.bin: {e}")))?;
-        let prover = if for_proving {
-            let srs = checked("srs.bin", &meta.sha256.srs)?;
-            let params = ParamsKZG::<Bn256>::read_custom(&mut &srs[..], SerdeFormat::Processed)
-                .map_err(|e| Error::Keys(format!("srs.bin: {e}")))?;
-            let pk_bytes = checked("pk.bin", &meta.sha256.pk)?;
-            let pk = ProvingKey::<G1Affine>::read::<_, InclusionCircuit>(
-                &mut &pk_bytes[..],
+        // halo2's reader builds the evaluation domain of the `k` it reads (byte 1..5,
+        // after the version byte) before anything else: 2^k of anything is checked
+        // against keys.json first.
+        let vk_k = vk_bytes
+            .get(1..5)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+        if vk_k != Some(meta.k) {
+            return Err(Error::Keys(format!(
+                "vk.bin: not a verifying key of k = {} (keys.json)",
+                meta.k
+            )));
+        }
+        let vk = guarded("vk.bin", || {
+            VerifyingKey::<G1Affine>::read::<_, InclusionCircuit>(
+                &mut &vk_bytes[..],
                 SerdeFormat::RawBytes,
                 (),
             )
-            .map_err(|e| Error::Keys(format!("pk.bin: {e}")))?;
+        })?;
+        let prover = if for_proving {
+            let srs = checked("srs.bin", &meta.sha256.srs)?;
+            check_prover_srs(&srs, meta.k).map_err(|e| Error::Keys(format!("srs.bin: {e}")))?;
+            let params = guarded("srs.bin", || {
+                ParamsKZG::<Bn256>::read_custom(&mut &srs[..], SerdeFormat::Processed)
+            })?;
+            let pk_bytes = checked("pk.bin", &meta.sha256.pk)?;
+            check_pk_layout(&pk_bytes, &vk_bytes)
+                .map_err(|e| Error::Keys(format!("pk.bin: {e}")))?;
+            let pk = guarded("pk.bin", || {
+                ProvingKey::<G1Affine>::read::<_, InclusionCircuit>(
+                    &mut &pk_bytes[..],
+                    SerdeFormat::RawBytes,
+                    (),
+                )
+            })?;
             Some((params, pk))
         } else {
             None

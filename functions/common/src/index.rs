@@ -114,6 +114,11 @@ pub async fn lookup(
         return Err(corrupt("too many buckets"));
     }
     let n = u64::from_le_bytes(header[16..24].try_into().expect("8 bytes"));
+    let records_at = HEADER + 8 * ((1u64 << bits) + 1);
+    // So that no offset below overflows (found by the fuzzer, target `tree_file`).
+    if n > (u64::MAX - records_at) / RECORD {
+        return Err(corrupt("implausible record count"));
+    }
     let k = user_key(username.as_bytes());
     let b = bucket_of(&k, bits);
     let t = storage.get_range(bucket, key, HEADER + 8 * b, 16).await?;
@@ -128,7 +133,6 @@ pub async fn lookup(
     if start == end {
         return Ok(Vec::new());
     }
-    let records_at = HEADER + 8 * ((1u64 << bits) + 1);
     let len = (end - start) * RECORD;
     let recs = storage
         .get_range(bucket, key, records_at + start * RECORD, len)

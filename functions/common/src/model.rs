@@ -46,7 +46,15 @@ fn default_n_bytes() -> u8 {
 impl Manifest {
     /// Parses and checks a manifest read from `key`.
     pub fn parse(bytes: &[u8], key: &str) -> Result<Manifest, FnError> {
+        // An object, not any JSON that serde can read as the struct: serde reads a
+        // struct from an array of its fields too, and every field is optional, so
+        // `[]` would start a round with the defaults (found by the fuzzer).
         let m: Manifest = serde_json::from_slice(bytes).map_err(|e| bad_json(key, e))?;
+        if bytes.trim_ascii_start().first() != Some(&b'{') {
+            return Err(FnError::invalid(format!(
+                "{key}: a manifest is a JSON object, e.g. {{\"layout\": \"v1\", \"n_bytes\": 14}}"
+            )));
+        }
         m.params()
             .validate()
             .map_err(|e| FnError::invalid(format!("{key}: {e}")))?;
@@ -733,4 +741,24 @@ pub async fn write_error_record(
         )
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod fuzz_found {
+    use super::*;
+
+    /// manifest: a JSON array was a manifest (serde reads a struct from a
+    /// sequence of its fields), so `[]` started a round with every default.
+    #[test]
+    fn a_manifest_that_is_not_a_json_object_is_refused() {
+        for bad in [&b"[]"[..], b"[\"legacy\", 8]", b"[\"v1\", 14, null, null]"] {
+            let e = Manifest::parse(bad, "P/round.json").unwrap_err();
+            assert_eq!(e.kind, crate::ErrorKind::InvalidInput, "{e}");
+            assert!(e.message.contains("P/round.json"), "{e}");
+        }
+        assert_eq!(
+            Manifest::parse(b"{}", "P/round.json").unwrap().params(),
+            Params::default()
+        );
+    }
 }

@@ -2007,6 +2007,29 @@ fn username_index_finds_every_user_and_only_them() {
     });
 }
 
+/// An index whose header claims 2^64 - 1 records and whose bucket spans them:
+/// the offsets of the ranged reads overflowed (a panic in debug builds, a read
+/// at a wrapped offset in release). Found by the fuzzer (target `tree_file`).
+#[test]
+fn fuzz_an_index_claiming_too_many_records_is_an_error() {
+    let mut file = b"SUMMA-IX".to_vec();
+    file.extend_from_slice(&1u32.to_le_bytes()); // version
+    file.extend_from_slice(&0u32.to_le_bytes()); // bits: one bucket
+    file.extend_from_slice(&u64::MAX.to_le_bytes()); // n
+    file.extend_from_slice(&0u64.to_le_bytes()); // table[0]
+    file.extend_from_slice(&u64::MAX.to_le_bytes()); // table[1]
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let round = Round::new();
+    rt.block_on(async {
+        round.put("ix", file).await;
+        let e = crate::index::lookup(&round.storage, BUCKET, "ix", "ann")
+            .await
+            .unwrap_err();
+        assert_eq!(e.error_type(), "Internal");
+        assert!(e.message.contains("implausible record count"), "{e}");
+    });
+}
+
 /// `Timeout:` of a function in infra/template.yaml.
 fn template_timeout(template: &str, function: &str) -> u64 {
     let mut lines = template

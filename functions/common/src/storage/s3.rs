@@ -229,7 +229,7 @@ impl Storage for S3Storage {
         if len == 0 {
             return Ok(Vec::new());
         }
-        let range = format!("bytes={}-{}", offset, offset + len - 1);
+        let range = format!("bytes={}-{}", offset, offset.saturating_add(len - 1));
         let out = match self
             .client
             .get_object()

@@ -1,0 +1,58 @@
+//! ZK proof JSON (what a user receives) through `summa_agg_zk::verify`, with the
+//! fixed keys of a small shape made once on the unsafe test SRS (`zk::fixture`).
+//!
+//! Modes: the JSON as the fuzzer wrote it, checked against the fixture's root or
+//! against the root it names itself (so that arbitrary proofs reach the halo2
+//! verifier); or the fixture's proof with its proof bytes replaced by the fuzzer's.
+//!
+//! Contract: a parsed proof verifies only if it is the fixture's statement (its
+//! entry, leaf and root) with a proof of the circuit's length: nothing the fuzzer
+//! writes is accepted for anything else, and no input panics.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use summa_agg_fuzz::zk::fixture;
+use summa_agg_fuzz::{oracle, Input};
+use summa_agg_zk::ZkProof;
+
+fn check(p: &ZkProof, root: &summa_agg::Fr) {
+    let f = fixture();
+    if let Ok(v) = summa_agg_zk::verify(&f.keys, p, root) {
+        assert_eq!(v.root_hash, f.root);
+        assert!(v.unsafe_test_srs);
+        assert_eq!(
+            (&p.entry, &p.public_inputs, p.shape),
+            (&f.proof.entry, &f.proof.public_inputs, f.proof.shape),
+            "a proof of another statement verifies"
+        );
+        // Proofs are randomised, but their length is the circuit's: nothing
+        // before or after the proof is ignored.
+        assert_eq!(
+            p.proof.len(),
+            f.proof.proof.len(),
+            "a proof with extra bytes verifies"
+        );
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let f = fixture();
+    let mut inp = Input::new(data);
+    match inp.u8() % 3 {
+        0 | 1 => {
+            let Ok(p) = serde_json::from_slice::<ZkProof>(inp.rest()) else {
+                return;
+            };
+            check(&p, &f.root);
+            if let Some(own) = oracle::hex_fr(&p.public_inputs.root_hash) {
+                check(&p, &own);
+            }
+        }
+        _ => {
+            let mut p = f.proof.clone();
+            p.proof = format!("0x{}", hex::encode(inp.rest()));
+            check(&p, &f.root);
+        }
+    }
+});
