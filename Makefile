@@ -64,9 +64,11 @@ bench:
 	$(CARGO) run --release -p summa-agg-cli --no-default-features --features zk -- bench-zk --depth 28
 
 # The arm64 (Graviton) Lambda artifacts, cross-built with Debian's rustc-web and
-# gcc-aarch64-linux-gnu (installed by the script), and the aarch64 summa-agg run
-# under qemu-user against the known answers. Not in `make test` (the cross build
-# takes ~15 minutes on 2 cores): a release runs `make arm64 arm64-test`.
+# gcc-aarch64-linux-gnu (installed by the script), and tested under qemu-user: the
+# aarch64 summa-agg against the known answers, and the aarch64 plan, mini-tree and
+# aggregator bootstraps through a Lambda runtime API (cargo lambda watch) against
+# moto's S3, on one thread. Not in `make test` (the cross build takes 11+ minutes
+# on 2 cores): a release runs `make arm64 arm64-test`.
 arm64:
 	bash infra/arm64.sh
 

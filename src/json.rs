@@ -8,6 +8,7 @@ use halo2curves::bn256::Fr;
 use serde::{Deserialize, Serialize};
 
 use crate::field::{from_hex, parse_decimal, to_hex};
+use crate::host::BuildRecord;
 use crate::shard::Currency;
 use crate::tree::{Aggregation, Node, TreeSummary};
 use crate::{Error, Layout, Result};
@@ -138,6 +139,67 @@ pub struct RoundResult {
     /// Where the artifacts are (S3 keys), when published to a bucket.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub artifacts: BTreeMap<String, String>,
+    /// What built the mini-trees of this round (backend, CPU, threads, time),
+    /// when any was built (re-used ones are not). For the operator: no proof
+    /// carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<BuildSummary>,
+}
+
+/// `result.json`'s `build`: each built mini-tree's [`BuildRecord`], and the
+/// distinct backends and CPUs among them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildSummary {
+    /// The distinct Poseidon backends, sorted.
+    pub backends: Vec<String>,
+    /// The distinct CPU models, sorted.
+    pub cpus: Vec<String>,
+    /// The sum of the shards' `build_ms`.
+    pub total_build_ms: u64,
+    /// The largest `build_ms` (the slowest shard).
+    pub max_build_ms: u64,
+    /// One record per built mini-tree, in shard order.
+    pub shards: Vec<ShardBuild>,
+}
+
+/// One mini-tree's [`BuildRecord`] in [`BuildSummary`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardBuild {
+    /// The shard's index (its mini-tree's number).
+    pub shard: u64,
+    /// What built it.
+    #[serde(flatten)]
+    pub record: BuildRecord,
+}
+
+impl BuildSummary {
+    /// The summary of `(shard, record)` pairs, sorted by shard; `None` if there
+    /// are none.
+    pub fn of(records: impl IntoIterator<Item = (usize, BuildRecord)>) -> Option<BuildSummary> {
+        let mut shards: Vec<ShardBuild> = records
+            .into_iter()
+            .map(|(i, record)| ShardBuild {
+                shard: i as u64,
+                record,
+            })
+            .collect();
+        if shards.is_empty() {
+            return None;
+        }
+        shards.sort_by_key(|s| s.shard);
+        let distinct = |f: fn(&BuildRecord) -> &String| {
+            let set: std::collections::BTreeSet<&String> =
+                shards.iter().map(|s| f(&s.record)).collect();
+            set.into_iter().cloned().collect::<Vec<_>>()
+        };
+        Some(BuildSummary {
+            backends: distinct(|r| &r.backend),
+            cpus: distinct(|r| &r.cpu),
+            total_build_ms: shards.iter().map(|s| s.record.build_ms).sum(),
+            max_build_ms: shards.iter().map(|s| s.record.build_ms).max().unwrap_or(0),
+            shards,
+        })
+    }
 }
 
 impl RoundResult {
@@ -157,6 +219,7 @@ impl RoundResult {
             reused_mini_trees: 0,
             inputs: Vec::new(),
             artifacts: BTreeMap::new(),
+            build: None,
         }
     }
 }

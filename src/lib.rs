@@ -12,7 +12,8 @@
 //! - [`format`]: the binary tree files; [`json`]: published JSON;
 //! - [`round`]: a whole round; [`proof`]: inclusion proofs; [`split`], [`export`];
 //! - [`reference`]: summa-solvency's algorithm over the generic primitive (oracle);
-//! - [`bench`]: synthetic users for benchmarks; [`threads`]: how many threads.
+//! - [`bench`]: synthetic users for benchmarks; [`threads`]: how many threads;
+//! - [`host`]: what a mini-tree was built on (CPU, backend, threads, time).
 
 #![deny(missing_docs)]
 
@@ -21,6 +22,7 @@ pub mod error;
 pub mod export;
 pub mod field;
 pub mod format;
+pub mod host;
 pub mod json;
 pub mod layout;
 pub mod poseidon;

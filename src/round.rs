@@ -13,7 +13,8 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::format::{write_aggregation, write_mini_tree};
-use crate::json::{local_etag, InputRecord, RoundResult};
+use crate::host::BuildRecord;
+use crate::json::{local_etag, BuildSummary, InputRecord, RoundResult};
 use crate::shard::{check_header, read_entries, read_header, Currency};
 use crate::tree::{Aggregation, MiniTree, TreeSummary};
 use crate::{Error, Params, Result};
@@ -367,7 +368,8 @@ fn local_input(
 /// currencies) gets a copy of that round's mini-tree instead of a new build, once
 /// the copy's hash and root are checked against the previous round's records;
 /// every other shard is built. The result is the same as a full round's, with
-/// `previous` and `reused_mini_trees` set. A previous round that cannot be trusted
+/// `previous` and `reused_mini_trees` set, and `build` listing only the shards
+/// built. A previous round that cannot be trusted
 /// (missing, corrupt, other parameters) re-uses nothing, and [`Reuse`] says why.
 pub fn run_local_with(
     inputs: &[PathBuf],
@@ -434,8 +436,14 @@ pub fn run_local_with(
     let plan = start.elapsed();
 
     let t = Instant::now();
-    // (summary, input record, re-used, why a candidate was rebuilt)
-    type Built = (TreeSummary, InputRecord, bool, Option<String>);
+    // (summary, input record, what built it (None: re-used), why a candidate
+    // was rebuilt)
+    type Built = (
+        TreeSummary,
+        InputRecord,
+        Option<BuildRecord>,
+        Option<String>,
+    );
     let built: Vec<Result<Built>> = inputs
         .par_iter()
         .enumerate()
@@ -465,12 +473,13 @@ pub fn run_local_with(
                                 i,
                                 prev.inputs[j].mini_tree_sha256.clone(),
                             );
-                            return Ok((s, input, true, None));
+                            return Ok((s, input, None, None));
                         }
                         Err(e) => why = Some(e),
                     }
                 }
             }
+            let built_at = Instant::now();
             let mut digest = DigestReader::new(open(p)?);
             let tree = build_mini_tree(
                 BufReader::with_capacity(1 << 16, &mut digest),
@@ -478,6 +487,7 @@ pub fn run_local_with(
                 params,
                 Some(&currencies),
             )?;
+            let record = BuildRecord::here(built_at.elapsed());
             let (size, sha) = digest.finish();
             let mut tree_sha = [0u8; 32];
             write_atomically(&out.join(mini_tree_path(i)), |w| {
@@ -489,17 +499,20 @@ pub fn run_local_with(
             let s = tree.summary();
             on_tree(&s);
             let input = local_input(name(p), size, &sha, i, hex::encode(tree_sha));
-            Ok((s, input, false, why))
+            Ok((s, input, Some(record), why))
         })
         .collect();
     let mut summaries = Vec::with_capacity(inputs.len());
     let mut records = Vec::with_capacity(inputs.len());
+    let mut builds = Vec::new();
     for (i, b) in built.into_iter().enumerate() {
-        let (s, input, reused, why) = b?;
-        if reused {
-            reuse.reused.push(i);
-        } else {
-            reuse.rebuilt.push((i, why));
+        let (s, input, build, why) = b?;
+        match build {
+            None => reuse.reused.push(i),
+            Some(record) => {
+                reuse.rebuilt.push((i, why));
+                builds.push((i, record));
+            }
         }
         summaries.push(s);
         records.push(input);
@@ -511,6 +524,7 @@ pub fn run_local_with(
     write_atomically(&out.join(AGGREGATION_FILE), |w| write_aggregation(&agg, w))?;
     let mut result = RoundResult::of(&agg);
     result.inputs = records;
+    result.build = BuildSummary::of(builds);
     if let Some(p) = &prev {
         result.previous = Some(p.dir.display().to_string());
         result.reused_mini_trees = reuse.reused.len() as u64;

@@ -53,13 +53,15 @@ fn params(layout: Layout) -> Params {
     }
 }
 
-/// Everything of a round's output that must not depend on re-use.
+/// Everything of a round's output that must not depend on re-use (`build` lists
+/// the shards built, with their times).
 fn outputs(dir: &Path) -> (serde_json::Value, Vec<u8>, Vec<Vec<u8>>) {
     let mut result: serde_json::Value =
         serde_json::from_slice(&fs::read(dir.join(RESULT_FILE)).unwrap()).unwrap();
     let o = result.as_object_mut().unwrap();
     o.remove("previous");
     o.remove("reused_mini_trees");
+    o.remove("build");
     let mut trees: Vec<_> = fs::read_dir(dir.join("mini-trees"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -130,6 +132,10 @@ proptest! {
         prop_assert_eq!(outputs(&r.path("inc")), outputs(&r.path("full")));
         prop_assert_eq!(inc.reused_mini_trees, expect_reused);
         prop_assert_eq!(reuse.reused.len() as u64, expect_reused);
+        // `build` lists exactly the shards built, the changed ones.
+        let built: Vec<u64> = (0..sizes.len()).filter(|&i| changed[i]).map(|i| i as u64).collect();
+        let listed: Vec<u64> = inc.build.iter().flat_map(|b| b.shards.iter().map(|s| s.shard)).collect();
+        prop_assert_eq!(listed, built);
         prop_assert!(reuse.untrusted.is_none());
         let prev = r.path("prev").display().to_string();
         prop_assert_eq!(inc.previous, Some(prev));
@@ -157,6 +163,8 @@ fn unchanged_shards_are_all_reused() {
     .unwrap();
     assert_eq!(res.reused_mini_trees, 4);
     assert_eq!(reuse.rebuilt, vec![]);
+    // Nothing built: no build records.
+    assert_eq!(res.build, None);
     assert_eq!(outputs(&r.path("inc")), outputs(&r.path("prev")));
 }
 

@@ -32,6 +32,16 @@ fn one_thread_starts_no_thread_and_builds_the_known_root() {
         "0x1a2cd781913e49ef803fbdff9bfa873d0e8b8e1ca96d593bc4837e2d1bea03da"
     );
     assert_eq!(rayon::current_num_threads(), 1);
+    // Every shard's build record says one thread, this backend and CPU.
+    let build = result.build.expect("a round that built records it");
+    assert_eq!(build.shards.len(), 4);
+    for (i, s) in build.shards.iter().enumerate() {
+        assert_eq!(s.shard, i as u64);
+        assert_eq!(s.record.threads, 1);
+        assert_eq!(s.record.backend, summa_agg::poseidon::backend());
+        assert_eq!(s.record.cpu, summa_agg::host::cpu_model());
+    }
+    assert_eq!(build.backends, [summa_agg::poseidon::backend()]);
     // rayon's default pool would have started a worker per CPU.
     assert_eq!(threads_now(), before);
     // Set once: a second setting is refused.

@@ -834,3 +834,58 @@ fn threads_one_runs_the_round_and_zero_is_refused() {
         stderr(&o)
     );
 }
+
+/// `result.json`'s `build`: one record per shard built, with the process's
+/// Poseidon backend, CPU, architecture and threads (`--threads 2`), and the
+/// summary of them; `SUMMA_AGG_NO_SIMD=1` shows as the scalar backend.
+#[test]
+fn result_records_what_built_each_shard() {
+    let files: Vec<String> = (1..=4)
+        .map(|i| fixture(&format!("entry_16_{i}.csv")).display().to_string())
+        .collect();
+    for no_simd in [false, true] {
+        let out = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_summa-agg"));
+        cmd.args(["--threads", "2", "round"])
+            .args(&files)
+            .args(["--out", out.path().to_str().unwrap()]);
+        if no_simd {
+            cmd.env("SUMMA_AGG_NO_SIMD", "1");
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let r: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.path().join("result.json")).unwrap())
+                .unwrap();
+        assert_eq!(r["root"]["hash"], V1_ROOT_64);
+        let backend = if no_simd {
+            "scalar"
+        } else {
+            summa_agg::poseidon::backend()
+        };
+        let cpu = summa_agg::host::cpu_model();
+        let b = &r["build"];
+        assert_eq!(b["backends"], serde_json::json!([backend]), "{b}");
+        assert_eq!(b["cpus"], serde_json::json!([cpu]), "{b}");
+        let shards = b["shards"].as_array().unwrap();
+        assert_eq!(shards.len(), 4, "{b}");
+        let mut total = 0;
+        for (i, s) in shards.iter().enumerate() {
+            assert_eq!(s["shard"], i as u64, "{s}");
+            assert_eq!(s["backend"], backend, "{s}");
+            assert_eq!(s["cpu"], cpu, "{s}");
+            assert_eq!(s["arch"], std::env::consts::ARCH, "{s}");
+            assert_eq!(s["threads"], 2, "{s}");
+            total += s["build_ms"].as_u64().unwrap();
+        }
+        assert_eq!(b["total_build_ms"], total);
+        // The published result is the same on stdout.
+        assert_eq!(
+            last_json_line(&o)["build"]["shards"]
+                .as_array()
+                .unwrap()
+                .len(),
+            4
+        );
+    }
+}

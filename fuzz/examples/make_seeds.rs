@@ -223,6 +223,7 @@ fn summary_json(s: &Seeds, rs: &[rounds::Round]) {
             },
             summary: sums[0].clone(),
             reused_from: None,
+            build: None,
         };
         let mut b = vec![2u8, pb];
         b.extend_from_slice(&serde_json::to_vec_pretty(&shard).unwrap());

@@ -7,8 +7,13 @@
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use summa_functions::{aws, handlers, model::AggregatorInput};
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+fn main() -> Result<(), Error> {
+    // SUMMA_AGG_THREADS=1: a current-thread runtime, no thread started
+    // (summa_functions::runtime).
+    summa_functions::runtime()?.block_on(serve())
+}
+
+async fn serve() -> Result<(), Error> {
     summa_functions::init_logging();
     let storage = aws::s3_storage().await;
     let storage = &storage;

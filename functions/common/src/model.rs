@@ -197,6 +197,10 @@ pub struct ShardSummary {
     /// re-used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reused_from: Option<String>,
+    /// What built it (Poseidon backend, CPU, threads, build time); absent when
+    /// re-used, and in summaries written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<summa_agg::host::BuildRecord>,
 }
 
 /// Input of `plan` and of `aggregator` in normal mode: a run of a round.

@@ -233,17 +233,139 @@ fn four_shards() -> Vec<(&'static str, Vec<u8>)> {
 }
 
 /// The result without what differs between S3 and a local directory: the
-/// artifacts, the run and the inputs' keys and ETags. The inputs' sizes and hashes
-/// (and the mini-trees' content hashes) must be equal.
+/// artifacts, the run, the inputs' keys and ETags and the build records (times;
+/// see `build_records_name_each_built_shard`). The inputs' sizes and hashes (and
+/// the mini-trees' content hashes) must be equal.
 fn without_artifacts(mut r: RoundResult) -> RoundResult {
     r.artifacts.clear();
     r.run = None;
+    r.build = None;
     for i in &mut r.inputs {
         i.key = i.key.rsplit('/').next().unwrap().to_string();
         i.etag.clear();
         i.mini_tree = i.mini_tree.rsplit('/').next().unwrap().to_string();
     }
     r
+}
+
+/// On a current-thread runtime (the functions' one-thread mode,
+/// `SUMMA_AGG_THREADS=1`) the mini-tree reads the shard into memory and builds it
+/// inline: the same mini-trees, names and result as on the multi-thread runtime.
+#[test]
+fn one_thread_mode_builds_the_same_mini_trees() {
+    let round = Round::new();
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let pooled = multi.block_on(async {
+        round.upload(&four_shards(), serde_json::json!({})).await;
+        round.run().await.unwrap()
+    });
+    let pooled_run = round.run_id();
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let inline = current.block_on(async {
+        assert!(super::handlers::inline_engine());
+        round.run().await.unwrap()
+    });
+    assert_eq!(inline.root.hash, ENTRY_64_V1_ROOT);
+    assert_eq!(runless(inline.clone()), runless(pooled));
+    assert_eq!(inline.build.unwrap().shards.len(), 4);
+    multi.block_on(async {
+        assert!(!super::handlers::inline_engine());
+        for i in 0..4 {
+            for ext in ["mst", "names"] {
+                let name = format!("mini-trees/{i:06}.{ext}");
+                assert_eq!(
+                    round.get(&in_run(&pooled_run, &name)).await,
+                    round.get(&round.key(&name)).await,
+                    "{name}"
+                );
+            }
+        }
+    });
+}
+
+/// Each built mini-tree's summary records the Poseidon backend, CPU, arch,
+/// threads and build time, and `result.json`'s `build` gathers them in shard
+/// order; a summary written before these records (no `build`) still aggregates,
+/// and that shard is left out of `build`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn build_records_name_each_built_shard() {
+    let round = Round::new();
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    let result = round.run().await.unwrap();
+    let build = result.build.clone().expect("a run that built records it");
+    assert_eq!(build.backends, [summa_agg::poseidon::backend()]);
+    assert_eq!(build.cpus, [summa_agg::host::cpu_model()]);
+    assert_eq!(build.shards.len(), 4);
+    let mut total = 0;
+    for (i, s) in build.shards.iter().enumerate() {
+        assert_eq!(s.shard, i as u64);
+        let r = &s.record;
+        assert_eq!(r.backend, summa_agg::poseidon::backend());
+        assert_eq!(r.cpu, summa_agg::host::cpu_model());
+        assert_eq!(r.arch, std::env::consts::ARCH);
+        // rayon's default pool: one thread per usable CPU.
+        assert_eq!(
+            r.threads,
+            std::thread::available_parallelism().unwrap().get()
+        );
+        total += r.build_ms;
+        // The shard's own summary holds the same record.
+        let summary: ShardSummary = serde_json::from_slice(
+            &round
+                .get(&round.key(&format!("mini-trees/{i:06}.json")))
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(summary.build.as_ref(), Some(r));
+    }
+    assert_eq!(build.total_build_ms, total);
+    assert_eq!(
+        build.max_build_ms,
+        build
+            .shards
+            .iter()
+            .map(|s| s.record.build_ms)
+            .max()
+            .unwrap()
+    );
+    // In result.json as JSON: the record's fields sit beside `shard`.
+    let json: serde_json::Value =
+        serde_json::from_slice(&round.get(&round.key("result.json")).await.unwrap()).unwrap();
+    let s0 = &json["build"]["shards"][0];
+    for field in ["shard", "backend", "cpu", "arch", "threads", "build_ms"] {
+        assert!(s0.get(field).is_some(), "no {field} in {s0}");
+    }
+
+    // A summary of an older build, without the record: a new run whose shard 1
+    // summary has it removed before the aggregator reads it.
+    round.next_run();
+    round.plan().await.unwrap();
+    for i in 0..4 {
+        round.mini_tree(i).await.unwrap();
+    }
+    let key = round.key("mini-trees/000001.json");
+    let mut old: serde_json::Value =
+        serde_json::from_slice(&round.get(&key).await.unwrap()).unwrap();
+    assert!(old.as_object_mut().unwrap().remove("build").is_some());
+    round.put(&key, old.to_string()).await;
+    let result = round.aggregate().await.unwrap();
+    assert_eq!(result.root.hash, ENTRY_64_V1_ROOT);
+    let listed: Vec<u64> = result
+        .build
+        .unwrap()
+        .shards
+        .iter()
+        .map(|s| s.shard)
+        .collect();
+    assert_eq!(listed, [0, 2, 3]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2188,6 +2310,7 @@ async fn aggregator_payload(
 fn runless(mut r: RoundResult) -> RoundResult {
     r.run = None;
     r.artifacts.clear();
+    r.build = None;
     for i in &mut r.inputs {
         i.mini_tree.clear();
     }
@@ -2557,6 +2680,14 @@ async fn a_run_with_a_previous_round_reuses_unchanged_mini_trees() {
     assert_eq!(reused, [true, true, false, true]);
     let result = round.aggregate().await.unwrap();
     assert_eq!(result.reused_mini_trees, 3);
+    // Only the shard built has a build record.
+    let built: Vec<u64> = result
+        .build
+        .iter()
+        .flat_map(|b| &b.shards)
+        .map(|s| s.shard)
+        .collect();
+    assert_eq!(built, [2]);
     assert_eq!(
         result.previous.as_deref(),
         Some(format!("{PREFIX} (run {first_run})").as_str())

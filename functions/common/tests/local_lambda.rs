@@ -97,6 +97,18 @@ fn wait_for_port(port: u16, what: &str, procs: &mut [&mut Proc], timeout: Durati
 }
 
 /// A process started in its own process group, killed (group and all) on drop.
+/// A process's number of threads, from /proc.
+fn threads_of(pid: u32) -> usize {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 struct Proc {
     name: String,
     child: Child,
@@ -539,11 +551,13 @@ fn unequal_shards() -> Vec<(String, Vec<u8>)> {
 }
 
 /// The result without what differs between S3 and local files: the artifacts,
-/// the run, and the inputs' keys and ETags (sizes and hashes stay).
+/// the run, the build records (times) and the inputs' keys and ETags (sizes and
+/// hashes stay).
 fn without_artifacts(mut v: Value) -> Value {
     let o = v.as_object_mut().unwrap();
     o.remove("artifacts");
     o.remove("run");
+    o.remove("build");
     for i in o["inputs"].as_array_mut().unwrap() {
         let i = i.as_object_mut().unwrap();
         for k in ["key", "mini_tree"] {
@@ -700,6 +714,11 @@ async fn setup(tools: &Path) -> Env {
             .env_remove("AWS_PROFILE")
             .env("STATE_MACHINE_ARN", state_machine_arn())
             .env("RUST_LOG", "info");
+        if ["plan", "mini-tree", "aggregator"].contains(&name) {
+            // One-thread mode: a current-thread runtime, the engine inline, no
+            // thread started (what the aarch64 bootstraps run under qemu).
+            cmd.env("SUMMA_AGG_THREADS", "1");
+        }
         functions.push(Proc::spawn(
             name,
             cmd,
@@ -752,6 +771,23 @@ async fn round_on_moto_and_cargo_lambda() {
             "user_index": "rounds/equal/runs/run-1/user-index.bin"
         })
     );
+    // Each shard's build record: this machine's backend and CPU, built by the
+    // mini-tree function in one-thread mode; plan, mini-tree and aggregator
+    // (SUMMA_AGG_THREADS=1) started no thread.
+    let build = &result["build"];
+    assert_eq!(build["backends"], json!([summa_agg::poseidon::backend()]));
+    assert_eq!(build["cpus"], json!([summa_agg::host::cpu_model()]));
+    for (i, s) in build["shards"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(s["shard"], json!(i), "{build}");
+        assert_eq!(s["threads"], 1, "{build}");
+        assert_eq!(s["arch"], std::env::consts::ARCH, "{build}");
+        assert!(s["build_ms"].is_u64(), "{build}");
+    }
+    assert_eq!(build["shards"].as_array().unwrap().len(), 4, "{build}");
+    for name in ["plan", "mini-tree", "aggregator"] {
+        let f = env._functions.iter().find(|p| p.name == name).unwrap();
+        assert_eq!(threads_of(f.child.id()), 1, "the {name} function's threads");
+    }
     // The inputs carry S3's ETags.
     for (i, input) in result["inputs"].as_array().unwrap().iter().enumerate() {
         let key = format!("rounds/equal/shards/entry_16_{}.csv", i + 1);
@@ -775,6 +811,14 @@ async fn round_on_moto_and_cargo_lambda() {
     .await;
     let inc = env.round("rounds/inc", "run-i").await;
     assert_eq!(inc["reused_mini_trees"], 3, "{inc}");
+    // Only the shard built has a build record.
+    let built: Vec<&Value> = inc["build"]["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["shard"])
+        .collect();
+    assert_eq!(built, [&json!(2)], "{inc}");
     assert_eq!(inc["previous"], "rounds/equal (run run-1)");
     let mut full = env.cli_round(&changed, "v1");
     let o = full.as_object_mut().unwrap();
@@ -1034,6 +1078,12 @@ async fn round_on_moto_and_cargo_lambda() {
     let runless = |mut v: Value| {
         v["run"] = Value::Null;
         v["artifacts"] = Value::Null;
+        // Build times differ; which shards were built does not.
+        for s in v["build"]["shards"].as_array_mut().unwrap() {
+            s["build_ms"] = Value::Null;
+        }
+        v["build"]["total_build_ms"] = Value::Null;
+        v["build"]["max_build_ms"] = Value::Null;
         for i in v["inputs"].as_array_mut().unwrap() {
             i["mini_tree"] = Value::Null;
         }

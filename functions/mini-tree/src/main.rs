@@ -12,11 +12,14 @@ use summa_functions::{aws, handlers, parse_input};
 /// How long before the Lambda deadline the timeout record is written.
 const RECORD_MARGIN: Duration = Duration::from_secs(10);
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+fn main() -> Result<(), Error> {
+    // SUMMA_AGG_THREADS: the engine's threads (default: one per vCPU); with 1, a
+    // current-thread runtime and no thread started (summa_functions::runtime).
+    summa_functions::runtime()?.block_on(serve())
+}
+
+async fn serve() -> Result<(), Error> {
     summa_functions::init_logging();
-    // SUMMA_AGG_THREADS: the engine's threads (default: one per vCPU).
-    summa_agg::threads::configure_pool(summa_agg::threads::from_env()?)?;
     let storage = aws::s3_storage().await;
     let storage = &storage;
     run(service_fn(

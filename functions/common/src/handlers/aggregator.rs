@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use summa_agg::format::write_aggregation;
-use summa_agg::json::RoundResult;
+use summa_agg::json::{BuildSummary, RoundResult};
 use summa_agg::tree::{Aggregation, TreeSummary};
 
 use crate::error::{join_error, FnError};
@@ -137,16 +137,22 @@ async fn aggregate(
         .iter()
         .map(|s| s.summary.to_summary())
         .collect::<Result<_, _>>()?;
-    let (bytes, index, mut result) = tokio::task::spawn_blocking(move || {
+    let work = move || {
         let agg = Aggregation::build(&params, &currencies, trees)?;
         let mut bytes = Vec::new();
         write_aggregation(&agg, &mut bytes)
             .map_err(|e| summa_agg::Error::io(summa_agg::round::AGGREGATION_FILE, e))?;
         let index = crate::index::build(&names);
         Ok::<_, summa_agg::Error>((bytes, index, RoundResult::of(&agg)))
-    })
-    .await
-    .map_err(join_error)??;
+    };
+    // On a blocking thread, or in one-thread mode on this one (no thread started).
+    let (bytes, index, mut result) = if super::inline_engine() {
+        work()?
+    } else {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(join_error)??
+    };
     let index = index?;
 
     let agg_key = keys.aggregation();
@@ -175,6 +181,12 @@ async fn aggregate(
         result.reused_mini_trees =
             summaries.iter().filter(|s| s.reused_from.is_some()).count() as u64;
     }
+    result.build = BuildSummary::of(
+        summaries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.build.clone().map(|b| (i, b))),
+    );
     result.inputs = summaries.into_iter().map(|s| s.input).collect();
     result.artifacts = BTreeMap::from([
         ("aggregation".to_string(), agg_key),

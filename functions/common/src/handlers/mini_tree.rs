@@ -3,10 +3,11 @@
 //! (`.names`) and then its summary (`.json`).
 
 use std::io::BufReader;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use summa_agg::format::{mini_tree_len, write_mini_tree};
+use summa_agg::host::BuildRecord;
 use summa_agg::json::{InputRecord, SummaryJson};
 use summa_agg::round::{build_mini_tree, sha256, DigestReader};
 use tokio_util::io::SyncIoBridge;
@@ -61,7 +62,8 @@ pub async fn mini_tree(
 /// binary passes its deadline less a margin, so that a shard killed by the
 /// Lambda timeout is named although the function cannot record its own death.
 /// The work goes on after the record is written; if it still succeeds, it
-/// deletes the record.
+/// deletes the record. In one-thread mode (a current-thread runtime) the build
+/// holds the only thread, so the record can only be written before or after it.
 pub async fn mini_tree_with_deadline(
     storage: &impl Storage,
     input: MiniTreeInput,
@@ -195,34 +197,31 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
             }
         })
         .map_err(in_shard)?;
-    // The CSV parser is synchronous: bridge the stream into a blocking task, which
-    // also keeps the CPU work off the async workers.
-    let bridge = SyncIoBridge::new(body);
     let params = plan.params();
-    let name = key.clone();
     let currencies = plan.currencies.clone();
-    let (bytes, summary, names, size, sha) = tokio::task::spawn_blocking(move || {
-        let mut digest = DigestReader::new(bridge);
-        let tree = build_mini_tree(
-            BufReader::with_capacity(1 << 20, &mut digest),
-            &name,
-            &params,
-            Some(&currencies),
-        )?;
-        let (size, sha) = digest.finish();
-        // The header holds section offsets: the file is encoded in full, then
-        // uploaded.
-        let mut bytes = Vec::with_capacity(mini_tree_len(&tree) as usize);
-        write_mini_tree(&tree, &mut bytes).map_err(|e| summa_agg::Error::io(name.clone(), e))?;
-        let mut names: Vec<[u8; 16]> = (0..tree.entries() as usize)
-            .map(|u| user_key(tree.username(u)))
-            .collect();
-        names.sort_unstable();
-        Ok::<_, summa_agg::Error>((bytes, tree.summary(), names.concat(), size, sha))
-    })
-    .await
-    .map_err(join_error)?
-    .map_err(|e| in_shard(e.into()))?;
+    let started = Instant::now();
+    let built = if super::inline_engine() {
+        // One-thread mode (a current-thread runtime, see crate::runtime): no
+        // thread may be started, so the shard is read into memory here and built
+        // on this thread.
+        let mut body = body;
+        let mut csv = Vec::with_capacity(usize::try_from(planned.size).unwrap_or(0));
+        tokio::io::AsyncReadExt::read_to_end(&mut body, &mut csv)
+            .await
+            .map_err(|e| in_shard(summa_agg::Error::io(key.clone(), e).into()))?;
+        build_shard(&csv[..], &key, &params, &currencies, started)
+    } else {
+        // The CSV parser is synchronous: bridge the stream into a blocking task,
+        // which also keeps the CPU work off the async workers.
+        let bridge = SyncIoBridge::new(body);
+        let name = key.clone();
+        tokio::task::spawn_blocking(move || {
+            build_shard(bridge, &name, &params, &currencies, started)
+        })
+        .await
+        .map_err(join_error)?
+    };
+    let (bytes, summary, names, size, sha, build) = built.map_err(|e| in_shard(e.into()))?;
     if size != planned.size {
         return Err(in_shard(changed(format!(
             "{size} bytes read, {} planned",
@@ -263,6 +262,7 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
         input: record,
         summary: SummaryJson::from(&summary),
         reused_from: None,
+        build: Some(build),
     };
     write_summary(storage, bucket, &keys, i, &json).await?;
     Ok(MiniTreeOutput {
@@ -274,6 +274,46 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
         root: json.summary.root,
         reused: false,
     })
+}
+
+/// What [`build_shard`] gives: the encoded mini-tree, its summary, the sorted
+/// hashed usernames, the bytes read, their SHA-256 and the build record.
+type Built = (
+    Vec<u8>,
+    summa_agg::tree::TreeSummary,
+    Vec<u8>,
+    u64,
+    [u8; 32],
+    BuildRecord,
+);
+
+/// Builds a shard's mini-tree from its CSV bytes (synchronous: on a blocking
+/// thread, or inline in one-thread mode); `started` is when reading it began.
+fn build_shard(
+    csv: impl std::io::Read,
+    name: &str,
+    params: &summa_agg::Params,
+    currencies: &[summa_agg::shard::Currency],
+    started: Instant,
+) -> Result<Built, summa_agg::Error> {
+    let mut digest = DigestReader::new(csv);
+    let tree = build_mini_tree(
+        BufReader::with_capacity(1 << 20, &mut digest),
+        name,
+        params,
+        Some(currencies),
+    )?;
+    let build = BuildRecord::here(started.elapsed());
+    let (size, sha) = digest.finish();
+    // The header holds section offsets: the file is encoded in full, then
+    // uploaded.
+    let mut bytes = Vec::with_capacity(mini_tree_len(&tree) as usize);
+    write_mini_tree(&tree, &mut bytes).map_err(|e| summa_agg::Error::io(name, e))?;
+    let mut names: Vec<[u8; 16]> = (0..tree.entries() as usize)
+        .map(|u| user_key(tree.username(u)))
+        .collect();
+    names.sort_unstable();
+    Ok((bytes, tree.summary(), names.concat(), size, sha, build))
 }
 
 /// Shard `i` from the previous round's mini-tree `from` (same size and ETag): its
@@ -355,6 +395,7 @@ async fn reuse(
         },
         summary,
         reused_from: Some(prev.mini_tree(j)),
+        build: None,
     };
     write_summary(storage, bucket, keys, i, &json).await?;
     Ok(MiniTreeOutput {

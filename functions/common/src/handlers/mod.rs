@@ -13,3 +13,11 @@ pub use mini_tree::mini_tree;
 pub use plan::plan;
 pub use proof::proof;
 pub use trigger::{execution_name, trigger, Executions, StartOutcome};
+
+/// Whether the engine runs inline, on the calling thread: on a current-thread
+/// tokio runtime (the functions' one-thread mode, [`crate::runtime`]), where
+/// nothing may start a thread. Otherwise it runs on tokio's blocking threads.
+pub(crate) fn inline_engine() -> bool {
+    tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::CurrentThread
+}
