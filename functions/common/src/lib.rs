@@ -8,6 +8,7 @@
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod error;
 pub mod handlers;
@@ -20,9 +21,9 @@ pub mod storage;
 mod tests;
 
 pub use error::{ErrorKind, FnError, ShardRef};
-pub use storage::{
-    LocalStorage, ObjectInfo, PutCondition, S3Storage, Storage, StoreError, StoreErrorKind,
-};
+#[cfg(feature = "aws")]
+pub use storage::S3Storage;
+pub use storage::{LocalStorage, ObjectInfo, PutCondition, Storage, StoreError, StoreErrorKind};
 
 /// Re-exported for the binaries.
 pub use aws_lambda_events::event::s3::S3Event;

@@ -1,6 +1,6 @@
-//! Where rounds live: the [`Storage`] port, with an S3 adapter ([`S3Storage`]) and a
-//! local-directory adapter ([`LocalStorage`], a bucket is a directory) for tests and
-//! local runs.
+//! Where rounds live: the [`Storage`] port, with an S3 adapter (`S3Storage`, cargo
+//! feature `aws`) and a local-directory adapter ([`LocalStorage`], a bucket is a
+//! directory) for tests and local runs.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,9 +9,11 @@ use bytes::Bytes;
 use tokio::io::AsyncRead;
 
 mod local;
+#[cfg(feature = "aws")]
 mod s3;
 
 pub use local::LocalStorage;
+#[cfg(feature = "aws")]
 pub use s3::{S3Storage, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE};
 
 /// The class of a [`StoreError`].
