@@ -63,7 +63,7 @@ check() {
 }
 
 # json_true EXPR FILE...: EXPR (Python) over the JSON files as j[0], j[1]...;
-# wa(x) is x without its "artifacts" (the CLI's result has none).
+# wa(x) is x without its "artifacts" (the CLI's result has none) and "build" (times).
 json_true() {
   python3 - "$@" <<'EOF'
 import json, sys
@@ -75,7 +75,7 @@ for f in files:
 # Without what differs between S3 and local files: artifacts, run, the inputs'
 # keys and ETags (their sizes and SHA-256s, and the mini-trees' hashes, stay).
 def wa(x):
-    x = {k: v for k, v in x.items() if k not in ("artifacts", "run")}
+    x = {k: v for k, v in x.items() if k not in ("artifacts", "run", "build")}
     x["inputs"] = [
         {"size": i["size"], "sha256": i["sha256"], "mini_tree_sha256": i["mini_tree_sha256"],
          "key": i["key"].rsplit("/", 1)[-1], "mini_tree": i["mini_tree"].rsplit("/", 1)[-1]}
@@ -182,6 +182,9 @@ check "(a) trigger started the execution in moto's Step Functions with input {bu
 check "(a) the result names its run, and that run's artifacts hold it" \
   json_true "j[0]['run'].startswith('rounds-e2e-four-') and j[0]['artifacts']['result'] == 'rounds/e2e-four/runs/' + j[0]['run'] + '/result.json' and len(j[0]['inputs']) == 4" \
   "$work/four.json"
+check "(a) result.json's build: each shard's Poseidon backend, CPU, architecture, threads" \
+  json_true "[s['shard'] for s in j[0]['build']['shards']] == [0, 1, 2, 3] and all(s['backend'] and s['cpu'] and s['arch'] and s['threads'] >= 1 for s in j[0]['build']['shards']) and j[0]['build']['backends'] == sorted({s['backend'] for s in j[0]['build']['shards']}) and j[0]['build']['cpus'] == sorted({s['cpu'] for s in j[0]['build']['shards']})" \
+  "$work/four.json"
 summa_log "(a) $((SECONDS - t)) s"
 
 # --- (a') the same shards again, built on (a): every mini-tree re-used ---------------
@@ -189,7 +192,7 @@ t=$SECONDS
 round again "$dir" --previous rounds/e2e-four
 check "(a') incremental round on rounds/e2e-four: succeeds" succeeded again
 check "(a') all 4 mini-trees re-used (server-side copies), same result as (a)" \
-  json_true "j[0]['reused_mini_trees'] == 4 and j[0]['previous'] == 'rounds/e2e-four (run ' + j[1]['run'] + ')' and j[0]['root'] == j[1]['root'] and [i['mini_tree_sha256'] for i in j[0]['inputs']] == [i['mini_tree_sha256'] for i in j[1]['inputs']]" \
+  json_true "j[0]['reused_mini_trees'] == 4 and 'build' not in j[0] and j[0]['previous'] == 'rounds/e2e-four (run ' + j[1]['run'] + ')' and j[0]['root'] == j[1]['root'] and [i['mini_tree_sha256'] for i in j[0]['inputs']] == [i['mini_tree_sha256'] for i in j[1]['inputs']]" \
   "$work/again.json" "$work/four.json"
 summa_log "(a') $((SECONDS - t)) s"
 
