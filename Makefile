@@ -6,7 +6,8 @@
 CARGO ?= cargo
 EXAMPLE_OUT ?= out/example
 
-.PHONY: example test tools lint unit infra e2e fuzz fuzz-smoke fuzz-seeds bench arm64 arm64-test
+.PHONY: example test tools lint unit infra e2e fuzz fuzz-smoke fuzz-seeds bench arm64 arm64-test sam-build \
+	build-TriggerFunction build-PlanFunction build-MiniTreeFunction build-AggregatorFunction build-ProofFunction
 
 # The embedded default needs no AWS SDK: build the CLI without its S3 mode. After
 # the round, a user's zero-knowledge proof with keys on the UNSAFE test SRS
@@ -75,3 +76,11 @@ arm64:
 arm64-test:
 	bash infra/arm64-test.sh
 
+# `sam build` of infra/template.yaml (SAM CLI installed into .tools/sam-venv by the
+# script), then a check that each artifact is `make arm64`'s bootstrap, byte for byte.
+sam-build:
+	bash infra/sam.sh
+
+# What `sam build` runs per function (BuildMethod: makefile; ARTIFACTS_DIR is SAM's).
+build-TriggerFunction build-PlanFunction build-MiniTreeFunction build-AggregatorFunction build-ProofFunction:
+	bash infra/sam-build.sh $(@:build-%=%) "$(ARTIFACTS_DIR)"

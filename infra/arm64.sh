@@ -49,3 +49,7 @@ for f in "${FUNCTIONS[@]}"; do
   printf '  %-32s %12s\n' "target/lambda/$f/bootstrap" "$(stat -c %s "target/lambda/$f/bootstrap")"
 done
 printf '  %-32s %12s\n' "$out/summa-agg" "$(stat -c %s "$out/summa-agg")"
+# Deployable on provided.al2023 (glibc 2.34), though linked against Debian's 2.36.
+bootstraps=()
+for f in "${FUNCTIONS[@]}"; do bootstraps+=("target/lambda/$f/bootstrap"); done
+bash infra/check-glibc.sh "${bootstraps[@]}" "$out/summa-agg"

@@ -6,6 +6,7 @@
 #   2. cfn-lint on infra/template.yaml (SAM schemas);
 #   3. cfn-lint on the CloudFormation that the SAM transform makes of it
 #      (infra/sam-translate.py): generated roles, S3 notification, cycles;
+#      and every function built by `sam build` through the root Makefile;
 #   4. a smoke run of state-machine/round.asl.json in aws-local-stepfunctions
 #      (infra/local-sfn.mjs) with fake Lambdas: the success path (the input's
 #      run reaches every task), a start without a run (the execution's name is
@@ -73,6 +74,34 @@ if python3 infra/sam-translate.py infra/template.yaml >"$work/template.cfn.json"
   ok "cfn-lint (SAM-translated infra/template.yaml)"
 else
   fail "cfn-lint (SAM-translated infra/template.yaml)"
+fi
+
+# 3b. What `sam build` deploys: every function of the template is built by the
+# root Makefile (BuildMethod makefile: build-<LogicalId>, infra/sam-build.sh),
+# which maps it to one of the workspace's function binaries.
+if ids="$(python3 - infra/template.yaml <<'PY'
+import sys
+from cfnlint.decode import decode
+template, errors = decode(sys.argv[1])
+assert not errors, errors
+for name, r in template["Resources"].items():
+    if r["Type"] == "AWS::Serverless::Function":
+        method = (r.get("Metadata") or {}).get("BuildMethod")
+        assert method == "makefile", f"{name}: BuildMethod {method!r}, not makefile"
+        print(name)
+PY
+)" && [ -n "$ids" ]; then
+  for id in $ids; do
+    f="$(sed -n "s/^  $id) f=\([a-z-]*\) ;;\$/\1/p" infra/sam-build.sh)"
+    if make -s -n "build-$id" ARTIFACTS_DIR="$work/sam" | grep -q "infra/sam-build.sh $id " \
+      && [ -n "$f" ] && grep -qx "name = \"$f\"" functions/*/Cargo.toml; then
+      ok "sam build of $id: make build-$id, the $f binary"
+    else
+      fail "sam build of $id: no make build-$id target, or no function binary for it in infra/sam-build.sh"
+    fi
+  done
+else
+  fail "infra/template.yaml: a function not built with BuildMethod makefile"
 fi
 
 # 4. Emulator smoke run with fake Lambdas (the contract of the functions).
