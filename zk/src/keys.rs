@@ -471,13 +471,22 @@ impl Keys {
                 meta.k
             )));
         }
-        let vk = guarded("vk.bin", || {
-            VerifyingKey::<G1Affine>::read::<_, InclusionCircuit>(
-                &mut &vk_bytes[..],
+        // One verifying key and nothing after it: halo2's reader stops at the
+        // key's end, so bytes appended to vk.bin would otherwise load unnoticed.
+        let (vk, trailing) = guarded("vk.bin", || {
+            let mut rest = &vk_bytes[..];
+            let vk = VerifyingKey::<G1Affine>::read::<_, InclusionCircuit>(
+                &mut rest,
                 SerdeFormat::RawBytes,
                 (),
-            )
+            )?;
+            Ok((vk, rest.len()))
         })?;
+        if trailing != 0 {
+            return Err(Error::Keys(format!(
+                "vk.bin: {trailing} bytes after the verifying key"
+            )));
+        }
         let prover = if for_proving {
             let srs = checked("srs.bin", &meta.sha256.srs)?;
             check_prover_srs(&srs, meta.k).map_err(|e| Error::Keys(format!("srs.bin: {e}")))?;

@@ -132,6 +132,27 @@ fn a_verifying_key_of_another_k_is_refused_before_halo2_reads_it() {
     assert!(err.contains("vk.bin"), "{err}");
 }
 
+/// `vk.bin` with bytes after the verifying key (found by the fuzzer, target
+/// zk_keys): halo2's reader stops at the key's end, so the file loaded.
+#[test]
+fn fuzz_a_verifying_key_with_trailing_bytes_is_refused() {
+    let files = files();
+    let good = file(&files, "vk.bin").to_vec();
+    for extra in [&[0u8][..], &[1, 2, 3], &good[..64]] {
+        let mut bad = good.clone();
+        bad.extend_from_slice(extra);
+        let err = refused(&files, "vk.bin", &bad, false);
+        assert!(
+            err.contains(&format!(
+                "vk.bin: {} bytes after the verifying key",
+                extra.len()
+            )),
+            "{err}"
+        );
+    }
+    assert!(load_with_file(&files, "vk.bin", &good, false).is_ok());
+}
+
 /// `pk.bin` that is cut short, claims a polynomial longer than the file, holds a
 /// coefficient ≥ p, has trailing bytes, or carries another verifying key:
 /// halo2's reader would panic (it unwraps its reads and asserts on coefficients)
