@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make example   builds summa-agg and runs a round on the shipped example shards
-#   make test      installs the test tools, then formatting, lints and every test
+#   make test      installs the test tools, then formatting, lints and every test,
+#                  the fuzz smoke, and the arm64 deploy artifacts built and tested
 # .ci/run runs `make test`.
 
 CARGO ?= cargo
@@ -39,7 +40,7 @@ infra:
 e2e:
 	bash infra/local/test-e2e.sh
 
-test: tools lint unit infra e2e fuzz-smoke
+test: tools lint unit infra e2e fuzz-smoke arm64 arm64-test sam-build
 
 # Coverage-guided fuzzing (fuzz/, cargo-fuzz + libFuzzer on the nightly toolchain) of
 # every reader of untrusted bytes: each target for FUZZ_SECONDS (default 60), then
@@ -68,8 +69,8 @@ bench:
 # gcc-aarch64-linux-gnu (installed by the script), and tested under qemu-user: the
 # aarch64 summa-agg against the known answers, and the aarch64 plan, mini-tree and
 # aggregator bootstraps through a Lambda runtime API (cargo lambda watch) against
-# moto's S3, on one thread. Not in `make test` (the cross build takes 11+ minutes
-# on 2 cores): a release runs `make arm64 arm64-test`.
+# moto's S3, on one thread. In `make test` (the cross build takes ~11.5 minutes on
+# 2 cores), then `make sam-build`: what is deployed is what CI tested.
 arm64:
 	bash infra/arm64.sh
 
