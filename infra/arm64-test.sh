@@ -23,6 +23,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN=target/aarch64-unknown-linux-gnu/release/summa-agg
 [[ -x "$BIN" ]] || { echo "arm64-test: no $BIN: run infra/arm64.sh (make arm64) first" >&2; exit 1; }
 QEMU=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
+# Each invocation takes well under a second under qemu; a hung one fails after this.
+INVOKE_TIMEOUT="${ARM64_TEST_INVOKE_TIMEOUT:-60}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 passed=0 failed=0
@@ -68,7 +70,7 @@ summa_spawn moto_server "$work/moto.log" moto_server -H 127.0.0.1 -p "$moto_port
 summa_wait_port "$moto_port" moto_server "$work/moto.log" "${SUMMA_STACK_PIDS[-1]}" || stack_ok=0
 lambda_port="$(summa_free_port)"
 summa_spawn "cargo lambda watch" "$work/watch.log" cargo lambda watch --only-lambda-apis \
-  --invoke-address 127.0.0.1 --invoke-port "$lambda_port" --timeout 600
+  --invoke-address 127.0.0.1 --invoke-port "$lambda_port" --timeout "$INVOKE_TIMEOUT"
 summa_wait_port "$lambda_port" "cargo lambda watch" "$work/watch.log" "${SUMMA_STACK_PIDS[-1]}" || stack_ok=0
 for f in "${LAMBDA_FUNCTIONS[@]}"; do
   summa_spawn "$f" "$work/$f.log" env -u AWS_PROFILE -u AWS_SESSION_TOKEN \
@@ -83,10 +85,14 @@ done
 summa_aws_env "http://127.0.0.1:$moto_port"
 BUCKET=summa-arm64-test
 invoke() { # invoke FUNCTION PAYLOAD: the function's output, or exit status 1
-  NO_COLOR=1 timeout 600 cargo lambda invoke "$1" --invoke-address 127.0.0.1 \
+  NO_COLOR=1 timeout "$INVOKE_TIMEOUT" cargo lambda invoke "$1" --invoke-address 127.0.0.1 \
     --invoke-port "$lambda_port" --data-ascii "$2" 2>>"$work/invoke.err"
 }
-lambda_round() { # lambda_round PREFIX LAYOUT SHARD...: the round's result.json, or why not
+lambda_round() { # lambda_round PREFIX LAYOUT SHARD...: the round's root, or why not
+  # (after one failed round the others are not run: a dead or hung bootstrap
+  # would make each of their invocations wait for the timeout)
+  [[ -e "$work/round-failed" ]] && { echo "not run: an earlier round failed"; return; }
+  touch "$work/round-failed"
   local prefix="$1" layout="$2" run="arm64-test" n i in result
   shift 2
   python3 - "$BUCKET" "$prefix" "$layout" "$@" <<'PY' || { echo "upload failed"; return; }
@@ -124,6 +130,7 @@ else:
     print(r["root"]["hash"])
     print(f"arm64-test: build records of {sys.argv[1].split('/')[-1]}: backends {b['backends']}, cpus {b['cpus']}, build_ms {[s['build_ms'] for s in shards]}", file=sys.stderr)
 PY
+  rm -f "$work/round-failed"
 }
 if ((stack_ok)); then
   for layout in v1 agg2023 legacy; do

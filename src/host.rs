@@ -5,7 +5,8 @@
 //! get AVX-512 IFMA (and so the vectorised Poseidon kernel), an arm64 one gets
 //! some Graviton generation. Each mini-tree records what it got, and the round's
 //! `result.json` gathers the records ([`crate::json::BuildSummary`]), so that an
-//! operator sees what the round ran on. Nothing here reaches a user's proof.
+//! operator sees what the round ran on. `result.json` is public: a record holds
+//! host facts only, never a user's data, and no proof carries it.
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -140,8 +140,8 @@ pub struct RoundResult {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub artifacts: BTreeMap<String, String>,
     /// What built the mini-trees of this round (backend, CPU, threads, time),
-    /// when any was built (re-used ones are not). For the operator: no proof
-    /// carries it.
+    /// when any was built (re-used ones are not). Public like the rest of
+    /// `result.json`: host facts only, no user's data; no proof carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build: Option<BuildSummary>,
 }
@@ -195,7 +195,11 @@ impl BuildSummary {
         Some(BuildSummary {
             backends: distinct(|r| &r.backend),
             cpus: distinct(|r| &r.cpu),
-            total_build_ms: shards.iter().map(|s| s.record.build_ms).sum(),
+            // Saturating: the records come from summaries in the bucket, and one
+            // build's time is capped at u64::MAX (`BuildRecord::here`).
+            total_build_ms: shards
+                .iter()
+                .fold(0u64, |t, s| t.saturating_add(s.record.build_ms)),
             max_build_ms: shards.iter().map(|s| s.record.build_ms).max().unwrap_or(0),
             shards,
         })
@@ -246,4 +250,45 @@ pub struct InputRecord {
 /// hex, in quotes (the shape of an S3 ETag).
 pub fn local_etag(sha256: &[u8; 32]) -> String {
     format!("\"{}\"", hex::encode(&sha256[..16]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(build_ms: u64, backend: &str) -> BuildRecord {
+        BuildRecord {
+            backend: backend.into(),
+            cpu: "cpu".into(),
+            arch: "x86_64".into(),
+            threads: 1,
+            build_ms,
+        }
+    }
+
+    #[test]
+    fn build_summary_sorts_by_shard_and_names_distinct_backends() {
+        let s = BuildSummary::of([
+            (2, record(5, "b")),
+            (0, record(7, "a")),
+            (1, record(1, "b")),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.shards.iter().map(|s| s.shard).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
+        assert_eq!(s.backends, ["a", "b"]);
+        assert_eq!(s.cpus, ["cpu"]);
+        assert_eq!((s.total_build_ms, s.max_build_ms), (13, 7));
+        assert!(BuildSummary::of([]).is_none());
+    }
+
+    /// Two summaries in the bucket with the largest time: the total saturates
+    /// (a plain sum overflowed: a panic in debug builds, a wrap in release).
+    #[test]
+    fn build_summary_total_saturates() {
+        let s = BuildSummary::of([(0, record(u64::MAX, "a")), (1, record(u64::MAX, "a"))]).unwrap();
+        assert_eq!((s.total_build_ms, s.max_build_ms), (u64::MAX, u64::MAX));
+    }
 }

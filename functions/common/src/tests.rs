@@ -310,11 +310,14 @@ async fn build_records_name_each_built_shard() {
         assert_eq!(r.backend, summa_agg::poseidon::backend());
         assert_eq!(r.cpu, summa_agg::host::cpu_model());
         assert_eq!(r.arch, std::env::consts::ARCH);
-        // rayon's default pool: one thread per usable CPU.
-        assert_eq!(
-            r.threads,
-            std::thread::available_parallelism().unwrap().get()
-        );
+        // rayon's default pool: one thread per usable CPU (unless the
+        // environment sets RAYON_NUM_THREADS).
+        let expected = std::env::var("RAYON_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().unwrap().get());
+        assert_eq!(r.threads, expected);
         total += r.build_ms;
         // The shard's own summary holds the same record.
         let summary: ShardSummary = serde_json::from_slice(

@@ -96,7 +96,6 @@ fn wait_for_port(port: u16, what: &str, procs: &mut [&mut Proc], timeout: Durati
     }
 }
 
-/// A process started in its own process group, killed (group and all) on drop.
 /// A process's number of threads, from /proc.
 fn threads_of(pid: u32) -> usize {
     fs::read_to_string(format!("/proc/{pid}/status"))
@@ -109,6 +108,7 @@ fn threads_of(pid: u32) -> usize {
         .unwrap()
 }
 
+/// A process started in its own process group, killed (group and all) on drop.
 struct Proc {
     name: String,
     child: Child,

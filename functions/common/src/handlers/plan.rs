@@ -18,8 +18,10 @@ pub const HEAD_BYTES: u64 = 64 << 10;
 const MAX_HEADER_BYTES: u64 = 16 << 20;
 /// The largest shard a round accepts: 256 MiB of CSV, about 7 million users of
 /// two currencies. A mini-tree needs about 290 bytes of memory per user and
-/// ~95 us of CPU per user on Graviton: a bigger shard would need more than a
-/// Lambda's 10 GB or its 15 minutes. Cut bigger exports with `summa-agg split`.
+/// ~150 us of CPU per user on Graviton (modelled from instruction counts, see the
+/// README): 7 million users are ~2 GB and ~1,050 vCPU-s, within a Lambda's 15
+/// minutes only with 2 vCPUs or more (3,538 MB and up). Cut bigger exports with
+/// `summa-agg split`.
 pub const MAX_SHARD_BYTES: u64 = 256 << 20;
 /// Shards checked at once.
 const CONCURRENCY: usize = 32;
