@@ -56,6 +56,19 @@ pub fn cpu_model() -> &'static str {
     })
 }
 
+/// The number of threads of process `pid` (`"self"` for this one), from its
+/// `/proc/<pid>/status` (Linux); `None` where that cannot be read. The
+/// one-thread mode's tests check with it that nothing started a thread.
+pub fn threads_of(pid: &str) -> Option<usize> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// The CPU model of the first processor a `/proc/cpuinfo` text describes: its
 /// `model name` (x86_64, and arm64 kernels that print one), else on arm64 the
 /// `CPU implementer` and `CPU part` as a core's name where known
@@ -206,5 +219,13 @@ CPU part\t: 0xd40
         assert!(!r.cpu.is_empty());
         #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
         assert!(!r.cpu.starts_with("unknown"), "{}", r.cpu);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn threads_of_reads_proc() {
+        assert!(threads_of("self").unwrap() >= 1);
+        assert!(threads_of(&std::process::id().to_string()).unwrap() >= 1);
+        assert_eq!(threads_of("no-such-process"), None);
     }
 }

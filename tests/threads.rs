@@ -8,14 +8,7 @@ use summa_agg::{threads, Params};
 
 /// The process's threads, from /proc.
 fn threads_now() -> usize {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    summa_agg::host::threads_of("self").expect("/proc/self/status")
 }
 
 #[test]

@@ -98,14 +98,7 @@ fn wait_for_port(port: u16, what: &str, procs: &mut [&mut Proc], timeout: Durati
 
 /// A process's number of threads, from /proc.
 fn threads_of(pid: u32) -> usize {
-    fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    summa_agg::host::threads_of(&pid.to_string()).expect("/proc/<pid>/status")
 }
 
 /// A process started in its own process group, killed (group and all) on drop.
