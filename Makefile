@@ -7,8 +7,7 @@
 CARGO ?= cargo
 EXAMPLE_OUT ?= out/example
 
-.PHONY: example test tools lint unit infra e2e fuzz fuzz-smoke fuzz-seeds bench arm64 arm64-test sam-build \
-	build-TriggerFunction build-PlanFunction build-MiniTreeFunction build-AggregatorFunction build-ProofFunction
+.PHONY: example test tools lint unit infra e2e fuzz fuzz-smoke fuzz-seeds bench arm64 arm64-test sam-build
 
 # The embedded default needs no AWS SDK: build the CLI without its S3 mode. After
 # the round, a user's zero-knowledge proof with keys on the UNSAFE test SRS
@@ -83,5 +82,5 @@ sam-build:
 	bash infra/sam.sh
 
 # What `sam build` runs per function (BuildMethod: makefile; ARTIFACTS_DIR is SAM's).
-build-TriggerFunction build-PlanFunction build-MiniTreeFunction build-AggregatorFunction build-ProofFunction:
-	bash infra/sam-build.sh $(@:build-%=%) "$(ARTIFACTS_DIR)"
+build-%Function:
+	bash infra/sam-build.sh $*Function "$(ARTIFACTS_DIR)"

@@ -40,16 +40,16 @@ echo "arm64: $(/usr/bin/cargo --version), $($RUSTC --version)" >&2
   -p summa-agg-cli
 
 out="target/$TARGET/release"
+bootstraps=()
 for f in "${FUNCTIONS[@]}"; do
   mkdir -p "target/lambda/$f"
-  cp "$out/$f" "target/lambda/$f/bootstrap"
+  # Copied only when changed: `sam build` runs this once per function.
+  cmp -s "$out/$f" "target/lambda/$f/bootstrap" || cp "$out/$f" "target/lambda/$f/bootstrap"
+  bootstraps+=("target/lambda/$f/bootstrap")
 done
 echo "arm64 artifacts (aarch64 ELF, bytes):"
-for f in "${FUNCTIONS[@]}"; do
-  printf '  %-32s %12s\n' "target/lambda/$f/bootstrap" "$(stat -c %s "target/lambda/$f/bootstrap")"
+for b in "${bootstraps[@]}" "$out/summa-agg"; do
+  printf '  %-32s %12s\n' "$b" "$(stat -c %s "$b")"
 done
-printf '  %-32s %12s\n' "$out/summa-agg" "$(stat -c %s "$out/summa-agg")"
 # Deployable on provided.al2023 (glibc 2.34), though linked against Debian's 2.36.
-bootstraps=()
-for f in "${FUNCTIONS[@]}"; do bootstraps+=("target/lambda/$f/bootstrap"); done
 bash infra/check-glibc.sh "${bootstraps[@]}" "$out/summa-agg"

@@ -92,12 +92,13 @@ for name, r in template["Resources"].items():
 PY
 )" && [ -n "$ids" ]; then
   for id in $ids; do
-    f="$(sed -n "s/^  $id) f=\([a-z-]*\) ;;\$/\1/p" infra/sam-build.sh)"
+    # infra/sam-build.sh copies target/lambda/<f>/bootstrap: <f> must be a binary.
+    f="$(basename "$(dirname "$(SUMMA_LAMBDA_ARCH=arm64 bash infra/sam-build.sh --source "$id")")")"
     if make -s -n "build-$id" ARTIFACTS_DIR="$work/sam" | grep -q "infra/sam-build.sh $id " \
-      && [ -n "$f" ] && grep -qx "name = \"$f\"" functions/*/Cargo.toml; then
+      && grep -qx "name = \"$f\"" functions/*/Cargo.toml; then
       ok "sam build of $id: make build-$id, the $f binary"
     else
-      fail "sam build of $id: no make build-$id target, or no function binary for it in infra/sam-build.sh"
+      fail "sam build of $id: no make build-$id rule, or no function binary \"$f\" for it"
     fi
   done
 else

@@ -37,12 +37,14 @@ start=$(date +%s)
 (cd infra && "$sam" build --template-file template.yaml --parameter-overrides "Architecture=$arch")
 echo "sam: sam build ($arch) took $(($(date +%s) - start)) s" >&2
 
+# Every function of the template (a resource `  <LogicalId>:` whose Type is
+# AWS::Serverless::Function on the next line): SAM's artifact = the file copied.
+ids="$(grep -B1 '^    Type: AWS::Serverless::Function$' infra/template.yaml | sed -n 's/^  \([A-Za-z0-9]*\):$/\1/p')"
+[ -n "$ids" ] || { echo "sam: no function in infra/template.yaml" >&2; exit 1; }
 status=0
-for pair in TriggerFunction:trigger PlanFunction:plan MiniTreeFunction:mini-tree \
-  AggregatorFunction:aggregator ProofFunction:proof; do
-  id="${pair%%:*}" f="${pair#*:}"
+for id in $ids; do
   built="infra/.aws-sam/build/$id/bootstrap"
-  if [ "$arch" = arm64 ]; then tested="target/lambda/$f/bootstrap"; else tested="target/release/$f"; fi
+  tested="$(bash infra/sam-build.sh --source "$id")"
   if cmp -s "$built" "$tested" && readelf -h "$built" | grep -q "Machine:.*$machine"; then
     echo "ok: $built = $tested ($(stat -c %s "$built") bytes, $machine)"
   else
