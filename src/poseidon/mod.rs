@@ -18,9 +18,15 @@
 //! Set `SUMMA_AGG_NO_SIMD=1` to force the portable path; [`backend`] tells which
 //! one runs.
 
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
 mod constants;
 #[cfg(target_arch = "x86_64")]
 mod ifma;
+mod selftest;
+
+#[doc(hidden)]
+pub use selftest::{self_test, SelfTest};
 
 use std::sync::LazyLock;
 
@@ -222,18 +228,74 @@ fn derive_optimized() -> Optimized {
     out
 }
 
+/// The field operations of the hot path ([`permute_lanes`]), chosen at compile time:
+/// on aarch64 the Montgomery multiplication, squaring and addition in assembly of
+/// `aarch64.rs` (halo2curves has no aarch64 assembly); elsewhere halo2curves' `Fr`
+/// operators themselves (on x86_64 its `asm` feature's code), so that nothing
+/// changes there. Both return the canonical `Fr`, bit for bit the same.
+#[cfg(not(target_arch = "aarch64"))]
+mod ops {
+    use ff::Field;
+    use halo2curves::bn256::Fr;
+
+    /// Name of this implementation, for [`super::field_ops`].
+    pub(super) const NAME: &str = "halo2curves";
+
+    #[inline(always)]
+    pub(super) fn mul(a: Fr, b: Fr) -> Fr {
+        a * b
+    }
+
+    #[inline(always)]
+    pub(super) fn add(a: Fr, b: Fr) -> Fr {
+        a + b
+    }
+
+    #[inline(always)]
+    pub(super) fn square(a: Fr) -> Fr {
+        a.square()
+    }
+
+    /// x^5: the engine's [`super::sbox`].
+    #[inline(always)]
+    pub(super) fn sbox(x: Fr) -> Fr {
+        super::sbox(x)
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+mod ops {
+    pub(super) use super::aarch64::{add, mul, square, NAME};
+    use halo2curves::bn256::Fr;
+
+    /// x^5 with two squarings and one multiplication, as [`super::sbox`].
+    #[inline(always)]
+    pub(super) fn sbox(x: Fr) -> Fr {
+        mul(square(square(x)), x)
+    }
+}
+
+/// Which field arithmetic the engine's permutation uses on this target:
+/// `"aarch64-asm"` (aarch64, chosen at compile time) or `"halo2curves"`.
+pub fn field_ops() -> &'static str {
+    ops::NAME
+}
+
 /// The Poseidon permutation on `N` independent states at once (interleaved so that
 /// their multiplications overlap in the pipeline), with the optimised rounds of
-/// [`derive_optimized`]: **346 multiplications** per permutation.
+/// [`derive_optimized`]: **346 multiplications** per permutation. Its field
+/// operations are [`ops`]'s: halo2curves' `Fr` arithmetic, or on aarch64 the
+/// assembly of `aarch64.rs` (same values, bit for bit).
 #[inline(always)]
 fn permute_lanes<const N: usize>(a: &mut [Fr; N], b: &mut [Fr; N]) {
     let k = &*OPTIMIZED;
+    use ops::{add, mul, sbox};
     let full = |r: usize, a: &mut [Fr; N], b: &mut [Fr; N]| {
         let (ca, cb) = (k.ca[r], k.cb[full_index(r)]);
         for l in 0..N {
-            let u = sbox(a[l] + ca);
-            let x = sbox(b[l] + cb);
-            (a[l], b[l]) = (u + k.beta[r] * x, u + k.delta[r] * x);
+            let u = sbox(add(a[l], ca));
+            let x = sbox(add(b[l], cb));
+            (a[l], b[l]) = (add(u, mul(k.beta[r], x)), add(u, mul(k.delta[r], x)));
         }
     };
     for r in 0..FIRST_PARTIAL {
@@ -242,9 +304,9 @@ fn permute_lanes<const N: usize>(a: &mut [Fr; N], b: &mut [Fr; N]) {
     for r in FIRST_PARTIAL..LAST_PARTIALS_END {
         let (ca, beta, delta) = (k.ca[r], k.beta[r], k.delta[r]);
         for l in 0..N {
-            let u = sbox(a[l] + ca);
+            let u = sbox(add(a[l], ca));
             let x = b[l];
-            (a[l], b[l]) = (u + beta * x, u + delta * x);
+            (a[l], b[l]) = (add(u, mul(beta, x)), add(u, mul(delta, x)));
         }
     }
     for r in LAST_PARTIALS_END..ROUNDS - 1 {
@@ -253,9 +315,12 @@ fn permute_lanes<const N: usize>(a: &mut [Fr; N], b: &mut [Fr; N]) {
     let r = ROUNDS - 1;
     let (ca, cb, m) = (k.ca[r], k.cb[full_index(r)], &k.last);
     for l in 0..N {
-        let u = sbox(a[l] + ca);
-        let x = sbox(b[l] + cb);
-        (a[l], b[l]) = (m[0][0] * u + m[0][1] * x, m[1][0] * u + m[1][1] * x);
+        let u = sbox(add(a[l], ca));
+        let x = sbox(add(b[l], cb));
+        (a[l], b[l]) = (
+            add(mul(m[0][0], u), mul(m[0][1], x)),
+            add(mul(m[1][0], u), mul(m[1][1], x)),
+        );
     }
 }
 

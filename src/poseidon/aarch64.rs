@@ -1,0 +1,327 @@
+//! BN254 scalar-field Montgomery arithmetic for aarch64 (Graviton), in inline
+//! assembly: the field operations of the engine's Poseidon on that target, chosen at
+//! compile time (`super::ops`).
+//!
+//! On aarch64 halo2curves has no assembly: its generic Rust forms each `a + b c +
+//! carry` as a 128-bit sum (`mul`, `umulh`, then two add-with-carry pairs), so a
+//! multiplication executes about twice the instructions of x86_64's `mulx`/`adcx`/
+//! `adox` code. Here a 64x64-bit product is split into its low row (`mul`) and high
+//! row (`umulh`), and each row is added into the accumulator with one flag-carrying
+//! chain (`adds`/`adcs`): one instruction per word added (Comba/"row" schedule, as
+//! in Koc, Acar, Kaliski, "Analyzing and comparing Montgomery multiplication
+//! algorithms", IEEE Micro 1996, section 3 for CIOS and SOS).
+//!
+//! # Representation
+//!
+//! Exactly halo2curves' `Fr`: four little-endian 64-bit words holding `x 2^256 mod p`,
+//! fully reduced (`< p`). Every function here takes and returns canonical values, so
+//! the results are bit-identical to `Fr`'s own `*`, `square` and `+`, and an `Fr`
+//! from either can be mixed freely.
+//!
+//! # Algorithms and bounds
+//!
+//! `p < 2^254` (its top word is `0x3064...`, two spare bits), `R = 2^256`.
+//!
+//! - [`mul`]: CIOS (coarsely integrated operand scanning, Koc et al. section 3.4),
+//!   4 iterations of "add the row `a b_i`, then one word of Montgomery reduction".
+//!   The reduction's low word `t_0 + lo(m p_0)` is always `0 mod 2^64` (that is
+//!   what `m = t_0 (-p^-1) mod 2^64` is for): its carry is `t_0 != 0`, set by `cmp
+//!   t0, #1` instead of computing `lo(m p_0)`. With `a, b < p` the running value `t`
+//!   stays `< 2p` (`(2p + 2 (2^64 - 1) p) / 2^64 < 2p`), so it fits 4 words between
+//!   iterations and 5 after adding a row; one conditional subtraction of `p` at the
+//!   end. 16 + 16 products for `a b`, 4 + 12 + 4 for the reduction (one `mul` per
+//!   word saved by the carry trick), about 135 instructions in all.
+//! - [`square`]: SOS (separated operand scanning, section 3.1): the 8-word square
+//!   from its 6 off-diagonal products (doubled with one carry chain) and 4 diagonal
+//!   ones, 20 products instead of 32; then the low 4 words are reduced alone (4 steps
+//!   as above, on a 4-word value: `(T_lo + M p) / 2^256 <= p`) and the high 4 words
+//!   added (`T_hi <= a^2 / 2^256 < p / 4`): the sum is `< 2p`, one conditional
+//!   subtraction. About 120 instructions.
+//! - [`add`]: `a + b < 2p < 2^256` needs no fifth word; subtract `p` if no borrow.
+//!
+//! The constants are read from [`P_INV`] inside each block (3 loads), which keeps the
+//! blocks' register demand (24) low enough not to make the compiler spill the other
+//! lane's state around them.
+
+use std::arch::asm;
+
+use halo2curves::bn256::Fr;
+
+/// The BN254 scalar field modulus, little-endian 64-bit words.
+const MODULUS: [u64; 4] = [
+    0x43e1f593f0000001,
+    0x2833e84879b97091,
+    0xb85045b68181585d,
+    0x30644e72e131a029,
+];
+
+/// `-p^-1 mod 2^64` (Newton's iteration doubles the correct low bits: 1 -> 64).
+const INV: u64 = {
+    let mut inv: u64 = 1;
+    let mut i = 0;
+    while i < 6 {
+        inv = inv.wrapping_mul(2u64.wrapping_sub(MODULUS[0].wrapping_mul(inv)));
+        i += 1;
+    }
+    inv.wrapping_neg()
+};
+
+/// `p` then `-p^-1 mod 2^64`: what the assembly loads (`ldp`, `ldp`, `ldr`).
+static P_INV: [u64; 5] = [MODULUS[0], MODULUS[1], MODULUS[2], MODULUS[3], INV];
+
+/// Adds the row `a b_i` (its low words, then its high words shifted by one) into
+/// `t0..t3`, the carry out of the top into `t4`. Scratch: `s0..s3`.
+macro_rules! row {
+    ($b:literal) => {
+        concat!(
+            "mul {s0}, {a0}, {",
+            $b,
+            "}\n",
+            "mul {s1}, {a1}, {",
+            $b,
+            "}\n",
+            "mul {s2}, {a2}, {",
+            $b,
+            "}\n",
+            "mul {s3}, {a3}, {",
+            $b,
+            "}\n",
+            "adds {t0}, {t0}, {s0}\n",
+            "adcs {t1}, {t1}, {s1}\n",
+            "adcs {t2}, {t2}, {s2}\n",
+            "adcs {t3}, {t3}, {s3}\n",
+            "cset {t4}, hs\n",
+            "umulh {s0}, {a0}, {",
+            $b,
+            "}\n",
+            "umulh {s1}, {a1}, {",
+            $b,
+            "}\n",
+            "umulh {s2}, {a2}, {",
+            $b,
+            "}\n",
+            "umulh {s3}, {a3}, {",
+            $b,
+            "}\n",
+            "adds {t1}, {t1}, {s0}\n",
+            "adcs {t2}, {t2}, {s1}\n",
+            "adcs {t3}, {t3}, {s2}\n",
+            "adc {t4}, {t4}, {s3}\n",
+        )
+    };
+}
+
+/// One word of Montgomery reduction: `t = (t + m p) / 2^64` with `m = t0 (-p^-1) mod
+/// 2^64`; `$top` is the fifth word of `t` (`{t4}`, or `xzr` when `t` has 4 words).
+/// The low word of `t + m p` is 0; its carry, `t0 != 0`, is the `cmp`'s. Scratch:
+/// `s0..s4` (`s4` = m).
+macro_rules! reduce {
+    ($top:literal) => {
+        concat!(
+            "mul {s4}, {t0}, {inv}\n",
+            "mul {s1}, {s4}, {p1}\n",
+            "mul {s2}, {s4}, {p2}\n",
+            "mul {s3}, {s4}, {p3}\n",
+            "umulh {s0}, {s4}, {p0}\n",
+            "cmp {t0}, #1\n",
+            "adcs {t0}, {t1}, {s1}\n",
+            "adcs {t1}, {t2}, {s2}\n",
+            "adcs {t2}, {t3}, {s3}\n",
+            "adc {t3}, ",
+            $top,
+            ", xzr\n",
+            "umulh {s1}, {s4}, {p1}\n",
+            "umulh {s2}, {s4}, {p2}\n",
+            "umulh {s3}, {s4}, {p3}\n",
+            "adds {t0}, {t0}, {s0}\n",
+            "adcs {t1}, {t1}, {s1}\n",
+            "adcs {t2}, {t2}, {s2}\n",
+            "adc {t3}, {t3}, {s3}\n",
+        )
+    };
+}
+
+/// `t - p` if it does not borrow (`t >= p`), else `t`. Scratch: `s0..s3`.
+macro_rules! csub {
+    () => {
+        concat!(
+            "subs {s0}, {t0}, {p0}\n",
+            "sbcs {s1}, {t1}, {p1}\n",
+            "sbcs {s2}, {t2}, {p2}\n",
+            "sbcs {s3}, {t3}, {p3}\n",
+            "csel {t0}, {s0}, {t0}, hs\n",
+            "csel {t1}, {s1}, {t1}, hs\n",
+            "csel {t2}, {s2}, {t2}, hs\n",
+            "csel {t3}, {s3}, {t3}, hs\n",
+        )
+    };
+}
+
+/// Loads `p` and `-p^-1` from [`P_INV`].
+macro_rules! load_p {
+    () => {
+        concat!(
+            "ldp {p0}, {p1}, [{k}]\n",
+            "ldp {p2}, {p3}, [{k}, #16]\n",
+            "ldr {inv}, [{k}, #32]\n",
+        )
+    };
+}
+
+/// Montgomery product `a b / 2^256 mod p` of canonical `a`, `b` (CIOS, see the
+/// module documentation): `a * b` for `Fr`.
+#[inline(always)]
+pub(super) fn mul(a: Fr, b: Fr) -> Fr {
+    let [a0, a1, a2, a3] = a.0;
+    let [b0, b1, b2, b3] = b.0;
+    let (t0, t1, t2, t3): (u64, u64, u64, u64);
+    // SAFETY: register-only arithmetic and loads from a static; no stack use.
+    unsafe {
+        asm!(
+            load_p!(),
+            // Row 0 into the empty accumulator.
+            "mul {t0}, {a0}, {b0}",
+            "mul {t1}, {a1}, {b0}",
+            "mul {t2}, {a2}, {b0}",
+            "mul {t3}, {a3}, {b0}",
+            "umulh {s0}, {a0}, {b0}",
+            "umulh {s1}, {a1}, {b0}",
+            "umulh {s2}, {a2}, {b0}",
+            "umulh {t4}, {a3}, {b0}",
+            "adds {t1}, {t1}, {s0}",
+            "adcs {t2}, {t2}, {s1}",
+            "adcs {t3}, {t3}, {s2}",
+            "adc {t4}, {t4}, xzr",
+            reduce!("{t4}"),
+            row!("b1"),
+            reduce!("{t4}"),
+            row!("b2"),
+            reduce!("{t4}"),
+            row!("b3"),
+            reduce!("{t4}"),
+            csub!(),
+            k = in(reg) P_INV.as_ptr(),
+            a0 = in(reg) a0, a1 = in(reg) a1, a2 = in(reg) a2, a3 = in(reg) a3,
+            b0 = in(reg) b0, b1 = in(reg) b1, b2 = in(reg) b2, b3 = in(reg) b3,
+            t0 = out(reg) t0, t1 = out(reg) t1, t2 = out(reg) t2, t3 = out(reg) t3,
+            t4 = out(reg) _,
+            p0 = out(reg) _, p1 = out(reg) _, p2 = out(reg) _, p3 = out(reg) _,
+            inv = out(reg) _,
+            s0 = out(reg) _, s1 = out(reg) _, s2 = out(reg) _, s3 = out(reg) _,
+            s4 = out(reg) _,
+            options(pure, readonly, nostack),
+        );
+    }
+    Fr([t0, t1, t2, t3])
+}
+
+/// Montgomery square `a^2 / 2^256 mod p` of a canonical `a` (SOS, see the module
+/// documentation): `a.square()` for `Fr`.
+#[inline(always)]
+pub(super) fn square(a: Fr) -> Fr {
+    let [a0, a1, a2, a3] = a.0;
+    let (t0, t1, t2, t3): (u64, u64, u64, u64);
+    // SAFETY: register-only arithmetic and loads from a static; no stack use.
+    unsafe {
+        asm!(
+            // Off-diagonal products a_i a_j (i < j) into w1..w6.
+            "mul {t1}, {a0}, {a1}",
+            "umulh {s0}, {a0}, {a1}",
+            "mul {t2}, {a0}, {a2}",
+            "umulh {s1}, {a0}, {a2}",
+            "mul {t3}, {a0}, {a3}",
+            "umulh {w4}, {a0}, {a3}",
+            "adds {t2}, {t2}, {s0}",
+            "adcs {t3}, {t3}, {s1}",
+            "adc {w4}, {w4}, xzr",
+            "mul {s0}, {a1}, {a2}",
+            "umulh {s1}, {a1}, {a2}",
+            "mul {s2}, {a1}, {a3}",
+            "umulh {w5}, {a1}, {a3}",
+            "adds {t3}, {t3}, {s0}",
+            "adcs {w4}, {w4}, {s2}",
+            "adc {w5}, {w5}, xzr",
+            "mul {s0}, {a2}, {a3}",
+            "umulh {w6}, {a2}, {a3}",
+            "adds {w4}, {w4}, {s1}",
+            "adcs {w5}, {w5}, {s0}",
+            "adc {w6}, {w6}, xzr",
+            // Doubled: the sum of a_i a_j 2^(64 (i + j)) over i < j is < a^2 / 2.
+            "adds {t1}, {t1}, {t1}",
+            "adcs {t2}, {t2}, {t2}",
+            "adcs {t3}, {t3}, {t3}",
+            "adcs {w4}, {w4}, {w4}",
+            "adcs {w5}, {w5}, {w5}",
+            "adcs {w6}, {w6}, {w6}",
+            "cset {w7}, hs",
+            // Plus the diagonal a_i^2 at word 2i (mul/umulh leave the flags alone).
+            "mul {t0}, {a0}, {a0}",
+            "umulh {s0}, {a0}, {a0}",
+            "mul {s1}, {a1}, {a1}",
+            "umulh {s2}, {a1}, {a1}",
+            "adds {t1}, {t1}, {s0}",
+            "adcs {t2}, {t2}, {s1}",
+            "adcs {t3}, {t3}, {s2}",
+            "mul {s0}, {a2}, {a2}",
+            "umulh {s1}, {a2}, {a2}",
+            "mul {s2}, {a3}, {a3}",
+            "umulh {s3}, {a3}, {a3}",
+            "adcs {w4}, {w4}, {s0}",
+            "adcs {w5}, {w5}, {s1}",
+            "adcs {w6}, {w6}, {s2}",
+            "adc {w7}, {w7}, {s3}",
+            // Reduce the low half, add the high half.
+            load_p!(),
+            reduce!("xzr"),
+            reduce!("xzr"),
+            reduce!("xzr"),
+            reduce!("xzr"),
+            "adds {t0}, {t0}, {w4}",
+            "adcs {t1}, {t1}, {w5}",
+            "adcs {t2}, {t2}, {w6}",
+            "adc {t3}, {t3}, {w7}",
+            csub!(),
+            k = in(reg) P_INV.as_ptr(),
+            a0 = in(reg) a0, a1 = in(reg) a1, a2 = in(reg) a2, a3 = in(reg) a3,
+            t0 = out(reg) t0, t1 = out(reg) t1, t2 = out(reg) t2, t3 = out(reg) t3,
+            w4 = out(reg) _, w5 = out(reg) _, w6 = out(reg) _, w7 = out(reg) _,
+            p0 = out(reg) _, p1 = out(reg) _, p2 = out(reg) _, p3 = out(reg) _,
+            inv = out(reg) _,
+            s0 = out(reg) _, s1 = out(reg) _, s2 = out(reg) _, s3 = out(reg) _,
+            s4 = out(reg) _,
+            options(pure, readonly, nostack),
+        );
+    }
+    Fr([t0, t1, t2, t3])
+}
+
+/// `a + b mod p` of canonical `a`, `b`: `a + b` for `Fr`.
+#[inline(always)]
+pub(super) fn add(a: Fr, b: Fr) -> Fr {
+    let [a0, a1, a2, a3] = a.0;
+    let [b0, b1, b2, b3] = b.0;
+    let (t0, t1, t2, t3): (u64, u64, u64, u64);
+    // SAFETY: register-only arithmetic and loads from a static; no stack use.
+    unsafe {
+        asm!(
+            "ldp {p0}, {p1}, [{k}]",
+            "ldp {p2}, {p3}, [{k}, #16]",
+            "adds {t0}, {a0}, {b0}",
+            "adcs {t1}, {a1}, {b1}",
+            "adcs {t2}, {a2}, {b2}",
+            "adc {t3}, {a3}, {b3}",
+            csub!(),
+            k = in(reg) P_INV.as_ptr(),
+            a0 = in(reg) a0, a1 = in(reg) a1, a2 = in(reg) a2, a3 = in(reg) a3,
+            b0 = in(reg) b0, b1 = in(reg) b1, b2 = in(reg) b2, b3 = in(reg) b3,
+            t0 = out(reg) t0, t1 = out(reg) t1, t2 = out(reg) t2, t3 = out(reg) t3,
+            p0 = out(reg) _, p1 = out(reg) _, p2 = out(reg) _, p3 = out(reg) _,
+            s0 = out(reg) _, s1 = out(reg) _, s2 = out(reg) _, s3 = out(reg) _,
+            options(pure, readonly, nostack),
+        );
+    }
+    Fr([t0, t1, t2, t3])
+}
+
+/// Name of this implementation, for [`super::field_ops`].
+pub(super) const NAME: &str = "aarch64-asm";
