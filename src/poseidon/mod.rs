@@ -228,14 +228,15 @@ fn derive_optimized() -> Optimized {
     out
 }
 
-/// The field operations of the hot path ([`permute_lanes`]), chosen at compile time:
-/// on aarch64 the Montgomery multiplication, squaring and addition in assembly of
-/// `aarch64.rs` (halo2curves has no aarch64 assembly); elsewhere halo2curves' `Fr`
-/// operators themselves (on x86_64 its `asm` feature's code), so that nothing
-/// changes there. Both return the canonical `Fr`, bit for bit the same.
+/// The engine's field operations, chosen at compile time: on aarch64 the Montgomery
+/// multiplication, squaring and addition in assembly of `aarch64.rs` (halo2curves
+/// has no aarch64 assembly), which the aarch64 [`permute_lanes`] uses; elsewhere
+/// halo2curves' `Fr` operators themselves (on x86_64 its `asm` feature's code),
+/// which the other [`permute_lanes`] calls directly, so that nothing changes there
+/// (these wrappers serve the self-test and the benchmark). Both return the
+/// canonical `Fr`, bit for bit the same.
 #[cfg(not(target_arch = "aarch64"))]
 mod ops {
-    use ff::Field;
     use halo2curves::bn256::Fr;
 
     /// Name of this implementation, for [`super::field_ops`].
@@ -281,11 +282,56 @@ pub fn field_ops() -> &'static str {
     ops::NAME
 }
 
+/// The engine's field multiplication (that of [`field_ops`]), for benchmarks.
+#[doc(hidden)]
+#[inline]
+pub fn field_mul(a: Fr, b: Fr) -> Fr {
+    ops::mul(a, b)
+}
+
 /// The Poseidon permutation on `N` independent states at once (interleaved so that
 /// their multiplications overlap in the pipeline), with the optimised rounds of
-/// [`derive_optimized`]: **346 multiplications** per permutation. Its field
-/// operations are [`ops`]'s: halo2curves' `Fr` arithmetic, or on aarch64 the
-/// assembly of `aarch64.rs` (same values, bit for bit).
+/// [`derive_optimized`]: **346 multiplications** per permutation. Kept verbatim
+/// off aarch64 (halo2curves' `Fr` operators; on x86_64 its assembly), so that those
+/// builds do not change; the aarch64 twin below uses [`ops`].
+#[cfg(not(target_arch = "aarch64"))]
+#[inline(always)]
+fn permute_lanes<const N: usize>(a: &mut [Fr; N], b: &mut [Fr; N]) {
+    let k = &*OPTIMIZED;
+    let full = |r: usize, a: &mut [Fr; N], b: &mut [Fr; N]| {
+        let (ca, cb) = (k.ca[r], k.cb[full_index(r)]);
+        for l in 0..N {
+            let u = sbox(a[l] + ca);
+            let x = sbox(b[l] + cb);
+            (a[l], b[l]) = (u + k.beta[r] * x, u + k.delta[r] * x);
+        }
+    };
+    for r in 0..FIRST_PARTIAL {
+        full(r, a, b);
+    }
+    for r in FIRST_PARTIAL..LAST_PARTIALS_END {
+        let (ca, beta, delta) = (k.ca[r], k.beta[r], k.delta[r]);
+        for l in 0..N {
+            let u = sbox(a[l] + ca);
+            let x = b[l];
+            (a[l], b[l]) = (u + beta * x, u + delta * x);
+        }
+    }
+    for r in LAST_PARTIALS_END..ROUNDS - 1 {
+        full(r, a, b);
+    }
+    let r = ROUNDS - 1;
+    let (ca, cb, m) = (k.ca[r], k.cb[full_index(r)], &k.last);
+    for l in 0..N {
+        let u = sbox(a[l] + ca);
+        let x = sbox(b[l] + cb);
+        (a[l], b[l]) = (m[0][0] * u + m[0][1] * x, m[1][0] * u + m[1][1] * x);
+    }
+}
+
+/// [`permute_lanes`] on aarch64: the same rounds, with [`ops`]'s field operations
+/// (the assembly of `aarch64.rs`; the same values, bit for bit).
+#[cfg(target_arch = "aarch64")]
 #[inline(always)]
 fn permute_lanes<const N: usize>(a: &mut [Fr; N], b: &mut [Fr; N]) {
     let k = &*OPTIMIZED;
