@@ -110,13 +110,16 @@ fn leaf_batch(c: &mut Criterion) {
     g.throughput(Throughput::Elements(N as u64));
     let msgs = elements(N * LEN);
     let backend = poseidon::backend();
-    g.bench_function(format!("hash_batch_{backend}"), |bch| {
-        bch.iter_batched_ref(
-            || vec![Fr::ZERO; N],
-            |out| poseidon::hash_batch(black_box(&msgs), LEN, out),
-            BatchSize::SmallInput,
-        )
-    });
+    // On the portable path the two are one (criterion rejects a repeated ID).
+    if backend != "scalar" {
+        g.bench_function(format!("hash_batch_{backend}"), |bch| {
+            bch.iter_batched_ref(
+                || vec![Fr::ZERO; N],
+                |out| poseidon::hash_batch(black_box(&msgs), LEN, out),
+                BatchSize::SmallInput,
+            )
+        });
+    }
     g.bench_function("hash_batch_scalar", |bch| {
         bch.iter_batched_ref(
             || vec![Fr::ZERO; N],

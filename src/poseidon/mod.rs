@@ -23,6 +23,8 @@ mod aarch64;
 mod constants;
 #[cfg(target_arch = "x86_64")]
 mod ifma;
+#[cfg(target_arch = "aarch64")]
+mod neon_fp52;
 mod selftest;
 
 #[doc(hidden)]

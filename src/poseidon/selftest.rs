@@ -111,6 +111,20 @@ impl Checker {
         self.check(ops::sbox(a) == x5, || format!("sbox {a:?}"));
     }
 
+    /// The NEON double-precision prototype (`neon_fp52.rs`, not used by the engine)
+    /// on two lanes at once.
+    #[cfg(target_arch = "aarch64")]
+    fn neon_fp52(&mut self, a: [Fr; 2], b: [Fr; 2]) {
+        use super::neon_fp52::{mul2, pack, unpack};
+        let y = unpack(&mul2(&pack([a[0].0, a[1].0]), &pack([b[0].0, b[1].0])));
+        for l in 0..2 {
+            let got = from_times_16(y[l]);
+            self.check(got == a[l] * b[l], || {
+                format!("neon_fp52 lane {l}: {:?} {:?}", a[l], b[l])
+            });
+        }
+    }
+
     fn permutation(&mut self, a: Fr, b: Fr) {
         let mut s = [a, b];
         let mut t = s;
@@ -118,6 +132,22 @@ impl Checker {
         permute_plain(&mut t);
         self.check(s == t, || format!("permute [{a:?}, {b:?}]"));
     }
+}
+
+/// The `Fr` whose Montgomery representation is `Y / 16 mod p`: the prototype's
+/// output domain (`x 2^260`) back to `Fr`'s (`x 2^256`).
+#[cfg(target_arch = "aarch64")]
+fn from_times_16(y: [u64; 5]) -> Fr {
+    use num_bigint::BigUint;
+    let p = BigUint::from_bytes_be(&crate::field::MODULUS_BE);
+    let inv16 = BigUint::from(16u8).modpow(&(&p - 2u8), &p);
+    let bytes: Vec<u8> = y.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let r = BigUint::from_bytes_le(&bytes) * inv16 % &p;
+    let mut words = [0u64; 4];
+    for (i, d) in r.iter_u64_digits().enumerate() {
+        words[i] = d;
+    }
+    Fr(words)
 }
 
 /// Checks the engine's field operations, permutation and batch hashing against
@@ -135,6 +165,12 @@ pub fn self_test(cases: usize) -> SelfTest {
             c.permutation(a, b);
         }
     }
+    #[cfg(target_arch = "aarch64")]
+    for (i, &a) in edges.iter().enumerate() {
+        for &b in &edges {
+            c.neon_fp52([a, b], [b, edges[(i + 1) % edges.len()]]);
+        }
+    }
     let mut rng = Rng(0x5eed_0019);
     for _ in 0..cases {
         let (a, b) = (rng.fr(), rng.fr());
@@ -146,6 +182,8 @@ pub fn self_test(cases: usize) -> SelfTest {
     for _ in 0..cases / 16 + 1 {
         let (a, b) = (rng.fr(), rng.fr());
         c.permutation(a, b);
+        #[cfg(target_arch = "aarch64")]
+        c.neon_fp52([a, rng.fr()], [b, rng.fr()]);
     }
     // Batches: the interleaved lanes of the portable path and the single-message tail.
     for len in 1..=8 {
@@ -202,7 +240,11 @@ mod tests {
         let e = edge_values().len() as u64;
         // 4 field checks and 1 permutation per edge pair, 12 per random case, one
         // permutation per 16 cases (+1), 8 lengths x (1 + 2 + 3 + 5) messages.
+        // (On aarch64 also 2 prototype checks per edge pair and per 16 cases.)
+        #[cfg(not(target_arch = "aarch64"))]
         assert_eq!(r.checks, e * e * 5 + 64 * 12 + (64 / 16 + 1) + 8 * 11);
+        #[cfg(target_arch = "aarch64")]
+        assert_eq!(r.checks, e * e * 7 + 64 * 12 + (64 / 16 + 1) * 3 + 8 * 11);
         #[cfg(target_arch = "aarch64")]
         assert_eq!(r.field_ops, "aarch64-asm");
         #[cfg(not(target_arch = "aarch64"))]
