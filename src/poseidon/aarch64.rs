@@ -14,9 +14,10 @@
 //! # Representation
 //!
 //! Exactly halo2curves' `Fr`: four little-endian 64-bit words holding `x 2^256 mod p`,
-//! fully reduced (`< p`). Every function here takes and returns canonical values, so
-//! the results are bit-identical to `Fr`'s own `*`, `square` and `+`, and an `Fr`
-//! from either can be mixed freely.
+//! fully reduced (`< p`). [`mul`], [`square`], [`add`] and [`redc_wide`] return
+//! canonical values, so the results are bit-identical to `Fr`'s own `*`, `square`
+//! and `+`, and an `Fr` from either can be mixed freely; only [`square_lazy`]'s
+//! output (for [`square`]) and the 8-word values are not canonical.
 //!
 //! # Algorithms and bounds
 //!
@@ -38,6 +39,13 @@
 //!   added (`T_hi <= a^2 / 2^256 < p / 4`): the sum is `< 2p`, one conditional
 //!   subtraction. About 120 instructions.
 //! - [`add`]: `a + b < 2p < 2^256` needs no fifth word; subtract `p` if no borrow.
+//! - Lazy forms for the permutation's linear layer (the IFMA kernel's idea, as
+//!   Montgomery reduction is linear): [`mul_wide`] (the 8-word product, 63
+//!   instructions), [`add_wide`] and [`redc_wide`] (the reduction of an 8-word
+//!   `T < p 2^256`: low half reduced as in [`square`], high half added, one
+//!   conditional subtraction): `U + beta X` then costs one reduction where `mul`,
+//!   `mul` and `add` cost two and a subtraction more. [`square_lazy`] leaves `x^2 <
+//!   2p` unreduced for the next [`square`] (`T_hi < 4p^2 / 2^256 < p`).
 //!
 //! The constants are read from [`P_INV`] inside each block (3 loads), which keeps the
 //! blocks' register demand (24) low enough not to make the compiler spill the other
@@ -215,8 +223,65 @@ pub(super) fn mul(a: Fr, b: Fr) -> Fr {
     Fr([t0, t1, t2, t3])
 }
 
-/// Montgomery square `a^2 / 2^256 mod p` of a canonical `a` (SOS, see the module
-/// documentation): `a.square()` for `Fr`.
+/// The 8-word square `a^2` into `t0..t3, w4..w7`: the off-diagonal products
+/// `a_i a_j` (`i < j`) once, doubled with one carry chain, plus the diagonal.
+/// Scratch: `s0..s3`.
+macro_rules! square_product {
+    () => {
+        concat!(
+            // Off-diagonal products a_i a_j (i < j) into w1..w6.
+            "mul {t1}, {a0}, {a1}\n",
+            "umulh {s0}, {a0}, {a1}\n",
+            "mul {t2}, {a0}, {a2}\n",
+            "umulh {s1}, {a0}, {a2}\n",
+            "mul {t3}, {a0}, {a3}\n",
+            "umulh {w4}, {a0}, {a3}\n",
+            "adds {t2}, {t2}, {s0}\n",
+            "adcs {t3}, {t3}, {s1}\n",
+            "adc {w4}, {w4}, xzr\n",
+            "mul {s0}, {a1}, {a2}\n",
+            "umulh {s1}, {a1}, {a2}\n",
+            "mul {s2}, {a1}, {a3}\n",
+            "umulh {w5}, {a1}, {a3}\n",
+            "adds {t3}, {t3}, {s0}\n",
+            "adcs {w4}, {w4}, {s2}\n",
+            "adc {w5}, {w5}, xzr\n",
+            "mul {s0}, {a2}, {a3}\n",
+            "umulh {w6}, {a2}, {a3}\n",
+            "adds {w4}, {w4}, {s1}\n",
+            "adcs {w5}, {w5}, {s0}\n",
+            "adc {w6}, {w6}, xzr\n",
+            // Doubled: the sum of a_i a_j 2^(64 (i + j)) over i < j is < a^2 / 2.
+            "adds {t1}, {t1}, {t1}\n",
+            "adcs {t2}, {t2}, {t2}\n",
+            "adcs {t3}, {t3}, {t3}\n",
+            "adcs {w4}, {w4}, {w4}\n",
+            "adcs {w5}, {w5}, {w5}\n",
+            "adcs {w6}, {w6}, {w6}\n",
+            "cset {w7}, hs\n",
+            // Plus the diagonal a_i^2 at word 2i (mul/umulh leave the flags alone).
+            "mul {t0}, {a0}, {a0}\n",
+            "umulh {s0}, {a0}, {a0}\n",
+            "mul {s1}, {a1}, {a1}\n",
+            "umulh {s2}, {a1}, {a1}\n",
+            "adds {t1}, {t1}, {s0}\n",
+            "adcs {t2}, {t2}, {s1}\n",
+            "adcs {t3}, {t3}, {s2}\n",
+            "mul {s0}, {a2}, {a2}\n",
+            "umulh {s1}, {a2}, {a2}\n",
+            "mul {s2}, {a3}, {a3}\n",
+            "umulh {s3}, {a3}, {a3}\n",
+            "adcs {w4}, {w4}, {s0}\n",
+            "adcs {w5}, {w5}, {s1}\n",
+            "adcs {w6}, {w6}, {s2}\n",
+            "adc {w7}, {w7}, {s3}\n",
+        )
+    };
+}
+
+/// Montgomery square `a^2 / 2^256 mod p` of `a < 2p` (SOS, see the module
+/// documentation): `a.square()` for `Fr`, canonical. (With `a < 2p`, `T_hi < 4p^2 /
+/// 2^256 < p` since `4p < 2^256`: still one conditional subtraction.)
 #[inline(always)]
 pub(super) fn square(a: Fr) -> Fr {
     let [a0, a1, a2, a3] = a.0;
@@ -224,52 +289,7 @@ pub(super) fn square(a: Fr) -> Fr {
     // SAFETY: register-only arithmetic and loads from a static; no stack use.
     unsafe {
         asm!(
-            // Off-diagonal products a_i a_j (i < j) into w1..w6.
-            "mul {t1}, {a0}, {a1}",
-            "umulh {s0}, {a0}, {a1}",
-            "mul {t2}, {a0}, {a2}",
-            "umulh {s1}, {a0}, {a2}",
-            "mul {t3}, {a0}, {a3}",
-            "umulh {w4}, {a0}, {a3}",
-            "adds {t2}, {t2}, {s0}",
-            "adcs {t3}, {t3}, {s1}",
-            "adc {w4}, {w4}, xzr",
-            "mul {s0}, {a1}, {a2}",
-            "umulh {s1}, {a1}, {a2}",
-            "mul {s2}, {a1}, {a3}",
-            "umulh {w5}, {a1}, {a3}",
-            "adds {t3}, {t3}, {s0}",
-            "adcs {w4}, {w4}, {s2}",
-            "adc {w5}, {w5}, xzr",
-            "mul {s0}, {a2}, {a3}",
-            "umulh {w6}, {a2}, {a3}",
-            "adds {w4}, {w4}, {s1}",
-            "adcs {w5}, {w5}, {s0}",
-            "adc {w6}, {w6}, xzr",
-            // Doubled: the sum of a_i a_j 2^(64 (i + j)) over i < j is < a^2 / 2.
-            "adds {t1}, {t1}, {t1}",
-            "adcs {t2}, {t2}, {t2}",
-            "adcs {t3}, {t3}, {t3}",
-            "adcs {w4}, {w4}, {w4}",
-            "adcs {w5}, {w5}, {w5}",
-            "adcs {w6}, {w6}, {w6}",
-            "cset {w7}, hs",
-            // Plus the diagonal a_i^2 at word 2i (mul/umulh leave the flags alone).
-            "mul {t0}, {a0}, {a0}",
-            "umulh {s0}, {a0}, {a0}",
-            "mul {s1}, {a1}, {a1}",
-            "umulh {s2}, {a1}, {a1}",
-            "adds {t1}, {t1}, {s0}",
-            "adcs {t2}, {t2}, {s1}",
-            "adcs {t3}, {t3}, {s2}",
-            "mul {s0}, {a2}, {a2}",
-            "umulh {s1}, {a2}, {a2}",
-            "mul {s2}, {a3}, {a3}",
-            "umulh {s3}, {a3}, {a3}",
-            "adcs {w4}, {w4}, {s0}",
-            "adcs {w5}, {w5}, {s1}",
-            "adcs {w6}, {w6}, {s2}",
-            "adc {w7}, {w7}, {s3}",
+            square_product!(),
             // Reduce the low half, add the high half.
             load_p!(),
             reduce!("xzr"),
@@ -285,6 +305,213 @@ pub(super) fn square(a: Fr) -> Fr {
             a0 = in(reg) a0, a1 = in(reg) a1, a2 = in(reg) a2, a3 = in(reg) a3,
             t0 = out(reg) t0, t1 = out(reg) t1, t2 = out(reg) t2, t3 = out(reg) t3,
             w4 = out(reg) _, w5 = out(reg) _, w6 = out(reg) _, w7 = out(reg) _,
+            p0 = out(reg) _, p1 = out(reg) _, p2 = out(reg) _, p3 = out(reg) _,
+            inv = out(reg) _,
+            s0 = out(reg) _, s1 = out(reg) _, s2 = out(reg) _, s3 = out(reg) _,
+            s4 = out(reg) _,
+            options(pure, readonly, nostack),
+        );
+    }
+    Fr([t0, t1, t2, t3])
+}
+
+/// [`square`] without its conditional subtraction: `a^2 / 2^256 mod p` for a
+/// canonical `a`, as a value `< 2p` (congruent, not reduced), only for [`square`]'s
+/// input (`x^4 = square(square_lazy(x))` in the S-box).
+#[inline(always)]
+pub(super) fn square_lazy(a: Fr) -> Fr {
+    let [a0, a1, a2, a3] = a.0;
+    let (t0, t1, t2, t3): (u64, u64, u64, u64);
+    // SAFETY: register-only arithmetic and loads from a static; no stack use.
+    unsafe {
+        asm!(
+            square_product!(),
+            // Reduce the low half, add the high half.
+            load_p!(),
+            reduce!("xzr"),
+            reduce!("xzr"),
+            reduce!("xzr"),
+            reduce!("xzr"),
+            "adds {t0}, {t0}, {w4}",
+            "adcs {t1}, {t1}, {w5}",
+            "adcs {t2}, {t2}, {w6}",
+            "adc {t3}, {t3}, {w7}",
+            k = in(reg) P_INV.as_ptr(),
+            a0 = in(reg) a0, a1 = in(reg) a1, a2 = in(reg) a2, a3 = in(reg) a3,
+            t0 = out(reg) t0, t1 = out(reg) t1, t2 = out(reg) t2, t3 = out(reg) t3,
+            w4 = out(reg) _, w5 = out(reg) _, w6 = out(reg) _, w7 = out(reg) _,
+            p0 = out(reg) _, p1 = out(reg) _, p2 = out(reg) _, p3 = out(reg) _,
+            inv = out(reg) _,
+            s0 = out(reg) _, s1 = out(reg) _, s2 = out(reg) _, s3 = out(reg) _,
+            s4 = out(reg) _,
+            options(pure, readonly, nostack),
+        );
+    }
+    Fr([t0, t1, t2, t3])
+}
+
+/// Adds row `a b_i` (low words, then high words) into `$w0..$w3`, the carry and
+/// the top into the new word `$w4` (which it sets). Scratch: `s0..s3`.
+macro_rules! wide_row {
+    ($b:literal, $w0:literal, $w1:literal, $w2:literal, $w3:literal, $w4:literal) => {
+        concat!(
+            "mul {s0}, {a0}, {",
+            $b,
+            "}\n",
+            "mul {s1}, {a1}, {",
+            $b,
+            "}\n",
+            "mul {s2}, {a2}, {",
+            $b,
+            "}\n",
+            "mul {s3}, {a3}, {",
+            $b,
+            "}\n",
+            "adds {",
+            $w0,
+            "}, {",
+            $w0,
+            "}, {s0}\n",
+            "adcs {",
+            $w1,
+            "}, {",
+            $w1,
+            "}, {s1}\n",
+            "adcs {",
+            $w2,
+            "}, {",
+            $w2,
+            "}, {s2}\n",
+            "adcs {",
+            $w3,
+            "}, {",
+            $w3,
+            "}, {s3}\n",
+            "cset {",
+            $w4,
+            "}, hs\n",
+            "umulh {s0}, {a0}, {",
+            $b,
+            "}\n",
+            "umulh {s1}, {a1}, {",
+            $b,
+            "}\n",
+            "umulh {s2}, {a2}, {",
+            $b,
+            "}\n",
+            "umulh {s3}, {a3}, {",
+            $b,
+            "}\n",
+            "adds {",
+            $w1,
+            "}, {",
+            $w1,
+            "}, {s0}\n",
+            "adcs {",
+            $w2,
+            "}, {",
+            $w2,
+            "}, {s1}\n",
+            "adcs {",
+            $w3,
+            "}, {",
+            $w3,
+            "}, {s2}\n",
+            "adc {",
+            $w4,
+            "}, {",
+            $w4,
+            "}, {s3}\n",
+        )
+    };
+}
+
+/// The 512-bit product `a b`, not reduced (for [`redc_wide`] of a sum of
+/// products: Montgomery reduction is linear, so `A' = U + beta X` costs one
+/// reduction instead of two, as in the IFMA kernel). Operand scanning, row by row:
+/// 32 products and 31 additions.
+#[inline(always)]
+pub(super) fn mul_wide(a: Fr, b: Fr) -> [u64; 8] {
+    let [a0, a1, a2, a3] = a.0;
+    let [b0, b1, b2, b3] = b.0;
+    let (w0, w1, w2, w3, w4, w5, w6, w7): (u64, u64, u64, u64, u64, u64, u64, u64);
+    // SAFETY: register-only arithmetic; no memory, no stack.
+    unsafe {
+        asm!(
+            "mul {w0}, {a0}, {b0}",
+            "mul {w1}, {a1}, {b0}",
+            "mul {w2}, {a2}, {b0}",
+            "mul {w3}, {a3}, {b0}",
+            "umulh {s0}, {a0}, {b0}",
+            "umulh {s1}, {a1}, {b0}",
+            "umulh {s2}, {a2}, {b0}",
+            "umulh {w4}, {a3}, {b0}",
+            "adds {w1}, {w1}, {s0}",
+            "adcs {w2}, {w2}, {s1}",
+            "adcs {w3}, {w3}, {s2}",
+            "adc {w4}, {w4}, xzr",
+            wide_row!("b1", "w1", "w2", "w3", "w4", "w5"),
+            wide_row!("b2", "w2", "w3", "w4", "w5", "w6"),
+            wide_row!("b3", "w3", "w4", "w5", "w6", "w7"),
+            a0 = in(reg) a0, a1 = in(reg) a1, a2 = in(reg) a2, a3 = in(reg) a3,
+            b0 = in(reg) b0, b1 = in(reg) b1, b2 = in(reg) b2, b3 = in(reg) b3,
+            w0 = out(reg) w0, w1 = out(reg) w1, w2 = out(reg) w2, w3 = out(reg) w3,
+            w4 = out(reg) w4, w5 = out(reg) w5, w6 = out(reg) w6, w7 = out(reg) w7,
+            s0 = out(reg) _, s1 = out(reg) _, s2 = out(reg) _, s3 = out(reg) _,
+            options(pure, nomem, nostack),
+        );
+    }
+    [w0, w1, w2, w3, w4, w5, w6, w7]
+}
+
+/// `x + y` of two 512-bit values whose sum is below `2^512` (here: sums of two
+/// products of values `< p`, `< 2p^2`).
+#[inline(always)]
+pub(super) fn add_wide(x: [u64; 8], y: [u64; 8]) -> [u64; 8] {
+    let [mut x0, mut x1, mut x2, mut x3, mut x4, mut x5, mut x6, mut x7] = x;
+    // SAFETY: register-only arithmetic; no memory, no stack.
+    unsafe {
+        asm!(
+            "adds {x0}, {x0}, {y0}",
+            "adcs {x1}, {x1}, {y1}",
+            "adcs {x2}, {x2}, {y2}",
+            "adcs {x3}, {x3}, {y3}",
+            "adcs {x4}, {x4}, {y4}",
+            "adcs {x5}, {x5}, {y5}",
+            "adcs {x6}, {x6}, {y6}",
+            "adc {x7}, {x7}, {y7}",
+            x0 = inout(reg) x0, x1 = inout(reg) x1, x2 = inout(reg) x2, x3 = inout(reg) x3,
+            x4 = inout(reg) x4, x5 = inout(reg) x5, x6 = inout(reg) x6, x7 = inout(reg) x7,
+            y0 = in(reg) y[0], y1 = in(reg) y[1], y2 = in(reg) y[2], y3 = in(reg) y[3],
+            y4 = in(reg) y[4], y5 = in(reg) y[5], y6 = in(reg) y[6], y7 = in(reg) y[7],
+            options(pure, nomem, nostack),
+        );
+    }
+    [x0, x1, x2, x3, x4, x5, x6, x7]
+}
+
+/// Montgomery reduction `T / 2^256 mod p`, canonical, of a 512-bit `T < p 2^256`
+/// (SOS as in [`square`]: the low half reduced, `<= p`, plus the high half, `< p`;
+/// one conditional subtraction).
+#[inline(always)]
+pub(super) fn redc_wide(t: [u64; 8]) -> Fr {
+    let [mut t0, mut t1, mut t2, mut t3, w4, w5, w6, w7] = t;
+    // SAFETY: register-only arithmetic and loads from a static; no stack use.
+    unsafe {
+        asm!(
+            load_p!(),
+            reduce!("xzr"),
+            reduce!("xzr"),
+            reduce!("xzr"),
+            reduce!("xzr"),
+            "adds {t0}, {t0}, {w4}",
+            "adcs {t1}, {t1}, {w5}",
+            "adcs {t2}, {t2}, {w6}",
+            "adc {t3}, {t3}, {w7}",
+            csub!(),
+            k = in(reg) P_INV.as_ptr(),
+            t0 = inout(reg) t0, t1 = inout(reg) t1, t2 = inout(reg) t2, t3 = inout(reg) t3,
+            w4 = in(reg) w4, w5 = in(reg) w5, w6 = in(reg) w6, w7 = in(reg) w7,
             p0 = out(reg) _, p1 = out(reg) _, p2 = out(reg) _, p3 = out(reg) _,
             inv = out(reg) _,
             s0 = out(reg) _, s1 = out(reg) _, s2 = out(reg) _, s3 = out(reg) _,

@@ -331,19 +331,35 @@ fn permute_lanes<const N: usize>(a: &mut [Fr; N], b: &mut [Fr; N]) {
     }
 }
 
-/// [`permute_lanes`] on aarch64: the same rounds, with [`ops`]'s field operations
-/// (the assembly of `aarch64.rs`; the same values, bit for bit).
+/// [`permute_lanes`] on aarch64: the same rounds with the assembly of `aarch64.rs`
+/// (the same values, bit for bit), and the IFMA kernel's lazy linear layer: the
+/// S-box output `U = x^4 x` stays a 512-bit product, and each output `A' = U +
+/// beta X` is one Montgomery reduction of a sum of two products (`< 2p^2 < p
+/// 2^256`, see `redc_wide`) instead of two reductions and an addition; `x^2` is
+/// left unreduced (`< 2p`, see `square_lazy`). Per round this saves about 90 of
+/// 720 instructions.
 #[cfg(target_arch = "aarch64")]
 #[inline(always)]
 fn permute_lanes<const N: usize>(a: &mut [Fr; N], b: &mut [Fr; N]) {
+    use aarch64::{add, add_wide, mul, mul_wide, redc_wide, square, square_lazy};
     let k = &*OPTIMIZED;
-    use ops::{add, mul, sbox};
+    // x^4 of a canonical x, canonical.
+    let x4 = |x: Fr| square(square_lazy(x));
+    // (U + beta X, U + delta X), reduced, for U = u^5 unreduced and a canonical X.
+    let linear = |u: [u64; 8], x: Fr, beta: Fr, delta: Fr| {
+        (
+            redc_wide(add_wide(u, mul_wide(beta, x))),
+            redc_wide(add_wide(u, mul_wide(delta, x))),
+        )
+    };
     let full = |r: usize, a: &mut [Fr; N], b: &mut [Fr; N]| {
         let (ca, cb) = (k.ca[r], k.cb[full_index(r)]);
         for l in 0..N {
-            let u = sbox(add(a[l], ca));
-            let x = sbox(add(b[l], cb));
-            (a[l], b[l]) = (add(u, mul(k.beta[r], x)), add(u, mul(k.delta[r], x)));
+            let y = add(a[l], ca);
+            let u = mul_wide(x4(y), y);
+            let z = add(b[l], cb);
+            let x = mul(x4(z), z);
+            (a[l], b[l]) = linear(u, x, k.beta[r], k.delta[r]);
         }
     };
     for r in 0..FIRST_PARTIAL {
@@ -352,9 +368,9 @@ fn permute_lanes<const N: usize>(a: &mut [Fr; N], b: &mut [Fr; N]) {
     for r in FIRST_PARTIAL..LAST_PARTIALS_END {
         let (ca, beta, delta) = (k.ca[r], k.beta[r], k.delta[r]);
         for l in 0..N {
-            let u = sbox(add(a[l], ca));
-            let x = b[l];
-            (a[l], b[l]) = (add(u, mul(beta, x)), add(u, mul(delta, x)));
+            let y = add(a[l], ca);
+            let u = mul_wide(x4(y), y);
+            (a[l], b[l]) = linear(u, b[l], beta, delta);
         }
     }
     for r in LAST_PARTIALS_END..ROUNDS - 1 {
@@ -363,11 +379,13 @@ fn permute_lanes<const N: usize>(a: &mut [Fr; N], b: &mut [Fr; N]) {
     let r = ROUNDS - 1;
     let (ca, cb, m) = (k.ca[r], k.cb[full_index(r)], &k.last);
     for l in 0..N {
-        let u = sbox(add(a[l], ca));
-        let x = sbox(add(b[l], cb));
+        let y = add(a[l], ca);
+        let u = mul(x4(y), y);
+        let z = add(b[l], cb);
+        let x = mul(x4(z), z);
         (a[l], b[l]) = (
-            add(mul(m[0][0], u), mul(m[0][1], x)),
-            add(mul(m[1][0], u), mul(m[1][1], x)),
+            redc_wide(add_wide(mul_wide(m[0][0], u), mul_wide(m[0][1], x))),
+            redc_wide(add_wide(mul_wide(m[1][0], u), mul_wide(m[1][1], x))),
         );
     }
 }
