@@ -13,7 +13,9 @@
 //! further for `t = 2` (see `derive_optimized` in the source): **346 multiplications** per
 //! permutation. [`hash_batch`] hashes many equal-length messages at once: on x86_64
 //! CPUs with AVX-512 IFMA it runs 8 permutations per 512-bit vector (`ifma.rs`),
-//! elsewhere it interleaves permutations on the scalar path.
+//! elsewhere it interleaves permutations on the scalar path, whose field arithmetic
+//! on aarch64 (Graviton) is the inline assembly of `aarch64.rs` (chosen at compile
+//! time; halo2curves has assembly for x86_64 only).
 //!
 //! Set `SUMMA_AGG_NO_SIMD=1` to force the portable path; [`backend`] tells which
 //! one runs.
