@@ -7,7 +7,7 @@
 //! multiplication executes about twice the instructions of x86_64's `mulx`/`adcx`/
 //! `adox` code. Here a 64x64-bit product is split into its low row (`mul`) and high
 //! row (`umulh`), and each row is added into the accumulator with one flag-carrying
-//! chain (`adds`/`adcs`): one instruction per word added (Comba/"row" schedule, as
+//! chain (`adds`/`adcs`): one instruction per word added (operand scanning, as
 //! in Koc, Acar, Kaliski, "Analyzing and comparing Montgomery multiplication
 //! algorithms", IEEE Micro 1996, section 3 for CIOS and SOS).
 //!
@@ -31,13 +31,13 @@
 //!   stays `< 2p` (`(2p + 2 (2^64 - 1) p) / 2^64 < 2p`), so it fits 4 words between
 //!   iterations and 5 after adding a row; one conditional subtraction of `p` at the
 //!   end. 16 + 16 products for `a b`, 4 + 12 + 4 for the reduction (one `mul` per
-//!   word saved by the carry trick), about 135 instructions in all.
+//!   word saved by the carry trick): 142 instructions in all, 3 of them loads.
 //! - [`square`]: SOS (separated operand scanning, section 3.1): the 8-word square
 //!   from its 6 off-diagonal products (doubled with one carry chain) and 4 diagonal
 //!   ones, 20 products instead of 32; then the low 4 words are reduced alone (4 steps
 //!   as above, on a 4-word value: `(T_lo + M p) / 2^256 <= p`) and the high 4 words
 //!   added (`T_hi <= a^2 / 2^256 < p / 4`): the sum is `< 2p`, one conditional
-//!   subtraction. About 120 instructions.
+//!   subtraction. 126 instructions (118 for [`square_lazy`]).
 //! - [`add`]: `a + b < 2p < 2^256` needs no fifth word; subtract `p` if no borrow.
 //! - Lazy forms for the permutation's linear layer (the IFMA kernel's idea, as
 //!   Montgomery reduction is linear): [`mul_wide`] (the 8-word product, 63
@@ -47,9 +47,10 @@
 //!   `mul` and `add` cost two and a subtraction more. [`square_lazy`] leaves `x^2 <
 //!   2p` unreduced for the next [`square`] (`T_hi < 4p^2 / 2^256 < p`).
 //!
-//! The constants are read from [`P_INV`] inside each block (3 loads), which keeps the
-//! blocks' register demand (24) low enough not to make the compiler spill the other
-//! lane's state around them.
+//! The constants are read from [`P_INV`] inside each block (3 loads from L1) rather
+//! than pinned in 5 registers across the whole permutation: a block needs at most 24
+//! of the 28 general registers inline assembly may use, and the rest stay free for
+//! the interleaved lanes' states.
 
 use std::arch::asm;
 
@@ -73,6 +74,8 @@ const INV: u64 = {
     }
     inv.wrapping_neg()
 };
+// p_0 (-p_0^-1) = -1 mod 2^64.
+const _: () = assert!(MODULUS[0].wrapping_mul(INV) == u64::MAX);
 
 /// `p` then `-p^-1 mod 2^64`: what the assembly loads (`ldp`, `ldp`, `ldr`).
 static P_INV: [u64; 5] = [MODULUS[0], MODULUS[1], MODULUS[2], MODULUS[3], INV];
