@@ -373,7 +373,10 @@ mod tests {
         let mut bytes = file(&honest, SerdeFormat::Processed);
         bytes[4 + 17 * 32..4 + 18 * 32].copy_from_slice(p7.as_ref());
         let e = read(&bytes, 4, true).err().unwrap().to_string();
-        assert!(e.contains("Lagrange points are not those of its powers"), "{e}");
+        assert!(
+            e.contains("Lagrange points are not those of its powers"),
+            "{e}"
+        );
         assert!(read(&bytes, 3, true).is_ok());
     }
 
