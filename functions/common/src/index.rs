@@ -19,7 +19,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::error::FnError;
-use crate::storage::Storage;
+use crate::storage::StorageRead;
 
 const MAGIC: &[u8; 8] = b"SUMMA-IX";
 const VERSION: u32 = 1;
@@ -94,7 +94,7 @@ pub fn build(names: &[Vec<u8>]) -> Result<Vec<u8>, FnError> {
 /// The shards that hold `username` according to the index at `key` (ascending;
 /// usually one; empty if none), in three ranged reads.
 pub async fn lookup(
-    storage: &impl Storage,
+    storage: &impl StorageRead,
     bucket: &str,
     key: &str,
     username: &str,

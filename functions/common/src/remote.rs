@@ -10,7 +10,7 @@ use summa_agg::format::ReadAt;
 use tokio::runtime::Handle;
 
 use crate::error::FnError;
-use crate::storage::{Storage, StoreError};
+use crate::storage::{StorageRead, StoreError};
 
 /// Block size of the cache (and the smallest GET).
 pub const BLOCK_SIZE: u64 = 64 << 10;
@@ -30,7 +30,7 @@ pub struct RemoteFile<S> {
     gets: std::sync::atomic::AtomicU64,
 }
 
-impl<S: Storage> RemoteFile<S> {
+impl<S: StorageRead> RemoteFile<S> {
     /// Opens `bucket`/`key`, reading its size (a HEAD). Call it from async code.
     pub async fn open(storage: S, bucket: &str, key: &str) -> Result<Self, StoreError> {
         let size = storage.size(bucket, key).await?;
@@ -90,7 +90,7 @@ impl<S: Storage> RemoteFile<S> {
     }
 }
 
-impl<S: Storage> ReadAt for RemoteFile<S> {
+impl<S: StorageRead> ReadAt for RemoteFile<S> {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         if buf.is_empty() {
             return Ok(());
@@ -173,7 +173,7 @@ impl Sparse {
 
     /// Runs `read` over the object, fetching each missing range (at least
     /// `BLOCK_SIZE` bytes) from `key` and running it again, at most `rounds` times.
-    pub async fn read_with<S: Storage, T>(
+    pub async fn read_with<S: StorageRead, T>(
         &mut self,
         storage: &S,
         bucket: &str,

@@ -14,7 +14,7 @@ use summa_agg::{Layout, Params};
 use crate::handlers::{self, Executions, StartOutcome};
 use crate::model::*;
 use crate::remote::{RemoteFile, BLOCK_SIZE};
-use crate::{FnError, LocalStorage, Storage};
+use crate::{FnError, LocalStorage, Storage, StorageRead};
 
 const BUCKET: &str = "summa-rounds";
 const PREFIX: &str = "rounds/r1";
@@ -179,21 +179,28 @@ impl Round {
         }
     }
 
-    /// A new run: plan, every mini-tree, aggregator.
+    /// A new run: plan, every mini-tree, aggregator (the round driver, one
+    /// mini-tree at a time).
     async fn run(&self) -> Result<RoundResult, FnError> {
         let run = self.next_run();
-        let plan = self.plan().await?;
+        let input = RoundInput {
+            bucket: BUCKET.into(),
+            prefix: PREFIX.into(),
+            run: run.clone(),
+        };
+        let done = crate::round::run(&self.storage, input, 1, &|_| {}).await?;
+        let plan = &done.plan;
         assert_eq!(plan.run, run);
         assert_eq!(plan.items, (0..plan.shard_count).collect::<Vec<_>>());
-        for i in plan.items {
-            let out = self.mini_tree(i).await?;
-            assert_eq!(out.shard, i);
+        assert_eq!(done.mini_trees.len(), plan.shard_count);
+        for (i, out) in plan.items.iter().zip(&done.mini_trees) {
+            assert_eq!(out.shard, *i);
             assert_eq!(
                 out.mini_tree_key,
                 in_run(&run, &format!("mini-trees/{i:06}.mst"))
             );
         }
-        let result = self.aggregate().await?;
+        let result = done.result;
         assert_eq!(result.run.as_deref(), Some(run.as_str()));
         let stored: RoundResult =
             serde_json::from_slice(&self.get(&in_run(&run, "result.json")).await.unwrap()).unwrap();
@@ -1391,7 +1398,7 @@ impl Recording {
     }
 }
 
-impl Storage for Recording {
+impl StorageRead for Recording {
     async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, crate::StoreError> {
         self.read(key);
         self.inner.get(bucket, key).await
@@ -1431,6 +1438,20 @@ impl Storage for Recording {
         self.read(key);
         self.inner.open_if_match(bucket, key, etag).await
     }
+    async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
+        self.read(key);
+        self.inner.open(bucket, key).await
+    }
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, crate::StoreError> {
+        self.inner.list(bucket, prefix).await
+    }
+}
+
+impl Storage for Recording {
     async fn put_if(
         &self,
         bucket: &str,
@@ -1443,14 +1464,6 @@ impl Storage for Recording {
             .put_if(bucket, key, body, content_type, condition)
             .await
     }
-    async fn open(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
-        self.read(key);
-        self.inner.open(bucket, key).await
-    }
     async fn put(
         &self,
         bucket: &str,
@@ -1462,9 +1475,6 @@ impl Storage for Recording {
     }
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), crate::StoreError> {
         self.inner.delete(bucket, key).await
-    }
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, crate::StoreError> {
-        self.inner.list(bucket, prefix).await
     }
 }
 
@@ -1548,7 +1558,7 @@ async fn steps_read_only_what_they_need() {
 async fn plan_reads_only_the_first_64_kib_of_a_shard() {
     #[derive(Clone)]
     struct Ranges(LocalStorage, std::sync::Arc<Mutex<Vec<(String, u64, u64)>>>);
-    impl Storage for Ranges {
+    impl StorageRead for Ranges {
         async fn get(&self, b: &str, k: &str) -> Result<Vec<u8>, crate::StoreError> {
             self.1.lock().unwrap().push((k.into(), 0, u64::MAX));
             self.0.get(b, k).await
@@ -1588,6 +1598,20 @@ async fn plan_reads_only_the_first_64_kib_of_a_shard() {
             self.1.lock().unwrap().push((k.into(), 0, u64::MAX));
             self.0.open_if_match(b, k, e).await
         }
+        async fn open(
+            &self,
+            b: &str,
+            k: &str,
+        ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
+            self.1.lock().unwrap().push((k.into(), 0, u64::MAX));
+            self.0.open(b, k).await
+        }
+        async fn list(&self, b: &str, p: &str) -> Result<Vec<String>, crate::StoreError> {
+            self.0.list(b, p).await
+        }
+    }
+
+    impl Storage for Ranges {
         async fn put_if(
             &self,
             b: &str,
@@ -1597,14 +1621,6 @@ async fn plan_reads_only_the_first_64_kib_of_a_shard() {
             c: crate::PutCondition,
         ) -> Result<(), crate::StoreError> {
             self.0.put_if(b, k, body, t, c).await
-        }
-        async fn open(
-            &self,
-            b: &str,
-            k: &str,
-        ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
-            self.1.lock().unwrap().push((k.into(), 0, u64::MAX));
-            self.0.open(b, k).await
         }
         async fn put(
             &self,
@@ -1617,9 +1633,6 @@ async fn plan_reads_only_the_first_64_kib_of_a_shard() {
         }
         async fn delete(&self, b: &str, k: &str) -> Result<(), crate::StoreError> {
             self.0.delete(b, k).await
-        }
-        async fn list(&self, b: &str, p: &str) -> Result<Vec<String>, crate::StoreError> {
-            self.0.list(b, p).await
         }
     }
     let round = Round::new();
@@ -2206,7 +2219,7 @@ impl Flaky {
     }
 }
 
-impl Storage for Flaky {
+impl StorageRead for Flaky {
     async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, crate::StoreError> {
         self.inner().get(bucket, key).await
     }
@@ -2250,6 +2263,19 @@ impl Storage for Flaky {
         }
         self.inner().open_if_match(bucket, key, etag).await
     }
+    async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
+        self.inner().open(bucket, key).await
+    }
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, crate::StoreError> {
+        self.inner().list(bucket, prefix).await
+    }
+}
+
+impl Storage for Flaky {
     async fn put_if(
         &self,
         bucket: &str,
@@ -2263,13 +2289,6 @@ impl Storage for Flaky {
             .put_if(bucket, key, body, content_type, condition)
             .await
     }
-    async fn open(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
-        self.inner().open(bucket, key).await
-    }
     async fn put(
         &self,
         bucket: &str,
@@ -2282,9 +2301,6 @@ impl Storage for Flaky {
     }
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), crate::StoreError> {
         self.inner().delete(bucket, key).await
-    }
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, crate::StoreError> {
-        self.inner().list(bucket, prefix).await
     }
 }
 

@@ -20,7 +20,7 @@ use aws_sdk_s3::config::Credentials;
 use bytes::Bytes;
 use serde_json::{json, Value};
 use summa_functions::aws::http_client;
-use summa_functions::{S3Storage, Storage};
+use summa_functions::{S3Storage, Storage, StorageRead};
 
 const BUCKET: &str = "summa-rounds";
 const ENTRY_64_V1_ROOT: &str = "0x1a2cd781913e49ef803fbdff9bfa873d0e8b8e1ca96d593bc4837e2d1bea03da";

@@ -14,10 +14,11 @@ use summa_agg::format::write_aggregation;
 use summa_agg::json::{BuildSummary, RoundResult};
 use summa_agg::tree::{Aggregation, TreeSummary};
 
+use super::artifacts::{read_plan, write_error_record};
 use crate::error::{join_error, FnError};
 use crate::model::{
-    read_plan, write_error_record, AggregatorInput, AggregatorOutput, ErrorRecord, Failure,
-    PlanFile, RunKeys, ShardSummary, SHARD_ERROR_SUFFIX,
+    AggregatorInput, AggregatorOutput, ErrorRecord, Failure, PlanFile, RunKeys, ShardSummary,
+    SHARD_ERROR_SUFFIX,
 };
 use crate::storage::{PutCondition, Storage, StoreErrorKind};
 

@@ -12,12 +12,10 @@ use summa_agg::json::{InputRecord, SummaryJson};
 use summa_agg::round::{build_mini_tree, sha256, DigestReader};
 use tokio_util::io::SyncIoBridge;
 
+use super::artifacts::{read_plan, write_error_record};
 use crate::error::{join_error, FnError};
 use crate::index::user_key;
-use crate::model::{
-    read_plan, write_error_record, ErrorRecord, MiniTreeInput, MiniTreeOutput, PlanFile, RunKeys,
-    ShardSummary,
-};
+use crate::model::{ErrorRecord, MiniTreeInput, MiniTreeOutput, PlanFile, RunKeys, ShardSummary};
 use crate::storage::{Storage, StoreErrorKind};
 
 /// The step's name in error messages and `error.json`.
@@ -355,31 +353,35 @@ async fn reuse(
     storage
         .copy(bucket, &prev.mini_tree_names(j), &keys.mini_tree_names(i))
         .await?;
+    // The one trust check (summa_agg::round::check_reused): this round's
+    // parameters, and the root the previous run's summary records.
+    let recorded_summary = prev_summary.summary.to_summary()?;
+    let recorded = summa_agg::round::Recorded {
+        by: "its summary",
+        entries: recorded_summary.entries,
+        depth: recorded_summary.depth,
+        root: Some(&recorded_summary.root),
+        root_preimage: &recorded_summary.root_preimage,
+        at_depth: recorded_summary.depth,
+    };
     let size = storage.size(bucket, &mini_tree_key).await?;
     let mut sparse = crate::remote::Sparse::new(size);
     let name = planned.key.clone();
     let summary = sparse
         .read_with(storage, bucket, &mini_tree_key, 8, |s| {
             let f = summa_agg::format::TreeFile::open(s, mini_tree_key.clone())?;
-            if f.params != plan.params() || f.currencies != plan.currencies {
-                return Err(summa_agg::Error::Invalid(format!(
-                    "{mini_tree_key}: built with other parameters"
-                )));
-            }
-            summa_agg::format::summary_of(&f, &name)
+            summa_agg::round::check_reused(
+                &f,
+                &mini_tree_key,
+                &name,
+                &plan.params(),
+                &plan.currencies,
+                &recorded,
+            )
+            .map_err(summa_agg::Error::Invalid)
         })
         .await?;
     let summary = SummaryJson::from(&summary);
-    if summary.root != prev_summary.summary.root
-        || summary.root_preimage != prev_summary.summary.root_preimage
-        || summary.entries != prev_summary.summary.entries
-        || summary.depth != prev_summary.summary.depth
-    {
-        return Err(FnError::invalid(format!(
-            "{}: its root is not the one its summary records",
-            prev.mini_tree(j)
-        )));
-    }
     let json = ShardSummary {
         run: keys.id().to_string(),
         layout: plan.layout,

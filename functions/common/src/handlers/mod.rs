@@ -3,12 +3,14 @@
 //! on S3 and on a local directory.
 
 pub mod aggregator;
+pub mod artifacts;
 pub mod mini_tree;
 pub mod plan;
 pub mod proof;
 pub mod trigger;
 
 pub use aggregator::{aggregator, publish_error};
+pub use artifacts::{read_plan, write_error_record};
 pub use mini_tree::mini_tree;
 pub use plan::plan;
 pub use proof::proof;

@@ -9,7 +9,7 @@ use summa_agg::proof::{self, Proof};
 use crate::error::{join_error, FnError};
 use crate::model::{ProofInput, RoundKeys};
 use crate::remote::RemoteFile;
-use crate::storage::Storage;
+use crate::storage::StorageRead;
 use crate::storage::StoreErrorKind;
 
 /// The step's name in error messages.
@@ -19,14 +19,14 @@ pub const STEP: &str = crate::model::steps::PROOF;
 /// (or if the user is not there) the run's username index names the shard, in
 /// three ranged reads whatever the number of shards. The proof is verified before
 /// it is returned. An unknown user is `NotFound`.
-pub async fn proof<S: Storage + Clone + 'static>(
+pub async fn proof<S: StorageRead + Clone + 'static>(
     storage: &S,
     input: ProofInput,
 ) -> Result<Proof, FnError> {
     run(storage, &input).await.map_err(|e| e.in_step(STEP))
 }
 
-async fn run<S: Storage + Clone + 'static>(
+async fn run<S: StorageRead + Clone + 'static>(
     storage: &S,
     input: &ProofInput,
 ) -> Result<Proof, FnError> {
@@ -88,7 +88,7 @@ async fn run<S: Storage + Clone + 'static>(
 }
 
 /// The run of the published result, `P/result.json`.
-async fn published_run<S: Storage>(
+async fn published_run<S: StorageRead>(
     storage: &S,
     bucket: &str,
     round: &RoundKeys,
@@ -110,7 +110,7 @@ async fn published_run<S: Storage>(
 }
 
 /// The user's proof from mini-tree `h`, if the user is in it.
-async fn prove_in<S: Storage + Clone + 'static>(
+async fn prove_in<S: StorageRead + Clone + 'static>(
     storage: &S,
     bucket: &str,
     keys: &crate::model::RunKeys,

@@ -12,10 +12,9 @@ use std::future::Future;
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use sha3::{Digest, Sha3_256};
 
+use super::artifacts::write_error_record;
 use crate::error::FnError;
-use crate::model::{
-    write_error_record, ErrorRecord, Manifest, RoundKeys, Started, TriggerOutput, MANIFEST_FILE,
-};
+use crate::model::{ErrorRecord, Manifest, RoundKeys, Started, TriggerOutput, MANIFEST_FILE};
 use crate::storage::Storage;
 
 /// The step's name in error messages.

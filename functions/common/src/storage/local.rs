@@ -9,7 +9,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use super::{ObjectInfo, ObjectReader, PutCondition, Storage, StoreError, StoreErrorKind};
+use super::{
+    ObjectInfo, ObjectReader, PutCondition, Storage, StorageRead, StoreError, StoreErrorKind,
+};
 
 /// Conditional writes of every `LocalStorage` in the process, one at a time (check
 /// and write are then atomic for readers and writers of this process).
@@ -101,7 +103,7 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) -> io::Result<()> {
     Ok(())
 }
 
-impl Storage for LocalStorage {
+impl StorageRead for LocalStorage {
     async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StoreError> {
         let path = self.path(bucket, key)?;
         tokio::fs::read(&path)
@@ -128,17 +130,6 @@ impl Storage for LocalStorage {
         let mut buf = Vec::with_capacity(n as usize);
         f.take(n).read_to_end(&mut buf).await.map_err(err)?;
         Ok(buf)
-    }
-
-    async fn size(&self, bucket: &str, key: &str) -> Result<u64, StoreError> {
-        let path = self.path(bucket, key)?;
-        let meta = tokio::fs::metadata(&path)
-            .await
-            .map_err(|e| Self::err(bucket, key, e))?;
-        if meta.is_dir() {
-            return Err(Self::err(bucket, key, io::ErrorKind::NotFound.into()));
-        }
-        Ok(meta.len())
     }
 
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
@@ -190,6 +181,34 @@ impl Storage for LocalStorage {
         Ok(Box::pin(f))
     }
 
+    async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
+        let path = self.path(bucket, key)?;
+        let f = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| Self::err(bucket, key, e))?;
+        Ok(Box::pin(f))
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+        // Validate the bucket name through `path` with a harmless key.
+        self.path(bucket, "x")?;
+        let dir = self.root.join(bucket);
+        let prefix = prefix.to_string();
+        let location = Self::location(bucket, &prefix);
+        tokio::task::spawn_blocking(move || {
+            let mut keys = Vec::new();
+            walk(&dir, "", &mut keys)
+                .map_err(|e| StoreError::new(StoreErrorKind::Other, &location, e.to_string()))?;
+            keys.retain(|k| k.starts_with(&prefix));
+            keys.sort();
+            Ok(keys)
+        })
+        .await
+        .map_err(|e| StoreError::new(StoreErrorKind::Other, "local storage", e.to_string()))?
+    }
+}
+
+impl Storage for LocalStorage {
     async fn put_if(
         &self,
         bucket: &str,
@@ -220,14 +239,6 @@ impl Storage for LocalStorage {
             ));
         }
         self.put(bucket, key, body, content_type).await
-    }
-
-    async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
-        let path = self.path(bucket, key)?;
-        let f = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| Self::err(bucket, key, e))?;
-        Ok(Box::pin(f))
     }
 
     async fn put(
@@ -280,24 +291,6 @@ impl Storage for LocalStorage {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Self::err(bucket, key, e)),
             _ => Ok(()),
         }
-    }
-
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
-        // Validate the bucket name through `path` with a harmless key.
-        self.path(bucket, "x")?;
-        let dir = self.root.join(bucket);
-        let prefix = prefix.to_string();
-        let location = Self::location(bucket, &prefix);
-        tokio::task::spawn_blocking(move || {
-            let mut keys = Vec::new();
-            walk(&dir, "", &mut keys)
-                .map_err(|e| StoreError::new(StoreErrorKind::Other, &location, e.to_string()))?;
-            keys.retain(|k| k.starts_with(&prefix));
-            keys.sort();
-            Ok(keys)
-        })
-        .await
-        .map_err(|e| StoreError::new(StoreErrorKind::Other, "local storage", e.to_string()))?
     }
 }
 

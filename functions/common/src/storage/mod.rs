@@ -1,6 +1,8 @@
-//! Where rounds live: the [`Storage`] port, with an S3 adapter (`S3Storage`, cargo
-//! feature `aws`) and a local-directory adapter ([`LocalStorage`], a bucket is a
-//! directory) for tests and local runs.
+//! Where rounds live: the storage port, split by capability ([`StorageRead`];
+//! [`Storage`] reads and writes), and its adapters, one file each: S3
+//! (`s3.rs`, `S3Storage`, cargo feature `aws`), a local directory (`local.rs`,
+//! [`LocalStorage`], a bucket is a directory: local runs and tests) and memory
+//! (`memory.rs`, `MemoryStorage`, cargo feature `memory`: tests and fuzzing).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,10 +11,14 @@ use bytes::Bytes;
 use tokio::io::AsyncRead;
 
 mod local;
+#[cfg(feature = "memory")]
+mod memory;
 #[cfg(feature = "aws")]
 mod s3;
 
 pub use local::LocalStorage;
+#[cfg(feature = "memory")]
+pub use memory::MemoryStorage;
 #[cfg(feature = "aws")]
 pub use s3::{S3Storage, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE};
 
@@ -89,9 +95,10 @@ pub enum PutCondition {
     Matches(String),
 }
 
-/// Object storage as the functions use it. Keys are full object keys; `bucket` is
-/// an S3 bucket or, for [`LocalStorage`], a directory under its root.
-pub trait Storage: Send + Sync {
+/// Reading object storage: what a handler that only reads (`proof`) is given, so
+/// that it cannot write. Keys are full object keys; `bucket` is an S3 bucket or,
+/// for [`LocalStorage`], a directory under its root.
+pub trait StorageRead: Send + Sync {
     /// The whole object.
     fn get(
         &self,
@@ -109,10 +116,6 @@ pub trait Storage: Send + Sync {
         len: u64,
     ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
 
-    /// The object's size in bytes.
-    fn size(&self, bucket: &str, key: &str)
-        -> impl Future<Output = Result<u64, StoreError>> + Send;
-
     /// The object's size and ETag.
     fn head(
         &self,
@@ -127,6 +130,13 @@ pub trait Storage: Send + Sync {
         key: &str,
     ) -> impl Future<Output = Result<(Vec<u8>, String), StoreError>> + Send;
 
+    /// The object's body as a stream.
+    fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<ObjectReader, StoreError>> + Send;
+
     /// The object's body as a stream, only if its ETag is `etag` (`If-Match`);
     /// otherwise a [`StoreErrorKind::Changed`] error.
     fn open_if_match(
@@ -135,6 +145,34 @@ pub trait Storage: Send + Sync {
         key: &str,
         etag: &str,
     ) -> impl Future<Output = Result<ObjectReader, StoreError>> + Send;
+
+    /// The keys that start with `prefix`, in key (byte) order.
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// The object's size in bytes ([`StorageRead::head`] without the ETag).
+    fn size(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        async move { Ok(self.head(bucket, key).await?.size) }
+    }
+}
+
+/// Object storage as the functions use it: reading ([`StorageRead`]) and writing.
+pub trait Storage: StorageRead {
+    /// Writes (replaces) an object.
+    fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Writes an object only if `condition` holds; otherwise a
     /// [`StoreErrorKind::Changed`] error and nothing is written.
@@ -145,22 +183,6 @@ pub trait Storage: Send + Sync {
         body: Bytes,
         content_type: &str,
         condition: PutCondition,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// The object's body as a stream.
-    fn open(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> impl Future<Output = Result<ObjectReader, StoreError>> + Send;
-
-    /// Writes (replaces) an object.
-    fn put(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Bytes,
-        content_type: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Copies an object within the bucket (S3: a server-side `CopyObject`, nothing
@@ -184,11 +206,4 @@ pub trait Storage: Send + Sync {
         bucket: &str,
         key: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// The keys that start with `prefix`, in key (byte) order.
-    fn list(
-        &self,
-        bucket: &str,
-        prefix: &str,
-    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 }

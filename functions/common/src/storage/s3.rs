@@ -8,7 +8,9 @@ use aws_sdk_s3::Client;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
-use super::{ObjectInfo, ObjectReader, PutCondition, Storage, StoreError, StoreErrorKind};
+use super::{
+    ObjectInfo, ObjectReader, PutCondition, Storage, StorageRead, StoreError, StoreErrorKind,
+};
 
 /// Objects at least this large are uploaded in parts.
 pub const DEFAULT_MULTIPART_THRESHOLD: usize = 64 << 20;
@@ -199,7 +201,7 @@ impl S3Storage {
     }
 }
 
-impl Storage for S3Storage {
+impl StorageRead for S3Storage {
     async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StoreError> {
         let out = self
             .client
@@ -263,18 +265,6 @@ impl Storage for S3Storage {
         Ok(data)
     }
 
-    async fn size(&self, bucket: &str, key: &str) -> Result<u64, StoreError> {
-        let out = self
-            .client
-            .head_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| store_err(location(bucket, key), e))?;
-        Ok(out.content_length().unwrap_or(0).max(0) as u64)
-    }
-
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
         let out = self
             .client
@@ -332,6 +322,41 @@ impl Storage for S3Storage {
         Ok(Box::pin(out.body.into_async_read()))
     }
 
+    async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| store_err(location(bucket, key), e))?;
+        Ok(Box::pin(out.body.into_async_read()))
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| store_err(location(bucket, prefix), e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+        }
+        keys.sort();
+        Ok(keys)
+    }
+}
+
+impl Storage for S3Storage {
     async fn put_if(
         &self,
         bucket: &str,
@@ -355,18 +380,6 @@ impl Storage for S3Storage {
             .await
             .map_err(|e| store_err(location(bucket, key), e))?;
         Ok(())
-    }
-
-    async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| store_err(location(bucket, key), e))?;
-        Ok(Box::pin(out.body.into_async_read()))
     }
 
     async fn put(
@@ -429,26 +442,5 @@ impl Storage for S3Storage {
             }
             Err(e) => Err(store_err(location(bucket, key), e)),
         }
-    }
-
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
-        let mut keys = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| store_err(location(bucket, prefix), e))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
-            );
-        }
-        keys.sort();
-        Ok(keys)
     }
 }

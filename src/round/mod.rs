@@ -1,162 +1,31 @@
 //! A round: shards to mini-trees to the aggregation tree to `result.json`.
 //!
-//! The steps are plain functions over readers and bytes, so the same code serves
-//! the CLI on a directory and the Lambda functions on S3. [`run_local`] is the
-//! embedded round: a directory (or files) in, artifacts in an output directory.
+//! The steps are plain functions over readers and bytes (`steps.rs`, re-exported
+//! here), so the same code serves the CLI on a directory and the Lambda functions
+//! on S3. [`run_local`] is the embedded round: a directory (or files) in,
+//! artifacts in an output directory. Re-using a previous round's mini-trees has
+//! one trust check for both rounds, [`check_reused`] (`reuse.rs`).
+
+mod reuse;
+mod steps;
+
+use reuse::Previous;
+pub use reuse::{check_reused, Recorded};
+pub use steps::*;
 
 use std::fs::{self, File};
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
 use crate::format::{write_aggregation, write_mini_tree};
 use crate::host::BuildRecord;
 use crate::json::{local_etag, BuildSummary, InputRecord, RoundResult};
-use crate::shard::{check_header, read_entries, read_header, Currency};
-use crate::tree::{Aggregation, MiniTree, TreeSummary};
+use crate::shard::{check_header, read_header};
+use crate::tree::{Aggregation, TreeSummary};
 use crate::{Error, Params, Result};
-
-/// File name of the round's result.
-pub const RESULT_FILE: &str = "result.json";
-/// File name of the aggregation tree.
-pub const AGGREGATION_FILE: &str = "aggregation.mst";
-/// Folder of the mini-trees.
-pub const MINI_TREE_DIR: &str = "mini-trees";
-
-/// Relative path of mini-tree `i`: zero-padded so that name order is round order.
-pub fn mini_tree_path(i: usize) -> String {
-    format!("{MINI_TREE_DIR}/{i:06}.mst")
-}
-
-/// Relative path of mini-tree `i`'s JSON summary.
-pub fn mini_tree_summary_path(i: usize) -> String {
-    format!("{MINI_TREE_DIR}/{i:06}.json")
-}
-
-/// A reader that hashes (SHA-256) and counts the bytes read through it.
-#[derive(Debug)]
-pub struct DigestReader<R> {
-    inner: R,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-impl<R> DigestReader<R> {
-    /// Wraps `inner`.
-    pub fn new(inner: R) -> Self {
-        DigestReader {
-            inner,
-            hasher: Sha256::new(),
-            bytes: 0,
-        }
-    }
-
-    /// The bytes read so far and their SHA-256.
-    pub fn finish(self) -> (u64, [u8; 32]) {
-        (self.bytes, self.hasher.finalize().into())
-    }
-}
-
-impl<R: Read> Read for DigestReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-}
-
-/// A writer that hashes (SHA-256) the bytes written through it.
-#[derive(Debug)]
-pub struct DigestWriter<W> {
-    inner: W,
-    hasher: Sha256,
-}
-
-impl<W> DigestWriter<W> {
-    /// Wraps `inner`.
-    pub fn new(inner: W) -> Self {
-        DigestWriter {
-            inner,
-            hasher: Sha256::new(),
-        }
-    }
-
-    /// The SHA-256 of what was written.
-    pub fn finish(self) -> [u8; 32] {
-        self.hasher.finalize().into()
-    }
-}
-
-impl<W: Write> Write for DigestWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// SHA-256 of `bytes`.
-pub fn sha256(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
-}
-
-/// Builds one shard's mini-tree from a CSV stream.
-pub fn build_mini_tree<R: Read>(
-    reader: R,
-    name: &str,
-    params: &Params,
-    expected: Option<&[Currency]>,
-) -> Result<MiniTree> {
-    params.validate()?;
-    let entries = read_entries(reader, name, params, expected)?;
-    MiniTree::build(entries, params, name)
-}
-
-/// The shard files of a round: every `*.csv` of the directories given, and the
-/// files given, in lexicographic order of their file names.
-pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for p in paths {
-        let meta = fs::metadata(p).map_err(|e| Error::io(p.display().to_string(), e))?;
-        if meta.is_dir() {
-            let mut found = false;
-            for entry in fs::read_dir(p).map_err(|e| Error::io(p.display().to_string(), e))? {
-                let path = entry
-                    .map_err(|e| Error::io(p.display().to_string(), e))?
-                    .path();
-                if path.is_file()
-                    && path
-                        .extension()
-                        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-                {
-                    files.push(path);
-                    found = true;
-                }
-            }
-            if !found {
-                return Err(Error::Invalid(format!(
-                    "{}: no CSV shard (*.csv) in this directory",
-                    p.display()
-                )));
-            }
-        } else {
-            files.push(p.clone());
-        }
-    }
-    if files.is_empty() {
-        return Err(Error::Invalid("no CSV shard given".into()));
-    }
-    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()).then_with(|| a.cmp(b)));
-    files.dedup();
-    Ok(files)
-}
 
 /// Times of a local round.
 #[derive(Clone, Debug, Default)]
@@ -222,126 +91,6 @@ pub struct Reuse {
     /// The previous round's mini-tree depth, when it differs from this round's:
     /// re-used mini-trees are lifted to the new depth by the aggregation.
     pub depth_change: Option<(u32, u32)>,
-}
-
-/// The previous round, checked: its result, its aggregation tree's mini-tree
-/// table, and its inputs by the SHA-256 of their bytes.
-struct Previous {
-    dir: PathBuf,
-    aggregation: Vec<crate::tree::ShardInfo>,
-    base: u32,
-    by_sha: std::collections::HashMap<String, usize>,
-    inputs: Vec<InputRecord>,
-}
-
-impl Previous {
-    /// Opens `dir` as the previous round of a round with `params` and
-    /// `currencies`; `Err` says why it is not trusted.
-    fn open(
-        dir: &Path,
-        params: &Params,
-        currencies: &[Currency],
-    ) -> std::result::Result<Previous, String> {
-        let read = |name: &str| {
-            fs::read(dir.join(name)).map_err(|e| format!("{}: {e}", dir.join(name).display()))
-        };
-        let result: RoundResult = serde_json::from_slice(&read(RESULT_FILE)?).map_err(|e| {
-            format!(
-                "{}: not a round result: {e}",
-                dir.join(RESULT_FILE).display()
-            )
-        })?;
-        if result.layout != params.layout || result.n_bytes != params.n_bytes {
-            return Err(format!(
-                "it was built with layout {} and n_bytes {}, this round uses {} and {}",
-                result.layout, result.n_bytes, params.layout, params.n_bytes
-            ));
-        }
-        if result.currencies != currencies {
-            return Err("its currencies (the shards' header) differ from this round's".into());
-        }
-        let agg_bytes = read(AGGREGATION_FILE)?;
-        let agg = crate::format::TreeFile::open(
-            agg_bytes,
-            dir.join(AGGREGATION_FILE).display().to_string(),
-        )
-        .map_err(|e| e.to_string())?;
-        let aggregation = agg.shards().map_err(|e| e.to_string())?;
-        if !agg.is_aggregation()
-            || agg.params != *params
-            || agg.currencies != currencies
-            || aggregation.len() != result.inputs.len()
-            || result.mini_trees != result.inputs.len() as u64
-        {
-            return Err("its aggregation tree does not match its result.json".into());
-        }
-        let mut by_sha = std::collections::HashMap::new();
-        for (j, input) in result.inputs.iter().enumerate() {
-            if input.mini_tree != mini_tree_path(j) {
-                return Err(format!("input {j} names mini-tree {:?}", input.mini_tree));
-            }
-            by_sha.entry(input.sha256.clone()).or_insert(j);
-        }
-        Ok(Previous {
-            dir: dir.to_path_buf(),
-            aggregation,
-            base: agg.base,
-            by_sha,
-            inputs: result.inputs,
-        })
-    }
-
-    /// Previous mini-tree `j`'s bytes and summary (named `name`), if its file has
-    /// the recorded hash and its root is the one the previous aggregation tree
-    /// holds.
-    fn mini_tree(
-        &self,
-        j: usize,
-        name: &str,
-        params: &Params,
-        currencies: &[Currency],
-    ) -> std::result::Result<(Vec<u8>, TreeSummary), String> {
-        let rel = mini_tree_path(j);
-        let path = self.dir.join(&rel);
-        let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        if hex::encode(sha256(&bytes)) != self.inputs[j].mini_tree_sha256 {
-            return Err(format!(
-                "{}: its SHA-256 is not the one the previous result records",
-                path.display()
-            ));
-        }
-        let file = File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let f = crate::format::TreeFile::open(file, path.display().to_string())
-            .map_err(|e| e.to_string())?;
-        if f.params != *params || f.currencies != currencies {
-            return Err(format!("{}: built with other parameters", path.display()));
-        }
-        let summary = crate::format::summary_of(&f, name).map_err(|e| e.to_string())?;
-        let info = &self.aggregation[j];
-        let zeros = crate::tree::Zeros::new(
-            params.layout,
-            currencies.len(),
-            self.base.max(summary.depth),
-        );
-        let (_, lifted) = crate::tree::lift(
-            params,
-            &zeros,
-            summary.root.clone(),
-            summary.root_preimage.clone(),
-            summary.depth,
-            self.base,
-        );
-        if info.entries != summary.entries
-            || info.depth != summary.depth
-            || info.root_preimage != lifted
-        {
-            return Err(format!(
-                "{}: its root is not the one the previous aggregation tree holds",
-                path.display()
-            ));
-        }
-        Ok((bytes, summary))
-    }
 }
 
 /// The input record of local shard `i`: its path, size, SHA-256 (and the ETag

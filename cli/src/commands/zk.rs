@@ -31,7 +31,7 @@ fn warn_unsafe(unsafe_test: bool) {
 
 /// The shape of a completed round, from its `result.json`.
 pub fn round_shape(dir: &Path) -> Result<Shape> {
-    let r = crate::read_result(&dir.join(summa_agg::round::RESULT_FILE))?;
+    let r = crate::output::read_result(&dir.join(summa_agg::round::RESULT_FILE))?;
     Ok(Shape {
         layout: r.layout,
         depth: r.depth,
@@ -64,7 +64,7 @@ pub fn keys(shape: Shape, srs: Option<PathBuf>, unsafe_test_srs: bool, out: &Pat
         out.display(),
         start.elapsed().as_secs_f64()
     );
-    crate::print_json(&keys.meta, true)
+    crate::output::print_json(&keys.meta, true)
 }
 
 /// `zk-keys --check KEYS --srs FILE`: whether published keys are this circuit's on
@@ -100,24 +100,24 @@ pub fn prove(merkle: &Proof, keys_dir: &Path) -> Result<()> {
         merkle.entry.username,
         start.elapsed().as_secs_f64()
     );
-    crate::print_json(&proof, true)
+    crate::output::print_json(&proof, true)
 }
 
 /// `verify` of a ZK proof file: the verifying key derived from the circuit and a
 /// pinned ceremony's SRS, the root and totals from what the custodian published
 /// (`--result`, or `--root` with `--totals`), never from the proof file.
-pub fn verify(path: &Path, value: serde_json::Value, a: &crate::VerifyArgs) -> Result<()> {
+pub fn verify(path: &Path, value: serde_json::Value, a: &crate::args::VerifyArgs) -> Result<()> {
     let proof: ZkProof = serde_json::from_value(value).map_err(|e| Error::Format {
         path: path.display().to_string(),
         what: "zero-knowledge proof",
         problem: e.to_string(),
     })?;
-    let published = match (a.result, a.root, a.totals) {
+    let published = match (a.result.as_deref(), a.root.as_deref(), a.totals.as_deref()) {
         (Some(result), _, _) => {
             let p = Published::from_result_json(&read(result)?).map_err(|e| {
                 Error::Invalid(format!("{}: {}", result.display(), zk_err(e)))
             })?;
-            if let Some(root) = a.root {
+            if let Some(root) = a.root.as_deref() {
                 if json::parse_fr(root, "--root")? != p.root {
                     return Err(Error::Proof(format!(
                         "--root is not the root of {}",
@@ -157,7 +157,7 @@ pub fn verify(path: &Path, value: serde_json::Value, a: &crate::VerifyArgs) -> R
             published.shape.currencies
         )));
     }
-    let srs_path = match (a.srs, a.keys) {
+    let srs_path = match (a.srs.as_deref(), a.keys.as_deref()) {
         (Some(file), _) => file.to_path_buf(),
         (None, Some(dir)) => dir.join("srs.bin"),
         (None, None) => {
@@ -170,14 +170,14 @@ pub fn verify(path: &Path, value: serde_json::Value, a: &crate::VerifyArgs) -> R
     let clock_start = Instant::now();
     let clock = move || clock_start.elapsed().as_secs_f64() * 1e3;
     let opts = Options {
-        expected_user: a.user,
-        expected_balances: a.balances,
+        expected_user: a.user.as_deref(),
+        expected_balances: a.balances.as_deref(),
         unsafe_test_srs: a.unsafe_test_srs,
         clock: Some(&clock),
     };
     let report =
         verifier::verify(&proof, &published, &srs, &opts).map_err(|e| with_file(e, &srs_path))?;
-    if let Some(dir) = a.keys {
+    if let Some(dir) = &a.keys {
         keys::check_published(
             &read(&dir.join("keys.json"))?,
             &read(&dir.join("vk.bin"))?,
@@ -237,7 +237,7 @@ fn print_report(r: &Report, labels_from_proof: bool) {
 pub fn bench(shape: Shape, proofs: usize) -> Result<()> {
     shape.validate().map_err(zk_err)?;
     let threads = rayon::current_num_threads();
-    use crate::measure;
+    use super::bench::measure;
     let (srs, srs_wall, _) = measure(|| keys::load_srs(&SrsSource::UnsafeTest, shape.k()));
     let (params, _) = srs.map_err(zk_err)?;
     let (vk, derive_wall, _) = measure(|| verifier::derive_vk(&params, &shape));
@@ -282,7 +282,7 @@ pub fn bench(shape: Shape, proofs: usize) -> Result<()> {
         "pk_bytes": size("pk.bin"),
         "vk_bytes": size("vk.bin"),
         "srs_bytes": size("srs.bin"),
-        "peak_rss_mib": crate::proc_status_bytes("VmHWM:") as f64 / (1 << 20) as f64,
+        "peak_rss_mib": super::bench::proc_status_bytes("VmHWM:") as f64 / (1 << 20) as f64,
         "proofs": proofs,
         "srs": "unsafe-test-srs (benchmark only)",
     });
@@ -298,7 +298,7 @@ pub fn bench(shape: Shape, proofs: usize) -> Result<()> {
         proof_len,
         report["peak_rss_mib"].as_f64().unwrap_or(0.0)
     );
-    crate::print_json(&report, false)
+    crate::output::print_json(&report, false)
 }
 
 /// A layout argument's shape, for `zk-keys` and `bench-zk` without a round.
@@ -309,4 +309,34 @@ pub fn explicit_shape(layout: Layout, depth: u32, currencies: usize, n_bytes: u8
         currencies,
         n_bytes,
     }
+}
+
+/// `zk-keys`: the keys of a round's shape or of an explicit one, or `--check`.
+pub fn keys_command(a: crate::args::ZkKeysArgs) -> Result<()> {
+    if let Some(dir) = &a.check {
+        return check_keys(dir, a.srs.as_deref(), a.unsafe_test_srs);
+    }
+    let shape = match &a.round {
+        Some(dir) => round_shape(dir)?,
+        None => explicit_shape(
+            a.layout.unwrap_or_default(),
+            a.depth.expect("clap requires --depth"),
+            a.currencies.expect("clap requires --currencies"),
+            a.n_bytes.unwrap_or(summa_agg::layout::DEFAULT_N_BYTES),
+        ),
+    };
+    keys(
+        shape,
+        a.srs,
+        a.unsafe_test_srs,
+        &a.out.expect("clap requires --out without --check"),
+    )
+}
+
+/// `bench-zk`.
+pub fn bench_command(a: crate::args::BenchZkArgs) -> Result<()> {
+    bench(
+        explicit_shape(a.layout, a.depth, a.currencies, a.n_bytes),
+        a.proofs,
+    )
 }
