@@ -1,6 +1,6 @@
 //! The binary tree files (`.mst` mini-trees, `aggregation.mst`), read as the
 //! library and the functions read them: whole (`TreeFile` over bytes), through the
-//! ranged reads of the functions (`remote::Sparse`, `remote::RemoteFile` over an
+//! ranged reads of the functions (`remote::FetchedRanges`, `remote::RemoteFile` over an
 //! object store), the username index, and the `proof` function's whole path.
 //!
 //! Modes (first byte): one raw file; a raw aggregation + mini-tree pair and a
@@ -23,21 +23,21 @@ use summa_agg_fuzz::rounds::{self, Round};
 use summa_agg_fuzz::{oracle, runtime, Input};
 use summa_functions::index;
 use summa_functions::model::{ProofInput, RunKeys};
-use summa_functions::remote::{RemoteFile, Sparse};
+use summa_functions::remote::{FetchedRanges, RemoteFile};
 use summa_functions::storage::MemoryStorage as Memory;
 
 const MAX_ROUNDS: usize = 64;
 
-/// Reads through `Sparse` as `Sparse::read_with` does, fetching each missing
+/// Reads through `FetchedRanges` as `FetchedRanges::read_with` does, fetching each missing
 /// range (at least `block` bytes) and reading again; `None` if still reading after
 /// `MAX_ROUNDS`. (`read` may swallow a failed read: any miss means again.)
 fn with_sparse<T>(
     bytes: &[u8],
     block: u64,
-    mut read: impl FnMut(&Sparse) -> summa_agg::Result<T>,
+    mut read: impl FnMut(&FetchedRanges) -> summa_agg::Result<T>,
 ) -> Option<summa_agg::Result<T>> {
     let size = bytes.len() as u64;
-    let mut s = Sparse::new(size);
+    let mut s = FetchedRanges::new(size);
     for _ in 0..MAX_ROUNDS {
         let r = read(&s);
         match s.take_missing() {
@@ -145,7 +145,11 @@ fn raw_file(inp: &mut Input<'_>) {
         TreeFile::open(s, "f.mst").map(|f| digest(&f))
     });
     if let Some(got) = sparse {
-        assert_eq!(got.ok(), want, "Sparse reads differ from whole reads");
+        assert_eq!(
+            got.ok(),
+            want,
+            "FetchedRanges reads differ from whole reads"
+        );
     }
     let mem = Memory::default();
     mem.insert("b", "f.mst", bytes.to_vec());

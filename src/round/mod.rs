@@ -93,6 +93,18 @@ pub struct Reuse {
     pub depth_change: Option<(u32, u32)>,
 }
 
+/// One shard of a local round, built or re-used.
+struct LocalShard {
+    /// Its mini-tree's summary.
+    summary: TreeSummary,
+    /// Its input record.
+    input: InputRecord,
+    /// What built it (`None`: re-used from the previous round).
+    build: Option<BuildRecord>,
+    /// Why a shard whose bytes the previous round had was rebuilt.
+    rebuilt_because: Option<String>,
+}
+
 /// The input record of local shard `i`: its path, size, SHA-256 (and the ETag
 /// made of it) and its mini-tree's path and content hash.
 fn local_input(
@@ -185,15 +197,7 @@ pub fn run_local_with(
     let plan = start.elapsed();
 
     let t = Instant::now();
-    // (summary, input record, what built it (None: re-used), why a candidate
-    // was rebuilt)
-    type Built = (
-        TreeSummary,
-        InputRecord,
-        Option<BuildRecord>,
-        Option<String>,
-    );
-    let built: Vec<Result<Built>> = inputs
+    let built: Vec<Result<LocalShard>> = inputs
         .par_iter()
         .enumerate()
         .map(|(i, p)| {
@@ -222,7 +226,12 @@ pub fn run_local_with(
                                 i,
                                 prev.inputs[j].mini_tree_sha256.clone(),
                             );
-                            return Ok((s, input, None, None));
+                            return Ok(LocalShard {
+                                summary: s,
+                                input,
+                                build: None,
+                                rebuilt_because: None,
+                            });
                         }
                         Err(e) => why = Some(e),
                     }
@@ -248,14 +257,24 @@ pub fn run_local_with(
             let s = tree.summary();
             on_tree(&s);
             let input = local_input(name(p), size, &sha, i, hex::encode(tree_sha));
-            Ok((s, input, Some(record), why))
+            Ok(LocalShard {
+                summary: s,
+                input,
+                build: Some(record),
+                rebuilt_because: why,
+            })
         })
         .collect();
     let mut summaries = Vec::with_capacity(inputs.len());
     let mut records = Vec::with_capacity(inputs.len());
     let mut builds = Vec::new();
     for (i, b) in built.into_iter().enumerate() {
-        let (s, input, build, why) = b?;
+        let LocalShard {
+            summary: s,
+            input,
+            build,
+            rebuilt_because: why,
+        } = b?;
         match build {
             None => reuse.reused.push(i),
             Some(record) => {

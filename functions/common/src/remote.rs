@@ -146,18 +146,18 @@ impl<S: StorageRead> ReadAt for RemoteFile<S> {
 /// reads of a small part of an object (a mini-tree's header and root) from async
 /// code, without a blocking bridge.
 #[derive(Debug, Default)]
-pub struct Sparse {
+pub struct FetchedRanges {
     size: u64,
     chunks: Vec<(u64, Vec<u8>)>,
     missing: std::sync::Mutex<Option<(u64, usize)>>,
 }
 
-impl Sparse {
+impl FetchedRanges {
     /// An object of `size` bytes with nothing fetched yet.
-    pub fn new(size: u64) -> Sparse {
-        Sparse {
+    pub fn new(size: u64) -> FetchedRanges {
+        FetchedRanges {
             size,
-            ..Sparse::default()
+            ..FetchedRanges::default()
         }
     }
 
@@ -179,7 +179,7 @@ impl Sparse {
         bucket: &str,
         key: &str,
         rounds: usize,
-        mut read: impl FnMut(&Sparse) -> summa_agg::Result<T>,
+        mut read: impl FnMut(&FetchedRanges) -> summa_agg::Result<T>,
     ) -> Result<T, FnError> {
         for _ in 0..rounds {
             match read(self) {
@@ -200,7 +200,7 @@ impl Sparse {
     }
 }
 
-impl ReadAt for &Sparse {
+impl ReadAt for &FetchedRanges {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         let end = offset + buf.len() as u64;
         for (start, bytes) in &self.chunks {

@@ -219,7 +219,14 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
         .await
         .map_err(join_error)?
     };
-    let (bytes, summary, names, size, sha, build) = built.map_err(|e| in_shard(e.into()))?;
+    let BuiltShard {
+        bytes,
+        summary,
+        names,
+        size,
+        sha,
+        build,
+    } = built.map_err(|e| in_shard(e.into()))?;
     if size != planned.size {
         return Err(in_shard(changed(format!(
             "{size} bytes read, {} planned",
@@ -274,16 +281,21 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
     })
 }
 
-/// What [`build_shard`] gives: the encoded mini-tree, its summary, the sorted
-/// hashed usernames, the bytes read, their SHA-256 and the build record.
-type Built = (
-    Vec<u8>,
-    summa_agg::tree::TreeSummary,
-    Vec<u8>,
-    u64,
-    [u8; 32],
-    BuildRecord,
-);
+/// A shard's mini-tree as [`build_shard`] makes it.
+struct BuiltShard {
+    /// The encoded mini-tree (`.mst`).
+    bytes: Vec<u8>,
+    /// Its summary.
+    summary: summa_agg::tree::TreeSummary,
+    /// The sorted hashed usernames (`.names`).
+    names: Vec<u8>,
+    /// The shard's bytes read.
+    size: u64,
+    /// Their SHA-256.
+    sha: [u8; 32],
+    /// What built it.
+    build: BuildRecord,
+}
 
 /// Builds a shard's mini-tree from its CSV bytes (synchronous: on a blocking
 /// thread, or inline in one-thread mode); `started` is when reading it began.
@@ -293,7 +305,7 @@ fn build_shard(
     params: &summa_agg::Params,
     currencies: &[summa_agg::shard::Currency],
     started: Instant,
-) -> Result<Built, summa_agg::Error> {
+) -> Result<BuiltShard, summa_agg::Error> {
     let mut digest = DigestReader::new(csv);
     let tree = build_mini_tree(
         BufReader::with_capacity(1 << 20, &mut digest),
@@ -311,7 +323,14 @@ fn build_shard(
         .map(|u| user_key(tree.username(u)))
         .collect();
     names.sort_unstable();
-    Ok((bytes, tree.summary(), names.concat(), size, sha, build))
+    Ok(BuiltShard {
+        bytes,
+        summary: tree.summary(),
+        names: names.concat(),
+        size,
+        sha,
+        build,
+    })
 }
 
 /// Shard `i` from the previous round's mini-tree `from` (same size and ETag): its
@@ -365,7 +384,7 @@ async fn reuse(
         at_depth: recorded_summary.depth,
     };
     let size = storage.size(bucket, &mini_tree_key).await?;
-    let mut sparse = crate::remote::Sparse::new(size);
+    let mut sparse = crate::remote::FetchedRanges::new(size);
     let name = planned.key.clone();
     let summary = sparse
         .read_with(storage, bucket, &mini_tree_key, 8, |s| {
