@@ -11,6 +11,7 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod error;
+pub mod executions;
 pub mod handlers;
 pub mod index;
 pub mod model;

@@ -1,5 +1,5 @@
 //! The functions' handlers: plain async functions over the [`crate::Storage`]
-//! port (and, for `trigger`, the [`Executions`] port), so that they run the same
+//! port (and, for `trigger`, the [`crate::executions::Executions`] port), so that they run the same
 //! on S3 and on a local directory.
 
 pub mod aggregator;
@@ -14,7 +14,7 @@ pub use artifacts::{read_plan, write_error_record};
 pub use mini_tree::mini_tree;
 pub use plan::plan;
 pub use proof::proof;
-pub use trigger::{execution_name, trigger, Executions, StartOutcome};
+pub use trigger::{execution_name, trigger};
 
 /// Whether the engine runs inline, on the calling thread: on a current-thread
 /// tokio runtime (the functions' one-thread mode, [`crate::runtime`]), where

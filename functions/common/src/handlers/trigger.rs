@@ -7,13 +7,12 @@
 //! re-runs only what failed, on the shard versions its plan pinned. When the
 //! input itself was wrong, fix it and upload `P/round.json` again: a new run.
 
-use std::future::Future;
-
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use sha3::{Digest, Sha3_256};
 
 use super::artifacts::write_error_record;
 use crate::error::FnError;
+use crate::executions::{Executions, StartOutcome};
 use crate::model::{ErrorRecord, Manifest, RoundKeys, Started, TriggerOutput, MANIFEST_FILE};
 use crate::storage::Storage;
 
@@ -22,28 +21,6 @@ pub const STEP: &str = crate::model::steps::TRIGGER;
 
 /// Step Functions' limit on execution names.
 pub const MAX_NAME_LEN: usize = 80;
-
-/// What starting an execution did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StartOutcome {
-    /// A new execution.
-    Started {
-        /// Its ARN.
-        execution_arn: String,
-    },
-    /// An execution of that name exists already (this event was seen before).
-    AlreadyExists,
-}
-
-/// Starts executions of the round state machine (the Step Functions port).
-pub trait Executions: Send + Sync {
-    /// Starts an execution named `name` with JSON `input`.
-    fn start(
-        &self,
-        name: &str,
-        input: &str,
-    ) -> impl Future<Output = Result<StartOutcome, FnError>> + Send;
-}
 
 /// The execution name of a round, which is also its run id: readable (the prefix,
 /// sanitized) and unique per upload of the manifest (a hash of the prefix and

@@ -15,7 +15,8 @@ use serde::de::DeserializeOwned;
 use summa_agg::json::RoundResult;
 use summa_agg::{Layout, Params};
 
-use crate::handlers::{self, Executions, StartOutcome};
+use crate::executions::{Executions, StartOutcome};
+use crate::handlers;
 use crate::model::*;
 use crate::remote::{RemoteFile, BLOCK_SIZE};
 use crate::{FnError, LocalStorage, Storage, StorageRead};
