@@ -14,7 +14,7 @@ use summa_agg::format::write_aggregation;
 use summa_agg::json::{BuildSummary, RoundResult};
 use summa_agg::tree::{Aggregation, TreeSummary};
 
-use super::artifacts::{read_plan, write_error_record};
+use super::artifacts::{put_binary, read_plan, write_error_record};
 use crate::error::{join_error, FnError};
 use crate::model::{
     AggregatorInput, AggregatorOutput, ErrorRecord, Failure, PlanFile, RunKeys, ShardSummary,
@@ -157,22 +157,8 @@ async fn aggregate(
     let index = index?;
 
     let agg_key = keys.aggregation();
-    storage
-        .put(
-            bucket,
-            &agg_key,
-            Bytes::from(bytes),
-            "application/octet-stream",
-        )
-        .await?;
-    storage
-        .put(
-            bucket,
-            &keys.user_index(),
-            Bytes::from(index),
-            "application/octet-stream",
-        )
-        .await?;
+    put_binary(storage, bucket, &agg_key, bytes).await?;
+    put_binary(storage, bucket, &keys.user_index(), index).await?;
     result.run = Some(keys.id().to_string());
     if let Some(prev) = plan.previous.as_ref().filter(|p| p.untrusted.is_none()) {
         result.previous = Some(match &prev.run {

@@ -44,3 +44,21 @@ pub async fn write_error_record(
         .await?;
     Ok(())
 }
+
+/// Writes a binary artifact (a tree file, the names, the username index).
+pub async fn put_binary(
+    storage: &impl Storage,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+) -> Result<(), FnError> {
+    storage
+        .put(
+            bucket,
+            key,
+            bytes::Bytes::from(bytes),
+            "application/octet-stream",
+        )
+        .await?;
+    Ok(())
+}

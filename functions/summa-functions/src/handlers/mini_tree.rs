@@ -12,7 +12,7 @@ use summa_agg::json::{InputRecord, SummaryJson};
 use summa_agg::round::{build_mini_tree, sha256, DigestReader};
 use tokio_util::io::SyncIoBridge;
 
-use super::artifacts::{read_plan, write_error_record};
+use super::artifacts::{put_binary, read_plan, write_error_record};
 use crate::error::{join_error, FnError};
 use crate::index::user_key;
 use crate::model::{ErrorRecord, MiniTreeInput, MiniTreeOutput, PlanFile, RunKeys, ShardSummary};
@@ -243,22 +243,8 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
         mini_tree: mini_tree_key.clone(),
         mini_tree_sha256: hex::encode(sha256(&bytes)),
     };
-    storage
-        .put(
-            bucket,
-            &mini_tree_key,
-            Bytes::from(bytes),
-            "application/octet-stream",
-        )
-        .await?;
-    storage
-        .put(
-            bucket,
-            &keys.mini_tree_names(i),
-            Bytes::from(names),
-            "application/octet-stream",
-        )
-        .await?;
+    put_binary(storage, bucket, &mini_tree_key, bytes).await?;
+    put_binary(storage, bucket, &keys.mini_tree_names(i), names).await?;
     let json = ShardSummary {
         run: keys.id().to_string(),
         layout: plan.layout,

@@ -357,17 +357,9 @@ impl Env {
     }
 
     pub async fn etag(&self, key: &str) -> String {
-        self.s3
-            .client()
-            .head_object()
-            .bucket(BUCKET)
-            .key(key)
-            .send()
-            .await
-            .unwrap()
-            .e_tag()
-            .unwrap()
-            .to_string()
+        let etag = self.s3.head(BUCKET, key).await.unwrap().etag;
+        assert!(!etag.is_empty(), "{key} has no ETag");
+        etag
     }
 
     /// An object's Last-Modified (seconds).
