@@ -85,18 +85,6 @@ where
     StoreError::new(kind, location, message)
 }
 
-/// The whole body of a GetObject response.
-async fn read_body(bucket: &str, key: &str, body: ByteStream) -> Result<Vec<u8>, StoreError> {
-    let data = body.collect().await.map_err(|e| {
-        StoreError::new(
-            StoreErrorKind::Other,
-            location(bucket, key),
-            format!("reading the body: {e}"),
-        )
-    })?;
-    Ok(data.to_vec())
-}
-
 impl S3Storage {
     /// Storage over an S3 client.
     pub fn new(client: Client) -> Self {
@@ -132,23 +120,6 @@ impl S3Storage {
     /// The S3 client.
     pub fn client(&self) -> &Client {
         &self.client
-    }
-
-    /// GetObject of `key`, only if its ETag is `if_match` where given.
-    async fn get_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        if_match: Option<&str>,
-    ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, StoreError> {
-        self.client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .set_if_match(if_match.map(str::to_owned))
-            .send()
-            .await
-            .map_err(|e| store_err(location(bucket, key), e))
     }
 
     async fn put_multipart(
@@ -232,8 +203,22 @@ impl S3Storage {
 
 impl StorageRead for S3Storage {
     async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StoreError> {
-        let out = self.get_object(bucket, key, None).await?;
-        read_body(bucket, key, out.body).await
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| store_err(location(bucket, key), e))?;
+        let data = out.body.collect().await.map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::Other,
+                location(bucket, key),
+                format!("reading the body: {e}"),
+            )
+        })?;
+        Ok(data.to_vec())
     }
 
     async fn get_range(
@@ -261,7 +246,14 @@ impl StorageRead for S3Storage {
             Err(e) if classify(&e).1 == 416 => return Ok(Vec::new()),
             Err(e) => return Err(store_err(location(bucket, key), e)),
         };
-        let mut data = read_body(bucket, key, out.body).await?;
+        let data = out.body.collect().await.map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::Other,
+                location(bucket, key),
+                format!("reading the body: {e}"),
+            )
+        })?;
+        let mut data = data.to_vec();
         // A server that ignores Range sends the whole object.
         if out.content_range.is_none() && offset > 0 {
             data = data
@@ -293,9 +285,23 @@ impl StorageRead for S3Storage {
         bucket: &str,
         key: &str,
     ) -> Result<(Vec<u8>, String), StoreError> {
-        let out = self.get_object(bucket, key, None).await?;
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| store_err(location(bucket, key), e))?;
         let etag = out.e_tag().unwrap_or_default().to_string();
-        Ok((read_body(bucket, key, out.body).await?, etag))
+        let data = out.body.collect().await.map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::Other,
+                location(bucket, key),
+                format!("reading the body: {e}"),
+            )
+        })?;
+        Ok((data.to_vec(), etag))
     }
 
     async fn open_if_match(
@@ -304,12 +310,27 @@ impl StorageRead for S3Storage {
         key: &str,
         etag: &str,
     ) -> Result<ObjectReader, StoreError> {
-        let out = self.get_object(bucket, key, Some(etag)).await?;
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .if_match(etag)
+            .send()
+            .await
+            .map_err(|e| store_err(location(bucket, key), e))?;
         Ok(Box::pin(out.body.into_async_read()))
     }
 
     async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
-        let out = self.get_object(bucket, key, None).await?;
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| store_err(location(bucket, key), e))?;
         Ok(Box::pin(out.body.into_async_read()))
     }
 
