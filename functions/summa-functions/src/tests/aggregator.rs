@@ -7,11 +7,7 @@ async fn failure_mode_from_the_event_fixtures() {
     let round = Round::new();
     let input: AggregatorInput = event("aggregator", "failure.json");
     assert_eq!(input.run, RUN);
-    let AggregatorOutput::Failure(record) =
-        handlers::aggregator(&round.storage, input).await.unwrap()
-    else {
-        panic!("expected a failure record")
-    };
+    let record = failure_of(&round.storage, input).await;
     // No shard record in this run: the step comes from the state machine, the
     // cause from the Lambda error payload; the shard is not parsed out of it.
     assert_eq!(record.step.as_deref(), Some("mini-tree"));
@@ -27,11 +23,7 @@ async fn failure_mode_from_the_event_fixtures() {
     assert!(round.get("rounds/r1/result.json").await.is_none());
 
     let input: AggregatorInput = event("aggregator", "failure-map.json");
-    let AggregatorOutput::Failure(record) =
-        handlers::aggregator(&round.storage, input).await.unwrap()
-    else {
-        panic!("expected a failure record")
-    };
+    let record = failure_of(&round.storage, input).await;
     assert_eq!(record.step.as_deref(), Some("mini-tree"));
     assert_eq!(record.shard, None);
     assert_eq!(record.error, "States.ExceedToleratedFailureThreshold");
@@ -61,10 +53,7 @@ async fn failure_mode_from_the_event_fixtures() {
         failed_step: None,
         shard: None,
     };
-    let AggregatorOutput::Failure(r) = handlers::aggregator(&round.storage, input).await.unwrap()
-    else {
-        panic!("expected a failure record")
-    };
+    let r = failure_of(&round.storage, input).await;
     // The step, not given, comes from the run's artifacts: it has no plan.
     assert_eq!(
         (r.error.as_str(), r.cause.as_str(), r.step.as_deref()),

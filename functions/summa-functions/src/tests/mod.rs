@@ -187,10 +187,7 @@ impl Round {
             failed_step: step.map(str::to_owned),
             shard,
         };
-        match handlers::aggregator(&self.storage, input).await.unwrap() {
-            AggregatorOutput::Failure(f) => f,
-            AggregatorOutput::Result(_) => panic!("expected a failure record"),
-        }
+        failure_of(&self.storage, input).await
     }
 
     /// A new run: plan, every mini-tree, aggregator (the round driver, one
@@ -224,6 +221,14 @@ impl Round {
                 .unwrap();
         assert_eq!(published, result);
         Ok(result)
+    }
+}
+
+/// The aggregator's answer in failure mode: the error record (a result panics).
+async fn failure_of(storage: &impl Storage, input: AggregatorInput) -> ErrorRecord {
+    match handlers::aggregator(storage, input).await.unwrap() {
+        AggregatorOutput::Failure(f) => f,
+        AggregatorOutput::Result(_) => panic!("expected a failure record"),
     }
 }
 

@@ -187,15 +187,7 @@ async fn every_layout_equals_the_cli() {
             )
             .await;
         let result = round.run().await.unwrap();
-        let params = Params {
-            layout,
-            n_bytes: 14,
-        };
-        assert_eq!(
-            without_artifacts(result),
-            cli_result(&shards, &params),
-            "{layout}"
-        );
+        assert_equals_the_cli(result, &shards, layout);
     }
 }
 
@@ -213,15 +205,7 @@ async fn unequal_shards_equal_the_cli_in_every_layout() {
         let result = round.run().await.unwrap();
         assert_eq!(result.mini_trees, 4);
         assert_eq!(result.mini_tree_depth, 5);
-        let params = Params {
-            layout,
-            n_bytes: 14,
-        };
-        assert_eq!(
-            without_artifacts(result),
-            cli_result(&shards, &params),
-            "{layout}"
-        );
+        assert_equals_the_cli(result, &shards, layout);
     }
 }
 
@@ -363,5 +347,18 @@ async fn two_executions_on_one_prefix_never_mix() {
         e.to_string()
             .contains("the summary's run is \"run-b\", the plan's is \"run-c\""),
         "{e}"
+    );
+}
+
+/// A round's result equals the CLI's over the same shards in `layout` (n_bytes 14).
+fn assert_equals_the_cli(result: RoundResult, shards: &[(&str, Vec<u8>)], layout: Layout) {
+    let params = Params {
+        layout,
+        n_bytes: 14,
+    };
+    assert_eq!(
+        without_artifacts(result),
+        cli_result(shards, &params),
+        "{layout}"
     );
 }
