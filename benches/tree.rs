@@ -10,7 +10,7 @@ use summa_agg::Params;
 fn tree(c: &mut Criterion) {
     let users = 1u64 << 16;
     let mut csv = Vec::new();
-    summa_agg::bench::write_csv(&mut csv, users, 2, 42).unwrap();
+    summa_agg::synthetic::write_csv(&mut csv, users, 2, 42).unwrap();
     let params = Params::default();
     let mut g = c.benchmark_group("tree");
     g.sample_size(10);

@@ -51,7 +51,7 @@ done
 # the history has its <stateType>Entered event and no matching <stateType>Exited
 # ("Redriving Map Runs", Step Functions Developer Guide); a caught state exits,
 # so a redrive would skip it. (The same rule as the unit test
-# no_catch_exits_a_redrivable_state in functions/common/src/tests.rs.)
+# no_catch_exits_a_redrivable_state in functions/summa-functions/src/tests/contract.rs.)
 if python3 - state-machine/round.asl.json <<'PY'
 import json, sys
 def walk(states, path):

@@ -11,13 +11,13 @@
 //! - [`shard`]: streaming CSV; [`tree`]: mini-trees and the aggregation tree;
 //! - [`format`]: the binary tree files; [`json`]: published JSON;
 //! - [`round`]: a whole round; [`proof`]: inclusion proofs; [`split`], [`export`];
-//! - [`reference`]: summa-solvency's algorithm over the generic primitive (oracle);
-//! - [`bench`]: synthetic users for benchmarks; [`threads`]: how many threads;
+//! - `reference` (feature `reference`): summa-solvency's algorithm over the generic
+//!   primitive (the oracle); `synthetic` (same feature): generated users for
+//!   benchmarks; [`threads`]: how many threads;
 //! - [`host`]: what a mini-tree was built on (CPU, backend, threads, time).
 
 #![deny(missing_docs)]
 
-pub mod bench;
 pub mod error;
 pub mod export;
 pub mod field;
@@ -27,10 +27,13 @@ pub mod json;
 pub mod layout;
 pub mod poseidon;
 pub mod proof;
+#[cfg(feature = "reference")]
 pub mod reference;
 pub mod round;
 pub mod shard;
 pub mod split;
+#[cfg(feature = "reference")]
+pub mod synthetic;
 pub mod threads;
 pub mod tree;
 

@@ -80,7 +80,9 @@ fn corrupt_mini_trees_are_errors_not_panics() {
     bad[a + 16..a + 24].copy_from_slice(&(u64::MAX - b + 1).to_le_bytes());
     let f = TreeFile::open(bad, "bad-offset.mst").unwrap();
     assert!(f.username(1).is_err());
-    assert!(f.find(b"zzz").is_err() || f.find(b"zzz").unwrap().is_none());
+    // The search for a name after every user's reads user 1's name first (the
+    // middle of three): that read fails.
+    assert!(f.find(b"zzz").is_err());
     // A forged entry count, with the depth that goes with it.
     for count in [1u64 << 40, 0x0f83_e0f8_3e0f_83d3, u64::MAX] {
         let mut bad = good.clone();

@@ -1,4 +1,4 @@
-//! The round's JSON model (functions/common/src/model.rs): the custodian's
+//! The round's JSON model (functions/summa-functions/src/model/files.rs): the custodian's
 //! manifest `P/round.json` (`Manifest::parse`), the run's `plan.json`
 //! (`PlanFile::parse`) and the aggregator's payload (`AggregatorInput::from_payload`,
 //! which also takes EventBridge events).

@@ -1,6 +1,6 @@
 //! The binary tree files (`.mst` mini-trees, `aggregation.mst`), read as the
 //! library and the functions read them: whole (`TreeFile` over bytes), through the
-//! ranged reads of the functions (`remote::Sparse`, `remote::RemoteFile` over an
+//! ranged reads of the functions (`remote::FetchedRanges`, `remote::RemoteFile` over an
 //! object store), the username index, and the `proof` function's whole path.
 //!
 //! Modes (first byte): one raw file; a raw aggregation + mini-tree pair and a
@@ -19,25 +19,25 @@
 use libfuzzer_sys::fuzz_target;
 use summa_agg::format::{summary_of, ReadAt, TreeFile};
 use summa_agg::proof;
-use summa_agg_fuzz::memory::Memory;
 use summa_agg_fuzz::rounds::{self, Round};
 use summa_agg_fuzz::{oracle, runtime, Input};
 use summa_functions::index;
 use summa_functions::model::{ProofInput, RunKeys};
-use summa_functions::remote::{RemoteFile, Sparse};
+use summa_functions::remote::{FetchedRanges, RemoteFile};
+use summa_functions::storage::MemoryStorage as Memory;
 
 const MAX_ROUNDS: usize = 64;
 
-/// Reads through `Sparse` as `Sparse::read_with` does, fetching each missing
+/// Reads through `FetchedRanges` as `FetchedRanges::read_with` does, fetching each missing
 /// range (at least `block` bytes) and reading again; `None` if still reading after
 /// `MAX_ROUNDS`. (`read` may swallow a failed read: any miss means again.)
 fn with_sparse<T>(
     bytes: &[u8],
     block: u64,
-    mut read: impl FnMut(&Sparse) -> summa_agg::Result<T>,
+    mut read: impl FnMut(&FetchedRanges) -> summa_agg::Result<T>,
 ) -> Option<summa_agg::Result<T>> {
     let size = bytes.len() as u64;
-    let mut s = Sparse::new(size);
+    let mut s = FetchedRanges::new(size);
     for _ in 0..MAX_ROUNDS {
         let r = read(&s);
         match s.take_missing() {
@@ -55,7 +55,7 @@ fn with_sparse<T>(
 /// A file of the in-memory store, read through ranged GETs.
 fn remote(mem: &Memory, key: &str) -> RemoteFile<Memory> {
     runtime()
-        .block_on(RemoteFile::open(mem.clone(), "bucket", key))
+        .block_on(RemoteFile::open(mem.clone(), "b", key))
         .expect("the object is there")
 }
 
@@ -145,10 +145,14 @@ fn raw_file(inp: &mut Input<'_>) {
         TreeFile::open(s, "f.mst").map(|f| digest(&f))
     });
     if let Some(got) = sparse {
-        assert_eq!(got.ok(), want, "Sparse reads differ from whole reads");
+        assert_eq!(
+            got.ok(),
+            want,
+            "FetchedRanges reads differ from whole reads"
+        );
     }
     let mem = Memory::default();
-    mem.insert("f.mst", bytes.to_vec());
+    mem.insert("b", "f.mst", bytes.to_vec());
     let r = TreeFile::open(remote(&mem, "f.mst"), "f.mst");
     assert_eq!(
         r.as_ref().map(digest).ok(),
@@ -184,18 +188,22 @@ fn publish(round: &Round, mem: &Memory) -> RunKeys {
     let keys = RunKeys::new("P", "r1").unwrap();
     let mut result = summa_agg::json::RoundResult::of(&round.agg);
     result.run = Some("r1".into());
-    mem.insert(&keys.round().result(), serde_json::to_vec(&result).unwrap());
-    mem.insert(&keys.aggregation(), round.agg_file.clone());
+    mem.insert(
+        "b",
+        &keys.round().result(),
+        serde_json::to_vec(&result).unwrap(),
+    );
+    mem.insert("b", &keys.aggregation(), round.agg_file.clone());
     let mut names = Vec::new();
     for (i, t) in round.trees.iter().enumerate() {
-        mem.insert(&keys.mini_tree(i), round.mini_files[i].clone());
+        mem.insert("b", &keys.mini_tree(i), round.mini_files[i].clone());
         let mut k: Vec<[u8; 16]> = (0..t.entries() as usize)
             .map(|u| index::user_key(t.username(u)))
             .collect();
         k.sort_unstable();
         names.push(k.concat());
     }
-    mem.insert(&keys.user_index(), index::build(&names).unwrap());
+    mem.insert("b", &keys.user_index(), index::build(&names).unwrap());
     keys
 }
 
@@ -239,7 +247,7 @@ fn built_round(inp: &mut Input<'_>) {
     for _ in 0..inp.u8() % 4 {
         let key = &objects[inp.u8() as usize % objects.len()];
         let mut o = runtime()
-            .block_on(summa_functions::Storage::get(&mem, "b", key))
+            .block_on(summa_functions::StorageRead::get(&mem, "b", key))
             .unwrap();
         let at = inp.u16() as usize;
         let x = inp.u8();
@@ -248,7 +256,7 @@ fn built_round(inp: &mut Input<'_>) {
             o[at] ^= x;
             changed = true;
         }
-        mem.insert(key, o);
+        mem.insert("b", key, o);
     }
     let input = ProofInput {
         bucket: "b".into(),
@@ -314,7 +322,7 @@ fn raw_index(inp: &mut Input<'_>) {
     let bytes = inp.part();
     let username = String::from_utf8_lossy(inp.rest()).into_owned();
     let mem = Memory::default();
-    mem.insert("user-index.bin", bytes.to_vec());
+    mem.insert("b", "user-index.bin", bytes.to_vec());
     let got = runtime().block_on(index::lookup(&mem, "b", "user-index.bin", &username));
     if let Ok(shards) = got {
         // Every record found is 20 bytes of the file.

@@ -23,8 +23,6 @@ pub fn params_of(b: u8) -> Params {
     }
 }
 
-pub mod memory;
-
 /// One Tokio runtime per fuzzing process, for the functions' async readers.
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();

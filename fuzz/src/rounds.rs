@@ -32,15 +32,8 @@ pub struct Round {
     pub agg_file: Vec<u8>,
 }
 
-/// `n` currencies `C0_ETH`, `C1_ETH`, ...
-pub fn currencies(n: usize) -> Vec<Currency> {
-    (0..n)
-        .map(|i| Currency {
-            name: format!("C{i}"),
-            chain: "ETH".into(),
-        })
-        .collect()
-}
+/// `n` currencies `C0_ETH`, `C1_ETH`, ... (the core's generator's).
+pub use summa_agg::synthetic::currencies;
 
 /// A shard's CSV text.
 pub fn csv_text(currencies: &[Currency], rows: &[Row]) -> Vec<u8> {

@@ -14,7 +14,7 @@
 #
 # cargo lambda prints a function error on stderr as `Error: <errorType>`, then the
 # message wrapped at 80 columns (`  × ...`, `  │ ...`); the message is unwrapped
-# here the way functions/common/tests/local_lambda.rs does it: a wrap at a space
+# here the way functions/summa-functions/tests/local_lambda/ does it: a wrap at a space
 # becomes one space, a wrap after '/' or '-' none (a very long word may be split
 # elsewhere and then gets a space).
 set -euo pipefail

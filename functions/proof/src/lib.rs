@@ -21,7 +21,7 @@ use serde::Deserialize;
 use summa_agg_zk::keys::Keys;
 use summa_agg_zk::Shape;
 use summa_functions::model::ProofInput;
-use summa_functions::storage::Storage;
+use summa_functions::storage::StorageRead;
 use summa_functions::{handlers, parse_input, FnError};
 use tokio::sync::Mutex;
 
@@ -78,7 +78,7 @@ fn zk_error(e: summa_agg_zk::Error) -> FnError {
 
 impl KeysCache {
     /// The keys under `prefix` (ending in `/`), loaded for proving.
-    pub async fn get<S: Storage>(
+    pub async fn get<S: StorageRead>(
         &self,
         storage: &S,
         bucket: &str,
@@ -138,7 +138,7 @@ pub fn keys_prefix(request: &ProofRequest, shape: &Shape) -> Result<String, FnEr
 
 /// The handler: the user's zero-knowledge proof, or with `"merkle": true` (where
 /// `allow_merkle`) the custodian's Merkle proof.
-pub async fn proof<S: Storage + Clone + 'static>(
+pub async fn proof<S: StorageRead + Clone + 'static>(
     storage: &S,
     cache: &KeysCache,
     allow_merkle: bool,

@@ -8,9 +8,8 @@ use summa_agg_zk::keys::{Keys, SrsSource};
 use summa_agg_zk::verifier::{verify_files, Options};
 use summa_agg_zk::{Shape, ZkProof};
 use summa_fn_proof::{proof, KeysCache};
-use summa_functions::handlers;
-use summa_functions::model::{AggregatorInput, AggregatorOutput, MiniTreeInput, RoundInput};
-use summa_functions::{LocalStorage, Storage};
+use summa_functions::model::RoundInput;
+use summa_functions::{LocalStorage, Storage, StorageRead};
 
 const BUCKET: &str = "summa-rounds";
 const PREFIX: &str = "rounds/r1";
@@ -40,28 +39,10 @@ async fn round(storage: &LocalStorage) {
         prefix: PREFIX.into(),
         run: RUN.into(),
     };
-    let plan = handlers::plan(storage, input).await.unwrap();
-    for shard in plan.items {
-        let input = MiniTreeInput {
-            bucket: BUCKET.into(),
-            prefix: PREFIX.into(),
-            run: RUN.into(),
-            shard,
-        };
-        handlers::mini_tree(storage, input).await.unwrap();
-    }
-    let input = AggregatorInput {
-        bucket: BUCKET.into(),
-        prefix: PREFIX.into(),
-        run: RUN.into(),
-        failure: None,
-        failed_step: None,
-        shard: None,
-    };
-    match handlers::aggregator(storage, input).await.unwrap() {
-        AggregatorOutput::Result(r) => assert_eq!(r.root.hash, ROOT_64),
-        AggregatorOutput::Failure(f) => panic!("{f:?}"),
-    }
+    let done = summa_functions::round::run(storage, input, 1, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(done.result.root.hash, ROOT_64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,8 @@
 //! [`summa_functions::handlers::trigger`]; this only builds the clients and runs it.
 
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use summa_functions::aws::{self, SfnExecutions};
+use summa_functions::aws;
+use summa_functions::executions::SfnExecutions;
 use summa_functions::{handlers, parse_input, S3Storage};
 
 #[tokio::main]

@@ -1,0 +1,282 @@
+//! The command line: what `summa-agg` accepts (clap). Each command's arguments
+//! are a struct, handed whole to the command's module (`commands/`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+#[cfg(feature = "zk")]
+use summa_agg::layout::DEFAULT_N_BYTES;
+use summa_agg::Layout;
+
+#[derive(Parser)]
+#[command(
+    name = "summa-agg",
+    version,
+    about = "Summa-exact Merkle sum trees over CSV shards"
+)]
+pub struct Cli {
+    /// The engine's threads (default: one per CPU the process may use, affinity
+    /// and cgroup aware). With 1 the work runs on the calling thread and no
+    /// thread is started.
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Builds a round: a mini-tree per shard, then the aggregation tree. The last
+    /// line on stdout is the result as one JSON object.
+    Round(RoundArgs),
+    /// Prints a user's inclusion proof as JSON: the zero-knowledge proof (the only
+    /// proof to hand a user), or with --merkle the custodian's own Merkle proof.
+    Proof(ProofArgs),
+    /// Verifies a proof against what the custodian published: exit 0 only if it
+    /// holds. A zero-knowledge proof needs the root and totals (--result, or --root
+    /// with --totals) and a ceremony's SRS file (--srs, or --keys); the verifying key
+    /// is derived from the circuit.
+    Verify(VerifyArgs),
+    #[cfg(feature = "zk")]
+    /// Makes the zero-knowledge proving and verifying keys of a round's shape (or of
+    /// an explicit one) and writes them into --out; prints keys.json. With --check,
+    /// confirms that published keys are this circuit's on a ceremony's SRS.
+    ZkKeys(ZkKeysArgs),
+    /// Benchmarks an incremental round: SHARDS shards of USERS generated users, a
+    /// full round, then CHANGED shards changed and the round built again both in
+    /// full and with --previous; checks both roots are equal, prints CPU and wall.
+    BenchIncremental(BenchIncrementalArgs),
+    #[cfg(feature = "zk")]
+    /// Benchmarks zero-knowledge proofs of a shape (unsafe test SRS, synthetic path):
+    /// key generation, proving (wall and CPU), verifying, sizes, peak memory.
+    BenchZk(BenchZkArgs),
+    /// Cuts one big CSV into shards of K users.
+    Split(SplitArgs),
+    /// Benchmarks the engine against summa-solvency's algorithm on generated users:
+    /// checks both roots are equal, prints CPU times, the ratio and peak memory.
+    Bench(BenchArgs),
+    /// Prints a mini-tree in summa-aggregation's mini-tree-generator JSON shape.
+    ExportJson(ExportJsonArgs),
+    /// Checks this build's field arithmetic and Poseidon against halo2curves and
+    /// the generic primitive (edge and pseudo-random values; starts no thread, so
+    /// it runs under qemu-user: infra/arm64-test.sh). Prints one JSON line.
+    #[command(hide = true)]
+    SelfTest(SelfTestArgs),
+}
+
+// `SelfTest`'s arguments.
+#[derive(Args)]
+pub struct SelfTestArgs {
+    /// Pseudo-random cases (each: 12 field checks).
+    #[arg(long, default_value_t = 20_000)]
+    pub cases: usize,
+}
+
+// `Round`'s arguments (the help text is the variant's).
+#[derive(Args)]
+pub struct RoundArgs {
+    /// Shard files, or directories whose *.csv files are the shards (ordered
+    /// by file name).
+    #[arg(required_unless_present = "bucket")]
+    pub inputs: Vec<PathBuf>,
+    /// Where to write the mini-trees, the aggregation tree and result.json.
+    #[arg(long, required_unless_present = "bucket")]
+    pub out: Option<PathBuf>,
+    /// Hash layout: v1, agg2023 or legacy (default v1; over S3, the manifest's).
+    #[arg(long)]
+    pub layout: Option<Layout>,
+    /// Every balance and total must be below 2^(8 * n_bytes) (default 14; over
+    /// S3, the manifest's).
+    #[arg(long)]
+    pub n_bytes: Option<u8>,
+    /// Runs the round over S3 instead: the shards and manifest under
+    /// s3://BUCKET/PREFIX (any endpoint set with AWS_ENDPOINT_URL), with the
+    /// Lambda functions' handlers in-process.
+    #[arg(long, requires = "prefix", conflicts_with_all = ["inputs", "out"])]
+    pub bucket: Option<String>,
+    /// The round's prefix in the bucket (`P`, holding `P/round.json`).
+    #[arg(long, requires = "bucket")]
+    pub prefix: Option<String>,
+    /// A previous round's output directory: shards whose bytes are unchanged
+    /// since it re-use its mini-trees (checked) instead of being rebuilt.
+    #[arg(long, conflicts_with = "bucket")]
+    pub previous: Option<PathBuf>,
+}
+
+// `Proof`'s arguments (the help text is the variant's).
+#[derive(Args)]
+pub struct ProofArgs {
+    /// The round's output directory.
+    #[arg(long)]
+    pub round: PathBuf,
+    /// The username.
+    #[arg(long)]
+    pub user: String,
+    /// The keys of the round's shape (from `summa-agg zk-keys`).
+    #[cfg(feature = "zk")]
+    #[arg(
+        long,
+        value_name = "KEYS",
+        alias = "zk",
+        required_unless_present = "merkle"
+    )]
+    pub keys: Option<PathBuf>,
+    /// The Merkle proof instead: it shows the sibling leaf's balances and every
+    /// sibling subtree's sums. The custodian's own tool; never for a user.
+    #[cfg_attr(feature = "zk", arg(long, conflicts_with = "keys"))]
+    #[cfg_attr(not(feature = "zk"), arg(long, required = true))]
+    pub merkle: bool,
+}
+
+// `Verify`'s arguments (the help text is the variant's).
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The proof, as printed by `summa-agg proof`.
+    pub proof: PathBuf,
+    /// The custodian's published result.json: the root hash, totals,
+    /// currencies, layout, depth and n_bytes are taken from it, not from the
+    /// proof.
+    #[arg(long)]
+    pub result: Option<PathBuf>,
+    /// The published root hash the proof must reach.
+    #[arg(long)]
+    pub root: Option<String>,
+    /// With --root, for a zero-knowledge proof: the published per-currency
+    /// totals, in the round's currency order.
+    #[arg(long, value_delimiter = ',', requires = "root")]
+    pub totals: Option<Vec<String>>,
+    /// An SRS file of a public ceremony in halo2's format with at least 2^k
+    /// points (a ceremony's raw file, or the custodian's srs.bin): checked
+    /// against the ceremonies pinned in this program.
+    #[arg(long, value_name = "FILE")]
+    pub srs: Option<PathBuf>,
+    /// A keys directory: its srs.bin is the SRS (unless --srs), and its vk.bin
+    /// must be the verifying key derived from the circuit.
+    #[arg(long, value_name = "KEYS")]
+    pub keys: Option<PathBuf>,
+    /// Accepts the unsafe test setup: the result then proves nothing.
+    #[arg(long)]
+    pub unsafe_test_srs: bool,
+    /// The username the proof must be for.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// The balances the proof must be for, in the published currency order.
+    #[arg(long, value_delimiter = ',')]
+    pub balances: Option<Vec<String>>,
+}
+
+#[cfg(feature = "zk")]
+// `ZkKeys`'s arguments (the help text is the variant's).
+#[derive(Args)]
+pub struct ZkKeysArgs {
+    /// The round's output directory: the shape comes from its result.json.
+    #[arg(long, required_unless_present_any = ["depth", "check"], conflicts_with_all = ["depth", "currencies", "layout", "n_bytes"])]
+    pub round: Option<PathBuf>,
+    /// Explicit shape: the tree's depth.
+    #[arg(long, requires = "currencies")]
+    pub depth: Option<u32>,
+    /// Explicit shape: the number of currencies.
+    #[arg(long, requires = "depth")]
+    pub currencies: Option<usize>,
+    /// Explicit shape: the hash layout (default v1).
+    #[arg(long)]
+    pub layout: Option<Layout>,
+    /// Explicit shape: n_bytes (default 14).
+    #[arg(long)]
+    pub n_bytes: Option<u8>,
+    /// The structured reference string: a pinned public ceremony's file in
+    /// halo2's `ParamsKZG` format (e.g. perpetual-powers-of-tau-raw-<k>,
+    /// hermez-raw-<k>) with >= 2^k points.
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["unsafe_test_srs", "check"])]
+    pub srs: Option<PathBuf>,
+    /// Uses a deterministic SRS from a public seed: anyone can forge proofs
+    /// against such keys. For tests and examples only.
+    #[arg(long)]
+    pub unsafe_test_srs: bool,
+    /// Where to write the keys.
+    #[arg(long, required_unless_present = "check")]
+    pub out: Option<PathBuf>,
+    /// Checks the keys directory KEYS instead: its vk.bin must be the key
+    /// derived from the circuit of its shape over --srs (default KEYS/srs.bin).
+    #[arg(long, value_name = "KEYS", conflicts_with_all = ["round", "depth", "out"])]
+    pub check: Option<PathBuf>,
+}
+
+// `BenchIncremental`'s arguments (the help text is the variant's).
+#[derive(Args)]
+pub struct BenchIncrementalArgs {
+    /// Shards in the round.
+    #[arg(long, default_value_t = 16)]
+    pub shards: usize,
+    /// Users per shard.
+    #[arg(long, default_value_t = 1 << 16)]
+    pub users: u64,
+    /// Shards changed between the two rounds.
+    #[arg(long, default_value_t = 1)]
+    pub changed: usize,
+}
+
+#[cfg(feature = "zk")]
+// `BenchZk`'s arguments (the help text is the variant's).
+#[derive(Args)]
+pub struct BenchZkArgs {
+    /// The tree's depth.
+    #[arg(long, default_value_t = 20)]
+    pub depth: u32,
+    /// The number of currencies.
+    #[arg(long, default_value_t = 2)]
+    pub currencies: usize,
+    /// The hash layout.
+    #[arg(long, default_value = "v1")]
+    pub layout: Layout,
+    /// n_bytes.
+    #[arg(long, default_value_t = DEFAULT_N_BYTES)]
+    pub n_bytes: u8,
+    /// Proofs to make and verify (times are averaged).
+    #[arg(long, default_value_t = 3)]
+    pub proofs: usize,
+}
+
+// `Split`'s arguments (the help text is the variant's).
+#[derive(Args)]
+pub struct SplitArgs {
+    /// The CSV file.
+    pub input: PathBuf,
+    /// Users per shard.
+    #[arg(long)]
+    pub shard_size: u64,
+    /// The output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+// `Bench`'s arguments (the help text is the variant's).
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Number of users (one mini-tree).
+    #[arg(long, default_value_t = 1 << 16)]
+    pub users: u64,
+    /// Number of currencies.
+    #[arg(long, default_value_t = 2)]
+    pub currencies: usize,
+    /// Hash layout.
+    #[arg(long, default_value = "v1")]
+    pub layout: Layout,
+    /// Skip the (slow) reference algorithm.
+    #[arg(long)]
+    pub no_reference: bool,
+    /// Skip the single-thread run of the engine.
+    #[arg(long)]
+    pub no_single_thread: bool,
+}
+
+// `ExportJson`'s arguments (the help text is the variant's).
+#[derive(Args)]
+pub struct ExportJsonArgs {
+    /// The round's output directory.
+    #[arg(long)]
+    pub round: PathBuf,
+    /// The mini-tree's index (0-based, in shard order).
+    #[arg(long)]
+    pub mini_tree: usize,
+}

@@ -1,0 +1,9 @@
+//! One module per command (or family of commands): each takes its arguments'
+//! struct from `crate::args`.
+
+pub mod bench;
+pub mod files;
+pub mod proof;
+pub mod round;
+#[cfg(feature = "zk")]
+pub mod zk;

@@ -1,0 +1,136 @@
+//! `summa-agg proof` and `summa-agg verify`: a user's inclusion proof (the
+//! zero-knowledge one through `commands/zk.rs`, or the custodian's Merkle proof),
+//! and its verification against what the custodian published.
+
+use std::fs::File;
+use std::io::BufReader;
+
+use summa_agg::round::{self, AGGREGATION_FILE, RESULT_FILE};
+use summa_agg::{json, proof, Error, Result};
+
+use crate::args::{ProofArgs, VerifyArgs};
+use crate::output::{open_tree, print_json, read_result};
+
+/// `proof`.
+pub fn prove(a: ProofArgs) -> Result<()> {
+    let (dir, user) = (a.round, a.user);
+    let agg = open_tree(&dir.join(AGGREGATION_FILE))?;
+    if !dir.join(RESULT_FILE).is_file() {
+        return Err(Error::Invalid(format!(
+            "{}: no {RESULT_FILE}: the round did not complete",
+            dir.display()
+        )));
+    }
+    let p = proof::generate(
+        &agg,
+        |i| open_tree(&dir.join(round::mini_tree_path(i))),
+        &user,
+    )?;
+    #[cfg(feature = "zk")]
+    if let (Some(keys), false) = (&a.keys, a.merkle) {
+        return super::zk::prove(&p, keys);
+    }
+    eprintln!("summa-agg: a Merkle proof shows other users' balances: the custodian's own tool, never for a user");
+    print_json(&p, true)
+}
+
+/// `verify`.
+pub fn verify(a: VerifyArgs) -> Result<()> {
+    let path = &a.proof;
+    let f = File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+    let bad = |e: serde_json::Error| Error::Format {
+        path: path.display().to_string(),
+        what: "proof",
+        problem: e.to_string(),
+    };
+    let value: serde_json::Value = serde_json::from_reader(BufReader::new(f)).map_err(bad)?;
+    if value.get("kind").is_some() {
+        #[cfg(feature = "zk")]
+        return super::zk::verify(path, value, &a);
+        #[cfg(not(feature = "zk"))]
+        return Err(Error::Invalid(format!(
+            "{}: a zero-knowledge proof, and this summa-agg was built without them (cargo feature \"zk\")",
+            path.display()
+        )));
+    }
+    if a.keys.is_some() || a.srs.is_some() || a.unsafe_test_srs || a.totals.is_some() {
+        return Err(Error::Invalid(format!(
+            "{}: not a zero-knowledge proof (--keys, --srs, --unsafe-test-srs and --totals are for those)",
+            path.display()
+        )));
+    }
+    let p: proof::Proof = serde_json::from_value(value).map_err(bad)?;
+    let expected = a
+        .root
+        .as_deref()
+        .map(|r| json::parse_fr(r, "--root"))
+        .transpose()?;
+    let reached = match &a.result {
+        Some(rpath) => {
+            let published = read_result(rpath)?;
+            let reached = proof::verify_with_result(&p, &published)?;
+            if let Some(r) = expected {
+                if r != reached.hash {
+                    return Err(Error::Proof(format!(
+                        "--root {} is not the root of {}",
+                        summa_agg::field::to_hex(&r),
+                        rpath.display()
+                    )));
+                }
+            }
+            reached
+        }
+        None if expected.is_some() => proof::verify(&p, expected.as_ref())?,
+        None => {
+            return Err(Error::Invalid(
+                "give --root or --result: the root the custodian published".into(),
+            ))
+        }
+    };
+    check_record(&p.entry, a.user.as_deref(), a.balances.as_deref())?;
+    eprintln!(
+        "summa-agg: proof of {:?} (balances {}) verifies: root {} with totals [{}]",
+        p.entry.username,
+        p.entry.balances.join(", "),
+        summa_agg::field::to_hex(&reached.hash),
+        reached
+            .balances
+            .iter()
+            .map(|b| b.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
+/// `verify --user/--balances` of a Merkle proof: the entry must be that record.
+fn check_record(
+    entry: &proof::EntryJson,
+    user: Option<&str>,
+    balances: Option<&[String]>,
+) -> Result<()> {
+    if let Some(u) = user {
+        if entry.username != u {
+            return Err(Error::Proof(format!(
+                "proof is for user {:?}, not {u:?}",
+                entry.username
+            )));
+        }
+    }
+    if let Some(want) = balances {
+        let parse = |b: &String| summa_agg::field::parse_decimal(b.as_bytes()).ok();
+        let same = want.len() == entry.balances.len()
+            && want
+                .iter()
+                .zip(&entry.balances)
+                .all(|(w, e)| parse(w).is_some() && parse(w) == parse(e));
+        if !same {
+            return Err(Error::Proof(format!(
+                "proof is for balances {}, not {}",
+                entry.balances.join(", "),
+                want.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}

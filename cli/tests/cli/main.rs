@@ -1,0 +1,79 @@
+//! The `summa-agg` command line, run as a user runs it: the helpers here, the
+//! tests in one file per command family (`round.rs`, `proof.rs`, `zk.rs`).
+
+mod proof;
+mod round;
+mod zk;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fixture of the core's tests.
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name)
+}
+
+fn summa(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_summa-agg"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn last_json_line(o: &Output) -> serde_json::Value {
+    let out = String::from_utf8(o.stdout.clone()).unwrap();
+    serde_json::from_str(out.lines().last().unwrap()).unwrap()
+}
+
+const V1_ROOT_64: &str = "0x1a2cd781913e49ef803fbdff9bfa873d0e8b8e1ca96d593bc4837e2d1bea03da";
+
+fn hex_sha256(b: &[u8]) -> String {
+    summa_agg::round::sha256(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+/// Writes a JSON value to `dir/name` and returns the path.
+fn write_json(dir: &Path, name: &str, v: &serde_json::Value) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, v.to_string()).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+/// Stdout and stderr together.
+fn said(o: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(o))
+}
+
+/// Runs `verify` and expects a refusal whose output names `want`, with nothing
+/// on stdout that could read as success.
+fn refused(args: &[&str], want: &str) {
+    let o = summa(args);
+    assert!(!o.status.success(), "accepted: {args:?}\n{}", said(&o));
+    assert!(
+        said(&o).contains(want),
+        "{args:?}: {}\n  expected: {want}",
+        said(&o)
+    );
+    assert!(!said(&o).contains("VERIFIED"), "{}", said(&o));
+    assert!(!said(&o).contains("panicked"), "{}", said(&o));
+}
+
+/// Runs a round over a fixture and prints `user`'s proof: (the round's directory,
+/// the proof).
+fn round_and_proof(csv: &str, user: &str) -> (tempfile::TempDir, serde_json::Value) {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let o = summa(&["round", fixture(csv).to_str().unwrap(), "--out", dir]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = summa(&["proof", "--round", dir, "--user", user, "--merkle"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    (out, serde_json::from_slice(&o.stdout).unwrap())
+}

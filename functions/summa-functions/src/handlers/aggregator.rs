@@ -1,0 +1,465 @@
+//! `aggregator`: checks the run's mini-tree summaries against its plan, combines
+//! them into the round's tree, writes `P/runs/R/aggregation.mst`, the username
+//! index and `P/runs/R/result.json`, then publishes the result as `P/result.json`
+//! with a conditional write. In failure mode (the EventBridge event of a failed
+//! execution, see [`AggregatorInput::from_payload`]) it writes the run's
+//! `error.json` (and publishes it as `P/error.json`) instead, naming the step
+//! and the shard from the functions' own records and the run's artifacts.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use summa_agg::format::write_aggregation;
+use summa_agg::json::{BuildSummary, RoundResult};
+use summa_agg::tree::{Aggregation, TreeSummary};
+
+use super::artifacts::{put_binary, read_plan, write_error_record};
+use crate::error::{join_error, FnError};
+use crate::model::{
+    AggregatorInput, AggregatorOutput, ErrorRecord, Failure, PlanFile, RunKeys, ShardSummary,
+    SHARD_ERROR_SUFFIX,
+};
+use crate::storage::{PutCondition, Storage, StoreErrorKind};
+
+/// The step's name in error messages and `error.json`.
+pub const STEP: &str = crate::model::steps::AGGREGATOR;
+/// Summaries read at once.
+const CONCURRENCY: usize = 64;
+/// Attempts at the conditional publication of `P/result.json`.
+const PUBLISH_ATTEMPTS: usize = 8;
+
+/// Aggregates the run, or (with `failure`) records why it failed.
+pub async fn aggregator(
+    storage: &impl Storage,
+    input: AggregatorInput,
+) -> Result<AggregatorOutput, FnError> {
+    let keys = RunKeys::new(&input.prefix, &input.run).map_err(|e| e.in_step(STEP))?;
+    match input.failure {
+        Some(ref failure) => match input.shard {
+            Some(shard) => {
+                record_shard_failure(storage, &input.bucket, &keys, shard, failure).await
+            }
+            None => {
+                record_failure(
+                    storage,
+                    &input.bucket,
+                    &keys,
+                    input.failed_step.as_deref(),
+                    failure,
+                )
+                .await
+            }
+        }
+        .map(AggregatorOutput::Failure),
+        None => aggregate(storage, &input.bucket, &keys)
+            .await
+            .map(|r| AggregatorOutput::Result(Box::new(r))),
+    }
+    .map_err(|e| e.in_step(STEP))
+}
+
+/// Checks a summary against the plan: the same run, layout, `n_bytes`,
+/// currencies, and the shard version the plan pinned.
+fn check_summary(s: &ShardSummary, plan: &PlanFile, i: usize, key: &str) -> Result<(), FnError> {
+    let planned = &plan.shards[i];
+    let mismatch = |what: &str, found: String, expected: String| {
+        Err(FnError::internal(format!(
+            "{key}: the summary's {what} is {found}, the plan's is {expected}: it is not this run's mini-tree {i} (run mini-tree {i} of run {} again)",
+            plan.run
+        )))
+    };
+    if s.run != plan.run {
+        return mismatch("run", format!("{:?}", s.run), format!("{:?}", plan.run));
+    }
+    if s.layout != plan.layout {
+        return mismatch("layout", s.layout.to_string(), plan.layout.to_string());
+    }
+    if s.n_bytes != plan.n_bytes {
+        return mismatch("n_bytes", s.n_bytes.to_string(), plan.n_bytes.to_string());
+    }
+    if s.currencies != plan.currencies {
+        return mismatch(
+            "currencies",
+            summa_agg::shard::header_line(&s.currencies),
+            summa_agg::shard::header_line(&plan.currencies),
+        );
+    }
+    if s.summary.name != planned.key || s.input.key != planned.key {
+        return mismatch(
+            "shard",
+            format!("{:?}", s.input.key),
+            format!("{:?}", planned.key),
+        );
+    }
+    if s.input.etag != planned.etag || s.input.size != planned.size {
+        return mismatch(
+            "shard version",
+            format!("{} ({} bytes)", s.input.etag, s.input.size),
+            format!("{} ({} bytes)", planned.etag, planned.size),
+        );
+    }
+    Ok(())
+}
+
+async fn aggregate(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+) -> Result<RoundResult, FnError> {
+    let plan = read_plan(storage, bucket, keys).await?;
+    let plan_ref = &plan;
+    let shards: Vec<(ShardSummary, Vec<u8>)> = futures::stream::iter(0..plan.shards.len())
+        .map(|i| async move {
+            let key = keys.mini_tree_summary(i);
+            let bytes = storage.get(bucket, &key).await?;
+            let s: ShardSummary = serde_json::from_slice(&bytes)
+                .map_err(|e| FnError::internal(format!("{key}: not a mini-tree summary: {e}")))?;
+            check_summary(&s, plan_ref, i, &key)?;
+            let names = storage.get(bucket, &keys.mini_tree_names(i)).await?;
+            if names.len() as u64 != 16 * s.summary.entries {
+                return Err(FnError::internal(format!(
+                    "{}: {} bytes of hashed usernames for {} users",
+                    keys.mini_tree_names(i),
+                    names.len(),
+                    s.summary.entries
+                )));
+            }
+            Ok((s, names))
+        })
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await?;
+
+    let params = plan.params();
+    let currencies = plan.currencies.clone();
+    let (summaries, names): (Vec<ShardSummary>, Vec<Vec<u8>>) = shards.into_iter().unzip();
+    let trees: Vec<TreeSummary> = summaries
+        .iter()
+        .map(|s| s.summary.to_summary())
+        .collect::<Result<_, _>>()?;
+    let work = move || {
+        let agg = Aggregation::build(&params, &currencies, trees)?;
+        let mut bytes = Vec::new();
+        write_aggregation(&agg, &mut bytes)
+            .map_err(|e| summa_agg::Error::io(summa_agg::round::AGGREGATION_FILE, e))?;
+        let index = crate::index::build(&names);
+        Ok::<_, summa_agg::Error>((bytes, index, RoundResult::of(&agg)))
+    };
+    // On a blocking thread, or in one-thread mode on this one (no thread started).
+    let (bytes, index, mut result) = if super::inline_engine() {
+        work()?
+    } else {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(join_error)??
+    };
+    let index = index?;
+
+    let agg_key = keys.aggregation();
+    put_binary(storage, bucket, &agg_key, bytes).await?;
+    put_binary(storage, bucket, &keys.user_index(), index).await?;
+    result.run = Some(keys.id().to_string());
+    if let Some(prev) = plan.previous.as_ref().filter(|p| p.untrusted.is_none()) {
+        result.previous = Some(match &prev.run {
+            Some(run) => format!("{} (run {run})", prev.prefix),
+            None => prev.prefix.clone(),
+        });
+        result.reused_mini_trees =
+            summaries.iter().filter(|s| s.reused_from.is_some()).count() as u64;
+    }
+    result.build = BuildSummary::of(
+        summaries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.build.clone().map(|b| (i, b))),
+    );
+    result.inputs = summaries.into_iter().map(|s| s.input).collect();
+    result.artifacts = BTreeMap::from([
+        ("aggregation".to_string(), agg_key),
+        ("mini_trees".to_string(), keys.mini_trees_dir()),
+        ("plan".to_string(), keys.plan()),
+        ("user_index".to_string(), keys.user_index()),
+        ("result".to_string(), keys.result()),
+    ]);
+    let mut body = serde_json::to_vec_pretty(&result).expect("a result serializes");
+    body.push(b'\n');
+    let body = Bytes::from(body);
+    // The run's own result is written once: a second aggregator of the same run
+    // (a retry) must find the same bytes.
+    match storage
+        .put_if(
+            bucket,
+            &keys.result(),
+            body.clone(),
+            "application/json",
+            PutCondition::Absent,
+        )
+        .await
+    {
+        Ok(()) => {}
+        Err(e) if e.kind == StoreErrorKind::Changed => {
+            let existing = storage.get(bucket, &keys.result()).await?;
+            if existing != body {
+                return Err(FnError::internal(format!(
+                    "{} exists with another result: run {} was aggregated twice with different inputs",
+                    keys.result(),
+                    keys.id()
+                )));
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    publish(storage, bucket, keys, &plan, &body).await?;
+    // A redriven run that now succeeds: its error record of the failed attempt
+    // is no longer true (P/error.json, the latest failure, stays).
+    let _ = storage.delete(bucket, &keys.error()).await;
+    Ok(result)
+}
+
+/// When run `run` was planned (Unix ms), read from its plan.
+async fn planned_at(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+    run: &str,
+) -> Result<Option<u64>, FnError> {
+    let other = keys.round().run(run)?;
+    match storage.get(bucket, &other.plan()).await {
+        Ok(b) => Ok(Some(
+            crate::model::PlanFile::parse(&b, &other.plan())?.planned_at_ms,
+        )),
+        Err(e) if e.kind == StoreErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Publishes the run's result as `P/result.json` by compare-and-swap (If-Match on
+/// the ETag read, or If-None-Match when there is none), unless a run planned
+/// later has published already. Returns whether it published.
+async fn publish(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+    plan: &PlanFile,
+    body: &Bytes,
+) -> Result<bool, FnError> {
+    let key = keys.round().result();
+    for _ in 0..PUBLISH_ATTEMPTS {
+        let condition = match storage.get_with_etag(bucket, &key).await {
+            Ok((current, etag)) => {
+                let current_run = serde_json::from_slice::<RoundResult>(&current)
+                    .ok()
+                    .and_then(|r| r.run);
+                if let Some(run) = current_run {
+                    if run == keys.id() {
+                        return Ok(true);
+                    }
+                    if let Ok(other) = keys.round().run(&run) {
+                        let theirs = planned_at(storage, bucket, &other, &run).await?;
+                        let newer = theirs
+                            .is_some_and(|t| (t, run.as_str()) > (plan.planned_at_ms, keys.id()));
+                        if newer {
+                            return Ok(false);
+                        }
+                    }
+                }
+                PutCondition::Matches(etag)
+            }
+            Err(e) if e.kind == StoreErrorKind::NotFound => PutCondition::Absent,
+            Err(e) => return Err(e.into()),
+        };
+        match storage
+            .put_if(bucket, &key, body.clone(), "application/json", condition)
+            .await
+        {
+            Ok(()) => return Ok(true),
+            // Another run published in between: look again.
+            Err(e) if e.kind == StoreErrorKind::Changed => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(FnError::storage(format!(
+        "{key}: could not publish after {PUBLISH_ATTEMPTS} conditional writes (other runs keep publishing)"
+    )))
+}
+
+/// The message of a Catch payload's Cause: for a Lambda error the payload is
+/// JSON, `{"errorType", "errorMessage"}`, and the message is `errorMessage`;
+/// otherwise the raw text.
+fn cause_message(failure: &Failure) -> String {
+    let raw = failure.cause.clone().unwrap_or_default();
+    serde_json::from_str::<serde_json::Value>(&raw)
+        .ok()
+        .and_then(|v| {
+            v.get("errorMessage")
+                .and_then(|m| m.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or(raw)
+}
+
+fn error_name(failure: &Failure) -> String {
+    failure
+        .error
+        .clone()
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| "Unknown".into())
+}
+
+/// The run's first (lowest-index) shard error record, if any. Only this run's
+/// records exist under its keys: a previous run's are never read.
+async fn first_shard_error(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+) -> Option<ErrorRecord> {
+    let listed = storage.list(bucket, &keys.mini_trees_dir()).await.ok()?;
+    let key = listed
+        .into_iter()
+        .find(|k| k.ends_with(SHARD_ERROR_SUFFIX))?;
+    let bytes = storage.get(bucket, &key).await.ok()?;
+    serde_json::from_slice(&bytes)
+        .ok()
+        .filter(|r: &ErrorRecord| r.run.as_deref() == Some(keys.id()))
+}
+
+/// Writes the run's `error.json` and publishes it as `P/error.json`.
+pub async fn publish_error(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+    record: &ErrorRecord,
+) -> Result<(), FnError> {
+    write_error_record(storage, bucket, &keys.error(), record).await?;
+    write_error_record(storage, bucket, &keys.round().error(), record).await
+}
+
+/// The step a run failed in, when the failure does not say (the EventBridge
+/// event of a failed execution names only its Error and Cause): from the run's
+/// artifacts. No plan: `plan`. A shard with an error record, or without a
+/// summary: `mini-tree`. Otherwise (every summary is there): `aggregator`.
+/// `None` when the storage cannot tell.
+async fn infer_step(storage: &impl Storage, bucket: &str, keys: &RunKeys) -> Option<&'static str> {
+    use crate::model::steps;
+    let plan = match read_plan(storage, bucket, keys).await {
+        Ok(plan) => plan,
+        Err(e) if e.kind == crate::ErrorKind::NotFound => return Some(steps::PLAN),
+        Err(_) => return None,
+    };
+    let listed: std::collections::HashSet<String> = storage
+        .list(bucket, &keys.mini_trees_dir())
+        .await
+        .ok()?
+        .into_iter()
+        .collect();
+    let failed_shard = (0..plan.shards.len()).any(|i| {
+        listed.contains(&keys.mini_tree_error(i)) || !listed.contains(&keys.mini_tree_summary(i))
+    });
+    Some(if failed_shard {
+        steps::MINI_TREE
+    } else {
+        steps::AGGREGATOR
+    })
+}
+
+/// Whether run `keys` has completed: its `result.json` exists and it was
+/// published, or superseded by a run planned later (then its aggregator
+/// finished without publishing). A failure event that arrives after that (a
+/// redrive that succeeded first) is stale.
+async fn run_completed(storage: &impl Storage, bucket: &str, keys: &RunKeys) -> bool {
+    if storage.get(bucket, &keys.result()).await.is_err() {
+        return false;
+    }
+    let Some(published) = storage
+        .get(bucket, &keys.round().result())
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice::<RoundResult>(&b).ok())
+        .and_then(|r| r.run)
+    else {
+        return false;
+    };
+    if published == keys.id() {
+        return true;
+    }
+    let Ok(plan) = read_plan(storage, bucket, keys).await else {
+        return false;
+    };
+    let Ok(other) = keys.round().run(&published) else {
+        return false;
+    };
+    let theirs = planned_at(storage, bucket, &other, &published)
+        .await
+        .ok()
+        .flatten();
+    theirs.is_some_and(|t| (t, published.as_str()) > (plan.planned_at_ms, keys.id()))
+}
+
+async fn record_failure(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+    step: Option<&str>,
+    failure: &Failure,
+) -> Result<ErrorRecord, FnError> {
+    if run_completed(storage, bucket, keys).await {
+        return Err(FnError::invalid(format!(
+            "run {} has completed since this failure (a redrive succeeded): the failure is not recorded",
+            keys.id()
+        )));
+    }
+    let error = error_name(failure);
+    let step = match step {
+        Some(step) => Some(step.to_owned()),
+        None if error.starts_with("States.ExceedToleratedFailure") => {
+            Some(crate::model::steps::MINI_TREE.to_string())
+        }
+        None => infer_step(storage, bucket, keys).await.map(str::to_owned),
+    };
+    let mut record = ErrorRecord {
+        run: Some(keys.id().to_string()),
+        step,
+        shard: None,
+        shard_key: None,
+        error: error.clone(),
+        cause: cause_message(failure),
+    };
+    if record.step.as_deref() == Some(crate::model::steps::MINI_TREE) {
+        // A Distributed Map's own failure does not say which shard failed: the
+        // rejected (or timed-out) shards left error records; report the first.
+        if let Some(shard) = first_shard_error(storage, bucket, keys).await {
+            record = shard;
+        }
+    }
+    publish_error(storage, bucket, keys, &record).await?;
+    Ok(record)
+}
+
+/// Records that shard `shard`'s mini-tree failed without recording it itself (a
+/// Lambda timeout, after its one retry): its error record names the shard.
+async fn record_shard_failure(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+    shard: usize,
+    failure: &Failure,
+) -> Result<ErrorRecord, FnError> {
+    let plan = read_plan(storage, bucket, keys).await?;
+    let shard_key = plan.shards.get(shard).map(|s| s.key.clone());
+    let error = error_name(failure);
+    let record = ErrorRecord {
+        run: Some(keys.id().to_string()),
+        step: Some(crate::model::steps::MINI_TREE.to_string()),
+        shard: Some(shard as u64),
+        shard_key: shard_key.clone(),
+        cause: format!(
+            "the mini-tree of shard {shard} ({}) did not finish, twice: {error}: {}",
+            shard_key.as_deref().unwrap_or("not in the plan"),
+            cause_message(failure)
+        ),
+        error,
+    };
+    write_error_record(storage, bucket, &keys.mini_tree_error(shard), &record).await?;
+    Ok(record)
+}

@@ -1,0 +1,192 @@
+//! The S3 key layout: a round's keys (`P/...`) and a run's (`P/runs/R/...`).
+
+use crate::error::FnError;
+
+/// Checks a run id: 1 to 80 characters of `A-Za-z0-9-_` (a Step Functions
+/// execution name of that alphabet), so that `P/runs/<run>/` is one plain segment.
+pub fn check_run(run: &str) -> Result<(), FnError> {
+    if run.is_empty()
+        || run.len() > 80
+        || !run
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(FnError::invalid(format!(
+            "run {run:?} is not a run id (1 to 80 characters of A-Za-z0-9-_)"
+        )));
+    }
+    Ok(())
+}
+
+/// Round-relative object keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoundKeys {
+    prefix: String,
+}
+
+impl RoundKeys {
+    /// The keys under `prefix` (trailing `/` removed); an empty prefix is an error.
+    pub fn new(prefix: &str) -> Result<RoundKeys, FnError> {
+        let p = prefix.trim_end_matches('/');
+        if p.is_empty() {
+            return Err(FnError::invalid(
+                "the round prefix is empty: rounds live under a non-empty prefix P (P/round.json)",
+            ));
+        }
+        Ok(RoundKeys {
+            prefix: p.to_string(),
+        })
+    }
+
+    /// The prefix, without a trailing `/`.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// `P/name`.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}/{name}", self.prefix)
+    }
+
+    /// `P/round.json`.
+    pub fn manifest(&self) -> String {
+        self.key(MANIFEST_FILE)
+    }
+
+    /// `P/shards/`.
+    pub fn shards_dir(&self) -> String {
+        self.key("shards/")
+    }
+
+    /// `P/result.json`: the published result (of the latest completed run).
+    pub fn result(&self) -> String {
+        self.key(summa_agg::round::RESULT_FILE)
+    }
+
+    /// `P/error.json`: the latest failure (of a run, or of the trigger).
+    pub fn error(&self) -> String {
+        self.key(ERROR_FILE)
+    }
+
+    /// The keys of run `run` (checked, see [`check_run`]).
+    pub fn run(&self, run: &str) -> Result<RunKeys, FnError> {
+        check_run(run)?;
+        Ok(RunKeys {
+            round: self.clone(),
+            dir: self.key(&format!("{RUNS_DIR}/{run}")),
+            run: run.to_string(),
+        })
+    }
+}
+
+/// The keys of one run, all under `P/runs/R/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunKeys {
+    round: RoundKeys,
+    dir: String,
+    run: String,
+}
+
+impl RunKeys {
+    /// The keys of `prefix` and `run`.
+    pub fn new(prefix: &str, run: &str) -> Result<RunKeys, FnError> {
+        RoundKeys::new(prefix)?.run(run)
+    }
+
+    /// The round's keys.
+    pub fn round(&self) -> &RoundKeys {
+        &self.round
+    }
+
+    /// The run id.
+    pub fn id(&self) -> &str {
+        &self.run
+    }
+
+    /// `P/runs/R/name`.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}/{name}", self.dir)
+    }
+
+    /// `P/runs/R/plan.json`.
+    pub fn plan(&self) -> String {
+        self.key(PLAN_FILE)
+    }
+
+    /// `P/runs/R/mini-trees/NNNNNN.mst`.
+    pub fn mini_tree(&self, i: usize) -> String {
+        self.key(&summa_agg::round::mini_tree_path(i))
+    }
+
+    /// `P/runs/R/mini-trees/NNNNNN.json`.
+    pub fn mini_tree_summary(&self, i: usize) -> String {
+        self.key(&summa_agg::round::mini_tree_summary_path(i))
+    }
+
+    /// `P/runs/R/mini-trees/NNNNNN.names`: the hashed usernames of shard `i`,
+    /// sorted (input of the username index).
+    pub fn mini_tree_names(&self, i: usize) -> String {
+        self.key(&format!("{}/{i:06}.names", summa_agg::round::MINI_TREE_DIR))
+    }
+
+    /// `P/runs/R/mini-trees/NNNNNN.error.json`: why shard `i` was rejected.
+    pub fn mini_tree_error(&self, i: usize) -> String {
+        self.key(&format!(
+            "{}/{i:06}{SHARD_ERROR_SUFFIX}",
+            summa_agg::round::MINI_TREE_DIR
+        ))
+    }
+
+    /// `P/runs/R/mini-trees/`.
+    pub fn mini_trees_dir(&self) -> String {
+        self.key(&format!("{}/", summa_agg::round::MINI_TREE_DIR))
+    }
+
+    /// `P/runs/R/aggregation.mst`.
+    pub fn aggregation(&self) -> String {
+        self.key(summa_agg::round::AGGREGATION_FILE)
+    }
+
+    /// `P/runs/R/user-index.bin`: username -> shard.
+    pub fn user_index(&self) -> String {
+        self.key(USER_INDEX_FILE)
+    }
+
+    /// `P/runs/R/result.json`: the run's result (written once).
+    pub fn result(&self) -> String {
+        self.key(summa_agg::round::RESULT_FILE)
+    }
+
+    /// `P/runs/R/error.json`.
+    pub fn error(&self) -> String {
+        self.key(ERROR_FILE)
+    }
+}
+
+/// The round steps' names, as errors and error records give them (each
+/// handler's `STEP`).
+pub mod steps {
+    /// `trigger`.
+    pub const TRIGGER: &str = "trigger";
+    /// `plan`.
+    pub const PLAN: &str = "plan";
+    /// `mini-tree`.
+    pub const MINI_TREE: &str = "mini-tree";
+    /// `aggregator`.
+    pub const AGGREGATOR: &str = "aggregator";
+    /// `proof`.
+    pub const PROOF: &str = "proof";
+}
+
+/// The folder of the runs under `P`.
+pub const RUNS_DIR: &str = "runs";
+/// The username index's file name.
+pub const USER_INDEX_FILE: &str = "user-index.bin";
+/// The manifest's file name.
+pub const MANIFEST_FILE: &str = "round.json";
+/// The plan's file name.
+pub const PLAN_FILE: &str = "plan.json";
+/// Suffix of a shard's error record under `P/mini-trees/`.
+pub const SHARD_ERROR_SUFFIX: &str = ".error.json";
+/// The failure record's file name.
+pub const ERROR_FILE: &str = "error.json";

@@ -1,0 +1,219 @@
+//! The functions' inputs and outputs (the state machine's JSON messages).
+
+use serde::{Deserialize, Serialize};
+use summa_agg::json::NodeJson;
+use summa_agg::Layout;
+
+use super::events::{
+    ExecutionInput, ExecutionStatusEvent, EXECUTION_STATUS_CHANGE, FAILED_STATUSES,
+};
+use super::files::ErrorRecord;
+use crate::error::FnError;
+
+/// Input of `plan` and of `aggregator` in normal mode: a run of a round.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundInput {
+    /// The bucket.
+    pub bucket: String,
+    /// The round prefix `P` (no trailing `/`).
+    pub prefix: String,
+    /// The run (the execution's name): its artifacts live under `P/runs/<run>/`.
+    pub run: String,
+}
+
+/// Output of `plan`: what the state machine's Map iterates over.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanOutput {
+    /// The bucket.
+    pub bucket: String,
+    /// The round prefix.
+    pub prefix: String,
+    /// The run.
+    pub run: String,
+    /// The hash layout.
+    pub layout: Layout,
+    /// The balance range in bytes.
+    pub n_bytes: u8,
+    /// Number of shards.
+    pub shard_count: usize,
+    /// `0..shard_count`: one Map item per shard.
+    pub items: Vec<usize>,
+}
+
+/// Input of `mini-tree`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MiniTreeInput {
+    /// The bucket.
+    pub bucket: String,
+    /// The round prefix.
+    pub prefix: String,
+    /// The run.
+    pub run: String,
+    /// The shard's index in the plan.
+    pub shard: usize,
+}
+
+/// Output of `mini-tree`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MiniTreeOutput {
+    /// The shard's index.
+    pub shard: usize,
+    /// The shard's key.
+    pub key: String,
+    /// The mini-tree's key (`P/runs/R/mini-trees/NNNNNN.mst`).
+    pub mini_tree_key: String,
+    /// Number of users.
+    pub entries: u64,
+    /// The mini-tree's own depth.
+    pub depth: u32,
+    /// Its root.
+    pub root: NodeJson,
+    /// Whether the mini-tree was copied from the previous round.
+    #[serde(default)]
+    pub reused: bool,
+}
+
+/// The state machine's Catch payload.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The error name (a Lambda's `errorType`, or `States.*`).
+    #[serde(rename = "Error", default)]
+    pub error: Option<String>,
+    /// The cause: for a Lambda error, its payload as JSON text.
+    #[serde(rename = "Cause", default)]
+    pub cause: Option<String>,
+}
+
+/// Input of `aggregator`: a run, and in failure mode the failure to record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggregatorInput {
+    /// The bucket.
+    pub bucket: String,
+    /// The round prefix.
+    pub prefix: String,
+    /// The run.
+    pub run: String,
+    /// Present in failure mode (from the EventBridge event of a failed
+    /// execution, see [`AggregatorInput::from_payload`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    /// In failure mode: the step that failed, when the caller knows it;
+    /// otherwise the aggregator infers it from the run's artifacts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<String>,
+    /// In failure mode: the shard whose mini-tree failed without recording it
+    /// (by hand; the mini-tree records its own timeouts). Only that shard's
+    /// error record is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<usize>,
+}
+
+impl AggregatorInput {
+    /// The aggregator's input from its invocation payload: the state machine's
+    /// `{"bucket", "prefix", "run", "failure"?, ...}`, or the EventBridge event of
+    /// a failed or timed-out execution (failure mode; the step is not known).
+    pub fn from_payload(payload: serde_json::Value) -> Result<AggregatorInput, FnError> {
+        let invalid = |what: String| FnError::invalid(format!("invalid input: {what}"));
+        if payload.get("detail-type").is_none() {
+            return serde_json::from_value(payload).map_err(|e| invalid(e.to_string()));
+        }
+        let event: ExecutionStatusEvent = serde_json::from_value(payload)
+            .map_err(|e| invalid(format!("an EventBridge event: {e}")))?;
+        if event.source != "aws.states" || event.detail_type != EXECUTION_STATUS_CHANGE {
+            return Err(invalid(format!(
+                "an EventBridge event of {:?} / {:?}, not a Step Functions execution status change",
+                event.source, event.detail_type
+            )));
+        }
+        let d = event.detail;
+        if !FAILED_STATUSES.contains(&d.status.as_str()) {
+            return Err(invalid(format!(
+                "execution {} is {}, not failed ({}): there is nothing to record",
+                d.execution_arn,
+                d.status,
+                FAILED_STATUSES.join(", ")
+            )));
+        }
+        let text = d.input.as_deref().ok_or_else(|| {
+            invalid(format!(
+                "the event of execution {} carries no input",
+                d.execution_arn
+            ))
+        })?;
+        let input: ExecutionInput = serde_json::from_str(text)
+            .map_err(|e| invalid(format!("the input of execution {}: {e}", d.execution_arn)))?;
+        let error = d
+            .error
+            .filter(|e| !e.is_empty())
+            .or_else(|| (d.status == "TIMED_OUT").then(|| "States.Timeout".to_string()));
+        Ok(AggregatorInput {
+            bucket: input.bucket,
+            prefix: input.prefix,
+            run: input.run.unwrap_or(d.name),
+            failure: Some(Failure {
+                error,
+                cause: d.cause,
+            }),
+            failed_step: None,
+            shard: None,
+        })
+    }
+}
+
+/// Output of `aggregator`: the round's result, or in failure mode the error record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AggregatorOutput {
+    /// Normal mode: `result.json`.
+    Result(Box<summa_agg::json::RoundResult>),
+    /// Failure mode: `error.json`.
+    Failure(ErrorRecord),
+}
+
+/// Input of `proof`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofInput {
+    /// The bucket.
+    pub bucket: String,
+    /// The round prefix.
+    pub prefix: String,
+    /// The user.
+    pub username: String,
+    /// The run to prove against; default: the published one (`P/result.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// The index of the mini-tree (shard) that holds the user, if known: then
+    /// only that mini-tree is read (without it, the run's username index finds it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<u64>,
+}
+
+/// One round started (or found already started) by `trigger`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Started {
+    /// The bucket.
+    pub bucket: String,
+    /// The round prefix.
+    pub prefix: String,
+    /// The execution's name, which is also the run (from the prefix and the S3
+    /// event's version id or sequencer).
+    pub execution_name: String,
+    /// The execution's ARN (absent when `already_started`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_arn: Option<String>,
+    /// True when Step Functions answered ExecutionAlreadyExists: this upload's
+    /// round was started before and has finished (if it failed, redrive that
+    /// execution, or upload the manifest again for a new run). (A duplicate event while that
+    /// round still runs gets the running execution's ARN back, with `false`:
+    /// StartExecution is idempotent for the same name and input.)
+    pub already_started: bool,
+}
+
+/// Output of `trigger`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerOutput {
+    /// The manifests that (re)started a round.
+    pub started: Vec<Started>,
+    /// Keys of the event that are not a round manifest (`s3://bucket/key`).
+    pub ignored: Vec<String>,
+}

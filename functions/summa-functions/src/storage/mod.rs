@@ -1,0 +1,209 @@
+//! Where rounds live: the storage port, split by capability ([`StorageRead`];
+//! [`Storage`] reads and writes), and its adapters, one file each: S3
+//! (`s3.rs`, `S3Storage`, cargo feature `aws`), a local directory (`local.rs`,
+//! [`LocalStorage`], a bucket is a directory: local runs and tests) and memory
+//! (`memory.rs`, `MemoryStorage`, cargo feature `memory`: tests and fuzzing).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use tokio::io::AsyncRead;
+
+mod local;
+#[cfg(feature = "memory")]
+mod memory;
+#[cfg(feature = "aws")]
+mod s3;
+
+pub use local::LocalStorage;
+#[cfg(feature = "memory")]
+pub use memory::MemoryStorage;
+#[cfg(feature = "aws")]
+pub use s3::{S3Storage, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE};
+
+/// The class of a [`StoreError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// No such object (or bucket).
+    NotFound,
+    /// The store asked to slow down (S3 SlowDown, 503, 429).
+    Throttled,
+    /// A condition failed: the object is not the version asked for (If-Match),
+    /// or it exists already (If-None-Match), HTTP 412 (or 409 for a conflicting
+    /// conditional write).
+    Changed,
+    /// Any other failure (network, permissions, server error).
+    Other,
+}
+
+/// A storage failure, naming the object.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{location}: {message}")]
+pub struct StoreError {
+    /// Its class.
+    pub kind: StoreErrorKind,
+    /// The object, e.g. `s3://bucket/key`.
+    pub location: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl StoreError {
+    /// A new error.
+    pub fn new(
+        kind: StoreErrorKind,
+        location: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        StoreError {
+            kind,
+            location: location.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Wrapped in an `io::Error` (for `ReadAt` and streams), keeping the class in
+    /// the io kind and the whole error as the source.
+    pub fn into_io(self) -> std::io::Error {
+        let kind = match self.kind {
+            StoreErrorKind::NotFound => std::io::ErrorKind::NotFound,
+            _ => std::io::ErrorKind::Other,
+        };
+        std::io::Error::new(kind, self)
+    }
+}
+
+/// A streamed object body.
+pub type ObjectReader = Pin<Box<dyn AsyncRead + Send>>;
+
+/// An object's size and version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Size in bytes.
+    pub size: u64,
+    /// The ETag, as the store gives it (with its quotes).
+    pub etag: String,
+}
+
+/// The condition of a conditional write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PutCondition {
+    /// Only if no object has the key (`If-None-Match: *`).
+    Absent,
+    /// Only if the object's ETag is this one (`If-Match`).
+    Matches(String),
+}
+
+/// Reading object storage: what a handler that only reads (`proof`) is given, so
+/// that it cannot write. Keys are full object keys; `bucket` is an S3 bucket or,
+/// for [`LocalStorage`], a directory under its root.
+pub trait StorageRead: Send + Sync {
+    /// The whole object.
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+
+    /// Up to `len` bytes from `offset`: fewer at the end of the object, none from
+    /// its end on.
+    fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        offset: u64,
+        len: u64,
+    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+
+    /// The object's size and ETag.
+    fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<ObjectInfo, StoreError>> + Send;
+
+    /// The whole object and its ETag.
+    fn get_with_etag(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<(Vec<u8>, String), StoreError>> + Send;
+
+    /// The object's body as a stream.
+    fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<ObjectReader, StoreError>> + Send;
+
+    /// The object's body as a stream, only if its ETag is `etag` (`If-Match`);
+    /// otherwise a [`StoreErrorKind::Changed`] error.
+    fn open_if_match(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> impl Future<Output = Result<ObjectReader, StoreError>> + Send;
+
+    /// The keys that start with `prefix`, in key (byte) order.
+    fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// The object's size in bytes ([`StorageRead::head`] without the ETag).
+    fn size(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        async move { Ok(self.head(bucket, key).await?.size) }
+    }
+}
+
+/// Object storage as the functions use it: reading ([`StorageRead`]) and writing.
+pub trait Storage: StorageRead {
+    /// Writes (replaces) an object.
+    fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Writes an object only if `condition` holds; otherwise a
+    /// [`StoreErrorKind::Changed`] error and nothing is written.
+    fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: PutCondition,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Copies an object within the bucket (S3: a server-side `CopyObject`, nothing
+    /// is downloaded). The default reads and writes it.
+    fn copy(
+        &self,
+        bucket: &str,
+        from: &str,
+        to: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move {
+            let body = self.get(bucket, from).await?;
+            self.put(bucket, to, Bytes::from(body), "application/octet-stream")
+                .await
+        }
+    }
+
+    /// Deletes an object; deleting a missing object succeeds.
+    fn delete(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

@@ -1,0 +1,293 @@
+//! `aggregator`: failure mode (the event fixtures, the EventBridge event) and a redriven round.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_mode_from_the_event_fixtures() {
+    let round = Round::new();
+    let input: AggregatorInput = event("aggregator", "failure.json");
+    assert_eq!(input.run, RUN);
+    let record = failure_of(&round.storage, input).await;
+    // No shard record in this run: the step comes from the state machine, the
+    // cause from the Lambda error payload; the shard is not parsed out of it.
+    assert_eq!(record.step.as_deref(), Some("mini-tree"));
+    assert_eq!(record.shard, None);
+    assert_eq!(record.error, "InvalidInput");
+    assert!(
+        record.cause.starts_with("mini-tree: shard 2 "),
+        "{}",
+        record.cause
+    );
+    assert!(round.get(&in_run(RUN, "error.json")).await.is_some());
+    assert!(round.get("rounds/r1/error.json").await.is_some());
+    assert!(round.get("rounds/r1/result.json").await.is_none());
+
+    let input: AggregatorInput = event("aggregator", "failure-map.json");
+    let record = failure_of(&round.storage, input).await;
+    assert_eq!(record.step.as_deref(), Some("mini-tree"));
+    assert_eq!(record.shard, None);
+    assert_eq!(record.error, "States.ExceedToleratedFailureThreshold");
+    assert_eq!(
+        record.cause,
+        "The specified tolerated failure threshold was exceeded"
+    );
+    // The JSON shape: optional fields left out.
+    let v: serde_json::Value =
+        serde_json::from_slice(&round.get("rounds/r1/error.json").await.unwrap()).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "run": RUN,
+            "step": "mini-tree",
+            "error": "States.ExceedToleratedFailureThreshold",
+            "cause": "The specified tolerated failure threshold was exceeded"
+        })
+    );
+
+    // Missing Catch payloads still give a record.
+    let input = AggregatorInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: RUN.into(),
+        failure: Some(Failure::default()),
+        failed_step: None,
+        shard: None,
+    };
+    let r = failure_of(&round.storage, input).await;
+    // The step, not given, comes from the run's artifacts: it has no plan.
+    assert_eq!(
+        (r.error.as_str(), r.cause.as_str(), r.step.as_deref()),
+        ("Unknown", "", Some("plan"))
+    );
+}
+
+/// A round whose shards 1 and 3 fail (reads throttled past the retries): the
+/// execution fails; EventBridge invokes the failure handler, which names shard 1.
+/// Then the round is redriven: the Map re-runs only its failed items, then
+/// Aggregate. Its result equals that of an uninterrupted run of the same
+/// inputs, and no successful shard was built twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redriven_round_equals_an_uninterrupted_one_and_rebuilds_no_shard() {
+    let round = Round::new();
+    // The uninterrupted run, on the same objects.
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    let uninterrupted = round.run().await.unwrap();
+    assert_eq!(uninterrupted.root.hash, ENTRY_64_V1_ROOT);
+
+    // The run of the fixture's execution (r1-manual), through counting storage.
+    let s = Flaky::new(round.storage.clone());
+    let plan = handlers::plan(&s, event("plan", "plan.json"))
+        .await
+        .unwrap();
+    assert_eq!(plan.run, RUN);
+    let shard_key = |i: usize| format!("{PREFIX}/shards/entry_16_{}.csv", i + 1);
+    s.fail.lock().unwrap().extend([shard_key(1), shard_key(3)]);
+    let mut failed = Vec::new();
+    for &i in &plan.items {
+        match handlers::mini_tree(&s, mini_tree_input(RUN, i)).await {
+            Ok(out) => assert_eq!(out.shard, i),
+            Err(e) => {
+                assert_eq!(e.error_type(), "Throttled");
+                failed.push(i);
+            }
+        }
+    }
+    assert_eq!(failed, vec![1, 3]);
+    // The execution fails (the Map: States.ExceedToleratedFailureThreshold);
+    // EventBridge delivers the event to the aggregator.
+    let AggregatorOutput::Failure(record) =
+        aggregator_payload(&s, event("aggregator", "execution-failed.json"))
+            .await
+            .unwrap()
+    else {
+        panic!("expected a failure record")
+    };
+    assert_eq!(record.run.as_deref(), Some(RUN));
+    assert_eq!(record.step.as_deref(), Some("mini-tree"));
+    assert_eq!(record.shard, Some(1));
+    assert_eq!(record.shard_key.as_deref(), Some(shard_key(1).as_str()));
+    assert_eq!(record.error, "Throttled");
+    assert!(record.cause.contains("SlowDown"), "{}", record.cause);
+    for key in [in_run(RUN, "error.json"), format!("{PREFIX}/error.json")] {
+        let stored: ErrorRecord = serde_json::from_slice(&round.get(&key).await.unwrap()).unwrap();
+        assert_eq!(stored, record, "{key}");
+    }
+    assert!(round.get(&in_run(RUN, "result.json")).await.is_none());
+    assert_eq!(published(&round).await, uninterrupted, "nothing published");
+
+    // The throttling is over; the operator redrives. The Map re-runs its
+    // failed child executions only, then Aggregate runs.
+    s.fail.lock().unwrap().clear();
+    let before = s.put_count();
+    for &i in &failed {
+        handlers::mini_tree(&s, mini_tree_input(RUN, i))
+            .await
+            .unwrap();
+    }
+    let redriven = match handlers::aggregator(&s, aggregate_input(RUN))
+        .await
+        .unwrap()
+    {
+        AggregatorOutput::Result(r) => *r,
+        AggregatorOutput::Failure(f) => panic!("{f:?}"),
+    };
+    assert_eq!(redriven.run.as_deref(), Some(RUN));
+    assert_eq!(runless(redriven.clone()), runless(uninterrupted.clone()));
+    assert_eq!(published(&round).await, redriven);
+    // Every shard's artifacts were written exactly once in this run; the
+    // redrive wrote only the failed shards' (3 objects each) and the
+    // aggregator's (tree, index, result, P/result.json).
+    for i in 0..4 {
+        for ext in ["mst", "names", "json"] {
+            assert_eq!(
+                s.puts_of(&in_run(RUN, &format!("mini-trees/{i:06}.{ext}"))),
+                1,
+                "shard {i} .{ext}"
+            );
+        }
+    }
+    assert_eq!(s.put_count() - before, 2 * 3 + 4);
+    // The shards' error records and the run's error.json are gone: the run
+    // succeeded.
+    for i in 0..4 {
+        assert!(round
+            .get(&in_run(RUN, &format!("mini-trees/{i:06}.error.json")))
+            .await
+            .is_none());
+    }
+    assert!(round.get(&in_run(RUN, "error.json")).await.is_none());
+    // The failed attempt's event, delivered late (after the redrive succeeded),
+    // records nothing.
+    let e = aggregator_payload(&s, event("aggregator", "execution-failed.json"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "InvalidInput");
+    assert!(e.to_string().contains("has completed since"), "{e}");
+    assert!(round.get(&in_run(RUN, "error.json")).await.is_none());
+
+    // A child that is run again although it had succeeded (a Map run in full)
+    // re-uses its artifacts: no write, the same output.
+    let before = s.put_count();
+    for &i in &plan.items {
+        let out = handlers::mini_tree(&s, mini_tree_input(RUN, i))
+            .await
+            .unwrap();
+        assert_eq!(
+            out.mini_tree_key,
+            in_run(RUN, &format!("mini-trees/{i:06}.mst"))
+        );
+        assert_eq!(out.entries, 16);
+    }
+    assert_eq!(s.put_count(), before, "a successful shard was rebuilt");
+}
+
+/// The failure handler's input is the event EventBridge delivers; the step
+/// comes from the run's artifacts, the shard from the functions' records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_failure_handler_takes_the_eventbridge_event() {
+    let round = Round::new();
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    let fixture: serde_json::Value = event("aggregator", "execution-failed.json");
+    let input = AggregatorInput::from_payload(fixture.clone()).unwrap();
+    assert_eq!(
+        (
+            input.bucket.as_str(),
+            input.prefix.as_str(),
+            input.run.as_str()
+        ),
+        (BUCKET, PREFIX, RUN)
+    );
+    assert_eq!(
+        input.failure.as_ref().unwrap().error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+    // Plan failed (no plan.json): step plan, the cause from the Lambda error.
+    let cause = r#"{"errorType":"InvalidInput","errorMessage":"plan: rounds/r1/shards/entry_16_2.csv: header differs"}"#;
+    let AggregatorOutput::Failure(r) = aggregator_payload(
+        &round.storage,
+        execution_event("FAILED", Some("InvalidInput"), Some(cause)),
+    )
+    .await
+    .unwrap() else {
+        panic!("expected a failure record")
+    };
+    assert_eq!(r.step.as_deref(), Some("plan"));
+    assert_eq!(r.error, "InvalidInput");
+    assert_eq!(
+        r.cause,
+        "plan: rounds/r1/shards/entry_16_2.csv: header differs"
+    );
+    // Every mini-tree built, the aggregator failed: step aggregator.
+    handlers::plan(&round.storage, event("plan", "plan.json"))
+        .await
+        .unwrap();
+    for i in 0..4 {
+        handlers::mini_tree(&round.storage, mini_tree_input(RUN, i))
+            .await
+            .unwrap();
+    }
+    let AggregatorOutput::Failure(r) = aggregator_payload(
+        &round.storage,
+        execution_event("FAILED", Some("StorageError"), Some("put failed")),
+    )
+    .await
+    .unwrap() else {
+        panic!("expected a failure record")
+    };
+    assert_eq!(
+        (r.step.as_deref(), r.shard, r.error.as_str()),
+        (Some("aggregator"), None, "StorageError")
+    );
+    // A timed-out execution without an error name.
+    let AggregatorOutput::Failure(r) =
+        aggregator_payload(&round.storage, execution_event("TIMED_OUT", None, None))
+            .await
+            .unwrap()
+    else {
+        panic!("expected a failure record")
+    };
+    assert_eq!(r.error, "States.Timeout");
+    // Started by hand without a run: the run is the execution's name.
+    let mut by_hand = fixture.clone();
+    by_hand["detail"]["input"] = r#"{"bucket":"summa-rounds","prefix":"rounds/r1"}"#.into();
+    by_hand["detail"]["name"] = "by-hand".into();
+    assert_eq!(
+        AggregatorInput::from_payload(by_hand).unwrap().run,
+        "by-hand"
+    );
+    // Not a failure, not Step Functions, no input: refused, nothing written.
+    let before = round.get(&in_run(RUN, "error.json")).await;
+    for (bad, why) in [
+        (
+            execution_event("SUCCEEDED", None, None),
+            "is SUCCEEDED, not failed",
+        ),
+        (
+            {
+                let mut v = fixture.clone();
+                v["source"] = "aws.s3".into();
+                v
+            },
+            "not a Step Functions execution status change",
+        ),
+        (
+            {
+                let mut v = fixture.clone();
+                v["detail"]["input"] = serde_json::Value::Null;
+                v
+            },
+            "carries no input",
+        ),
+    ] {
+        let e = aggregator_payload(&round.storage, bad).await.unwrap_err();
+        assert_eq!(e.error_type(), "InvalidInput");
+        assert!(e.to_string().contains(why), "{e}");
+    }
+    assert_eq!(round.get(&in_run(RUN, "error.json")).await, before);
+    // The state machine's own form is still accepted.
+    let direct: AggregatorInput = event("aggregator", "aggregate.json");
+    assert_eq!(
+        AggregatorInput::from_payload(serde_json::to_value(&direct).unwrap()).unwrap(),
+        direct
+    );
+}

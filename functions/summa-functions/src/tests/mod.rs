@@ -1,0 +1,603 @@
+//! Handler tests over local-directory storage and the committed event fixtures
+//! (functions/<name>/events/*.json): this file is the shared harness (the
+//! [`Round`] over the round driver, fixtures, storage wrappers that record or
+//! fail); the tests are in one file per step (`plan.rs`, `mini_tree.rs`,
+//! `aggregator.rs`, `proof.rs`, `trigger.rs`), for whole rounds (`round.rs`), the
+//! storage adapters (`storage.rs`) and the deployment contract (`contract.rs`).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use serde::de::DeserializeOwned;
+use summa_agg::json::RoundResult;
+use summa_agg::{Layout, Params};
+
+use crate::executions::{Executions, StartOutcome};
+use crate::handlers;
+use crate::model::*;
+use crate::remote::{RemoteFile, BLOCK_SIZE};
+use crate::{FnError, LocalStorage, Storage, StorageRead};
+
+const BUCKET: &str = "summa-rounds";
+const PREFIX: &str = "rounds/r1";
+const ENTRY_64_V1_ROOT: &str = "0x1a2cd781913e49ef803fbdff9bfa873d0e8b8e1ca96d593bc4837e2d1bea03da";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+mod aggregator;
+mod contract;
+mod mini_tree;
+mod plan;
+mod proof;
+mod round;
+mod storage;
+mod trigger;
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(repo().join("tests/fixtures").join(name)).unwrap()
+}
+
+/// An event fixture of a function.
+fn event<T: DeserializeOwned>(function: &str, file: &str) -> T {
+    let path = repo()
+        .join("functions")
+        .join(function)
+        .join("events")
+        .join(file);
+    serde_json::from_slice(&std::fs::read(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The run of the event fixtures.
+const RUN: &str = "r1-manual";
+
+/// `P/runs/RUN/name`.
+fn in_run(run: &str, name: &str) -> String {
+    format!("{PREFIX}/runs/{run}/{name}")
+}
+
+struct Round {
+    _dir: tempfile::TempDir,
+    storage: LocalStorage,
+    /// The run that plan, mini_tree and aggregate use.
+    run: Mutex<String>,
+    runs: std::sync::atomic::AtomicUsize,
+}
+
+impl Round {
+    fn new() -> Round {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = LocalStorage::new(dir.path());
+        Round {
+            _dir: dir,
+            storage,
+            run: Mutex::new(RUN.to_string()),
+            runs: Default::default(),
+        }
+    }
+
+    fn run_id(&self) -> String {
+        self.run.lock().unwrap().clone()
+    }
+
+    /// Switches to a new run id and returns it.
+    fn next_run(&self) -> String {
+        let n = self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("r1-run-{n}");
+        *self.run.lock().unwrap() = id.clone();
+        id
+    }
+
+    /// `P/runs/<current run>/name`.
+    fn key(&self, name: &str) -> String {
+        in_run(&self.run_id(), name)
+    }
+
+    async fn put(&self, key: &str, body: impl Into<Vec<u8>>) {
+        self.storage
+            .put(
+                BUCKET,
+                key,
+                Bytes::from(body.into()),
+                "application/octet-stream",
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        match self.storage.get(BUCKET, key).await {
+            Ok(b) => Some(b),
+            Err(e) if e.kind == crate::StoreErrorKind::NotFound => None,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Uploads `shards` (name, CSV) under `P/shards/` and a manifest.
+    async fn upload(&self, shards: &[(&str, Vec<u8>)], manifest: serde_json::Value) {
+        for (name, csv) in shards {
+            self.put(&format!("{PREFIX}/shards/{name}"), csv.clone())
+                .await;
+        }
+        self.put(&format!("{PREFIX}/round.json"), manifest.to_string())
+            .await;
+    }
+
+    async fn plan(&self) -> Result<PlanOutput, FnError> {
+        handlers::plan(
+            &self.storage,
+            RoundInput {
+                bucket: BUCKET.into(),
+                prefix: PREFIX.into(),
+                run: self.run_id(),
+            },
+        )
+        .await
+    }
+
+    async fn mini_tree(&self, i: usize) -> Result<MiniTreeOutput, FnError> {
+        handlers::mini_tree(
+            &self.storage,
+            MiniTreeInput {
+                bucket: BUCKET.into(),
+                prefix: PREFIX.into(),
+                run: self.run_id(),
+                shard: i,
+            },
+        )
+        .await
+    }
+
+    async fn aggregate(&self) -> Result<RoundResult, FnError> {
+        let input = AggregatorInput {
+            bucket: BUCKET.into(),
+            prefix: PREFIX.into(),
+            run: self.run_id(),
+            failure: None,
+            failed_step: None,
+            shard: None,
+        };
+        match handlers::aggregator(&self.storage, input).await? {
+            AggregatorOutput::Result(r) => Ok(*r),
+            AggregatorOutput::Failure(f) => panic!("failure mode: {f:?}"),
+        }
+    }
+
+    /// Failure mode for the current run.
+    async fn record_failure(
+        &self,
+        error: &str,
+        cause: &str,
+        step: Option<&str>,
+        shard: Option<usize>,
+    ) -> ErrorRecord {
+        let input = AggregatorInput {
+            bucket: BUCKET.into(),
+            prefix: PREFIX.into(),
+            run: self.run_id(),
+            failure: Some(Failure {
+                error: Some(error.into()),
+                cause: Some(cause.into()),
+            }),
+            failed_step: step.map(str::to_owned),
+            shard,
+        };
+        failure_of(&self.storage, input).await
+    }
+
+    /// A new run: plan, every mini-tree, aggregator (the round driver, one
+    /// mini-tree at a time).
+    async fn run(&self) -> Result<RoundResult, FnError> {
+        let run = self.next_run();
+        let input = RoundInput {
+            bucket: BUCKET.into(),
+            prefix: PREFIX.into(),
+            run: run.clone(),
+        };
+        let done = crate::round::run(&self.storage, input, 1, &|_| {}).await?;
+        let plan = &done.plan;
+        assert_eq!(plan.run, run);
+        assert_eq!(plan.items, (0..plan.shard_count).collect::<Vec<_>>());
+        assert_eq!(done.mini_trees.len(), plan.shard_count);
+        for (i, out) in plan.items.iter().zip(&done.mini_trees) {
+            assert_eq!(out.shard, *i);
+            assert_eq!(
+                out.mini_tree_key,
+                in_run(&run, &format!("mini-trees/{i:06}.mst"))
+            );
+        }
+        let result = done.result;
+        assert_eq!(result.run.as_deref(), Some(run.as_str()));
+        let stored: RoundResult =
+            serde_json::from_slice(&self.get(&in_run(&run, "result.json")).await.unwrap()).unwrap();
+        assert_eq!(stored, result);
+        let published: RoundResult =
+            serde_json::from_slice(&self.get(&format!("{PREFIX}/result.json")).await.unwrap())
+                .unwrap();
+        assert_eq!(published, result);
+        Ok(result)
+    }
+}
+
+/// The aggregator's answer in failure mode: the error record (a result panics).
+async fn failure_of(storage: &impl Storage, input: AggregatorInput) -> ErrorRecord {
+    match handlers::aggregator(storage, input).await.unwrap() {
+        AggregatorOutput::Failure(f) => f,
+        AggregatorOutput::Result(_) => panic!("expected a failure record"),
+    }
+}
+
+/// The CLI's round (`summa-agg round`) over the same shards, in key order.
+fn cli_result(shards: &[(&str, Vec<u8>)], params: &Params) -> RoundResult {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (name, csv) in shards {
+        let p = dir.path().join(name);
+        std::fs::write(&p, csv).unwrap();
+        files.push(p);
+    }
+    let inputs = summa_agg::round::collect_inputs(&files).unwrap();
+    without_artifacts(
+        summa_agg::round::run_local(&inputs, &dir.path().join("out"), params, &|_| {})
+            .unwrap()
+            .0,
+    )
+}
+
+fn four_shards() -> Vec<(&'static str, Vec<u8>)> {
+    (1..=4)
+        .map(|i| {
+            let name: &'static str = Box::leak(format!("entry_16_{i}.csv").into_boxed_str());
+            (name, fixture(name))
+        })
+        .collect()
+}
+
+/// The result without what differs between S3 and a local directory: the
+/// artifacts, the run, the inputs' keys and ETags and the build records (times;
+/// see `build_records_name_each_built_shard`). The inputs' sizes and hashes (and
+/// the mini-trees' content hashes) must be equal.
+fn without_artifacts(mut r: RoundResult) -> RoundResult {
+    r.artifacts.clear();
+    r.run = None;
+    r.build = None;
+    for i in &mut r.inputs {
+        i.key = i.key.rsplit('/').next().unwrap().to_string();
+        i.etag.clear();
+        i.mini_tree = i.mini_tree.rsplit('/').next().unwrap().to_string();
+    }
+    r
+}
+
+/// entry_64.csv cut into shards of 1, 5, 26 and 32 users.
+fn unequal_shards() -> Vec<(&'static str, Vec<u8>)> {
+    let text = String::from_utf8(fixture("entry_64.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let mut out = Vec::new();
+    let mut at = 0;
+    for (i, n) in [1usize, 5, 26, 32].into_iter().enumerate() {
+        let mut csv = format!("{header}\n");
+        for r in &rows[at..at + n] {
+            csv.push_str(r);
+            csv.push('\n');
+        }
+        at += n;
+        let name: &'static str = Box::leak(format!("part-{i}.csv").into_boxed_str());
+        out.push((name, csv.into_bytes()));
+    }
+    out
+}
+
+/// Runs the four good shards and returns the published result.
+async fn round_with_four_shards_published(round: &Round) -> RoundResult {
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    let r = round.run().await.unwrap();
+    assert_eq!(r.root.hash, ENTRY_64_V1_ROOT);
+    r
+}
+
+/// Storage that records the keys read.
+#[derive(Clone)]
+struct Recording {
+    inner: LocalStorage,
+    reads: std::sync::Arc<Mutex<Vec<String>>>,
+}
+
+impl Recording {
+    fn read(&self, key: &str) {
+        self.reads.lock().unwrap().push(key.to_string());
+    }
+    fn keys_read(&self) -> std::collections::BTreeSet<String> {
+        self.reads.lock().unwrap().iter().cloned().collect()
+    }
+}
+
+impl StorageRead for Recording {
+    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, crate::StoreError> {
+        self.read(key);
+        self.inner.get(bucket, key).await
+    }
+    async fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<Vec<u8>, crate::StoreError> {
+        self.read(key);
+        self.inner.get_range(bucket, key, offset, len).await
+    }
+    async fn size(&self, bucket: &str, key: &str) -> Result<u64, crate::StoreError> {
+        self.read(key);
+        self.inner.size(bucket, key).await
+    }
+    async fn head(&self, bucket: &str, key: &str) -> Result<crate::ObjectInfo, crate::StoreError> {
+        self.read(key);
+        self.inner.head(bucket, key).await
+    }
+    async fn get_with_etag(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(Vec<u8>, String), crate::StoreError> {
+        self.read(key);
+        self.inner.get_with_etag(bucket, key).await
+    }
+    async fn open_if_match(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
+        self.read(key);
+        self.inner.open_if_match(bucket, key, etag).await
+    }
+    async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
+        self.read(key);
+        self.inner.open(bucket, key).await
+    }
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, crate::StoreError> {
+        self.inner.list(bucket, prefix).await
+    }
+}
+
+impl Storage for Recording {
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: crate::PutCondition,
+    ) -> Result<(), crate::StoreError> {
+        self.inner
+            .put_if(bucket, key, body, content_type, condition)
+            .await
+    }
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<(), crate::StoreError> {
+        self.inner.put(bucket, key, body, content_type).await
+    }
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), crate::StoreError> {
+        self.inner.delete(bucket, key).await
+    }
+}
+
+/// Input of run `run`'s mini-tree `i`.
+fn mini_tree_input(run: &str, i: usize) -> MiniTreeInput {
+    MiniTreeInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: run.into(),
+        shard: i,
+    }
+}
+
+fn round_input(run: &str) -> RoundInput {
+    RoundInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: run.into(),
+    }
+}
+
+fn aggregate_input(run: &str) -> AggregatorInput {
+    AggregatorInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: run.into(),
+        failure: None,
+        failed_step: None,
+        shard: None,
+    }
+}
+
+async fn published(round: &Round) -> RoundResult {
+    serde_json::from_slice(&round.get("rounds/r1/result.json").await.unwrap()).unwrap()
+}
+
+/// Storage over a directory that counts writes per key and can fail or hang the
+/// read of chosen shards (a throttled S3 read that exhausted its retries, a
+/// Lambda timing out).
+#[derive(Clone, Default)]
+struct Flaky {
+    inner: Option<LocalStorage>,
+    fail: std::sync::Arc<Mutex<HashSet<String>>>,
+    hang: std::sync::Arc<Mutex<HashSet<String>>>,
+    puts: std::sync::Arc<Mutex<Vec<String>>>,
+}
+
+impl Flaky {
+    fn new(inner: LocalStorage) -> Flaky {
+        Flaky {
+            inner: Some(inner),
+            ..Default::default()
+        }
+    }
+    fn inner(&self) -> &LocalStorage {
+        self.inner.as_ref().unwrap()
+    }
+    /// Writes of `key` so far.
+    fn puts_of(&self, key: &str) -> usize {
+        self.puts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|k| *k == key)
+            .count()
+    }
+    fn put_count(&self) -> usize {
+        self.puts.lock().unwrap().len()
+    }
+}
+
+impl StorageRead for Flaky {
+    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, crate::StoreError> {
+        self.inner().get(bucket, key).await
+    }
+    async fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<Vec<u8>, crate::StoreError> {
+        self.inner().get_range(bucket, key, offset, len).await
+    }
+    async fn size(&self, bucket: &str, key: &str) -> Result<u64, crate::StoreError> {
+        self.inner().size(bucket, key).await
+    }
+    async fn head(&self, bucket: &str, key: &str) -> Result<crate::ObjectInfo, crate::StoreError> {
+        self.inner().head(bucket, key).await
+    }
+    async fn get_with_etag(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(Vec<u8>, String), crate::StoreError> {
+        self.inner().get_with_etag(bucket, key).await
+    }
+    async fn open_if_match(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
+        if self.fail.lock().unwrap().contains(key) {
+            return Err(crate::StoreError::new(
+                crate::StoreErrorKind::Throttled,
+                format!("s3://{bucket}/{key}"),
+                "SlowDown: please reduce your request rate",
+            ));
+        }
+        if self.hang.lock().unwrap().contains(key) {
+            std::future::pending::<()>().await;
+        }
+        self.inner().open_if_match(bucket, key, etag).await
+    }
+    async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
+        self.inner().open(bucket, key).await
+    }
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, crate::StoreError> {
+        self.inner().list(bucket, prefix).await
+    }
+}
+
+impl Storage for Flaky {
+    async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        condition: crate::PutCondition,
+    ) -> Result<(), crate::StoreError> {
+        self.puts.lock().unwrap().push(key.to_string());
+        self.inner()
+            .put_if(bucket, key, body, content_type, condition)
+            .await
+    }
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<(), crate::StoreError> {
+        self.puts.lock().unwrap().push(key.to_string());
+        self.inner().put(bucket, key, body, content_type).await
+    }
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), crate::StoreError> {
+        self.inner().delete(bucket, key).await
+    }
+}
+
+/// The committed EventBridge event of a failed execution (run `r1-manual` of
+/// `summa-rounds/rounds/r1`), with its status, error and cause replaced.
+fn execution_event(status: &str, error: Option<&str>, cause: Option<&str>) -> serde_json::Value {
+    let mut v: serde_json::Value = event("aggregator", "execution-failed.json");
+    v["detail"]["status"] = status.into();
+    v["detail"]["error"] = error.into();
+    v["detail"]["cause"] = cause.into();
+    v
+}
+
+/// The aggregator as its Lambda runs it: the payload through
+/// `AggregatorInput::from_payload`, then the handler.
+async fn aggregator_payload(
+    storage: &impl Storage,
+    payload: serde_json::Value,
+) -> Result<AggregatorOutput, FnError> {
+    let input = AggregatorInput::from_payload(payload)?;
+    handlers::aggregator(storage, input).await
+}
+
+/// `r` without what names its run (the run, the artifacts' keys, the mini-trees'
+/// keys), to compare two runs of the same inputs.
+fn runless(mut r: RoundResult) -> RoundResult {
+    r.run = None;
+    r.artifacts.clear();
+    r.build = None;
+    for i in &mut r.inputs {
+        i.mini_tree.clear();
+    }
+    r
+}
+
+/// The result without what an incremental run adds (for comparing with a full one).
+fn without_reuse(mut r: RoundResult) -> RoundResult {
+    r.previous = None;
+    r.reused_mini_trees = 0;
+    without_artifacts(r)
+}
+
+/// Four shards of which the third has one balance changed.
+fn four_shards_one_changed() -> Vec<(&'static str, Vec<u8>)> {
+    let mut shards = four_shards();
+    let text = String::from_utf8(shards[2].1.clone()).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let cells: Vec<String> = lines[3].split(',').map(str::to_string).collect();
+    lines[3] = format!("{},{},7", cells[0], cells[1]);
+    shards[2].1 = (lines.join("\n") + "\n").into_bytes();
+    shards
+}

@@ -1,0 +1,320 @@
+//! `plan`: refused rounds, the size limit, what it reads of the shards, its output for 10,000 shards.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_rejects_bad_rounds() {
+    async fn plan_err(shards: &[(&str, Vec<u8>)], manifest: serde_json::Value) -> FnError {
+        let round = Round::new();
+        round.upload(shards, manifest).await;
+        let e = round.plan().await.unwrap_err();
+        assert!(round.get(&round.key("plan.json")).await.is_none());
+        e
+    }
+    let good = fixture("entry_16_1.csv");
+    let check = |e: FnError, t: &str, text: &str| {
+        assert_eq!(e.error_type(), t, "{e}");
+        assert!(e.to_string().starts_with("plan: "), "{e}");
+        assert!(e.to_string().contains(text), "{e}\nshould contain: {text}");
+    };
+    let other_header = b"username,balance_BTC_BTC\nalice,1\n".to_vec();
+    check(
+        plan_err(&[("a.csv", good.clone()), ("b.csv", other_header)], serde_json::json!({})).await,
+        "InvalidInput",
+        "shard 1 (rounds/r1/shards/b.csv): rounds/r1/shards/b.csv:1: header differs from rounds/r1/shards/a.csv",
+    );
+    check(
+        plan_err(
+            &[
+                ("a.csv", good.clone()),
+                (
+                    "b.csv",
+                    b"username,balance_ETH_ETH,balance_USDT_ETH\r\n\r\n".to_vec(),
+                ),
+            ],
+            serde_json::json!({}),
+        )
+        .await,
+        "InvalidInput",
+        "rounds/r1/shards/b.csv: no users",
+    );
+    check(
+        plan_err(&[("a.csv", Vec::new())], serde_json::json!({})).await,
+        "InvalidInput",
+        "shard 0 (rounds/r1/shards/a.csv): rounds/r1/shards/a.csv: empty file",
+    );
+    check(
+        plan_err(
+            &[("a.csv", b"name,balance_ETH_ETH\na,1\n".to_vec())],
+            serde_json::json!({}),
+        )
+        .await,
+        "InvalidInput",
+        "rounds/r1/shards/a.csv:1: invalid header",
+    );
+    check(
+        plan_err(&[("a.txt", good.clone())], serde_json::json!({})).await,
+        "InvalidInput",
+        "no shard",
+    );
+    check(
+        plan_err(
+            &[("a.csv", good.clone())],
+            serde_json::json!({ "layot": "v1" }),
+        )
+        .await,
+        "InvalidInput",
+        "rounds/r1/round.json: invalid JSON: unknown field `layot`",
+    );
+    check(
+        plan_err(
+            &[("a.csv", good.clone())],
+            serde_json::json!({ "n_bytes": 40 }),
+        )
+        .await,
+        "InvalidInput",
+        "n_bytes must be between 1 and 31",
+    );
+    check(
+        plan_err(
+            &[("a.csv", good.clone())],
+            serde_json::json!({ "shards": [] }),
+        )
+        .await,
+        "InvalidInput",
+        "\"shards\" is empty",
+    );
+    check(
+        plan_err(
+            &[("a.csv", good.clone())],
+            serde_json::json!({ "shards": ["rounds/r1/shards/a.csv", "rounds/r1/shards/a.csv"] }),
+        )
+        .await,
+        "InvalidInput",
+        "listed twice",
+    );
+    check(
+        plan_err(
+            &[("a.csv", good.clone())],
+            serde_json::json!({ "shards": ["rounds/r1/shards/missing.csv"] }),
+        )
+        .await,
+        "NotFound",
+        "shard 0 (rounds/r1/shards/missing.csv): local://summa-rounds/rounds/r1/shards/missing.csv",
+    );
+    // No manifest at all.
+    let round = Round::new();
+    let e = round.plan().await.unwrap_err();
+    check(e, "NotFound", "rounds/r1/round.json");
+    // An empty prefix.
+    let e = handlers::plan(
+        &round.storage,
+        RoundInput {
+            bucket: BUCKET.into(),
+            prefix: "/".into(),
+            run: RUN.into(),
+        },
+    )
+    .await
+    .unwrap_err();
+    check(e, "InvalidInput", "prefix is empty");
+    // A run id that is not one plain key segment.
+    for bad in ["", "../x", "a/b", &"x".repeat(81)] {
+        let e = handlers::plan(
+            &round.storage,
+            RoundInput {
+                bucket: BUCKET.into(),
+                prefix: PREFIX.into(),
+                run: bad.into(),
+            },
+        )
+        .await
+        .unwrap_err();
+        check(e, "InvalidInput", "is not a run id");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_reads_only_the_head_of_big_shards() {
+    let round = Round::new();
+    // A long shard: the plan must still accept it (it reads 64 KiB), and a header
+    // longer than the first read is read further.
+    let mut big = b"username,balance_ETH_ETH\n".to_vec();
+    for i in 0..20_000 {
+        big.extend_from_slice(format!("user{i},{i}\n").as_bytes());
+    }
+    let mut wide = b"username".to_vec();
+    for i in 0..5_000 {
+        wide.extend_from_slice(format!(",balance_C{i}_CHAIN").as_bytes());
+    }
+    wide.extend_from_slice(b"\nu");
+    for _ in 0..5_000 {
+        wide.extend_from_slice(b",1");
+    }
+    wide.push(b'\n');
+    assert!(wide.len() as u64 > crate::handlers::plan::HEAD_BYTES);
+    round
+        .upload(&[("big.csv", big)], serde_json::json!({}))
+        .await;
+    assert_eq!(round.plan().await.unwrap().shard_count, 1);
+    let round = Round::new();
+    round
+        .upload(&[("wide.csv", wide)], serde_json::json!({}))
+        .await;
+    round.plan().await.unwrap();
+    let plan: PlanFile =
+        serde_json::from_slice(&round.get(&round.key("plan.json")).await.unwrap()).unwrap();
+    assert_eq!(plan.currencies.len(), 5_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_output_for_10000_shards_fits_the_state_limit() {
+    // What plan really returns for 10,000 shards, with the longest run id.
+    let round = Round::new();
+    let csv = b"username,balance_ETH_ETH\na,1\n".to_vec();
+    for i in 0..10_000 {
+        round
+            .put(&format!("{PREFIX}/shards/s{i:05}.csv"), csv.clone())
+            .await;
+    }
+    round.put(&format!("{PREFIX}/round.json"), "{}").await;
+    *round.run.lock().unwrap() = "r".repeat(80);
+    let out = round.plan().await.unwrap();
+    assert_eq!(out.shard_count, 10_000);
+    assert_eq!(out.items.len(), 10_000);
+    let n = serde_json::to_vec(&out).unwrap().len();
+    // The Map's input is this plus the execution input: far below 256 KiB.
+    assert!(n < 256 * 1024 / 4, "{n} bytes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_reads_only_the_first_64_kib_of_a_shard() {
+    #[derive(Clone)]
+    struct Ranges(LocalStorage, std::sync::Arc<Mutex<Vec<(String, u64, u64)>>>);
+    impl StorageRead for Ranges {
+        async fn get(&self, b: &str, k: &str) -> Result<Vec<u8>, crate::StoreError> {
+            self.1.lock().unwrap().push((k.into(), 0, u64::MAX));
+            self.0.get(b, k).await
+        }
+        async fn get_range(
+            &self,
+            b: &str,
+            k: &str,
+            o: u64,
+            n: u64,
+        ) -> Result<Vec<u8>, crate::StoreError> {
+            self.1.lock().unwrap().push((k.into(), o, n));
+            self.0.get_range(b, k, o, n).await
+        }
+        async fn size(&self, b: &str, k: &str) -> Result<u64, crate::StoreError> {
+            self.0.size(b, k).await
+        }
+        async fn head(&self, b: &str, k: &str) -> Result<crate::ObjectInfo, crate::StoreError> {
+            // Metadata only: no bytes.
+            self.1.lock().unwrap().push((k.into(), 0, 0));
+            self.0.head(b, k).await
+        }
+        async fn get_with_etag(
+            &self,
+            b: &str,
+            k: &str,
+        ) -> Result<(Vec<u8>, String), crate::StoreError> {
+            self.1.lock().unwrap().push((k.into(), 0, u64::MAX));
+            self.0.get_with_etag(b, k).await
+        }
+        async fn open_if_match(
+            &self,
+            b: &str,
+            k: &str,
+            e: &str,
+        ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
+            self.1.lock().unwrap().push((k.into(), 0, u64::MAX));
+            self.0.open_if_match(b, k, e).await
+        }
+        async fn open(
+            &self,
+            b: &str,
+            k: &str,
+        ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
+            self.1.lock().unwrap().push((k.into(), 0, u64::MAX));
+            self.0.open(b, k).await
+        }
+        async fn list(&self, b: &str, p: &str) -> Result<Vec<String>, crate::StoreError> {
+            self.0.list(b, p).await
+        }
+    }
+
+    impl Storage for Ranges {
+        async fn put_if(
+            &self,
+            b: &str,
+            k: &str,
+            body: Bytes,
+            t: &str,
+            c: crate::PutCondition,
+        ) -> Result<(), crate::StoreError> {
+            self.0.put_if(b, k, body, t, c).await
+        }
+        async fn put(
+            &self,
+            b: &str,
+            k: &str,
+            body: Bytes,
+            t: &str,
+        ) -> Result<(), crate::StoreError> {
+            self.0.put(b, k, body, t).await
+        }
+        async fn delete(&self, b: &str, k: &str) -> Result<(), crate::StoreError> {
+            self.0.delete(b, k).await
+        }
+    }
+    let round = Round::new();
+    let mut big = b"username,balance_ETH_ETH\n".to_vec();
+    for i in 0..50_000 {
+        big.extend_from_slice(format!("user{i},{i}\n").as_bytes());
+    }
+    round
+        .upload(&[("big.csv", big)], serde_json::json!({}))
+        .await;
+    let storage = Ranges(round.storage.clone(), Default::default());
+    handlers::plan(&storage, event("plan", "plan.json"))
+        .await
+        .unwrap();
+    let reads = storage.1.lock().unwrap().clone();
+    assert_eq!(
+        reads,
+        [
+            ("rounds/r1/round.json".to_string(), 0, u64::MAX),
+            ("rounds/r1/shards/big.csv".to_string(), 0, 0),
+            ("rounds/r1/shards/big.csv".to_string(), 0, 64 << 10)
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_rejects_a_shard_over_the_size_limit() {
+    let round = Round::new();
+    round
+        .upload(
+            &[("a.csv", fixture("entry_16_1.csv"))],
+            serde_json::json!({}),
+        )
+        .await;
+    // A sparse file just over the limit: plan looks at its size, not its bytes.
+    let path = round
+        .storage
+        .path(BUCKET, "rounds/r1/shards/b.csv")
+        .unwrap();
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(crate::handlers::plan::MAX_SHARD_BYTES + 1)
+        .unwrap();
+    let e = round.plan().await.unwrap_err();
+    assert_eq!(e.error_type(), "InvalidInput");
+    let m = e.to_string();
+    assert!(
+        m.starts_with("plan: shard 1 (rounds/r1/shards/b.csv): rounds/r1/shards/b.csv: 268435457 bytes, more than the 256 MiB"),
+        "{m}"
+    );
+    assert!(m.contains("summa-agg split"), "{m}");
+    assert!(round.get(&round.key("plan.json")).await.is_none());
+}

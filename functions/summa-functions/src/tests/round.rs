@@ -1,0 +1,364 @@
+//! The whole round through the driver, against the CLI's round: every layout, unequal shards, the manifest's shard list, one-thread mode, build records, two runs on one prefix.
+
+use super::*;
+
+/// On a current-thread runtime (the functions' one-thread mode,
+/// `SUMMA_AGG_THREADS=1`) the mini-tree reads the shard into memory and builds it
+/// inline: the same mini-trees, names and result as on the multi-thread runtime.
+#[test]
+fn one_thread_mode_builds_the_same_mini_trees() {
+    let round = Round::new();
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let pooled = multi.block_on(async {
+        round.upload(&four_shards(), serde_json::json!({})).await;
+        round.run().await.unwrap()
+    });
+    let pooled_run = round.run_id();
+    let current = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let inline = current.block_on(async {
+        assert!(super::handlers::inline_engine());
+        round.run().await.unwrap()
+    });
+    assert_eq!(inline.root.hash, ENTRY_64_V1_ROOT);
+    assert_eq!(runless(inline.clone()), runless(pooled));
+    assert_eq!(inline.build.unwrap().shards.len(), 4);
+    multi.block_on(async {
+        assert!(!super::handlers::inline_engine());
+        for i in 0..4 {
+            for ext in ["mst", "names"] {
+                let name = format!("mini-trees/{i:06}.{ext}");
+                assert_eq!(
+                    round.get(&in_run(&pooled_run, &name)).await,
+                    round.get(&round.key(&name)).await,
+                    "{name}"
+                );
+            }
+        }
+    });
+}
+
+/// Each built mini-tree's summary records the Poseidon backend, CPU, arch,
+/// threads and build time, and `result.json`'s `build` gathers them in shard
+/// order; a summary written before these records (no `build`) still aggregates,
+/// and that shard is left out of `build`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn build_records_name_each_built_shard() {
+    let round = Round::new();
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    let result = round.run().await.unwrap();
+    let build = result.build.clone().expect("a run that built records it");
+    assert_eq!(build.backends, [summa_agg::poseidon::backend()]);
+    assert_eq!(build.cpus, [summa_agg::host::cpu_model()]);
+    assert_eq!(build.shards.len(), 4);
+    let mut total = 0;
+    for (i, s) in build.shards.iter().enumerate() {
+        assert_eq!(s.shard, i as u64);
+        let r = &s.record;
+        assert_eq!(r.backend, summa_agg::poseidon::backend());
+        assert_eq!(r.cpu, summa_agg::host::cpu_model());
+        assert_eq!(r.arch, std::env::consts::ARCH);
+        // rayon's default pool: one thread per usable CPU (unless the
+        // environment sets RAYON_NUM_THREADS).
+        let expected = std::env::var("RAYON_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().unwrap().get());
+        assert_eq!(r.threads, expected);
+        total += r.build_ms;
+        // The shard's own summary holds the same record.
+        let summary: ShardSummary = serde_json::from_slice(
+            &round
+                .get(&round.key(&format!("mini-trees/{i:06}.json")))
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(summary.build.as_ref(), Some(r));
+    }
+    assert_eq!(build.total_build_ms, total);
+    assert_eq!(
+        build.max_build_ms,
+        build
+            .shards
+            .iter()
+            .map(|s| s.record.build_ms)
+            .max()
+            .unwrap()
+    );
+    // In result.json as JSON: the record's fields sit beside `shard`.
+    let json: serde_json::Value =
+        serde_json::from_slice(&round.get(&round.key("result.json")).await.unwrap()).unwrap();
+    let s0 = &json["build"]["shards"][0];
+    for field in ["shard", "backend", "cpu", "arch", "threads", "build_ms"] {
+        assert!(s0.get(field).is_some(), "no {field} in {s0}");
+    }
+
+    // A summary of an older build, without the record: a new run whose shard 1
+    // summary has it removed before the aggregator reads it.
+    round.next_run();
+    round.plan().await.unwrap();
+    for i in 0..4 {
+        round.mini_tree(i).await.unwrap();
+    }
+    let key = round.key("mini-trees/000001.json");
+    let mut old: serde_json::Value =
+        serde_json::from_slice(&round.get(&key).await.unwrap()).unwrap();
+    assert!(old.as_object_mut().unwrap().remove("build").is_some());
+    round.put(&key, old.to_string()).await;
+    let result = round.aggregate().await.unwrap();
+    assert_eq!(result.root.hash, ENTRY_64_V1_ROOT);
+    let listed: Vec<u64> = result
+        .build
+        .unwrap()
+        .shards
+        .iter()
+        .map(|s| s.shard)
+        .collect();
+    assert_eq!(listed, [0, 2, 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_over_four_shards_equals_entry_64_and_the_cli() {
+    let round = Round::new();
+    let shards = four_shards();
+    round.upload(&shards, serde_json::json!({})).await;
+    let result = round.run().await.unwrap();
+    assert_eq!(result.root.hash, ENTRY_64_V1_ROOT);
+    assert_eq!(result.root.balances, ["2227448", "2227448"]);
+    assert_eq!((result.entries, result.mini_trees), (64, 4));
+    assert_eq!(
+        without_artifacts(result.clone()),
+        cli_result(&shards, &Params::default())
+    );
+    let run = result.run.clone().unwrap();
+    assert_eq!(
+        result.artifacts.get("aggregation").unwrap(),
+        &in_run(&run, "aggregation.mst")
+    );
+    assert_eq!(
+        result.artifacts.get("mini_trees").unwrap(),
+        &in_run(&run, "mini-trees/")
+    );
+    assert_eq!(
+        result.artifacts.get("plan").unwrap(),
+        &in_run(&run, "plan.json")
+    );
+    let plan: PlanFile =
+        serde_json::from_slice(&round.get(&in_run(&run, "plan.json")).await.unwrap()).unwrap();
+    assert_eq!(plan.shards[3].key, "rounds/r1/shards/entry_16_4.csv");
+    assert_eq!(plan.currencies.len(), 2);
+    // The inputs: each shard's key, size, ETag (the plan's) and the SHA-256 of
+    // its bytes; each mini-tree's content hash.
+    assert_eq!(result.inputs.len(), 4);
+    for (i, input) in result.inputs.iter().enumerate() {
+        let bytes = fixture(&format!("entry_16_{}.csv", i + 1));
+        assert_eq!(input.key, plan.shards[i].key);
+        assert_eq!(input.etag, plan.shards[i].etag);
+        assert_eq!(input.size, bytes.len() as u64);
+        assert_eq!(input.sha256, hex::encode(summa_agg::round::sha256(&bytes)));
+        let mst = round
+            .get(&in_run(&run, &format!("mini-trees/{i:06}.mst")))
+            .await
+            .unwrap();
+        assert_eq!(
+            input.mini_tree_sha256,
+            hex::encode(summa_agg::round::sha256(&mst))
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_layout_equals_the_cli() {
+    for layout in Layout::ALL {
+        let round = Round::new();
+        let shards = four_shards();
+        round
+            .upload(
+                &shards,
+                serde_json::json!({ "layout": layout.name(), "n_bytes": 14 }),
+            )
+            .await;
+        let result = round.run().await.unwrap();
+        assert_equals_the_cli(result, &shards, layout);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unequal_shards_equal_the_cli_in_every_layout() {
+    for layout in Layout::ALL {
+        let round = Round::new();
+        let shards = unequal_shards();
+        round
+            .upload(&shards, serde_json::json!({ "layout": layout.name() }))
+            .await;
+        // Not a shard: ignored by the default listing.
+        round.put("rounds/r1/shards/notes.txt", "x").await;
+        round.put("rounds/r1/shards/old/part-9.csv", "x").await;
+        let result = round.run().await.unwrap();
+        assert_eq!(result.mini_trees, 4);
+        assert_eq!(result.mini_tree_depth, 5);
+        assert_equals_the_cli(result, &shards, layout);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifest_shard_list_sets_the_shards_and_their_order() {
+    let round = Round::new();
+    let shards = four_shards();
+    round
+        .upload(
+            &shards,
+            serde_json::json!({ "shards": [
+                "rounds/r1/shards/entry_16_2.csv",
+                "rounds/r1/shards/entry_16_4.csv",
+            ]}),
+        )
+        .await;
+    let result = round.run().await.unwrap();
+    let picked = vec![shards[1].clone(), shards[3].clone()];
+    assert_eq!(
+        without_artifacts(result),
+        cli_result(&picked, &Params::default())
+    );
+    // Reversed, the root changes.
+    round
+        .put(
+            "rounds/r1/round.json",
+            serde_json::json!({ "shards": [
+                "rounds/r1/shards/entry_16_4.csv",
+                "rounds/r1/shards/entry_16_2.csv",
+            ]})
+            .to_string(),
+        )
+        .await;
+    let reversed = round.run().await.unwrap();
+    assert_ne!(reversed.root, cli_result(&picked, &Params::default()).root);
+    assert_ne!(reversed.run, None);
+    assert_eq!(reversed.entries, 32);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_executions_on_one_prefix_never_mix() {
+    // Run A (v1) is planned; then the custodian uploads a changed manifest
+    // (agg2023), which starts run B while A runs. Their steps interleave; each
+    // publishes its own root, and P/result.json is the later-planned run's even
+    // though A finishes last.
+    let round = Round::new();
+    let shards = four_shards();
+    round
+        .upload(&shards, serde_json::json!({"layout": "v1"}))
+        .await;
+    let s = &round.storage;
+    handlers::plan(s, round_input("run-a")).await.unwrap();
+    handlers::mini_tree(s, mini_tree_input("run-a", 0))
+        .await
+        .unwrap();
+    handlers::mini_tree(s, mini_tree_input("run-a", 1))
+        .await
+        .unwrap();
+    round
+        .put("rounds/r1/round.json", r#"{"layout": "agg2023"}"#)
+        .await;
+    // Plans are ordered by time (ms): make sure B's is later.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    handlers::plan(s, round_input("run-b")).await.unwrap();
+    for i in 0..4 {
+        handlers::mini_tree(s, mini_tree_input("run-b", i))
+            .await
+            .unwrap();
+        if i >= 2 {
+            handlers::mini_tree(s, mini_tree_input("run-a", i))
+                .await
+                .unwrap();
+        }
+    }
+    let AggregatorOutput::Result(b) = handlers::aggregator(s, aggregate_input("run-b"))
+        .await
+        .unwrap()
+    else {
+        panic!("expected a result")
+    };
+    let AggregatorOutput::Result(a) = handlers::aggregator(s, aggregate_input("run-a"))
+        .await
+        .unwrap()
+    else {
+        panic!("expected a result")
+    };
+    let v1 = Params::default();
+    let agg2023 = Params {
+        layout: Layout::Agg2023,
+        n_bytes: 14,
+    };
+    assert_eq!(a.root.hash, ENTRY_64_V1_ROOT);
+    assert_eq!(without_artifacts((*a).clone()), cli_result(&shards, &v1));
+    assert_eq!(
+        without_artifacts((*b).clone()),
+        cli_result(&shards, &agg2023)
+    );
+    assert_ne!(a.root, b.root);
+    // Each run's own result, and the published one is B's (planned later), not
+    // the one that finished last.
+    for (run, r) in [("run-a", &a), ("run-b", &b)] {
+        let stored: RoundResult =
+            serde_json::from_slice(&round.get(&in_run(run, "result.json")).await.unwrap()).unwrap();
+        assert_eq!(&stored, &**r);
+    }
+    assert_eq!(published(&round).await, *b);
+
+    // A third run (v1 again) publishes over B.
+    round
+        .put("rounds/r1/round.json", r#"{"layout": "v1"}"#)
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    handlers::plan(s, round_input("run-c")).await.unwrap();
+    for i in 0..4 {
+        handlers::mini_tree(s, mini_tree_input("run-c", i))
+            .await
+            .unwrap();
+    }
+    handlers::aggregator(s, aggregate_input("run-c"))
+        .await
+        .unwrap();
+    let c = published(&round).await;
+    assert_eq!(c.run.as_deref(), Some("run-c"));
+    assert_eq!(c.root.hash, ENTRY_64_V1_ROOT);
+
+    // A summary of another run copied into a run's keys is refused by name.
+    let b_summary = round
+        .get(&in_run("run-b", "mini-trees/000001.json"))
+        .await
+        .unwrap();
+    round
+        .put(&in_run("run-c", "mini-trees/000001.json"), b_summary)
+        .await;
+    let e = handlers::aggregator(s, aggregate_input("run-c"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "Internal");
+    assert!(
+        e.to_string()
+            .contains("the summary's run is \"run-b\", the plan's is \"run-c\""),
+        "{e}"
+    );
+}
+
+/// A round's result equals the CLI's over the same shards in `layout` (n_bytes 14).
+fn assert_equals_the_cli(result: RoundResult, shards: &[(&str, Vec<u8>)], layout: Layout) {
+    let params = Params {
+        layout,
+        n_bytes: 14,
+    };
+    assert_eq!(
+        without_artifacts(result),
+        cli_result(shards, &params),
+        "{layout}"
+    );
+}
