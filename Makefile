@@ -7,7 +7,7 @@
 CARGO ?= cargo
 EXAMPLE_OUT ?= out/example
 
-.PHONY: example test tools lint unit infra e2e fuzz fuzz-smoke fuzz-seeds bench arm64 arm64-test sam-build verifier verifier-test verifier-repro
+.PHONY: example test tools lint unit infra e2e fuzz fuzz-smoke fuzz-seeds bench arm64 arm64-test sam-build verifier verifier-test verifier-repro verifier-bench
 
 # The embedded default needs no AWS SDK: build the CLI without its S3 mode. After
 # the round, a user's zero-knowledge proof with keys on the UNSAFE test SRS
@@ -102,3 +102,8 @@ verifier-test:
 # clean wasm builds take ~15 min on 2 cores).
 verifier-repro:
 	bash verifier/repro.sh
+
+# The README's verifier figures: a synthetic depth-28, 2-currency proof timed in Node
+# and headless Chromium (after `make verifier verifier-test`).
+verifier-bench:
+	bash verifier/bench.sh

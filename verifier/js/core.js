@@ -12,6 +12,9 @@ let compiledModule = null;
 let instance = null;
 let loadMs = null;
 
+// The module's one import: a clock for its timings.
+const imports = { summa: { now_ms: () => now() } };
+
 const now = () =>
   typeof performance !== 'undefined' && performance.now ? performance.now() : Date.now();
 
@@ -25,7 +28,7 @@ function refused(error) {
     totals: [],
     shape: null,
     unsafeTestSrs: false,
-    ceremony: null,
+    setup: null,
     timingsMs: null,
   };
 }
@@ -42,7 +45,7 @@ async function initFrom(source) {
     throw new TypeError('init: expected the .wasm file as bytes (Uint8Array or ArrayBuffer)');
   }
   compiledModule = await WebAssembly.compile(bytes);
-  instance = await WebAssembly.instantiate(compiledModule, {});
+  instance = await WebAssembly.instantiate(compiledModule, imports);
   loadMs = now() - start;
   return { loadMs };
 }
@@ -127,7 +130,7 @@ function verify(proofJson, resultJson, srs, options) {
     // A trap (a panic aborts the module): its message, then a fresh instance.
     const why = panicMessage() || (e && e.message) || String(e);
     try {
-      instance = new WebAssembly.Instance(compiledModule, {});
+      instance = new WebAssembly.Instance(compiledModule, imports);
     } catch (_) {
       instance = null;
     }

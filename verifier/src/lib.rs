@@ -5,7 +5,7 @@
 //! user's own record shown); the command line's `summa-agg verify` calls it too. This
 //! crate adds nothing to those rules: it turns a JSON request into a call and the
 //! [`Report`] (or the error's sentence) into JSON, and [`wasm`] exposes that as plain
-//! `extern "C"` functions of a WebAssembly module with no imports, which
+//! `extern "C"` functions of a WebAssembly module (its one import a clock), which
 //! `verifier/js/` wraps as the ES module `summa_verifier.js` (`make verifier`).
 
 #![deny(missing_docs)]
@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 // PLACEHOLDER until summa_agg_zk::verifier lands (issue 21): same names.
 mod placeholder;
-use api::{Amount, Report, Request};
+use api::{Amount, Options as Expectations, Report};
 use placeholder as api;
 
 #[cfg(target_arch = "wasm32")]
@@ -75,8 +75,8 @@ pub struct Outcome {
     pub shape: Option<String>,
     /// Whether the unsafe test SRS was accepted (the proof then proves nothing).
     pub unsafe_test_srs: bool,
-    /// The ceremony the keys were derived from.
-    pub ceremony: Option<String>,
+    /// The setup of the SRS: a ceremony's name, or `UNSAFE TEST SRS`.
+    pub setup: Option<String>,
     /// Milliseconds spent in each step, where the platform has a clock.
     pub timings_ms: Option<serde_json::Value>,
 }
@@ -100,14 +100,23 @@ impl Outcome {
             totals: r.totals.into_iter().map(Into::into).collect(),
             shape: Some(r.shape),
             unsafe_test_srs: r.unsafe_test_srs,
-            ceremony: Some(r.ceremony),
-            timings_ms: serde_json::to_value(&r.timings_ms).ok(),
+            setup: Some(r.setup),
+            timings_ms: r.timings_ms.and_then(|t| serde_json::to_value(t).ok()),
         }
     }
 }
 
+/// A clock in milliseconds, for the report's timings.
+pub type Clock<'a> = Option<&'a dyn Fn() -> f64>;
+
 /// Verifies a proof: `options` is the JSON of [`Options`] (empty means none).
-pub fn verify(proof_json: &[u8], result_json: &[u8], srs: &[u8], options: &[u8]) -> Outcome {
+pub fn verify(
+    proof_json: &[u8],
+    result_json: &[u8],
+    srs: &[u8],
+    options: &[u8],
+    clock: Clock,
+) -> Outcome {
     let options: Options = if options.iter().all(u8::is_ascii_whitespace) {
         Options::default()
     } else {
@@ -116,24 +125,68 @@ pub fn verify(proof_json: &[u8], result_json: &[u8], srs: &[u8], options: &[u8])
             Err(e) => return Outcome::refused(format!("The options are not valid: {e}.")),
         }
     };
-    let req = Request {
-        proof_json,
-        result_json,
-        srs,
+    let expect = Expectations {
         expected_user: options.username.as_deref(),
         expected_balances: options.balances.as_deref(),
         unsafe_test_srs: options.unsafe_test_srs,
+        clock,
     };
-    match api::verify(&req) {
+    match api::verify_files(proof_json, result_json, srs, &expect) {
         Ok(report) => Outcome::accepted(report),
         Err(e) => Outcome::refused(e.to_string()),
     }
 }
 
 /// [`verify`], as the JSON the JavaScript module returns.
-pub fn verify_to_json(proof_json: &[u8], result_json: &[u8], srs: &[u8], options: &[u8]) -> String {
-    let outcome = verify(proof_json, result_json, srs, options);
+pub fn verify_to_json(
+    proof_json: &[u8],
+    result_json: &[u8],
+    srs: &[u8],
+    options: &[u8],
+    clock: Clock,
+) -> String {
+    let outcome = verify(proof_json, result_json, srs, options, clock);
     serde_json::to_string(&outcome).unwrap_or_else(|e| {
         format!(r#"{{"ok":false,"error":"the outcome could not be written: {e}"}}"#)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(json: &str) -> serde_json::Value {
+        serde_json::from_str(json).expect("the outcome is JSON")
+    }
+
+    #[test]
+    fn empty_and_malformed_inputs_are_refused_with_a_reason() {
+        for (proof, result, srs) in [
+            (&b""[..], &b""[..], &b""[..]),
+            (b"{", b"{}", b"\x00"),
+            (b"[]", b"[]", b"[]"),
+        ] {
+            let o = outcome(&verify_to_json(proof, result, srs, b"", None));
+            assert_eq!(o["ok"], false);
+            assert!(o["error"].as_str().is_some_and(|e| e.len() > 10), "{o}");
+            assert_eq!(o["balances"], serde_json::json!([]));
+            assert!(o["username"].is_null());
+        }
+    }
+
+    #[test]
+    fn options_are_parsed_strictly() {
+        let o = outcome(&verify_to_json(b"", b"", b"", b"{\"unsafe\": true}", None));
+        assert_eq!(o["ok"], false);
+        assert!(o["error"].as_str().unwrap().contains("options"), "{o}");
+        let parsed: Options =
+            serde_json::from_str(r#"{"username":"a","balances":["1","2"],"unsafeTestSrs":true}"#)
+                .unwrap();
+        assert_eq!(parsed.username.as_deref(), Some("a"));
+        assert_eq!(
+            parsed.balances.as_deref(),
+            Some(&["1".to_string(), "2".to_string()][..])
+        );
+        assert!(parsed.unsafe_test_srs);
+    }
 }

@@ -3,13 +3,12 @@
 //! when the real module lands.
 #![allow(missing_docs)]
 use serde::Serialize;
-pub struct Request<'a> {
-    pub proof_json: &'a [u8],
-    pub result_json: &'a [u8],
-    pub srs: &'a [u8],
+#[derive(Default)]
+pub struct Options<'a> {
     pub expected_user: Option<&'a str>,
     pub expected_balances: Option<&'a [String]>,
     pub unsafe_test_srs: bool,
+    pub clock: Option<&'a dyn Fn() -> f64>,
 }
 pub struct Amount {
     pub currency: String,
@@ -18,7 +17,9 @@ pub struct Amount {
 }
 #[derive(Serialize)]
 pub struct Timings {
-    pub vk_ms: f64,
+    pub srs: f64,
+    pub vk: f64,
+    pub proof: f64,
 }
 pub struct Report {
     pub username: String,
@@ -26,19 +27,19 @@ pub struct Report {
     pub root: String,
     pub totals: Vec<Amount>,
     pub shape: String,
+    pub setup: String,
     pub unsafe_test_srs: bool,
-    pub ceremony: String,
-    pub timings_ms: Timings,
+    pub timings_ms: Option<Timings>,
 }
-pub fn verify(req: &Request) -> Result<Report, summa_agg_zk::Error> {
-    let p: summa_agg_zk::ZkProof = serde_json::from_slice(req.proof_json)
+pub fn verify_files(
+    proof_json: &[u8],
+    _result_json: &[u8],
+    _srs: &[u8],
+    opts: &Options,
+) -> Result<Report, summa_agg_zk::Error> {
+    let p: summa_agg_zk::ZkProof = serde_json::from_slice(proof_json)
         .map_err(|e| summa_agg_zk::Error::Proof(format!("placeholder: {e}")))?;
-    let _ = (
-        req.result_json,
-        req.srs,
-        req.expected_user,
-        req.expected_balances,
-    );
+    let t = opts.clock.map(|c| c());
     Ok(Report {
         username: p.entry.username.clone(),
         balances: p
@@ -54,8 +55,12 @@ pub fn verify(req: &Request) -> Result<Report, summa_agg_zk::Error> {
         root: p.public_inputs.root_hash.clone(),
         totals: vec![],
         shape: p.shape.id(),
-        unsafe_test_srs: req.unsafe_test_srs,
-        ceremony: "placeholder".into(),
-        timings_ms: Timings { vk_ms: 0.0 },
+        setup: "placeholder".into(),
+        unsafe_test_srs: opts.unsafe_test_srs,
+        timings_ms: t.map(|t| Timings {
+            srs: t,
+            vk: 0.0,
+            proof: 0.0,
+        }),
     })
 }

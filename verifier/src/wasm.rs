@@ -1,5 +1,5 @@
-//! The WebAssembly ABI: plain `extern "C"` functions over the module's memory, no
-//! imports (`verifier/js/core.js` is the JavaScript side).
+//! The WebAssembly ABI: plain `extern "C"` functions over the module's memory, one
+//! import, a clock (`verifier/js/core.js` is the JavaScript side).
 //!
 //! - `summa_alloc(len) -> ptr` / `summa_free(ptr, len)`: byte buffers of exactly
 //!   `len` bytes, which JavaScript fills with the inputs;
@@ -7,11 +7,24 @@
 //!   options_len) -> ptr`: the outcome's JSON, at `ptr` a little-endian `u32` length
 //!   and that many UTF-8 bytes (freed with `summa_free(ptr, 4 + length)`); the inputs
 //!   stay the caller's;
+//! - imported: `summa.now_ms() -> f64` (JavaScript's `performance.now()`);
 //! - `summa_panic_message() -> ptr`: after a trap, the panic's message as the same
 //!   length-prefixed text (a panic aborts: the module is built with `panic=abort`,
 //!   and JavaScript then discards the instance and makes a new one).
 
 use std::sync::Once;
+
+#[link(wasm_import_module = "summa")]
+extern "C" {
+    /// `performance.now()`: the module's only import (wasm32-unknown-unknown has no
+    /// clock), for the report's timings.
+    fn now_ms() -> f64;
+}
+
+fn clock() -> f64 {
+    // SAFETY: an import without arguments or side effects.
+    unsafe { now_ms() }
+}
 
 /// halo2's dependencies enable rand_core's `getrandom`; verifying needs no
 /// randomness, so the custom backend is one that always fails.
@@ -90,6 +103,7 @@ pub unsafe extern "C" fn summa_verify(
         bytes(result, result_len),
         bytes(srs, srs_len),
         bytes(options, options_len),
+        Some(&clock),
     );
     let mut out = Vec::with_capacity(4 + json.len());
     out.extend_from_slice(&(json.len() as u32).to_le_bytes());

@@ -50,10 +50,12 @@
     fillTable('totals', outcome.totals);
     $('root').textContent = outcome.root;
     $('shape').textContent = outcome.shape;
-    $('ceremony').textContent = outcome.ceremony || '';
+    $('setup').textContent = outcome.setup || '';
     const t = outcome.timingsMs || {};
     const ms = (v) => (typeof v === 'number' ? `${v.toFixed(0)} ms` : 'n/a');
-    $('timing').textContent = `checked in ${ms(t.total)} (verifier loaded in ${ms(t.load)})`;
+    $('timing').textContent =
+      `checked in ${ms(t.total)}: SRS ${ms(t.srs)}, verifying key ${ms(t.vk)}, proof ${ms(t.proof)} ` +
+      `(verifier loaded in ${ms(t.load)})`;
   }
 
   async function check() {
