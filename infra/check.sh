@@ -6,7 +6,8 @@
 #   2. cfn-lint on infra/template.yaml (SAM schemas);
 #   3. cfn-lint on the CloudFormation that the SAM transform makes of it
 #      (infra/sam-translate.py): generated roles, S3 notification, cycles;
-#      and every function built by `sam build` through the root Makefile;
+#      and every function built by `sam build` through the root Makefile; and no
+#      function that answers Merkle proofs (SUMMA_MERKLE_PROOFS);
 #   4. a smoke run of state-machine/round.asl.json in aws-local-stepfunctions
 #      (infra/local-sfn.mjs) with fake Lambdas: the success path (the input's
 #      run reaches every task), a start without a run (the execution's name is
@@ -75,6 +76,21 @@ if python3 infra/sam-translate.py infra/template.yaml >"$work/template.cfn.json"
 else
   fail "cfn-lint (SAM-translated infra/template.yaml)"
 fi
+
+# 3a. No function of the template answers Merkle proofs (other users' balances):
+# the proof function does so only where SUMMA_MERKLE_PROOFS is "allow".
+if python3 - infra/template.yaml <<'PY'
+import sys
+from cfnlint.decode import decode
+template, errors = decode(sys.argv[1])
+assert not errors, errors
+globals_env = ((template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}
+for name, r in [("Globals", {"Properties": {"Environment": globals_env}})] + list(template["Resources"].items()):
+    env = ((r.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+    if "SUMMA_MERKLE_PROOFS" in env:
+        sys.exit(f"{name} sets SUMMA_MERKLE_PROOFS: the public proof function must not answer Merkle proofs")
+PY
+then ok "no function of the template answers Merkle proofs"; else fail "a function of the template sets SUMMA_MERKLE_PROOFS"; fi
 
 # 3b. What `sam build` deploys: every function of the template is built by the
 # root Makefile (BuildMethod makefile: build-<LogicalId>, infra/sam-build.sh),

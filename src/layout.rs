@@ -67,12 +67,21 @@ impl Layout {
         }
     }
 
-    /// Checks that `username` has its own field element in this layout. In `agg2023`
-    /// and `legacy` the username's bytes are read as one big-endian integer and
-    /// reduced mod p: a name whose integer is `>= p` would share its leaf with a
-    /// shorter name (two users, one leaf), so it is refused. `v1` hashes the name
-    /// with keccak256 first and accepts any name.
+    /// Checks that `username` is canonical: no other name has its field element in
+    /// this layout. In `agg2023` and `legacy` the username's bytes are read as one
+    /// big-endian integer and reduced mod p: a name whose integer is `>= p` would
+    /// share its leaf with a shorter name, and so would a name with a leading NUL
+    /// byte (`"\0alice"` is the integer of `"alice"`): two users, one leaf. Both are
+    /// refused. `v1` hashes the name with keccak256 first; a leading NUL byte is
+    /// refused there too, so that a name means the same in every layout (and no
+    /// user is shown a name that prints like another's).
     pub fn check_username(self, username: &[u8]) -> Result<(), String> {
+        if username.first() == Some(&0) {
+            return Err(format!(
+                "username {:?} starts with a NUL byte: in layouts agg2023 and legacy it would share its leaf with the name without it, so it is refused in every layout",
+                String::from_utf8_lossy(username)
+            ));
+        }
         match self {
             Layout::V1 => Ok(()),
             Layout::Agg2023 | Layout::Legacy => {

@@ -426,6 +426,36 @@ mod tests {
     }
 
     #[test]
+    fn a_username_with_a_nul_byte_is_refused_in_every_layout() {
+        // In agg2023 and legacy "\0ann" is the integer of "ann": one leaf, two users.
+        for name in ["\0ann", "a\0nn"] {
+            let csv = format!("username,balance_ETH_ETH\nann,1\n{name},2\n");
+            for layout in crate::Layout::ALL {
+                let params = Params {
+                    layout,
+                    ..Params::default()
+                };
+                let e = read_entries(csv.as_bytes(), "s.csv", &params, None)
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    e.starts_with("s.csv:3: the username is not"),
+                    "{layout}: {e}"
+                );
+            }
+            assert!(layout_refuses(name.as_bytes()) == name.starts_with('\0'));
+        }
+    }
+
+    /// Whether every layout's username rule (what `verify` applies to a proof's
+    /// name) refuses `name`.
+    fn layout_refuses(name: &[u8]) -> bool {
+        crate::Layout::ALL
+            .iter()
+            .all(|l| l.check_username(name).is_err())
+    }
+
+    #[test]
     fn header_must_match_expected() {
         let cur = vec![Currency {
             name: "BTC".into(),

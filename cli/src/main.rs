@@ -64,7 +64,8 @@ enum Command {
         #[arg(long, conflicts_with = "bucket")]
         previous: Option<PathBuf>,
     },
-    /// Prints a user's inclusion proof as JSON.
+    /// Prints a user's inclusion proof as JSON: the zero-knowledge proof (the only
+    /// proof to hand a user), or with --merkle the custodian's own Merkle proof.
     Proof {
         /// The round's output directory.
         #[arg(long)]
@@ -72,34 +73,63 @@ enum Command {
         /// The username.
         #[arg(long)]
         user: String,
-        /// Prints a zero-knowledge proof made with the keys in this directory (from
-        /// `summa-agg zk-keys`) instead of the Merkle path: the only proof to hand a
-        /// user (a Merkle path shows other users' balances).
-        #[arg(long, value_name = "KEYS")]
-        zk: Option<PathBuf>,
+        /// The keys of the round's shape (from `summa-agg zk-keys`).
+        #[arg(
+            long,
+            value_name = "KEYS",
+            alias = "zk",
+            required_unless_present = "merkle"
+        )]
+        keys: Option<PathBuf>,
+        /// The Merkle proof instead: it shows the sibling leaf's balances and every
+        /// sibling subtree's sums. The custodian's own tool; never for a user.
+        #[arg(long, conflicts_with = "keys")]
+        merkle: bool,
     },
-    /// Verifies a proof: exit 0 only if its path reaches the published root (--root,
-    /// or --result with the round's result.json; one of them is required).
+    /// Verifies a proof against what the custodian published: exit 0 only if it
+    /// holds. A zero-knowledge proof needs the root and totals (--result, or --root
+    /// with --totals) and a ceremony's SRS file (--srs, or --keys); the verifying key
+    /// is derived from the circuit.
     Verify {
         /// The proof, as printed by `summa-agg proof`.
         proof: PathBuf,
-        /// The published root hash the proof must reach.
-        #[arg(long, required_unless_present = "result")]
-        root: Option<String>,
         /// The custodian's published result.json: the root hash, totals,
-        /// currencies, layout and n_bytes are taken from it, not from the proof.
+        /// currencies, layout, depth and n_bytes are taken from it, not from the
+        /// proof.
         #[arg(long)]
         result: Option<PathBuf>,
-        /// For a zero-knowledge proof: the custodian's published keys directory
-        /// (keys.json, vk.bin, srs-verifier.bin). Never taken from the proof file.
+        /// The published root hash the proof must reach.
+        #[arg(long)]
+        root: Option<String>,
+        /// With --root, for a zero-knowledge proof: the published per-currency
+        /// totals, in the round's currency order.
+        #[arg(long, value_delimiter = ',', requires = "root")]
+        totals: Option<Vec<String>>,
+        /// An SRS file of a public ceremony in halo2's format with at least 2^k
+        /// points (a ceremony's raw file, or the custodian's srs.bin): checked
+        /// against the ceremonies pinned in this program.
+        #[arg(long, value_name = "FILE")]
+        srs: Option<PathBuf>,
+        /// A keys directory: its srs.bin is the SRS (unless --srs), and its vk.bin
+        /// must be the verifying key derived from the circuit.
         #[arg(long, value_name = "KEYS")]
         keys: Option<PathBuf>,
+        /// Accepts the unsafe test setup: the result then proves nothing.
+        #[arg(long)]
+        unsafe_test_srs: bool,
+        /// The username the proof must be for.
+        #[arg(long)]
+        user: Option<String>,
+        /// The balances the proof must be for, in the published currency order.
+        #[arg(long, value_delimiter = ',')]
+        balances: Option<Vec<String>>,
     },
     /// Makes the zero-knowledge proving and verifying keys of a round's shape (or of
-    /// an explicit one) and writes them into --out; prints keys.json.
+    /// an explicit one) and writes them into --out; prints keys.json. With --check,
+    /// confirms that published keys are this circuit's on a ceremony's SRS.
     ZkKeys {
         /// The round's output directory: the shape comes from its result.json.
-        #[arg(long, required_unless_present = "depth", conflicts_with_all = ["depth", "currencies", "layout", "n_bytes"])]
+        #[arg(long, required_unless_present_any = ["depth", "check"], conflicts_with_all = ["depth", "currencies", "layout", "n_bytes"])]
         round: Option<PathBuf>,
         /// Explicit shape: the tree's depth.
         #[arg(long, requires = "currencies")]
@@ -113,17 +143,22 @@ enum Command {
         /// Explicit shape: n_bytes (default 14).
         #[arg(long)]
         n_bytes: Option<u8>,
-        /// The structured reference string: a halo2 `ParamsKZG` file from a public
-        /// ceremony (e.g. the perpetual powers of tau, converted), with >= 2^k points.
-        #[arg(long, value_name = "FILE", required_unless_present = "unsafe_test_srs")]
+        /// The structured reference string: a pinned public ceremony's file in
+        /// halo2's `ParamsKZG` format (e.g. perpetual-powers-of-tau-raw-<k>,
+        /// hermez-raw-<k>) with >= 2^k points.
+        #[arg(long, value_name = "FILE", required_unless_present_any = ["unsafe_test_srs", "check"])]
         srs: Option<PathBuf>,
         /// Uses a deterministic SRS from a public seed: anyone can forge proofs
         /// against such keys. For tests and examples only.
-        #[arg(long, conflicts_with = "srs")]
+        #[arg(long)]
         unsafe_test_srs: bool,
         /// Where to write the keys.
-        #[arg(long)]
-        out: PathBuf,
+        #[arg(long, required_unless_present = "check")]
+        out: Option<PathBuf>,
+        /// Checks the keys directory KEYS instead: its vk.bin must be the key
+        /// derived from the circuit of its shape over --srs (default KEYS/srs.bin).
+        #[arg(long, value_name = "KEYS", conflicts_with_all = ["round", "depth", "out"])]
+        check: Option<PathBuf>,
     },
     /// Benchmarks an incremental round: SHARDS shards of USERS generated users, a
     /// full round, then CHANGED shards changed and the round built again both in
@@ -283,7 +318,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Proof {
             round: dir,
             user,
-            zk,
+            keys,
+            merkle,
         } => {
             let agg = open_tree(&dir.join(AGGREGATION_FILE))?;
             if !dir.join(RESULT_FILE).is_file() {
@@ -297,16 +333,24 @@ fn run(cli: Cli) -> Result<()> {
                 |i| open_tree(&dir.join(round::mini_tree_path(i))),
                 &user,
             )?;
-            match zk {
-                Some(keys) => zk_proof(&p, &keys),
-                None => print_json(&p, true),
+            match (keys, merkle) {
+                (Some(keys), false) => zk_proof(&p, &keys),
+                _ => {
+                    eprintln!("summa-agg: a Merkle proof shows other users' balances: the custodian's own tool, never for a user");
+                    print_json(&p, true)
+                }
             }
         }
         Command::Verify {
             proof: path,
-            root,
-            keys,
             result,
+            root,
+            totals,
+            srs,
+            keys,
+            unsafe_test_srs,
+            user,
+            balances,
         } => {
             let f = File::open(&path).map_err(|e| Error::io(path.display().to_string(), e))?;
             let bad = |e: serde_json::Error| Error::Format {
@@ -320,14 +364,21 @@ fn run(cli: Cli) -> Result<()> {
                 return zk_verify(
                     &path,
                     value,
-                    keys.as_deref(),
-                    root.as_deref(),
-                    result.as_deref(),
+                    &VerifyArgs {
+                        result: result.as_deref(),
+                        root: root.as_deref(),
+                        totals: totals.as_deref(),
+                        srs: srs.as_deref(),
+                        keys: keys.as_deref(),
+                        unsafe_test_srs,
+                        user: user.as_deref(),
+                        balances: balances.as_deref(),
+                    },
                 );
             }
-            if keys.is_some() {
+            if keys.is_some() || srs.is_some() || unsafe_test_srs || totals.is_some() {
                 return Err(Error::Invalid(format!(
-                    "{}: not a zero-knowledge proof (--keys is for those)",
+                    "{}: not a zero-knowledge proof (--keys, --srs, --unsafe-test-srs and --totals are for those)",
                     path.display()
                 )));
             }
@@ -348,11 +399,18 @@ fn run(cli: Cli) -> Result<()> {
                     }
                     reached
                 }
-                None => proof::verify(&p, expected.as_ref())?,
+                None if expected.is_some() => proof::verify(&p, expected.as_ref())?,
+                None => {
+                    return Err(Error::Invalid(
+                        "give --root or --result: the root the custodian published".into(),
+                    ))
+                }
             };
+            check_record(&p.entry, user.as_deref(), balances.as_deref())?;
             eprintln!(
-                "summa-agg: proof of {:?} verifies: root {} with totals [{}]",
+                "summa-agg: proof of {:?} (balances {}) verifies: root {} with totals [{}]",
                 p.entry.username,
+                p.entry.balances.join(", "),
                 summa_agg::field::to_hex(&reached.hash),
                 reached
                     .balances
@@ -403,13 +461,17 @@ fn run(cli: Cli) -> Result<()> {
             srs,
             unsafe_test_srs,
             out,
-        } => zk_keys(
-            dir,
-            (layout, depth, currencies, n_bytes),
-            srs,
-            unsafe_test_srs,
-            &out,
-        ),
+            check,
+        } => match check {
+            Some(keys) => zk_check_keys(&keys, srs.as_deref(), unsafe_test_srs),
+            None => zk_keys(
+                dir,
+                (layout, depth, currencies, n_bytes),
+                srs,
+                unsafe_test_srs,
+                &out.expect("clap requires --out without --check"),
+            ),
+        },
         Command::BenchZk {
             depth,
             currencies,
@@ -659,20 +721,71 @@ fn report_reuse(reuse: &round::Reuse, files: &[PathBuf]) {
 /// An explicit circuit shape: layout, depth, currencies, n_bytes.
 type ShapeArgs = (Option<Layout>, Option<u32>, Option<usize>, Option<u8>);
 
+/// What `verify` was given besides the proof file.
+pub struct VerifyArgs<'a> {
+    /// `--result`.
+    pub result: Option<&'a Path>,
+    /// `--root`.
+    pub root: Option<&'a str>,
+    /// `--totals`.
+    pub totals: Option<&'a [String]>,
+    /// `--srs`.
+    pub srs: Option<&'a Path>,
+    /// `--keys`.
+    pub keys: Option<&'a Path>,
+    /// `--unsafe-test-srs`.
+    pub unsafe_test_srs: bool,
+    /// `--user`.
+    pub user: Option<&'a str>,
+    /// `--balances`.
+    pub balances: Option<&'a [String]>,
+}
+
+/// `verify --user/--balances` of a Merkle proof: the entry must be that record.
+fn check_record(
+    entry: &proof::EntryJson,
+    user: Option<&str>,
+    balances: Option<&[String]>,
+) -> Result<()> {
+    if let Some(u) = user {
+        if entry.username != u {
+            return Err(Error::Proof(format!(
+                "proof is for user {:?}, not {u:?}",
+                entry.username
+            )));
+        }
+    }
+    if let Some(want) = balances {
+        let parse = |b: &String| summa_agg::field::parse_decimal(b.as_bytes()).ok();
+        let same = want.len() == entry.balances.len()
+            && want
+                .iter()
+                .zip(&entry.balances)
+                .all(|(w, e)| parse(w).is_some() && parse(w) == parse(e));
+        if !same {
+            return Err(Error::Proof(format!(
+                "proof is for balances {}, not {}",
+                entry.balances.join(", "),
+                want.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(feature = "zk")]
 fn zk_proof(p: &proof::Proof, keys: &Path) -> Result<()> {
     zk::prove(p, keys)
 }
 
 #[cfg(feature = "zk")]
-fn zk_verify(
-    path: &Path,
-    value: serde_json::Value,
-    keys: Option<&Path>,
-    root: Option<&str>,
-    result: Option<&Path>,
-) -> Result<()> {
-    zk::verify(path, value, keys, root, result)
+fn zk_verify(path: &Path, value: serde_json::Value, args: &VerifyArgs) -> Result<()> {
+    zk::verify(path, value, args)
+}
+
+#[cfg(feature = "zk")]
+fn zk_check_keys(keys: &Path, srs: Option<&Path>, unsafe_test_srs: bool) -> Result<()> {
+    zk::check_keys(keys, srs, unsafe_test_srs)
 }
 
 #[cfg(feature = "zk")]
@@ -719,13 +832,12 @@ fn zk_proof(_: &proof::Proof, _: &Path) -> Result<()> {
 }
 
 #[cfg(not(feature = "zk"))]
-fn zk_verify(
-    _: &Path,
-    _: serde_json::Value,
-    _: Option<&Path>,
-    _: Option<&str>,
-    _: Option<&Path>,
-) -> Result<()> {
+fn zk_verify(_: &Path, _: serde_json::Value, _: &VerifyArgs) -> Result<()> {
+    no_zk()
+}
+
+#[cfg(not(feature = "zk"))]
+fn zk_check_keys(_: &Path, _: Option<&Path>, _: bool) -> Result<()> {
     no_zk()
 }
 

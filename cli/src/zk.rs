@@ -1,21 +1,30 @@
-//! The zero-knowledge commands: `zk-keys`, `proof --zk`, `verify --keys`, `bench-zk`.
+//! The zero-knowledge commands: `zk-keys` (and `--check`), `proof` (ZK by default),
+//! `verify` of a ZK proof, `bench-zk`.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
+use summa_agg::field::parse_decimal;
 use summa_agg::proof::Proof;
 use summa_agg::{json, Error, Layout, Result};
-use summa_agg_zk::keys::{Keys, SrsSource};
+use summa_agg_zk::keys::{self, Keys, SrsSource};
+use summa_agg_zk::verifier::{self, Options, Published, Report};
 use summa_agg_zk::{Shape, Witness, ZkProof, UNSAFE_TEST_SRS_WARNING};
 
 fn zk_err(e: summa_agg_zk::Error) -> Error {
     match e {
         summa_agg_zk::Error::Core(e) => e,
+        summa_agg_zk::Error::Proof(m) => Error::Proof(m),
         e => Error::Invalid(e.to_string()),
     }
 }
 
-fn warn_unsafe(keys: &Keys) {
-    if keys.is_unsafe_test() {
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))
+}
+
+fn warn_unsafe(unsafe_test: bool) {
+    if unsafe_test {
         eprintln!("summa-agg: WARNING: {UNSAFE_TEST_SRS_WARNING}");
     }
 }
@@ -43,26 +52,49 @@ pub fn keys(shape: Shape, srs: Option<PathBuf>, unsafe_test_srs: bool, out: &Pat
         }
     };
     shape.validate().map_err(zk_err)?;
-    let start = std::time::Instant::now();
+    let start = Instant::now();
     let mut keys = Keys::generate(shape, &source).map_err(zk_err)?;
     keys.write(out).map_err(zk_err)?;
-    warn_unsafe(&keys);
+    warn_unsafe(keys.is_unsafe_test());
     eprintln!(
-        "summa-agg: keys of shape {} (2^{} rows) in {} ({:.2} s); publish keys.json, vk.bin and srs-verifier.bin",
+        "summa-agg: keys of shape {} (2^{} rows, SRS: {}) in {} ({:.2} s); publish srs.bin (and vk.bin) beside result.json, keep pk.bin",
         shape.id(),
         keys.meta.k,
+        keys.setup.name(),
         out.display(),
         start.elapsed().as_secs_f64()
     );
     crate::print_json(&keys.meta, true)
 }
 
-/// `proof --zk KEYS`: the user's ZK proof from the custodian's Merkle proof.
+/// `zk-keys --check KEYS --srs FILE`: whether published keys are this circuit's on
+/// a pinned ceremony's SRS (`FILE`, or `KEYS/srs.bin` when none is given).
+pub fn check_keys(dir: &Path, srs: Option<&Path>, unsafe_test_srs: bool) -> Result<()> {
+    let srs_path = srs.map_or_else(|| dir.join("srs.bin"), Path::to_path_buf);
+    let (shape, setup) = keys::check_published(
+        &read(&dir.join("keys.json"))?,
+        &read(&dir.join("vk.bin"))?,
+        &read(&srs_path)?,
+        unsafe_test_srs,
+    )
+    .map_err(zk_err)?;
+    warn_unsafe(setup.is_unsafe_test());
+    println!(
+        "keys in {} are this circuit's for shape {} on the SRS of {} ({})",
+        dir.display(),
+        shape.id(),
+        setup.name(),
+        srs_path.display()
+    );
+    Ok(())
+}
+
+/// `proof --keys KEYS`: the user's ZK proof from the custodian's Merkle proof.
 pub fn prove(merkle: &Proof, keys_dir: &Path) -> Result<()> {
-    let keys = Keys::load(keys_dir, true).map_err(zk_err)?;
-    let start = std::time::Instant::now();
+    let keys = Keys::load(keys_dir).map_err(zk_err)?;
+    let start = Instant::now();
     let proof = summa_agg_zk::prove(&keys, merkle).map_err(zk_err)?;
-    warn_unsafe(&keys);
+    warn_unsafe(keys.is_unsafe_test());
     eprintln!(
         "summa-agg: zero-knowledge proof of {:?} in {:.2} s",
         merkle.entry.username,
@@ -71,80 +103,132 @@ pub fn prove(merkle: &Proof, keys_dir: &Path) -> Result<()> {
     crate::print_json(&proof, true)
 }
 
-/// `verify --keys KEYS PROOF (--root R | --result RESULT)` for a ZK proof file. With
-/// `--result`, the root, layout, n_bytes, depth and currency labels are the published
-/// round's, never the proof file's.
-pub fn verify(
-    path: &Path,
-    value: serde_json::Value,
-    keys: Option<&Path>,
-    root: Option<&str>,
-    result: Option<&Path>,
-) -> Result<()> {
-    let keys_dir = keys.ok_or_else(|| {
-        Error::Invalid(format!(
-            "{}: a zero-knowledge proof is verified with the custodian's published keys: give --keys KEYS",
-            path.display()
-        ))
-    })?;
-    let published = result.map(crate::read_result).transpose()?;
-    let root = match (root, &published) {
-        (Some(r), _) => json::parse_fr(r, "--root")?,
-        (None, Some(p)) => json::parse_fr(&p.root.hash, "the result's root")?,
-        (None, None) => {
-            return Err(Error::Invalid(
-                "give --root or --result: the root the custodian published".into(),
-            ))
-        }
-    };
+/// `verify` of a ZK proof file: the verifying key derived from the circuit and a
+/// pinned ceremony's SRS, the root and totals from what the custodian published
+/// (`--result`, or `--root` with `--totals`), never from the proof file.
+pub fn verify(path: &Path, value: serde_json::Value, a: &crate::VerifyArgs) -> Result<()> {
     let proof: ZkProof = serde_json::from_value(value).map_err(|e| Error::Format {
         path: path.display().to_string(),
         what: "zero-knowledge proof",
         problem: e.to_string(),
     })?;
-    if let Some(p) = &published {
-        let fail = |m: String| Error::Proof(m);
-        if json::parse_fr(&p.root.hash, "the result's root")? != root {
-            return Err(fail(
-                "--root is not the root of the published result".into(),
-            ));
+    let published = match (a.result, a.root, a.totals) {
+        (Some(result), _, _) => {
+            let p = Published::from_result_json(&read(result)?).map_err(|e| {
+                Error::Invalid(format!("{}: {}", result.display(), zk_err(e)))
+            })?;
+            if let Some(root) = a.root {
+                if json::parse_fr(root, "--root")? != p.root {
+                    return Err(Error::Proof(format!(
+                        "--root is not the root of {}",
+                        result.display()
+                    )));
+                }
+            }
+            p
         }
-        let want = Shape {
-            layout: p.layout,
-            depth: p.depth,
-            currencies: p.currencies.len(),
-            n_bytes: p.n_bytes,
-        };
-        if proof.shape != want {
-            return Err(fail(format!(
-                "the proof has shape {}, the published round has shape {}",
-                proof.shape.id(),
-                want.id()
-            )));
+        (None, Some(root), Some(totals)) => Published {
+            shape: proof.shape,
+            root: json::parse_fr(root, "--root")?,
+            totals: totals
+                .iter()
+                .map(|t| {
+                    parse_decimal(t.as_bytes())
+                        .map_err(|p| Error::Invalid(format!("--totals {t:?}: {p}")))
+                })
+                .collect::<Result<_>>()?,
+            currencies: proof.currencies.clone(),
+        },
+        (None, Some(_), None) => {
+            return Err(Error::Invalid(
+                "a zero-knowledge proof is bound to the round's totals too: give --result result.json, or --root with --totals T1,T2,..".into(),
+            ))
         }
-        if proof.currencies != p.currencies {
-            return Err(fail(
-                "the proof's currency labels are not the published round's".into(),
-            ));
+        (None, None, _) => {
+            return Err(Error::Invalid(
+                "give --result (the custodian's published result.json), or --root with --totals".into(),
+            ))
         }
+    };
+    if published.totals.len() != published.shape.currencies {
+        return Err(Error::Invalid(format!(
+            "{} totals given for {} currencies",
+            published.totals.len(),
+            published.shape.currencies
+        )));
     }
-    let keys = Keys::load(keys_dir, false).map_err(zk_err)?;
-    let start = std::time::Instant::now();
-    let ok = summa_agg_zk::verify(&keys, &proof, &root).map_err(zk_err)?;
-    warn_unsafe(&keys);
-    eprintln!(
-        "summa-agg: zero-knowledge proof of {:?} verifies: leaf {} in root {} ({:.1} ms){}",
-        proof.entry.username,
-        summa_agg::field::to_hex(&ok.leaf_hash),
-        summa_agg::field::to_hex(&ok.root_hash),
-        start.elapsed().as_secs_f64() * 1e3,
-        if ok.unsafe_test_srs {
-            " -- UNSAFE TEST SRS: this proves nothing"
-        } else {
-            ""
+    let srs_path = match (a.srs, a.keys) {
+        (Some(file), _) => file.to_path_buf(),
+        (None, Some(dir)) => dir.join("srs.bin"),
+        (None, None) => {
+            return Err(Error::Invalid(
+                "give --srs FILE: a ceremony's SRS file with at least 2^k points (the custodian's published srs.bin will do: it is checked against the pinned ceremonies)".into(),
+            ))
         }
-    );
+    };
+    let srs = read(&srs_path)?;
+    let clock_start = Instant::now();
+    let clock = move || clock_start.elapsed().as_secs_f64() * 1e3;
+    let opts = Options {
+        expected_user: a.user,
+        expected_balances: a.balances,
+        unsafe_test_srs: a.unsafe_test_srs,
+        clock: Some(&clock),
+    };
+    let report =
+        verifier::verify(&proof, &published, &srs, &opts).map_err(|e| with_file(e, &srs_path))?;
+    if let Some(dir) = a.keys {
+        keys::check_published(
+            &read(&dir.join("keys.json"))?,
+            &read(&dir.join("vk.bin"))?,
+            &srs,
+            a.unsafe_test_srs,
+        )
+        .map_err(zk_err)?;
+    }
+    warn_unsafe(report.unsafe_test_srs);
+    print_report(&report, a.result.is_none());
     Ok(())
+}
+
+fn with_file(e: summa_agg_zk::Error, srs: &Path) -> Error {
+    match e {
+        summa_agg_zk::Error::Srs(m) => Error::Invalid(format!("{}: SRS: {m}", srs.display())),
+        e => zk_err(e),
+    }
+}
+
+fn amounts(a: &[verifier::Amount]) -> String {
+    a.iter()
+        .map(|a| format!("{} ({}) {}", a.currency, a.chain, a.amount))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn print_report(r: &Report, labels_from_proof: bool) {
+    if r.unsafe_test_srs {
+        println!("VERIFIED ONLY AGAINST THE UNSAFE TEST SRS: this proves nothing (anyone can forge such proofs)");
+    } else {
+        println!(
+            "VERIFIED: {:?} is included with these balances in the published round",
+            r.username
+        );
+    }
+    println!("  user      {}", r.username);
+    println!("  balances  {}", amounts(&r.balances));
+    println!("  root      {}", r.root);
+    println!("  totals    {}", amounts(&r.totals));
+    if labels_from_proof {
+        println!("            (currency labels from the proof file: compare them with the published round)");
+    }
+    println!("  shape     {}", r.shape);
+    println!("  SRS       {}", r.setup);
+    if let Some(t) = &r.timings_ms {
+        eprintln!(
+            "summa-agg: SRS checked in {:.0} ms, verifying key derived in {:.0} ms, proof verified in {:.1} ms",
+            t.srs, t.vk, t.proof
+        );
+    }
 }
 
 /// `bench-zk`: key generation, proving, verifying, proof size and rows of a shape,
@@ -152,14 +236,12 @@ pub fn verify(
 /// (`--threads`).
 pub fn bench(shape: Shape, proofs: usize) -> Result<()> {
     shape.validate().map_err(zk_err)?;
-    bench_in_pool(shape, proofs, rayon::current_num_threads())
-}
-
-fn bench_in_pool(shape: Shape, proofs: usize, threads: usize) -> Result<()> {
+    let threads = rayon::current_num_threads();
     use crate::measure;
-    let (srs, srs_wall, _) =
-        measure(|| summa_agg_zk::keys::load_srs(&SrsSource::UnsafeTest, shape.k()));
-    drop(srs.map_err(zk_err)?);
+    let (srs, srs_wall, _) = measure(|| keys::load_srs(&SrsSource::UnsafeTest, shape.k()));
+    let (params, _) = srs.map_err(zk_err)?;
+    let (vk, derive_wall, _) = measure(|| verifier::derive_vk(&params, &shape));
+    drop(vk.map_err(zk_err)?);
     let (keys, keygen_wall, keygen_cpu) = measure(|| Keys::generate(shape, &SrsSource::UnsafeTest));
     let mut keys = keys.map_err(zk_err)?;
     let files = keys.to_files().map_err(zk_err)?;
@@ -173,11 +255,13 @@ fn bench_in_pool(shape: Shape, proofs: usize, threads: usize) -> Result<()> {
     for i in 0..proofs {
         let witness = Witness::synthetic(&shape, i as u64 + 1);
         let (out, w, c) = measure(|| summa_agg_zk::proof::prove_raw(&keys, shape, witness));
-        let (bytes, [leaf, root]) = out.map_err(zk_err)?;
+        let (bytes, public) = out.map_err(zk_err)?;
         prove_wall += w;
         prove_cpu += c;
         proof_len = bytes.len();
-        let (ok, w, _) = measure(|| summa_agg_zk::proof::verify_raw(&keys, &bytes, &leaf, &root));
+        let (ok, w, _) = measure(|| {
+            verifier::check_proof_bytes(&keys.params, keys.pk.get_vk(), &bytes, &public)
+        });
         ok.map_err(zk_err)?;
         verify_wall += w;
     }
@@ -187,25 +271,27 @@ fn bench_in_pool(shape: Shape, proofs: usize, threads: usize) -> Result<()> {
         "k": shape.k(),
         "threads": threads,
         "srs_setup_s": srs_wall,
+        "derive_vk_s": derive_wall,
         "keygen_s": keygen_wall,
         "keygen_cpu_s": keygen_cpu,
         "prove_s": prove_wall / n,
         "prove_cpu_s": prove_cpu / n,
         "verify_ms": verify_wall / n * 1e3,
         "proof_bytes": proof_len,
+        "public_inputs": 2 + shape.currencies,
         "pk_bytes": size("pk.bin"),
         "vk_bytes": size("vk.bin"),
         "srs_bytes": size("srs.bin"),
-        "srs_verifier_bytes": size("srs-verifier.bin"),
         "peak_rss_mib": crate::proc_status_bytes("VmHWM:") as f64 / (1 << 20) as f64,
         "proofs": proofs,
         "srs": "unsafe-test-srs (benchmark only)",
     });
     eprintln!(
-        "summa-agg: {} (k = {}) on {threads} threads: keygen {:.2} s, prove {:.3} s wall / {:.3} s CPU, verify {:.2} ms, proof {} bytes, peak RSS {:.0} MiB",
+        "summa-agg: {} (k = {}) on {threads} threads: keygen {:.2} s, verifying key derived in {:.2} s, prove {:.3} s wall / {:.3} s CPU, verify {:.2} ms, proof {} bytes, peak RSS {:.0} MiB",
         shape.id(),
         shape.k(),
         keygen_wall,
+        derive_wall,
         prove_wall / n,
         prove_cpu / n,
         verify_wall / n * 1e3,

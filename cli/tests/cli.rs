@@ -79,7 +79,7 @@ fn round_and_proof(csv: &str, user: &str) -> (tempfile::TempDir, serde_json::Val
     let dir = out.path().to_str().unwrap();
     let o = summa(&["round", fixture(csv).to_str().unwrap(), "--out", dir]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = summa(&["proof", "--round", dir, "--user", user]);
+    let o = summa(&["proof", "--round", dir, "--user", user, "--merkle"]);
     assert!(o.status.success(), "{}", stderr(&o));
     (out, serde_json::from_slice(&o.stdout).unwrap())
 }
@@ -132,7 +132,7 @@ fn proof_verify_and_tampering() {
     ])
     .status
     .success());
-    let o = summa(&["proof", "--round", round, "--user", "nobody"]);
+    let o = summa(&["proof", "--round", round, "--user", "nobody", "--merkle"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("\"nobody\" is not in this round"));
 }
@@ -485,6 +485,7 @@ fn verify_result_pins_the_published_round() {
         other.path().to_str().unwrap(),
         "--user",
         "MBlfbBGI",
+        "--merkle",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let f = out.path().join("other.json");
@@ -553,7 +554,14 @@ fn agg2023_refuses_usernames_at_or_above_p_and_v1_accepts_them() {
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = summa(&["proof", "--round", out.to_str().unwrap(), "--user", &long]);
+    let o = summa(&[
+        "proof",
+        "--round",
+        out.to_str().unwrap(),
+        "--user",
+        &long,
+        "--merkle",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     // verify refuses the name in agg2023 even when the proof is otherwise whole.
     let mut p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -602,6 +610,25 @@ fn write_json(dir: &Path, name: &str, v: &serde_json::Value) -> String {
     p.to_str().unwrap().to_string()
 }
 
+/// Stdout and stderr together.
+fn said(o: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(o))
+}
+
+/// Runs `verify` and expects a refusal whose output names `want`, with nothing
+/// on stdout that could read as success.
+fn refused(args: &[&str], want: &str) {
+    let o = summa(args);
+    assert!(!o.status.success(), "accepted: {args:?}\n{}", said(&o));
+    assert!(
+        said(&o).contains(want),
+        "{args:?}: {}\n  expected: {want}",
+        said(&o)
+    );
+    assert!(!said(&o).contains("VERIFIED"), "{}", said(&o));
+    assert!(!said(&o).contains("panicked"), "{}", said(&o));
+}
+
 #[test]
 fn zero_knowledge_keys_proof_and_verify() {
     let (out, merkle) = round_and_proof("entry_64.csv", "MBlfbBGI");
@@ -629,8 +656,12 @@ fn zero_knowledge_keys_proof_and_verify() {
         .unwrap()
         .contains("UNSAFE TEST SRS"));
 
+    // A user's proof is zero-knowledge: without keys, only --merkle gives a proof.
+    let o = summa(&["proof", "--round", round, "--user", "MBlfbBGI"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--keys"), "{}", stderr(&o));
     let o = summa(&[
-        "proof", "--round", round, "--user", "MBlfbBGI", "--zk", keys,
+        "proof", "--round", round, "--user", "MBlfbBGI", "--keys", keys,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("UNSAFE TEST SRS"));
@@ -640,6 +671,10 @@ fn zero_knowledge_keys_proof_and_verify() {
     assert_eq!(zk["entry"], merkle["entry"]);
     assert_eq!(zk["public_inputs"]["leaf_hash"], merkle["leaf"]["hash"]);
     assert_eq!(zk["public_inputs"]["root_hash"], V1_ROOT_64);
+    assert_eq!(
+        zk["public_inputs"]["totals"],
+        serde_json::json!(["2227448", "2227448"])
+    );
     // None of the Merkle path: no sibling's preimage, no sibling's balance.
     assert!(!text.contains("sibling"));
     let sibling = &merkle["sibling_leaf_node_hash_preimage"];
@@ -649,63 +684,164 @@ fn zero_knowledge_keys_proof_and_verify() {
     let pf = write_json(out.path(), "zk.json", &zk);
     let result = out.path().join("result.json");
     let result = result.to_str().unwrap();
+    let srs = format!("{keys}/srs.bin");
+    let balances = merkle["entry"]["balances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join(",");
 
-    let o = summa(&["verify", &pf, "--keys", keys, "--root", V1_ROOT_64]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("UNSAFE TEST SRS"), "{}", stderr(&o));
-    let o = summa(&["verify", &pf, "--keys", keys, "--result", result]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    // The verifying key must come from the custodian, not from the proof.
-    let o = summa(&["verify", &pf, "--root", V1_ROOT_64]);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("--keys"), "{}", stderr(&o));
-    // Another root.
+    // Accepted: the user's record shown with the published labels and totals.
     let o = summa(&[
         "verify",
         &pf,
-        "--keys",
-        keys,
-        "--root",
-        "0x177bf452ad139f067a64fe09fdc30aae46144d60abfa2ad9f0c70928e29a26d1",
-    ]);
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("not the expected root"),
-        "{}",
-        stderr(&o)
-    );
-    // A tampered balance.
-    let mut bad = zk.clone();
-    bad["entry"]["balances"][0] = serde_json::json!("67824");
-    let o = summa(&[
-        "verify",
-        &write_json(out.path(), "bad.json", &bad),
-        "--keys",
-        keys,
-        "--root",
-        V1_ROOT_64,
-    ]);
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("not to the proof's leaf"),
-        "{}",
-        stderr(&o)
-    );
-    // Swapped currency labels against the published result.
-    let mut bad = zk.clone();
-    let c = bad["currencies"].as_array().unwrap().clone();
-    bad["currencies"] = serde_json::json!([c[1], c[0]]);
-    let o = summa(&[
-        "verify",
-        &write_json(out.path(), "bad2.json", &bad),
-        "--keys",
-        keys,
         "--result",
         result,
+        "--srs",
+        &srs,
+        "--unsafe-test-srs",
+        "--user",
+        "MBlfbBGI",
+        "--balances",
+        &balances,
     ]);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("currency labels"), "{}", stderr(&o));
-    // Keys of another shape.
+    assert!(o.status.success(), "{}", said(&o));
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        shown.contains("UNSAFE TEST SRS: this proves nothing"),
+        "{shown}"
+    );
+    assert!(shown.contains("user      MBlfbBGI"), "{shown}");
+    let b: Vec<&str> = balances.split(',').collect();
+    assert!(
+        shown.contains(&format!(
+            "balances  ETH (ETH) {}, USDT (ETH) {}",
+            b[0], b[1]
+        )),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("totals    ETH (ETH) 2227448, USDT (ETH) 2227448"),
+        "{shown}"
+    );
+    // --keys: its srs.bin, and its vk.bin must be the derived key.
+    let o = summa(&[
+        "verify",
+        &pf,
+        "--result",
+        result,
+        "--keys",
+        keys,
+        "--unsafe-test-srs",
+    ]);
+    assert!(o.status.success(), "{}", said(&o));
+    let o = summa(&["zk-keys", "--check", keys, "--unsafe-test-srs"]);
+    assert!(o.status.success(), "{}", said(&o));
+    assert!(said(&o).contains("are this circuit's for shape v1-d6-c2-b14"));
+
+    let base = ["verify", pf.as_str(), "--srs", srs.as_str()];
+    let with = |extra: &[&'static str]| -> Vec<String> {
+        base.iter()
+            .map(|s| s.to_string())
+            .chain(extra.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let run = |args: Vec<String>, want: &str| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        refused(&args, want);
+    };
+    let result_s: &'static str = Box::leak(result.to_string().into_boxed_str());
+    // The test SRS without the flag, whatever keys.json says.
+    run(with(&["--result", result_s]), "UNSAFE TEST SRS");
+    // No totals: --root alone is not enough for a ZK proof.
+    run(
+        with(&["--root", V1_ROOT_64, "--unsafe-test-srs"]),
+        "--totals",
+    );
+    // The published totals, given by hand, one understated.
+    run(
+        with(&[
+            "--root",
+            V1_ROOT_64,
+            "--totals",
+            "2227448,2227447",
+            "--unsafe-test-srs",
+        ]),
+        "total of USDT differs from the published result",
+    );
+    let o = summa(&[
+        "verify",
+        &pf,
+        "--root",
+        V1_ROOT_64,
+        "--totals",
+        "2227448,2227448",
+        "--srs",
+        &srs,
+        "--unsafe-test-srs",
+    ]);
+    assert!(o.status.success(), "{}", said(&o));
+    // A result.json with a changed total.
+    let mut published: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(result).unwrap()).unwrap();
+    published["root"]["balances"][0] = serde_json::json!("2000000");
+    let forged: &'static str =
+        Box::leak(write_json(out.path(), "forged.json", &published).into_boxed_str());
+    run(
+        with(&["--result", forged, "--unsafe-test-srs"]),
+        "total of ETH differs from the published result",
+    );
+    // Another root.
+    run(
+        with(&[
+            "--root",
+            "0x177bf452ad139f067a64fe09fdc30aae46144d60abfa2ad9f0c70928e29a26d1",
+            "--totals",
+            "2227448,2227448",
+            "--unsafe-test-srs",
+        ]),
+        "not the published root",
+    );
+    // The user's expectations: another name, other balances.
+    run(
+        with(&["--result", result_s, "--unsafe-test-srs", "--user", "alice"]),
+        "proof is for user \"MBlfbBGI\", not \"alice\"",
+    );
+    run(
+        with(&[
+            "--result",
+            result_s,
+            "--unsafe-test-srs",
+            "--balances",
+            "100,5",
+        ]),
+        &format!("proof is for balances {}, {}, not 100, 5", b[0], b[1]),
+    );
+    // A tampered balance of the entry.
+    let mut bad = zk.clone();
+    bad["entry"]["balances"][0] = serde_json::json!("67824");
+    let bad_path: &'static str =
+        Box::leak(write_json(out.path(), "bad.json", &bad).into_boxed_str());
+    refused(
+        &[
+            "verify",
+            bad_path,
+            "--result",
+            result,
+            "--srs",
+            &srs,
+            "--unsafe-test-srs",
+        ],
+        "not to the leaf",
+    );
+    // No SRS given.
+    refused(
+        &["verify", &pf, "--result", result, "--unsafe-test-srs"],
+        "--srs",
+    );
+    // Keys of another shape: their vk.bin is not the derived key.
     let other = out.path().join("keys7");
     let other = other.to_str().unwrap();
     let o = summa(&[
@@ -719,29 +855,49 @@ fn zero_knowledge_keys_proof_and_verify() {
         other,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = summa(&["verify", &pf, "--keys", other, "--root", V1_ROOT_64]);
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("keys are for shape v1-d7-c2-b14"),
-        "{}",
-        stderr(&o)
+    std::fs::copy(format!("{other}/vk.bin"), format!("{keys}/vk.bin")).unwrap();
+    refused(
+        &[
+            "verify",
+            &pf,
+            "--result",
+            result,
+            "--keys",
+            keys,
+            "--unsafe-test-srs",
+        ],
+        "keys are not this circuit's for shape v1-d6-c2-b14",
+    );
+    refused(
+        &["zk-keys", "--check", keys, "--unsafe-test-srs"],
+        "keys are not this circuit's for shape v1-d6-c2-b14",
     );
     let o = summa(&[
-        "proof", "--round", round, "--user", "MBlfbBGI", "--zk", other,
+        "proof", "--round", round, "--user", "MBlfbBGI", "--keys", other,
     ]);
     assert!(!o.status.success());
-    // An unknown user, and a corrupt keys file.
-    let o = summa(&["proof", "--round", round, "--user", "nobody", "--zk", keys]);
+    // An unknown user.
+    let o = summa(&[
+        "proof", "--round", round, "--user", "nobody", "--keys", other,
+    ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("\"nobody\" is not in this round"));
-    let vk = Path::new(keys).join("vk.bin");
-    let mut bytes = std::fs::read(&vk).unwrap();
-    bytes[20] ^= 0x40;
-    std::fs::write(&vk, bytes).unwrap();
-    let o = summa(&["verify", &pf, "--keys", keys, "--root", V1_ROOT_64]);
-    assert!(!o.status.success());
-    assert!(stderr(&o).contains("vk.bin"), "{}", stderr(&o));
-    assert!(!stderr(&o).contains("panicked"));
+    // A corrupt SRS file.
+    let mut bytes = std::fs::read(&srs).unwrap();
+    bytes[40] ^= 0x40;
+    std::fs::write(&srs, bytes).unwrap();
+    refused(
+        &[
+            "verify",
+            &pf,
+            "--result",
+            result,
+            "--srs",
+            &srs,
+            "--unsafe-test-srs",
+        ],
+        "srs.bin: SRS",
+    );
 }
 
 #[test]

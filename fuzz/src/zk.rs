@@ -5,8 +5,9 @@
 use std::sync::OnceLock;
 
 use summa_agg::format::TreeFile;
-use summa_agg::json::parse_fr;
-use summa_agg::{Fr, Layout, Params};
+use summa_agg::json::RoundResult;
+use summa_agg::{Layout, Params};
+use summa_agg_zk::verifier::{Options, Prepared, Published};
 use summa_agg_zk::{Keys, Shape, SrsSource, ZkProof};
 
 use crate::rounds;
@@ -25,11 +26,21 @@ pub struct Fixture {
     pub keys: Keys,
     /// `(name, bytes)` of the keys directory, `keys.json` last.
     pub files: Vec<(&'static str, Vec<u8>)>,
-    /// The round's root.
-    pub root: Fr,
+    /// What the round published.
+    pub published: Published,
+    /// The verifier, prepared once over the keys' `srs.bin`.
+    pub verifier: Prepared,
     /// A valid proof of user `alice`.
     pub proof: ZkProof,
 }
+
+/// The verifier's options of the fixture: its SRS is the unsafe test one.
+pub const OPTIONS: Options<'static> = Options {
+    expected_user: None,
+    expected_balances: None,
+    unsafe_test_srs: true,
+    clock: None,
+};
 
 impl Fixture {
     /// The bytes of a file of the keys directory.
@@ -61,12 +72,17 @@ pub fn fixture() -> &'static Fixture {
         let mut keys = Keys::generate(SHAPE, &SrsSource::UnsafeTest).unwrap();
         let files = keys.to_files().unwrap();
         let proof = summa_agg_zk::prove(&keys, &merkle).unwrap();
-        let root = parse_fr(&merkle.root.hash, "root").unwrap();
-        summa_agg_zk::verify(&keys, &proof, &root).expect("the fixture's proof verifies");
+        let published = Published::from_result(&RoundResult::of(&round.agg)).unwrap();
+        let srs = &files.iter().find(|(n, _)| *n == "srs.bin").unwrap().1;
+        let verifier = Prepared::new(srs, &SHAPE, &OPTIONS).unwrap();
+        verifier
+            .verify(&proof, &published, &OPTIONS)
+            .expect("the fixture's proof verifies");
         Fixture {
             keys,
             files,
-            root,
+            published,
+            verifier,
             proof,
         }
     })

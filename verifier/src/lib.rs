@@ -11,10 +11,7 @@
 #![deny(missing_docs)]
 
 use serde::{Deserialize, Serialize};
-// PLACEHOLDER until summa_agg_zk::verifier lands (issue 21): same names.
-mod placeholder;
-use api::{Amount, Options as Expectations, Report};
-use placeholder as api;
+use summa_agg_zk::verifier::{self as api, Amount, Options as Expectations, Report};
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;

@@ -1,7 +1,10 @@
 //! The inclusion circuit: a leaf lies in a Merkle sum tree with a given root.
 //!
-//! Public inputs, as summa-solvency's `MstInclusionCircuit`: `[leaf_hash, root_hash]`.
-//! Private witness: the user's entry (username field element and balances), the
+//! Public inputs: `[leaf_hash, root_hash, total_0, .., total_{n-1}]`: summa-solvency's
+//! `MstInclusionCircuit` has the first two; the root's per-currency sums are public
+//! too, so that a verifier checks the proof against the totals the custodian
+//! published (with only the root hash public, understated totals beside an honest
+//! root would go unnoticed). Private witness: the user's entry (username field element and balances), the
 //! sibling preimages of summa-solvency's `MerkleProof` (the sibling leaf's, then one
 //! middle-node preimage a level) and the path bits.
 //!
@@ -284,11 +287,22 @@ struct Synth<'a, 'r> {
     n_bytes: usize,
     poseidon_row: usize,
     arith_row: usize,
+    /// Advice cells assigned so far (for the mutation test's hook).
+    assigned: usize,
+    hooks: Hooks,
 }
 
 impl Synth<'_, '_> {
     fn put(&mut self, col: Column<Advice>, row: usize, value: Value<Fr>) -> Var {
-        let cell = self.region.assign_advice(col, row, value).cell();
+        // The mutation test re-assigns one cell: only the cell changes, the value
+        // the layout goes on with (copies included) stays the honest one.
+        let assigned = if self.hooks.tamper == Some(self.assigned) {
+            value.map(|v| v + Fr::ONE)
+        } else {
+            value
+        };
+        self.assigned += 1;
+        let cell = self.region.assign_advice(col, row, assigned).cell();
         Var { cell, value }
     }
 
@@ -439,13 +453,33 @@ fn shift_bytes(f: &Fr, bytes: usize) -> Fr {
     Fr::from_repr(out).expect("a smaller integer is canonical")
 }
 
+/// What the soundness tests change in an honest circuit (nothing, otherwise).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Hooks {
+    /// Adds 1 to the value of the advice cell assigned in this position.
+    pub(crate) tamper: Option<usize>,
+    /// Where to record how many advice cells the layout assigns.
+    pub(crate) count: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
+    /// Leaves out the `constrain_instance` calls: a "hollow" circuit whose public
+    /// inputs bind nothing.
+    pub(crate) hollow: bool,
+}
+
 /// The inclusion circuit of one shape; with a witness it proves one user's inclusion,
 /// without one it is what keys are made from.
 #[derive(Clone, Debug)]
 pub struct InclusionCircuit {
     shape: Shape,
     witness: Option<Witness>,
+    hooks: Hooks,
 }
+
+/// Row of the leaf hash in the instance column.
+pub const LEAF_ROW: usize = 0;
+/// Row of the root hash in the instance column.
+pub const ROOT_ROW: usize = 1;
+/// Row of the first currency's total in the instance column (the others follow).
+pub const TOTALS_ROW: usize = 2;
 
 impl InclusionCircuit {
     /// The circuit of `shape` with no witness (for key generation).
@@ -453,6 +487,7 @@ impl InclusionCircuit {
         InclusionCircuit {
             shape,
             witness: None,
+            hooks: Hooks::default(),
         }
     }
 
@@ -462,7 +497,15 @@ impl InclusionCircuit {
         Ok(InclusionCircuit {
             shape,
             witness: Some(witness),
+            hooks: Hooks::default(),
         })
+    }
+
+    /// The same circuit with the soundness tests' hooks.
+    #[cfg(test)]
+    pub(crate) fn with_hooks(mut self, hooks: Hooks) -> InclusionCircuit {
+        self.hooks = hooks;
+        self
     }
 
     /// The circuit's shape.
@@ -515,7 +558,11 @@ impl Circuit<Fr> for InclusionCircuit {
     type Params = ();
 
     fn without_witnesses(&self) -> Self {
-        InclusionCircuit::keygen(self.shape)
+        InclusionCircuit {
+            shape: self.shape,
+            witness: None,
+            hooks: self.hooks.clone(),
+        }
     }
 
     fn configure(meta: &mut ConstraintSystem<Fr>) -> Config {
@@ -540,7 +587,7 @@ impl Circuit<Fr> for InclusionCircuit {
         let consts = Constants::get();
         let shape = self.shape;
         let values = Values::of(&shape, self.witness.as_ref());
-        let (leaf, root) = layouter.assign_region(
+        let (leaf, root, totals) = layouter.assign_region(
             || "inclusion",
             |mut region| {
                 let mut s = Synth {
@@ -550,22 +597,34 @@ impl Circuit<Fr> for InclusionCircuit {
                     n_bytes: shape.n_bytes as usize,
                     poseidon_row: 0,
                     arith_row: 0,
+                    assigned: 0,
+                    hooks: self.hooks.clone(),
                 };
-                synthesize_path(&mut s, &shape, &values)
+                let out = synthesize_path(&mut s, &shape, &values);
+                if let Some(count) = &s.hooks.count {
+                    count.store(s.assigned, std::sync::atomic::Ordering::Relaxed);
+                }
+                out
             },
         )?;
-        layouter.constrain_instance(leaf, cfg.instance, 0);
-        layouter.constrain_instance(root, cfg.instance, 1);
+        if !self.hooks.hollow {
+            layouter.constrain_instance(leaf, cfg.instance, LEAF_ROW);
+            layouter.constrain_instance(root, cfg.instance, ROOT_ROW);
+            for (i, total) in totals.into_iter().enumerate() {
+                layouter.constrain_instance(total, cfg.instance, TOTALS_ROW + i);
+            }
+        }
         Ok(())
     }
 }
 
-/// The path from the leaf to the root; returns the leaf's and the root's hash cells.
+/// The path from the leaf to the root; returns the leaf's and the root's hash
+/// cells and the root's balance cells (the round's totals).
 fn synthesize_path(
     s: &mut Synth<'_, '_>,
     shape: &Shape,
     values: &Values,
-) -> Result<(Cell, Cell), PlonkError> {
+) -> Result<(Cell, Cell, Vec<Cell>), PlonkError> {
     let nc = shape.currencies;
     let legacy = shape.layout == Layout::Legacy;
     let mut leaf_values = vec![values.username];
@@ -624,5 +683,9 @@ fn synthesize_path(
         hash = s.hash(&preimage)?;
         balances = sums;
     }
-    Ok((leaf.cell, hash.cell))
+    Ok((
+        leaf.cell,
+        hash.cell,
+        balances.iter().map(|b| b.cell).collect(),
+    ))
 }

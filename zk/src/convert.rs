@@ -22,6 +22,11 @@ pub fn to_core(f: &CircuitFr) -> CoreFr {
     CoreFr::from_repr(repr).expect("both crates use the same modulus")
 }
 
+/// A core field element as a decimal integer (balances and totals).
+pub fn to_decimal(f: &CoreFr) -> String {
+    summa_agg::field::fr_to_u256(f).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -34,6 +39,7 @@ mod tests {
         .unwrap();
         let b = -CoreFr::from(7u64);
         assert_eq!(to_core(&to_circuit(&a)), a);
+        assert_eq!(to_decimal(&CoreFr::from(2227448u64)), "2227448");
         assert_eq!(
             to_circuit(&(a * b + a)),
             to_circuit(&a) * to_circuit(&b) + to_circuit(&a)

@@ -145,10 +145,11 @@ impl Witness {
         }
     }
 
-    /// The public inputs `[leaf_hash, root_hash]` this witness leads to, computed
-    /// natively with field arithmetic only (no range checks: the circuit's job). Tests
-    /// use it to make witnesses that break one rule at a time.
-    pub fn public_inputs(&self, layout: Layout) -> [Fr; 2] {
+    /// The public inputs this witness leads to, in the instance column's order
+    /// (`[leaf_hash, root_hash, total_0, ..]`), computed natively with field
+    /// arithmetic only (no range checks: the circuit's job). Tests use it to make
+    /// witnesses that break one rule at a time.
+    pub fn public_inputs(&self, layout: Layout) -> Vec<Fr> {
         let nc = self.balances.len();
         let mut pre = vec![self.username];
         pre.extend(&self.balances);
@@ -176,6 +177,8 @@ impl Witness {
             hash = poseidon::hash(&out);
             balances = sums;
         }
-        [leaf, hash]
+        let mut public = vec![leaf, hash];
+        public.extend(balances);
+        public
     }
 }

@@ -11,7 +11,7 @@ use summa_agg_zk::circuit::InclusionCircuit;
 use summa_agg_zk::{to_circuit, Shape, Witness};
 
 /// Runs the MockProver with public inputs `[leaf, root]`; true if every constraint holds.
-fn satisfied(shape: Shape, witness: Witness, public: [Fr; 2]) -> bool {
+fn satisfied(shape: Shape, witness: Witness, public: &[Fr]) -> bool {
     let circuit = InclusionCircuit::new(shape, witness).unwrap();
     let instance = vec![public.iter().map(to_circuit).collect::<Vec<_>>()];
     MockProver::run(shape.k(), &circuit, instance)
@@ -42,12 +42,14 @@ fn known_answer_roots_and_leaves_in_every_layout() {
             let want_leaf = from_hex(leaf["hash"].as_str().unwrap()).unwrap();
             // The circuit's hashes equal the known answers: with these public inputs
             // every constraint holds, with any other root none can.
+            let mut public = witness.public_inputs(layout);
+            assert_eq!(public[..2], [want_leaf, want_root], "{layout}");
             assert!(
-                satisfied(shape, witness.clone(), [want_leaf, want_root]),
+                satisfied(shape, witness.clone(), &public.clone()),
                 "{layout}"
             );
-            let other = want_root + Fr::from(1u64);
-            assert!(!satisfied(shape, witness, [want_leaf, other]), "{layout}");
+            public[1] += Fr::from(1u64);
+            assert!(!satisfied(shape, witness, &public), "{layout}");
         }
     }
 }
@@ -64,13 +66,51 @@ fn users_of_a_multi_shard_round_in_every_layout() {
             let public = witness.public_inputs(layout);
             assert_eq!(public[0], from_hex(&merkle.leaf.hash).unwrap());
             assert_eq!(public[1], from_hex(&merkle.root.hash).unwrap());
-            assert!(satisfied(shape, witness, public), "{layout} {user}");
+            assert_eq!(public.len(), 2 + shape.currencies);
+            let totals: Vec<String> = public[2..].iter().map(decimal).collect();
+            assert_eq!(totals, merkle.root.balances, "{layout}");
+            assert!(satisfied(shape, witness, &public), "{layout} {user}");
         }
     }
 }
 
+/// A field element below 2^128 as a decimal string.
+fn decimal(f: &Fr) -> String {
+    use ff::PrimeField;
+    let le = f.to_repr();
+    let mut v = 0u128;
+    for b in le.as_ref()[..16].iter().rev() {
+        v = v << 8 | u128::from(*b);
+    }
+    assert!(le.as_ref()[16..].iter().all(|&b| b == 0));
+    v.to_string()
+}
+
+#[test]
+fn the_totals_are_public_inputs_bound_to_the_root_sums() {
+    for layout in Layout::ALL {
+        let (shape, witness, public) = sample(layout);
+        assert!(satisfied(shape, witness.clone(), &public.clone()));
+        for i in 0..shape.currencies {
+            // An understated total, an overstated one.
+            for delta in [-Fr::from(1u64), Fr::from(1u64)] {
+                let mut bad = public.clone();
+                bad[2 + i] += delta;
+                assert!(
+                    !satisfied(shape, witness.clone(), &bad),
+                    "{layout}: total {i}"
+                );
+            }
+        }
+        // A missing total.
+        let mut short = public.clone();
+        short.pop();
+        assert!(!satisfied(shape, witness, &short), "{layout}: missing");
+    }
+}
+
 /// A v1 witness of depth 6 and its true public inputs.
-fn sample(layout: Layout) -> (Shape, Witness, [Fr; 2]) {
+fn sample(layout: Layout) -> (Shape, Witness, Vec<Fr>) {
     let round = Round::run(&SHARDS, layout);
     let merkle = round.merkle_proof(&Round::users(&SHARDS)[21]);
     let (shape, witness) = Witness::from_merkle_proof(&merkle).unwrap();
@@ -82,36 +122,42 @@ fn sample(layout: Layout) -> (Shape, Witness, [Fr; 2]) {
 fn a_changed_sibling_fails() {
     for layout in [Layout::V1, Layout::Legacy] {
         let (shape, witness, public) = sample(layout);
-        assert!(satisfied(shape, witness.clone(), public));
+        assert!(satisfied(shape, witness.clone(), &public));
         let nc = shape.currencies;
         // A sibling middle node's child hash (v1: last element; legacy: element 0).
         let mut w = witness.clone();
         let hash_at = if layout == Layout::V1 { nc + 1 } else { 0 };
         w.siblings[3][hash_at] += Fr::from(1u64);
-        assert!(!satisfied(shape, w, public), "{layout}: sibling hash");
+        assert!(!satisfied(shape, w, &public), "{layout}: sibling hash");
         // A sibling's sum (v1: the preimage's first balance; legacy: a child balance).
         let mut w = witness.clone();
         let sum_at = if layout == Layout::V1 { 0 } else { 1 };
         w.siblings[2][sum_at] += Fr::from(1u64);
-        assert!(!satisfied(shape, w, public), "{layout}: sibling sum");
+        assert!(!satisfied(shape, w, &public), "{layout}: sibling sum");
         // The sibling leaf's balance.
         let mut w = witness.clone();
         w.siblings[0][1] -= Fr::from(1u64);
-        assert!(!satisfied(shape, w, public), "{layout}: sibling leaf");
+        assert!(!satisfied(shape, w, &public), "{layout}: sibling leaf");
         // The user's own balance.
         let mut w = witness;
         w.balances[1] += Fr::from(1u64);
-        assert!(!satisfied(shape, w, public), "{layout}: own balance");
+        assert!(!satisfied(shape, w, &public), "{layout}: own balance");
     }
 }
 
 #[test]
 fn a_wrong_root_or_leaf_fails() {
-    let (shape, witness, [leaf, root]) = sample(Layout::V1);
+    let (shape, witness, public) = sample(Layout::V1);
+    assert!(satisfied(shape, witness.clone(), &public));
     let one = Fr::from(1u64);
-    assert!(!satisfied(shape, witness.clone(), [leaf, root + one]));
-    assert!(!satisfied(shape, witness.clone(), [leaf + one, root]));
-    assert!(!satisfied(shape, witness, [root, leaf]));
+    let with = |f: &dyn Fn(&mut Vec<Fr>)| {
+        let mut p = public.clone();
+        f(&mut p);
+        p
+    };
+    assert!(!satisfied(shape, witness.clone(), &with(&|p| p[1] += one)));
+    assert!(!satisfied(shape, witness.clone(), &with(&|p| p[0] += one)));
+    assert!(!satisfied(shape, witness, &with(&|p| p.swap(0, 1))));
 }
 
 #[test]
@@ -121,7 +167,7 @@ fn a_flipped_path_bit_fails() {
         for level in [0, 3, 5] {
             let mut w = witness.clone();
             w.path[level] = !w.path[level];
-            assert!(!satisfied(shape, w, public), "{layout} level {level}");
+            assert!(!satisfied(shape, w, &public), "{layout} level {level}");
         }
     }
 }
@@ -146,20 +192,20 @@ fn a_balance_at_the_range_bound_fails_and_just_below_passes() {
         below.siblings[0][1] = Fr::from(0u64);
         let public = below.public_inputs(layout);
         assert!(
-            satisfied(shape, below.clone(), public),
+            satisfied(shape, below.clone(), &public),
             "{layout}: in range"
         );
 
         let mut at = below.clone();
         at.balances[0] = bound;
         let public = at.public_inputs(layout);
-        assert!(!satisfied(shape, at, public), "{layout}: balance = 2^112");
+        assert!(!satisfied(shape, at, &public), "{layout}: balance = 2^112");
 
         let mut sibling = below.clone();
         sibling.siblings[0][2] = bound + Fr::from(5u64);
         let public = sibling.public_inputs(layout);
         assert!(
-            !satisfied(shape, sibling, public),
+            !satisfied(shape, sibling, &public),
             "{layout}: sibling balance"
         );
 
@@ -167,7 +213,7 @@ fn a_balance_at_the_range_bound_fails_and_just_below_passes() {
         let mut total = below;
         total.siblings[0][1] = room;
         let public = total.public_inputs(layout);
-        assert!(!satisfied(shape, total, public), "{layout}: total = 2^112");
+        assert!(!satisfied(shape, total, &public), "{layout}: total = 2^112");
     }
 }
 
@@ -179,7 +225,7 @@ fn a_sum_that_wraps_modulo_p_fails() {
     w.balances[0] = Fr::from(5u64);
     w.siblings[0][1] = -Fr::from(3u64);
     let public = w.public_inputs(Layout::V1);
-    assert!(!satisfied(shape, w, public));
+    assert!(!satisfied(shape, w, &public));
 }
 
 /// A witness of zeros of any shape (a valid path in a tree of empty entries).
@@ -219,7 +265,7 @@ fn the_largest_shapes_fit_their_k() {
         };
         let w = zeros(shape);
         let public = w.public_inputs(layout);
-        assert!(satisfied(shape, w, public), "{}", shape.id());
+        assert!(satisfied(shape, w, &public), "{}", shape.id());
     }
 }
 
@@ -234,6 +280,6 @@ fn synthetic_witnesses_of_the_benchmark_are_valid() {
         };
         let w = Witness::synthetic(&shape, 42);
         let public = w.public_inputs(layout);
-        assert!(satisfied(shape, w, public), "{layout}");
+        assert!(satisfied(shape, w, &public), "{layout}");
     }
 }

@@ -1,21 +1,72 @@
-//! Keys on the unsafe test SRS, real proofs of users of a multi-shard round, and the
-//! verifier's checks.
+//! Keys on the unsafe test SRS, real proofs of users of a multi-shard round, and a
+//! user's verification: what it accepts, and each way a custodian could cheat.
 
 mod common;
 
 use std::collections::HashSet;
 
 use common::{Round, SHARDS};
-use summa_agg::field::from_hex;
+use summa_agg::round::RESULT_FILE;
 use summa_agg::Layout;
-use summa_agg_zk::keys::{Keys, SrsSource};
-use summa_agg_zk::{prove, verify, Error, Shape, ZkProof, UNSAFE_TEST_SRS_WARNING};
+use summa_agg_zk::keys::{check_published, Keys, SrsSource};
+use summa_agg_zk::verifier::{verify, verify_files, Options, Published, Report};
+use summa_agg_zk::{prove, Shape, ZkProof, UNSAFE_TEST_SRS_WARNING};
 
-fn keys_for(shape: Shape) -> (tempfile::TempDir, Keys) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut keys = Keys::generate(shape, &SrsSource::UnsafeTest).unwrap();
-    keys.write(dir.path()).unwrap();
-    (dir, keys)
+/// A round of the four fixture shards, its keys (unsafe test SRS) and what it
+/// published.
+struct Fixture {
+    round: Round,
+    keys: Keys,
+    keys_dir: tempfile::TempDir,
+    result_json: Vec<u8>,
+    published: Published,
+    srs: Vec<u8>,
+}
+
+fn fixture(layout: Layout, shards: &[&str]) -> Fixture {
+    let round = Round::run(shards, layout);
+    let result_json = std::fs::read(round.dir.path().join(RESULT_FILE)).unwrap();
+    let published = Published::from_result_json(&result_json).unwrap();
+    let keys_dir = tempfile::tempdir().unwrap();
+    Keys::generate(published.shape, &SrsSource::UnsafeTest)
+        .unwrap()
+        .write(keys_dir.path())
+        .unwrap();
+    let keys = Keys::load(keys_dir.path()).unwrap();
+    let srs = std::fs::read(keys_dir.path().join("srs.bin")).unwrap();
+    Fixture {
+        round,
+        keys,
+        keys_dir,
+        result_json,
+        published,
+        srs,
+    }
+}
+
+const TEST_SRS: Options<'static> = Options {
+    expected_user: None,
+    expected_balances: None,
+    unsafe_test_srs: true,
+    clock: None,
+};
+
+impl Fixture {
+    fn proof(&self, user: &str) -> ZkProof {
+        prove(&self.keys, &self.round.merkle_proof(user)).unwrap()
+    }
+
+    fn check(&self, p: &ZkProof) -> Result<Report, String> {
+        verify(p, &self.published, &self.srs, &TEST_SRS).map_err(|e| e.to_string())
+    }
+
+    fn refused(&self, p: &ZkProof, published: &Published, want: &str) {
+        let e = verify(p, published, &self.srs, &TEST_SRS)
+            .err()
+            .unwrap_or_else(|| panic!("accepted; expected {want:?}"))
+            .to_string();
+        assert!(e.contains(want), "{e}\n  expected: {want}");
+    }
 }
 
 /// Every string in a JSON value except the proof bytes.
@@ -32,166 +83,244 @@ fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
 }
 
 #[test]
-fn real_proofs_verify_and_tampering_is_rejected() {
-    let round = Round::run(&SHARDS, Layout::V1);
+fn a_genuine_proof_verifies_and_shows_the_users_record_and_the_published_totals() {
+    let f = fixture(Layout::V1, &SHARDS);
     let users = Round::users(&SHARDS);
-    let merkle = round.merkle_proof(&users[5]);
-    let shape = Shape {
-        layout: Layout::V1,
-        depth: merkle.depth,
-        currencies: 2,
-        n_bytes: 14,
-    };
-    let (dir, _) = keys_for(shape);
-    let prover = Keys::load(dir.path(), true).unwrap();
-    let verifier = Keys::load(dir.path(), false).unwrap();
-    assert!(verifier.prover.is_none());
-    let root = from_hex(&merkle.root.hash).unwrap();
-
-    let mut proofs = Vec::new();
     for user in [&users[5], &users[40]] {
-        let p = prove(&prover, &round.merkle_proof(user)).unwrap();
+        let p = f.proof(user);
         assert_eq!(p.warning.as_deref(), Some(UNSAFE_TEST_SRS_WARNING));
-        let ok = verify(&verifier, &p, &root).unwrap();
-        assert!(ok.unsafe_test_srs);
+        // Through JSON, as a user receives the files.
+        let text = serde_json::to_vec(&p).unwrap();
+        let r = verify_files(&text, &f.result_json, &f.srs, &TEST_SRS).unwrap();
+        let merkle = f.round.merkle_proof(user);
+        assert_eq!(r.username, *user);
+        let shown: Vec<(&str, &str, &str)> = r
+            .balances
+            .iter()
+            .map(|a| (a.currency.as_str(), a.chain.as_str(), a.amount.as_str()))
+            .collect();
         assert_eq!(
-            ok.leaf_hash,
-            from_hex(&round.merkle_proof(user).leaf.hash).unwrap()
+            shown,
+            vec![
+                ("ETH", "ETH", merkle.entry.balances[0].as_str()),
+                ("USDT", "ETH", merkle.entry.balances[1].as_str())
+            ]
         );
-        // Through JSON, as a user receives it.
-        let text = serde_json::to_string(&p).unwrap();
-        let back: ZkProof = serde_json::from_str(&text).unwrap();
-        verify(&verifier, &back, &root).unwrap();
-        proofs.push((user.clone(), p, text));
+        let totals: Vec<&str> = r.totals.iter().map(|a| a.amount.as_str()).collect();
+        assert_eq!(totals, ["2227448", "2227448"]);
+        assert_eq!(r.root, merkle.root.hash);
+        assert_eq!(r.shape, "v1-d6-c2-b14");
+        assert!(r.unsafe_test_srs);
+        assert_eq!(r.setup, "UNSAFE TEST SRS");
+        // The user's own expectations, met.
+        let balances = merkle.entry.balances.clone();
+        let opts = Options {
+            expected_user: Some(user),
+            expected_balances: Some(&balances),
+            ..TEST_SRS
+        };
+        verify(&p, &f.published, &f.srs, &opts).unwrap();
     }
-    let (_, p, text) = &proofs[0];
+    // The same files without saying the test setup is acceptable: refused.
+    let p = f.proof(&users[5]);
+    let e = verify(&p, &f.published, &f.srs, &Options::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("UNSAFE TEST SRS") && e.contains("refused"),
+        "{e}"
+    );
+}
 
-    // Nothing about another user: no other username, no balance of theirs, no hash
-    // of a sibling (the Merkle path stays with the prover).
+#[test]
+fn a_proof_file_carries_nothing_of_another_user() {
+    let f = fixture(Layout::V1, &SHARDS);
+    let users = Round::users(&SHARDS);
+    let p = f.proof(&users[5]);
+    let text = serde_json::to_string(&p).unwrap();
     let mut said = Vec::new();
-    strings(&serde_json::from_str(text).unwrap(), &mut said);
+    strings(&serde_json::from_str(&text).unwrap(), &mut said);
     let own: HashSet<&String> = p.entry.balances.iter().collect();
-    for other in &users {
-        if *other == users[5] {
-            continue;
-        }
-        let theirs = round.merkle_proof(other).entry;
+    for other in users.iter().filter(|u| **u != users[5]) {
+        let theirs = f.round.merkle_proof(other).entry;
         assert!(!said.contains(&theirs.username), "{other}'s name");
         for b in theirs.balances.iter().filter(|b| !own.contains(b)) {
             assert!(!said.contains(b), "{other}'s balance {b}");
         }
     }
-    let merkle = round.merkle_proof(&users[5]);
-    let path: Vec<&String> = merkle
+    let merkle = f.round.merkle_proof(&users[5]);
+    for h in merkle
         .sibling_leaf_node_hash_preimage
         .iter()
         .chain(&merkle.sibling_middle_node_hash_preimages)
         .flatten()
-        .collect();
-    for h in path {
+    {
         assert!(
             !text.contains(h.trim_start_matches("0x")),
             "a sibling's {h}"
         );
     }
-
-    // A tampered balance of the entry.
-    let mut bad = p.clone();
-    bad.entry.balances[0] = (bad.entry.balances[0].parse::<u64>().unwrap() + 1).to_string();
-    assert!(matches!(
-        verify(&verifier, &bad, &root),
-        Err(Error::Proof(_))
-    ));
-    // Another user's entry put into this proof.
-    let mut bad = p.clone();
-    bad.entry = proofs[1].1.entry.clone();
-    assert!(verify(&verifier, &bad, &root).is_err());
-    // Another user's entry with its leaf hash: the halo2 proof is for the first leaf.
-    let mut bad = p.clone();
-    bad.entry = proofs[1].1.entry.clone();
-    bad.public_inputs.leaf_hash = proofs[1].1.public_inputs.leaf_hash.clone();
-    let e = verify(&verifier, &bad, &root).unwrap_err().to_string();
-    assert!(e.contains("zero-knowledge proof does not verify"), "{e}");
-    // A wrong root.
-    let other_root = root + summa_agg::Fr::from(1u64);
-    let e = verify(&verifier, p, &other_root).unwrap_err().to_string();
-    assert!(e.contains("not the expected root"), "{e}");
-    // The proof claims another root and the verifier is given it: halo2 rejects.
-    let mut bad = p.clone();
-    bad.public_inputs.root_hash = summa_agg::field::to_hex(&other_root);
-    let e = verify(&verifier, &bad, &other_root)
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("zero-knowledge proof does not verify"), "{e}");
-    // Flipped proof bytes.
-    let mut bad = p.clone();
-    let mut bytes: Vec<char> = bad.proof.chars().collect();
-    let i = bytes.len() / 2;
-    bytes[i] = if bytes[i] == '0' { '1' } else { '0' };
-    bad.proof = bytes.into_iter().collect();
-    assert!(verify(&verifier, &bad, &root).is_err());
 }
 
 #[test]
-fn keys_of_another_shape_and_corrupt_keys_are_refused() {
-    let round = Round::run(&SHARDS, Layout::V1);
-    let merkle = round.merkle_proof(&Round::users(&SHARDS)[9]);
-    let shape = Shape {
-        layout: Layout::V1,
-        depth: merkle.depth,
-        currencies: 2,
-        n_bytes: 14,
+fn each_way_to_cheat_is_refused_with_its_reason() {
+    let f = fixture(Layout::V1, &SHARDS);
+    let users = Round::users(&SHARDS);
+    let p = f.proof(&users[5]);
+    let q = f.proof(&users[40]);
+    f.check(&p).unwrap();
+    let published = &f.published;
+
+    // The entry's balance changed: it no longer hashes to the proven leaf.
+    let mut bad = p.clone();
+    bad.entry.balances[0] = (bad.entry.balances[0].parse::<u64>().unwrap() + 1).to_string();
+    f.refused(&bad, published, "not to the leaf");
+    // Another user's record with its leaf: the halo2 proof is for the first leaf.
+    let mut bad = p.clone();
+    bad.entry = q.entry.clone();
+    bad.public_inputs.leaf_hash = q.public_inputs.leaf_hash.clone();
+    f.refused(&bad, published, "zero-knowledge proof does not verify");
+    // A wrong published root.
+    let mut other = published.clone();
+    other.root += summa_agg::Fr::from(1u64);
+    f.refused(&p, &other, "not the published root");
+    // The file claims that root too: halo2 rejects.
+    let mut bad = p.clone();
+    bad.public_inputs.root_hash = summa_agg::field::to_hex(&other.root);
+    f.refused(&bad, &other, "zero-knowledge proof does not verify");
+    // An understated total in result.json.
+    let mut under = published.clone();
+    under.totals[1] -= summa_agg::field::U256::from(1000u64);
+    f.refused(
+        &p,
+        &under,
+        "total of USDT differs from the published result",
+    );
+    // ... and a file that claims the understated total too: halo2 rejects.
+    let mut bad = p.clone();
+    bad.public_inputs.totals[1] = under.totals[1].to_string();
+    f.refused(&bad, &under, "zero-knowledge proof does not verify");
+    // Flipped proof bytes; bytes appended after the transcript.
+    let mut bad = p.clone();
+    let mut chars: Vec<char> = bad.proof.chars().collect();
+    let i = chars.len() / 2;
+    chars[i] = if chars[i] == '0' { '1' } else { '0' };
+    bad.proof = chars.into_iter().collect();
+    f.refused(&bad, published, "does not verify");
+    let mut bad = p.clone();
+    bad.proof.push_str("00");
+    f.refused(
+        &bad,
+        published,
+        "1 bytes follow the end of the proof's transcript",
+    );
+    // A proof relabelled with another shape.
+    let mut bad = p.clone();
+    bad.shape.depth = 7;
+    f.refused(&bad, published, "shape v1-d7-c2-b14");
+
+    // The user's own record: another name, other balances.
+    let opts = Options {
+        expected_user: Some("alice"),
+        ..TEST_SRS
     };
-    let (dir, _) = keys_for(shape);
-    let keys = Keys::load(dir.path(), true).unwrap();
-    let proof = prove(&keys, &merkle).unwrap();
-    let root = from_hex(&merkle.root.hash).unwrap();
+    let e = verify(&p, published, &f.srs, &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!("proof is for user {:?}, not \"alice\"", users[5])),
+        "{e}"
+    );
+    let mut want = p.entry.balances.clone();
+    want[0] = "100".into();
+    let opts = Options {
+        expected_balances: Some(&want),
+        ..TEST_SRS
+    };
+    let e = verify(&p, published, &f.srs, &opts)
+        .unwrap_err()
+        .to_string();
+    let said = format!(
+        "proof is for balances {}, {}, not 100, {}",
+        p.entry.balances[0], p.entry.balances[1], p.entry.balances[1]
+    );
+    assert!(e.contains(&said), "{e}");
 
-    // Keys of another depth: refused by shape, and by halo2 if the label is forged.
-    let other = Shape { depth: 7, ..shape };
-    let (other_dir, _) = keys_for(other);
-    let other_keys = Keys::load(other_dir.path(), true).unwrap();
-    let e = verify(&other_keys, &proof, &root).unwrap_err().to_string();
-    assert!(e.contains("the keys are for shape v1-d7-c2-b14"), "{e}");
-    let mut relabeled = proof.clone();
-    relabeled.shape = other;
-    assert!(verify(&other_keys, &relabeled, &root).is_err());
-    let e = prove(&other_keys, &merkle).err().unwrap().to_string();
-    assert!(e.contains("keys are for shape v1-d7-c2-b14"), "{e}");
-
-    // A corrupt file of the keys directory.
-    for name in ["vk.bin", "srs-verifier.bin", "pk.bin", "srs.bin"] {
-        let copy = tempfile::tempdir().unwrap();
-        for f in std::fs::read_dir(dir.path()).unwrap() {
-            let f = f.unwrap().path();
-            std::fs::copy(&f, copy.path().join(f.file_name().unwrap())).unwrap();
-        }
-        let path = copy.path().join(name);
-        let mut bytes = std::fs::read(&path).unwrap();
-        bytes[10] ^= 1;
-        std::fs::write(&path, bytes).unwrap();
-        let e = Keys::load(copy.path(), true).err().unwrap().to_string();
-        assert!(e.contains(name) && e.contains("SHA-256"), "{e}");
+    // Malformed and empty files.
+    let good = serde_json::to_vec(&p).unwrap();
+    let cases: [(&[u8], &[u8], &str); 5] = [
+        (b"", &f.result_json, "the proof file is empty"),
+        (b"{not json", &f.result_json, "not a zero-knowledge proof"),
+        (&good, b"", "result.json) is empty"),
+        (&good, b"[1, 2]", "not a round's result.json"),
+        (
+            &good,
+            &f.result_json[..f.result_json.len() / 2],
+            "not a round's result.json",
+        ),
+    ];
+    for (proof, result, want) in cases {
+        let e = verify_files(proof, result, &f.srs, &TEST_SRS)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{e}\n  expected: {want}");
     }
-    let empty = tempfile::tempdir().unwrap();
-    let e = Keys::load(empty.path(), false).err().unwrap().to_string();
-    assert!(e.contains("keys.json"), "{e}");
+    let e = verify_files(&good, &f.result_json, &[], &TEST_SRS)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("SRS file is empty"), "{e}");
+}
+
+#[test]
+fn a_username_that_is_not_canonical_is_refused() {
+    let f = fixture(Layout::Agg2023, &["entry_16.csv"]);
+    let p = f.proof("dxGaEAii");
+    f.check(&p).unwrap();
+    // "\0dxGaEAii" reads as the same integer, hence the same leaf.
+    let mut bad = p.clone();
+    bad.entry.username = "\0dxGaEAii".into();
+    f.refused(&bad, &f.published, "starts with a NUL byte");
+}
+
+#[test]
+fn published_keys_are_checked_against_the_circuit() {
+    let f = fixture(Layout::V1, &SHARDS);
+    let dir = f.keys_dir.path();
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    let (shape, setup) =
+        check_published(&read("keys.json"), &read("vk.bin"), &f.srs, true).unwrap();
+    assert_eq!(shape, f.published.shape);
+    assert!(setup.is_unsafe_test());
+    // The test setup is refused unless allowed.
+    let e = check_published(&read("keys.json"), &read("vk.bin"), &f.srs, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("UNSAFE TEST SRS"), "{e}");
+    // The verifying key of another shape, relabelled as this one.
+    let other = Shape {
+        depth: 7,
+        ..f.published.shape
+    };
+    let other_dir = tempfile::tempdir().unwrap();
+    Keys::generate(other, &SrsSource::UnsafeTest)
+        .unwrap()
+        .write(other_dir.path())
+        .unwrap();
+    let other_vk = std::fs::read(other_dir.path().join("vk.bin")).unwrap();
+    let e = check_published(&read("keys.json"), &other_vk, &f.srs, true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("keys are not this circuit's for shape v1-d6-c2-b14"),
+        "{e}"
+    );
 }
 
 #[test]
 fn agg2023_and_legacy_proofs_verify() {
     for layout in [Layout::Agg2023, Layout::Legacy] {
-        let round = Round::run(&["entry_16.csv"], layout);
-        let merkle = round.merkle_proof("dxGaEAii");
-        let shape = Shape {
-            layout,
-            depth: merkle.depth,
-            currencies: 2,
-            n_bytes: 14,
-        };
-        let (dir, _) = keys_for(shape);
-        let keys = Keys::load(dir.path(), true).unwrap();
-        let p = prove(&keys, &merkle).unwrap();
-        verify(&keys, &p, &from_hex(&merkle.root.hash).unwrap()).unwrap();
+        let f = fixture(layout, &["entry_16.csv"]);
+        let r = f.check(&f.proof("dxGaEAii")).unwrap();
+        assert_eq!(r.username, "dxGaEAii");
     }
 }

@@ -26,13 +26,11 @@ fn load_with_file(
     files: &[(&'static str, Vec<u8>)],
     name: &str,
     bytes: &[u8],
-    for_proving: bool,
 ) -> summa_agg_zk::Result<Keys> {
     let mut files = files.to_vec();
     files.iter_mut().find(|(n, _)| *n == name).unwrap().1 = bytes.to_vec();
     let field = match name {
         "vk.bin" => "vk",
-        "srs-verifier.bin" => "srs_verifier",
         "pk.bin" => "pk",
         "srs.bin" => "srs",
         _ => unreachable!(),
@@ -41,10 +39,7 @@ fn load_with_file(
     let mut json: serde_json::Value = serde_json::from_slice(meta).unwrap();
     json["sha256"][field] = hex::encode(Sha256::digest(bytes)).into();
     *meta = serde_json::to_vec(&json).unwrap();
-    Keys::load_with(
-        |n| Ok(files.iter().find(|(f, _)| *f == n).unwrap().1.clone()),
-        for_proving,
-    )
+    Keys::load_with(|n| Ok(files.iter().find(|(f, _)| *f == n).unwrap().1.clone()))
 }
 
 fn file<'a>(files: &'a [(&'static str, Vec<u8>)], name: &str) -> &'a [u8] {
@@ -54,10 +49,8 @@ fn file<'a>(files: &'a [(&'static str, Vec<u8>)], name: &str) -> &'a [u8] {
 #[test]
 fn the_files_as_written_load() {
     let files = files();
-    let srs = file(&files, "srs-verifier.bin").to_vec();
-    assert!(load_with_file(&files, "srs-verifier.bin", &srs, false).is_ok());
     let pk = file(&files, "pk.bin").to_vec();
-    assert!(load_with_file(&files, "pk.bin", &pk, true).is_ok());
+    assert!(load_with_file(&files, "pk.bin", &pk).is_ok());
 }
 
 /// A G2 point (`[1]_2`, `[τ]_2`) whose coordinate is not below the base field's
@@ -66,26 +59,23 @@ fn the_files_as_written_load() {
 #[test]
 fn fuzz_a_non_canonical_g2_coordinate_is_an_error_not_a_panic() {
     let files = files();
-    let good = file(&files, "srs-verifier.bin").to_vec();
-    // k (4 bytes), [1]_1 (32), then [1]_2 and [τ]_2 (64 each): x.c0, x.c1.
-    for at in [36, 68, 100, 132] {
+    let good = file(&files, "srs.bin").to_vec();
+    // The file ends with [1]_2 and [τ]_2, compressed (64 bytes each): x.c0, x.c1.
+    let tail = good.len() - 128;
+    for at in [tail, tail + 32, tail + 64, tail + 96] {
         let mut bad = good.clone();
         bad[at..at + 31].fill(0xff);
         bad[at + 31] = 0x3f; // the top bits are flags
-        let r = std::panic::catch_unwind(|| {
-            load_with_file(&files, "srs-verifier.bin", &bad, false).map(|_| ())
-        });
-        let err = r
-            .unwrap_or_else(|_| panic!("a coordinate at {at} panicked"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("srs-verifier.bin"), "{err}");
-        assert!(err.contains("not a canonical field element"), "{err}");
+        let err = refused(&files, "srs.bin", &bad);
+        assert!(
+            err.contains("srs.bin") && err.contains("not a point"),
+            "{err}"
+        );
     }
 }
 
-/// `srs.bin` claiming 2^64 or more points: halo2's reader computes `1 << k` (an
-/// overflow) and allocates the points before reading them.
+/// `srs.bin` claiming 2^64 or more points: halo2's reader computed `1 << k` (an
+/// overflow) and allocated the points before reading them.
 #[test]
 fn fuzz_an_srs_with_an_absurd_k_is_an_error_not_a_panic() {
     let files = files();
@@ -93,24 +83,14 @@ fn fuzz_an_srs_with_an_absurd_k_is_an_error_not_a_panic() {
     for k in [64u32, 40, 200, u32::MAX, 0] {
         let mut bad = good.clone();
         bad[..4].copy_from_slice(&k.to_le_bytes());
-        let r =
-            std::panic::catch_unwind(|| load_with_file(&files, "srs.bin", &bad, true).map(|_| ()));
-        let err = r
-            .unwrap_or_else(|_| panic!("k = {k} panicked"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("srs.bin: k = "), "{err}");
+        let err = refused(&files, "srs.bin", &bad);
+        assert!(err.contains("srs.bin: "), "{err}");
     }
 }
 
 /// Runs `load_with_file`, failing the test on a panic; the error's text.
-fn refused(
-    files: &[(&'static str, Vec<u8>)],
-    name: &str,
-    bytes: &[u8],
-    for_proving: bool,
-) -> String {
-    std::panic::catch_unwind(|| load_with_file(files, name, bytes, for_proving).map(|_| ()))
+fn refused(files: &[(&'static str, Vec<u8>)], name: &str, bytes: &[u8]) -> String {
+    std::panic::catch_unwind(|| load_with_file(files, name, bytes).map(|_| ()))
         .unwrap_or_else(|_| panic!("{name} panicked"))
         .unwrap_err()
         .to_string()
@@ -125,10 +105,10 @@ fn a_verifying_key_of_another_k_is_refused_before_halo2_reads_it() {
     for k in [0u32, 40, u32::MAX] {
         let mut bad = good.clone();
         bad[1..5].copy_from_slice(&k.to_le_bytes());
-        let err = refused(&files, "vk.bin", &bad, false);
+        let err = refused(&files, "vk.bin", &bad);
         assert!(err.contains("vk.bin: not a verifying key of k = "), "{err}");
     }
-    let err = refused(&files, "vk.bin", &good[..3], false);
+    let err = refused(&files, "vk.bin", &good[..3]);
     assert!(err.contains("vk.bin"), "{err}");
 }
 
@@ -141,7 +121,7 @@ fn fuzz_a_verifying_key_with_trailing_bytes_is_refused() {
     for extra in [&[0u8][..], &[1, 2, 3], &good[..64]] {
         let mut bad = good.clone();
         bad.extend_from_slice(extra);
-        let err = refused(&files, "vk.bin", &bad, false);
+        let err = refused(&files, "vk.bin", &bad);
         assert!(
             err.contains(&format!(
                 "vk.bin: {} bytes after the verifying key",
@@ -150,7 +130,7 @@ fn fuzz_a_verifying_key_with_trailing_bytes_is_refused() {
             "{err}"
         );
     }
-    assert!(load_with_file(&files, "vk.bin", &good, false).is_ok());
+    assert!(load_with_file(&files, "vk.bin", &good).is_ok());
 }
 
 /// `pk.bin` that is cut short, claims a polynomial longer than the file, holds a
@@ -208,7 +188,7 @@ fn a_forged_proving_key_is_an_error_not_a_panic_or_a_huge_allocation() {
         ),
     ];
     for (what, bad, want) in cases {
-        let err = refused(&files, "pk.bin", &bad, true);
+        let err = refused(&files, "pk.bin", &bad);
         assert!(err.contains(want), "{what}: {err}");
     }
 }

@@ -712,6 +712,11 @@ async fn setup(tools: &Path) -> Env {
             // thread started (what the aarch64 bootstraps run under qemu).
             cmd.env("SUMMA_AGG_THREADS", "1");
         }
+        if name == "proof" {
+            // A custodian's own deployment, which also answers Merkle proofs (the
+            // template's public-facing function does not set it).
+            cmd.env("SUMMA_MERKLE_PROOFS", "allow");
+        }
         functions.push(Proc::spawn(
             name,
             cmd,
@@ -1122,7 +1127,7 @@ async fn round_on_moto_and_cargo_lambda() {
         .to_string();
     let mut proofs = Vec::new();
     for hint in [json!(3), Value::Null] {
-        let mut req = json!({ "bucket": BUCKET, "prefix": "rounds/unequal-v1", "username": user });
+        let mut req = json!({ "bucket": BUCKET, "prefix": "rounds/unequal-v1", "username": user, "merkle": true });
         if !hint.is_null() {
             req["shard"] = hint;
         }
@@ -1160,7 +1165,8 @@ async fn round_on_moto_and_cargo_lambda() {
 
     // 5b. A zero-knowledge proof from the real `proof` binary: keys made by the CLI
     // (on the UNSAFE test SRS, as every test does), uploaded to zk-keys/<shape>/,
-    // the proof checked by `summa-agg verify --keys` against the published result.
+    // the proof (the default) checked by `summa-agg verify` against the published
+    // result, with the verifying key derived from the circuit.
     let depth = result["depth"].to_string();
     let keys_dir = env.work.path().join("zk-keys");
     let k = env.cli(&[
@@ -1183,8 +1189,7 @@ async fn round_on_moto_and_cargo_lambda() {
         )
         .await;
     }
-    let req =
-        json!({ "bucket": BUCKET, "prefix": "rounds/unequal-v1", "username": user, "zk": true });
+    let req = json!({ "bucket": BUCKET, "prefix": "rounds/unequal-v1", "username": user });
     let zk = env.invoke("proof", &req).ok("zk proof");
     assert!(!zk.to_string().contains("sibling"), "{zk}");
     assert_eq!(zk["public_inputs"]["root_hash"], json!(root));
@@ -1197,6 +1202,7 @@ async fn round_on_moto_and_cargo_lambda() {
         keys_dir.to_str().unwrap(),
         "--result",
         result_file.to_str().unwrap(),
+        "--unsafe-test-srs",
     ]);
     assert!(
         v.status.success(),

@@ -1,11 +1,13 @@
-//! The `proof` function's handler: the custodian's Merkle proof, or with
-//! `"zk": true` the user's zero-knowledge proof.
+//! The `proof` function's handler: a user's zero-knowledge proof, or, where the
+//! deployment allows it, the custodian's Merkle proof (`"merkle": true`).
 //!
-//! A Merkle proof shows a sibling's balances: it is for the custodian's own checks.
-//! What a user receives is the zero-knowledge proof (`"zk": true`): its public inputs
-//! are the user's leaf hash and the round's root, and the file carries the user's own
-//! entry and nothing else of the tree. The prover lives in this crate (over
-//! `summa-agg-zk`) so that no other function links it.
+//! What a user receives is the zero-knowledge proof: its public inputs are the
+//! user's leaf hash, the round's root and totals, and the file carries the user's own
+//! entry and nothing else of the tree. A Merkle proof shows a sibling's balances: it
+//! is the custodian's own tool, refused unless the function's environment sets
+//! [`MERKLE_ENV`] to `allow` (the template's public-facing function never does). The
+//! prover lives in this crate (over `summa-agg-zk`) so that no other function links
+//! it.
 //!
 //! Keys are made once per circuit shape (`summa-agg zk-keys`) and uploaded to
 //! `zk-keys/<shape>/` of the bucket (e.g. `zk-keys/v1-d20-c2-b14/`), or to the
@@ -29,12 +31,26 @@ pub const STEP: &str = handlers::proof::STEP;
 /// Where the keys of every shape live in the bucket.
 pub const KEYS_ROOT: &str = "zk-keys/";
 
-/// The request's zero-knowledge fields (the rest is a [`ProofInput`]).
+/// The environment variable that allows Merkle proofs (`allow`): for a
+/// custodian-only deployment of the function; unset, they are refused.
+pub const MERKLE_ENV: &str = "SUMMA_MERKLE_PROOFS";
+
+/// Whether this deployment answers Merkle proof requests ([`MERKLE_ENV`]).
+pub fn merkle_allowed_by_env() -> bool {
+    std::env::var(MERKLE_ENV).is_ok_and(|v| v == "allow")
+}
+
+/// The request's proof fields (the rest is a [`ProofInput`]).
 #[derive(Clone, Debug, Default, Deserialize)]
-pub struct ZkRequest {
-    /// Return a zero-knowledge proof instead of the Merkle path.
+pub struct ProofRequest {
+    /// Return the custodian's Merkle proof instead of the zero-knowledge one (only
+    /// where [`MERKLE_ENV`] allows it).
     #[serde(default)]
-    pub zk: bool,
+    pub merkle: bool,
+    /// Accepted for compatibility: `true` is the default; `false` is refused
+    /// (a Merkle proof is asked for with `"merkle": true`).
+    #[serde(default)]
+    pub zk: Option<bool>,
     /// The keys' prefix in the bucket, under `zk-keys/` (default
     /// `zk-keys/<shape>`).
     #[serde(default)]
@@ -85,19 +101,16 @@ impl KeysCache {
         }
         let mut files = HashMap::new();
         files.insert("keys.json".to_string(), meta.clone());
-        for name in ["vk.bin", "srs-verifier.bin", "pk.bin", "srs.bin"] {
+        for name in ["vk.bin", "pk.bin", "srs.bin"] {
             let bytes = storage.get(bucket, &format!("{prefix}{name}")).await?;
             files.insert(name.to_string(), bytes);
         }
         let keys = tokio::task::spawn_blocking(move || {
-            Keys::load_with(
-                |name| {
-                    files
-                        .remove(name)
-                        .ok_or_else(|| summa_agg_zk::Error::Keys(format!("no {name}")))
-                },
-                true,
-            )
+            Keys::load_with(|name| {
+                files
+                    .remove(name)
+                    .ok_or_else(|| summa_agg_zk::Error::Keys(format!("no {name}")))
+            })
         })
         .await
         .map_err(summa_functions::error::join_error)?
@@ -110,7 +123,7 @@ impl KeysCache {
 
 /// The keys' prefix for `shape`: the request's (which must lie under
 /// [`KEYS_ROOT`]) or `zk-keys/<shape id>/`.
-pub fn keys_prefix(request: &ZkRequest, shape: &Shape) -> Result<String, FnError> {
+pub fn keys_prefix(request: &ProofRequest, shape: &Shape) -> Result<String, FnError> {
     let p = match &request.keys {
         Some(p) => p.trim_end_matches('/').to_string(),
         None => format!("{KEYS_ROOT}{}", shape.id()),
@@ -123,17 +136,26 @@ pub fn keys_prefix(request: &ZkRequest, shape: &Shape) -> Result<String, FnError
     Ok(format!("{p}/"))
 }
 
-/// The handler: a Merkle proof, or with `"zk": true` a zero-knowledge proof.
+/// The handler: the user's zero-knowledge proof, or with `"merkle": true` (where
+/// `allow_merkle`) the custodian's Merkle proof.
 pub async fn proof<S: Storage + Clone + 'static>(
     storage: &S,
     cache: &KeysCache,
+    allow_merkle: bool,
     payload: serde_json::Value,
 ) -> Result<serde_json::Value, FnError> {
-    let request: ZkRequest = parse_input(STEP, payload.clone())?;
+    let request: ProofRequest = parse_input(STEP, payload.clone())?;
+    let refuse = |m: &str| Err(FnError::invalid(m).in_step(STEP));
+    if request.zk == Some(false) {
+        return refuse("\"zk\": false is not a request: proofs are zero-knowledge; the custodian's Merkle proof is asked for with \"merkle\": true");
+    }
+    if request.merkle && !allow_merkle {
+        return refuse("Merkle proofs show other users' balances and are not served here (SUMMA_MERKLE_PROOFS is not \"allow\"): ask for the zero-knowledge proof");
+    }
     let input: ProofInput = parse_input(STEP, payload)?;
     let bucket = input.bucket.clone();
     let merkle = handlers::proof(storage, input).await?;
-    if !request.zk {
+    if request.merkle {
         return Ok(serde_json::to_value(&merkle).expect("a proof serializes"));
     }
     let run = async {

@@ -1,5 +1,6 @@
-//! The `proof` Lambda function: a user's inclusion proof
-//! (`{bucket, prefix, username, run?, shard?, zk?, keys?}`). The handler is
+//! The `proof` Lambda function: a user's zero-knowledge inclusion proof
+//! (`{bucket, prefix, username, run?, shard?, keys?, merkle?}`; `merkle` only where
+//! `SUMMA_MERKLE_PROOFS=allow`). The handler is
 //! [`summa_fn_proof::proof`]; this only builds the S3 client and the warm
 //! container's key cache and runs it.
 
@@ -13,9 +14,10 @@ async fn main() -> Result<(), Error> {
     let storage = aws::s3_storage().await;
     let storage = &storage;
     let cache = &KeysCache::default();
+    let allow_merkle = summa_fn_proof::merkle_allowed_by_env();
     run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            summa_fn_proof::proof(storage, cache, event.payload).await
+            summa_fn_proof::proof(storage, cache, allow_merkle, event.payload).await
         },
     ))
     .await

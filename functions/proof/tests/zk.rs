@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use summa_agg::field::from_hex;
 use summa_agg_zk::keys::{Keys, SrsSource};
+use summa_agg_zk::verifier::{verify_files, Options};
 use summa_agg_zk::{Shape, ZkProof};
 use summa_fn_proof::{proof, KeysCache};
 use summa_functions::handlers;
@@ -65,19 +65,19 @@ async fn round(storage: &LocalStorage) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn zk_mode_returns_a_proof_that_verifies_and_reveals_no_path() {
+async fn returns_a_zero_knowledge_proof_that_verifies_and_reveals_no_path() {
     let dir = tempfile::tempdir().unwrap();
     let storage = LocalStorage::new(dir.path());
     round(&storage).await;
     let cache = KeysCache::default();
-    let request = |zk: bool| {
+    let request = || {
         serde_json::json!({
-            "bucket": BUCKET, "prefix": PREFIX, "username": "MBlfbBGI", "zk": zk
+            "bucket": BUCKET, "prefix": PREFIX, "username": "MBlfbBGI"
         })
     };
 
     // No keys uploaded yet: a clear NotFound naming where they go.
-    let e = proof(&storage, &cache, request(true)).await.unwrap_err();
+    let e = proof(&storage, &cache, false, request()).await.unwrap_err();
     assert_eq!(e.error_type(), "NotFound", "{e}");
     assert!(e.to_string().contains("zk-keys/v1-d6-c2-b14/"), "{e}");
 
@@ -88,39 +88,60 @@ async fn zk_mode_returns_a_proof_that_verifies_and_reveals_no_path() {
         n_bytes: 14,
     };
     let mut keys = Keys::generate(shape, &SrsSource::UnsafeTest).unwrap();
-    for (name, bytes) in keys.to_files().unwrap() {
-        put(&storage, &format!("zk-keys/{}/{name}", shape.id()), bytes).await;
+    let files = keys.to_files().unwrap();
+    for (name, bytes) in &files {
+        put(
+            &storage,
+            &format!("zk-keys/{}/{name}", shape.id()),
+            bytes.clone(),
+        )
+        .await;
     }
 
-    let merkle = proof(&storage, &cache, request(false)).await.unwrap();
+    // The Merkle proof: refused unless the deployment allows it.
+    let mut merkle_request = request();
+    merkle_request["merkle"] = true.into();
+    let e = proof(&storage, &cache, false, merkle_request.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "InvalidInput", "{e}");
+    assert!(e.to_string().contains("SUMMA_MERKLE_PROOFS"), "{e}");
+    let merkle = proof(&storage, &cache, true, merkle_request).await.unwrap();
     assert!(merkle.get("sibling_leaf_node_hash_preimage").is_some());
+    let mut old = request();
+    old["zk"] = false.into();
+    let e = proof(&storage, &cache, true, old).await.unwrap_err();
+    assert!(e.to_string().contains("\"merkle\": true"), "{e}");
 
-    // The committed event fixture of the zk mode.
+    // The committed event fixture: the default, a zero-knowledge proof.
     let event: serde_json::Value = serde_json::from_slice(
         &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("events/proof-zk.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(event, request(true));
-    let out = proof(&storage, &cache, event).await.unwrap();
+    assert_eq!(event, request());
+    let out = proof(&storage, &cache, false, event).await.unwrap();
     let text = out.to_string();
     assert!(!text.contains("sibling"), "{text}");
     let zk: ZkProof = serde_json::from_value(out).unwrap();
     assert!(zk.warning.is_some(), "made with the unsafe test SRS");
     assert_eq!(zk.entry.username, "MBlfbBGI");
-    let verifier = Keys::load_with(
-        |name| {
-            let files = keys.to_files().unwrap();
-            Ok(files.into_iter().find(|(n, _)| *n == name).unwrap().1)
-        },
-        false,
-    )
-    .unwrap();
-    summa_agg_zk::verify(&verifier, &zk, &from_hex(ROOT_64).unwrap()).unwrap();
+    // A user verifies it with the published result and the published srs.bin.
+    let result = storage
+        .get(BUCKET, &format!("{PREFIX}/result.json"))
+        .await
+        .unwrap();
+    let srs = &files.iter().find(|(n, _)| *n == "srs.bin").unwrap().1;
+    let opts = Options {
+        unsafe_test_srs: true,
+        ..Options::default()
+    };
+    let report = verify_files(text.as_bytes(), &result, srs, &opts).unwrap();
+    assert_eq!(report.root, ROOT_64);
 
     // Keys prefixes outside zk-keys/ are refused.
-    let mut bad = request(true);
+    let mut bad = request();
     bad["keys"] = serde_json::json!("rounds/r1/runs");
-    let e = proof(&storage, &cache, bad).await.unwrap_err();
+    let e = proof(&storage, &cache, false, bad).await.unwrap_err();
     assert_eq!(e.error_type(), "InvalidInput", "{e}");
 
     // Keys of another shape under this shape's name: refused, naming both.
@@ -129,7 +150,7 @@ async fn zk_mode_returns_a_proof_that_verifies_and_reveals_no_path() {
     for (name, bytes) in keys7.to_files().unwrap() {
         put(&storage, &format!("zk-keys/{}/{name}", shape.id()), bytes).await;
     }
-    let e = proof(&storage, &cache, request(true)).await.unwrap_err();
+    let e = proof(&storage, &cache, false, request()).await.unwrap_err();
     assert_eq!(e.error_type(), "InvalidInput", "{e}");
     assert!(e.to_string().contains("v1-d7-c2-b14"), "{e}");
 }

@@ -1,0 +1,329 @@
+//! Reading an SRS file as a verifier must: every point read checked (canonical
+//! coordinates, on the curve), the setup recognised by its `[τ]_2`
+//! ([`crate::ceremony`]), and the G1 powers checked to be powers of that τ.
+//!
+//! Accepted files, both halo2's `ParamsKZG` layout (`k` as a little-endian `u32`,
+//! `2^k` G1 powers `[τ^i]_1`, `2^k` Lagrange-basis G1 points, `[1]_2`, `[τ]_2`):
+//! - `RawBytes`: uncompressed points, coordinates as their Montgomery limbs, as the
+//!   ceremony conversions are published (e.g. `perpetual-powers-of-tau-raw-<k>`,
+//!   `hermez-raw-<k>`);
+//! - `Processed`: compressed points, as `summa-agg zk-keys` writes `srs.bin`.
+//!
+//! The file may hold more points than the circuit needs: only the first `2^k`
+//! powers are read. The file's Lagrange points are never used: they are computed
+//! from the checked powers (an inverse FFT in the group).
+//!
+//! The power check: with `g_i` the file's powers, `g_0` must be G1's generator,
+//! `[1]_2` G2's, and for a challenge ρ (a hash of everything read, so fixed after
+//! the file is) `e(Σ ρ^i g_i, [τ]_2) = e(Σ ρ^i g_{i+1}, [1]_2)`, `i < 2^k - 1`. If
+//! some `g_{i+1} ≠ τ g_i`, the two sides differ except for a ρ that is a root of a
+//! nonzero polynomial of degree `< 2^k`: probability `< 2^k / r`, about `2^-240`.
+
+use halo2_proofs::arithmetic::{best_multiexp, parallelize};
+use halo2_proofs::halo2curves::bn256::{
+    multi_miller_loop, Bn256, Fr, G1Affine, G2Affine, G2Prepared, Gt,
+};
+use halo2_proofs::halo2curves::ff::{Field, FromUniformBytes};
+use halo2_proofs::halo2curves::group::{Curve, GroupEncoding};
+use halo2_proofs::halo2curves::pairing::MillerLoopResult;
+use halo2_proofs::halo2curves::serde::SerdeObject;
+use halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use sha2::{Digest, Sha512};
+
+use crate::ceremony::{self, Setup};
+use crate::{Error, Result};
+
+/// The largest `k` a file may claim (2^28 points, far above any shape's need).
+pub const MAX_SRS_K: u32 = 28;
+
+/// An SRS whose points were checked, cut to `2^k` powers, with its setup.
+pub struct CheckedSrs {
+    /// halo2's parameters: the checked powers and the Lagrange points computed
+    /// from them.
+    pub params: ParamsKZG<Bn256>,
+    /// The ceremony (or the unsafe test setup) its `[τ]_2` is.
+    pub setup: Setup,
+}
+
+/// The point encodings of the two accepted layouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Encoding {
+    Raw,
+    Compressed,
+}
+
+impl Encoding {
+    fn g1_len(self) -> usize {
+        match self {
+            Encoding::Raw => 64,
+            Encoding::Compressed => 32,
+        }
+    }
+
+    fn g2_len(self) -> usize {
+        2 * self.g1_len()
+    }
+
+    fn g1(self, bytes: &[u8]) -> Option<G1Affine> {
+        match self {
+            Encoding::Raw => G1Affine::from_raw_bytes(bytes),
+            Encoding::Compressed => {
+                let mut repr = <G1Affine as GroupEncoding>::Repr::default();
+                repr.as_mut().copy_from_slice(bytes);
+                Option::from(G1Affine::from_bytes(&repr))
+            }
+        }
+    }
+
+    fn g2(self, bytes: &[u8]) -> Option<G2Affine> {
+        match self {
+            Encoding::Raw => G2Affine::from_raw_bytes(bytes),
+            Encoding::Compressed => {
+                // halo2curves-axiom panics on a compressed x whose halves are not
+                // below q (found by this project's fuzzer): checked first.
+                if !g2_x_canonical(bytes) {
+                    return None;
+                }
+                let mut repr = <G2Affine as GroupEncoding>::Repr::default();
+                repr.as_mut().copy_from_slice(bytes);
+                Option::from(G2Affine::from_bytes(&repr))
+            }
+        }
+    }
+}
+
+/// Whether a compressed G2 point (halo2curves' encoding: `x = c0 + c1·u`, each
+/// 32 bytes little-endian, the two flag bits on top of the last byte) has both
+/// halves of `x` below q. halo2curves-axiom 0.7's `G2Affine::from_bytes` unwraps
+/// them and panics otherwise (found by the fuzzer, target `zk_keys`).
+fn g2_x_canonical(bytes: &[u8]) -> bool {
+    use halo2_proofs::halo2curves::bn256::Fq;
+    let Ok(mut x) = <[u8; 64]>::try_from(bytes) else {
+        return false;
+    };
+    x[63] &= 0b0011_1111;
+    x.chunks_exact(32).all(|c| {
+        let c: &[u8; 32] = c.try_into().expect("32 bytes");
+        bool::from(Fq::from_bytes(c).is_some())
+    })
+}
+
+fn bad(m: impl Into<String>) -> Error {
+    Error::Srs(m.into())
+}
+
+/// The layout of an SRS file of `bytes`: its `k` and encoding, from its length.
+fn layout(bytes: &[u8]) -> Result<(u32, Encoding)> {
+    if bytes.is_empty() {
+        return Err(bad("the SRS file is empty"));
+    }
+    let k = bytes
+        .get(..4)
+        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+        .ok_or_else(|| bad("not an SRS file (shorter than its header)"))?;
+    if k > MAX_SRS_K {
+        return Err(bad(format!(
+            "the file claims 2^{k} points: not a plausible SRS"
+        )));
+    }
+    let n = 1usize << k;
+    for enc in [Encoding::Raw, Encoding::Compressed] {
+        if bytes.len() == 4 + 2 * n * enc.g1_len() + 2 * enc.g2_len() {
+            return Ok((k, enc));
+        }
+    }
+    Err(bad(format!(
+        "{} bytes is the length of no SRS of 2^{k} points in halo2's format",
+        bytes.len()
+    )))
+}
+
+/// `[τ]_2` of an SRS file, read and checked to be a G2 point: enough to tell which
+/// setup it is before reading its `2^k` powers.
+pub fn s_g2_of(bytes: &[u8]) -> Result<G2Affine> {
+    let (_, enc) = layout(bytes)?;
+    let at = bytes.len() - enc.g2_len();
+    enc.g2(&bytes[at..])
+        .ok_or_else(|| bad("its [τ]_2 is not a point of the curve"))
+}
+
+/// Reads and checks an SRS file for a circuit of `2^k` rows. The unsafe test
+/// setup is accepted only with `allow_unsafe_test`.
+pub fn read(bytes: &[u8], k: u32, allow_unsafe_test: bool) -> Result<CheckedSrs> {
+    let (file_k, enc) = layout(bytes)?;
+    if file_k < k {
+        return Err(bad(format!(
+            "the file has 2^{file_k} points, the circuit needs 2^{k}"
+        )));
+    }
+    let g2_at = bytes.len() - 2 * enc.g2_len();
+    let g2 = enc
+        .g2(&bytes[g2_at..g2_at + enc.g2_len()])
+        .ok_or_else(|| bad("its [1]_2 is not a point of the curve"))?;
+    let s_g2 = s_g2_of(bytes)?;
+    if g2 != ceremony::g2_generator() {
+        return Err(bad("its [1]_2 is not the generator of G2"));
+    }
+    let setup = ceremony::identify(&s_g2).ok_or_else(|| {
+        bad("SRS [τ]_2 is not a known ceremony's: keys from it could be forged by whoever made it")
+    })?;
+    if setup.is_unsafe_test() && !allow_unsafe_test {
+        return Err(bad(
+            "this is the UNSAFE TEST SRS (its τ comes from a public seed: anyone can forge proofs); refused without --unsafe-test-srs",
+        ));
+    }
+    let n = 1usize << k;
+    let len = enc.g1_len();
+    let points = &bytes[4..4 + n * len];
+    let mut parsed: Vec<Option<G1Affine>> = vec![None; n];
+    parallelize(&mut parsed, |chunk, start| {
+        for (i, p) in chunk.iter_mut().enumerate() {
+            let at = (start + i) * len;
+            *p = enc.g1(&points[at..at + len]);
+        }
+    });
+    let g = parsed
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| p.ok_or_else(|| bad(format!("G1 point {i} is not a point of the curve"))))
+        .collect::<Result<Vec<G1Affine>>>()?;
+    if g[0] != G1Affine::generator() {
+        return Err(bad("its first G1 point is not the generator"));
+    }
+    if !powers_of_tau(&g, &g2, &s_g2, points) {
+        return Err(bad(format!(
+            "its G1 points are not the powers of its [τ]_2 ({}): the file was altered",
+            setup.name()
+        )));
+    }
+    // `from_parts` builds a new value (computing the Lagrange points from `g`); it
+    // only borrows an instance for its type.
+    let template = ParamsKZG::<Bn256>::setup(1, rand_chacha_zero());
+    let params = template.from_parts(k, g, None, g2, s_g2);
+    Ok(CheckedSrs { params, setup })
+}
+
+fn rand_chacha_zero() -> rand_chacha::ChaCha20Rng {
+    use rand_chacha::rand_core::SeedableRng;
+    rand_chacha::ChaCha20Rng::from_seed([0; 32])
+}
+
+/// The batched pairing check that `g_{i+1} = τ g_i` for every `i`.
+fn powers_of_tau(g: &[G1Affine], g2: &G2Affine, s_g2: &G2Affine, transcript: &[u8]) -> bool {
+    if g.len() < 2 {
+        return true;
+    }
+    let mut h = Sha512::new();
+    h.update(b"summa-agg SRS powers check v1");
+    h.update((g.len() as u64).to_le_bytes());
+    h.update(transcript);
+    h.update(s_g2.to_bytes().as_ref());
+    let rho = Fr::from_uniform_bytes(&h.finalize().into());
+    let mut coeffs = Vec::with_capacity(g.len() - 1);
+    let mut c = Fr::ONE;
+    for _ in 1..g.len() {
+        coeffs.push(c);
+        c *= rho;
+    }
+    let a = best_multiexp(&coeffs, &g[..g.len() - 1]).to_affine();
+    let b = best_multiexp(&coeffs, &g[1..]).to_affine();
+    let (s_g2, g2, minus_b) = (G2Prepared::from(*s_g2), G2Prepared::from(*g2), -b);
+    multi_miller_loop(&[(&a, &s_g2), (&minus_b, &g2)]).final_exponentiation() == Gt::identity()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use halo2_proofs::poly::commitment::{Params, ParamsProver};
+    use halo2_proofs::SerdeFormat;
+
+    fn file(params: &ParamsKZG<Bn256>, format: SerdeFormat) -> Vec<u8> {
+        let mut out = Vec::new();
+        params.write_custom(&mut out, format).unwrap();
+        out
+    }
+
+    fn test_params(k: u32) -> ParamsKZG<Bn256> {
+        use rand_chacha::rand_core::SeedableRng;
+        ParamsKZG::<Bn256>::setup(
+            k,
+            rand_chacha::ChaCha20Rng::from_seed(ceremony::UNSAFE_TEST_SEED),
+        )
+    }
+
+    #[test]
+    fn the_test_setup_reads_in_both_encodings_only_when_allowed_and_is_cut_to_k() {
+        let params = test_params(5);
+        for format in [SerdeFormat::RawBytes, SerdeFormat::Processed] {
+            let bytes = file(&params, format);
+            let e = read(&bytes, 4, false).err().unwrap().to_string();
+            assert!(e.contains("UNSAFE TEST SRS"), "{e}");
+            let srs = read(&bytes, 4, true).unwrap();
+            assert_eq!(srs.setup, Setup::UnsafeTest);
+            assert_eq!(srs.params.k(), 4);
+            assert_eq!(srs.params.get_g(), &params.get_g()[..16]);
+            // The Lagrange points are computed, and equal to a k = 4 setup's.
+            let mut small = test_params(5);
+            small.downsize(4);
+            assert_eq!(
+                file(&srs.params, SerdeFormat::Processed),
+                file(&small, SerdeFormat::Processed)
+            );
+            let e = read(&bytes, 6, true).err().unwrap().to_string();
+            assert!(e.contains("needs 2^6"), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_tau_is_refused() {
+        use rand_chacha::rand_core::SeedableRng;
+        let other = ParamsKZG::<Bn256>::setup(4, rand_chacha::ChaCha20Rng::from_seed([9; 32]));
+        let e = read(&file(&other, SerdeFormat::RawBytes), 4, true)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("SRS [τ]_2 is not a known ceremony's"), "{e}");
+    }
+
+    #[test]
+    fn g1_powers_of_another_tau_under_the_test_tau_are_refused() {
+        use rand_chacha::rand_core::SeedableRng;
+        // The forger keeps the recognised [τ]_2 and swaps in G1 powers of a τ it knows.
+        let honest = test_params(4);
+        let forged = ParamsKZG::<Bn256>::setup(4, rand_chacha::ChaCha20Rng::from_seed([9; 32]));
+        let mut bytes = file(&forged, SerdeFormat::Processed);
+        let tail = file(&honest, SerdeFormat::Processed);
+        let n = bytes.len();
+        bytes[n - 128..].copy_from_slice(&tail[n - 128..]);
+        let e = read(&bytes, 4, true).err().unwrap().to_string();
+        assert!(e.contains("not the powers of its [τ]_2"), "{e}");
+        // One power changed is enough.
+        let mut bytes = file(&honest, SerdeFormat::Processed);
+        let p7 = forged.get_g()[7].to_bytes();
+        bytes[4 + 7 * 32..4 + 8 * 32].copy_from_slice(p7.as_ref());
+        assert!(read(&bytes, 4, true).is_err());
+        // The file's Lagrange points are not used: changing them changes nothing.
+        let mut bytes = file(&honest, SerdeFormat::Processed);
+        bytes[4 + 16 * 32..4 + 17 * 32].copy_from_slice(p7.as_ref());
+        assert!(read(&bytes, 4, true).is_ok());
+    }
+
+    #[test]
+    fn malformed_files_are_errors() {
+        let good = file(&test_params(4), SerdeFormat::RawBytes);
+        assert!(read(&[], 4, true)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("empty"));
+        assert!(read(&good[..good.len() - 1], 4, true).is_err());
+        let mut huge = good.clone();
+        huge[..4].copy_from_slice(&40u32.to_le_bytes());
+        assert!(read(&huge, 4, true).is_err());
+        // A coordinate not below q.
+        let mut off = good.clone();
+        off[4..36].fill(0xff);
+        let e = read(&off, 4, true).err().unwrap().to_string();
+        assert!(e.contains("G1 point 0"), "{e}");
+    }
+}

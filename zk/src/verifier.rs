@@ -1,0 +1,476 @@
+//! A user's verification of their zero-knowledge inclusion proof, trusting nothing
+//! the custodian chooses.
+//!
+//! What the verdict rests on:
+//! - **the circuit's source**: the verifying key is derived here, from this crate's
+//!   circuit for the published shape ([`derive_vk`]); no key file is read;
+//! - **a public ceremony**: the SRS file (anyone may hand it over) must have a
+//!   pinned ceremony's `[τ]_2` and G1 powers of that τ ([`crate::srs`]); the unsafe
+//!   test setup only when the caller says so;
+//! - **what the custodian published**: the root hash, the per-currency totals and
+//!   the shape come from `result.json` (or are given by the user), never from the
+//!   proof file; the totals are public inputs of the circuit, bound to the root's
+//!   sums, so a total changed in `result.json` fails;
+//! - **the user's own record**: the leaf is recomputed from the username and
+//!   balances (canonical username, balances in range), which the report shows with
+//!   the published currency labels and which can be checked against what the user
+//!   expects.
+//!
+//! From the proof file only the entry and the proof bytes are used; its other
+//! fields (public inputs, labels, warning) serve only to explain a failure. This
+//! module holds no prover: it is what the command line and the WebAssembly
+//! verifier share.
+
+use halo2_proofs::halo2curves::bn256::{Bn256, Fr as CircuitFr, G1Affine};
+use halo2_proofs::plonk::{keygen_vk, verify_proof, VerifyingKey};
+use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
+use halo2_proofs::poly::kzg::multiopen::VerifierSHPLONK;
+use halo2_proofs::poly::kzg::strategy::SingleStrategy;
+use halo2_proofs::transcript::{Blake2bRead, Challenge255, TranscriptReadBuffer};
+use halo2_proofs::SerdeFormat;
+use serde::Serialize;
+use summa_agg::field::{bound, parse_decimal, to_hex, u256_to_fr, U256};
+use summa_agg::json::{parse_fr, RoundResult};
+use summa_agg::shard::Currency;
+use summa_agg::{poseidon, Fr};
+
+use crate::ceremony::Setup;
+use crate::circuit::InclusionCircuit;
+use crate::convert::to_circuit;
+use crate::proof::{ZkProof, ZK_PROOF_KIND};
+use crate::shape::Shape;
+use crate::{srs, Error, Result};
+
+/// The longest proof accepted (a real one is about 2 KiB).
+const MAX_PROOF_BYTES: usize = 64 * 1024;
+
+/// The verifying key of `shape`'s circuit over `params` (key generation is
+/// deterministic: the same circuit and SRS give the same key, byte for byte).
+pub fn derive_vk(params: &ParamsKZG<Bn256>, shape: &Shape) -> Result<VerifyingKey<G1Affine>> {
+    shape.validate()?;
+    Ok(keygen_vk(params, &InclusionCircuit::keygen(*shape))?)
+}
+
+/// A verifying key's bytes (halo2 `RawBytes`, as `vk.bin` holds it).
+pub fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
+    let mut out = Vec::new();
+    vk.write(&mut out, SerdeFormat::RawBytes)
+        .expect("writing to memory");
+    out
+}
+
+/// Verifies proof bytes for the public inputs `public` (`[leaf, root, totals..]`)
+/// with `vk`. The bytes must end exactly where the proof's transcript does.
+pub fn check_proof_bytes(
+    params: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    bytes: &[u8],
+    public: &[Fr],
+) -> Result<()> {
+    if bytes.len() > MAX_PROOF_BYTES {
+        return Err(Error::Proof(format!(
+            "a proof of {} bytes is too long",
+            bytes.len()
+        )));
+    }
+    let instance: Vec<CircuitFr> = public.iter().map(to_circuit).collect();
+    let mut rest = bytes;
+    {
+        let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(&mut rest);
+        let strategy = SingleStrategy::new(params);
+        verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
+            params,
+            vk,
+            strategy,
+            &[&[&instance[..]]],
+            &mut transcript,
+        )
+        .map_err(|e| Error::Proof(format!("the zero-knowledge proof does not verify ({e:?})")))?;
+    }
+    if !rest.is_empty() {
+        return Err(Error::Proof(format!(
+            "{} bytes follow the end of the proof's transcript",
+            rest.len()
+        )));
+    }
+    Ok(())
+}
+
+/// What the custodian published about a round, as the verifier takes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    /// The circuit shape of the round (layout, depth, currencies, `n_bytes`).
+    pub shape: Shape,
+    /// The root hash.
+    pub root: Fr,
+    /// The per-currency totals (the root's balances).
+    pub totals: Vec<U256>,
+    /// The currencies, in column order.
+    pub currencies: Vec<Currency>,
+}
+
+fn input(m: impl Into<String>) -> Error {
+    Error::Input(m.into())
+}
+
+impl Published {
+    /// From a published `result.json`.
+    pub fn from_result(r: &RoundResult) -> Result<Published> {
+        let shape = Shape {
+            layout: r.layout,
+            depth: r.depth,
+            currencies: r.currencies.len(),
+            n_bytes: r.n_bytes,
+        };
+        shape
+            .validate()
+            .map_err(|e| input(format!("result.json: {e}")))?;
+        let root =
+            parse_fr(&r.root.hash, "result.json's root hash").map_err(|e| input(e.to_string()))?;
+        if r.root.balances.len() != r.currencies.len() {
+            return Err(input(format!(
+                "result.json has {} totals for {} currencies",
+                r.root.balances.len(),
+                r.currencies.len()
+            )));
+        }
+        let totals = parse_amounts(&r.root.balances, shape.n_bytes, "result.json: total")?;
+        Ok(Published {
+            shape,
+            root,
+            totals,
+            currencies: r.currencies.clone(),
+        })
+    }
+
+    /// From the bytes of a published `result.json`.
+    pub fn from_result_json(bytes: &[u8]) -> Result<Published> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(input("the published result (result.json) is empty"));
+        }
+        let r: RoundResult = serde_json::from_slice(bytes).map_err(|e| {
+            input(format!(
+                "the published result is not a round's result.json: {e}"
+            ))
+        })?;
+        Published::from_result(&r)
+    }
+}
+
+/// Decimal amounts, each below `2^(8 n_bytes)`.
+fn parse_amounts(texts: &[String], n_bytes: u8, what: &str) -> Result<Vec<U256>> {
+    let limit = bound(n_bytes);
+    texts
+        .iter()
+        .map(|t| {
+            let v = parse_decimal(t.as_bytes()).map_err(|p| input(format!("{what} {t:?}: {p}")))?;
+            if v >= limit {
+                return Err(input(format!(
+                    "{what} {t} is not below 2^{} (n_bytes = {n_bytes})",
+                    8 * u32::from(n_bytes)
+                )));
+            }
+            Ok(v)
+        })
+        .collect()
+}
+
+/// What the verifier is asked besides the proof: the user's expectations and
+/// whether the unsafe test setup may be accepted.
+#[derive(Default)]
+pub struct Options<'a> {
+    /// The username the proof must be for.
+    pub expected_user: Option<&'a str>,
+    /// The balances the proof must be for, decimal, in the published currency order.
+    pub expected_balances: Option<&'a [String]>,
+    /// Accept the unsafe test setup (the result then proves nothing).
+    pub unsafe_test_srs: bool,
+    /// A clock in milliseconds, to report where the time went (none on targets
+    /// without one, e.g. WebAssembly in a browser: the caller passes its own).
+    pub clock: Option<&'a dyn Fn() -> f64>,
+}
+
+/// An amount of one currency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Amount {
+    /// The currency's name.
+    pub currency: String,
+    /// Its chain.
+    pub chain: String,
+    /// The amount, decimal.
+    pub amount: String,
+}
+
+/// Where a verification spent its time, in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Timings {
+    /// Reading and checking the SRS.
+    pub srs: f64,
+    /// Deriving the verifying key.
+    pub vk: f64,
+    /// Verifying the proof.
+    pub proof: f64,
+}
+
+/// What a verified proof established.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    /// The user's username.
+    pub username: String,
+    /// The user's balances, with the published currency labels.
+    pub balances: Vec<Amount>,
+    /// The published root hash the proof reaches.
+    pub root: String,
+    /// The published totals the proof is bound to.
+    pub totals: Vec<Amount>,
+    /// The round's shape, e.g. `v1-d28-c2-b14`.
+    pub shape: String,
+    /// The setup of the SRS: a ceremony's name, or `UNSAFE TEST SRS`.
+    pub setup: String,
+    /// Whether the SRS is the unsafe test one: the result then proves nothing.
+    pub unsafe_test_srs: bool,
+    /// Where the time went, when a clock was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings_ms: Option<Timings>,
+}
+
+fn amounts(currencies: &[Currency], values: &[U256]) -> Vec<Amount> {
+    currencies
+        .iter()
+        .zip(values)
+        .map(|(c, v)| Amount {
+            currency: c.name.clone(),
+            chain: c.chain.clone(),
+            amount: v.to_string(),
+        })
+        .collect()
+}
+
+fn join(values: &[impl ToString]) -> String {
+    values
+        .iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The statement a proof file claims, checked against what was published and what
+/// the user expects, before any cryptography: the user's leaf and balances, and
+/// the proof bytes.
+struct Statement {
+    leaf: Fr,
+    balances: Vec<U256>,
+    bytes: Vec<u8>,
+}
+
+fn statement(proof: &ZkProof, published: &Published, opts: &Options) -> Result<Statement> {
+    let fail = |m: String| Error::Proof(m);
+    if proof.kind != ZK_PROOF_KIND {
+        return Err(fail(format!(
+            "not a zero-knowledge proof of this version (kind {:?}, expected {ZK_PROOF_KIND:?})",
+            proof.kind
+        )));
+    }
+    let shape = published.shape;
+    if proof.shape != shape {
+        return Err(fail(format!(
+            "the proof is for a round of shape {}, the published round has shape {}",
+            proof.shape.id(),
+            shape.id()
+        )));
+    }
+    // The user's own record.
+    let entry = &proof.entry;
+    shape
+        .layout
+        .check_username(entry.username.as_bytes())
+        .map_err(fail)?;
+    if let Some(want) = opts.expected_user {
+        if entry.username != want {
+            return Err(fail(format!(
+                "proof is for user {:?}, not {want:?}",
+                entry.username
+            )));
+        }
+    }
+    if entry.balances.len() != shape.currencies {
+        return Err(fail(format!(
+            "the entry has {} balances, the round has {} currencies",
+            entry.balances.len(),
+            shape.currencies
+        )));
+    }
+    let balances = parse_amounts(&entry.balances, shape.n_bytes, "the entry's balance")?;
+    if let Some(want) = opts.expected_balances {
+        let want_values = parse_amounts(want, shape.n_bytes, "expected balance")?;
+        if want_values.len() != shape.currencies {
+            let names: Vec<&str> = published
+                .currencies
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect();
+            return Err(input(format!(
+                "{} expected balances given, the round has {} currencies ({})",
+                want_values.len(),
+                shape.currencies,
+                names.join(", ")
+            )));
+        }
+        if want_values != balances {
+            return Err(fail(format!(
+                "proof is for balances {}, not {}",
+                join(&balances),
+                join(&want_values)
+            )));
+        }
+    }
+    let mut pre = vec![shape.layout.username_fe(entry.username.as_bytes())];
+    pre.extend(balances.iter().map(u256_to_fr));
+    let leaf = poseidon::hash(&pre);
+
+    // The proof file's own claims, compared only to say what differs: the
+    // verdict uses the published values alone.
+    let stated = &proof.public_inputs;
+    if parse_fr(&stated.leaf_hash, "leaf").ok() != Some(leaf) {
+        return Err(fail(format!(
+            "the entry ({}: {}) hashes to {}, not to the leaf {} the proof was made for",
+            entry.username,
+            join(&entry.balances),
+            to_hex(&leaf),
+            stated.leaf_hash
+        )));
+    }
+    if parse_fr(&stated.root_hash, "root").ok() != Some(published.root) {
+        return Err(fail(format!(
+            "the proof is for root {}, not the published root {}",
+            stated.root_hash,
+            to_hex(&published.root)
+        )));
+    }
+    for (i, c) in published.currencies.iter().enumerate() {
+        let said = stated.totals.get(i).map(String::as_str).unwrap_or("none");
+        let want = published.totals[i].to_string();
+        if said != want {
+            return Err(fail(format!(
+                "total of {} differs from the published result: the proof was made for {said}, result.json says {want}",
+                c.name
+            )));
+        }
+    }
+    let bytes = proof
+        .proof
+        .strip_prefix("0x")
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or_else(|| fail("the proof bytes are not 0x-prefixed hex".into()))?;
+    Ok(Statement {
+        leaf,
+        balances,
+        bytes,
+    })
+}
+
+/// What verifying proofs of one shape needs: a checked SRS and the verifying key
+/// derived from the circuit. Made once, it checks any number of proofs.
+pub struct Prepared {
+    shape: Shape,
+    params: ParamsKZG<Bn256>,
+    vk: VerifyingKey<G1Affine>,
+    setup: Setup,
+    timings: Option<(f64, f64)>,
+}
+
+impl Prepared {
+    /// Checks `srs_file` ([`crate::srs::read`]) and derives the verifying key of
+    /// `shape`'s circuit over it.
+    pub fn new(srs_file: &[u8], shape: &Shape, opts: &Options) -> Result<Prepared> {
+        shape.validate()?;
+        let now = || opts.clock.map(|c| c());
+        let t0 = now();
+        let checked = srs::read(srs_file, shape.k(), opts.unsafe_test_srs)?;
+        let t1 = now();
+        let vk = derive_vk(&checked.params, shape)?;
+        let t2 = now();
+        let timings = match (t0, t1, t2) {
+            (Some(a), Some(b), Some(c)) => Some((b - a, c - b)),
+            _ => None,
+        };
+        Ok(Prepared {
+            shape: *shape,
+            params: checked.params,
+            vk,
+            setup: checked.setup,
+            timings,
+        })
+    }
+
+    /// The setup of the SRS.
+    pub fn setup(&self) -> Setup {
+        self.setup
+    }
+
+    /// Verifies a user's proof against what the custodian published.
+    pub fn verify(&self, proof: &ZkProof, published: &Published, opts: &Options) -> Result<Report> {
+        if published.shape != self.shape {
+            return Err(Error::Shape(format!(
+                "prepared for shape {}, the published round has shape {}",
+                self.shape.id(),
+                published.shape.id()
+            )));
+        }
+        let st = statement(proof, published, opts)?;
+        let t0 = opts.clock.map(|c| c());
+        let mut public = vec![st.leaf, published.root];
+        public.extend(published.totals.iter().map(u256_to_fr));
+        check_proof_bytes(&self.params, &self.vk, &st.bytes, &public)?;
+        let t1 = opts.clock.map(|c| c());
+        let timings_ms = match (self.timings, t0, t1) {
+            (Some((srs, vk)), Some(a), Some(b)) => Some(Timings {
+                srs,
+                vk,
+                proof: b - a,
+            }),
+            _ => None,
+        };
+        Ok(Report {
+            username: proof.entry.username.clone(),
+            balances: amounts(&published.currencies, &st.balances),
+            root: to_hex(&published.root),
+            totals: amounts(&published.currencies, &published.totals),
+            shape: self.shape.id(),
+            setup: self.setup.name().into(),
+            unsafe_test_srs: self.setup.is_unsafe_test(),
+            timings_ms,
+        })
+    }
+}
+
+/// Verifies a user's proof against what the custodian published and an SRS file.
+/// Every failure is an error whose message says what was wrong. The proof file's
+/// claims are checked first (cheap, and the clearest errors), then the SRS, then
+/// the proof.
+pub fn verify(
+    proof: &ZkProof,
+    published: &Published,
+    srs_file: &[u8],
+    opts: &Options,
+) -> Result<Report> {
+    statement(proof, published, opts)?;
+    Prepared::new(srs_file, &published.shape, opts)?.verify(proof, published, opts)
+}
+
+/// [`verify`] on the files as bytes: the user's proof, the published
+/// `result.json` and an SRS file.
+pub fn verify_files(
+    proof_json: &[u8],
+    result_json: &[u8],
+    srs_file: &[u8],
+    opts: &Options,
+) -> Result<Report> {
+    if proof_json.iter().all(u8::is_ascii_whitespace) {
+        return Err(input("the proof file is empty"));
+    }
+    let proof: ZkProof = serde_json::from_slice(proof_json)
+        .map_err(|e| input(format!("the proof file is not a zero-knowledge proof: {e}")))?;
+    let published = Published::from_result_json(result_json)?;
+    verify(&proof, &published, srs_file, opts)
+}
