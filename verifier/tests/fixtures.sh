@@ -26,5 +26,5 @@ mkdir -p "$DIR"
 cp "$DIR/round/result.json" "$DIR/result.json"
 cp "$DIR/keys/srs.bin" "$DIR/srs.bin"
 # The command line accepts the genuine proof: the fixture is what the tests say.
-"$SUMMA" verify "$DIR/proof.json" --result "$DIR/result.json" --srs "$DIR/srs.bin" --unsafe-test-srs 2>/dev/null
+"$SUMMA" verify "$DIR/proof.json" --result "$DIR/result.json" --srs "$DIR/srs.bin" --unsafe-test-srs >/dev/null 2>&1
 echo "verifier fixtures: $DIR" >&2

@@ -10,8 +10,10 @@
 //! - `Processed`: compressed points, as `summa-agg zk-keys` writes `srs.bin`.
 //!
 //! The file may hold more points than the circuit needs: only the first `2^k`
-//! powers are read. The file's Lagrange points are never used: they are computed
-//! from the checked powers (an inverse FFT in the group).
+//! powers are read. The file's Lagrange points are never used: [`read`] computes
+//! them from the checked powers (an inverse FFT in the group) for the prover;
+//! [`read_for_verifier`] does not compute them at all (key derivation commits with
+//! the powers).
 //!
 //! The power check: with `g_i` the file's powers, `g_0` must be G1's generator,
 //! `[1]_2` G2's, and for a challenge ρ (a hash of everything read, so fixed after
@@ -150,6 +152,23 @@ pub fn s_g2_of(bytes: &[u8]) -> Result<G2Affine> {
 /// Reads and checks an SRS file for a circuit of `2^k` rows. The unsafe test
 /// setup is accepted only with `allow_unsafe_test`.
 pub fn read(bytes: &[u8], k: u32, allow_unsafe_test: bool) -> Result<CheckedSrs> {
+    read_checked(bytes, k, allow_unsafe_test, true)
+}
+
+/// [`read`] for a verifier: the same checks, but the Lagrange points are not
+/// computed (left empty). Enough for [`crate::verifier::derive_vk`] and for
+/// verifying a proof, which use the powers, `[1]_2` and `[τ]_2` only; never for
+/// proving.
+pub fn read_for_verifier(bytes: &[u8], k: u32, allow_unsafe_test: bool) -> Result<CheckedSrs> {
+    read_checked(bytes, k, allow_unsafe_test, false)
+}
+
+fn read_checked(
+    bytes: &[u8],
+    k: u32,
+    allow_unsafe_test: bool,
+    lagrange: bool,
+) -> Result<CheckedSrs> {
     let (file_k, enc) = layout(bytes)?;
     if file_k < k {
         return Err(bad(format!(
@@ -199,7 +218,7 @@ pub fn read(bytes: &[u8], k: u32, allow_unsafe_test: bool) -> Result<CheckedSrs>
     // `from_parts` builds a new value (computing the Lagrange points from `g`); it
     // only borrows an instance for its type.
     let template = ParamsKZG::<Bn256>::setup(1, rand_chacha_zero());
-    let params = template.from_parts(k, g, None, g2, s_g2);
+    let params = template.from_parts(k, g, (!lagrange).then(Vec::new), g2, s_g2);
     Ok(CheckedSrs { params, setup })
 }
 
