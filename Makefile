@@ -101,7 +101,7 @@ verifier-test:
 	bash verifier/test.sh
 
 # Two clean builds in two directories: the same bytes (not in `make test`: two
-# clean wasm builds take ~15 min on 2 cores).
+# clean wasm builds took 11.5 min on 2 cores).
 verifier-repro:
 	bash verifier/repro.sh
 
