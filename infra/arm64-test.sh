@@ -5,7 +5,10 @@
 #
 #   1. the aarch64 summa-agg `--threads 1 round`: its roots against
 #      tests/fixtures/known-answers.json in all three layouts, and the 4-shard
-#      round against entry_64.csv's root;
+#      round against entry_64.csv's root; and `--threads 1 self-test`: the
+#      engine's field arithmetic (src/poseidon/aarch64.rs's assembly, which it
+#      must report) against halo2curves' Fr on edge and pseudo-random values, its
+#      permutation and batches against the specification and halo2_poseidon;
 #   2. the aarch64 Lambda bootstraps of plan, mini-tree and aggregator
 #      (target/lambda/<f>/bootstrap) as on Lambda: polling a Lambda runtime API
 #      (`cargo lambda watch --only-lambda-apis`) with SUMMA_AGG_THREADS=1 (a
@@ -53,6 +56,13 @@ done
 check "aarch64 summa-agg --threads 1 round over entry_16_1..4.csv = entry_64.csv's root" \
   "0x1a2cd781913e49ef803fbdff9bfa873d0e8b8e1ca96d593bc4837e2d1bea03da" \
   "$(root_of "$work/four" tests/fixtures/entry_16_1.csv tests/fixtures/entry_16_2.csv tests/fixtures/entry_16_3.csv tests/fixtures/entry_16_4.csv)"
+self_test() { # the self-test's implementation and failure count, or why none
+  timeout 300 "${QEMU[@]}" "$BIN" --threads 1 self-test --cases "${ARM64_TEST_SELF_TEST_CASES:-20000}" 2>"$work/self-test.err" |
+    python3 -c 'import json, sys; r = json.loads(sys.stdin.read()); print(r["field_ops"], len(r["failures"]), "failures" if r["checks"] > 0 else "no checks", r["failures"][:3])' 2>/dev/null ||
+    echo "no result ($(tail -n 1 "$work/self-test.err" 2>/dev/null))"
+}
+check "aarch64 summa-agg --threads 1 self-test: the aarch64 assembly's field ops, permutation and batches equal halo2curves / halo2_poseidon" \
+  "aarch64-asm 0 failures []" "$(self_test)"
 
 # --- 2. the Lambda bootstraps behind a runtime API, on moto's S3 -----------------
 SUMMA_LOG_TAG=arm64-test

@@ -14,7 +14,9 @@
 #      the run), a shard failing with InvalidInput failing the execution with
 #      that error (no Catch: the round stays redrivable; the aggregator is not
 #      invoked, EventBridge invokes it in AWS), and a mini-tree timing out:
-#      retried once, then the execution fails with the timeout.
+#      retried once, then the execution fails with the timeout; and AWS's payload
+#      limits (a state's output over 256 KiB, a Lambda response over 6 MB) fail
+#      the local run as they fail on AWS.
 # Installs the tools first if needed (infra/setup-tools.sh, fast when done).
 set -euo pipefail
 
@@ -142,6 +144,8 @@ SH
   cat >"$fakes/aggregator" <<'SH'
 #!/bin/sh
 echo "$1" >>"$(dirname "$0")/aggregator-inputs"
+# BIG_RESULT=N: a result of N bytes (the emulator's payload limits).
+[ -n "${BIG_RESULT:-}" ] && exec python3 -c 'import sys; print("{\"pad\":\"" + "x" * int(sys.argv[1]) + "\"}")' "$BIG_RESULT"
 echo '{"root":"0x01","users":3}'
 SH
   chmod +x "$fakes"/*
@@ -190,6 +194,23 @@ SH
     ok "local-sfn failure path (InvalidInput fails the execution, no Catch, not retried)"
   else
     fail "local-sfn failure path: rc=$rc output=$out"
+  fi
+  # AWS's payload limits, enforced by infra/local-sfn.mjs (the emulator has none):
+  # a state's output over 256 KiB, a Lambda response over 6 MB.
+  set +e
+  out="$(BIG_RESULT=270000 run)"; rc=$?
+  out_ok="$(BIG_RESULT=260000 run)"; rc_ok=$?
+  out_huge="$(BIG_RESULT=6300000 run)"; rc_huge=$?
+  set -e
+  if [[ $rc == 2 && "$out" == '{"Error":"States.DataLimitExceeded",'*"'Aggregate'"* && $rc_ok == 0 && "$out_ok" == '{"pad":'* ]]; then
+    ok "local-sfn payload limit (a 270,000-byte result fails with States.DataLimitExceeded, 260,000 passes)"
+  else
+    fail "local-sfn payload limit: rc=$rc output=${out:0:200} / under the limit: rc=$rc_ok"
+  fi
+  if [[ $rc_huge == 2 && "$out_huge" == '{"Error":"RequestEntityTooLarge",'* ]]; then
+    ok "local-sfn Lambda response limit (6.3 MB fails with RequestEntityTooLarge)"
+  else
+    fail "local-sfn Lambda response limit: rc=$rc_huge output=${out_huge:0:200}"
   fi
 fi
 

@@ -14,12 +14,15 @@
 #            --no-default-features) under valgrind --tool=callgrind, SUMMA_AGG_NO_SIMD=1
 #
 #   infra/insn-count.sh [N1 N2]     (default 1040 4112); prints one JSON line
+#
+# INSN_COUNT_A64 / INSN_COUNT_X86 name other binaries (e.g. a build of an earlier
+# commit, to compare before and after with the same method).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 N1="${1:-1040}"
 N2="${2:-4112}"
-A64=target/aarch64-unknown-linux-gnu/release/summa-agg
-X86=target/release/summa-agg
+A64="${INSN_COUNT_A64:-target/aarch64-unknown-linux-gnu/release/summa-agg}"
+X86="${INSN_COUNT_X86:-target/release/summa-agg}"
 [[ -x "$A64" ]] || { echo "insn-count: no $A64: run make arm64" >&2; exit 1; }
 [[ -x "$X86" ]] || { echo "insn-count: no $X86: cargo build --release -p summa-agg-cli --no-default-features" >&2; exit 1; }
 ARGS=(--threads 1 bench --no-reference --no-single-thread --users)
@@ -44,11 +47,12 @@ a1="$(aarch64_count "$N1")"
 a2="$(aarch64_count "$N2")"
 x1="$(x86_count "$N1")"
 x2="$(x86_count "$N2")"
-python3 - "$N1" "$N2" "$a1" "$a2" "$x1" "$x2" <<'PY'
+qemu="$(qemu-aarch64-static --version | head -n 1)"
+python3 - "$N1" "$N2" "$a1" "$a2" "$x1" "$x2" "$qemu" <<'PY'
 import json, sys
-n1, n2, a1, a2, x1, x2 = map(int, sys.argv[1:])
+n1, n2, a1, a2, x1, x2 = map(int, sys.argv[1:7])
 a, x = (a2 - a1) / (n2 - n1), (x2 - x1) / (n2 - n1)
 print(json.dumps({"users": [n1, n2], "aarch64": [a1, a2], "x86_64_scalar": [x1, x2],
                   "aarch64_per_user": round(a), "x86_64_scalar_per_user": round(x),
-                  "aarch64_vs_x86_64": round(a / x, 3)}))
+                  "aarch64_vs_x86_64": round(a / x, 3), "qemu": sys.argv[7]}))
 PY

@@ -8,7 +8,15 @@
 //   * overrides run asynchronously, so Map iterations really run concurrently
 //     (local-sfn uses spawnSync);
 //   * input comes from the argument, or else (or with "-") from stdin, never
-//     both, whether or not stdin is a terminal.
+//     both, whether or not stdin is a terminal;
+//   * AWS's payload limits, which the emulator does not enforce, are: a state's
+//     input and output at most 256 KiB (262,144 bytes of UTF-8 JSON: a larger one
+//     fails the execution with States.DataLimitExceeded, as in Step Functions), a
+//     synchronous Lambda response at most 6,291,556 bytes (a larger one fails the
+//     task with RequestEntityTooLarge, what Lambda's runtime API answers). Task
+//     inputs and results are measured as the overrides get and return them, every
+//     other state's input and output from the emulator's events, and the
+//     execution's input and output.
 //
 // Usage (needs Node >= 22: `source infra/env.sh` first):
 //   node infra/local-sfn.mjs -f DEFINITION.json [-t State:path]... [-r State:ms[,ms...]]...
@@ -81,8 +89,28 @@ class TaskError extends Error {
   }
 }
 
+// AWS quotas: "Maximum input or output size for a task, state, or execution:
+// 256 KiB of data as a UTF-8 encoded string" (Step Functions), and 6 MB for a
+// synchronous Lambda invocation's response (6,291,556 bytes, as the runtime API
+// reports it).
+const STATE_LIMIT = 256 * 1024;
+const LAMBDA_RESPONSE_LIMIT = 6291556;
+
+function dataLimit(what, bytes) {
+  return new TaskError(
+    "States.DataLimitExceeded",
+    `${what} is ${bytes} bytes, over the ${STATE_LIMIT}-byte (256 KiB) limit of a Step Functions state`,
+  );
+}
+
+function bytesOf(value) {
+  return Buffer.byteLength(JSON.stringify(value ?? null), "utf8");
+}
+
 function runOverride(stateName, path, input) {
   const text = JSON.stringify(input);
+  const inputBytes = Buffer.byteLength(text, "utf8");
+  if (inputBytes > STATE_LIMIT) return Promise.reject(dataLimit(`the input of state '${stateName}'`, inputBytes));
   return new Promise((resolvePromise, reject) => {
     const child = spawn(path, [text], { stdio: ["pipe", "pipe", "pipe"] });
     const out = [];
@@ -98,6 +126,20 @@ function runOverride(stateName, path, input) {
       const stdout = Buffer.concat(out).toString().trim();
       const stderr = Buffer.concat(err).toString().trim();
       if (code === 0) {
+        const outBytes = Buffer.byteLength(stdout, "utf8");
+        if (outBytes > LAMBDA_RESPONSE_LIMIT) {
+          reject(
+            new TaskError(
+              "RequestEntityTooLarge",
+              `Exceeded maximum allowed payload size (${LAMBDA_RESPONSE_LIMIT} bytes): the response of state '${stateName}' is ${outBytes} bytes`,
+            ),
+          );
+          return;
+        }
+        if (outBytes > STATE_LIMIT) {
+          reject(dataLimit(`the result of state '${stateName}'`, outBytes));
+          return;
+        }
         try {
           resolvePromise(JSON.parse(stdout));
         } catch (e) {
@@ -183,28 +225,51 @@ try {
   die(`invalid definition: ${e.message}`);
 }
 
+const inputBytes = bytesOf(input);
+if (inputBytes > STATE_LIMIT) {
+  process.stdout.write(
+    JSON.stringify({ Error: "States.DataLimitExceeded", Cause: `the execution's input is ${inputBytes} bytes, over the ${STATE_LIMIT}-byte (256 KiB) limit` }) + "\n",
+  );
+  process.exit(2);
+}
+
 const execution = machine.run(input, {
   overrides: { taskResourceLocalHandlers: overrides, retryIntervalOverrides: retryOverrides },
   ...(context ? { context } : {}),
 });
 
-const tracing = trace
-  ? (async () => {
-      for await (const ev of execution.eventLogs) {
-        const line = { type: ev.type };
-        if (ev.state) line.state = ev.state.name;
-        if (ev.index !== undefined) line.index = ev.index;
-        if (ev.parentState) line.parent = ev.parentState.name;
-        if (ev.Error !== undefined) line.Error = ev.Error;
-        if (ev.Cause !== undefined) line.Cause = typeof ev.Cause === "string" ? ev.Cause : String(ev.Cause?.message ?? ev.Cause);
-        process.stderr.write(JSON.stringify(line) + "\n");
+// Every event is read: those that carry a state's input or output are measured
+// (the emulator enforces no payload limit), and --trace prints them.
+let overLimit;
+const tracing = (async () => {
+  for await (const ev of execution.eventLogs) {
+    for (const [key, what] of [
+      ["input", "input"],
+      ["output", "output"],
+    ]) {
+      const value = ev.state?.[key] ?? ev[key];
+      if (value !== undefined && !overLimit) {
+        const bytes = bytesOf(value);
+        if (bytes > STATE_LIMIT) overLimit = dataLimit(`the ${what} of state '${ev.state?.name ?? "?"}'`, bytes);
       }
-    })()
-  : Promise.resolve();
+    }
+    if (!trace) continue;
+    const line = { type: ev.type };
+    if (ev.state) line.state = ev.state.name;
+    if (ev.index !== undefined) line.index = ev.index;
+    if (ev.parentState) line.parent = ev.parentState.name;
+    if (ev.Error !== undefined) line.Error = ev.Error;
+    if (ev.Cause !== undefined) line.Cause = typeof ev.Cause === "string" ? ev.Cause : String(ev.Cause?.message ?? ev.Cause);
+    process.stderr.write(JSON.stringify(line) + "\n");
+  }
+})();
 
 try {
   const result = await execution.result;
   await tracing;
+  const outBytes = bytesOf(result);
+  if (overLimit) throw overLimit;
+  if (outBytes > STATE_LIMIT) throw dataLimit("the execution's output", outBytes);
   process.stdout.write(JSON.stringify(result) + "\n");
   process.exitCode = 0;
 } catch (e) {

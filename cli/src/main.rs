@@ -232,6 +232,15 @@ enum Command {
         #[arg(long)]
         mini_tree: usize,
     },
+    /// Checks this build's field arithmetic and Poseidon against halo2curves and
+    /// the generic primitive (edge and pseudo-random values; starts no thread, so
+    /// it runs under qemu-user: infra/arm64-test.sh). Prints one JSON line.
+    #[command(hide = true)]
+    SelfTest {
+        /// Pseudo-random cases (each: 12 field checks).
+        #[arg(long, default_value_t = 20_000)]
+        cases: usize,
+    },
 }
 
 fn open_tree(path: &Path) -> Result<TreeFile<File>> {
@@ -488,6 +497,20 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let f = open_tree(&dir.join(round::mini_tree_path(mini_tree)))?;
             print_json(&export::mini_tree_json(&f)?, true)
+        }
+        Command::SelfTest { cases } => {
+            let r = summa_agg::poseidon::self_test(cases);
+            let report = serde_json::json!({"field_ops": r.field_ops,
+                "checks": r.checks, "failures": r.failures});
+            println!("{report}");
+            if r.failures.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::Invalid(format!(
+                    "self-test: {} failures",
+                    r.failures.len()
+                )))
+            }
         }
     }
 }

@@ -1045,3 +1045,21 @@ fn result_records_what_built_each_shard() {
         );
     }
 }
+
+#[test]
+fn self_test_names_this_build_s_field_arithmetic_and_passes() {
+    let o = summa(&["--threads", "1", "self-test", "--cases", "200"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = last_json_line(&o);
+    let expected = if cfg!(target_arch = "aarch64") {
+        "aarch64-asm"
+    } else {
+        "halo2curves"
+    };
+    assert_eq!(r["field_ops"], expected);
+    assert_eq!(r["failures"], serde_json::json!([]));
+    assert!(r["checks"].as_u64().unwrap() > 200 * 12);
+    // Hidden from the help: a check for the build, not a user's command.
+    let help = summa(&["--help"]);
+    assert!(!String::from_utf8_lossy(&help.stdout).contains("self-test"));
+}

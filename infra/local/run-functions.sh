@@ -45,6 +45,7 @@ for f in "${FUNCTIONS[@]}"; do
   AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$PORT/.rt/$f" \
     AWS_LAMBDA_FUNCTION_NAME="$f" AWS_LAMBDA_FUNCTION_VERSION=1 \
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024 RUST_LOG="${RUST_LOG:-info}" \
+    SUMMA_MERKLE_PROOFS=allow \
     setsid "$TARGET/debug/$f" &
   pids+=($!)
 done

@@ -13,14 +13,24 @@
 //! further for `t = 2` (see `derive_optimized` in the source): **346 multiplications** per
 //! permutation. [`hash_batch`] hashes many equal-length messages at once: on x86_64
 //! CPUs with AVX-512 IFMA it runs 8 permutations per 512-bit vector (`ifma.rs`),
-//! elsewhere it interleaves permutations on the scalar path.
+//! elsewhere it interleaves permutations on the scalar path, whose field arithmetic
+//! on aarch64 (Graviton) is the inline assembly of `aarch64.rs` (chosen at compile
+//! time; halo2curves has assembly for x86_64 only).
 //!
 //! Set `SUMMA_AGG_NO_SIMD=1` to force the portable path; [`backend`] tells which
 //! one runs.
 
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
 mod constants;
 #[cfg(target_arch = "x86_64")]
 mod ifma;
+#[cfg(target_arch = "aarch64")]
+mod neon_fp52;
+mod selftest;
+
+#[doc(hidden)]
+pub use selftest::{self_test, SelfTest};
 
 use std::sync::LazyLock;
 
@@ -222,9 +232,73 @@ fn derive_optimized() -> Optimized {
     out
 }
 
+/// The engine's field operations, chosen at compile time: on aarch64 the Montgomery
+/// multiplication, squaring and addition in assembly of `aarch64.rs` (halo2curves
+/// has no aarch64 assembly), which the aarch64 [`permute_lanes`] uses; elsewhere
+/// halo2curves' `Fr` operators themselves (on x86_64 its `asm` feature's code),
+/// which the other [`permute_lanes`] calls directly, so that nothing changes there
+/// (these wrappers serve the self-test and the benchmark). Both return the
+/// canonical `Fr`, bit for bit the same.
+#[cfg(not(target_arch = "aarch64"))]
+mod ops {
+    use halo2curves::bn256::Fr;
+
+    /// Name of this implementation, for [`super::field_ops`].
+    pub(super) const NAME: &str = "halo2curves";
+
+    #[inline(always)]
+    pub(super) fn mul(a: Fr, b: Fr) -> Fr {
+        a * b
+    }
+
+    #[inline(always)]
+    pub(super) fn add(a: Fr, b: Fr) -> Fr {
+        a + b
+    }
+
+    #[inline(always)]
+    pub(super) fn square(a: Fr) -> Fr {
+        a.square()
+    }
+
+    /// x^5: the engine's [`super::sbox`].
+    #[inline(always)]
+    pub(super) fn sbox(x: Fr) -> Fr {
+        super::sbox(x)
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+mod ops {
+    pub(super) use super::aarch64::{add, mul, square, NAME};
+    use halo2curves::bn256::Fr;
+
+    /// x^5 with two squarings and one multiplication, as [`super::sbox`].
+    #[inline(always)]
+    pub(super) fn sbox(x: Fr) -> Fr {
+        mul(square(square(x)), x)
+    }
+}
+
+/// Which field arithmetic the engine's permutation uses on this target:
+/// `"aarch64-asm"` (aarch64, chosen at compile time) or `"halo2curves"`.
+pub fn field_ops() -> &'static str {
+    ops::NAME
+}
+
+/// The engine's field multiplication (that of [`field_ops`]), for benchmarks.
+#[doc(hidden)]
+#[inline]
+pub fn field_mul(a: Fr, b: Fr) -> Fr {
+    ops::mul(a, b)
+}
+
 /// The Poseidon permutation on `N` independent states at once (interleaved so that
 /// their multiplications overlap in the pipeline), with the optimised rounds of
-/// [`derive_optimized`]: **346 multiplications** per permutation.
+/// [`derive_optimized`]: **346 multiplications** per permutation. Kept verbatim
+/// off aarch64 (halo2curves' `Fr` operators; on x86_64 its assembly), so that those
+/// builds do not change; the aarch64 twin below uses [`ops`].
+#[cfg(not(target_arch = "aarch64"))]
 #[inline(always)]
 fn permute_lanes<const N: usize>(a: &mut [Fr; N], b: &mut [Fr; N]) {
     let k = &*OPTIMIZED;
@@ -256,6 +330,65 @@ fn permute_lanes<const N: usize>(a: &mut [Fr; N], b: &mut [Fr; N]) {
         let u = sbox(a[l] + ca);
         let x = sbox(b[l] + cb);
         (a[l], b[l]) = (m[0][0] * u + m[0][1] * x, m[1][0] * u + m[1][1] * x);
+    }
+}
+
+/// [`permute_lanes`] on aarch64: the same rounds with the assembly of `aarch64.rs`
+/// (the same values, bit for bit), and the IFMA kernel's lazy linear layer: the
+/// S-box output `U = x^4 x` stays a 512-bit product, and each output `A' = U +
+/// beta X` is one Montgomery reduction of a sum of two products (`< 2p^2 < p
+/// 2^256`, see `redc_wide`) instead of two reductions and an addition; `x^2` is
+/// left unreduced (`< 2p`, see `square_lazy`). Per round this saves about 90 of
+/// 720 instructions.
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+fn permute_lanes<const N: usize>(a: &mut [Fr; N], b: &mut [Fr; N]) {
+    use aarch64::{add, add_wide, mul, mul_wide, redc_wide, square, square_lazy};
+    let k = &*OPTIMIZED;
+    // x^4 of a canonical x, canonical.
+    let x4 = |x: Fr| square(square_lazy(x));
+    // (U + beta X, U + delta X), reduced, for U = u^5 unreduced and a canonical X.
+    let linear = |u: [u64; 8], x: Fr, beta: Fr, delta: Fr| {
+        (
+            redc_wide(add_wide(u, mul_wide(beta, x))),
+            redc_wide(add_wide(u, mul_wide(delta, x))),
+        )
+    };
+    let full = |r: usize, a: &mut [Fr; N], b: &mut [Fr; N]| {
+        let (ca, cb) = (k.ca[r], k.cb[full_index(r)]);
+        for l in 0..N {
+            let y = add(a[l], ca);
+            let u = mul_wide(x4(y), y);
+            let z = add(b[l], cb);
+            let x = mul(x4(z), z);
+            (a[l], b[l]) = linear(u, x, k.beta[r], k.delta[r]);
+        }
+    };
+    for r in 0..FIRST_PARTIAL {
+        full(r, a, b);
+    }
+    for r in FIRST_PARTIAL..LAST_PARTIALS_END {
+        let (ca, beta, delta) = (k.ca[r], k.beta[r], k.delta[r]);
+        for l in 0..N {
+            let y = add(a[l], ca);
+            let u = mul_wide(x4(y), y);
+            (a[l], b[l]) = linear(u, b[l], beta, delta);
+        }
+    }
+    for r in LAST_PARTIALS_END..ROUNDS - 1 {
+        full(r, a, b);
+    }
+    let r = ROUNDS - 1;
+    let (ca, cb, m) = (k.ca[r], k.cb[full_index(r)], &k.last);
+    for l in 0..N {
+        let y = add(a[l], ca);
+        let u = mul(x4(y), y);
+        let z = add(b[l], cb);
+        let x = mul(x4(z), z);
+        (a[l], b[l]) = (
+            redc_wide(add_wide(mul_wide(m[0][0], u), mul_wide(m[0][1], x))),
+            redc_wide(add_wide(mul_wide(m[1][0], u), mul_wide(m[1][1], x))),
+        );
     }
 }
 

@@ -10,10 +10,10 @@
 //! - `Processed`: compressed points, as `summa-agg zk-keys` writes `srs.bin`.
 //!
 //! The file may hold more points than the circuit needs: only the first `2^k`
-//! powers are read. The file's Lagrange points are never used: [`read`] computes
-//! them from the checked powers (an inverse FFT in the group) for the prover;
-//! [`read_for_verifier`] does not compute them at all (key derivation commits with
-//! the powers).
+//! powers are read. For the prover, [`read`] takes the file's Lagrange points when
+//! it holds exactly `2^k` (checked against the powers) and otherwise computes them
+//! from the powers (an inverse FFT in the group); [`read_for_verifier`] neither
+//! reads nor computes any (key derivation commits with the powers).
 //!
 //! The power check: with `g_i` the file's powers, `g_0` must be G1's generator,
 //! `[1]_2` G2's, and for a challenge ρ (a hash of everything read, so fixed after
@@ -167,7 +167,7 @@ fn read_checked(
     bytes: &[u8],
     k: u32,
     allow_unsafe_test: bool,
-    lagrange: bool,
+    with_lagrange: bool,
 ) -> Result<CheckedSrs> {
     let (file_k, enc) = layout(bytes)?;
     if file_k < k {
@@ -194,18 +194,7 @@ fn read_checked(
     let n = 1usize << k;
     let len = enc.g1_len();
     let points = &bytes[4..4 + n * len];
-    let mut parsed: Vec<Option<G1Affine>> = vec![None; n];
-    parallelize(&mut parsed, |chunk, start| {
-        for (i, p) in chunk.iter_mut().enumerate() {
-            let at = (start + i) * len;
-            *p = enc.g1(&points[at..at + len]);
-        }
-    });
-    let g = parsed
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| p.ok_or_else(|| bad(format!("G1 point {i} is not a point of the curve"))))
-        .collect::<Result<Vec<G1Affine>>>()?;
+    let g = parse_g1(enc, points, n, "G1 power")?;
     if g[0] != G1Affine::generator() {
         return Err(bad("its first G1 point is not the generator"));
     }
@@ -215,11 +204,96 @@ fn read_checked(
             setup.name()
         )));
     }
-    // `from_parts` builds a new value (computing the Lagrange points from `g`); it
-    // only borrows an instance for its type.
+    // The Lagrange points: a file of exactly 2^k points holds those of the circuit's
+    // domain, checked against the powers (cheap); otherwise they are computed from
+    // the powers (an inverse FFT in the group: seconds at k = 14).
+    // A verifier needs none (`read_for_verifier`): left empty.
+    let lagrange = if !with_lagrange {
+        Some(Vec::new())
+    } else if file_k == k {
+        let at = 4 + n * len;
+        let lagrange_bytes = &bytes[at..at + n * len];
+        let lagrange = parse_g1(enc, lagrange_bytes, n, "Lagrange point")?;
+        if !lagrange_of(&g, &lagrange, k, lagrange_bytes) {
+            return Err(bad(
+                "its Lagrange points are not those of its powers: the file was altered",
+            ));
+        }
+        Some(lagrange)
+    } else {
+        None
+    };
+    // `from_parts` builds a new value; it only borrows an instance for its type.
     let template = ParamsKZG::<Bn256>::setup(1, rand_chacha_zero());
-    let params = template.from_parts(k, g, (!lagrange).then(Vec::new), g2, s_g2);
+    let params = template.from_parts(k, g, lagrange, g2, s_g2);
     Ok(CheckedSrs { params, setup })
+}
+
+/// `n` G1 points, each checked.
+fn parse_g1(enc: Encoding, bytes: &[u8], n: usize, what: &str) -> Result<Vec<G1Affine>> {
+    let len = enc.g1_len();
+    let mut parsed: Vec<Option<G1Affine>> = vec![None; n];
+    parallelize(&mut parsed, |chunk, start| {
+        for (i, p) in chunk.iter_mut().enumerate() {
+            let at = (start + i) * len;
+            *p = enc.g1(&bytes[at..at + len]);
+        }
+    });
+    parsed
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| p.ok_or_else(|| bad(format!("{what} {i} is not a point of the curve"))))
+        .collect()
+}
+
+/// A challenge from everything read (Fiat-Shamir: fixed once the file is).
+fn challenge(tag: &[u8], n: usize, transcript: &[u8], extra: &[u8]) -> Fr {
+    let mut h = Sha512::new();
+    h.update(tag);
+    h.update((n as u64).to_le_bytes());
+    h.update(transcript);
+    h.update(extra);
+    Fr::from_uniform_bytes(&h.finalize().into())
+}
+
+/// `1, ρ, ρ^2, ..` (`n` of them).
+fn powers(rho: Fr, n: usize) -> Vec<Fr> {
+    let mut out = Vec::with_capacity(n);
+    let mut c = Fr::ONE;
+    for _ in 0..n {
+        out.push(c);
+        c *= rho;
+    }
+    out
+}
+
+/// Whether `lagrange` is the Lagrange basis of the powers `g` over halo2's domain
+/// of `2^k` points: `L_i = (1/n) Σ_j ω^{-ij} g_j`. Batched: for a challenge ρ,
+/// `Σ_i ρ^i L_i = Σ_j c_j g_j` with `c_j = (1/n) Σ_i (ρ ω^{-j})^i = (ρ^n - 1) / (n
+/// (ρ ω^{-j} - 1))`; a wrong `L_i` passes only for ρ a root of a nonzero
+/// polynomial of degree `< n`.
+fn lagrange_of(g: &[G1Affine], lagrange: &[G1Affine], k: u32, transcript: &[u8]) -> bool {
+    use halo2_proofs::halo2curves::ff::PrimeField;
+    let n = g.len();
+    let rho = challenge(b"summa-agg SRS Lagrange check v1", n, transcript, &[]);
+    // halo2's ω^{-1} for 2^k points (as `g_to_lagrange` takes it).
+    let mut omega_inv = Fr::ROOT_OF_UNITY_INV;
+    for _ in k..Fr::S {
+        omega_inv = omega_inv.square();
+    }
+    let r = powers(rho, n);
+    let rho_n_minus_1 = rho.pow_vartime([n as u64]) - Fr::ONE;
+    let n_fr = Fr::from(n as u64);
+    let mut denominators: Vec<Fr> = powers(omega_inv, n)
+        .into_iter()
+        .map(|w| n_fr * (rho * w - Fr::ONE))
+        .collect();
+    if denominators.iter().any(|d| bool::from(d.is_zero())) {
+        return false;
+    }
+    ff::BatchInvert::batch_invert(denominators.iter_mut());
+    let c: Vec<Fr> = denominators.iter().map(|d| rho_n_minus_1 * d).collect();
+    best_multiexp(&r, lagrange) == best_multiexp(&c, g)
 }
 
 fn rand_chacha_zero() -> rand_chacha::ChaCha20Rng {
@@ -232,18 +306,13 @@ fn powers_of_tau(g: &[G1Affine], g2: &G2Affine, s_g2: &G2Affine, transcript: &[u
     if g.len() < 2 {
         return true;
     }
-    let mut h = Sha512::new();
-    h.update(b"summa-agg SRS powers check v1");
-    h.update((g.len() as u64).to_le_bytes());
-    h.update(transcript);
-    h.update(s_g2.to_bytes().as_ref());
-    let rho = Fr::from_uniform_bytes(&h.finalize().into());
-    let mut coeffs = Vec::with_capacity(g.len() - 1);
-    let mut c = Fr::ONE;
-    for _ in 1..g.len() {
-        coeffs.push(c);
-        c *= rho;
-    }
+    let rho = challenge(
+        b"summa-agg SRS powers check v1",
+        g.len(),
+        transcript,
+        s_g2.to_bytes().as_ref(),
+    );
+    let coeffs = powers(rho, g.len() - 1);
     let a = best_multiexp(&coeffs, &g[..g.len() - 1]).to_affine();
     let b = best_multiexp(&coeffs, &g[1..]).to_affine();
     let (s_g2, g2, minus_b) = (G2Prepared::from(*s_g2), G2Prepared::from(*g2), -b);
@@ -321,10 +390,16 @@ mod tests {
         let p7 = forged.get_g()[7].to_bytes();
         bytes[4 + 7 * 32..4 + 8 * 32].copy_from_slice(p7.as_ref());
         assert!(read(&bytes, 4, true).is_err());
-        // The file's Lagrange points are not used: changing them changes nothing.
+        // A Lagrange point changed: refused where the file's are used (2^k points),
+        // ignored where they are computed (a larger file).
         let mut bytes = file(&honest, SerdeFormat::Processed);
-        bytes[4 + 16 * 32..4 + 17 * 32].copy_from_slice(p7.as_ref());
-        assert!(read(&bytes, 4, true).is_ok());
+        bytes[4 + 17 * 32..4 + 18 * 32].copy_from_slice(p7.as_ref());
+        let e = read(&bytes, 4, true).err().unwrap().to_string();
+        assert!(
+            e.contains("Lagrange points are not those of its powers"),
+            "{e}"
+        );
+        assert!(read(&bytes, 3, true).is_ok());
     }
 
     #[test]
@@ -343,6 +418,6 @@ mod tests {
         let mut off = good.clone();
         off[4..36].fill(0xff);
         let e = read(&off, 4, true).err().unwrap().to_string();
-        assert!(e.contains("G1 point 0"), "{e}");
+        assert!(e.contains("G1 power 0"), "{e}");
     }
 }

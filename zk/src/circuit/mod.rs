@@ -1,0 +1,311 @@
+//! The inclusion circuit: a leaf lies in a Merkle sum tree with a given root.
+//!
+//! Public inputs: `[leaf_hash, root_hash, total_0, .., total_{n-1}]`: summa-solvency's
+//! `MstInclusionCircuit` has the first two; the root's per-currency sums are public
+//! too, so that a verifier checks the proof against the totals the custodian
+//! published (with only the root hash public, understated totals beside an honest
+//! root would go unnoticed). Private witness: the user's entry (username field element and balances), the
+//! sibling preimages of summa-solvency's `MerkleProof` (the sibling leaf's, then one
+//! middle-node preimage a level) and the path bits.
+//!
+//! What it proves, level by level from the leaf (the rules of Summa's circuit):
+//! - the leaf hash is `H(username, balances..)` and every balance is below
+//!   `2^(8 n_bytes)`;
+//! - each sibling's hash is the hash of its preimage, and the sibling's balances
+//!   (taken from the preimage, or in the legacy layout added from its children's) are
+//!   below `2^(8 n_bytes)`;
+//! - the parent's balances are the children's sums, each below `2^(8 n_bytes)`: since
+//!   both addends are range checked too, no sum wraps modulo p;
+//! - the parent's hash is the layout's middle hash of the two children, ordered by a
+//!   path bit that is constrained to be 0 or 1.
+//!
+//! Three chips, each with its configuration, its assignment and its own MockProver
+//! tests:
+//! - [`poseidon`]: the hashes, in columns of their own (`state`, `input`,
+//!   `sbox_square`; fixed `round_constants`);
+//! - [`path`]: sums and the conditional swap of a level, in the arithmetic columns
+//!   `left`, `right`, `out`;
+//! - [`range`]: Summa's range rule, a running sum of bytes down `left` (the Poseidon
+//!   rows are 5x the others: sharing the column costs no rows, and one advice column
+//!   less makes the proof 256 bytes smaller).
+//!
+//! The two column groups each have their own row cursor in one region
+//! ([`assign::Assigner`]); this module lays out the path from the leaf to the root.
+
+use halo2_proofs::circuit::{Cell, Layouter, SimpleFloorPlanner, Value};
+use halo2_proofs::halo2curves::bn256::Fr;
+use halo2_proofs::plonk::{Circuit, Column, ConstraintSystem, Error as PlonkError, Instance};
+use summa_agg::Layout;
+
+use crate::convert::to_circuit;
+use crate::shape::Shape;
+use crate::witness::Witness;
+
+pub(crate) mod assign;
+pub mod path;
+pub mod poseidon;
+pub mod range;
+
+use assign::{Assigner, Var};
+use path::PathConfig;
+use poseidon::{Constants, PoseidonConfig};
+use range::RangeConfig;
+
+/// The circuit's chips and its instance column.
+#[derive(Clone, Debug)]
+pub struct Config {
+    poseidon: PoseidonConfig,
+    path: PathConfig,
+    range: RangeConfig,
+    instance: Column<Instance>,
+}
+
+impl Config {
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> Config {
+        // Column order (and so the verifying key): the Poseidon chip's state, input
+        // and S-box squares, then the arithmetic columns; fixed round constants; the
+        // instance.
+        let [state0, state1, input, square0, square1, left, right, out] =
+            [(); 8].map(|_| meta.advice_column());
+        let round_constants = [(); 4].map(|_| meta.fixed_column());
+        let instance = meta.instance_column();
+        for col in [state0, input, left, right, out] {
+            meta.enable_equality(col);
+        }
+        meta.enable_equality(instance);
+        let poseidon = PoseidonConfig::configure(
+            meta,
+            [state0, state1],
+            input,
+            [square0, square1],
+            round_constants,
+        );
+        let path = PathConfig::configure(meta, [left, right, out]);
+        let range = RangeConfig::configure(meta, left);
+        Config {
+            poseidon,
+            path,
+            range,
+            instance,
+        }
+    }
+}
+
+/// What the soundness tests change in an honest circuit (nothing, otherwise).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Hooks {
+    /// Adds 1 to the value of the advice cell assigned in this position.
+    pub(crate) tamper: Option<usize>,
+    /// Where to record how many advice cells the layout assigns.
+    pub(crate) count: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
+    /// Leaves out the `constrain_instance` calls: a "hollow" circuit whose public
+    /// inputs bind nothing.
+    pub(crate) hollow: bool,
+}
+
+/// The inclusion circuit of one shape; with a witness it proves one user's inclusion,
+/// without one it is what keys are made from.
+#[derive(Clone, Debug)]
+pub struct InclusionCircuit {
+    shape: Shape,
+    witness: Option<Witness>,
+    hooks: Hooks,
+}
+
+/// Row of the leaf hash in the instance column.
+pub const LEAF_ROW: usize = 0;
+/// Row of the root hash in the instance column.
+pub const ROOT_ROW: usize = 1;
+/// Row of the first currency's total in the instance column (the others follow).
+pub const TOTALS_ROW: usize = 2;
+
+impl InclusionCircuit {
+    /// The circuit of `shape` with no witness (for key generation).
+    pub fn keygen(shape: Shape) -> InclusionCircuit {
+        InclusionCircuit {
+            shape,
+            witness: None,
+            hooks: Hooks::default(),
+        }
+    }
+
+    /// The circuit proving `witness`. The witness must have the shape's lengths.
+    pub fn new(shape: Shape, witness: Witness) -> crate::Result<InclusionCircuit> {
+        witness.check_shape(&shape)?;
+        Ok(InclusionCircuit {
+            shape,
+            witness: Some(witness),
+            hooks: Hooks::default(),
+        })
+    }
+
+    /// The same circuit with the soundness tests' hooks.
+    #[cfg(test)]
+    pub(crate) fn with_hooks(mut self, hooks: Hooks) -> InclusionCircuit {
+        self.hooks = hooks;
+        self
+    }
+
+    /// The circuit's shape.
+    pub fn shape(&self) -> &Shape {
+        &self.shape
+    }
+}
+
+/// The witness as circuit values (unknown when there is none).
+struct Values {
+    username: Value<Fr>,
+    balances: Vec<Value<Fr>>,
+    siblings: Vec<Vec<Value<Fr>>>,
+    path: Vec<Value<Fr>>,
+}
+
+impl Values {
+    fn of(shape: &Shape, w: Option<&Witness>) -> Values {
+        let known = |f: &summa_agg::Fr| Value::known(to_circuit(f));
+        match w {
+            Some(w) => Values {
+                username: known(&w.username),
+                balances: w.balances.iter().map(known).collect(),
+                siblings: w
+                    .siblings
+                    .iter()
+                    .map(|s| s.iter().map(known).collect())
+                    .collect(),
+                path: w
+                    .path
+                    .iter()
+                    .map(|&b| Value::known(Fr::from(u64::from(b))))
+                    .collect(),
+            },
+            None => Values {
+                username: Value::unknown(),
+                balances: vec![Value::unknown(); shape.currencies],
+                siblings: (0..shape.depth as usize)
+                    .map(|k| vec![Value::unknown(); shape.sibling_len(k)])
+                    .collect(),
+                path: vec![Value::unknown(); shape.depth as usize],
+            },
+        }
+    }
+}
+
+impl Circuit<Fr> for InclusionCircuit {
+    type Config = Config;
+    type FloorPlanner = SimpleFloorPlanner;
+    type Params = ();
+
+    fn without_witnesses(&self) -> Self {
+        InclusionCircuit {
+            shape: self.shape,
+            witness: None,
+            hooks: self.hooks.clone(),
+        }
+    }
+
+    fn configure(meta: &mut ConstraintSystem<Fr>) -> Config {
+        Config::configure(meta)
+    }
+
+    fn synthesize(&self, cfg: Config, mut layouter: impl Layouter<Fr>) -> Result<(), PlonkError> {
+        cfg.range.load_table(&mut layouter)?;
+        let consts = Constants::get();
+        let shape = self.shape;
+        let values = Values::of(&shape, self.witness.as_ref());
+        let (leaf, root, totals) = layouter.assign_region(
+            || "inclusion",
+            |mut region| {
+                let mut asg = Assigner::new(&mut region, &self.hooks);
+                let out = synthesize_path(&mut asg, &cfg, &consts, &shape, &values);
+                if let Some(count) = &self.hooks.count {
+                    count.store(asg.assigned, std::sync::atomic::Ordering::Relaxed);
+                }
+                out
+            },
+        )?;
+        if !self.hooks.hollow {
+            layouter.constrain_instance(leaf, cfg.instance, LEAF_ROW);
+            layouter.constrain_instance(root, cfg.instance, ROOT_ROW);
+            for (i, total) in totals.into_iter().enumerate() {
+                layouter.constrain_instance(total, cfg.instance, TOTALS_ROW + i);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The path from the leaf to the root; returns the leaf's and the root's hash
+/// cells and the root's balance cells (the round's totals).
+fn synthesize_path(
+    asg: &mut Assigner<'_, '_>,
+    cfg: &Config,
+    consts: &Constants,
+    shape: &Shape,
+    values: &Values,
+) -> Result<(Cell, Cell, Vec<Cell>), PlonkError> {
+    let nc = shape.currencies;
+    let n_bytes = shape.n_bytes as usize;
+    let legacy = shape.layout == Layout::Legacy;
+    let (hash, path, range) = (&cfg.poseidon, &cfg.path, &cfg.range);
+    let mut leaf_values = vec![values.username];
+    leaf_values.extend(&values.balances);
+    let leaf_pre = asg.witness(path.cols, &leaf_values);
+    let mut balances = leaf_pre[1..].to_vec();
+    for b in &balances {
+        range.check(asg, b, n_bytes)?;
+    }
+    let leaf = hash.hash(asg, consts, &leaf_pre)?;
+    let mut node = leaf;
+    for (level, (sib_values, bit)) in values.siblings.iter().zip(&values.path).enumerate() {
+        let pre = asg.witness(path.cols, sib_values);
+        let sib_hash = hash.hash(asg, consts, &pre)?;
+        let sib_balances: Vec<Var> = if level == 0 {
+            pre[1..].to_vec()
+        } else if legacy {
+            // (l.hash, l.balances.., r.hash, r.balances..)
+            let mut sums = Vec::with_capacity(nc);
+            for i in 0..nc {
+                let (l, r) = (&pre[1 + i], &pre[nc + 2 + i]);
+                range.check(asg, l, n_bytes)?;
+                range.check(asg, r, n_bytes)?;
+                sums.push(path.add(asg, l, r)?);
+            }
+            sums
+        } else {
+            pre[..nc].to_vec()
+        };
+        for b in &sib_balances {
+            range.check(asg, b, n_bytes)?;
+        }
+        let swapped = path.swap(asg, &node, &sib_hash, Ok(*bit))?;
+        let mut sums = Vec::with_capacity(nc);
+        for (own, sib) in balances.iter().zip(&sib_balances) {
+            let sum = path.add(asg, own, sib)?;
+            range.check(asg, &sum, n_bytes)?;
+            sums.push(sum);
+        }
+        let preimage = if legacy {
+            let mut left = vec![swapped.left];
+            let mut right = vec![swapped.right];
+            for (own, sib) in balances.iter().zip(&sib_balances) {
+                let pair = path.swap(asg, own, sib, Err(&swapped.bit))?;
+                left.push(pair.left);
+                right.push(pair.right);
+            }
+            left.extend(right);
+            left
+        } else {
+            let mut p = sums.clone();
+            p.push(swapped.left);
+            p.push(swapped.right);
+            p
+        };
+        node = hash.hash(asg, consts, &preimage)?;
+        balances = sums;
+    }
+    Ok((
+        leaf.cell,
+        node.cell,
+        balances.iter().map(|b| b.cell).collect(),
+    ))
+}

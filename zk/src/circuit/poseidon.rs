@@ -1,0 +1,343 @@
+//! The Poseidon chip: `summa_agg::poseidon::hash` (width 2, rate 1, x^5, 8 full and
+//! 56 partial rounds, Grain constants, `ConstantLength<L>` domain: summa-solvency's
+//! `PoseidonSpec`) as constraints, bit for bit.
+//!
+//! One row per full round and one per *two* partial rounds: 36 rows a permutation
+//! (Poseidon paper, section 2.3: 4 full, 56 partial, 4 full). The state lives in
+//! `state[0], state[1]` (the rate word first, as `halo2_poseidon`'s sponge: state
+//! `[rate, capacity]`); `input` holds the absorbed input on a permutation's first row
+//! and, between the two partial rounds of a row, the state's first word. halo2-axiom
+//! caps a gate's degree at 5 (selector included), so the S-boxes keep their squares
+//! in `sbox_square` and every gate has degree at most 4. A hash of `L` inputs takes
+//! `36 L + 1` rows.
+
+use halo2_proofs::circuit::Value;
+use halo2_proofs::halo2curves::bn256::Fr;
+use halo2_proofs::halo2curves::ff::{Field, PrimeField};
+use halo2_proofs::plonk::{
+    Advice, Column, ConstraintSystem, Constraints, Error as PlonkError, Expression, Fixed, Selector,
+};
+use halo2_proofs::poly::Rotation;
+use summa_agg::poseidon;
+
+use super::assign::{Assigner, Var};
+use crate::convert::to_circuit;
+
+/// The Poseidon constants in the circuit's field.
+pub(crate) struct Constants {
+    rc: Vec<[Fr; 2]>,
+    mds: [[Fr; 2]; 2],
+}
+
+impl Constants {
+    pub(crate) fn get() -> Constants {
+        let mds = poseidon::mds_matrix();
+        Constants {
+            rc: poseidon::round_constants()
+                .iter()
+                .map(|r| [to_circuit(&r[0]), to_circuit(&r[1])])
+                .collect(),
+            mds: [
+                [to_circuit(&mds[0][0]), to_circuit(&mds[0][1])],
+                [to_circuit(&mds[1][0]), to_circuit(&mds[1][1])],
+            ],
+        }
+    }
+
+    fn mix(&self, a: Fr, b: Fr) -> [Fr; 2] {
+        let m = &self.mds;
+        [m[0][0] * a + m[0][1] * b, m[1][0] * a + m[1][1] * b]
+    }
+
+    /// A full round: both words through the S-box.
+    fn full(&self, s: [Fr; 2], r: usize) -> [Fr; 2] {
+        self.mix(pow5(s[0] + self.rc[r][0]), pow5(s[1] + self.rc[r][1]))
+    }
+
+    /// A partial round: the first word through the S-box.
+    fn partial(&self, s: [Fr; 2], r: usize) -> [Fr; 2] {
+        self.mix(pow5(s[0] + self.rc[r][0]), s[1] + self.rc[r][1])
+    }
+}
+
+fn pow5(x: Fr) -> Fr {
+    x.square().square() * x
+}
+
+const HALF_FULL: usize = poseidon::FULL_ROUNDS / 2;
+const PARTIAL_PAIRS: usize = poseidon::PARTIAL_ROUNDS / 2;
+const ROWS_PER_PERMUTATION: usize = poseidon::FULL_ROUNDS + PARTIAL_PAIRS;
+
+/// The chip's columns and selectors.
+#[derive(Clone, Debug)]
+pub struct PoseidonConfig {
+    state: [Column<Advice>; 2],
+    input: Column<Advice>,
+    sbox_square: [Column<Advice>; 2],
+    round_constants: [Column<Fixed>; 4],
+    q_full: Selector,
+    q_full_absorb: Selector,
+    q_partial: Selector,
+    q_init: Selector,
+}
+
+impl PoseidonConfig {
+    /// The gates over the given columns (`state[0]` and `input` need equality:
+    /// inputs are copied in, the output copied out).
+    pub fn configure(
+        meta: &mut ConstraintSystem<Fr>,
+        state: [Column<Advice>; 2],
+        input: Column<Advice>,
+        sbox_square: [Column<Advice>; 2],
+        round_constants: [Column<Fixed>; 4],
+    ) -> PoseidonConfig {
+        let cfg = PoseidonConfig {
+            state,
+            input,
+            sbox_square,
+            round_constants,
+            q_full: meta.selector(),
+            q_full_absorb: meta.selector(),
+            q_partial: meta.selector(),
+            q_init: meta.selector(),
+        };
+        let m = Constants::get().mds;
+        let mix = move |u: Expression<Fr>, v: Expression<Fr>, i: usize| {
+            u * Expression::Constant(m[i][0]) + v * Expression::Constant(m[i][1])
+        };
+        let [s0, s1] = state;
+        let [p0, p1] = sbox_square;
+        let rc = round_constants;
+
+        // A full round, with (q_full_absorb) or without (q_full) the absorbed input
+        // added to the rate word first.
+        for (name, sel, absorb) in [
+            ("full round", cfg.q_full, false),
+            ("full round absorbing x", cfg.q_full_absorb, true),
+        ] {
+            meta.create_gate(name, |meta| {
+                let q = meta.query_selector(sel);
+                let mut w0 = meta.query_advice(s0, Rotation::cur());
+                if absorb {
+                    w0 = w0 + meta.query_advice(input, Rotation::cur());
+                }
+                let w1 = meta.query_advice(s1, Rotation::cur());
+                let e0 = w0 + meta.query_fixed(rc[0], Rotation::cur());
+                let e1 = w1 + meta.query_fixed(rc[1], Rotation::cur());
+                let sq0 = meta.query_advice(p0, Rotation::cur());
+                let sq1 = meta.query_advice(p1, Rotation::cur());
+                let u = sq0.clone() * sq0.clone() * e0.clone();
+                let v = sq1.clone() * sq1.clone() * e1.clone();
+                let n0 = meta.query_advice(s0, Rotation::next());
+                let n1 = meta.query_advice(s1, Rotation::next());
+                Constraints::with_selector(
+                    q,
+                    [
+                        sq0 - e0.clone() * e0,
+                        sq1 - e1.clone() * e1,
+                        n0 - mix(u.clone(), v.clone(), 0),
+                        n1 - mix(u, v, 1),
+                    ],
+                )
+            });
+        }
+
+        // Two partial rounds: `input` is the rate word after the first one.
+        meta.create_gate("two partial rounds", |meta| {
+            let q = meta.query_selector(cfg.q_partial);
+            let w0 = meta.query_advice(s0, Rotation::cur());
+            let w1 = meta.query_advice(s1, Rotation::cur());
+            let mid = meta.query_advice(input, Rotation::cur());
+            let sq0 = meta.query_advice(p0, Rotation::cur());
+            let sq1 = meta.query_advice(p1, Rotation::cur());
+            let [c0, c1, c2, c3] = rc.map(|col| meta.query_fixed(col, Rotation::cur()));
+            let e0 = w0 + c0;
+            let u = sq0.clone() * sq0.clone() * e0.clone();
+            let v = w1 + c1;
+            let mid_word1 = mix(u.clone(), v.clone(), 1);
+            let f0 = mid.clone() + c2;
+            let u2 = sq1.clone() * sq1.clone() * f0.clone();
+            let v2 = mid_word1 + c3;
+            let n0 = meta.query_advice(s0, Rotation::next());
+            let n1 = meta.query_advice(s1, Rotation::next());
+            Constraints::with_selector(
+                q,
+                [
+                    sq0 - e0.clone() * e0,
+                    mid - mix(u, v, 0),
+                    sq1 - f0.clone() * f0,
+                    n0 - mix(u2.clone(), v2.clone(), 0),
+                    n1 - mix(u2, v2, 1),
+                ],
+            )
+        });
+
+        // The `ConstantLength<L>` domain: state `[0, L * 2^64]` (the capacity element
+        // in round_constants[2], a column the first row of a permutation does not
+        // otherwise use).
+        meta.create_gate("sponge initial state", |meta| {
+            let q = meta.query_selector(cfg.q_init);
+            let w0 = meta.query_advice(s0, Rotation::cur());
+            let w1 = meta.query_advice(s1, Rotation::cur());
+            let cap = meta.query_fixed(rc[2], Rotation::cur());
+            Constraints::with_selector(q, [w0, w1 - cap])
+        });
+        cfg
+    }
+
+    /// Poseidon of `inputs` in the `ConstantLength<L>` domain, from the Poseidon
+    /// cursor: the circuit form of `summa_agg::poseidon::hash`.
+    pub(crate) fn hash(
+        &self,
+        asg: &mut Assigner<'_, '_>,
+        c: &Constants,
+        inputs: &[Var],
+    ) -> Result<Var, PlonkError> {
+        let [s0, s1] = self.state;
+        let rc = self.round_constants;
+        let start = asg.poseidon_row;
+        let cap = Fr::from_u128((inputs.len() as u128) << 64);
+        asg.enable(self.q_init, start)?;
+        asg.fixed(rc[2], start, cap);
+        let mut state = Value::known([Fr::ZERO, cap]);
+        let mut out = asg.put(s0, start, Value::known(Fr::ZERO));
+        asg.put(s1, start, Value::known(cap));
+        let mut row = start;
+        for input in inputs {
+            asg.copy(self.input, row, input);
+            state = state.zip(input.value).map(|(mut s, v)| {
+                s[0] += v;
+                s
+            });
+            let mut round = 0;
+            // Rows of full rounds 0..4, partial pairs, full rounds 60..64.
+            for step in 0..ROWS_PER_PERMUTATION {
+                let r = row + step;
+                let full = !(HALF_FULL..HALF_FULL + PARTIAL_PAIRS).contains(&step);
+                asg.fixed(rc[0], r, c.rc[round][0]);
+                asg.fixed(rc[1], r, c.rc[round][1]);
+                let sq = |v: Fr| v.square();
+                if full {
+                    let sel = if step == 0 {
+                        self.q_full_absorb
+                    } else {
+                        self.q_full
+                    };
+                    asg.enable(sel, r)?;
+                    let e = state.map(|s| [s[0] + c.rc[round][0], s[1] + c.rc[round][1]]);
+                    asg.put(self.sbox_square[0], r, e.map(|e| sq(e[0])));
+                    asg.put(self.sbox_square[1], r, e.map(|e| sq(e[1])));
+                    state = state.map(|s| c.full(s, round));
+                    round += 1;
+                } else {
+                    asg.enable(self.q_partial, r)?;
+                    asg.fixed(rc[2], r, c.rc[round + 1][0]);
+                    asg.fixed(rc[3], r, c.rc[round + 1][1]);
+                    asg.put(
+                        self.sbox_square[0],
+                        r,
+                        state.map(|s| sq(s[0] + c.rc[round][0])),
+                    );
+                    let mid = state.map(|s| c.partial(s, round));
+                    asg.put(self.input, r, mid.map(|s| s[0]));
+                    asg.put(
+                        self.sbox_square[1],
+                        r,
+                        mid.map(|s| sq(s[0] + c.rc[round + 1][0])),
+                    );
+                    state = mid.map(|s| c.partial(s, round + 1));
+                    round += 2;
+                }
+                out = asg.put(s0, r + 1, state.map(|s| s[0]));
+                asg.put(s1, r + 1, state.map(|s| s[1]));
+            }
+            row += ROWS_PER_PERMUTATION;
+        }
+        asg.poseidon_row = row + 1;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
+    use halo2_proofs::dev::MockProver;
+    use halo2_proofs::plonk::{Circuit, Instance};
+
+    use super::*;
+    use crate::circuit::Hooks;
+
+    /// Hashes its inputs with the chip; the output is the public input.
+    #[derive(Clone, Default)]
+    struct HashCircuit(Vec<Fr>);
+
+    impl Circuit<Fr> for HashCircuit {
+        type Config = (PoseidonConfig, Column<Instance>);
+        type FloorPlanner = SimpleFloorPlanner;
+        type Params = ();
+
+        fn without_witnesses(&self) -> Self {
+            HashCircuit(vec![Fr::ZERO; self.0.len()])
+        }
+
+        fn configure(meta: &mut ConstraintSystem<Fr>) -> Self::Config {
+            let [s0, s1, x, p0, p1] = [(); 5].map(|_| meta.advice_column());
+            let rc = [(); 4].map(|_| meta.fixed_column());
+            let instance = meta.instance_column();
+            for col in [s0, x] {
+                meta.enable_equality(col);
+            }
+            meta.enable_equality(instance);
+            let cfg = PoseidonConfig::configure(meta, [s0, s1], x, [p0, p1], rc);
+            (cfg, instance)
+        }
+
+        fn synthesize(
+            &self,
+            (cfg, instance): Self::Config,
+            mut layouter: impl Layouter<Fr>,
+        ) -> Result<(), PlonkError> {
+            let hooks = Hooks::default();
+            let out = layouter.assign_region(
+                || "hash",
+                |mut region| {
+                    let mut asg = Assigner::new(&mut region, &hooks);
+                    // The inputs, as copies of cells of the input column past the
+                    // permutation rows.
+                    let base = 40 * self.0.len() + 2;
+                    let inputs: Vec<Var> = self
+                        .0
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| asg.put(cfg.input, base + i, Value::known(*v)))
+                        .collect();
+                    cfg.hash(&mut asg, &Constants::get(), &inputs)
+                },
+            )?;
+            layouter.constrain_instance(out.cell, instance, 0);
+            Ok(())
+        }
+    }
+
+    fn hash_of(inputs: &[u64]) -> (HashCircuit, Fr) {
+        let core: Vec<summa_agg::Fr> = inputs.iter().map(|&v| summa_agg::Fr::from(v)).collect();
+        let want = to_circuit(&poseidon::hash(&core));
+        (HashCircuit(core.iter().map(to_circuit).collect()), want)
+    }
+
+    #[test]
+    fn the_chip_hashes_as_the_core_does_and_nothing_else_satisfies_it() {
+        for inputs in [&[7u64][..], &[1, 2], &[3, 4, 5]] {
+            let (circuit, want) = hash_of(inputs);
+            let ok = MockProver::run(9, &circuit, vec![vec![want]]).unwrap();
+            assert!(ok.verify().is_ok(), "{inputs:?}");
+            let bad = MockProver::run(9, &circuit, vec![vec![want + Fr::ONE]]).unwrap();
+            assert!(bad.verify().is_err(), "{inputs:?}");
+        }
+        // The domain separates lengths: [1, 2] is not [1, 2, 0].
+        let (short, _) = hash_of(&[1, 2]);
+        let (_, long) = hash_of(&[1, 2, 0]);
+        let p = MockProver::run(9, &short, vec![vec![long]]).unwrap();
+        assert!(p.verify().is_err());
+    }
+}
