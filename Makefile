@@ -7,7 +7,7 @@
 CARGO ?= cargo
 EXAMPLE_OUT ?= out/example
 
-.PHONY: example test tools lint unit infra e2e fuzz fuzz-smoke fuzz-seeds bench arm64 arm64-test sam-build
+.PHONY: example test tools lint unit infra e2e fuzz fuzz-smoke fuzz-seeds bench arm64 arm64-test sam-build verifier verifier-test verifier-repro verifier-bench
 
 # The embedded default needs no AWS SDK: build the CLI without its S3 mode. After
 # the round, a user's zero-knowledge proof with keys on the UNSAFE test SRS
@@ -41,7 +41,7 @@ infra:
 e2e:
 	bash infra/local/test-e2e.sh
 
-test: tools lint unit infra e2e fuzz-smoke arm64 arm64-test sam-build
+test: tools lint unit infra e2e verifier verifier-test fuzz-smoke arm64 arm64-test sam-build
 
 # Coverage-guided fuzzing (fuzz/, cargo-fuzz + libFuzzer on the nightly toolchain) of
 # every reader of untrusted bytes: each target for FUZZ_SECONDS (default 60), then
@@ -86,3 +86,26 @@ sam-build:
 # What `sam build` runs per function (BuildMethod: makefile; ARTIFACTS_DIR is SAM's).
 build-%Function:
 	bash infra/sam-build.sh $*Function "$(ARTIFACTS_DIR)"
+
+# The WebAssembly verifier (verifier/): built for wasm32-unknown-unknown with Debian's
+# rustc-web and rust-web-src (installed by the script), packed into verifier/pkg/
+# (summa_verifier.js + .wasm, and the static page in verifier/pkg/web/); prints the
+# module's SHA-256 and the sizes.
+verifier:
+	bash verifier/build.sh
+
+# Node tests of the module and a headless-Chromium test of the page (Debian's
+# chromium, npm's playwright-core, installed by the script), on fixtures made by the
+# native CLI; screenshots in target/verifier-test/browser/.
+verifier-test:
+	bash verifier/test.sh
+
+# Two clean builds in two directories: the same bytes (not in `make test`: two
+# clean wasm builds took 11.5 min on 2 cores).
+verifier-repro:
+	bash verifier/repro.sh
+
+# The README's verifier figures: a synthetic depth-28, 2-currency proof timed in Node
+# and headless Chromium (after `make verifier verifier-test`).
+verifier-bench:
+	bash verifier/bench.sh

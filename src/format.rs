@@ -84,8 +84,18 @@ impl ReadAt for Vec<u8> {
 }
 
 impl ReadAt for std::fs::File {
+    #[cfg(unix)]
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         std::os::unix::fs::FileExt::read_exact_at(self, buf, offset)
+    }
+    /// Elsewhere (the WebAssembly verifier, verifier/, which reads no files) a seek
+    /// and a read.
+    #[cfg(not(unix))]
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        use std::io::{Read, Seek};
+        let mut file = self;
+        file.seek(io::SeekFrom::Start(offset))?;
+        file.read_exact(buf)
     }
     fn size(&self) -> io::Result<u64> {
         Ok(self.metadata()?.len())

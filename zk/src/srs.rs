@@ -10,8 +10,10 @@
 //! - `Processed`: compressed points, as `summa-agg zk-keys` writes `srs.bin`.
 //!
 //! The file may hold more points than the circuit needs: only the first `2^k`
-//! powers are read. The file's Lagrange points are never used: they are computed
-//! from the checked powers (an inverse FFT in the group).
+//! powers are read. For the prover, [`read`] takes the file's Lagrange points when
+//! it holds exactly `2^k` (checked against the powers) and otherwise computes them
+//! from the powers (an inverse FFT in the group); [`read_for_verifier`] neither
+//! reads nor computes any (key derivation commits with the powers).
 //!
 //! The power check: with `g_i` the file's powers, `g_0` must be G1's generator,
 //! `[1]_2` G2's, and for a challenge ρ (a hash of everything read, so fixed after
@@ -150,6 +152,23 @@ pub fn s_g2_of(bytes: &[u8]) -> Result<G2Affine> {
 /// Reads and checks an SRS file for a circuit of `2^k` rows. The unsafe test
 /// setup is accepted only with `allow_unsafe_test`.
 pub fn read(bytes: &[u8], k: u32, allow_unsafe_test: bool) -> Result<CheckedSrs> {
+    read_checked(bytes, k, allow_unsafe_test, true)
+}
+
+/// [`read`] for a verifier: the same checks, but the Lagrange points are not
+/// computed (left empty). Enough for [`crate::verifier::derive_vk`] and for
+/// verifying a proof, which use the powers, `[1]_2` and `[τ]_2` only; never for
+/// proving.
+pub fn read_for_verifier(bytes: &[u8], k: u32, allow_unsafe_test: bool) -> Result<CheckedSrs> {
+    read_checked(bytes, k, allow_unsafe_test, false)
+}
+
+fn read_checked(
+    bytes: &[u8],
+    k: u32,
+    allow_unsafe_test: bool,
+    with_lagrange: bool,
+) -> Result<CheckedSrs> {
     let (file_k, enc) = layout(bytes)?;
     if file_k < k {
         return Err(bad(format!(
@@ -188,7 +207,10 @@ pub fn read(bytes: &[u8], k: u32, allow_unsafe_test: bool) -> Result<CheckedSrs>
     // The Lagrange points: a file of exactly 2^k points holds those of the circuit's
     // domain, checked against the powers (cheap); otherwise they are computed from
     // the powers (an inverse FFT in the group: seconds at k = 14).
-    let lagrange = if file_k == k {
+    // A verifier needs none (`read_for_verifier`): left empty.
+    let lagrange = if !with_lagrange {
+        Some(Vec::new())
+    } else if file_k == k {
         let at = 4 + n * len;
         let lagrange_bytes = &bytes[at..at + n * len];
         let lagrange = parse_g1(enc, lagrange_bytes, n, "Lagrange point")?;

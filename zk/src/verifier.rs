@@ -21,11 +21,15 @@
 //! module holds no prover: it is what the command line and the WebAssembly
 //! verifier share.
 
-use halo2_proofs::halo2curves::bn256::{Bn256, Fr as CircuitFr, G1Affine};
+use halo2_proofs::arithmetic::best_multiexp;
+use halo2_proofs::halo2curves::bn256::{Bn256, Fr as CircuitFr, G1Affine, G1};
 use halo2_proofs::plonk::{keygen_vk, verify_proof, VerifyingKey};
+use halo2_proofs::poly::commitment::{Blind, Params, ParamsProver};
 use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
+use halo2_proofs::poly::kzg::msm::MSMKZG;
 use halo2_proofs::poly::kzg::multiopen::VerifierSHPLONK;
 use halo2_proofs::poly::kzg::strategy::SingleStrategy;
+use halo2_proofs::poly::{EvaluationDomain, LagrangeCoeff, Polynomial};
 use halo2_proofs::transcript::{Blake2bRead, Challenge255, TranscriptReadBuffer};
 use halo2_proofs::SerdeFormat;
 use serde::Serialize;
@@ -45,10 +49,65 @@ use crate::{srs, Error, Result};
 const MAX_PROOF_BYTES: usize = 64 * 1024;
 
 /// The verifying key of `shape`'s circuit over `params` (key generation is
-/// deterministic: the same circuit and SRS give the same key, byte for byte).
+/// deterministic: the same circuit and SRS give the same key, byte for byte). Only
+/// the powers `[τ^i]_1` of `params` are used ([`PowersOnly`]): its Lagrange points
+/// may be absent ([`srs::read_for_verifier`]).
 pub fn derive_vk(params: &ParamsKZG<Bn256>, shape: &Shape) -> Result<VerifyingKey<G1Affine>> {
     shape.validate()?;
-    Ok(keygen_vk(params, &InclusionCircuit::keygen(*shape))?)
+    let powers = PowersOnly {
+        params,
+        domain: EvaluationDomain::new(1, params.k()),
+    };
+    Ok(keygen_vk(&powers, &InclusionCircuit::keygen(*shape))?)
+}
+
+/// halo2's `Params` over the powers `[τ^i]_1` alone, for key generation: a
+/// polynomial given by its evaluations is interpolated (an inverse FFT in the
+/// field) and its coefficients are committed to the powers, which is the same
+/// point as its evaluations committed to the Lagrange points `[L_i(τ)]_1`. So a
+/// verifier never computes the Lagrange points, an FFT in the group that took
+/// nearly all of an SRS check's time (over 2 minutes at k = 14 in WebAssembly).
+#[derive(Clone, Debug)]
+struct PowersOnly<'a> {
+    params: &'a ParamsKZG<Bn256>,
+    domain: EvaluationDomain<CircuitFr>,
+}
+
+impl<'a> Params<'a, G1Affine> for PowersOnly<'a> {
+    type MSM = MSMKZG<Bn256>;
+
+    fn k(&self) -> u32 {
+        self.params.k()
+    }
+
+    fn n(&self) -> u64 {
+        self.params.n()
+    }
+
+    fn downsize(&mut self, _: u32) {
+        unreachable!("key generation never downsizes its parameters")
+    }
+
+    fn empty_msm(&'a self) -> Self::MSM {
+        MSMKZG::new()
+    }
+
+    fn commit_lagrange(
+        &self,
+        poly: &Polynomial<CircuitFr, LagrangeCoeff>,
+        _: Blind<CircuitFr>,
+    ) -> G1 {
+        let coeffs = self.domain.lagrange_to_coeff(poly.clone());
+        best_multiexp(&coeffs, &self.params.get_g()[..coeffs.len()])
+    }
+
+    fn write<W: std::io::Write>(&self, _: &mut W) -> std::io::Result<()> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+
+    fn read<R: std::io::Read>(_: &mut R) -> std::io::Result<Self> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
 }
 
 /// A verifying key's bytes (halo2 `RawBytes`, as `vk.bin` holds it).
@@ -380,13 +439,13 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Checks `srs_file` ([`crate::srs::read`]) and derives the verifying key of
+    /// Checks `srs_file` ([`crate::srs::read_for_verifier`]) and derives the verifying key of
     /// `shape`'s circuit over it.
     pub fn new(srs_file: &[u8], shape: &Shape, opts: &Options) -> Result<Prepared> {
         shape.validate()?;
         let now = || opts.clock.map(|c| c());
         let t0 = now();
-        let checked = srs::read(srs_file, shape.k(), opts.unsafe_test_srs)?;
+        let checked = srs::read_for_verifier(srs_file, shape.k(), opts.unsafe_test_srs)?;
         let t1 = now();
         let vk = derive_vk(&checked.params, shape)?;
         let t2 = now();
@@ -473,4 +532,44 @@ pub fn verify_files(
         .map_err(|e| input(format!("the proof file is not a zero-knowledge proof: {e}")))?;
     let published = Published::from_result_json(result_json)?;
     verify(&proof, &published, srs_file, opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use halo2_proofs::poly::commitment::ParamsProver;
+    use rand_chacha::rand_core::SeedableRng;
+    use summa_agg::Layout;
+
+    /// The key derived with the powers alone is halo2's own `keygen_vk` over the
+    /// Lagrange points, byte for byte, for parameters with or without those points.
+    #[test]
+    fn derive_vk_equals_keygen_vk_over_the_lagrange_points() {
+        for layout in [Layout::V1, Layout::Legacy] {
+            let shape = Shape {
+                layout,
+                depth: 6,
+                currencies: 2,
+                n_bytes: 14,
+            };
+            let params =
+                ParamsKZG::<Bn256>::setup(shape.k(), rand_chacha::ChaCha20Rng::from_seed([7; 32]));
+            let halo2 = keygen_vk(&params, &InclusionCircuit::keygen(shape)).unwrap();
+            assert_eq!(
+                vk_bytes(&derive_vk(&params, &shape).unwrap()),
+                vk_bytes(&halo2)
+            );
+            let powers_only = params.from_parts(
+                params.k(),
+                params.get_g().to_vec(),
+                Some(Vec::new()),
+                params.g2(),
+                params.s_g2(),
+            );
+            assert_eq!(
+                vk_bytes(&derive_vk(&powers_only, &shape).unwrap()),
+                vk_bytes(&halo2)
+            );
+        }
+    }
 }

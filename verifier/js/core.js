@@ -1,0 +1,139 @@
+// The JavaScript side of the verifier's WebAssembly ABI (verifier/src/wasm.rs).
+// Not loaded as is: verifier/js/pack.mjs wraps it into the ES module
+// pkg/summa_verifier.js (browser and Node) and into the page's classic script
+// pkg/web/summa_verifier_embed.js (which must also work from file://, where a
+// page can load neither modules nor other files). Both share this one text.
+//
+// verify() never throws: every failure, including a trap of the module on
+// malformed input (it is built with panic=abort), is returned as
+// { ok: false, error: "a sentence" }, and a trapped instance is replaced.
+
+let compiledModule = null;
+let instance = null;
+let loadMs = null;
+
+// The module's one import: a clock for its timings.
+const imports = { summa: { now_ms: () => now() } };
+
+const now = () =>
+  typeof performance !== 'undefined' && performance.now ? performance.now() : Date.now();
+
+function refused(error) {
+  return {
+    ok: false,
+    error,
+    username: null,
+    balances: [],
+    root: null,
+    totals: [],
+    shape: null,
+    unsafeTestSrs: false,
+    setup: null,
+    timingsMs: null,
+  };
+}
+
+// Compiles and instantiates the module from its bytes (Uint8Array, ArrayBuffer) or
+// a Response. Returns { loadMs }.
+async function initFrom(source) {
+  const start = now();
+  let bytes = source;
+  if (typeof Response !== 'undefined' && source instanceof Response) {
+    bytes = await source.arrayBuffer();
+  }
+  if (!(bytes instanceof ArrayBuffer || ArrayBuffer.isView(bytes))) {
+    throw new TypeError('init: expected the .wasm file as bytes (Uint8Array or ArrayBuffer)');
+  }
+  compiledModule = await WebAssembly.compile(bytes);
+  instance = await WebAssembly.instantiate(compiledModule, imports);
+  loadMs = now() - start;
+  return { loadMs };
+}
+
+function asBytes(value, what) {
+  if (typeof value === 'string') return new TextEncoder().encode(value);
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  throw new Error(`${what} must be ${what === 'The SRS' ? 'a Uint8Array' : 'a string'}, not ${value === null ? 'null' : typeof value}.`);
+}
+
+function cleanOptions(options) {
+  const out = {};
+  if (options === undefined || options === null) return out;
+  if (typeof options !== 'object') throw new Error('The options must be an object.');
+  if (options.username !== undefined && options.username !== null && options.username !== '') {
+    if (typeof options.username !== 'string') throw new Error('The expected username must be a string.');
+    out.username = options.username;
+  }
+  if (options.balances !== undefined && options.balances !== null) {
+    if (!Array.isArray(options.balances) || !options.balances.every((b) => typeof b === 'string')) {
+      throw new Error('The expected balances must be a list of decimal strings, in the published currency order.');
+    }
+    out.balances = options.balances.slice();
+  }
+  if (options.unsafeTestSrs !== undefined && options.unsafeTestSrs !== false) {
+    if (options.unsafeTestSrs !== true) throw new Error('unsafeTestSrs must be true or false.');
+    out.unsafeTestSrs = true;
+  }
+  return out;
+}
+
+function panicMessage() {
+  try {
+    const memory = instance.exports.memory;
+    const at = instance.exports.summa_panic_message();
+    const len = new DataView(memory.buffer).getUint32(at, true);
+    return new TextDecoder().decode(new Uint8Array(memory.buffer, at + 4, len));
+  } catch (_) {
+    return '';
+  }
+}
+
+// verify(proofJson, resultJson, srs, options) -> outcome (see README).
+function verify(proofJson, resultJson, srs, options) {
+  if (!instance) {
+    return refused('The verifier is not initialised: await its default export (init) first.');
+  }
+  const start = now();
+  let inputs;
+  let opts;
+  try {
+    inputs = [
+      asBytes(proofJson, 'The proof'),
+      asBytes(resultJson, 'The result'),
+      asBytes(srs, 'The SRS'),
+      new TextEncoder().encode(JSON.stringify(cleanOptions(options))),
+    ];
+  } catch (e) {
+    return refused(e.message);
+  }
+  const ex = instance.exports;
+  const buffers = [];
+  try {
+    for (const bytes of inputs) {
+      const ptr = ex.summa_alloc(bytes.length);
+      new Uint8Array(ex.memory.buffer, ptr, bytes.length).set(bytes);
+      buffers.push([ptr, bytes.length]);
+    }
+    const out = ex.summa_verify(...buffers.flat());
+    const len = new DataView(ex.memory.buffer).getUint32(out, true);
+    const text = new TextDecoder().decode(new Uint8Array(ex.memory.buffer, out + 4, len));
+    ex.summa_free(out, 4 + len);
+    for (const [ptr, n] of buffers) ex.summa_free(ptr, n);
+    const outcome = Object.assign(refused(null), JSON.parse(text));
+    outcome.timingsMs = Object.assign({}, outcome.timingsMs, { total: now() - start, load: loadMs });
+    if (outcome.ok !== true) outcome.ok = false;
+    if (!outcome.ok && !outcome.error) outcome.error = 'The proof was not verified.';
+    return outcome;
+  } catch (e) {
+    // A trap (a panic aborts the module): its message, then a fresh instance.
+    const why = panicMessage() || (e && e.message) || String(e);
+    try {
+      instance = new WebAssembly.Instance(compiledModule, imports);
+    } catch (_) {
+      instance = null;
+    }
+    return refused(`The files could not be checked: the verifier failed on them (${why}). They are malformed or not the custodian's.`);
+  }
+}

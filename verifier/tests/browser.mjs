@@ -1,0 +1,158 @@
+// The page in headless Chromium (Debian's, driven by playwright-core):
+//
+//   node verifier/tests/browser.mjs FIXTURES OUT
+//
+// 1. Served over HTTP from a folder holding the page, result.json and srs.bin (as a
+//    custodian publishes it): the page loads those itself; the user picks the proof
+//    with the keyboard; the verified state shows the right record. Then a tampered
+//    proof: the failure and its reason. Every request the page makes is to its own
+//    folder. At phone width nothing overflows.
+// 2. Opened from file://: the user picks all three files.
+// Screenshots: OUT/verified.png, OUT/failed.png, OUT/phone.png, OUT/file-url.png.
+// Timings (load, check) are printed for the README.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const [fixtures, outArg] = process.argv.slice(2);
+assert.ok(fixtures && outArg, 'usage: node browser.mjs FIXTURES OUT');
+const out = resolve(outArg);
+const here = new URL('.', import.meta.url).pathname;
+const web = resolve(process.env.SUMMA_VERIFIER_PKG || join(here, '..', 'pkg'), 'web');
+const require = createRequire(join(resolve(process.env.PLAYWRIGHT_PREFIX), "package.json"));
+const { chromium } = require('playwright-core');
+
+mkdirSync(out, { recursive: true });
+const site = join(out, 'site');
+mkdirSync(site, { recursive: true });
+for (const f of readdirSync(web)) copyFileSync(join(web, f), join(site, f));
+copyFileSync(join(fixtures, 'result.json'), join(site, 'result.json'));
+copyFileSync(join(fixtures, 'srs.bin'), join(site, 'srs.bin'));
+const proofPath = join(fixtures, 'proof.json');
+const proof = JSON.parse(readFileSync(proofPath, 'utf8'));
+const published = JSON.parse(readFileSync(join(fixtures, 'result.json'), 'utf8'));
+const tamperedPath = join(out, 'tampered-proof.json');
+const p = proof.proof;
+writeFileSync(tamperedPath, JSON.stringify({ ...proof, proof: p.slice(0, 100) + (p[100] === '0' ? '1' : '0') + p.slice(101) }));
+
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' };
+const server = createServer((req, res) => {
+  const name = decodeURIComponent(new URL(req.url, 'http://x').pathname).replace(/^\/+/, '') || 'index.html';
+  try {
+    const body = readFileSync(join(site, name.replaceAll('..', '')));
+    res.writeHead(200, { 'content-type': types[name.slice(name.lastIndexOf('.'))] || 'application/octet-stream' });
+    res.end(body);
+  } catch (_) {
+    res.writeHead(404);
+    res.end();
+  }
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const origin = `http://127.0.0.1:${server.address().port}`;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+let failed = false;
+try {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 1200 } });
+  const page = await context.newPage();
+  const requests = [];
+  page.on('request', (r) => requests.push(r.url()));
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+
+  // 1. Over HTTP: result.json and srs.bin come from the page's folder.
+  const t0 = Date.now();
+  await page.goto(`${origin}/index.html`);
+  await page.waitForFunction(() => document.getElementById('srs-name').textContent.includes('srs.bin'));
+  const state = () => page.evaluate(() => document.body.dataset.state);
+  assert.equal(await state(), 'pending');
+  // Keyboard only: Tab to the proof picker first, then to the test-SRS checkbox.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'proof');
+  await page.focus('#unsafe');
+  await page.keyboard.press('Space');
+  assert.equal(await page.isChecked('#unsafe'), true);
+  const picked = Date.now();
+  await page.setInputFiles('#proof', proofPath);
+  await page.waitForFunction(() => ['ok', 'fail'].includes(document.body.dataset.state), null, { timeout: 120000 });
+  const checkMs = Date.now() - picked;
+  const outcome = await page.evaluate(() => window.summaOutcome);
+  assert.equal(outcome.ok, true, outcome.error);
+  assert.equal(await state(), 'ok');
+  const text = await page.textContent('#outcome');
+  assert.match(text, /Verified/);
+  assert.match(text, /UNSAFE TEST SRS/);
+  assert.ok(await page.isVisible('#test-srs'));
+  assert.equal(await page.textContent('#username'), proof.entry.username);
+  const rows = await page.$$eval('#balances tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  assert.deepEqual(rows, published.currencies.map((c, i) => [c.name, c.chain, proof.entry.balances[i]]));
+  const totals = await page.$$eval('#totals tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  assert.deepEqual(totals, published.currencies.map((c, i) => [c.name, c.chain, published.root.balances[i]]));
+  assert.equal(await page.textContent('#root'), published.root.hash);
+  await page.screenshot({ path: join(out, 'verified.png'), fullPage: true });
+  console.log(`chromium: page ready ${picked - t0} ms, check ${checkMs} ms (load ${outcome.timingsMs.load?.toFixed(0)} ms, verify ${outcome.timingsMs.total?.toFixed(0)} ms), timings ${JSON.stringify(outcome.timingsMs)}`);
+
+  // A tampered proof: refused, with its reason.
+  await page.setInputFiles('#proof', tamperedPath);
+  await page.waitForFunction(() => document.body.dataset.state === 'fail', null, { timeout: 120000 });
+  assert.match(await page.textContent('#state'), /Not verified/);
+  assert.ok(await page.isVisible('#reason'));
+  assert.ok((await page.textContent('#reason')).length > 10);
+  assert.equal(await page.isVisible('#details'), false);
+  await page.screenshot({ path: join(out, 'failed.png'), fullPage: true });
+
+  // Without the test-SRS box: refused, saying why.
+  await page.setInputFiles('#proof', proofPath);
+  await page.waitForFunction(() => document.body.dataset.state === 'ok', null, { timeout: 120000 });
+  await page.click('#unsafe');
+  await page.waitForFunction(() => document.body.dataset.state === 'fail', null, { timeout: 120000 });
+  assert.match(await page.textContent('#reason'), /test SRS|unsafe/i);
+
+  // Phone width: nothing wider than the screen.
+  await page.click('#unsafe');
+  await page.waitForFunction(() => document.body.dataset.state === 'ok', null, { timeout: 120000 });
+  await page.setViewportSize({ width: 360, height: 800 });
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 360, `the page is ${width} px wide at 360`);
+  await page.screenshot({ path: join(out, 'phone.png'), fullPage: true });
+
+  const own = new Set(['index.html', 'style.css', 'summa_verifier_embed.js', 'app.js', 'result.json', 'srs.bin', 'proof.json']);
+  for (const url of requests) {
+    assert.ok(url.startsWith(`${origin}/`), `a request outside the page's folder: ${url}`);
+    assert.ok(own.has(url.slice(origin.length + 1)), `an unexpected request: ${url}`);
+  }
+  console.log(`chromium: requests over HTTP: ${requests.map((u) => u.slice(origin.length + 1)).join(', ')}`);
+  assert.deepEqual(errors.filter((e) => !/404|Failed to load resource/.test(e)), []);
+
+  // 2. From file://: everything picked.
+  const filePage = await context.newPage();
+  const fileRequests = [];
+  filePage.on('request', (r) => fileRequests.push(r.url()));
+  await filePage.goto(pathToFileURL(join(site, 'index.html')).href);
+  await filePage.check('#unsafe');
+  await filePage.setInputFiles('#result', join(fixtures, 'result.json'));
+  await filePage.setInputFiles('#srs', join(fixtures, 'srs.bin'));
+  await filePage.setInputFiles('#proof', proofPath);
+  await filePage.waitForFunction(() => ['ok', 'fail'].includes(document.body.dataset.state), null, { timeout: 120000 });
+  const fileOutcome = await filePage.evaluate(() => window.summaOutcome);
+  assert.equal(fileOutcome.ok, true, fileOutcome.error);
+  await filePage.screenshot({ path: join(out, 'file-url.png'), fullPage: true });
+  for (const url of fileRequests) assert.ok(url.startsWith('file://'), `a request from file://: ${url}`);
+  console.log(`chromium: file:// requests: ${fileRequests.length}, all file://`);
+} catch (e) {
+  failed = true;
+  console.error(e);
+} finally {
+  await browser.close();
+  server.close();
+}
+console.log(`browser test: screenshots in ${out}`);
+process.exit(failed ? 1 : 0);

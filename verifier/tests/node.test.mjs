@@ -1,0 +1,141 @@
+// The ES module verifier/pkg/summa_verifier.js in Node: a genuine proof is accepted
+// and shows the user's record; every way to cheat that `summa-agg verify` refuses is
+// refused here too, with its reason.
+//
+//   SUMMA_VERIFIER_FIXTURES=DIR node --test verifier/tests/node.test.mjs
+//
+// DIR is made by verifier/tests/fixtures.sh.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+const here = new URL('.', import.meta.url).pathname;
+const pkg = process.env.SUMMA_VERIFIER_PKG || join(here, '..', 'pkg');
+const dir = process.env.SUMMA_VERIFIER_FIXTURES;
+assert.ok(dir, 'set SUMMA_VERIFIER_FIXTURES (verifier/tests/fixtures.sh makes it)');
+
+const { default: init, verify, WASM_SHA256 } = await import(join(pkg, 'summa_verifier.js'));
+const loaded = await init();
+
+const proof = readFileSync(join(dir, 'proof.json'), 'utf8');
+const otherProof = readFileSync(join(dir, 'other-proof.json'), 'utf8');
+const result = readFileSync(join(dir, 'result.json'), 'utf8');
+const srs = new Uint8Array(readFileSync(join(dir, 'srs.bin')));
+const published = JSON.parse(result);
+const entry = JSON.parse(proof).entry;
+const TEST = { unsafeTestSrs: true };
+
+const edit = (json, change) => {
+  const v = JSON.parse(json);
+  change(v);
+  return JSON.stringify(v, null, 2);
+};
+function refused(outcome, reason) {
+  assert.equal(outcome.ok, false, `accepted: ${JSON.stringify(outcome)}`);
+  assert.equal(typeof outcome.error, 'string');
+  assert.match(outcome.error, reason);
+  assert.deepEqual(outcome.balances, []);
+  assert.equal(outcome.username, null);
+}
+
+test('the module loads and says which .wasm it is', () => {
+  assert.match(WASM_SHA256, /^[0-9a-f]{64}$/);
+  const file = readFileSync(join(pkg, 'summa_verifier.wasm.sha256'), 'utf8');
+  assert.equal(file.split(' ')[0], WASM_SHA256);
+  assert.ok(loaded.loadMs >= 0);
+});
+
+test('a genuine proof is accepted and shows the user record, the root and the totals', () => {
+  const t0 = performance.now();
+  const out = verify(proof, result, srs, TEST);
+  const ms = performance.now() - t0;
+  assert.equal(out.error, null);
+  assert.equal(out.ok, true);
+  assert.equal(out.username, 'dxGaEAii');
+  assert.equal(out.unsafeTestSrs, true);
+  assert.deepEqual(
+    out.balances,
+    published.currencies.map((c, i) => ({ currency: c.name, chain: c.chain, amount: entry.balances[i] })),
+  );
+  assert.deepEqual(
+    out.totals,
+    published.currencies.map((c, i) => ({ currency: c.name, chain: c.chain, amount: published.root.balances[i] })),
+  );
+  assert.equal(out.root, published.root.hash);
+  assert.match(out.shape, /^v1-d6-c2-b14$/);
+  console.log(`node: load ${loaded.loadMs.toFixed(0)} ms, verify ${ms.toFixed(0)} ms, timings ${JSON.stringify(out.timingsMs)}`);
+});
+
+test('the expected username and balances, when given, must match', () => {
+  const ok = verify(proof, result, srs, { ...TEST, username: 'dxGaEAii', balances: entry.balances });
+  assert.equal(ok.ok, true, ok.error);
+  refused(verify(proof, result, srs, { ...TEST, username: 'aaGaEAaa' }), /username|user/i);
+  const wrong = entry.balances.map((b, i) => (i === 0 ? (BigInt(b) + 1n).toString() : b));
+  refused(verify(proof, result, srs, { ...TEST, balances: wrong }), /balance/i);
+  refused(verify(proof, result, srs, { ...TEST, balances: [entry.balances[0]] }), /balance/i);
+  refused(verify(proof, result, srs, { ...TEST, balances: [1, 2] }), /decimal strings/);
+});
+
+test('tampered proof bytes are refused', () => {
+  const tampered = edit(proof, (p) => {
+    const i = 100;
+    const c = p.proof[i] === '0' ? '1' : '0';
+    p.proof = p.proof.slice(0, i) + c + p.proof.slice(i + 1);
+  });
+  refused(verify(tampered, result, srs, TEST), /does not verify|proof/i);
+  refused(verify(edit(proof, (p) => (p.proof = '0x')), result, srs, TEST), /proof/i);
+  refused(verify(edit(proof, (p) => (p.proof = 'zz')), result, srs, TEST), /hex|proof/i);
+});
+
+test('another root is refused', () => {
+  const other = edit(result, (r) => {
+    r.root.hash = '0x' + '0'.repeat(63) + '1';
+  });
+  refused(verify(proof, other, srs, TEST), /root/i);
+  const proofOtherRoot = edit(proof, (p) => {
+    p.public_inputs.root_hash = '0x' + '0'.repeat(63) + '1';
+  });
+  refused(verify(proofOtherRoot, result, srs, TEST), /root|not verify|public/i);
+});
+
+test('a changed total is refused', () => {
+  const changed = edit(result, (r) => {
+    r.root.balances[0] = (BigInt(r.root.balances[0]) + 1n).toString();
+  });
+  refused(verify(proof, changed, srs, TEST), /total|does not verify|proof/i);
+});
+
+test("another user's record in the proof file is refused", () => {
+  const other = JSON.parse(otherProof).entry;
+  refused(verify(edit(proof, (p) => (p.entry = other)), result, srs, TEST), /leaf|entry|hash|not verify/i);
+  const richer = edit(proof, (p) => {
+    p.entry.balances[0] = (BigInt(p.entry.balances[0]) + 1000n).toString();
+  });
+  refused(verify(richer, result, srs, TEST), /leaf|entry|hash|not verify/i);
+});
+
+test('the test SRS is refused unless explicitly allowed', () => {
+  refused(verify(proof, result, srs, {}), /test SRS|unsafe/i);
+  refused(verify(proof, result, srs), /test SRS|unsafe/i);
+  refused(verify(proof, result, srs, { unsafeTestSrs: false }), /test SRS|unsafe/i);
+});
+
+test('an SRS that is not one is refused', () => {
+  refused(verify(proof, result, srs.slice(0, srs.length - 1), TEST), /SRS|srs/);
+  refused(verify(proof, result, new Uint8Array(4096).fill(7), TEST), /SRS|srs/);
+});
+
+test('malformed JSON and empty files are refused, never thrown', () => {
+  refused(verify('{"kind": ', result, srs, TEST), /proof/i);
+  refused(verify(proof, '{"root": [', srs, TEST), /result/i);
+  refused(verify('', result, srs, TEST), /proof|empty/i);
+  refused(verify(proof, '', srs, TEST), /result|empty/i);
+  refused(verify(proof, result, new Uint8Array(0), TEST), /SRS|srs|empty/i);
+  refused(verify('[]', '[]', new Uint8Array(3), TEST), /./);
+  refused(verify(null, result, srs, TEST), /must be a string/);
+  refused(verify(proof, result, 'not bytes', TEST), /./);
+  refused(verify(proof, result, srs, 'options'), /options/);
+  // Still usable afterwards (a trap replaces the instance).
+  assert.equal(verify(proof, result, srs, TEST).ok, true);
+});

@@ -1,0 +1,159 @@
+// The page: reads the three files (picked, dropped, or from the page's own folder
+// when served over HTTP), calls the WebAssembly verifier, shows the outcome. No
+// network access beyond this page's own folder (see the Content-Security-Policy).
+(function () {
+  'use strict';
+  const $ = (id) => document.getElementById(id);
+  const files = { proof: null, result: null, srs: null };
+  let ready = null;
+
+  function setState(state, text) {
+    document.body.dataset.state = state;
+    const box = $('outcome');
+    box.className = state === 'ok' ? 'ok' : state === 'fail' ? 'fail' : '';
+    $('state').textContent = text;
+  }
+
+  function fillTable(id, rows) {
+    const body = $(id).querySelector('tbody');
+    body.replaceChildren();
+    for (const r of rows) {
+      const tr = document.createElement('tr');
+      for (const [value, cls] of [[r.currency], [r.chain], [r.amount, 'amount']]) {
+        const td = document.createElement('td');
+        td.textContent = value;
+        if (cls) td.className = cls;
+        tr.appendChild(td);
+      }
+      body.appendChild(tr);
+    }
+  }
+
+  function show(outcome) {
+    window.summaOutcome = outcome;
+    $('reason').hidden = outcome.ok;
+    $('details').hidden = !outcome.ok;
+    if (!outcome.ok) {
+      setState('fail', 'Not verified: this proof does not show your balances in the published totals.');
+      $('reason').textContent = outcome.error;
+      return;
+    }
+    setState(
+      'ok',
+      outcome.unsafeTestSrs
+        ? 'Verified, but with the UNSAFE TEST SRS: this proves nothing.'
+        : 'Verified: your balances are included in the custodian\'s published totals.',
+    );
+    $('test-srs').hidden = !outcome.unsafeTestSrs;
+    $('username').textContent = outcome.username;
+    fillTable('balances', outcome.balances);
+    fillTable('totals', outcome.totals);
+    $('root').textContent = outcome.root;
+    $('shape').textContent = outcome.shape;
+    $('setup').textContent = outcome.setup || '';
+    const t = outcome.timingsMs || {};
+    const ms = (v) => (typeof v === 'number' ? `${v.toFixed(0)} ms` : 'n/a');
+    $('timing').textContent =
+      `checked in ${ms(t.total)}: SRS ${ms(t.srs)}, verifying key ${ms(t.vk)}, proof ${ms(t.proof)} ` +
+      `(verifier loaded in ${ms(t.load)})`;
+  }
+
+  async function check() {
+    if (!files.proof || !files.result || !files.srs) {
+      const missing = Object.keys(files).filter((k) => !files[k]);
+      setState('pending', `Waiting for: ${missing.map((k) => ({ proof: 'your proof file', result: 'result.json', srs: 'the ceremony file (SRS)' })[k]).join(', ')}.`);
+      $('details').hidden = true;
+      $('reason').hidden = true;
+      return;
+    }
+    setState('checking', 'Checking…');
+    $('details').hidden = true;
+    $('reason').hidden = true;
+    // Let the page paint "Checking…" before the (synchronous) verification.
+    await new Promise((r) => setTimeout(r, 30));
+    try {
+      await ready;
+    } catch (e) {
+      show({ ok: false, error: `The verifier could not be loaded in this browser: ${e.message}` });
+      return;
+    }
+    const dec = new TextDecoder();
+    show(
+      window.SummaVerifier.verify(dec.decode(files.proof.bytes), dec.decode(files.result.bytes), files.srs.bytes, {
+        unsafeTestSrs: $('unsafe').checked,
+      }),
+    );
+    $('outcome').focus();
+  }
+
+  function put(kind, name, bytes) {
+    files[kind] = { name, bytes };
+    $(`${kind}-name`).textContent = `loaded: ${name} (${bytes.length.toLocaleString('en-US')} bytes)`;
+  }
+
+  // A dropped file's kind, from its content.
+  function kindOf(bytes) {
+    try {
+      const v = JSON.parse(new TextDecoder().decode(bytes));
+      if (v && typeof v === 'object' && typeof v.kind === 'string' && v.kind.includes('proof')) return 'proof';
+      if (v && typeof v === 'object' && 'root' in v) return 'result';
+      return 'proof';
+    } catch (_) {
+      return 'srs';
+    }
+  }
+
+  async function readFile(file) {
+    return new Uint8Array(await file.arrayBuffer());
+  }
+
+  for (const kind of Object.keys(files)) {
+    $(kind).addEventListener('change', async (e) => {
+      const file = e.target.files[0];
+      if (!file) return;
+      put(kind, file.name, await readFile(file));
+      check();
+    });
+  }
+  $('unsafe').addEventListener('change', check);
+  $('again').addEventListener('click', check);
+
+  const drop = $('drop');
+  for (const ev of ['dragenter', 'dragover']) {
+    document.addEventListener(ev, (e) => {
+      e.preventDefault();
+      drop.classList.add('over');
+    });
+  }
+  document.addEventListener('dragleave', () => drop.classList.remove('over'));
+  document.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    for (const file of e.dataTransfer.files) {
+      const bytes = await readFile(file);
+      put(kindOf(bytes), file.name, bytes);
+    }
+    check();
+  });
+
+  // Served over HTTP(S) (a custodian's static site), the files of the page's own
+  // folder, when present. From file:// a page cannot read other files: pick them.
+  async function fromFolder() {
+    if (location.protocol !== 'http:' && location.protocol !== 'https:') return;
+    const wanted = [['result', 'result.json'], ['srs', 'srs.bin'], ['proof', 'proof.json']];
+    await Promise.all(
+      wanted.map(async ([kind, name]) => {
+        try {
+          const r = await fetch(name, { cache: 'no-store', credentials: 'omit' });
+          if (r.ok && !files[kind]) put(kind, name, new Uint8Array(await r.arrayBuffer()));
+        } catch (_) {
+          // Not published here: the user picks it.
+        }
+      }),
+    );
+  }
+
+  ready = window.SummaVerifier.init();
+  document.body.dataset.state = 'pending';
+  fromFolder().then(check);
+})();
