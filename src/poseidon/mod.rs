@@ -25,10 +25,15 @@ mod aarch64;
 mod constants;
 #[cfg(target_arch = "x86_64")]
 mod ifma;
-#[cfg(target_arch = "aarch64")]
+// The NEON prototype is exercised by the self-test only (not used by the engine).
+#[cfg(all(target_arch = "aarch64", feature = "reference"))]
 mod neon_fp52;
+// The self-test compares with the generic primitive (`reference`): only builds
+// with that feature (the CLI) carry it; no Lambda links it.
+#[cfg(feature = "reference")]
 mod selftest;
 
+#[cfg(feature = "reference")]
 #[doc(hidden)]
 pub use selftest::{self_test, SelfTest};
 
@@ -240,6 +245,8 @@ fn derive_optimized() -> Optimized {
 /// (these wrappers serve the self-test and the benchmark). Both return the
 /// canonical `Fr`, bit for bit the same.
 #[cfg(not(target_arch = "aarch64"))]
+// Without the self-test (feature `reference`) only `mul` and `NAME` are used here.
+#[cfg_attr(not(feature = "reference"), allow(dead_code))]
 mod ops {
     use halo2curves::bn256::Fr;
 
@@ -269,6 +276,9 @@ mod ops {
 }
 
 #[cfg(target_arch = "aarch64")]
+// Without the self-test (feature `reference`) the permutation uses the assembly
+// directly and only `NAME` is read here.
+#[cfg_attr(not(feature = "reference"), allow(dead_code, unused_imports))]
 mod ops {
     pub(super) use super::aarch64::{add, mul, square, NAME};
     use halo2curves::bn256::Fr;
