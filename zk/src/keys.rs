@@ -444,14 +444,11 @@ pub fn check_published(
     allow_unsafe_test: bool,
 ) -> Result<(Shape, Setup)> {
     let meta = read_meta(keys_json)?;
-    let srs = srs::read(srs_bytes, meta.k, allow_unsafe_test)?;
-    let derived = verifier::vk_bytes(&verifier::derive_vk(&srs.params, &meta.shape)?);
-    if derived != vk_bin {
-        return Err(Error::Keys(format!(
-            "keys are not this circuit's for shape {} (vk.bin differs from the verifying key derived from the circuit and the {} SRS)",
-            meta.shape.id(),
-            srs.setup.name()
-        )));
-    }
-    Ok((meta.shape, srs.setup))
+    let opts = verifier::Options {
+        unsafe_test_srs: allow_unsafe_test,
+        ..verifier::Options::default()
+    };
+    let prepared = verifier::Prepared::new(srs_bytes, &meta.shape, &opts)?;
+    prepared.check_vk_file(vk_bin)?;
+    Ok((meta.shape, prepared.setup()))
 }

@@ -467,6 +467,18 @@ impl Prepared {
         self.setup
     }
 
+    /// Refuses a published `vk.bin` that is not, byte for byte, the key derived here.
+    pub fn check_vk_file(&self, vk_bin: &[u8]) -> Result<()> {
+        if vk_bytes(&self.vk) != vk_bin {
+            return Err(Error::Keys(format!(
+                "keys are not this circuit's for shape {} (vk.bin differs from the verifying key derived from the circuit and the {} SRS)",
+                self.shape.id(),
+                self.setup.name()
+            )));
+        }
+        Ok(())
+    }
+
     /// Verifies a user's proof against what the custodian published.
     pub fn verify(&self, proof: &ZkProof, published: &Published, opts: &Options) -> Result<Report> {
         if published.shape != self.shape {
@@ -515,6 +527,22 @@ pub fn verify(
 ) -> Result<Report> {
     statement(proof, published, opts)?;
     Prepared::new(srs_file, &published.shape, opts)?.verify(proof, published, opts)
+}
+
+/// [`verify`], and the custodian's published `vk.bin` must be the derived key
+/// ([`Prepared::check_vk_file`]): one SRS check and one key derivation for both.
+pub fn verify_with_vk_file(
+    proof: &ZkProof,
+    published: &Published,
+    srs_file: &[u8],
+    vk_bin: &[u8],
+    opts: &Options,
+) -> Result<Report> {
+    statement(proof, published, opts)?;
+    let prepared = Prepared::new(srs_file, &published.shape, opts)?;
+    let report = prepared.verify(proof, published, opts)?;
+    prepared.check_vk_file(vk_bin)?;
+    Ok(report)
 }
 
 /// [`verify`] on the files as bytes: the user's proof, the published

@@ -175,17 +175,19 @@ pub fn verify(path: &Path, value: serde_json::Value, a: &crate::args::VerifyArgs
         unsafe_test_srs: a.unsafe_test_srs,
         clock: Some(&clock),
     };
-    let report =
-        verifier::verify(&proof, &published, &srs, &opts).map_err(|e| with_file(e, &srs_path))?;
-    if let Some(dir) = &a.keys {
-        keys::check_published(
-            &read(&dir.join("keys.json"))?,
-            &read(&dir.join("vk.bin"))?,
+    // With --keys, the custodian's vk.bin must be the key derived for the published
+    // shape (one SRS check and one key derivation serve both).
+    let report = match &a.keys {
+        Some(dir) => verifier::verify_with_vk_file(
+            &proof,
+            &published,
             &srs,
-            a.unsafe_test_srs,
-        )
-        .map_err(zk_err)?;
+            &read(&dir.join("vk.bin"))?,
+            &opts,
+        ),
+        None => verifier::verify(&proof, &published, &srs, &opts),
     }
+    .map_err(|e| with_file(e, &srs_path))?;
     warn_unsafe(report.unsafe_test_srs);
     print_report(&report, a.result.is_none());
     Ok(())
