@@ -119,18 +119,34 @@ for path in shards:
 s3.put_object(Bucket=bucket, Key=f"{prefix}/round.json", Body=json.dumps({"layout": layout}))
 PY
   in="{\"bucket\": \"$BUCKET\", \"prefix\": \"$prefix\", \"run\": \"$run\"}"
-  n="$(invoke plan "$in" | python3 -c 'import json, sys; print(json.load(sys.stdin)["shard_count"])')" ||
-    { echo "plan failed: $(tail -n 3 "$work/invoke.err")"; return; }
-  for ((i = 0; i < n; i++)); do
-    invoke mini-tree "{\"bucket\": \"$BUCKET\", \"prefix\": \"$prefix\", \"run\": \"$run\", \"shard\": $i}" >/dev/null ||
-      { echo "mini-tree $i failed: $(tail -n 3 "$work/invoke.err")"; return; }
-  done
+  invoke plan "$in" >"$work/plan.out" || { echo "plan failed: $(tail -n 3 "$work/invoke.err")"; return; }
+  n="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["shard_count"])' "$work/plan.out")"
+  # Each mini-tree gets its item of the plan's items.json, as the Map's
+  # ItemReader gives it.
+  python3 - "$BUCKET" "$work/plan.out" >"$work/items.jsonl" <<'PY' || { echo "items.json unreadable"; return; }
+import json, sys
+import boto3
+plan = json.load(open(sys.argv[2]))
+for item in json.loads(boto3.client("s3").get_object(Bucket=sys.argv[1], Key=plan["items_key"])["Body"].read()):
+    print(json.dumps(item))
+PY
+  i=0
+  while IFS= read -r item; do
+    invoke mini-tree "$item" </dev/null >/dev/null || { echo "mini-tree $i failed: $(tail -n 3 "$work/invoke.err")"; return; }
+    i=$((i + 1))
+  done <"$work/items.jsonl"
+  ((i == n)) || { echo "items.json has $i items for $n shards"; return; }
   result="$work/${prefix//\//_}.result.json"
   invoke aggregator "$in" >"$result" ||
     { echo "aggregator failed: $(tail -n 3 "$work/invoke.err")"; return; }
-  python3 - "$result" "$n" <<'PY'
+  python3 - "$result" "$n" "$BUCKET" <<'PY'
 import json, sys
-r = json.load(open(sys.argv[1]))
+import boto3
+# The aggregator answers the result without its per-shard lists and where the
+# whole result is: read that one.
+brief = json.load(open(sys.argv[1]))
+r = json.loads(boto3.client("s3").get_object(Bucket=sys.argv[3], Key=brief["result_key"])["Body"].read())
+assert r["root"] == brief["root"], (r["root"], brief["root"])
 b = r.get("build") or {}
 shards = b.get("shards", [])
 bad = [s for s in shards if (s["arch"], s["threads"]) != ("aarch64", 1)]

@@ -130,7 +130,11 @@ if [[ -f state-machine/round.asl.json ]]; then
   cat >"$fakes/plan" <<'SH'
 #!/bin/sh
 echo "$1" >"$(dirname "$0")/plan-input"
-printf '{"bucket":"b","prefix":"rounds/r1","layout":"test","n_bytes":32,"shard_count":3,"items":[0,1,2]}\n'
+# The Map's items, where the ItemReader shim reads them (LOCAL_SFN_S3_DIR/b/key).
+items="$(dirname "$0")/s3/b/rounds/r1/runs/run-1/items.json"
+mkdir -p "$(dirname "$items")"
+printf '[{"bucket":"b","prefix":"rounds/r1","run":"run-1","shard":0},{"bucket":"b","prefix":"rounds/r1","run":"run-1","shard":1},{"bucket":"b","prefix":"rounds/r1","run":"run-1","shard":2}]\n' >"$items"
+printf '{"bucket":"b","prefix":"rounds/r1","layout":"test","n_bytes":32,"shard_count":3,"items_key":"rounds/r1/runs/run-1/items.json"}\n'
 SH
   cat >"$fakes/mini-tree" <<'SH'
 #!/bin/sh
@@ -155,7 +159,7 @@ SH
     local input="${1:-}"
     [[ -n "$input" ]] || input='{"bucket":"b","prefix":"rounds/r1","run":"run-1"}'
     rm -f "$fakes"/*-input "$fakes"/*-inputs
-    node infra/local-sfn.mjs -f "$work/round.json" -r MiniTree:0 --context-file "$work/context.json" \
+    LOCAL_SFN_S3_DIR="$fakes/s3" node infra/local-sfn.mjs -f "$work/round.json" -r MiniTree:0 --context-file "$work/context.json" \
       -t "Plan:$fakes/plan" -t "MiniTree:$fakes/mini-tree" -t "Aggregate:$fakes/aggregator" \
       "$input"
   }

@@ -16,7 +16,20 @@
 //     task with RequestEntityTooLarge, what Lambda's runtime API answers). Task
 //     inputs and results are measured as the overrides get and return them, every
 //     other state's input and output from the emulator's events, and the
-//     execution's input and output.
+//     execution's input and output;
+//   * a Distributed Map with an S3 ItemReader (Resource
+//     arn:aws:states:::s3:getObject, ReaderConfig.InputType JSON), which the
+//     emulator cannot run (it reads items only from ItemsPath), runs through a
+//     shim: a Task state "<Map>.ItemReader" is put before the Map (every
+//     transition to the Map goes to it); it evaluates the ItemReader's
+//     Parameters (Bucket, Key; ".$" paths against the Map's input), reads that
+//     JSON array from S3 (AWS_ENDPOINT_URL, e.g. moto_server; or the directory
+//     LOCAL_SFN_S3_DIR, as DIR/bucket/key) and leaves it at $.__itemReader.<Map>,
+//     where the Map's ItemsPath then points. Everything else of the definition
+//     runs as written. What differs from AWS: the items pass through the state's
+//     data (they are not counted against the 256 KiB limit, since on AWS they
+//     never are in it), the reader is one more state in --trace, and the items
+//     are read once, before the Map (AWS reads them as the Map Run starts).
 //
 // Usage (needs Node >= 22: `source infra/env.sh` first):
 //   node infra/local-sfn.mjs -f DEFINITION.json [-t State:path]... [-r State:ms[,ms...]]...
@@ -195,6 +208,82 @@ if (inputs.length === 1 && inputs[0] !== "-") input = parseJson(inputs[0], "inpu
 else input = parseJson(readFileSync(0, "utf8"), "stdin input");
 
 const definition = parseJson(readFileSync(definitionFile, "utf8"), definitionFile);
+
+// The ItemReader shim (see the header): the reader states it added, by name.
+const ITEMS_FIELD = "__itemReader";
+const readerStates = {};
+function evalPath(path, data) {
+  if (path === "$") return data;
+  if (!path.startsWith("$.")) die(`ItemReader shim: only $.a.b paths are supported, not '${path}'`);
+  return path
+    .slice(2)
+    .split(".")
+    .reduce((v, k) => (v === undefined || v === null ? undefined : v[k]), data);
+}
+async function readS3Json(bucket, key) {
+  const dir = process.env.LOCAL_SFN_S3_DIR;
+  let text;
+  if (dir) {
+    text = readFileSync(resolve(dir, bucket, key), "utf8");
+  } else {
+    const endpoint = process.env.AWS_ENDPOINT_URL;
+    if (!endpoint) throw new TaskError("States.ItemReaderFailed", "the ItemReader shim needs AWS_ENDPOINT_URL (moto_server) or LOCAL_SFN_S3_DIR");
+    const url = `${endpoint.replace(/\/$/, "")}/${encodeURIComponent(bucket)}/${key.split("/").map(encodeURIComponent).join("/")}`;
+    const res = await fetch(url);
+    if (!res.ok) throw new TaskError("States.ItemReaderFailed", `s3://${bucket}/${key}: ${res.status} ${res.statusText}`);
+    text = await res.text();
+  }
+  let items;
+  try {
+    items = JSON.parse(text);
+  } catch (e) {
+    throw new TaskError("States.ItemReaderFailed", `s3://${bucket}/${key} is not JSON: ${e.message}`);
+  }
+  if (!Array.isArray(items)) throw new TaskError("States.ItemReaderFailed", `s3://${bucket}/${key} is not a JSON array`);
+  return items;
+}
+function shimItemReaders(machine) {
+  const states = machine?.States ?? {};
+  for (const [name, state] of Object.entries({ ...states })) {
+    for (const sub of [state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])]) if (sub) shimItemReaders(sub);
+    const reader = state.Type === "Map" ? state.ItemReader : undefined;
+    if (!reader) continue;
+    if (reader.Resource !== "arn:aws:states:::s3:getObject" || reader.ReaderConfig?.InputType !== "JSON") {
+      die(`ItemReader shim: state '${name}' reads ${reader.Resource} as ${reader.ReaderConfig?.InputType}; only s3:getObject of JSON is emulated`);
+    }
+    if (state.ItemsPath) die(`state '${name}' has both ItemReader and ItemsPath`);
+    const readerName = `${name}.ItemReader`;
+    const rename = (s) => {
+      if (s.Next === name) s.Next = readerName;
+      if (s.Default === name) s.Default = readerName;
+      for (const c of s.Choices ?? []) if (c.Next === name) c.Next = readerName;
+    };
+    Object.values(states).forEach(rename);
+    if (machine.StartAt === name) machine.StartAt = readerName;
+    const params = reader.Parameters ?? {};
+    readerStates[readerName] = async (input) => {
+      const arg = (field) => (params[`${field}.$`] !== undefined ? evalPath(params[`${field}.$`], input) : params[field]);
+      const [bucket, key] = [arg("Bucket"), arg("Key")];
+      if (typeof bucket !== "string" || typeof key !== "string") {
+        throw new TaskError("States.ItemReaderFailed", `state '${name}': the ItemReader's Bucket and Key are not strings (${bucket}, ${key})`);
+      }
+      return readS3Json(bucket, key);
+    };
+    states[readerName] = { Type: "Task", Resource: "arn:aws:lambda:us-east-1:000000000000:function:local-sfn-item-reader", ResultPath: `$.${ITEMS_FIELD}.${name}`, Next: name };
+    delete state.ItemReader;
+    state.ItemsPath = `$.${ITEMS_FIELD}.${name}`;
+  }
+}
+shimItemReaders(definition);
+Object.assign(overrides, readerStates);
+// The shim's items are not in the state on AWS: not measured.
+function withoutItems(value) {
+  if (value && typeof value === "object" && !Array.isArray(value) && ITEMS_FIELD in value) {
+    const { [ITEMS_FIELD]: _, ...rest } = value;
+    return rest;
+  }
+  return value;
+}
 // Every Task needs an override unless --allow-aws: without one the emulator
 // would call the real Lambda named in Resource through the AWS SDK.
 function taskStates(machine, acc = []) {
@@ -247,8 +336,8 @@ const tracing = (async () => {
       ["input", "input"],
       ["output", "output"],
     ]) {
-      const value = ev.state?.[key] ?? ev[key];
-      if (value !== undefined && !overLimit) {
+      const value = withoutItems(ev.state?.[key] ?? ev[key]);
+      if (value !== undefined && !overLimit && !(ev.state?.name in readerStates)) {
         const bytes = bytesOf(value);
         if (bytes > STATE_LIMIT) overLimit = dataLimit(`the ${what} of state '${ev.state?.name ?? "?"}'`, bytes);
       }
@@ -267,7 +356,7 @@ const tracing = (async () => {
 try {
   const result = await execution.result;
   await tracing;
-  const outBytes = bytesOf(result);
+  const outBytes = bytesOf(withoutItems(result));
   if (overLimit) throw overLimit;
   if (outBytes > STATE_LIMIT) throw dataLimit("the execution's output", outBytes);
   process.stdout.write(JSON.stringify(result) + "\n");

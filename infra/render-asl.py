@@ -20,7 +20,7 @@ DEFAULTS = {
     "PlanFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:plan",
     "MiniTreeFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:mini-tree",
     "AggregatorFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:aggregator",
-    "MapConcurrency": "1000",
+    "MapConcurrency": "900",
 }
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")

@@ -12,8 +12,7 @@ use summa_agg::json::RoundResult;
 
 use crate::handlers;
 use crate::model::{
-    AggregatorInput, AggregatorOutput, ErrorRecord, MiniTreeInput, MiniTreeOutput, PlanOutput,
-    RoundInput, RunKeys,
+    AggregatorInput, AggregatorOutput, ErrorRecord, MiniTreeOutput, PlanOutput, RoundInput, RunKeys,
 };
 use crate::storage::Storage;
 use crate::FnError;
@@ -65,18 +64,10 @@ pub async fn run<S: Storage>(
     let plan = handlers::plan(storage, input.clone()).await?;
     let planned = start.elapsed();
     progress(Progress::Planned(&plan));
-    let mut mini_trees: Vec<MiniTreeOutput> = futures::stream::iter(plan.items.clone())
-        .map(|shard| {
-            handlers::mini_tree(
-                storage,
-                MiniTreeInput {
-                    bucket: input.bucket.clone(),
-                    prefix: input.prefix.clone(),
-                    run: input.run.clone(),
-                    shard,
-                },
-            )
-        })
+    // The Map's items, as its ItemReader reads them.
+    let items = handlers::read_items(storage, &plan).await?;
+    let mut mini_trees: Vec<MiniTreeOutput> = futures::stream::iter(items)
+        .map(|item| handlers::mini_tree(storage, item))
         .buffer_unordered(concurrency.max(1))
         .inspect_ok(|out| progress(Progress::Built(out)))
         .try_collect()

@@ -2,7 +2,7 @@
 //! error records (their types are in `model`).
 
 use crate::error::FnError;
-use crate::model::{ErrorRecord, PlanFile, RunKeys};
+use crate::model::{ErrorRecord, MiniTreeInput, PlanFile, PlanOutput, RunKeys};
 use crate::storage::{Storage, StorageRead};
 
 /// Reads run R's plan, `P/runs/R/plan.json` (which `plan` wrote) and checks that
@@ -25,6 +25,25 @@ pub async fn read_plan(
         )));
     }
     Ok(plan)
+}
+
+/// Reads the Map's items that `plan` wrote (`plan.items_key`): what the state
+/// machine's `ItemReader` reads, one mini-tree input per shard, in shard order.
+pub async fn read_items(
+    storage: &impl StorageRead,
+    plan: &PlanOutput,
+) -> Result<Vec<MiniTreeInput>, FnError> {
+    let key = &plan.items_key;
+    let bytes = storage.get(&plan.bucket, key).await?;
+    let items: Vec<MiniTreeInput> = serde_json::from_slice(&bytes)
+        .map_err(|e| FnError::internal(format!("{key}: not the Map's items: {e}")))?;
+    if items.len() != plan.shard_count || items.iter().enumerate().any(|(i, it)| it.shard != i) {
+        return Err(FnError::internal(format!(
+            "{key}: not {} items in shard order",
+            plan.shard_count
+        )));
+    }
+    Ok(items)
 }
 
 /// Writes an error record (best effort is the caller's choice).

@@ -15,7 +15,9 @@ use tokio_util::io::SyncIoBridge;
 use super::artifacts::{put_binary, read_plan, write_error_record};
 use crate::error::{join_error, FnError};
 use crate::index::user_key;
-use crate::model::{ErrorRecord, MiniTreeInput, MiniTreeOutput, PlanFile, RunKeys, ShardSummary};
+use crate::model::{
+    ErrorRecord, MiniTreeInput, MiniTreeOutput, PlanFile, RunKeys, ShardSummary, ShardTask,
+};
 use crate::storage::{Storage, StoreErrorKind};
 
 /// The step's name in error messages and `error.json`.
@@ -87,10 +89,13 @@ async fn record_timeout(storage: &impl Storage, input: &MiniTreeInput, after: Du
         return;
     };
     let i = input.shard;
-    let shard_key = read_plan(storage, &input.bucket, &keys)
-        .await
-        .ok()
-        .and_then(|p| p.shards.get(i).map(|s| s.key.clone()));
+    let shard_key = match &input.task {
+        Some(task) => Some(task.planned.key.clone()),
+        None => read_plan(storage, &input.bucket, &keys)
+            .await
+            .ok()
+            .and_then(|p| p.shards.get(i).map(|s| s.key.clone())),
+    };
     let record = ErrorRecord {
         run: Some(keys.id().to_string()),
         step: Some(STEP.to_string()),
@@ -117,7 +122,7 @@ async fn existing_summary(
     storage: &impl Storage,
     bucket: &str,
     keys: &RunKeys,
-    plan: &PlanFile,
+    plan: &ShardTask,
     i: usize,
 ) -> Result<Option<ShardSummary>, FnError> {
     let bytes = match storage.get(bucket, &keys.mini_tree_summary(i)).await {
@@ -128,7 +133,7 @@ async fn existing_summary(
     let Ok(s) = serde_json::from_slice::<ShardSummary>(&bytes) else {
         return Ok(None);
     };
-    let planned = &plan.shards[i];
+    let planned = &plan.planned;
     let matches = s.run == keys.id()
         && s.layout == plan.layout
         && s.n_bytes == plan.n_bytes
@@ -144,15 +149,12 @@ async fn existing_summary(
 async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOutput, FnError> {
     let keys = RunKeys::new(&input.prefix, &input.run)?;
     let bucket = input.bucket.as_str();
-    let plan = read_plan(storage, bucket, &keys).await?;
     let i = input.shard;
-    let Some(planned) = plan.shards.get(i).cloned() else {
-        return Err(FnError::invalid(format!(
-            "shard {i} is out of range: the plan has {} shard{}",
-            plan.shards.len(),
-            if plan.shards.len() == 1 { "" } else { "s" }
-        )));
+    let plan = match &input.task {
+        Some(task) => task.clone(),
+        None => task_of(storage, bucket, &keys, i).await?,
     };
+    let planned = plan.planned.clone();
     let key = planned.key.clone();
     let in_shard = |e: FnError| e.in_shard(i, &key);
     if let Some(s) = existing_summary(storage, bucket, &keys, &plan, i)
@@ -267,6 +269,31 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
     })
 }
 
+/// Shard `i`'s task from the run's plan, for an input without one (given by
+/// hand): reads `plan.json`, whose size grows with the round's shards (the
+/// state machine's items carry their task).
+async fn task_of(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+    i: usize,
+) -> Result<ShardTask, FnError> {
+    let plan: PlanFile = read_plan(storage, bucket, keys).await?;
+    let Some(planned) = plan.shards.get(i).cloned() else {
+        return Err(FnError::invalid(format!(
+            "shard {i} is out of range: the plan has {} shard{}",
+            plan.shards.len(),
+            if plan.shards.len() == 1 { "" } else { "s" }
+        )));
+    };
+    Ok(ShardTask {
+        layout: plan.layout,
+        n_bytes: plan.n_bytes,
+        currencies: plan.currencies,
+        planned,
+    })
+}
+
 /// A shard's mini-tree as [`build_shard`] makes it.
 struct BuiltShard {
     /// The encoded mini-tree (`.mst`).
@@ -328,11 +355,11 @@ async fn reuse(
     storage: &impl Storage,
     bucket: &str,
     keys: &RunKeys,
-    plan: &PlanFile,
+    plan: &ShardTask,
     i: usize,
     from: &crate::model::ReuseFrom,
 ) -> Result<MiniTreeOutput, FnError> {
-    let planned = &plan.shards[i];
+    let planned = &plan.planned;
     let prev = RunKeys::new(&from.prefix, &from.run)?;
     let j = from.index;
     let prev_summary_key = prev.mini_tree_summary(j);

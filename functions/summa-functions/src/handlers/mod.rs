@@ -10,7 +10,7 @@ pub mod proof;
 pub mod trigger;
 
 pub use aggregator::{aggregator, publish_error};
-pub use artifacts::{read_plan, write_error_record};
+pub use artifacts::{read_items, read_plan, write_error_record};
 pub use mini_tree::mini_tree;
 pub use plan::plan;
 pub use proof::proof;

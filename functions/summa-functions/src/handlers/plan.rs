@@ -7,8 +7,8 @@ use summa_agg::shard::{check_header, read_header, Currency};
 
 use crate::error::FnError;
 use crate::model::{
-    Manifest, PlanFile, PlanOutput, PlannedShard, PreviousRound, ReuseFrom, RoundInput, RoundKeys,
-    RunKeys,
+    Manifest, MiniTreeInput, PlanFile, PlanOutput, PlannedShard, PreviousRound, ReuseFrom,
+    RoundInput, RoundKeys, RunKeys, ShardTask,
 };
 use crate::storage::Storage;
 
@@ -21,8 +21,82 @@ const MAX_HEADER_BYTES: u64 = 16 << 20;
 /// ~150 us of CPU per user on Graviton (modelled from instruction counts, see the
 /// README): 7 million users are ~2 GB and ~1,050 vCPU-s, within a Lambda's 15
 /// minutes only with 2 vCPUs or more (3,538 MB and up). Cut bigger exports with
-/// `summa-agg split`.
+/// `summa-agg split`. [`Limits::from_env`] lowers it to what the mini-tree
+/// function's memory holds.
 pub const MAX_SHARD_BYTES: u64 = 256 << 20;
+/// The most shards a round accepts. What grows with the shards: the plan and
+/// the aggregator hold one record per shard (about 1 KB each), the aggregator
+/// reads one summary per shard (64 at once) and the index reducers read one
+/// table per shard; the Map's items file is about 500 bytes per shard. At
+/// 100,000 shards every state's payload stays under 1 KB (keys, not lists).
+pub const MAX_SHARDS: usize = 100_000;
+/// Memory a mini-tree needs per byte of its CSV shard, with headroom: about 290
+/// bytes per user (the tree's levels, the usernames, the encoded file and the
+/// hashed names) over about 36 bytes of CSV per user of two currencies, rounded
+/// up to 10 (see the README's scale figures).
+pub const MINI_TREE_BYTES_PER_CSV_BYTE: u64 = 10;
+/// The environment variable that gives the plan the mini-tree function's memory
+/// in MB (the template sets it from `MiniTreeMemorySize`).
+pub const MINI_TREE_MEMORY_ENV: &str = "SUMMA_MINI_TREE_MEMORY_MB";
+/// The environment variable that lowers [`MAX_SHARDS`].
+pub const MAX_SHARDS_ENV: &str = "SUMMA_MAX_SHARDS";
+
+/// The limits a round must fit, checked by `plan` before any shard is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The most shards.
+    pub max_shards: usize,
+    /// The largest shard, in bytes of CSV.
+    pub max_shard_bytes: u64,
+    /// Where `max_shard_bytes` comes from, for the error message.
+    pub shard_bytes_reason: &'static str,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_shards: MAX_SHARDS,
+            max_shard_bytes: MAX_SHARD_BYTES,
+            shard_bytes_reason: "MAX_SHARD_BYTES",
+        }
+    }
+}
+
+impl Limits {
+    /// The limits from the environment: [`MAX_SHARDS_ENV`] (at most
+    /// [`MAX_SHARDS`]) and [`MINI_TREE_MEMORY_ENV`], which caps a shard at
+    /// 80% of the mini-tree function's memory over
+    /// [`MINI_TREE_BYTES_PER_CSV_BYTE`]. Unset: the defaults.
+    pub fn from_env() -> Result<Limits, FnError> {
+        Limits::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`Limits::from_env`] over `var` (a variable's value, if set).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Limits, FnError> {
+        let mut limits = Limits::default();
+        let read =
+            |name: &str| -> Result<Option<u64>, FnError> {
+                match var(name) {
+                    Some(v) => v.trim().parse::<u64>().map(Some).map_err(|_| {
+                        FnError::internal(format!("{name}={v:?} is not a whole number"))
+                    }),
+                    None => Ok(None),
+                }
+            };
+        if let Some(n) = read(MAX_SHARDS_ENV)? {
+            limits.max_shards = limits.max_shards.min(n as usize);
+        }
+        if let Some(mb) = read(MINI_TREE_MEMORY_ENV)? {
+            let fits = mb * (1 << 20) * 8 / 10 / MINI_TREE_BYTES_PER_CSV_BYTE;
+            if fits < limits.max_shard_bytes {
+                limits.max_shard_bytes = fits;
+                limits.shard_bytes_reason = "80% of the mini-tree function's memory (SUMMA_MINI_TREE_MEMORY_MB, MiniTreeMemorySize)";
+            }
+        }
+        Ok(limits)
+    }
+}
+
 /// Shards checked at once.
 const CONCURRENCY: usize = 32;
 
@@ -35,13 +109,16 @@ async fn shard_head(
     storage: &impl Storage,
     bucket: &str,
     key: &str,
+    limits: &Limits,
 ) -> Result<(PlannedShard, Vec<Currency>), FnError> {
     let info = storage.head(bucket, key).await?;
-    if info.size > MAX_SHARD_BYTES {
+    if info.size > limits.max_shard_bytes {
         return Err(FnError::invalid(format!(
-            "{key}: {} bytes, more than the {} MiB a shard may have (MAX_SHARD_BYTES): cut it with `summa-agg split {key} --shard-size K --out DIR`",
+            "{key}: {} bytes, more than the {} bytes ({} MiB) a shard may have ({}): cut it with `summa-agg split {key} --shard-size K --out DIR`",
             info.size,
-            MAX_SHARD_BYTES >> 20
+            limits.max_shard_bytes,
+            limits.max_shard_bytes >> 20,
+            limits.shard_bytes_reason
         )));
     }
     let planned = PlannedShard {
@@ -92,15 +169,33 @@ async fn shard_head(
 }
 
 /// Plans run R of a round: reads `P/round.json`, lists or takes the shards, checks
-/// that every shard is at most [`MAX_SHARD_BYTES`], that its header is valid and
-/// the same and that it has a user row, and writes `P/runs/R/plan.json` with each
+/// them against the round's [`Limits`] (from the environment: at most
+/// `max_shards` shards, each at most `max_shard_bytes`), that each header is
+/// valid and the same and that each shard has a user row, and writes
+/// `P/runs/R/items.json` (the Map's items) then `P/runs/R/plan.json` with each
 /// shard's ETag and size. Nothing outside `P/runs/R/` is touched: the published
 /// `P/result.json` stays until this run completes.
 pub async fn plan(storage: &impl Storage, input: RoundInput) -> Result<PlanOutput, FnError> {
-    run(storage, &input).await.map_err(|e| e.in_step(STEP))
+    let limits = Limits::from_env().map_err(|e| e.in_step(STEP))?;
+    plan_within(storage, input, &limits).await
 }
 
-async fn run(storage: &impl Storage, input: &RoundInput) -> Result<PlanOutput, FnError> {
+/// [`plan`] with the given limits.
+pub async fn plan_within(
+    storage: &impl Storage,
+    input: RoundInput,
+    limits: &Limits,
+) -> Result<PlanOutput, FnError> {
+    run(storage, &input, limits)
+        .await
+        .map_err(|e| e.in_step(STEP))
+}
+
+async fn run(
+    storage: &impl Storage,
+    input: &RoundInput,
+    limits: &Limits,
+) -> Result<PlanOutput, FnError> {
     let run = RunKeys::new(&input.prefix, &input.run)?;
     let keys = run.round();
     let bucket = input.bucket.as_str();
@@ -132,10 +227,18 @@ async fn run(storage: &impl Storage, input: &RoundInput) -> Result<PlanOutput, F
         }
     };
 
+    if shards.len() > limits.max_shards {
+        return Err(FnError::invalid(format!(
+            "{manifest_key}: {} shards, more than the {} a round may have (max_shards: MAX_SHARDS, or {MAX_SHARDS_ENV}): merge shards (up to {} bytes each) or split the round",
+            shards.len(),
+            limits.max_shards,
+            limits.max_shard_bytes
+        )));
+    }
     let heads: Vec<(PlannedShard, Vec<Currency>)> =
         futures::stream::iter(shards.iter().enumerate())
             .map(|(i, key)| async move {
-                shard_head(storage, bucket, key)
+                shard_head(storage, bucket, key, limits)
                     .await
                     .map_err(|e| e.in_shard(i, key))
             })
@@ -167,20 +270,43 @@ async fn run(storage: &impl Storage, input: &RoundInput) -> Result<PlanOutput, F
         currencies,
         shards,
     };
+    // The items first: a plan.json names a complete run.
+    let items: Vec<MiniTreeInput> = plan
+        .shards
+        .iter()
+        .enumerate()
+        .map(|(i, planned)| MiniTreeInput {
+            bucket: bucket.to_string(),
+            prefix: keys.prefix().to_string(),
+            run: run.id().to_string(),
+            shard: i,
+            task: Some(ShardTask {
+                layout: plan.layout,
+                n_bytes: plan.n_bytes,
+                currencies: plan.currencies.clone(),
+                planned: planned.clone(),
+            }),
+        })
+        .collect();
+    let mut body = serde_json::to_vec(&items).expect("items serialize");
+    body.push(b'\n');
+    drop(items);
+    storage
+        .put(bucket, &run.items(), Bytes::from(body), "application/json")
+        .await?;
     let mut body = serde_json::to_vec_pretty(&plan).expect("a plan serializes");
     body.push(b'\n');
     storage
         .put(bucket, &run.plan(), Bytes::from(body), "application/json")
         .await?;
-    let n = plan.shards.len();
     Ok(PlanOutput {
         bucket: bucket.to_string(),
         prefix: keys.prefix().to_string(),
         run: run.id().to_string(),
         layout: plan.layout,
         n_bytes: plan.n_bytes,
-        shard_count: n,
-        items: (0..n).collect(),
+        shard_count: plan.shards.len(),
+        items_key: run.items(),
     })
 }
 

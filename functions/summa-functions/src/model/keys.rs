@@ -113,6 +113,11 @@ impl RunKeys {
         self.key(PLAN_FILE)
     }
 
+    /// `P/runs/R/items.json`: the Map's items, one mini-tree input per shard.
+    pub fn items(&self) -> String {
+        self.key(ITEMS_FILE)
+    }
+
     /// `P/runs/R/mini-trees/NNNNNN.mst`.
     pub fn mini_tree(&self, i: usize) -> String {
         self.key(&summa_agg::round::mini_tree_path(i))
@@ -186,6 +191,8 @@ pub const USER_INDEX_FILE: &str = "user-index.bin";
 pub const MANIFEST_FILE: &str = "round.json";
 /// The plan's file name.
 pub const PLAN_FILE: &str = "plan.json";
+/// The Map's items file name.
+pub const ITEMS_FILE: &str = "items.json";
 /// Suffix of a shard's error record under `P/mini-trees/`.
 pub const SHARD_ERROR_SUFFIX: &str = ".error.json";
 /// The failure record's file name.

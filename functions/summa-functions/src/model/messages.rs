@@ -7,7 +7,7 @@ use summa_agg::Layout;
 use super::events::{
     ExecutionInput, ExecutionStatusEvent, EXECUTION_STATUS_CHANGE, FAILED_STATUSES,
 };
-use super::files::ErrorRecord;
+use super::files::{ErrorRecord, PlannedShard};
 use crate::error::FnError;
 
 /// Input of `plan` and of `aggregator` in normal mode: a run of a round.
@@ -21,7 +21,9 @@ pub struct RoundInput {
     pub run: String,
 }
 
-/// Output of `plan`: what the state machine's Map iterates over.
+/// Output of `plan`: where the state machine's Map reads its items. Its size
+/// does not grow with the round: the items (one [`MiniTreeInput`] per shard) are
+/// in `items_key`, which the Map reads with an S3 `ItemReader`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanOutput {
     /// The bucket.
@@ -36,11 +38,14 @@ pub struct PlanOutput {
     pub n_bytes: u8,
     /// Number of shards.
     pub shard_count: usize,
-    /// `0..shard_count`: one Map item per shard.
-    pub items: Vec<usize>,
+    /// `P/runs/R/items.json`: a JSON array of `shard_count` [`MiniTreeInput`]s,
+    /// each with its [`ShardTask`], in shard order.
+    pub items_key: String,
 }
 
-/// Input of `mini-tree`.
+/// Input of `mini-tree`: one item of the plan's `items.json` (the Map passes it
+/// as is), or by hand only the shard's index (the function then reads the plan
+/// and the items file).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MiniTreeInput {
     /// The bucket.
@@ -51,6 +56,34 @@ pub struct MiniTreeInput {
     pub run: String,
     /// The shard's index in the plan.
     pub shard: usize,
+    /// What the plan pinned for this shard, so that a mini-tree reads nothing of
+    /// the plan whose size grows with the round.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<ShardTask>,
+}
+
+/// What one mini-tree needs of its run's plan: the round's parameters and the
+/// shard's pinned version. Written by `plan` into each item of `items.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardTask {
+    /// The hash layout.
+    pub layout: Layout,
+    /// The balance range in bytes.
+    pub n_bytes: u8,
+    /// The currencies of every shard's header.
+    pub currencies: Vec<summa_agg::shard::Currency>,
+    /// The shard's key, size, ETag and what it may re-use.
+    pub planned: PlannedShard,
+}
+
+impl ShardTask {
+    /// The round's parameters.
+    pub fn params(&self) -> summa_agg::Params {
+        summa_agg::Params {
+            layout: self.layout,
+            n_bytes: self.n_bytes,
+        }
+    }
 }
 
 /// Output of `mini-tree`.
@@ -161,13 +194,51 @@ impl AggregatorInput {
 }
 
 /// Output of `aggregator`: the round's result, or in failure mode the error record.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+/// As the function's response (JSON) the result is its [`Aggregated`] form,
+/// whose size does not grow with the round's shards: the state machine carries
+/// keys and the root, never per-shard lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AggregatorOutput {
     /// Normal mode: `result.json`.
     Result(Box<summa_agg::json::RoundResult>),
     /// Failure mode: `error.json`.
     Failure(ErrorRecord),
+}
+
+impl Serialize for AggregatorOutput {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AggregatorOutput::Result(r) => Aggregated::of(r).serialize(s),
+            AggregatorOutput::Failure(f) => f.serialize(s),
+        }
+    }
+}
+
+/// The aggregator's response in normal mode: `result.json` without its
+/// per-shard lists (`inputs`, `build.shards`), and where the whole result is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Aggregated {
+    /// The run's `result.json` (`P/runs/R/result.json`), also published as
+    /// `P/result.json`.
+    pub result_key: String,
+    /// The result, its per-shard lists left empty.
+    #[serde(flatten)]
+    pub result: summa_agg::json::RoundResult,
+}
+
+impl Aggregated {
+    /// `result` without its per-shard lists.
+    pub fn of(result: &summa_agg::json::RoundResult) -> Aggregated {
+        let mut r = result.clone();
+        r.inputs = Vec::new();
+        if let Some(b) = r.build.as_mut() {
+            b.shards = Vec::new();
+        }
+        Aggregated {
+            result_key: r.artifacts.get("result").cloned().unwrap_or_default(),
+            result: r,
+        }
+    }
 }
 
 /// Input of `proof`.

@@ -148,6 +148,7 @@ impl Round {
                 prefix: PREFIX.into(),
                 run: self.run_id(),
                 shard: i,
+                task: None,
             },
         )
         .await
@@ -202,10 +203,10 @@ impl Round {
         let done = crate::round::run(&self.storage, input, 1, &|_| {}).await?;
         let plan = &done.plan;
         assert_eq!(plan.run, run);
-        assert_eq!(plan.items, (0..plan.shard_count).collect::<Vec<_>>());
+        assert_eq!(plan.items_key, in_run(&run, "items.json"));
         assert_eq!(done.mini_trees.len(), plan.shard_count);
-        for (i, out) in plan.items.iter().zip(&done.mini_trees) {
-            assert_eq!(out.shard, *i);
+        for (i, out) in done.mini_trees.iter().enumerate() {
+            assert_eq!(out.shard, i);
             assert_eq!(
                 out.mini_tree_key,
                 in_run(&run, &format!("mini-trees/{i:06}.mst"))
@@ -406,6 +407,7 @@ fn mini_tree_input(run: &str, i: usize) -> MiniTreeInput {
         prefix: PREFIX.into(),
         run: run.into(),
         shard: i,
+        task: None,
     }
 }
 

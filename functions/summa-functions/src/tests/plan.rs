@@ -181,10 +181,21 @@ async fn plan_output_for_10000_shards_fits_the_state_limit() {
     *round.run.lock().unwrap() = "r".repeat(80);
     let out = round.plan().await.unwrap();
     assert_eq!(out.shard_count, 10_000);
-    assert_eq!(out.items.len(), 10_000);
     let n = serde_json::to_vec(&out).unwrap().len();
-    // The Map's input is this plus the execution input: far below 256 KiB.
-    assert!(n < 256 * 1024 / 4, "{n} bytes");
+    // The Map's input is this plus the execution input: it does not grow with
+    // the shards (the items are in S3, read by the Map's ItemReader).
+    assert!(n < 1024, "{n} bytes");
+    let items = crate::handlers::read_items(&round.storage, &out)
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 10_000);
+    for (i, item) in items.iter().enumerate() {
+        let task = item.task.as_ref().expect("every item carries its task");
+        assert_eq!(task.planned.key, format!("{PREFIX}/shards/s{i:05}.csv"));
+        // One child's input: far below 256 KiB, whatever the round's size.
+        let n = serde_json::to_vec(item).unwrap().len();
+        assert!(n < 1024, "item {i}: {n} bytes");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,9 +323,101 @@ async fn plan_rejects_a_shard_over_the_size_limit() {
     assert_eq!(e.error_type(), "InvalidInput");
     let m = e.to_string();
     assert!(
-        m.starts_with("plan: shard 1 (rounds/r1/shards/b.csv): rounds/r1/shards/b.csv: 268435457 bytes, more than the 256 MiB"),
+        m.starts_with("plan: shard 1 (rounds/r1/shards/b.csv): rounds/r1/shards/b.csv: 268435457 bytes, more than the 268435456 bytes (256 MiB) a shard may have (MAX_SHARD_BYTES)"),
         "{m}"
     );
     assert!(m.contains("summa-agg split"), "{m}");
     assert!(round.get(&round.key("plan.json")).await.is_none());
+    assert!(round.get(&round.key("items.json")).await.is_none());
+}
+
+#[test]
+fn limits_follow_the_mini_tree_memory() {
+    use crate::handlers::plan::{Limits, MAX_SHARD_BYTES, MINI_TREE_BYTES_PER_CSV_BYTE};
+    let limits = |memory_mb: Option<&str>, max_shards: Option<&str>| {
+        Limits::from_vars(|name| match name {
+            "SUMMA_MINI_TREE_MEMORY_MB" => memory_mb.map(str::to_owned),
+            "SUMMA_MAX_SHARDS" => max_shards.map(str::to_owned),
+            _ => None,
+        })
+    };
+    assert_eq!(limits(None, None).unwrap(), Limits::default());
+    // 2,048 MB: 80% of it over the bytes a mini-tree needs per CSV byte.
+    let l = limits(Some("2048"), Some("500")).unwrap();
+    assert_eq!(
+        l.max_shard_bytes,
+        (2048 << 20) * 8 / 10 / MINI_TREE_BYTES_PER_CSV_BYTE
+    );
+    assert!(l.shard_bytes_reason.contains("MiniTreeMemorySize"));
+    assert_eq!(l.max_shards, 500);
+    // A memory that holds more than the code's ceiling keeps the ceiling.
+    assert_eq!(
+        limits(Some("10240"), None).unwrap().max_shard_bytes,
+        MAX_SHARD_BYTES
+    );
+    let e = limits(Some("lots"), None).unwrap_err();
+    assert!(
+        e.to_string().contains("SUMMA_MINI_TREE_MEMORY_MB=\"lots\""),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_fails_a_round_over_its_limits_before_any_shard_is_built() {
+    use crate::handlers::plan::{plan_within, Limits};
+    let round = Round::new();
+    let shards = [
+        ("a.csv", fixture("entry_16_1.csv")),
+        ("b.csv", fixture("entry_16_2.csv")),
+        ("c.csv", fixture("entry_16_3.csv")),
+    ];
+    round.upload(&shards, serde_json::json!({})).await;
+    let input = || crate::model::RoundInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: round.run_id(),
+    };
+    // Too many shards: named, with the limit.
+    let two = Limits {
+        max_shards: 2,
+        ..Limits::default()
+    };
+    let e = plan_within(&round.storage, input(), &two)
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "InvalidInput");
+    assert!(
+        e.to_string().starts_with(
+            "plan: rounds/r1/round.json: 3 shards, more than the 2 a round may have (max_shards"
+        ),
+        "{e}"
+    );
+    // A shard bigger than the mini-tree's memory holds.
+    let small = Limits {
+        max_shard_bytes: 100,
+        shard_bytes_reason: "80% of the mini-tree function's memory",
+        ..Limits::default()
+    };
+    let e = plan_within(&round.storage, input(), &small)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("more than the 100 bytes (0 MiB) a shard may have (80% of the mini-tree function's memory)"),
+        "{e}"
+    );
+    // Nothing of the run was written.
+    assert!(round.get(&round.key("plan.json")).await.is_none());
+    assert!(round.get(&round.key("items.json")).await.is_none());
+    // Within the limits, the same round plans.
+    let fits = Limits {
+        max_shards: 3,
+        ..Limits::default()
+    };
+    assert_eq!(
+        plan_within(&round.storage, input(), &fits)
+            .await
+            .unwrap()
+            .shard_count,
+        3
+    );
 }

@@ -111,7 +111,7 @@ pub async fn redrive(env: &Env) {
     assert_eq!(env.etag(shard1).await, planned_etag);
     env.invoke("mini-tree", &mini_tree(1))
         .ok("redriven mini-tree 1");
-    let redriven = env.invoke("aggregator", &input).ok("redriven aggregator");
+    let redriven = env.aggregate(&input, "redriven aggregator").await;
     let runless = |mut v: Value| {
         v["run"] = Value::Null;
         v["artifacts"] = Value::Null;

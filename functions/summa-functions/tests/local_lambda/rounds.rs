@@ -220,7 +220,7 @@ pub async fn reinvoked_and_interleaved(env: &Env) {
     );
     let (error_type, _) = env.invoke("aggregator", &a).err("aggregator A");
     assert_eq!(error_type, "NotFound");
-    let result_b = env.invoke("aggregator", &b).ok("aggregator B");
+    let result_b = env.aggregate(&b, "aggregator B").await;
     assert_eq!(
         without_artifacts(result_b.clone()),
         without_artifacts(env.cli_round(&shards_b, "agg2023"))

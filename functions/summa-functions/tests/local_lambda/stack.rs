@@ -392,26 +392,36 @@ impl Env {
         let input = json!({ "bucket": BUCKET, "prefix": prefix, "run": run });
         let plan = self.invoke("plan", &input).ok("plan");
         let n = plan["shard_count"].as_u64().unwrap();
-        assert_eq!(plan["items"], json!((0..n).collect::<Vec<_>>()));
-        for i in 0..n {
-            let out = self
-                .invoke(
-                    "mini-tree",
-                    &json!({ "bucket": BUCKET, "prefix": prefix, "run": run, "shard": i }),
-                )
-                .ok("mini-tree");
+        let items_key = format!("{prefix}/runs/{run}/items.json");
+        assert_eq!(plan["items_key"], json!(items_key));
+        // Each mini-tree gets its item, as the Map's ItemReader gives it.
+        let items: Vec<Value> =
+            serde_json::from_slice(&self.get(&items_key).await.unwrap()).unwrap();
+        assert_eq!(items.len() as u64, n);
+        for (i, item) in items.iter().enumerate() {
+            let out = self.invoke("mini-tree", item).ok("mini-tree");
             assert_eq!(out["shard"], json!(i));
         }
-        let result = self.invoke("aggregator", &input).ok("aggregator");
-        let stored: Value = serde_json::from_slice(
-            &self
-                .get(&format!("{prefix}/runs/{run}/result.json"))
-                .await
-                .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(stored, result);
-        result
+        let stored = self.aggregate(&input, "aggregator").await;
+        assert_eq!(stored["inputs"].as_array().unwrap().len() as u64, n);
+        stored
+    }
+
+    /// Invokes `aggregator` (normal mode) on `input`: its response is the result
+    /// without its per-shard lists and the run's result key; returns the whole
+    /// result, read from there.
+    pub async fn aggregate(&self, input: &Value, what: &str) -> Value {
+        let brief = self.invoke("aggregator", input).ok(what);
+        let result_key = format!(
+            "{}/runs/{}/result.json",
+            input["prefix"].as_str().unwrap(),
+            input["run"].as_str().unwrap()
+        );
+        let stored: Value = serde_json::from_slice(&self.get(&result_key).await.unwrap()).unwrap();
+        assert_eq!(brief["result_key"], json!(result_key));
+        assert_eq!(brief["root"], stored["root"]);
+        assert_eq!(brief["inputs"], json!([]));
+        stored
     }
 
     /// The CLI's result.json for the shards (written as files, in name order).
