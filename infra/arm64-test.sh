@@ -136,6 +136,18 @@ PY
     i=$((i + 1))
   done <"$work/items.jsonl"
   ((i == n)) || { echo "items.json has $i items for $n shards"; return; }
+  # The username index's partitions: the aggregator in index mode, once per item
+  # of index-items.json (the UserIndex Map).
+  python3 - "$BUCKET" "$work/plan.out" >"$work/index-items.jsonl" <<'PY' || { echo "index-items.json unreadable"; return; }
+import json, sys
+import boto3
+plan = json.load(open(sys.argv[2]))
+for item in json.loads(boto3.client("s3").get_object(Bucket=sys.argv[1], Key=plan["index_items_key"])["Body"].read()):
+    print(json.dumps(item))
+PY
+  while IFS= read -r item; do
+    invoke aggregator "$item" </dev/null >/dev/null || { echo "index partition failed: $(tail -n 3 "$work/invoke.err")"; return; }
+  done <"$work/index-items.jsonl"
   result="$work/${prefix//\//_}.result.json"
   invoke aggregator "$in" >"$result" ||
     { echo "aggregator failed: $(tail -n 3 "$work/invoke.err")"; return; }

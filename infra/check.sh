@@ -134,7 +134,8 @@ echo "$1" >"$(dirname "$0")/plan-input"
 items="$(dirname "$0")/s3/b/rounds/r1/runs/run-1/items.json"
 mkdir -p "$(dirname "$items")"
 printf '[{"bucket":"b","prefix":"rounds/r1","run":"run-1","shard":0},{"bucket":"b","prefix":"rounds/r1","run":"run-1","shard":1},{"bucket":"b","prefix":"rounds/r1","run":"run-1","shard":2}]\n' >"$items"
-printf '{"bucket":"b","prefix":"rounds/r1","layout":"test","n_bytes":32,"shard_count":3,"items_key":"rounds/r1/runs/run-1/items.json"}\n'
+printf '[{"bucket":"b","prefix":"rounds/r1","run":"run-1","index":{"partition":0,"bits":1,"shard_count":3}},{"bucket":"b","prefix":"rounds/r1","run":"run-1","index":{"partition":1,"bits":1,"shard_count":3}}]\n' >"$(dirname "$items")/index-items.json"
+printf '{"bucket":"b","prefix":"rounds/r1","layout":"test","n_bytes":32,"shard_count":3,"items_key":"rounds/r1/runs/run-1/items.json","index_bits":1,"index_items_key":"rounds/r1/runs/run-1/index-items.json"}\n'
 SH
   cat >"$fakes/mini-tree" <<'SH'
 #!/bin/sh
@@ -143,6 +144,11 @@ case "$1" in
   *'"shard":1'*) [ -n "${FAIL_SHARD1:-}" ] && { echo '{"errorType":"InvalidInput","errorMessage":"bad shard 1"}'; exit 1; } ;;
   *'"shard":2'*) [ -n "${TIMEOUT_SHARD2:-}" ] && { echo '{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after 900.00 seconds"}'; exit 1; } ;;
 esac
+echo '{"ok":true}'
+SH
+  cat >"$fakes/index" <<'SH'
+#!/bin/sh
+echo "$1" >>"$(dirname "$0")/index-inputs"
 echo '{"ok":true}'
 SH
   cat >"$fakes/aggregator" <<'SH'
@@ -160,7 +166,7 @@ SH
     [[ -n "$input" ]] || input='{"bucket":"b","prefix":"rounds/r1","run":"run-1"}'
     rm -f "$fakes"/*-input "$fakes"/*-inputs
     LOCAL_SFN_S3_DIR="$fakes/s3" node infra/local-sfn.mjs -f "$work/round.json" -r MiniTree:0 --context-file "$work/context.json" \
-      -t "Plan:$fakes/plan" -t "MiniTree:$fakes/mini-tree" -t "Aggregate:$fakes/aggregator" \
+      -t "Plan:$fakes/plan" -t "MiniTree:$fakes/mini-tree" -t "IndexPartition:$fakes/index" -t "Aggregate:$fakes/aggregator" \
       "$input"
   }
   set +e
@@ -168,8 +174,9 @@ SH
   set -e
   if [[ $rc == 0 && "$out" == '{"root":"0x01","users":3}' ]] \
     && grep -q '"run":"run-1"' "$fakes/plan-input" \
-    && [[ "$(grep -c '"run":"run-1"' "$fakes/mini-tree-inputs")" == 3 ]]; then
-    ok "local-sfn success path (the input's run reaches plan and every mini-tree)"
+    && [[ "$(grep -c '"run":"run-1"' "$fakes/mini-tree-inputs")" == 3 ]] \
+    && [[ "$(grep -c '"index":{"partition":[01],' "$fakes/index-inputs")" == 2 ]]; then
+    ok "local-sfn success path (the input's run reaches plan; each item of items.json, read by the ItemReader shim, a mini-tree; each of index-items.json an index partition)"
   else
     fail "local-sfn success path: rc=$rc output=$out"
   fi

@@ -54,6 +54,7 @@
 //   ({"type":"StateEntered","state":"Plan"}, StateRetried, StateCaught,
 //   StateFailed with Error/Cause, MapIteration*, Execution*).
 import { spawn } from "node:child_process";
+import { createHash, createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
@@ -228,8 +229,8 @@ async function readS3Json(bucket, key) {
   } else {
     const endpoint = process.env.AWS_ENDPOINT_URL;
     if (!endpoint) throw new TaskError("States.ItemReaderFailed", "the ItemReader shim needs AWS_ENDPOINT_URL (moto_server) or LOCAL_SFN_S3_DIR");
-    const url = `${endpoint.replace(/\/$/, "")}/${encodeURIComponent(bucket)}/${key.split("/").map(encodeURIComponent).join("/")}`;
-    const res = await fetch(url);
+    const url = new URL(`${endpoint.replace(/\/$/, "")}/${encodeURIComponent(bucket)}/${key.split("/").map(encodeURIComponent).join("/")}`);
+    const res = await fetch(url, { headers: await signedS3Get(url) });
     if (!res.ok) throw new TaskError("States.ItemReaderFailed", `s3://${bucket}/${key}: ${res.status} ${res.statusText}`);
     text = await res.text();
   }
@@ -242,6 +243,41 @@ async function readS3Json(bucket, key) {
   if (!Array.isArray(items)) throw new TaskError("States.ItemReaderFailed", `s3://${bucket}/${key} is not a JSON array`);
   return items;
 }
+// SigV4 headers of an S3 GET (moto_server checks them), with the environment's
+// credentials, by @smithy/signature-v4 (brought by aws-local-stepfunctions' SDK).
+class NodeSha256 {
+  constructor(secret) {
+    this.hash = secret ? createHmac("sha256", secret) : createHash("sha256");
+  }
+  update(data) {
+    this.hash.update(typeof data === "string" ? Buffer.from(data) : data);
+  }
+  async digest() {
+    return new Uint8Array(this.hash.digest());
+  }
+}
+async function signedS3Get(url) {
+  const { SignatureV4 } = require("@smithy/signature-v4");
+  const signer = new SignatureV4({
+    credentials: {
+      accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? "test",
+      secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? "test",
+    },
+    region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
+    service: "s3",
+    sha256: NodeSha256,
+  });
+  const signed = await signer.sign({
+    method: "GET",
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: url.port ? Number(url.port) : undefined,
+    path: url.pathname,
+    headers: { host: url.host, "x-amz-content-sha256": "UNSIGNED-PAYLOAD" },
+  });
+  return signed.headers;
+}
+
 function shimItemReaders(machine) {
   const states = machine?.States ?? {};
   for (const [name, state] of Object.entries({ ...states })) {

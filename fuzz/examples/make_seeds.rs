@@ -99,6 +99,7 @@ fn manifest(s: &Seeds) {
         s.put("manifest", &format!("manifest-{i}"), &b);
     }
     let plan = PlanFile {
+        index_bits: 0,
         run: "r1".into(),
         planned_at_ms: 1_795_262_400_000,
         manifest_etag: "\"abc\"".into(),

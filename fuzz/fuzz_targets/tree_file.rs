@@ -188,6 +188,10 @@ fn publish(round: &Round, mem: &Memory) -> RunKeys {
     let keys = RunKeys::new("P", "r1").unwrap();
     let mut result = summa_agg::json::RoundResult::of(&round.agg);
     result.run = Some("r1".into());
+    // One partition of the username index.
+    result
+        .artifacts
+        .insert("user_index_bits".into(), "0".into());
     mem.insert(
         "b",
         &keys.round().result(),
@@ -203,7 +207,11 @@ fn publish(round: &Round, mem: &Memory) -> RunKeys {
         k.sort_unstable();
         names.push(k.concat());
     }
-    mem.insert("b", &keys.user_index(), index::build(&names).unwrap());
+    mem.insert(
+        "b",
+        &keys.user_index_partition(0),
+        index::build(&names).unwrap(),
+    );
     keys
 }
 
@@ -241,7 +249,11 @@ fn built_round(inp: &mut Input<'_>) {
     let u = inp.u8() as usize % round.shards[s].len();
     let user = String::from_utf8(round.shards[s][u].0.clone()).unwrap();
     let hint = (inp.u8() % 2 == 0).then_some(s as u64);
-    let mut objects = vec![keys.aggregation(), keys.user_index(), keys.round().result()];
+    let mut objects = vec![
+        keys.aggregation(),
+        keys.user_index_partition(0),
+        keys.round().result(),
+    ];
     objects.extend((0..round.trees.len()).map(|i| keys.mini_tree(i)));
     let mut changed = false;
     for _ in 0..inp.u8() % 4 {

@@ -160,7 +160,7 @@ t_sfn=$SECONDS
 sfn_status=0
 node infra/local-sfn.mjs -f "$work/round.asl.json" --trace \
   -t "Plan:$work/fn/plan" -t "MiniTree:$work/fn/mini-tree" \
-  -t "Aggregate:$work/fn/aggregator" \
+  -t "IndexPartition:$work/fn/aggregator" -t "Aggregate:$work/fn/aggregator" \
   - <"$work/input.json" >"$work/output.json" 2>"$work/trace.jsonl" || sfn_status=$?
 python3 - "$work/trace.jsonl" "$((SECONDS - t_sfn))" <<'EOF' >&2 || true
 import json, sys

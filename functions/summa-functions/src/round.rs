@@ -1,6 +1,7 @@
 //! The round driver: one run of a round in-process, step by step as the state
 //! machine runs it (`state-machine/round.asl.json`): `plan`, then every shard's
-//! `mini-tree` (`concurrency` at once, the Map), then `aggregator`. The CLI's S3
+//! `mini-tree` (`concurrency` at once, the Map), every partition of the username
+//! index (the aggregator in index mode, the second Map), then `aggregator`. The CLI's S3
 //! mode (`summa-agg round --bucket`), the handlers' test harness and the proof
 //! function's tests run rounds with it; the Lambda functions are the same
 //! handlers, one invocation each.
@@ -73,6 +74,13 @@ pub async fn run<S: Storage>(
         .try_collect()
         .await?;
     mini_trees.sort_by_key(|m| m.shard);
+    // The username index's partitions (the UserIndex Map).
+    let index_items = handlers::read_index_items(storage, &plan).await?;
+    futures::stream::iter(index_items)
+        .map(|item| handlers::aggregator(storage, item))
+        .buffer_unordered(concurrency.max(1))
+        .try_for_each(|_| async { Ok(()) })
+        .await?;
     let built = start.elapsed();
     let aggregate = AggregatorInput {
         bucket: input.bucket,
@@ -81,10 +89,17 @@ pub async fn run<S: Storage>(
         failure: None,
         failed_step: None,
         shard: None,
+        index: None,
     };
     let result = match handlers::aggregator(storage, aggregate).await? {
         AggregatorOutput::Result(r) => *r,
         AggregatorOutput::Failure(f) => return Err(FnError::internal(f.cause)),
+        AggregatorOutput::Index(i) => {
+            return Err(FnError::internal(format!(
+                "the aggregator built index partition {} instead of the round",
+                i.partition
+            )))
+        }
     };
     Ok(Completed {
         plan,

@@ -26,6 +26,9 @@ use crate::storage::{PutCondition, Storage, StoreErrorKind};
 pub const STEP: &str = crate::model::steps::AGGREGATOR;
 /// Summaries read at once.
 const CONCURRENCY: usize = 64;
+/// The key of `result.json`'s `artifacts` that gives the username index's
+/// partitions, `2^bits` (a number, as text).
+pub const USER_INDEX_BITS: &str = "user_index_bits";
 /// Attempts at the conditional publication of `P/result.json`.
 const PUBLISH_ATTEMPTS: usize = 8;
 
@@ -52,9 +55,16 @@ pub async fn aggregator(
             }
         }
         .map(AggregatorOutput::Failure),
-        None => aggregate(storage, &input.bucket, &keys)
-            .await
-            .map(|r| AggregatorOutput::Result(Box::new(r))),
+        None => match &input.index {
+            Some(task) => {
+                return super::user_index::user_index(storage, &input.bucket, &keys, task)
+                    .await
+                    .map(AggregatorOutput::Index)
+            }
+            None => aggregate(storage, &input.bucket, &keys)
+                .await
+                .map(|r| AggregatorOutput::Result(Box::new(r))),
+        },
     }
     .map_err(|e| e.in_step(STEP))
 }
@@ -109,31 +119,46 @@ async fn aggregate(
 ) -> Result<RoundResult, FnError> {
     let plan = read_plan(storage, bucket, keys).await?;
     let plan_ref = &plan;
-    let shards: Vec<(ShardSummary, Vec<u8>)> = futures::stream::iter(0..plan.shards.len())
+    let summaries: Vec<ShardSummary> = futures::stream::iter(0..plan.shards.len())
         .map(|i| async move {
             let key = keys.mini_tree_summary(i);
             let bytes = storage.get(bucket, &key).await?;
             let s: ShardSummary = serde_json::from_slice(&bytes)
                 .map_err(|e| FnError::internal(format!("{key}: not a mini-tree summary: {e}")))?;
             check_summary(&s, plan_ref, i, &key)?;
-            let names = storage.get(bucket, &keys.mini_tree_names(i)).await?;
-            if names.len() as u64 != 16 * s.summary.entries {
-                return Err(FnError::internal(format!(
-                    "{}: {} bytes of hashed usernames for {} users",
-                    keys.mini_tree_names(i),
-                    names.len(),
-                    s.summary.entries
-                )));
-            }
-            Ok((s, names))
+            Ok::<_, FnError>(s)
         })
         .buffered(CONCURRENCY)
         .try_collect()
         .await?;
+    // The username index's partitions (the UserIndex Map) hold every user once
+    // per shard that has them: their record counts add up to the users.
+    let index_bits = plan.index_bits;
+    let users: u64 = summaries.iter().map(|s| s.summary.entries).sum();
+    let indexed: Vec<u64> = futures::stream::iter(0..1u64 << index_bits)
+        .map(|p| async move {
+            let key = keys.user_index_partition(p);
+            crate::index::records_in(storage, bucket, &key)
+                .await
+                .map_err(|e| {
+                    e.context(format_args!(
+                        "the username index's partition {p} ({key}) is missing or bad: has the UserIndex step finished?"
+                    ))
+                })
+        })
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await?;
+    let indexed: u64 = indexed.iter().sum();
+    if indexed != users {
+        return Err(FnError::internal(format!(
+            "the username index of run {} holds {indexed} users, the mini-trees {users}: run the UserIndex step again",
+            keys.id()
+        )));
+    }
 
     let params = plan.params();
     let currencies = plan.currencies.clone();
-    let (summaries, names): (Vec<ShardSummary>, Vec<Vec<u8>>) = shards.into_iter().unzip();
     let trees: Vec<TreeSummary> = summaries
         .iter()
         .map(|s| s.summary.to_summary())
@@ -143,22 +168,19 @@ async fn aggregate(
         let mut bytes = Vec::new();
         write_aggregation(&agg, &mut bytes)
             .map_err(|e| summa_agg::Error::io(summa_agg::round::AGGREGATION_FILE, e))?;
-        let index = crate::index::build(&names);
-        Ok::<_, summa_agg::Error>((bytes, index, RoundResult::of(&agg)))
+        Ok::<_, summa_agg::Error>((bytes, RoundResult::of(&agg)))
     };
     // On a blocking thread, or in one-thread mode on this one (no thread started).
-    let (bytes, index, mut result) = if super::inline_engine() {
+    let (bytes, mut result) = if super::inline_engine() {
         work()?
     } else {
         tokio::task::spawn_blocking(work)
             .await
             .map_err(join_error)??
     };
-    let index = index?;
 
     let agg_key = keys.aggregation();
     put_binary(storage, bucket, &agg_key, bytes).await?;
-    put_binary(storage, bucket, &keys.user_index(), index).await?;
     result.run = Some(keys.id().to_string());
     if let Some(prev) = plan.previous.as_ref().filter(|p| p.untrusted.is_none()) {
         result.previous = Some(match &prev.run {
@@ -180,6 +202,7 @@ async fn aggregate(
         ("mini_trees".to_string(), keys.mini_trees_dir()),
         ("plan".to_string(), keys.plan()),
         ("user_index".to_string(), keys.user_index()),
+        (USER_INDEX_BITS.to_string(), index_bits.to_string()),
         ("result".to_string(), keys.result()),
     ]);
     let mut body = serde_json::to_vec_pretty(&result).expect("a result serializes");

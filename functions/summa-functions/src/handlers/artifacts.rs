@@ -46,6 +46,17 @@ pub async fn read_items(
     Ok(items)
 }
 
+/// Reads the `UserIndex` Map's items that `plan` wrote (`plan.index_items_key`).
+pub async fn read_index_items(
+    storage: &impl StorageRead,
+    plan: &PlanOutput,
+) -> Result<Vec<crate::model::AggregatorInput>, FnError> {
+    let key = &plan.index_items_key;
+    let bytes = storage.get(&plan.bucket, key).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| FnError::internal(format!("{key}: not the index Map's items: {e}")))
+}
+
 /// Writes an error record (best effort is the caller's choice).
 pub async fn write_error_record(
     storage: &impl Storage,

@@ -332,14 +332,13 @@ fn build_shard(
     // uploaded.
     let mut bytes = Vec::with_capacity(mini_tree_len(&tree) as usize);
     write_mini_tree(&tree, &mut bytes).map_err(|e| summa_agg::Error::io(name, e))?;
-    let mut names: Vec<[u8; 16]> = (0..tree.entries() as usize)
+    let names: Vec<[u8; 16]> = (0..tree.entries() as usize)
         .map(|u| user_key(tree.username(u)))
         .collect();
-    names.sort_unstable();
     Ok(BuiltShard {
         bytes,
         summary: tree.summary(),
-        names: names.concat(),
+        names: crate::index::names::encode(names),
         size,
         sha,
         build,
@@ -376,6 +375,14 @@ async fn reuse(
     {
         return Err(FnError::invalid(format!(
             "{prev_summary_key} is not the previous round's record of these bytes"
+        )));
+    }
+    // A previous run's names file of another version cannot feed this run's
+    // index: rebuild.
+    if !crate::index::names::is_current(storage, bucket, &prev.mini_tree_names(j)).await {
+        return Err(FnError::invalid(format!(
+            "{}: not a names file of this version",
+            prev.mini_tree_names(j)
         )));
     }
     let mini_tree_key = keys.mini_tree(i);

@@ -8,9 +8,10 @@ pub mod mini_tree;
 pub mod plan;
 pub mod proof;
 pub mod trigger;
+pub mod user_index;
 
 pub use aggregator::{aggregator, publish_error};
-pub use artifacts::{read_items, read_plan, write_error_record};
+pub use artifacts::{read_index_items, read_items, read_plan, write_error_record};
 pub use mini_tree::mini_tree;
 pub use plan::plan;
 pub use proof::proof;

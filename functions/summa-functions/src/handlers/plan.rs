@@ -7,8 +7,8 @@ use summa_agg::shard::{check_header, read_header, Currency};
 
 use crate::error::FnError;
 use crate::model::{
-    Manifest, MiniTreeInput, PlanFile, PlanOutput, PlannedShard, PreviousRound, ReuseFrom,
-    RoundInput, RoundKeys, RunKeys, ShardTask,
+    AggregatorInput, IndexPartition, Manifest, MiniTreeInput, PlanFile, PlanOutput, PlannedShard,
+    PreviousRound, ReuseFrom, RoundInput, RoundKeys, RunKeys, ShardTask,
 };
 use crate::storage::Storage;
 
@@ -38,6 +38,24 @@ pub const MINI_TREE_BYTES_PER_CSV_BYTE: u64 = 10;
 /// The environment variable that gives the plan the mini-tree function's memory
 /// in MB (the template sets it from `MiniTreeMemorySize`).
 pub const MINI_TREE_MEMORY_ENV: &str = "SUMMA_MINI_TREE_MEMORY_MB";
+/// Bytes of CSV per partition of the username index aimed at: 64 MiB, about 1.8
+/// million users of two currencies (at most 6.7 million at the shortest rows,
+/// 10 bytes), whose records (20 bytes) and sort fit the aggregator function's
+/// memory many times over. Rounds up to this size have one partition.
+pub const INDEX_PARTITION_CSV_BYTES: u64 = 64 << 20;
+
+/// The username index's partitions for a round of `csv_bytes`: `2^bits`, the
+/// least power of two that gives each at most `per_partition` bytes
+/// ([`INDEX_PARTITION_CSV_BYTES`] by default), at most
+/// [`crate::index::names::NAME_PARTITIONS`].
+pub fn index_bits(csv_bytes: u64, per_partition: u64) -> u32 {
+    let parts = csv_bytes.div_ceil(per_partition.max(1)).max(1);
+    parts
+        .next_power_of_two()
+        .trailing_zeros()
+        .min(crate::index::names::NAME_BITS)
+}
+
 /// The environment variable that lowers [`MAX_SHARDS`].
 pub const MAX_SHARDS_ENV: &str = "SUMMA_MAX_SHARDS";
 
@@ -50,6 +68,8 @@ pub struct Limits {
     pub max_shard_bytes: u64,
     /// Where `max_shard_bytes` comes from, for the error message.
     pub shard_bytes_reason: &'static str,
+    /// Bytes of CSV per partition of the username index aimed at.
+    pub index_partition_bytes: u64,
 }
 
 impl Default for Limits {
@@ -58,6 +78,7 @@ impl Default for Limits {
             max_shards: MAX_SHARDS,
             max_shard_bytes: MAX_SHARD_BYTES,
             shard_bytes_reason: "MAX_SHARD_BYTES",
+            index_partition_bytes: INDEX_PARTITION_CSV_BYTES,
         }
     }
 }
@@ -268,6 +289,10 @@ async fn run(
         layout: params.layout,
         n_bytes: params.n_bytes,
         currencies,
+        index_bits: index_bits(
+            shards.iter().map(|s| s.size).sum(),
+            limits.index_partition_bytes,
+        ),
         shards,
     };
     // The items first: a plan.json names a complete run.
@@ -294,6 +319,32 @@ async fn run(
     storage
         .put(bucket, &run.items(), Bytes::from(body), "application/json")
         .await?;
+    let index_bits = plan.index_bits;
+    let index_items: Vec<AggregatorInput> = (0..1u64 << index_bits)
+        .map(|p| AggregatorInput {
+            bucket: bucket.to_string(),
+            prefix: keys.prefix().to_string(),
+            run: run.id().to_string(),
+            failure: None,
+            failed_step: None,
+            shard: None,
+            index: Some(IndexPartition {
+                partition: p,
+                bits: index_bits,
+                shard_count: plan.shards.len(),
+            }),
+        })
+        .collect();
+    let mut body = serde_json::to_vec(&index_items).expect("items serialize");
+    body.push(b'\n');
+    storage
+        .put(
+            bucket,
+            &run.index_items(),
+            Bytes::from(body),
+            "application/json",
+        )
+        .await?;
     let mut body = serde_json::to_vec_pretty(&plan).expect("a plan serializes");
     body.push(b'\n');
     storage
@@ -307,6 +358,8 @@ async fn run(
         n_bytes: plan.n_bytes,
         shard_count: plan.shards.len(),
         items_key: run.items(),
+        index_bits,
+        index_items_key: run.index_items(),
     })
 }
 

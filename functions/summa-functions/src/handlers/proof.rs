@@ -35,11 +35,24 @@ async fn run<S: StorageRead + Clone + 'static>(
         return Err(FnError::invalid("the username is empty"));
     }
     let bucket = input.bucket.clone();
-    let run = match &input.run {
-        Some(r) => r.clone(),
-        None => published_run(storage, &bucket, &round).await?,
+    let result = match &input.run {
+        Some(r) => run_result(storage, &bucket, &round.run(r)?.result(), r).await?,
+        None => published(storage, &bucket, &round).await?,
     };
+    let run = result
+        .run
+        .clone()
+        .ok_or_else(|| FnError::internal(format!("{} names no run", round.result())))?;
     let keys = round.run(&run)?;
+    let index_bits: u32 = result
+        .artifacts
+        .get(super::aggregator::USER_INDEX_BITS)
+        .and_then(|b| b.parse().ok())
+        .ok_or_else(|| {
+            FnError::internal(format!(
+                "the result of run {run} does not give its username index's partitions"
+            ))
+        })?;
     let agg_key = keys.aggregation();
     let agg = RemoteFile::open(storage.clone(), &bucket, &agg_key)
         .await
@@ -69,8 +82,14 @@ async fn run<S: StorageRead + Clone + 'static>(
         // A wrong hint: ask the index.
         tried = Some(h);
     }
-    let shards =
-        crate::index::lookup(storage, &bucket, &keys.user_index(), &input.username).await?;
+    let partition = crate::index::partition_of(input.username.as_bytes(), index_bits);
+    let shards = crate::index::lookup(
+        storage,
+        &bucket,
+        &keys.user_index_partition(partition),
+        &input.username,
+    )
+    .await?;
     for h in shards.into_iter().filter(|&h| Some(h) != tried) {
         if h >= n as u64 {
             return Err(FnError::internal(format!(
@@ -87,12 +106,12 @@ async fn run<S: StorageRead + Clone + 'static>(
     Err(summa_agg::Error::UnknownUser(input.username.clone()).into())
 }
 
-/// The run of the published result, `P/result.json`.
-async fn published_run<S: StorageRead>(
+/// The published result, `P/result.json`.
+async fn published<S: StorageRead>(
     storage: &S,
     bucket: &str,
     round: &RoundKeys,
-) -> Result<String, FnError> {
+) -> Result<summa_agg::json::RoundResult, FnError> {
     let key = round.result();
     let bytes = storage.get(bucket, &key).await.map_err(|e| {
         if e.kind == StoreErrorKind::NotFound {
@@ -103,10 +122,24 @@ async fn published_run<S: StorageRead>(
             e.into()
         }
     })?;
-    let r: summa_agg::json::RoundResult = serde_json::from_slice(&bytes)
-        .map_err(|e| FnError::internal(format!("{key}: not a round result: {e}")))?;
-    r.run
-        .ok_or_else(|| FnError::internal(format!("{key} names no run")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| FnError::internal(format!("{key}: not a round result: {e}")))
+}
+
+/// Run `run`'s result, `P/runs/R/result.json`.
+async fn run_result<S: StorageRead>(
+    storage: &S,
+    bucket: &str,
+    key: &str,
+    run: &str,
+) -> Result<summa_agg::json::RoundResult, FnError> {
+    let bytes = storage.get(bucket, key).await.map_err(|e| {
+        FnError::from(e).context(format_args!(
+            "run {run} has no result ({key}): has it finished?"
+        ))
+    })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| FnError::internal(format!("{key}: not a round result: {e}")))
 }
 
 /// The user's proof from mini-tree `h`, if the user is in it.

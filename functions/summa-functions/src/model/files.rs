@@ -148,6 +148,9 @@ pub struct PlanFile {
     pub currencies: Vec<Currency>,
     /// The shards; shard `i` is mini-tree `i`.
     pub shards: Vec<PlannedShard>,
+    /// The username index has `2^index_bits` partitions.
+    #[serde(default)]
+    pub index_bits: u32,
     /// The previous round, when the manifest names one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<PreviousRound>,

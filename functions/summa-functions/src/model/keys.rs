@@ -152,9 +152,19 @@ impl RunKeys {
         self.key(summa_agg::round::AGGREGATION_FILE)
     }
 
-    /// `P/runs/R/user-index.bin`: username -> shard.
+    /// `P/runs/R/user-index/`: username -> shard, one file per partition.
     pub fn user_index(&self) -> String {
-        self.key(USER_INDEX_FILE)
+        self.key(&format!("{USER_INDEX_DIR}/"))
+    }
+
+    /// `P/runs/R/user-index/pNNNNN.bin`: partition `p` of the username index.
+    pub fn user_index_partition(&self, p: u64) -> String {
+        self.key(&format!("{USER_INDEX_DIR}/p{p:05}.bin"))
+    }
+
+    /// `P/runs/R/index-items.json`: the `UserIndex` Map's items.
+    pub fn index_items(&self) -> String {
+        self.key(INDEX_ITEMS_FILE)
     }
 
     /// `P/runs/R/result.json`: the run's result (written once).
@@ -179,14 +189,19 @@ pub mod steps {
     pub const MINI_TREE: &str = "mini-tree";
     /// `aggregator`.
     pub const AGGREGATOR: &str = "aggregator";
+    /// `user-index` (a partition of the username index, run by the aggregator
+    /// function).
+    pub const USER_INDEX: &str = "user-index";
     /// `proof`.
     pub const PROOF: &str = "proof";
 }
 
 /// The folder of the runs under `P`.
 pub const RUNS_DIR: &str = "runs";
-/// The username index's file name.
-pub const USER_INDEX_FILE: &str = "user-index.bin";
+/// The username index's folder name.
+pub const USER_INDEX_DIR: &str = "user-index";
+/// The `UserIndex` Map's items file name.
+pub const INDEX_ITEMS_FILE: &str = "index-items.json";
 /// The manifest's file name.
 pub const MANIFEST_FILE: &str = "round.json";
 /// The plan's file name.

@@ -41,6 +41,33 @@ pub struct PlanOutput {
     /// `P/runs/R/items.json`: a JSON array of `shard_count` [`MiniTreeInput`]s,
     /// each with its [`ShardTask`], in shard order.
     pub items_key: String,
+    /// The username index has `2^index_bits` partitions.
+    pub index_bits: u32,
+    /// `P/runs/R/index-items.json`: a JSON array of `2^index_bits`
+    /// [`AggregatorInput`]s in index mode, one per partition.
+    pub index_items_key: String,
+}
+
+/// One partition of the username index to build (the aggregator in index mode).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexPartition {
+    /// The partition, `0..2^bits`.
+    pub partition: u64,
+    /// The index has `2^bits` partitions.
+    pub bits: u32,
+    /// The round's shards.
+    pub shard_count: usize,
+}
+
+/// Output of the aggregator in index mode.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexOutput {
+    /// The partition.
+    pub partition: u64,
+    /// Its users.
+    pub users: u64,
+    /// Its file.
+    pub key: String,
 }
 
 /// Input of `mini-tree`: one item of the plan's `items.json` (the Map passes it
@@ -139,6 +166,10 @@ pub struct AggregatorInput {
     /// error record is written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<usize>,
+    /// Index mode: build this partition of the username index (an item of the
+    /// `UserIndex` Map), not the round's tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<IndexPartition>,
 }
 
 impl AggregatorInput {
@@ -189,6 +220,7 @@ impl AggregatorInput {
             }),
             failed_step: None,
             shard: None,
+            index: None,
         })
     }
 }
@@ -203,6 +235,8 @@ pub enum AggregatorOutput {
     Result(Box<summa_agg::json::RoundResult>),
     /// Failure mode: `error.json`.
     Failure(ErrorRecord),
+    /// Index mode: the partition written.
+    Index(IndexOutput),
 }
 
 impl Serialize for AggregatorOutput {
@@ -210,6 +244,7 @@ impl Serialize for AggregatorOutput {
         match self {
             AggregatorOutput::Result(r) => Aggregated::of(r).serialize(s),
             AggregatorOutput::Failure(f) => f.serialize(s),
+            AggregatorOutput::Index(i) => i.serialize(s),
         }
     }
 }

@@ -52,6 +52,7 @@ async fn failure_mode_from_the_event_fixtures() {
         failure: Some(Failure::default()),
         failed_step: None,
         shard: None,
+        index: None,
     };
     let r = failure_of(&round.storage, input).await;
     // The step, not given, comes from the run's artifacts: it has no plan.
@@ -124,12 +125,13 @@ async fn a_redriven_round_equals_an_uninterrupted_one_and_rebuilds_no_shard() {
             .await
             .unwrap();
     }
+    index_run(&s, RUN).await;
     let redriven = match handlers::aggregator(&s, aggregate_input(RUN))
         .await
         .unwrap()
     {
         AggregatorOutput::Result(r) => *r,
-        AggregatorOutput::Failure(f) => panic!("{f:?}"),
+        other => panic!("{other:?}"),
     };
     assert_eq!(redriven.run.as_deref(), Some(RUN));
     assert_eq!(runless(redriven.clone()), runless(uninterrupted.clone()));

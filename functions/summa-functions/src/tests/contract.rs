@@ -68,9 +68,11 @@ fn function_timeouts_agree_with_the_definition() {
     .unwrap();
     let states = &asl["States"];
     let map = &states["MiniTrees"]["ItemProcessor"]["States"];
+    let index = &states["UserIndex"]["ItemProcessor"]["States"];
     let tasks = [
         (&states["Plan"], "PlanFunction"),
         (&map["MiniTree"], "MiniTreeFunction"),
+        (&index["IndexPartition"], "AggregatorFunction"),
         (&states["Aggregate"], "AggregatorFunction"),
     ];
     for (state, function) in tasks {
@@ -156,7 +158,14 @@ fn no_catch_exits_a_redrivable_state() {
     let mut all = Vec::new();
     asl_states(&asl["States"], "", &mut all);
     let names: HashSet<String> = all.iter().map(|(n, _)| n.clone()).collect();
-    for must in ["Plan", "MiniTrees", "MiniTrees/MiniTree", "Aggregate"] {
+    for must in [
+        "Plan",
+        "MiniTrees",
+        "MiniTrees/MiniTree",
+        "UserIndex",
+        "UserIndex/IndexPartition",
+        "Aggregate",
+    ] {
         assert!(names.contains(must), "{must} is not in the definition");
     }
     assert_eq!(

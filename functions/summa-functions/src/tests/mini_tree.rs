@@ -46,7 +46,18 @@ async fn a_bad_shard_fails_naming_it_and_publishes_nothing() {
 
     // The aggregator would not find the summary: no result for this run, and the
     // published result is still the previous run's.
-    let agg = round.aggregate().await.unwrap_err();
+    // Neither does the username index's partition.
+    let index = round.aggregate().await.unwrap_err();
+    assert_eq!(index.error_type(), "NotFound");
+    assert!(
+        index
+            .to_string()
+            .starts_with("user-index: shard 2 has no mini-tree summary"),
+        "{index}"
+    );
+    let agg = handlers::aggregator(&round.storage, aggregate_input(&round.run_id()))
+        .await
+        .unwrap_err();
     assert_eq!(agg.error_type(), "NotFound");
     assert!(agg.to_string().starts_with("aggregator: "), "{agg}");
     assert!(round.get(&round.key("result.json")).await.is_none());
@@ -359,12 +370,13 @@ async fn a_mini_tree_near_its_deadline_records_its_shard() {
         .get(&in_run(RUN, "mini-trees/000002.error.json"))
         .await
         .is_none());
+    index_run(&s, RUN).await;
     let result = match handlers::aggregator(&s, aggregate_input(RUN))
         .await
         .unwrap()
     {
         AggregatorOutput::Result(r) => *r,
-        AggregatorOutput::Failure(f) => panic!("{f:?}"),
+        other => panic!("{other:?}"),
     };
     assert_eq!(result.root.hash, ENTRY_64_V1_ROOT);
 }

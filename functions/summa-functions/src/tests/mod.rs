@@ -162,10 +162,12 @@ impl Round {
             failure: None,
             failed_step: None,
             shard: None,
+            index: None,
         };
+        try_index_run(&self.storage, &self.run_id()).await?;
         match handlers::aggregator(&self.storage, input).await? {
             AggregatorOutput::Result(r) => Ok(*r),
-            AggregatorOutput::Failure(f) => panic!("failure mode: {f:?}"),
+            other => panic!("not a result: {other:?}"),
         }
     }
 
@@ -187,6 +189,7 @@ impl Round {
             }),
             failed_step: step.map(str::to_owned),
             shard,
+            index: None,
         };
         failure_of(&self.storage, input).await
     }
@@ -229,7 +232,7 @@ impl Round {
 async fn failure_of(storage: &impl Storage, input: AggregatorInput) -> ErrorRecord {
     match handlers::aggregator(storage, input).await.unwrap() {
         AggregatorOutput::Failure(f) => f,
-        AggregatorOutput::Result(_) => panic!("expected a failure record"),
+        other => panic!("expected a failure record: {other:?}"),
     }
 }
 
@@ -427,7 +430,32 @@ fn aggregate_input(run: &str) -> AggregatorInput {
         failure: None,
         failed_step: None,
         shard: None,
+        index: None,
     }
+}
+
+/// Every partition of run `run`'s username index, as the UserIndex Map builds
+/// them (from the plan's index-items.json): what the aggregator needs first.
+async fn index_run(storage: &impl Storage, run: &str) {
+    try_index_run(storage, run).await.unwrap()
+}
+
+/// [`index_run`], or the first partition's error.
+async fn try_index_run(storage: &impl Storage, run: &str) -> Result<(), FnError> {
+    let items: Vec<AggregatorInput> = serde_json::from_slice(
+        &storage
+            .get(BUCKET, &in_run(run, "index-items.json"))
+            .await?,
+    )
+    .unwrap();
+    assert!(!items.is_empty());
+    for item in items {
+        match handlers::aggregator(storage, item).await? {
+            AggregatorOutput::Index(_) => {}
+            other => panic!("not an index partition: {other:?}"),
+        }
+    }
+    Ok(())
 }
 
 async fn published(round: &Round) -> RoundResult {

@@ -167,10 +167,7 @@ async fn a_proof_among_1000_shards_takes_a_bounded_number_of_reads() {
             .collect();
         assert_eq!(mini_trees.len(), 1, "{user}: {reads:?}");
         assert_eq!(
-            reads
-                .iter()
-                .filter(|k| k.ends_with("user-index.bin"))
-                .count(),
+            reads.iter().filter(|k| k.contains("/user-index/p")).count(),
             3
         );
     }
@@ -286,4 +283,63 @@ async fn remote_file_reads_any_range() {
     // Each block was fetched once (blocks 0, 1, 2, 3: four GETs); the whole-object
     // read came from the cache.
     assert_eq!(f.gets(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_with_many_index_partitions_finds_every_user() {
+    use crate::handlers::plan::{plan_within, Limits};
+    let round = Round::new();
+    let shards = four_shards();
+    round.upload(&shards, serde_json::json!({})).await;
+    let run = round.next_run();
+    // About 40 bytes of CSV per partition: the most partitions there can be for
+    // these shards' bytes.
+    let limits = Limits {
+        index_partition_bytes: 40,
+        ..Limits::default()
+    };
+    let plan = plan_within(&round.storage, round_input(&run), &limits)
+        .await
+        .unwrap();
+    assert!(plan.index_bits >= 6, "{}", plan.index_bits);
+    for i in 0..plan.shard_count {
+        handlers::mini_tree(&round.storage, mini_tree_input(&run, i))
+            .await
+            .unwrap();
+    }
+    let result = round.aggregate().await.unwrap();
+    assert_eq!(
+        result.artifacts["user_index_bits"],
+        plan.index_bits.to_string()
+    );
+    // Every partition was written; together they hold every user once.
+    let mut users = 0;
+    for p in 0..1u64 << plan.index_bits {
+        let key = in_run(&run, &format!("user-index/p{p:05}.bin"));
+        users += crate::index::records_in(&round.storage, BUCKET, &key)
+            .await
+            .unwrap();
+    }
+    assert_eq!(users, 64);
+    // Each user's proof: found through its partition, verified against the root.
+    for (i, (_, csv)) in shards.iter().enumerate() {
+        let text = String::from_utf8(csv.clone()).unwrap();
+        for line in text.lines().skip(1) {
+            let user = line.split(',').next().unwrap();
+            let p = handlers::proof(
+                &round.storage,
+                ProofInput {
+                    bucket: BUCKET.into(),
+                    prefix: PREFIX.into(),
+                    username: user.into(),
+                    run: None,
+                    shard: None,
+                },
+            )
+            .await
+            .unwrap();
+            assert_eq!(p.mini_tree, i as u64, "{user}");
+            summa_agg::proof::verify_with_result(&p, &result).unwrap();
+        }
+    }
 }

@@ -280,6 +280,8 @@ async fn two_executions_on_one_prefix_never_mix() {
                 .unwrap();
         }
     }
+    index_run(s, "run-b").await;
+    index_run(s, "run-a").await;
     let AggregatorOutput::Result(b) = handlers::aggregator(s, aggregate_input("run-b"))
         .await
         .unwrap()
@@ -324,6 +326,7 @@ async fn two_executions_on_one_prefix_never_mix() {
             .await
             .unwrap();
     }
+    index_run(s, "run-c").await;
     handlers::aggregator(s, aggregate_input("run-c"))
         .await
         .unwrap();

@@ -72,7 +72,7 @@ async fn steps_read_only_what_they_need() {
         set(&[
             "/result.json",
             "aggregation.mst",
-            "user-index.bin",
+            "user-index/p00000.bin",
             "mini-trees/000002.mst"
         ])
     );
@@ -89,6 +89,7 @@ async fn steps_read_only_what_they_need() {
         failure: None,
         failed_step: None,
         shard: None,
+        index: None,
     };
     handlers::aggregator(&storage, input).await.unwrap();
     let mut expected = vec![
@@ -96,10 +97,12 @@ async fn steps_read_only_what_they_need() {
         "result.json".to_string(),
         "/result.json".to_string(),
     ];
+    // The summaries and the username index's partition headers (the names
+    // are the index partitions' to read).
     for i in 0..4 {
         expected.push(format!("mini-trees/{i:06}.json"));
-        expected.push(format!("mini-trees/{i:06}.names"));
     }
+    expected.push("user-index/p00000.bin".to_string());
     let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
     assert_eq!(storage.keys_read(), set(&expected));
 }

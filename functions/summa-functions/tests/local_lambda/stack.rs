@@ -411,12 +411,27 @@ impl Env {
     /// without its per-shard lists and the run's result key; returns the whole
     /// result, read from there.
     pub async fn aggregate(&self, input: &Value, what: &str) -> Value {
-        let brief = self.invoke("aggregator", input).ok(what);
-        let result_key = format!(
-            "{}/runs/{}/result.json",
+        let run_dir = format!(
+            "{}/runs/{}",
             input["prefix"].as_str().unwrap(),
             input["run"].as_str().unwrap()
         );
+        // First the username index's partitions, each item of the plan's
+        // index-items.json as the UserIndex Map's ItemReader gives it.
+        let items: Vec<Value> = serde_json::from_slice(
+            &self
+                .get(&format!("{run_dir}/index-items.json"))
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(!items.is_empty());
+        for item in &items {
+            let out = self.invoke("aggregator", item).ok(what);
+            assert_eq!(out["partition"], item["index"]["partition"]);
+        }
+        let brief = self.invoke("aggregator", input).ok(what);
+        let result_key = format!("{run_dir}/result.json");
         let stored: Value = serde_json::from_slice(&self.get(&result_key).await.unwrap()).unwrap();
         assert_eq!(brief["result_key"], json!(result_key));
         assert_eq!(brief["root"], stored["root"]);

@@ -1,5 +1,9 @@
-//! The run's username index, `P/runs/R/user-index.bin`: which shard holds a user,
-//! found with three ranged reads whatever the number of shards or users.
+//! The run's username index, `P/runs/R/user-index/pNNNNN.bin`: which shard holds
+//! a user, found with three ranged reads whatever the number of shards or users.
+//! The index is cut into `2^bits` partitions by the keys' first bits (`plan`
+//! chooses `bits` from the round's size); each is built by its own invocation
+//! from every shard's names file ([`names`]), so that no invocation holds the
+//! round's users. A partition file:
 //!
 //! A user's key is the first 16 bytes of SHA-256(username). The file (little
 //! endian):
@@ -16,6 +20,8 @@
 //! `bits` is chosen so that a bucket holds about 64 records (1.3 KB). Lookup:
 //! the header, the bucket's two table entries, the bucket's records.
 
+pub mod names;
+
 use sha2::{Digest, Sha256};
 
 use crate::error::FnError;
@@ -28,6 +34,8 @@ const RECORD: u64 = 20;
 /// Records per bucket aimed at.
 const PER_BUCKET: u64 = 64;
 const MAX_BITS: u32 = 24;
+/// Bytes of a key.
+const KEY: usize = 16;
 
 /// A user's key in the index: the first 16 bytes of SHA-256(username).
 pub fn user_key(username: &[u8]) -> [u8; 16] {
@@ -35,6 +43,11 @@ pub fn user_key(username: &[u8]) -> [u8; 16] {
     let mut k = [0u8; 16];
     k.copy_from_slice(&d[..16]);
     k
+}
+
+/// The partition (of `2^bits`) of `username`'s key.
+pub fn partition_of(username: &[u8], bits: u32) -> u64 {
+    bucket_of(&user_key(username), bits)
 }
 
 fn bucket_of(key: &[u8; 16], bits: u32) -> u64 {
@@ -61,6 +74,33 @@ pub fn build(names: &[Vec<u8>]) -> Result<Vec<u8>, FnError> {
                 .map(|c| (c.try_into().expect("16 bytes"), shard)),
         );
     }
+    Ok(encode(records))
+}
+
+/// Index partition `partition` of `2^bits` from each shard's keys of that
+/// partition (`parts[i]`: shard `i`'s): the file and its number of records.
+pub fn build_partition(
+    parts: &[Vec<[u8; 16]>],
+    bits: u32,
+    partition: u64,
+) -> Result<(Vec<u8>, u64), FnError> {
+    let mut records: Vec<([u8; 16], u32)> = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for (i, keys) in parts.iter().enumerate() {
+        let shard = u32::try_from(i).map_err(|_| FnError::internal("too many shards"))?;
+        if let Some(k) = keys.iter().find(|k| bucket_of(k, bits) != partition) {
+            return Err(FnError::internal(format!(
+                "shard {i}: key {} is not in index partition {partition}",
+                hex::encode(k)
+            )));
+        }
+        records.extend(keys.iter().map(|k| (*k, shard)));
+    }
+    let n = records.len() as u64;
+    Ok((encode(records), n))
+}
+
+/// The index file of `records` (any order; sorted here).
+fn encode(mut records: Vec<([u8; 16], u32)>) -> Vec<u8> {
     records.sort_unstable();
     let n = records.len() as u64;
     let mut bits = 0;
@@ -88,7 +128,25 @@ pub fn build(names: &[Vec<u8>]) -> Result<Vec<u8>, FnError> {
         out.extend_from_slice(k);
         out.extend_from_slice(&s.to_le_bytes());
     }
-    Ok(out)
+    out
+}
+
+/// The number of records of the index partition file `key` (one ranged read of
+/// its header).
+pub async fn records_in(
+    storage: &impl StorageRead,
+    bucket: &str,
+    key: &str,
+) -> Result<u64, FnError> {
+    let header = storage.get_range(bucket, key, 0, HEADER).await?;
+    if header.len() != HEADER as usize || &header[..8] != MAGIC {
+        return Err(FnError::internal(format!(
+            "{key}: not a valid username index: bad header"
+        )));
+    }
+    Ok(u64::from_le_bytes(
+        header[16..24].try_into().expect("8 bytes"),
+    ))
 }
 
 /// The shards that hold `username` according to the index at `key` (ascending;

@@ -1,0 +1,85 @@
+//! The username index's partitions, `P/runs/R/user-index/pNNNNN.bin`: one
+//! invocation (the aggregator function in index mode, an item of the
+//! `UserIndex` Map) merges partition `p` of every shard's hashed usernames. Its
+//! memory and output grow with the partition (about the round's users over the
+//! number of partitions, which `plan` chooses), its requests with the shards.
+
+use futures::{StreamExt, TryStreamExt};
+
+use super::artifacts::put_binary;
+use crate::error::{join_error, FnError};
+use crate::model::{IndexOutput, IndexPartition, RunKeys, ShardSummary};
+use crate::storage::Storage;
+
+/// The step's name in error messages.
+pub const STEP: &str = crate::model::steps::USER_INDEX;
+/// Shards read at once.
+const CONCURRENCY: usize = 64;
+
+/// Builds index partition `task.partition`: reads each shard's summary (its
+/// user count) and its slice of the shard's names, and writes the partition's
+/// file. Idempotent: the same shards give the same bytes.
+pub async fn user_index(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+    task: &IndexPartition,
+) -> Result<IndexOutput, FnError> {
+    run(storage, bucket, keys, task)
+        .await
+        .map_err(|e| e.in_step(STEP))
+}
+
+async fn run(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+    task: &IndexPartition,
+) -> Result<IndexOutput, FnError> {
+    let (p, bits) = (task.partition, task.bits);
+    let parts: Vec<Vec<[u8; 16]>> = futures::stream::iter(0..task.shard_count)
+        .map(|i| async move {
+            let key = keys.mini_tree_summary(i);
+            let bytes = storage.get(bucket, &key).await.map_err(|e| {
+                FnError::from(e).context(format_args!(
+                    "shard {i} has no mini-tree summary ({key}): has its mini-tree finished?"
+                ))
+            })?;
+            let s: ShardSummary = serde_json::from_slice(&bytes)
+                .map_err(|e| FnError::internal(format!("{key}: not a mini-tree summary: {e}")))?;
+            if s.run != keys.id() {
+                return Err(FnError::internal(format!(
+                    "{key} is run {:?}'s, not {:?}'s",
+                    s.run,
+                    keys.id()
+                )));
+            }
+            crate::index::names::read_partition(
+                storage,
+                bucket,
+                &keys.mini_tree_names(i),
+                s.summary.entries,
+                bits,
+                p,
+            )
+            .await
+        })
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await?;
+    let work = move || crate::index::build_partition(&parts, bits, p);
+    let (file, users) = if super::inline_engine() {
+        work()?
+    } else {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(join_error)??
+    };
+    let key = keys.user_index_partition(p);
+    put_binary(storage, bucket, &key, file).await?;
+    Ok(IndexOutput {
+        partition: p,
+        users,
+        key,
+    })
+}

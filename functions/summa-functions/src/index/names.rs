@@ -1,0 +1,164 @@
+//! A mini-tree's hashed usernames, `P/runs/R/mini-trees/NNNNNN.names`: the input
+//! of the username index, cut into [`NAME_PARTITIONS`] ranges so that each index
+//! partition reads only its range of every shard (two ranged reads a shard).
+//!
+//! The file (little endian):
+//!
+//! | bytes | what |
+//! | --- | --- |
+//! | 0..8 | magic `SUMMA-NM` |
+//! | 8..12 | version, 2 |
+//! | 12..16 | `bits` = [`NAME_BITS`]: a key's range is its first `bits` bits |
+//! | 16.. | `2^bits + 1` u64: range `r`'s keys are `table[r]..table[r + 1]` |
+//! | then | the keys, 16 bytes each, sorted |
+
+use super::{bucket_of, KEY};
+use crate::error::FnError;
+use crate::storage::StorageRead;
+
+const MAGIC: &[u8; 8] = b"SUMMA-NM";
+const VERSION: u32 = 2;
+const HEADER: u64 = 16;
+/// A names file's ranges are its keys' first `NAME_BITS` bits: an index of up to
+/// `2^NAME_BITS` partitions reads one contiguous slice of every shard.
+pub const NAME_BITS: u32 = 10;
+/// The number of ranges of a names file.
+pub const NAME_PARTITIONS: u64 = 1 << NAME_BITS;
+const TABLE: u64 = 8 * (NAME_PARTITIONS + 1);
+
+/// The names file of `keys` (any order; sorted here).
+pub fn encode(mut keys: Vec<[u8; 16]>) -> Vec<u8> {
+    keys.sort_unstable();
+    let mut table = vec![0u64; NAME_PARTITIONS as usize + 1];
+    for k in &keys {
+        table[bucket_of(k, NAME_BITS) as usize + 1] += 1;
+    }
+    for r in 0..NAME_PARTITIONS as usize {
+        table[r + 1] += table[r];
+    }
+    let mut out = Vec::with_capacity((HEADER + TABLE) as usize + keys.len() * KEY);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&NAME_BITS.to_le_bytes());
+    for t in &table {
+        out.extend_from_slice(&t.to_le_bytes());
+    }
+    for k in &keys {
+        out.extend_from_slice(k);
+    }
+    out
+}
+
+/// Whether the object `key` starts like a names file of this version (a
+/// previous round's mini-tree of an older version is rebuilt, not re-used).
+pub async fn is_current(storage: &impl StorageRead, bucket: &str, key: &str) -> bool {
+    match storage.get_range(bucket, key, 0, HEADER).await {
+        Ok(h) => h.len() == HEADER as usize && header_ok(&h),
+        Err(_) => false,
+    }
+}
+
+fn header_ok(h: &[u8]) -> bool {
+    &h[..8] == MAGIC && h[8..12] == VERSION.to_le_bytes() && h[12..16] == NAME_BITS.to_le_bytes()
+}
+
+/// The keys of index partition `partition` of `2^bits` (`bits` at most
+/// [`NAME_BITS`]) in names file `key`, which holds `entries` keys: two ranged
+/// reads (the partition's slice of the table, then its keys).
+pub async fn read_partition(
+    storage: &impl StorageRead,
+    bucket: &str,
+    key: &str,
+    entries: u64,
+    bits: u32,
+    partition: u64,
+) -> Result<Vec<[u8; 16]>, FnError> {
+    let corrupt = |what: String| FnError::internal(format!("{key}: not a names file: {what}"));
+    if bits > NAME_BITS || partition >> bits != 0 {
+        return Err(FnError::internal(format!(
+            "index partition {partition} of 2^{bits}: at most 2^{NAME_BITS} partitions"
+        )));
+    }
+    let first = partition << (NAME_BITS - bits);
+    let last = (partition + 1) << (NAME_BITS - bits);
+    // The header and the partition's table entries: one read.
+    let head = storage
+        .get_range(bucket, key, 0, HEADER + 8 * (last + 1))
+        .await?;
+    if head.len() as u64 != HEADER + 8 * (last + 1) || !header_ok(&head) {
+        return Err(corrupt(
+            "bad header (a mini-tree of another version: run the round again)".into(),
+        ));
+    }
+    let at = |r: u64| {
+        let o = (HEADER + 8 * r) as usize;
+        u64::from_le_bytes(head[o..o + 8].try_into().expect("8 bytes"))
+    };
+    let (start, end) = (at(first), at(last));
+    if start > end || end > entries {
+        return Err(corrupt(format!("range {start}..{end} of {entries} keys")));
+    }
+    if start == end {
+        return Ok(Vec::new());
+    }
+    let len = (end - start) * KEY as u64;
+    let bytes = storage
+        .get_range(bucket, key, HEADER + TABLE + start * KEY as u64, len)
+        .await?;
+    if bytes.len() as u64 != len {
+        return Err(corrupt("truncated keys".into()));
+    }
+    let keys: Vec<[u8; 16]> = bytes
+        .chunks_exact(KEY)
+        .map(|c| c.try_into().expect("16 bytes"))
+        .collect();
+    if keys.iter().any(|k| bucket_of(k, bits) != partition) {
+        return Err(corrupt(format!("a key outside partition {partition}")));
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::user_key;
+    use crate::storage::{MemoryStorage, Storage};
+
+    #[tokio::test]
+    async fn each_partition_reads_its_keys_and_only_them() {
+        let keys: Vec<[u8; 16]> = (0..5000u32)
+            .map(|i| user_key(format!("user{i}").as_bytes()))
+            .collect();
+        let file = encode(keys.clone());
+        let s = MemoryStorage::default();
+        s.put(
+            "b",
+            "n",
+            bytes::Bytes::from(file),
+            "application/octet-stream",
+        )
+        .await
+        .unwrap();
+        assert!(is_current(&s, "b", "n").await);
+        for bits in [0, 3, NAME_BITS] {
+            let mut all = Vec::new();
+            for p in 0..1u64 << bits {
+                let part = read_partition(&s, "b", "n", 5000, bits, p).await.unwrap();
+                assert!(part.iter().all(|k| bucket_of(k, bits) == p));
+                all.extend(part);
+            }
+            let mut want = keys.clone();
+            want.sort_unstable();
+            assert_eq!(all, want, "bits {bits}");
+        }
+        // Out of range, a wrong count, a file of another kind.
+        assert!(read_partition(&s, "b", "n", 5000, 3, 8).await.is_err());
+        assert!(read_partition(&s, "b", "n", 10, 0, 0).await.is_err());
+        s.put("b", "old", bytes::Bytes::from(vec![7u8; 4096]), "x")
+            .await
+            .unwrap();
+        assert!(!is_current(&s, "b", "old").await);
+        let e = read_partition(&s, "b", "old", 1, 0, 0).await.unwrap_err();
+        assert!(e.to_string().contains("not a names file"), "{e}");
+    }
+}
