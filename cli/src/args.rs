@@ -62,6 +62,32 @@ pub enum Command {
     /// it runs under qemu-user: infra/arm64-test.sh). Prints one JSON line.
     #[command(hide = true)]
     SelfTest(SelfTestArgs),
+    #[cfg(feature = "s3")]
+    /// Runs one step of the state machine (plan, mini-tree, aggregator) on its
+    /// input JSON (--event, or - for stdin) over a local directory as the storage
+    /// (bucket B is DIR/B), in this process; prints its output as one JSON line.
+    /// Re-runs a failed step; the scale probe measures each step with it.
+    Step(StepArgs),
+}
+
+// `Step`'s arguments.
+#[cfg(feature = "s3")]
+#[derive(Args)]
+pub struct StepArgs {
+    /// The step: plan, mini-tree or aggregator (its input picks the mode: the
+    /// round, an index partition, or a failed execution's event).
+    #[arg(value_parser = ["plan", "mini-tree", "aggregator"])]
+    pub name: String,
+    /// The step's input JSON file (- for stdin).
+    #[arg(long)]
+    pub event: PathBuf,
+    /// The storage: a directory with one sub-directory per bucket.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Also print the storage requests and bytes read and written, as one JSON
+    /// line on stderr.
+    #[arg(long)]
+    pub stats: bool,
 }
 
 // `SelfTest`'s arguments.

@@ -17,7 +17,11 @@ use commands::{bench, files, proof, round};
 fn run(cli: Cli) -> summa_agg::Result<()> {
     // Over S3 the engine runs on tokio's blocking threads: its pool must have
     // threads of its own.
-    if matches!(&cli.command, Command::Round(a) if a.bucket.is_some()) {
+    #[cfg(feature = "s3")]
+    let pooled = matches!(&cli.command, Command::Step(_));
+    #[cfg(not(feature = "s3"))]
+    let pooled = false;
+    if pooled || matches!(&cli.command, Command::Round(a) if a.bucket.is_some()) {
         summa_agg::threads::configure_pool(cli.threads)?;
     } else {
         summa_agg::threads::configure(cli.threads)?;
@@ -35,6 +39,8 @@ fn run(cli: Cli) -> summa_agg::Result<()> {
         Command::Bench(a) => bench::engine(a),
         Command::ExportJson(a) => files::export_json(a),
         Command::SelfTest(a) => bench::self_test(a),
+        #[cfg(feature = "s3")]
+        Command::Step(a) => commands::step::run(a),
     }
 }
 

@@ -153,7 +153,7 @@ not_in_s3() {
 }
 
 # --- the stack (and the CLI, in the same cargo build) -------------------------------
-if ! summa_stack_start "$work/stack" -p summa-agg --bins; then
+if ! summa_stack_start "$work/stack" -p summa-agg-cli --bin summa-agg; then
   echo "FAIL the local stack starts (moto_server, cargo lambda watch, functions)"
   failed=$((failed + 1))
   summary

@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""The scale probe (`make scale-probe`): every step of a round as its own process,
+measured, fitted and extrapolated to 2^28 and 2^30 users against the template's
+MemorySize of the function that runs it.
+
+For each shard count S and shard size n it writes S synthetic CSV shards of n
+users (two currencies) under a local directory, then runs the state machine's
+steps one process each with `summa-agg step NAME --event FILE --dir DIR --stats`
+(plan; every mini-tree; every partition of the username index; the aggregator),
+and records each process's peak resident memory (ru_maxrss: its VmHWM), its
+output (the state payload) in bytes, and its storage requests and bytes.
+
+Each step's peak, output and requests are fitted by least squares to
+    a + b * (users of one shard) + c * (shards) + d * (users of one index partition)
+(the growth the design allows: one shard, the shard count, one partition; a
+step that grew with the round's users would show it as d for a step that is not
+the index, and would extrapolate past its limit), then extrapolated to 1,024 x
+2^18 and 4,096 x 2^16 users (2^28) and 4,096 x 2^18 (2^30), with the index
+partitions plan would choose for their bytes. A table, then as the last line
+one JSON object:
+    {"fits": BOOL, "rounds": [{"users", "shards", "steps": {STEP: {"peak_mib",
+     "limit_mib", "output_bytes", "requests"}}}], "measured": [...], "fit": {...}}
+Exit 1 if an extrapolated peak exceeds 80% of its function's MemorySize or an
+output exceeds 256 KiB.
+
+  infra/scale-probe.py [--bin target/release/summa-agg] [--quick] [--keep DIR]
+
+--quick: S in {4, 8}, n in {2^8, 2^10} (CI's smoke of the probe itself; its
+extrapolation is not meaningful and does not set the exit status).
+Standard library only. Measured on this machine with local-directory storage: an
+AWS function adds the SDK's and the runtime's own memory (a constant).
+"""
+import argparse
+import json
+import os
+import random
+import re
+import selectors
+import shutil
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUCKET = "probe"
+STATE_LIMIT = 256 * 1024
+# The template's functions for each step (the index partitions run on the
+# aggregator function).
+FUNCTIONS = {
+    "plan": "PlanMemorySize",
+    "mini-tree": "MiniTreeMemorySize",
+    "user-index": "AggregatorMemorySize",
+    "aggregator": "AggregatorMemorySize",
+}
+TARGETS = [(1024, 1 << 18), (4096, 1 << 16), (4096, 1 << 18)]
+# handlers/plan.rs: INDEX_PARTITION_CSV_BYTES, NAME_BITS.
+INDEX_PARTITION_CSV_BYTES = 64 << 20
+NAME_BITS = 10
+
+
+def template_memory():
+    """Each MemorySize parameter's default, from infra/template.yaml."""
+    text = open(os.path.join(REPO, "infra/template.yaml")).read()
+    out = {}
+    for name in set(FUNCTIONS.values()):
+        m = re.search(rf"^  {name}:\n(?:    .*\n)*?    Default: (\d+)", text, re.M)
+        if not m:
+            sys.exit(f"scale-probe: no default for {name} in infra/template.yaml")
+        out[name] = int(m.group(1))
+    return out
+
+
+def write_shards(root, prefix, shards, n, rng):
+    d = os.path.join(root, BUCKET, prefix, "shards")
+    os.makedirs(d, exist_ok=True)
+    csv_bytes = 0
+    for s in range(shards):
+        rows = [f"u{s}x{i}x{rng.getrandbits(32):08x},{rng.randrange(10**9)},{rng.randrange(10**6)}" for i in range(n)]
+        body = "username,balance_ETH_ETH,balance_USDT_ETH\n" + "\n".join(rows) + "\n"
+        with open(os.path.join(d, f"s{s:05}.csv"), "w") as f:
+            f.write(body)
+        csv_bytes += len(body)
+    with open(os.path.join(root, BUCKET, prefix, "round.json"), "w") as f:
+        f.write("{}")
+    return csv_bytes
+
+
+def measure(binary, root, prefix, run):
+    """Runs the round's steps; per step the worst invocation's figures."""
+    steps = {}
+
+    def record(step, out_bytes, stats, peak_kib):
+        s = steps.setdefault(step, {"peak_kib": 0, "output_bytes": 0, "requests": 0, "bytes_read": 0, "count": 0})
+        s["peak_kib"] = max(s["peak_kib"], peak_kib)
+        s["output_bytes"] = max(s["output_bytes"], out_bytes)
+        s["requests"] = max(s["requests"], stats["requests"])
+        s["bytes_read"] = max(s["bytes_read"], stats["bytes_read"])
+        s["count"] += 1
+
+    def step(name, label, event):
+        t = time.time()
+        out, raw, stats = run_step(binary, root, name, event)
+        record(label, len(raw), stats, LAST_PEAK[0])
+        steps[label]["seconds"] = steps[label].get("seconds", 0) + time.time() - t
+        return out
+
+    plan = step("plan", "plan", {"bucket": BUCKET, "prefix": prefix, "run": run})
+    items = json.load(open(os.path.join(root, BUCKET, plan["items_key"])))
+    for item in items:
+        step("mini-tree", "mini-tree", item)
+    index_items = json.load(open(os.path.join(root, BUCKET, plan["index_items_key"])))
+    for item in index_items:
+        step("aggregator", "user-index", item)
+    step("aggregator", "aggregator", {"bucket": BUCKET, "prefix": prefix, "run": run})
+    return plan, steps
+
+
+# The peak resident memory (KiB) of the last step run.
+LAST_PEAK = [0]
+
+
+def run_step(binary, root, name, event):
+    """One step as its own process: (output JSON, raw output, stats); its peak
+    resident memory (KiB, ru_maxrss from wait4: the process's VmHWM) in
+    LAST_PEAK."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(event, f)
+        path = f.name
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.close(out_r)
+        os.close(err_r)
+        os.execv(binary, [binary, "step", name, "--event", path, "--dir", root, "--stats"])
+    os.close(out_w)
+    os.close(err_w)
+    out = read_all(out_r, err_r)
+    _, status, usage = os.wait4(pid, 0)
+    os.unlink(path)
+    stdout, stderr = out
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"scale-probe: step {name} failed: {stderr.decode(errors='replace')[-2000:]}")
+    LAST_PEAK[0] = usage.ru_maxrss
+    stats = None
+    for line in stderr.decode().splitlines():
+        if line.startswith("{") and '"storage"' in line:
+            stats = json.loads(line)["storage"]
+    if stats is None:
+        sys.exit(f"scale-probe: step {name} printed no --stats line")
+    raw = stdout.strip()
+    return json.loads(raw), raw, stats
+
+
+def read_all(out_fd, err_fd):
+    """Both pipes to their end (neither may fill while the other is read)."""
+    sel = selectors.DefaultSelector()
+    bufs = {out_fd: [], err_fd: []}
+    for fd in bufs:
+        sel.register(fd, selectors.EVENT_READ)
+    open_fds = set(bufs)
+    while open_fds:
+        for key, _ in sel.select():
+            chunk = os.read(key.fd, 1 << 16)
+            if chunk:
+                bufs[key.fd].append(chunk)
+            else:
+                sel.unregister(key.fd)
+                os.close(key.fd)
+                open_fds.discard(key.fd)
+    return b"".join(bufs[out_fd]), b"".join(bufs[err_fd])
+
+
+def solve(rows, ys):
+    """Least squares of ys on rows (each [1, x1, x2, ...]) by the normal equations,
+    with a small ridge so that a predictor that does not vary gets 0."""
+    k = len(rows[0])
+    a = [[sum(r[i] * r[j] for r in rows) + (1e-9 if i == j else 0) for j in range(k)] for i in range(k)]
+    b = [sum(r[i] * y for r, y in zip(rows, ys)) for i in range(k)]
+    # Gaussian elimination with partial pivoting.
+    for c in range(k):
+        p = max(range(c, k), key=lambda r: abs(a[r][c]))
+        a[c], a[p] = a[p], a[c]
+        b[c], b[p] = b[p], b[c]
+        if abs(a[c][c]) < 1e-30:
+            continue
+        for r in range(k):
+            if r != c:
+                f = a[r][c] / a[c][c]
+                a[r] = [x - f * y for x, y in zip(a[r], a[c])]
+                b[r] -= f * b[c]
+    return [b[i] / a[i][i] if abs(a[i][i]) > 1e-30 else 0.0 for i in range(k)]
+
+
+def features(n, shards, users_per_partition):
+    return [1.0, float(n), float(shards), float(users_per_partition)]
+
+
+def index_bits(csv_bytes):
+    parts = max(1, -(-csv_bytes // INDEX_PARTITION_CSV_BYTES))
+    return min((parts - 1).bit_length(), NAME_BITS)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bin", default=os.path.join(REPO, "target/release/summa-agg"))
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--keep")
+    args = ap.parse_args()
+    if not os.access(args.bin, os.X_OK):
+        sys.exit(f"scale-probe: {args.bin} is not an executable (cargo build --release -p summa-agg-cli)")
+    sizes = [(s, n) for s in (4, 8) for n in (1 << 8, 1 << 10)] if args.quick else [
+        (s, n) for s in (8, 32, 128) for n in (1 << 10, 1 << 12, 1 << 14)
+    ]
+    limits = template_memory()
+    root = args.keep or tempfile.mkdtemp(prefix="scale-probe.")
+    os.makedirs(root, exist_ok=True)
+    rng = random.Random(1)
+    measured = []
+    csv_per_user = []
+    try:
+        for shards, n in sizes:
+            prefix = f"probe-{shards}x{n}"
+            csv_bytes = write_shards(root, prefix, shards, n, rng)
+            csv_per_user.append(csv_bytes / (shards * n))
+            t = time.time()
+            plan, steps = measure(args.bin, root, prefix, "run-1")
+            parts = 1 << plan["index_bits"]
+            measured.append({
+                "shards": shards, "users_per_shard": n, "users": shards * n,
+                "index_partitions": parts, "seconds": round(time.time() - t, 2),
+                "steps": steps,
+            })
+            print(f"scale-probe: {shards} x {n} users: " + ", ".join(
+                f"{k} {v['peak_kib'] / 1024:.1f} MiB / {v['output_bytes']} B / {v['requests']} req"
+                for k, v in steps.items()), file=sys.stderr)
+            if not args.keep:
+                shutil.rmtree(os.path.join(root, BUCKET, prefix))
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+    fit = {}
+    for step in FUNCTIONS:
+        rows = [features(m["users_per_shard"], m["shards"], m["users"] / m["index_partitions"]) for m in measured]
+        fit[step] = {
+            what: solve(rows, [m["steps"][step][key] for m in measured])
+            for what, key in (("peak_kib", "peak_kib"), ("output_bytes", "output_bytes"), ("requests", "requests"))
+        }
+    bytes_per_user = sum(csv_per_user) / len(csv_per_user)
+    rounds = []
+    fits = True
+    for shards, n in TARGETS:
+        users = shards * n
+        parts = 1 << index_bits(int(users * bytes_per_user))
+        x = features(n, shards, users / parts)
+        steps = {}
+        for step, coef in fit.items():
+            peak = sum(c * v for c, v in zip(coef["peak_kib"], x)) / 1024
+            out = sum(c * v for c, v in zip(coef["output_bytes"], x))
+            req = sum(c * v for c, v in zip(coef["requests"], x))
+            limit = limits[FUNCTIONS[step]]
+            steps[step] = {"peak_mib": round(peak, 1), "limit_mib": limit,
+                           "output_bytes": int(round(out)), "requests": int(round(req))}
+            if peak > 0.8 * limit or out > STATE_LIMIT:
+                fits = False
+        rounds.append({"users": users, "shards": shards, "users_per_shard": n,
+                       "index_partitions": parts, "steps": steps})
+
+    print(f"{'round':>22} {'step':>11} {'peak MiB':>9} {'limit':>6} {'use':>5} {'output B':>9} {'requests':>9}")
+    for r in rounds:
+        for step, s in r["steps"].items():
+            print(f"{r['shards']:>6} x {r['users_per_shard']:>7} = 2^{r['users'].bit_length() - 1:<2} "
+                  f"{step:>11} {s['peak_mib']:>9.1f} {s['limit_mib']:>6} {s['peak_mib'] / s['limit_mib']:>5.0%} "
+                  f"{s['output_bytes']:>9} {s['requests']:>9}")
+    slopes = {step: {"bytes_per_shard_user": round(c["peak_kib"][1] * 1024, 1),
+                     "bytes_per_shard": round(c["peak_kib"][2] * 1024, 1),
+                     "bytes_per_partition_user": round(c["peak_kib"][3] * 1024, 1),
+                     "base_mib": round(c["peak_kib"][0] / 1024, 1)} for step, c in fit.items()}
+    print(json.dumps({"fits": fits, "quick": args.quick, "rounds": rounds, "fit": slopes,
+                      "csv_bytes_per_user": round(bytes_per_user, 1), "measured": measured},
+                     separators=(",", ":")))
+    return 0 if fits or args.quick else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
