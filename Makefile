@@ -7,7 +7,7 @@
 CARGO ?= cargo
 EXAMPLE_OUT ?= out/example
 
-.PHONY: example test tools lint unit infra e2e fuzz fuzz-smoke fuzz-seeds bench arm64 arm64-test sam-build verifier verifier-test verifier-repro verifier-bench
+.PHONY: example test tools lint unit infra e2e fuzz fuzz-smoke fuzz-seeds bench scale-probe scale-probe-smoke round-2-24 arm64 arm64-test sam-build verifier verifier-test verifier-repro verifier-bench
 
 # The embedded default needs no AWS SDK: build the CLI without its S3 mode. After
 # the round, a user's zero-knowledge proof with keys on the UNSAFE test SRS
@@ -41,7 +41,7 @@ infra:
 e2e:
 	bash infra/local/test-e2e.sh
 
-test: tools lint unit infra e2e verifier verifier-test fuzz-smoke arm64 arm64-test sam-build
+test: tools lint unit scale-probe-smoke infra e2e verifier verifier-test fuzz-smoke arm64 arm64-test sam-build
 
 # Coverage-guided fuzzing (fuzz/, cargo-fuzz + libFuzzer on the nightly toolchain) of
 # every reader of untrusted bytes: each target for FUZZ_SECONDS (default 60), then
@@ -59,6 +59,24 @@ fuzz-smoke:
 # Rewrites the committed seed corpora fuzz/seeds/ from the fixtures (after a format change).
 fuzz-seeds:
 	$(CARGO) run --release --manifest-path fuzz/Cargo.toml --example make_seeds -- fuzz/seeds
+
+# Every step of a round as its own process (summa-agg step), at 9 sizes: peak
+# memory, output and storage requests, fitted and extrapolated to 2^28 and 2^30
+# users against the template's MemorySize; exit 1 if a step would not fit
+# (infra/scale-probe.py). A benchmark, not a test: `make test` runs its smoke.
+scale-probe:
+	$(CARGO) build --release -p summa-agg-cli
+	python3 infra/scale-probe.py --bin target/release/summa-agg
+
+scale-probe-smoke:
+	$(CARGO) build -p summa-agg-cli
+	python3 infra/scale-probe.py --bin target/debug/summa-agg --quick | tail -n 1 | python3 -c 'import json, sys; j = json.load(sys.stdin); assert j["quick"] and len(j["rounds"]) == 3 and all(len(r["steps"]) == 4 for r in j["rounds"]), j; print("scale-probe smoke: every step measured")'
+
+# A 2^24-user round (256 shards of 2^16 users), each step its own process under
+# its function's MemorySize (prlimit --as), root compared with summa-agg round.
+round-2-24:
+	$(CARGO) build --release -p summa-agg-cli
+	python3 infra/scale-probe.py --bin target/release/summa-agg --round 256x65536
 
 bench:
 	$(CARGO) bench -p summa-agg --bench poseidon --bench tree
@@ -107,5 +125,23 @@ verifier-repro:
 
 # The README's verifier figures: a synthetic depth-28, 2-currency proof timed in Node
 # and headless Chromium (after `make verifier verifier-test`).
-verifier-bench:
+verifier-# Every step of a round as its own process (summa-agg step), at 9 sizes: peak
+# memory, output and storage requests, fitted and extrapolated to 2^28 and 2^30
+# users against the template's MemorySize; exit 1 if a step would not fit
+# (infra/scale-probe.py). A benchmark, not a test: `make test` runs its smoke.
+scale-probe:
+	$(CARGO) build --release -p summa-agg-cli
+	python3 infra/scale-probe.py --bin target/release/summa-agg
+
+scale-probe-smoke:
+	$(CARGO) build -p summa-agg-cli
+	python3 infra/scale-probe.py --bin target/debug/summa-agg --quick | tail -n 1 | python3 -c 'import json, sys; j = json.load(sys.stdin); assert j["quick"] and len(j["rounds"]) == 3 and all(len(r["steps"]) == 4 for r in j["rounds"]), j; print("scale-probe smoke: every step measured")'
+
+# A 2^24-user round (256 shards of 2^16 users), each step its own process under
+# its function's MemorySize (prlimit --as), root compared with summa-agg round.
+round-2-24:
+	$(CARGO) build --release -p summa-agg-cli
+	python3 infra/scale-probe.py --bin target/release/summa-agg --round 256x65536
+
+bench:
 	bash verifier/bench.sh

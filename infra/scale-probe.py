@@ -24,6 +24,14 @@ Exit 1 if an extrapolated peak exceeds 80% of its function's MemorySize or an
 output exceeds 256 KiB.
 
   infra/scale-probe.py [--bin target/release/summa-agg] [--quick] [--keep DIR]
+  infra/scale-probe.py --round SxN [--bin ...]
+
+--round SxN: one round of S shards of N users instead, each step under an
+address-space cap equal to its function's MemorySize (prlimit --as, with
+MALLOC_ARENA_MAX=2 so that glibc's arenas do not reserve what is not used: a
+cap at least as strict as the memory Lambda gives), its root compared with
+`summa-agg round` over the same shard files; prints each step's wall time and
+peak, then one JSON line; exit 1 if a step fails or the roots differ.
 
 --quick: S in {4, 8}, n in {2^8, 2^10} (CI's smoke of the probe itself; its
 extrapolation is not meaningful and does not set the exit status).
@@ -37,6 +45,7 @@ import random
 import re
 import selectors
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -99,7 +108,7 @@ def measure(binary, root, prefix, run):
 
     def step(name, label, event):
         t = time.time()
-        out, raw, stats = run_step(binary, root, name, event)
+        out, raw, stats = run_step(binary, root, name, event, label)
         record(label, len(raw), stats, LAST_PEAK[0])
         steps[label]["seconds"] = steps[label].get("seconds", 0) + time.time() - t
         return out
@@ -119,7 +128,11 @@ def measure(binary, root, prefix, run):
 LAST_PEAK = [0]
 
 
-def run_step(binary, root, name, event):
+# With --round: each step's cap, MB by step (prlimit --as).
+CAPS = {}
+
+
+def run_step(binary, root, name, event, label=None):
     """One step as its own process: (output JSON, raw output, stats); its peak
     resident memory (KiB, ru_maxrss from wait4: the process's VmHWM) in
     LAST_PEAK."""
@@ -134,7 +147,12 @@ def run_step(binary, root, name, event):
         os.dup2(err_w, 2)
         os.close(out_r)
         os.close(err_r)
-        os.execv(binary, [binary, "step", name, "--event", path, "--dir", root, "--stats"])
+        argv = [binary, "step", name, "--event", path, "--dir", root, "--stats"]
+        cap = CAPS.get(label or name)
+        if cap:
+            os.environ["MALLOC_ARENA_MAX"] = "2"
+            argv = ["prlimit", f"--as={cap << 20}", "--"] + argv
+        os.execvp(argv[0], argv)
     os.close(out_w)
     os.close(err_w)
     out = read_all(out_r, err_r)
@@ -203,14 +221,59 @@ def index_bits(csv_bytes):
     return min((parts - 1).bit_length(), NAME_BITS)
 
 
+def capped_round(args):
+    shards, n = (int(x) for x in args.round.lower().split("x"))
+    limits = template_memory()
+    for step, param in FUNCTIONS.items():
+        CAPS[step] = limits[param]
+    root = args.keep or tempfile.mkdtemp(prefix="scale-probe.")
+    os.makedirs(root, exist_ok=True)
+    prefix = f"round-{shards}x{n}"
+    try:
+        t = time.time()
+        csv_bytes = write_shards(root, prefix, shards, n, random.Random(2))
+        print(f"scale-probe: wrote {shards} x {n} users ({csv_bytes} bytes of CSV) in {time.time() - t:.1f} s", file=sys.stderr)
+        t = time.time()
+        plan, steps = measure(args.bin, root, prefix, "run-1")
+        wall = time.time() - t
+        brief = json.load(open(os.path.join(root, BUCKET, prefix, "result.json")))
+        t = time.time()
+        out = os.path.join(root, "cli-round")
+        cli = subprocess.run([args.bin, "round", os.path.join(root, BUCKET, prefix, "shards"), "--out", out],
+                             capture_output=True, text=True)
+        cli_wall = time.time() - t
+        if cli.returncode != 0:
+            sys.exit(f"scale-probe: summa-agg round failed: {cli.stderr[-2000:]}")
+        cli_root = json.loads(cli.stdout.strip().splitlines()[-1])["root"]["hash"]
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    same = brief["root"]["hash"] == cli_root
+    for step, v in steps.items():
+        print(f"{step:>11}: {v['count']:>5} invocation(s), peak {v['peak_kib'] / 1024:8.1f} MiB (cap {CAPS[step]} MB), "
+              f"{v['seconds']:8.1f} s in all, output <= {v['output_bytes']} B, <= {v['requests']} requests")
+    print(f"steps one at a time: {wall:.1f} s; summa-agg round on the same files: {cli_wall:.1f} s; "
+          f"roots {'equal' if same else 'DIFFER'}: {brief['root']['hash']}")
+    print(json.dumps({"users": shards * n, "shards": shards, "index_partitions": 1 << plan["index_bits"],
+                      "root": brief["root"]["hash"], "cli_root": cli_root, "equal": same,
+                      "seconds": round(wall, 1), "cli_seconds": round(cli_wall, 1),
+                      "steps": {k: {"peak_mib": round(v["peak_kib"] / 1024, 1), "cap_mb": CAPS[k],
+                                    "seconds": round(v["seconds"], 1), "invocations": v["count"]}
+                                for k, v in steps.items()}}, separators=(",", ":")))
+    return 0 if same else 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default=os.path.join(REPO, "target/release/summa-agg"))
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--keep")
+    ap.add_argument("--round", help="SxN: one round under the functions' memory caps")
     args = ap.parse_args()
     if not os.access(args.bin, os.X_OK):
         sys.exit(f"scale-probe: {args.bin} is not an executable (cargo build --release -p summa-agg-cli)")
+    if args.round:
+        return capped_round(args)
     sizes = [(s, n) for s in (4, 8) for n in (1 << 8, 1 << 10)] if args.quick else [
         (s, n) for s in (8, 32, 128) for n in (1 << 10, 1 << 12, 1 << 14)
     ]

@@ -1,8 +1,9 @@
 //! The `summa-agg` command line, run as a user runs it: the helpers here, the
-//! tests in one file per command family (`round.rs`, `proof.rs`, `zk.rs`).
+//! tests in one file per command family (`round.rs`, `proof.rs`, `step.rs`, `zk.rs`).
 
 mod proof;
 mod round;
+mod step;
 mod zk;
 
 use std::path::{Path, PathBuf};
