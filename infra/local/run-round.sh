@@ -116,7 +116,9 @@ summa_aws_env "$SUMMA_LOCAL_MOTO_URL"
 moto() { python3 infra/local/moto-client.py "$@"; }
 
 # --- 2. bucket, state machine, shards, manifest --------------------------------
-python3 infra/render-asl.py state-machine/round.asl.json >"$work/round.asl.json"
+# Map concurrency: each function serves one invocation at a time here (one
+# process per function), so more than a few at once only queue up.
+python3 infra/render-asl.py state-machine/round.asl.json MapConcurrency="${SUMMA_LOCAL_MAP_CONCURRENCY:-16}" >"$work/round.asl.json"
 sm_arn="$(moto init "$bucket" "$SUMMA_STATE_MACHINE" "$work/round.asl.json" \
   "arn:aws:iam::$SUMMA_ACCOUNT:role/$SUMMA_STATE_MACHINE")"
 [[ "$sm_arn" == "$SUMMA_STATE_MACHINE_ARN" ]] ||

@@ -30,11 +30,11 @@ pub const MAX_SHARD_BYTES: u64 = 256 << 20;
 /// table per shard; the Map's items file is about 500 bytes per shard. At
 /// 100,000 shards every state's payload stays under 1 KB (keys, not lists).
 pub const MAX_SHARDS: usize = 100_000;
-/// Memory a mini-tree needs per byte of its CSV shard, with headroom: about 290
-/// bytes per user (the tree's levels, the usernames, the encoded file and the
-/// hashed names) over about 36 bytes of CSV per user of two currencies, rounded
-/// up to 10 (see the README's scale figures).
-pub const MINI_TREE_BYTES_PER_CSV_BYTE: u64 = 10;
+/// Memory a mini-tree needs per byte of its CSV shard: about 410 bytes per user
+/// (the tree's levels, the usernames, the encoded file and the hashed names;
+/// `make scale-probe`'s fit at 2^10 to 2^14 users a shard, 290 at 2^20) over
+/// about 34 bytes of CSV per user of two currencies, rounded up to 12.
+pub const MINI_TREE_BYTES_PER_CSV_BYTE: u64 = 12;
 /// The environment variable that gives the plan the mini-tree function's memory
 /// in MB (the template sets it from `MiniTreeMemorySize`).
 pub const MINI_TREE_MEMORY_ENV: &str = "SUMMA_MINI_TREE_MEMORY_MB";

@@ -8,7 +8,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::artifacts::put_binary;
 use crate::error::{join_error, FnError};
-use crate::model::{IndexOutput, IndexPartition, RunKeys, ShardSummary};
+use crate::model::{IndexOutput, IndexPartition, RunKeys};
 use crate::storage::Storage;
 
 /// The step's name in error messages.
@@ -16,9 +16,9 @@ pub const STEP: &str = crate::model::steps::USER_INDEX;
 /// Shards read at once.
 const CONCURRENCY: usize = 64;
 
-/// Builds index partition `task.partition`: reads each shard's summary (its
-/// user count) and its slice of the shard's names, and writes the partition's
-/// file. Idempotent: the same shards give the same bytes.
+/// Builds index partition `task.partition`: reads its slice of each shard's
+/// names (two ranged reads a shard), and writes the partition's file.
+/// Idempotent: the same shards give the same bytes.
 pub async fn user_index(
     storage: &impl Storage,
     bucket: &str,
@@ -39,30 +39,14 @@ async fn run(
     let (p, bits) = (task.partition, task.bits);
     let parts: Vec<Vec<[u8; 16]>> = futures::stream::iter(0..task.shard_count)
         .map(|i| async move {
-            let key = keys.mini_tree_summary(i);
-            let bytes = storage.get(bucket, &key).await.map_err(|e| {
-                FnError::from(e).context(format_args!(
-                    "shard {i} has no mini-tree summary ({key}): has its mini-tree finished?"
-                ))
-            })?;
-            let s: ShardSummary = serde_json::from_slice(&bytes)
-                .map_err(|e| FnError::internal(format!("{key}: not a mini-tree summary: {e}")))?;
-            if s.run != keys.id() {
-                return Err(FnError::internal(format!(
-                    "{key} is run {:?}'s, not {:?}'s",
-                    s.run,
-                    keys.id()
-                )));
-            }
-            crate::index::names::read_partition(
-                storage,
-                bucket,
-                &keys.mini_tree_names(i),
-                s.summary.entries,
-                bits,
-                p,
-            )
-            .await
+            let key = keys.mini_tree_names(i);
+            crate::index::names::read_partition(storage, bucket, &key, bits, p)
+                .await
+                .map_err(|e| {
+                    e.context(format_args!(
+                        "shard {i} has no hashed usernames ({key}): has its mini-tree finished?"
+                    ))
+                })
         })
         .buffered(CONCURRENCY)
         .try_collect()

@@ -52,7 +52,7 @@ async fn a_bad_shard_fails_naming_it_and_publishes_nothing() {
     assert!(
         index
             .to_string()
-            .starts_with("user-index: shard 2 has no mini-tree summary"),
+            .starts_with("user-index: shard 2 has no hashed usernames"),
         "{index}"
     );
     let agg = handlers::aggregator(&round.storage, aggregate_input(&round.run_id()))
