@@ -161,13 +161,13 @@ pub fn middle(
 }
 
 /// The node at `(level, index)` of `levels`, or the zero node of that height when
-/// `index` is past the real nodes. `base` is the height of level 0.
+/// `index` is past the real nodes. `base` is the height of level 0; a node holds
+/// `zeros`' number of currencies, `n_bytes` bytes each.
 pub fn node_at(
     levels: &[Level],
     zeros: &Zeros,
     base: u32,
-    stride: usize,
-    n_bytes: usize,
+    n_bytes: u8,
     level: usize,
     index: usize,
 ) -> Node {
@@ -175,6 +175,8 @@ pub fn node_at(
     if index >= l.len() {
         return zeros.node(base + level as u32);
     }
+    let n_bytes = n_bytes as usize;
+    let stride = zeros.n_currencies * n_bytes;
     let bytes = &l.balances[index * stride..(index + 1) * stride];
     Node {
         hash: l.hashes[index],
@@ -378,13 +380,11 @@ impl MiniTree {
 
     /// The node at `(level, index)`, zero past the real nodes.
     pub fn node(&self, level: usize, index: usize) -> Node {
-        let n_bytes = self.params.n_bytes as usize;
         node_at(
             &self.levels,
             &self.zeros,
             0,
-            self.currencies.len() * n_bytes,
-            n_bytes,
+            self.params.n_bytes,
             level,
             index,
         )
@@ -633,13 +633,11 @@ impl Aggregation {
 
     /// The node at `(level, index)` of the aggregation tree.
     pub fn node(&self, level: usize, index: usize) -> Node {
-        let n_bytes = self.params.n_bytes as usize;
         node_at(
             &self.levels,
             &self.zeros,
             self.mini_depth,
-            self.currencies.len() * n_bytes,
-            n_bytes,
+            self.params.n_bytes,
             level,
             index,
         )
