@@ -26,6 +26,8 @@ mod constants;
 #[cfg(target_arch = "x86_64")]
 mod ifma;
 // The NEON prototype is exercised by the self-test only (not used by the engine).
+#[cfg(any(test, feature = "reference"))]
+mod edges;
 #[cfg(all(target_arch = "aarch64", feature = "reference"))]
 mod neon_fp52;
 // The self-test compares with the generic primitive (`reference`): only builds
@@ -572,38 +574,7 @@ mod tests {
         })
     }
 
-    /// `p - 1`, little-endian words.
-    const P_MINUS_1: [u64; 4] = [
-        0x43e1f593f0000000,
-        0x2833e84879b97091,
-        0xb85045b68181585d,
-        0x30644e72e131a029,
-    ];
-
-    /// Edge cases, as values and as Montgomery representations (the kernel converts
-    /// representations): 0, 1, small, p - 1, p - 2, around 2^252, 2^253 and the top
-    /// of the field (`p ~ 0.76 * 2^254`: the largest elements are the ones "near
-    /// 2^254"), all-ones words.
-    pub(super) fn edge_values() -> Vec<Fr> {
-        let mut v = vec![Fr::ZERO, Fr::ONE, Fr::from(2), Fr::from(u64::MAX), -Fr::ONE];
-        v.push(-Fr::from(2));
-        v.push(Fr::from_raw([0, 0, 0, 1 << 61])); // 2^253
-        v.push(Fr::from_raw([u64::MAX, u64::MAX, u64::MAX, (1 << 61) - 1])); // 2^253 - 1
-        v.push(Fr::from_raw([0, 0, 0, 3 << 60])); // 2^253 + 2^252
-        v.push(Fr::from_raw([u64::MAX, u64::MAX, u64::MAX, (1 << 60) - 1])); // 2^252 - 1
-        let mut pm = P_MINUS_1;
-        pm[0] -= 1000;
-        v.push(Fr::from_raw(pm)); // p - 1001
-                                  // Representations.
-        v.push(Fr(P_MINUS_1));
-        v.push(Fr([1, 0, 0, 0]));
-        v.push(Fr([15, 0, 0, 0]));
-        v.push(Fr([0, 0, 0, 1 << 61]));
-        v.push(Fr([u64::MAX, u64::MAX, u64::MAX, (1 << 61) - 1]));
-        v.push(Fr([u64::MAX, u64::MAX, u64::MAX, 0x30644e72e1319fff]));
-        v.push(Fr([u64::MAX, 0, u64::MAX, 0]));
-        v
-    }
+    pub(super) use super::edges::edge_values;
 
     /// Uniform elements mixed with [`edge_values`].
     pub(super) fn fr_edge() -> impl Strategy<Value = Fr> {
