@@ -54,9 +54,12 @@ fn params(layout: Layout) -> Params {
     }
 }
 
+/// What [`outputs`] compares: result.json, the aggregation file, the mini-tree files.
+type Outputs = (serde_json::Value, Vec<u8>, Vec<Vec<u8>>);
+
 /// Everything of a round's output that must not depend on re-use (`build` lists
 /// the shards built, with their times).
-fn outputs(dir: &Path) -> (serde_json::Value, Vec<u8>, Vec<Vec<u8>>) {
+fn outputs(dir: &Path) -> Outputs {
     let mut result: serde_json::Value =
         serde_json::from_slice(&fs::read(dir.join(RESULT_FILE)).unwrap()).unwrap();
     let o = result.as_object_mut().unwrap();
@@ -224,12 +227,7 @@ fn a_tampered_previous_mini_tree_is_rebuilt() {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     fs::write(&mt, &bytes).unwrap();
-    let (res, _, reuse) = r.v1_after_prev(&files, "inc1").unwrap();
-    assert_eq!(res.reused_mini_trees, 3);
-    let (i, why) = &reuse.rebuilt[0];
-    assert_eq!(*i, 1);
-    assert!(why.as_deref().unwrap().contains("SHA-256"), "{why:?}");
-    assert_eq!(outputs(&r.path("inc1")), full);
+    only_tree_1_rebuilt(&r, &files, "inc1", "SHA-256", &full);
 
     // 2. Another tree's file put in its place, with result.json's hash updated to
     // match: the previous aggregation tree holds another root.
@@ -239,12 +237,18 @@ fn a_tampered_previous_mini_tree_is_rebuilt() {
     let mut result: serde_json::Value = serde_json::from_slice(&fs::read(&rp).unwrap()).unwrap();
     result["inputs"][1]["mini_tree_sha256"] = serde_json::json!(hex_sha256(&other));
     fs::write(&rp, result.to_string()).unwrap();
-    let (res, _, reuse) = r.v1_after_prev(&files, "inc2").unwrap();
+    only_tree_1_rebuilt(&r, &files, "inc2", "root", &full);
+}
+
+/// A v1 round into `out` over the previous one re-uses 3 mini-trees and rebuilds
+/// mini-tree 1, for a reason that names `reason`, and its output is `full`.
+fn only_tree_1_rebuilt(r: &Rounds, files: &[PathBuf], out: &str, reason: &str, full: &Outputs) {
+    let (res, _, reuse) = r.v1_after_prev(files, out).unwrap();
     assert_eq!(res.reused_mini_trees, 3);
     let (i, why) = &reuse.rebuilt[0];
     assert_eq!(*i, 1);
-    assert!(why.as_deref().unwrap().contains("root"), "{why:?}");
-    assert_eq!(outputs(&r.path("inc2")), full);
+    assert!(why.as_deref().unwrap().contains(reason), "{why:?}");
+    assert_eq!(&outputs(&r.path(out)), full);
 }
 
 fn hex_sha256(b: &[u8]) -> String {
