@@ -26,10 +26,10 @@ mod constants;
 #[cfg(target_arch = "x86_64")]
 mod ifma;
 // The NEON prototype is exercised by the self-test only (not used by the engine).
-#[cfg(any(test, feature = "reference"))]
-mod edges;
 #[cfg(all(target_arch = "aarch64", feature = "reference"))]
 mod neon_fp52;
+#[cfg(any(test, feature = "reference"))]
+mod testing;
 // The self-test compares with the generic primitive (`reference`): only builds
 // with that feature (the CLI) carry it; no Lambda links it.
 #[cfg(feature = "reference")]
@@ -547,23 +547,26 @@ mod tests {
     #[test]
     fn constants_match_known_answers() {
         // shared/vectors/known-answers.json, hash_parameters.
-        let hex = |f: &Fr| crate::field::to_hex(f);
-        assert_eq!(
-            hex(&ROUND_CONSTANTS[0][0]),
-            "0x09c46e9ec68e9bd4fe1faaba294cba38a71aa177534cdd1b6c7dc0dbd0abd7a7"
-        );
-        assert_eq!(
-            hex(&ROUND_CONSTANTS[0][1]),
-            "0x0c0356530896eec42a97ed937f3135cfc5142b3ae405b8343c1d83ffa604cb81"
-        );
-        assert_eq!(
-            hex(&MDS[0][0]),
-            "0x066f6f85d6f68a85ec10345351a23a3aaf07f38af8c952a7bceca70bd2af7ad5"
-        );
-        assert_eq!(
-            hex(&MDS[1][1]),
-            "0x1274e649a32ed355a31a6ed69724e1adade857e86eb5c3a121bcd147943203c8"
-        );
+        for (constant, want) in [
+            (
+                ROUND_CONSTANTS[0][0],
+                "0x09c46e9ec68e9bd4fe1faaba294cba38a71aa177534cdd1b6c7dc0dbd0abd7a7",
+            ),
+            (
+                ROUND_CONSTANTS[0][1],
+                "0x0c0356530896eec42a97ed937f3135cfc5142b3ae405b8343c1d83ffa604cb81",
+            ),
+            (
+                MDS[0][0],
+                "0x066f6f85d6f68a85ec10345351a23a3aaf07f38af8c952a7bceca70bd2af7ad5",
+            ),
+            (
+                MDS[1][1],
+                "0x1274e649a32ed355a31a6ed69724e1adade857e86eb5c3a121bcd147943203c8",
+            ),
+        ] {
+            assert_eq!(crate::field::to_hex(&constant), want);
+        }
     }
 
     fn fr() -> impl Strategy<Value = Fr> {
@@ -574,7 +577,8 @@ mod tests {
         })
     }
 
-    pub(super) use super::edges::edge_values;
+    use super::testing::batch_and_reference;
+    pub(super) use super::testing::{edge_values, reference_hash};
 
     /// Uniform elements mixed with [`edge_values`].
     pub(super) fn fr_edge() -> impl Strategy<Value = Fr> {
@@ -583,19 +587,6 @@ mod tests {
             2 => prop::sample::select(edge_values()),
             1 => any::<u64>().prop_map(Fr::from),
         ]
-    }
-
-    /// The generic primitive on a message of length 1..=8.
-    pub(super) fn reference_hash(m: &[Fr]) -> Fr {
-        macro_rules! dispatch {
-            ($($n:literal)*) => {
-                match m.len() {
-                    $($n => reference::poseidon::<$n>(m.try_into().unwrap()),)*
-                    n => panic!("length {n}"),
-                }
-            };
-        }
-        dispatch!(1 2 3 4 5 6 7 8)
     }
 
     #[test]
@@ -636,14 +627,10 @@ mod tests {
         for len in 1..=8 {
             for n in [0, 1, 7, 8, 9, 15, 16, 17, 31, 33] {
                 let msgs: Vec<Fr> = (0..n * len).map(|_| elem()).collect();
-                let mut out = vec![Fr::ZERO; n];
-                hash_batch(&msgs, len, &mut out);
-                let mut scalar = vec![Fr::ZERO; n];
-                hash_batch_scalar(&msgs, len, &mut scalar);
-                for (i, m) in msgs.chunks_exact(len).enumerate() {
-                    let r = reference_hash(m);
-                    assert_eq!(out[i], r, "len {len} batch {n} message {i}");
-                    assert_eq!(scalar[i], r, "scalar: len {len} batch {n} message {i}");
+                let hashes = batch_and_reference(&msgs, len);
+                for (i, (m, [batch, scalar, r])) in msgs.chunks_exact(len).zip(hashes).enumerate() {
+                    assert_eq!(batch, r, "len {len} batch {n} message {i}");
+                    assert_eq!(scalar, r, "scalar: len {len} batch {n} message {i}");
                     assert_eq!(hash(m), r);
                 }
             }

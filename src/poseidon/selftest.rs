@@ -12,12 +12,10 @@
 //! powers of two around 2^252 and 2^253, as values and as Montgomery
 //! representations) and on pseudo-random ones (splitmix64, fixed seed).
 
-use ff::Field;
 use halo2curves::bn256::Fr;
 
-use super::edges::{edge_values, P_MINUS_1};
-use super::{hash_batch, hash_batch_scalar, ops, permute, permute_plain};
-use crate::reference;
+use super::testing::{batch_and_reference, edge_values, P_MINUS_1};
+use super::{ops, permute, permute_plain};
 
 /// What [`self_test`] found.
 #[derive(Debug)]
@@ -177,13 +175,8 @@ pub fn self_test(cases: usize) -> SelfTest {
                     }
                 })
                 .collect();
-            let mut out = vec![Fr::ZERO; n];
-            hash_batch(&msgs, len, &mut out);
-            let mut scalar = vec![Fr::ZERO; n];
-            hash_batch_scalar(&msgs, len, &mut scalar);
-            for (i, m) in msgs.chunks_exact(len).enumerate() {
-                let r = reference_hash(m);
-                c.check(out[i] == r && scalar[i] == r, || {
+            for (i, [batch, scalar, r]) in batch_and_reference(&msgs, len).into_iter().enumerate() {
+                c.check(batch == r && scalar == r, || {
                     format!("hash_batch len {len} batch {n} message {i}")
                 });
             }
@@ -196,21 +189,10 @@ pub fn self_test(cases: usize) -> SelfTest {
     }
 }
 
-/// The generic primitive on a message of length 1..=8.
-fn reference_hash(m: &[Fr]) -> Fr {
-    macro_rules! dispatch {
-        ($($n:literal)*) => {
-            match m.len() {
-                $($n => reference::poseidon::<$n>(m.try_into().expect("length")),)*
-                n => panic!("length {n}"),
-            }
-        };
-    }
-    dispatch!(1 2 3 4 5 6 7 8)
-}
-
 #[cfg(test)]
 mod tests {
+    use ff::Field;
+
     use super::*;
 
     #[test]
