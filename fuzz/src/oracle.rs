@@ -204,6 +204,11 @@ pub fn decimal(text: &[u8]) -> Option<BigUint> {
     (v.bits() <= 256).then_some(v)
 }
 
+/// Every text of `list` as a [`decimal`], or `None` if one is not.
+fn decimals(list: &[String]) -> Option<Vec<BigUint>> {
+    list.iter().map(|b| decimal(b.as_bytes())).collect()
+}
+
 /// A field element as `0x` + 1 to 64 hex digits, canonical.
 pub fn hex_fr(s: &str) -> Option<Fr> {
     let d = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?;
@@ -454,12 +459,7 @@ pub fn verify_proof(proof: &Proof, expected_root: Option<&Fr>) -> Option<Result<
     let mut cur = leaf(layout, name, &balances)?;
     // The proof's leaf must be that node.
     let given_leaf = hex_fr(&proof.leaf.hash);
-    let given_balances: Option<Vec<BigUint>> = proof
-        .leaf
-        .balances
-        .iter()
-        .map(|b| decimal(b.as_bytes()))
-        .collect();
+    let given_balances = decimals(&proof.leaf.balances);
     ensure!(given_leaf == Some(cur.hash) && given_balances.as_ref() == Some(&cur.balances));
     let depth = proof.depth as usize;
     ensure!(depth <= 63);
@@ -513,12 +513,7 @@ pub fn verify_proof(proof: &Proof, expected_root: Option<&Fr>) -> Option<Result<
         }
     }
     let root_hash = hex_fr(&proof.root.hash);
-    let root_balances: Option<Vec<BigUint>> = proof
-        .root
-        .balances
-        .iter()
-        .map(|b| decimal(b.as_bytes()))
-        .collect();
+    let root_balances = decimals(&proof.root.balances);
     ensure!(root_hash.is_some() && root_balances.is_some());
     ensure!(root_hash == Some(cur.hash) && root_balances.as_ref() == Some(&cur.balances));
     if let Some(r) = expected_root {
