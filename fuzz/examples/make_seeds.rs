@@ -59,8 +59,8 @@ fn csv(s: &Seeds) {
     for (i, f) in files.iter().enumerate() {
         let text = read(f);
         // v1, agg2023, legacy, at n_bytes 14; and n_bytes 1 in v1.
-        for (j, (sel, n_bytes)) in [(0u8, 13u8), (1, 13), (2, 13), (0, 0)].iter().enumerate() {
-            let mut b = vec![*sel, *n_bytes, 7];
+        for (j, (sel, n_bytes_byte)) in [(0u8, 13u8), (1, 13), (2, 13), (0, 0)].iter().enumerate() {
+            let mut b = vec![*sel, *n_bytes_byte, 7];
             b.extend_from_slice(&text);
             s.put("csv_shard", &format!("fixture-{i}-{j}"), &b);
         }

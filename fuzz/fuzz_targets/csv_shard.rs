@@ -103,21 +103,21 @@ fn check_tree(e: Entries, params: &Params, rows: &[Row]) -> Option<MiniTree> {
 fuzz_target!(|data: &[u8]| {
     let mut inp = Input::new(data);
     let sel = inp.u8();
-    let n_bytes = inp.u8();
+    let n_bytes_byte = inp.u8();
     let step = 1 + inp.u8() as usize;
     let text = inp.rest();
     let params = Params {
         layout: Layout::ALL[(sel % 3) as usize],
         // Mostly valid n_bytes; with the high bit, any byte (0 and 32.. must fail).
         n_bytes: if sel & 0x80 != 0 {
-            n_bytes
+            n_bytes_byte
         } else {
-            1 + n_bytes % 31
+            1 + n_bytes_byte % 31
         },
     };
     let header = read_header(text, FILE);
     let expected: Option<Vec<Currency>> = match (sel >> 2) % 4 {
-        1 => Some(currencies(1 + (n_bytes % 3) as usize)),
+        1 => Some(currencies(1 + (n_bytes_byte % 3) as usize)),
         2 => header.as_ref().ok().cloned(),
         _ => None,
     };
