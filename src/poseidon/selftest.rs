@@ -82,6 +82,7 @@ impl Checker {
     #[cfg(target_arch = "aarch64")]
     fn lazy(&mut self, a: Fr, b: Fr) {
         use super::aarch64::{add_wide, mul_wide, redc_wide, square, square_lazy};
+        use ff::Field;
         let a4 = a.square().square();
         self.check(square(square_lazy(a)) == a4, || format!("x^4 {a:?}"));
         let (c, d) = (-Fr::ONE - b, a + b);
