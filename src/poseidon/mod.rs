@@ -20,6 +20,35 @@
 //! Set `SUMMA_AGG_NO_SIMD=1` to force the portable path; [`backend`] tells which
 //! one runs.
 
+/// The BN254 scalar field modulus `p`, little-endian 64-bit words: what the
+/// assembly and SIMD kernels reduce by.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
+const MODULUS: [u64; 4] = [
+    0x43e1f593f0000001,
+    0x2833e84879b97091,
+    0xb85045b68181585d,
+    0x30644e72e131a029,
+];
+
+/// `-p^-1 mod 2^64` (Newton's iteration doubles the correct low bits: 1 -> 64); its
+/// low 52 bits are `-p^-1 mod 2^52`.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
+const MODULUS_INV_NEG: u64 = {
+    let mut inv: u64 = 1;
+    let mut i = 0;
+    while i < 6 {
+        inv = inv.wrapping_mul(2u64.wrapping_sub(MODULUS[0].wrapping_mul(inv)));
+        i += 1;
+    }
+    inv.wrapping_neg()
+};
+
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
 mod constants;
