@@ -23,27 +23,31 @@ fn main() {
     println!();
     println!("use halo2curves::bn256::Fr;");
     println!();
-    println!("/// Round constants, one row per round (4 full, 56 partial, 4 full).");
-    println!(
-        "pub(crate) const ROUND_CONSTANTS: [[Fr; 2]; {}] = [",
-        rc.len()
+    table(
+        "/// Round constants, one row per round (4 full, 56 partial, 4 full).",
+        &format!("ROUND_CONSTANTS: [[Fr; 2]; {}]", rc.len()),
+        rc,
     );
-    for row in rc.iter() {
-        println!("    [{}, {}],", limbs(&row[0]), limbs(&row[1]));
-    }
-    println!("];");
     println!();
-    println!("/// The MDS matrix (the first secure one the Grain LFSR yields).");
-    println!("pub(crate) const MDS: [[Fr; 2]; 2] = [");
-    for row in mds.iter() {
-        println!("    [{}, {}],", limbs(&row[0]), limbs(&row[1]));
-    }
-    println!("];");
+    table(
+        "/// The MDS matrix (the first secure one the Grain LFSR yields).",
+        "MDS: [[Fr; 2]; 2]",
+        mds,
+    );
     println!();
-    println!("/// The inverse of [`MDS`].");
-    println!("#[allow(dead_code)]");
-    println!("pub(crate) const MDS_INV: [[Fr; 2]; 2] = [");
-    for row in mds_inv.iter() {
+    table(
+        "/// The inverse of [`MDS`].\n#[allow(dead_code)]",
+        "MDS_INV: [[Fr; 2]; 2]",
+        mds_inv,
+    );
+}
+
+/// Prints `pub(crate) const <declaration> = [..];`, a row of `rows` a line,
+/// under the lines `head`.
+fn table(head: &str, declaration: &str, rows: &[[Fr; 2]]) {
+    println!("{head}");
+    println!("pub(crate) const {declaration} = [");
+    for row in rows {
         println!("    [{}, {}],", limbs(&row[0]), limbs(&row[1]));
     }
     println!("];");

@@ -168,19 +168,19 @@ fn node_size(params: &Params, n_currencies: usize) -> u64 {
 
 /// The header of a mini-tree's file: every section's offset.
 fn mini_tree_header(tree: &MiniTree) -> (Header, Vec<u8>, u64) {
-    let nc = tree.currencies.len();
+    let n_currencies = tree.currencies.len();
     let table = currency_table(&tree.currencies);
     let levels_offset = (FIXED + table.len()) as u64;
     let count = tree.entries();
     let nodes: u64 = level_counts(count, tree.depth()).iter().sum();
-    let a = levels_offset + nodes * node_size(&tree.params, nc);
+    let a = levels_offset + nodes * node_size(&tree.params, n_currencies);
     let b = a + 8 * (count + 1);
     let c = b + tree.names.len() as u64;
     let end = c + 4 * count;
     let h = Header {
         magic: MINI_TREE_MAGIC,
         params: tree.params,
-        n_currencies: nc,
+        n_currencies,
         depth: tree.depth(),
         base: 0,
         count,
@@ -215,12 +215,12 @@ pub fn write_mini_tree<W: Write>(tree: &MiniTree, w: &mut W) -> io::Result<()> {
 
 /// Writes an aggregation-tree file.
 pub fn write_aggregation<W: Write>(agg: &Aggregation, w: &mut W) -> io::Result<()> {
-    let nc = agg.currencies.len();
+    let n_currencies = agg.currencies.len();
     let table = currency_table(&agg.currencies);
     let levels_offset = (FIXED + table.len()) as u64;
     let count = agg.shards.len() as u64;
     let nodes: u64 = level_counts(count, agg.agg_depth()).iter().sum();
-    let a = levels_offset + nodes * node_size(&agg.params, nc);
+    let a = levels_offset + nodes * node_size(&agg.params, n_currencies);
     let mut shards = Vec::new();
     for s in &agg.shards {
         shards.extend_from_slice(&(s.name.len() as u32).to_le_bytes());
@@ -236,7 +236,7 @@ pub fn write_aggregation<W: Write>(agg: &Aggregation, w: &mut W) -> io::Result<(
     let h = Header {
         magic: AGGREGATION_MAGIC,
         params: agg.params,
-        n_currencies: nc,
+        n_currencies,
         depth: agg.agg_depth(),
         base: agg.mini_depth,
         count,
@@ -337,7 +337,7 @@ impl<R: ReadAt> TreeFile<R> {
             n_bytes: fixed[11],
         };
         params.validate().map_err(|_| bad("bad n_bytes"))?;
-        let nc = u16::from_le_bytes([fixed[12], fixed[13]]) as usize;
+        let n_currencies = u16::from_le_bytes([fixed[12], fixed[13]]) as usize;
         let (depth, base) = (fixed[14] as u32, fixed[15] as u32);
         let u64_at = |i: usize| u64::from_le_bytes(fixed[i..i + 8].try_into().unwrap());
         let (count, levels_offset, a, b, c, end) = (
@@ -373,7 +373,7 @@ impl<R: ReadAt> TreeFile<R> {
         let mut table = vec![0u8; (levels_offset - FIXED as u64) as usize];
         src.read_at(FIXED as u64, &mut table)
             .map_err(|e| Error::io(path.clone(), e))?;
-        let mut currencies = Vec::with_capacity(nc);
+        let mut currencies = Vec::with_capacity(n_currencies);
         let mut pos = 0usize;
         let mut take = |table: &[u8]| -> Option<String> {
             let len = *table.get(pos)? as usize;
@@ -381,12 +381,12 @@ impl<R: ReadAt> TreeFile<R> {
             pos += 1 + len;
             String::from_utf8(s.to_vec()).ok()
         };
-        for _ in 0..nc {
+        for _ in 0..n_currencies {
             let name = take(&table).ok_or_else(|| bad("bad currency table"))?;
             let chain = take(&table).ok_or_else(|| bad("bad currency table"))?;
             currencies.push(Currency { name, chain });
         }
-        let ns = node_size(&params, nc);
+        let ns = node_size(&params, n_currencies);
         let mut level_offsets = Vec::with_capacity(depth as usize + 2);
         let mut off = Some(levels_offset);
         for n in level_counts(count, depth) {
@@ -397,7 +397,7 @@ impl<R: ReadAt> TreeFile<R> {
             return Err(bad("level sizes do not match the header"));
         }
         level_offsets.push(a);
-        let zeros = Zeros::new(layout, nc, base + depth);
+        let zeros = Zeros::new(layout, n_currencies, base + depth);
         Ok(TreeFile {
             src,
             path,

@@ -222,7 +222,7 @@ pub fn verify(proof: &Proof, expected_root: Option<&Fr>) -> Result<Node> {
     };
     params.validate()?;
     let layout = proof.layout;
-    let nc = proof.currencies.len();
+    let n_currencies = proof.currencies.len();
     let limit = bound(proof.n_bytes);
     let in_range = |v: &U256, what: &str| {
         if *v >= limit {
@@ -234,9 +234,9 @@ pub fn verify(proof: &Proof, expected_root: Option<&Fr>) -> Result<Node> {
             Ok(())
         }
     };
-    if proof.entry.balances.len() != nc {
+    if proof.entry.balances.len() != n_currencies {
         return Err(fail(format!(
-            "the entry has {} balances for {nc} currencies",
+            "the entry has {} balances for {n_currencies} currencies",
             proof.entry.balances.len()
         )));
     }
@@ -288,9 +288,12 @@ pub fn verify(proof: &Proof, expected_root: Option<&Fr>) -> Result<Node> {
             .map(|h| parse_fr(h, &format!("sibling at level {k}")))
             .collect::<Result<Vec<Fr>>>()?;
         let (want, balances) = if k == 0 {
-            (layout.leaf_len(nc), sib.get(1..).map(|b| b.to_vec()))
+            (
+                layout.leaf_len(n_currencies),
+                sib.get(1..).map(|b| b.to_vec()),
+            )
         } else {
-            (layout.middle_len(nc), Some(sib.clone()))
+            (layout.middle_len(n_currencies), Some(sib.clone()))
         };
         if sib.len() != want {
             return Err(fail(format!(
@@ -302,18 +305,18 @@ pub fn verify(proof: &Proof, expected_root: Option<&Fr>) -> Result<Node> {
             balances.unwrap()
         } else {
             if layout == Layout::Legacy {
-                for i in 0..nc {
+                for i in 0..n_currencies {
                     in_range(
                         &fr_to_u256(&sib[1 + i]),
                         &format!("a balance in the sibling at level {k}"),
                     )?;
                     in_range(
-                        &fr_to_u256(&sib[nc + 2 + i]),
+                        &fr_to_u256(&sib[n_currencies + 2 + i]),
                         &format!("a balance in the sibling at level {k}"),
                     )?;
                 }
             }
-            layout.balances_of_middle_preimage(&sib, nc)
+            layout.balances_of_middle_preimage(&sib, n_currencies)
         };
         let sib_balances: Vec<U256> = balances.iter().map(fr_to_u256).collect();
         for b in &sib_balances {

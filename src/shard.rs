@@ -364,6 +364,17 @@ mod tests {
         read(text).unwrap_err().to_string()
     }
 
+    /// The refusal of `text` as `s.csv` in `layout`.
+    fn err_in(layout: crate::Layout, text: &[u8]) -> String {
+        let params = Params {
+            layout,
+            ..Params::default()
+        };
+        read_entries(text, "s.csv", &params, None)
+            .unwrap_err()
+            .to_string()
+    }
+
     #[test]
     fn reads_rows_with_crlf_and_spaces() {
         let e = read(b"username,balance_ETH_ETH,balance_USDT_ETH\r\nalice, 12 ,3\r\nbob,0,7\r\n")
@@ -408,13 +419,7 @@ mod tests {
     fn usernames_at_or_above_p_are_refused_in_agg2023_and_legacy() {
         let csv = format!("username,balance_ETH_ETH\nann,1\n{},2\n", "z".repeat(32));
         for layout in [crate::Layout::Agg2023, crate::Layout::Legacy] {
-            let params = Params {
-                layout,
-                ..Params::default()
-            };
-            let e = read_entries(csv.as_bytes(), "s.csv", &params, None)
-                .unwrap_err()
-                .to_string();
+            let e = err_in(layout, csv.as_bytes());
             assert!(
                 e.starts_with("s.csv:3: username \"zzzzzzzz") && e.contains("modulus p"),
                 "{e}"
@@ -431,13 +436,7 @@ mod tests {
         for name in ["\0ann", "a\0nn"] {
             let csv = format!("username,balance_ETH_ETH\nann,1\n{name},2\n");
             for layout in crate::Layout::ALL {
-                let params = Params {
-                    layout,
-                    ..Params::default()
-                };
-                let e = read_entries(csv.as_bytes(), "s.csv", &params, None)
-                    .unwrap_err()
-                    .to_string();
+                let e = err_in(layout, csv.as_bytes());
                 assert!(
                     e.starts_with("s.csv:3: the username is not"),
                     "{layout}: {e}"

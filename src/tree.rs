@@ -161,13 +161,13 @@ pub fn middle(
 }
 
 /// The node at `(level, index)` of `levels`, or the zero node of that height when
-/// `index` is past the real nodes. `base` is the height of level 0.
+/// `index` is past the real nodes. `base` is the height of level 0; a node holds
+/// `zeros`' number of currencies, `n_bytes` bytes each.
 pub fn node_at(
     levels: &[Level],
     zeros: &Zeros,
     base: u32,
-    stride: usize,
-    n_bytes: usize,
+    n_bytes: u8,
     level: usize,
     index: usize,
 ) -> Node {
@@ -175,6 +175,8 @@ pub fn node_at(
     if index >= l.len() {
         return zeros.node(base + level as u32);
     }
+    let n_bytes = n_bytes as usize;
+    let stride = zeros.n_currencies * n_bytes;
     let bytes = &l.balances[index * stride..(index + 1) * stride];
     Node {
         hash: l.hashes[index],
@@ -313,11 +315,11 @@ impl MiniTree {
             balances,
             ..
         } = entries;
-        let nc = currencies.len();
+        let n_currencies = currencies.len();
         let n_bytes = params.n_bytes as usize;
-        let stride = nc * n_bytes;
+        let stride = n_currencies * n_bytes;
         let layout = params.layout;
-        let llen = layout.leaf_len(nc);
+        let llen = layout.leaf_len(n_currencies);
 
         let mut hashes = vec![Fr::ZERO; n];
         hashes
@@ -330,7 +332,7 @@ impl MiniTree {
                     let i = first + j;
                     let p = &mut pre[j * llen..(j + 1) * llen];
                     p[0] = layout.username_fe(&names[offsets[i] as usize..offsets[i + 1] as usize]);
-                    for c in 0..nc {
+                    for c in 0..n_currencies {
                         p[1 + c] = u256_to_fr(&read_balance(
                             &balances[i * stride + c * n_bytes..][..n_bytes],
                         ));
@@ -340,9 +342,9 @@ impl MiniTree {
             });
 
         let depth = depth_for(n as u64);
-        let zeros = Zeros::new(layout, nc, depth);
+        let zeros = Zeros::new(layout, n_currencies, depth);
         let mut levels = vec![Level { hashes, balances }];
-        build_upper(&mut levels, params, nc, 0, depth, &zeros).map_err(|c| {
+        build_upper(&mut levels, params, n_currencies, 0, depth, &zeros).map_err(|c| {
             Error::TotalOutOfRange {
                 context: name.into(),
                 currency: currencies[c].label(),
@@ -378,13 +380,11 @@ impl MiniTree {
 
     /// The node at `(level, index)`, zero past the real nodes.
     pub fn node(&self, level: usize, index: usize) -> Node {
-        let nb = self.params.n_bytes as usize;
         node_at(
             &self.levels,
             &self.zeros,
             0,
-            self.currencies.len() * nb,
-            nb,
+            self.params.n_bytes,
             level,
             index,
         )
@@ -471,7 +471,7 @@ pub fn lift(
 
 /// Checks that a summary's root is the hash of its preimage and carries its sums
 /// (a summary read from storage, or from a re-used mini-tree file).
-pub fn check_summary(params: &Params, nc: usize, t: &TreeSummary) -> Result<()> {
+pub fn check_summary(params: &Params, n_currencies: usize, t: &TreeSummary) -> Result<()> {
     let bad = |problem: &str| Error::Format {
         path: t.name.clone(),
         what: "mini-tree summary",
@@ -483,14 +483,14 @@ pub fn check_summary(params: &Params, nc: usize, t: &TreeSummary) -> Result<()> 
     let layout = params.layout;
     let (want, balances) = if t.depth == 0 {
         (
-            layout.leaf_len(nc),
+            layout.leaf_len(n_currencies),
             t.root_preimage.get(1..).map(<[Fr]>::to_vec),
         )
     } else {
         (
-            layout.middle_len(nc),
-            (t.root_preimage.len() == layout.middle_len(nc))
-                .then(|| layout.balances_of_middle_preimage(&t.root_preimage, nc)),
+            layout.middle_len(n_currencies),
+            (t.root_preimage.len() == layout.middle_len(n_currencies))
+                .then(|| layout.balances_of_middle_preimage(&t.root_preimage, n_currencies)),
         )
     };
     if t.root_preimage.len() != want
@@ -545,24 +545,24 @@ impl Aggregation {
                 "a round needs at least one mini-tree".into(),
             ));
         }
-        let nc = currencies.len();
+        let n_currencies = currencies.len();
         // Summaries may come from storage: check them all before their depths size
         // anything.
         for t in &trees {
-            if t.root.balances.len() != nc {
+            if t.root.balances.len() != n_currencies {
                 return Err(Error::Invalid(format!(
-                    "mini-tree {:?} has {} currencies, the round {nc}",
+                    "mini-tree {:?} has {} currencies, the round {n_currencies}",
                     t.name,
                     t.root.balances.len()
                 )));
             }
-            check_summary(params, nc, t)?;
+            check_summary(params, n_currencies, t)?;
         }
         let mini_depth = trees.iter().map(|t| t.depth).max().unwrap_or(0);
         let agg_depth = depth_for(trees.len() as u64);
-        let zeros = Zeros::new(params.layout, nc, mini_depth + agg_depth);
+        let zeros = Zeros::new(params.layout, n_currencies, mini_depth + agg_depth);
         let n_bytes = params.n_bytes as usize;
-        let stride = nc * n_bytes;
+        let stride = n_currencies * n_bytes;
         let mut level0 = Level {
             hashes: Vec::with_capacity(trees.len()),
             balances: vec![0; trees.len() * stride],
@@ -593,12 +593,18 @@ impl Aggregation {
             });
         }
         let mut levels = vec![level0];
-        build_upper(&mut levels, params, nc, mini_depth, agg_depth, &zeros).map_err(|c| {
-            Error::TotalOutOfRange {
-                context: "aggregation tree".into(),
-                currency: currencies[c].label(),
-                n_bytes: params.n_bytes,
-            }
+        build_upper(
+            &mut levels,
+            params,
+            n_currencies,
+            mini_depth,
+            agg_depth,
+            &zeros,
+        )
+        .map_err(|c| Error::TotalOutOfRange {
+            context: "aggregation tree".into(),
+            currency: currencies[c].label(),
+            n_bytes: params.n_bytes,
         })?;
         Ok(Aggregation {
             params: *params,
@@ -627,13 +633,11 @@ impl Aggregation {
 
     /// The node at `(level, index)` of the aggregation tree.
     pub fn node(&self, level: usize, index: usize) -> Node {
-        let nb = self.params.n_bytes as usize;
         node_at(
             &self.levels,
             &self.zeros,
             self.mini_depth,
-            self.currencies.len() * nb,
-            nb,
+            self.params.n_bytes,
             level,
             index,
         )

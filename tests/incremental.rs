@@ -5,7 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
-use summa_agg::round::{run_local, run_local_with, AGGREGATION_FILE, RESULT_FILE};
+use summa_agg::json::RoundResult;
+use summa_agg::round::{run_local, run_local_with, Reuse, Timings, AGGREGATION_FILE, RESULT_FILE};
 use summa_agg::{Layout, Params};
 use tempfile::TempDir;
 
@@ -53,9 +54,12 @@ fn params(layout: Layout) -> Params {
     }
 }
 
+/// What [`outputs`] compares: result.json, the aggregation file, the mini-tree files.
+type Outputs = (serde_json::Value, Vec<u8>, Vec<Vec<u8>>);
+
 /// Everything of a round's output that must not depend on re-use (`build` lists
 /// the shards built, with their times).
-fn outputs(dir: &Path) -> (serde_json::Value, Vec<u8>, Vec<Vec<u8>>) {
+fn outputs(dir: &Path) -> Outputs {
     let mut result: serde_json::Value =
         serde_json::from_slice(&fs::read(dir.join(RESULT_FILE)).unwrap()).unwrap();
     let o = result.as_object_mut().unwrap();
@@ -86,6 +90,20 @@ impl Rounds {
     }
     fn path(&self, name: &str) -> PathBuf {
         self.tmp.path().join(name)
+    }
+    /// A v1 round of `files` into `out`, given the round in `prev` as the previous one.
+    fn v1_after_prev(
+        &self,
+        files: &[PathBuf],
+        out: &str,
+    ) -> summa_agg::Result<(RoundResult, Timings, Reuse)> {
+        run_local_with(
+            files,
+            &self.path(out),
+            &params(Layout::V1),
+            Some(&self.path("prev")),
+            &|_| {},
+        )
     }
 }
 
@@ -153,14 +171,7 @@ fn setup(layout: Layout) -> (Rounds, Vec<PathBuf>) {
 #[test]
 fn unchanged_shards_are_all_reused() {
     let (r, files) = setup(Layout::V1);
-    let (res, _, reuse) = run_local_with(
-        &files,
-        &r.path("inc"),
-        &params(Layout::V1),
-        Some(&r.path("prev")),
-        &|_| {},
-    )
-    .unwrap();
+    let (res, _, reuse) = r.v1_after_prev(&files, "inc").unwrap();
     assert_eq!(res.reused_mini_trees, 4);
     assert_eq!(reuse.rebuilt, vec![]);
     // Nothing built: no build records.
@@ -193,14 +204,7 @@ fn another_layout_n_bytes_or_header_disables_reuse() {
         .map(|t| t.replace("balance_USDT_ETH", "balance_USDC_ETH"))
         .collect();
     let files = write_shards(&r.path("in-usdc"), &texts);
-    let (res, _, reuse) = run_local_with(
-        &files,
-        &r.path("out-usdc"),
-        &params(Layout::V1),
-        Some(&r.path("prev")),
-        &|_| {},
-    )
-    .unwrap();
+    let (res, _, reuse) = r.v1_after_prev(&files, "out-usdc").unwrap();
     assert_eq!(res.reused_mini_trees, 0);
     assert!(reuse.untrusted.unwrap().contains("currencies"));
     // A previous round that is not there, or has no result: nothing trusted.
@@ -208,14 +212,7 @@ fn another_layout_n_bytes_or_header_disables_reuse() {
     let files: Vec<PathBuf> = (0..4)
         .map(|i| r.path("in").join(format!("s{i:02}.csv")))
         .collect();
-    let (res, _, reuse) = run_local_with(
-        &files,
-        &r.path("out-none"),
-        &params(Layout::V1),
-        Some(&r.path("prev")),
-        &|_| {},
-    )
-    .unwrap();
+    let (res, _, reuse) = r.v1_after_prev(&files, "out-none").unwrap();
     assert_eq!(res.reused_mini_trees, 0);
     assert!(reuse.untrusted.is_some());
 }
@@ -230,19 +227,7 @@ fn a_tampered_previous_mini_tree_is_rebuilt() {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     fs::write(&mt, &bytes).unwrap();
-    let (res, _, reuse) = run_local_with(
-        &files,
-        &r.path("inc1"),
-        &params(Layout::V1),
-        Some(&r.path("prev")),
-        &|_| {},
-    )
-    .unwrap();
-    assert_eq!(res.reused_mini_trees, 3);
-    let (i, why) = &reuse.rebuilt[0];
-    assert_eq!(*i, 1);
-    assert!(why.as_deref().unwrap().contains("SHA-256"), "{why:?}");
-    assert_eq!(outputs(&r.path("inc1")), full);
+    only_tree_1_rebuilt(&r, &files, "inc1", "SHA-256", &full);
 
     // 2. Another tree's file put in its place, with result.json's hash updated to
     // match: the previous aggregation tree holds another root.
@@ -252,19 +237,18 @@ fn a_tampered_previous_mini_tree_is_rebuilt() {
     let mut result: serde_json::Value = serde_json::from_slice(&fs::read(&rp).unwrap()).unwrap();
     result["inputs"][1]["mini_tree_sha256"] = serde_json::json!(hex_sha256(&other));
     fs::write(&rp, result.to_string()).unwrap();
-    let (res, _, reuse) = run_local_with(
-        &files,
-        &r.path("inc2"),
-        &params(Layout::V1),
-        Some(&r.path("prev")),
-        &|_| {},
-    )
-    .unwrap();
+    only_tree_1_rebuilt(&r, &files, "inc2", "root", &full);
+}
+
+/// A v1 round into `out` over the previous one re-uses 3 mini-trees and rebuilds
+/// mini-tree 1, for a reason that names `reason`, and its output is `full`.
+fn only_tree_1_rebuilt(r: &Rounds, files: &[PathBuf], out: &str, reason: &str, full: &Outputs) {
+    let (res, _, reuse) = r.v1_after_prev(files, out).unwrap();
     assert_eq!(res.reused_mini_trees, 3);
     let (i, why) = &reuse.rebuilt[0];
     assert_eq!(*i, 1);
-    assert!(why.as_deref().unwrap().contains("root"), "{why:?}");
-    assert_eq!(outputs(&r.path("inc2")), full);
+    assert!(why.as_deref().unwrap().contains(reason), "{why:?}");
+    assert_eq!(&outputs(&r.path(out)), full);
 }
 
 fn hex_sha256(b: &[u8]) -> String {
@@ -277,14 +261,6 @@ fn hex_sha256(b: &[u8]) -> String {
 #[test]
 fn the_previous_round_cannot_be_the_output() {
     let (r, files) = setup(Layout::V1);
-    let e = run_local_with(
-        &files,
-        &r.path("prev"),
-        &params(Layout::V1),
-        Some(&r.path("prev")),
-        &|_| {},
-    )
-    .unwrap_err()
-    .to_string();
+    let e = r.v1_after_prev(&files, "prev").unwrap_err().to_string();
     assert!(e.contains("--previous"), "{e}");
 }

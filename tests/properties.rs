@@ -23,11 +23,11 @@ struct Users {
 }
 
 fn users(max: usize) -> impl Strategy<Value = Users> {
-    (1usize..=3, 1..=max).prop_flat_map(|(nc, n)| {
+    (1usize..=3, 1..=max).prop_flat_map(|(n_currencies, n)| {
         proptest::collection::vec(
             (
                 "[a-zA-Z0-9]{1,12}",
-                proptest::collection::vec(0u64..1 << 40, nc),
+                proptest::collection::vec(0u64..1 << 40, n_currencies),
             ),
             n,
         )
@@ -39,7 +39,7 @@ fn users(max: usize) -> impl Strategy<Value = Users> {
                 .map(|(i, (u, b))| (format!("{u}{i}"), b))
                 .collect();
             Users {
-                currencies: nc,
+                currencies: n_currencies,
                 rows,
             }
         })
@@ -54,9 +54,9 @@ fn layout() -> impl Strategy<Value = Layout> {
     ]
 }
 
-fn csv(nc: usize, rows: &[(String, Vec<u64>)]) -> String {
+fn csv(n_currencies: usize, rows: &[(String, Vec<u64>)]) -> String {
     let mut s = String::from("username");
-    for c in 0..nc {
+    for c in 0..n_currencies {
         s.push_str(&format!(",balance_C{c}_CHAIN"));
     }
     s.push('\n');

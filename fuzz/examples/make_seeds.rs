@@ -37,12 +37,12 @@ fn params_byte(p: &Params) -> u8 {
         .unwrap()
 }
 
-fn rows(names: &[&str], nc: usize, seed: u32) -> Vec<Row> {
+fn rows(names: &[&str], n_currencies: usize, seed: u32) -> Vec<Row> {
     names
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let b = (0..nc)
+            let b = (0..n_currencies)
                 .map(|c| ((seed + 7 * i as u32 + 3 * c as u32) % 50).into())
                 .collect();
             (n.as_bytes().to_vec(), b)
@@ -59,8 +59,8 @@ fn csv(s: &Seeds) {
     for (i, f) in files.iter().enumerate() {
         let text = read(f);
         // v1, agg2023, legacy, at n_bytes 14; and n_bytes 1 in v1.
-        for (j, (sel, nb)) in [(0u8, 13u8), (1, 13), (2, 13), (0, 0)].iter().enumerate() {
-            let mut b = vec![*sel, *nb, 7];
+        for (j, (sel, n_bytes_byte)) in [(0u8, 13u8), (1, 13), (2, 13), (0, 0)].iter().enumerate() {
+            let mut b = vec![*sel, *n_bytes_byte, 7];
             b.extend_from_slice(&text);
             s.put("csv_shard", &format!("fixture-{i}-{j}"), &b);
         }

@@ -25,13 +25,13 @@ use summa_agg_fuzz::Input;
 const FILE: &str = "shard.csv";
 
 fn rows_of(e: &Entries, n_bytes: u8) -> Vec<Row> {
-    let nc = e.currencies.len();
-    let nb = n_bytes as usize;
+    let n_currencies = e.currencies.len();
+    let n_bytes = n_bytes as usize;
     (0..e.len())
         .map(|i| {
-            let b = &e.balances[i * nc * nb..(i + 1) * nc * nb];
+            let b = &e.balances[i * n_currencies * n_bytes..(i + 1) * n_currencies * n_bytes];
             let balances = b
-                .chunks(nb)
+                .chunks(n_bytes)
                 .map(|c| BigUint::from_bytes_le(&read_balance(c).to_le_bytes::<32>()))
                 .collect();
             (e.name(i).to_vec(), balances)
@@ -40,12 +40,15 @@ fn rows_of(e: &Entries, n_bytes: u8) -> Vec<Row> {
 }
 
 fn check_invariants(e: &Entries, params: &Params) {
-    let nc = e.currencies.len();
-    assert!(nc >= 1 && !e.is_empty());
+    let n_currencies = e.currencies.len();
+    assert!(n_currencies >= 1 && !e.is_empty());
     assert_eq!(e.offsets.len(), e.len() + 1);
     assert_eq!(e.offsets[0], 0);
     assert_eq!(*e.offsets.last().unwrap(), e.names.len() as u64);
-    assert_eq!(e.balances.len(), e.len() * nc * params.n_bytes as usize);
+    assert_eq!(
+        e.balances.len(),
+        e.len() * n_currencies * params.n_bytes as usize
+    );
     for i in 0..e.len() {
         assert!(e.offsets[i] < e.offsets[i + 1], "empty username accepted");
         let name = e.name(i);
@@ -63,13 +66,13 @@ fn check_invariants(e: &Entries, params: &Params) {
 /// (small inputs) match the reference root; where it does not, the reference must
 /// say why (a duplicate name or a total out of range).
 fn check_tree(e: Entries, params: &Params, rows: &[Row]) -> Option<MiniTree> {
-    let nc = e.currencies.len();
+    let n_currencies = e.currencies.len();
     let built = MiniTree::build(e, params, FILE);
     let limit = oracle::bound(params.n_bytes);
     let mut names: Vec<&[u8]> = rows.iter().map(|r| r.0.as_slice()).collect();
     names.sort();
     let dup = names.windows(2).any(|w| w[0] == w[1]);
-    let over = (0..nc).any(|c| rows.iter().map(|r| &r.1[c]).sum::<BigUint>() >= limit);
+    let over = (0..n_currencies).any(|c| rows.iter().map(|r| &r.1[c]).sum::<BigUint>() >= limit);
     let tree = match built {
         Ok(t) => {
             assert!(
@@ -88,8 +91,8 @@ fn check_tree(e: Entries, params: &Params, rows: &[Row]) -> Option<MiniTree> {
     let f = TreeFile::open(bytes, "t.mst").expect("a written mini-tree opens");
     assert_eq!(f.root().unwrap(), tree.root());
     assert_eq!(summary_of(&f, FILE).unwrap(), tree.summary());
-    if rows.len() <= 8 && nc <= 3 {
-        let r = oracle::tree_root(params.layout, nc, rows, &limit)
+    if rows.len() <= 8 && n_currencies <= 3 {
+        let r = oracle::tree_root(params.layout, n_currencies, rows, &limit)
             .expect("small shapes are instantiated")
             .expect("the reference builds it too");
         assert_eq!(r.hash, tree.root().hash, "root differs from the reference");
@@ -100,17 +103,21 @@ fn check_tree(e: Entries, params: &Params, rows: &[Row]) -> Option<MiniTree> {
 fuzz_target!(|data: &[u8]| {
     let mut inp = Input::new(data);
     let sel = inp.u8();
-    let nb = inp.u8();
+    let n_bytes_byte = inp.u8();
     let step = 1 + inp.u8() as usize;
     let text = inp.rest();
     let params = Params {
         layout: Layout::ALL[(sel % 3) as usize],
         // Mostly valid n_bytes; with the high bit, any byte (0 and 32.. must fail).
-        n_bytes: if sel & 0x80 != 0 { nb } else { 1 + nb % 31 },
+        n_bytes: if sel & 0x80 != 0 {
+            n_bytes_byte
+        } else {
+            1 + n_bytes_byte % 31
+        },
     };
     let header = read_header(text, FILE);
     let expected: Option<Vec<Currency>> = match (sel >> 2) % 4 {
-        1 => Some(currencies(1 + (nb % 3) as usize)),
+        1 => Some(currencies(1 + (n_bytes_byte % 3) as usize)),
         2 => header.as_ref().ok().cloned(),
         _ => None,
     };

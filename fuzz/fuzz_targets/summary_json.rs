@@ -55,8 +55,8 @@ fn aggregate(params: &Params, currencies: &[Currency], trees: Vec<TreeSummary>) 
         assert!(Aggregation::build(params, currencies, trees).is_err());
         return;
     }
-    let nc = currencies.len();
-    let reference = oracle::aggregation(params, nc, &trees);
+    let n_currencies = currencies.len();
+    let reference = oracle::aggregation(params, n_currencies, &trees);
     let built = Aggregation::build(params, currencies, trees);
     match (&built, reference) {
         (Ok(agg), Some(Ok(r))) => {
@@ -114,9 +114,9 @@ fuzz_target!(|data: &[u8]| {
             if list.len() > 16 {
                 return;
             }
-            let nc = list.first().map_or(1, |s| s.root.balances.len());
+            let n_currencies = list.first().map_or(1, |s| s.root.balances.len());
             if let Some(trees) = convert(&list) {
-                aggregate(&params, &currencies(nc), trees);
+                aggregate(&params, &currencies(n_currencies), trees);
             }
         }
         2 => {

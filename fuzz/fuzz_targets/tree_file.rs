@@ -65,13 +65,13 @@ fn levels_in(f: &TreeFile<impl ReadAt>, l: usize) -> u64 {
 
 /// Everything a reader of a tree file can ask, with the format's invariants.
 fn exercise<R: ReadAt>(f: &TreeFile<R>, inp: &mut Input<'_>) {
-    let nc = f.currencies.len();
+    let n_currencies = f.currencies.len();
     assert!(f.count >= 1);
     assert_eq!(f.depth, oracle::depth_of(f.count));
     assert!(f.base + f.depth <= 63);
     let root = f.root();
     if let Ok(r) = &root {
-        assert_eq!(r.balances.len(), nc);
+        assert_eq!(r.balances.len(), n_currencies);
     }
     for l in 0..=f.depth as usize {
         if let Ok(level) = f.level(l) {
@@ -117,8 +117,8 @@ fn exercise<R: ReadAt>(f: &TreeFile<R>, inp: &mut Input<'_>) {
             assert_eq!(f.username(j).unwrap(), probe);
         }
         if let Ok(s) = summary_of(f, "x") {
-            if nc <= oracle::MAX_ORACLE_CURRENCIES {
-                assert_eq!(oracle::summary_ok(&f.params, nc, &s), Some(true));
+            if n_currencies <= oracle::MAX_ORACLE_CURRENCIES {
+                assert_eq!(oracle::summary_ok(&f.params, n_currencies, &s), Some(true));
             }
         }
     }
@@ -216,14 +216,14 @@ fn publish(round: &Round, mem: &Memory) -> RunKeys {
 }
 
 fn built_round(inp: &mut Input<'_>) {
-    let (params, nc, shards) = rounds::shape_of(inp);
+    let (params, n_currencies, shards) = rounds::shape_of(inp);
     let users: usize = shards.iter().map(Vec::len).sum();
     let reference = if users <= 8 {
-        rounds::reference_root(&params, nc, &shards)
+        rounds::reference_root(&params, n_currencies, &shards)
     } else {
         None
     };
-    let round = match rounds::build(params, nc, shards) {
+    let round = match rounds::build(params, n_currencies, shards) {
         Ok(r) => r,
         Err(e) => {
             assert!(

@@ -138,17 +138,17 @@ thread_local! {
 }
 
 /// The all-zero subtree of height `h` (cached per layout and currency count).
-pub fn zero(layout: Layout, nc: usize, h: u32) -> Option<RNode> {
+pub fn zero(layout: Layout, n_currencies: usize, h: u32) -> Option<RNode> {
     let hash = ZEROS.with(|z| {
         let mut z = z.borrow_mut();
-        let hashes = z.entry((layout.code(), nc)).or_default();
+        let hashes = z.entry((layout.code(), n_currencies)).or_default();
         if hashes.is_empty() {
-            hashes.push(ref_hash(&vec![Fr::ZERO; nc + 1])?);
+            hashes.push(ref_hash(&vec![Fr::ZERO; n_currencies + 1])?);
         }
         while hashes.len() <= h as usize {
             let below = RNode {
                 hash: *hashes.last().unwrap(),
-                balances: vec![BigUint::zero(); nc],
+                balances: vec![BigUint::zero(); n_currencies],
             };
             let (pre, _) = middle_preimage(layout, &below, &below);
             hashes.push(ref_hash(&pre)?);
@@ -157,7 +157,7 @@ pub fn zero(layout: Layout, nc: usize, h: u32) -> Option<RNode> {
     })?;
     Some(RNode {
         hash,
-        balances: vec![BigUint::zero(); nc],
+        balances: vec![BigUint::zero(); n_currencies],
     })
 }
 
@@ -165,7 +165,7 @@ pub fn zero(layout: Layout, nc: usize, h: u32) -> Option<RNode> {
 /// height `base`, folded up `levels` times.
 pub fn fold(
     layout: Layout,
-    nc: usize,
+    n_currencies: usize,
     mut level: Vec<RNode>,
     base: u32,
     levels: u32,
@@ -173,7 +173,7 @@ pub fn fold(
 ) -> Option<Result<RNode, ()>> {
     for h in base..base + levels {
         if level.len() % 2 == 1 {
-            level.push(zero(layout, nc, h)?);
+            level.push(zero(layout, n_currencies, h)?);
         }
         let mut up = Vec::with_capacity(level.len() / 2);
         for pair in level.chunks(2) {
@@ -202,6 +202,11 @@ pub fn decimal(text: &[u8]) -> Option<BigUint> {
     }
     let v = BigUint::parse_bytes(t, 10)?;
     (v.bits() <= 256).then_some(v)
+}
+
+/// Every text of `list` as a [`decimal`], or `None` if one is not.
+fn decimals(list: &[String]) -> Option<Vec<BigUint>> {
+    list.iter().map(|b| decimal(b.as_bytes())).collect()
 }
 
 /// A field element as `0x` + 1 to 64 hex digits, canonical.
@@ -266,19 +271,19 @@ pub fn csv_verdict(text: &[u8], params: &Params, expected: Option<&[Currency]>) 
     if expected.is_some_and(|e| e != currencies) {
         return CsvVerdict::Bad;
     }
-    let nc = currencies.len();
+    let n_currencies = currencies.len();
     let limit = bound(params.n_bytes);
     let mut rows = Vec::new();
     for line in lines {
         let cells: Vec<&str> = line.split(',').collect();
-        if cells.len() != nc + 1 || cells[0].is_empty() {
+        if cells.len() != n_currencies + 1 || cells[0].is_empty() {
             return CsvVerdict::Bad;
         }
         let name = cells[0].as_bytes();
         if !username_ok(params.layout, name) {
             return CsvVerdict::Bad;
         }
-        let mut balances = Vec::with_capacity(nc);
+        let mut balances = Vec::with_capacity(n_currencies);
         for cell in &cells[1..] {
             match decimal(cell.as_bytes()) {
                 Some(v) if v < limit => balances.push(v),
@@ -293,7 +298,8 @@ pub fn csv_verdict(text: &[u8], params: &Params, expected: Option<&[Currency]>) 
     let mut names: Vec<&[u8]> = rows.iter().map(|r| r.0.as_slice()).collect();
     names.sort();
     let duplicate = names.windows(2).any(|w| w[0] == w[1]);
-    let total_out = (0..nc).any(|c| rows.iter().map(|r| &r.1[c]).sum::<BigUint>() >= limit);
+    let total_out =
+        (0..n_currencies).any(|c| rows.iter().map(|r| &r.1[c]).sum::<BigUint>() >= limit);
     if duplicate || total_out {
         CsvVerdict::BadTree(rows)
     } else {
@@ -304,7 +310,7 @@ pub fn csv_verdict(text: &[u8], params: &Params, expected: Option<&[Currency]>) 
 /// The root of one tree over `rows` (padded to a power of two), by the reference.
 pub fn tree_root(
     layout: Layout,
-    nc: usize,
+    n_currencies: usize,
     rows: &[(Vec<u8>, Vec<BigUint>)],
     limit: &BigUint,
 ) -> Option<Result<RNode, ()>> {
@@ -312,7 +318,14 @@ pub fn tree_root(
         .iter()
         .map(|(n, b)| leaf(layout, n, b))
         .collect::<Option<Vec<_>>>()?;
-    fold(layout, nc, leaves, 0, depth_of(rows.len() as u64), limit)
+    fold(
+        layout,
+        n_currencies,
+        leaves,
+        0,
+        depth_of(rows.len() as u64),
+        limit,
+    )
 }
 
 // --- summaries and the aggregation ----------------------------------------------
@@ -320,22 +333,25 @@ pub fn tree_root(
 /// Whether a mini-tree summary is one a mini-tree could have produced: depth fits
 /// the entries, the preimage has the layout's length, commits to the root's
 /// balances (mod p) and hashes to the root.
-pub fn summary_ok(params: &Params, nc: usize, t: &TreeSummary) -> Option<bool> {
+pub fn summary_ok(params: &Params, n_currencies: usize, t: &TreeSummary) -> Option<bool> {
     if t.entries == 0 || t.entries > u32::MAX as u64 || t.depth != depth_of(t.entries) {
         return Some(false);
     }
     let p = modulus();
     let pre: Vec<BigUint> = t.root_preimage.iter().map(fr_to_big).collect();
     let (want, committed): (usize, Option<Vec<BigUint>>) = if t.depth == 0 {
-        (nc + 1, pre.get(1..).map(|b| b.to_vec()))
+        (n_currencies + 1, pre.get(1..).map(|b| b.to_vec()))
     } else {
         match params.layout {
-            Layout::V1 | Layout::Agg2023 => (nc + 2, pre.get(..nc).map(|b| b.to_vec())),
+            Layout::V1 | Layout::Agg2023 => (
+                n_currencies + 2,
+                pre.get(..n_currencies).map(|b| b.to_vec()),
+            ),
             Layout::Legacy => (
-                2 * nc + 2,
-                (pre.len() == 2 * nc + 2).then(|| {
-                    (0..nc)
-                        .map(|i| (&pre[1 + i] + &pre[nc + 2 + i]) % &p)
+                2 * n_currencies + 2,
+                (pre.len() == 2 * n_currencies + 2).then(|| {
+                    (0..n_currencies)
+                        .map(|i| (&pre[1 + i] + &pre[n_currencies + 2 + i]) % &p)
                         .collect()
                 }),
             ),
@@ -359,8 +375,12 @@ pub fn summary_ok(params: &Params, nc: usize, t: &TreeSummary) -> Option<bool> {
 /// The aggregation of mini-tree summaries by the README's rules: each lifted with
 /// zero subtrees to the largest depth, then one tree over them padded with zero
 /// subtrees. `Err` where the library must refuse them.
-pub fn aggregation(params: &Params, nc: usize, trees: &[TreeSummary]) -> Option<Result<RNode, ()>> {
-    if trees.is_empty() || nc > MAX_ORACLE_CURRENCIES {
+pub fn aggregation(
+    params: &Params,
+    n_currencies: usize,
+    trees: &[TreeSummary],
+) -> Option<Result<RNode, ()>> {
+    if trees.is_empty() || n_currencies > MAX_ORACLE_CURRENCIES {
         return if trees.is_empty() {
             Some(Err(()))
         } else {
@@ -369,7 +389,7 @@ pub fn aggregation(params: &Params, nc: usize, trees: &[TreeSummary]) -> Option<
     }
     let limit = bound(params.n_bytes);
     for t in trees {
-        if t.root.balances.len() != nc || !summary_ok(params, nc, t)? {
+        if t.root.balances.len() != n_currencies || !summary_ok(params, n_currencies, t)? {
             return Some(Err(()));
         }
     }
@@ -390,12 +410,18 @@ pub fn aggregation(params: &Params, nc: usize, trees: &[TreeSummary]) -> Option<
             balances,
         };
         for h in t.depth..md {
-            node = middle(params.layout, &node, &zero(params.layout, nc, h)?, &limit)?.ok()?;
+            node = middle(
+                params.layout,
+                &node,
+                &zero(params.layout, n_currencies, h)?,
+                &limit,
+            )?
+            .ok()?;
         }
         level.push(node);
     }
     let ad = depth_of(trees.len() as u64);
-    fold(params.layout, nc, level, md, ad, &limit)
+    fold(params.layout, n_currencies, level, md, ad, &limit)
 }
 
 // --- Merkle proofs -------------------------------------------------------------
@@ -403,8 +429,8 @@ pub fn aggregation(params: &Params, nc: usize, trees: &[TreeSummary]) -> Option<
 /// Verifies a Merkle proof by the README's rules ("Proofs"): `Ok` with the root
 /// reached, `Err` where the library must refuse it.
 pub fn verify_proof(proof: &Proof, expected_root: Option<&Fr>) -> Option<Result<RNode, ()>> {
-    let nc = proof.currencies.len();
-    if nc > MAX_ORACLE_CURRENCIES {
+    let n_currencies = proof.currencies.len();
+    if n_currencies > MAX_ORACLE_CURRENCIES {
         return None;
     }
     let layout = proof.layout;
@@ -420,7 +446,7 @@ pub fn verify_proof(proof: &Proof, expected_root: Option<&Fr>) -> Option<Result<
             }
         };
     }
-    ensure!(proof.entry.balances.len() == nc);
+    ensure!(proof.entry.balances.len() == n_currencies);
     let mut balances = Vec::new();
     for b in &proof.entry.balances {
         match decimal(b.as_bytes()) {
@@ -433,12 +459,7 @@ pub fn verify_proof(proof: &Proof, expected_root: Option<&Fr>) -> Option<Result<
     let mut cur = leaf(layout, name, &balances)?;
     // The proof's leaf must be that node.
     let given_leaf = hex_fr(&proof.leaf.hash);
-    let given_balances: Option<Vec<BigUint>> = proof
-        .leaf
-        .balances
-        .iter()
-        .map(|b| decimal(b.as_bytes()))
-        .collect();
+    let given_balances = decimals(&proof.leaf.balances);
     ensure!(given_leaf == Some(cur.hash) && given_balances.as_ref() == Some(&cur.balances));
     let depth = proof.depth as usize;
     ensure!(depth <= 63);
@@ -458,17 +479,17 @@ pub fn verify_proof(proof: &Proof, expected_root: Option<&Fr>) -> Option<Result<
         };
         let ints: Vec<BigUint> = pre.iter().map(fr_to_big).collect();
         let sib_balances: Vec<BigUint> = if k == 0 {
-            ensure!(pre.len() == nc + 1);
+            ensure!(pre.len() == n_currencies + 1);
             ints[1..].to_vec()
         } else {
             match layout {
                 Layout::V1 | Layout::Agg2023 => {
-                    ensure!(pre.len() == nc + 2);
-                    ints[..nc].to_vec()
+                    ensure!(pre.len() == n_currencies + 2);
+                    ints[..n_currencies].to_vec()
                 }
                 Layout::Legacy => {
-                    ensure!(pre.len() == 2 * nc + 2);
-                    let (l, r) = (&ints[1..=nc], &ints[nc + 2..]);
+                    ensure!(pre.len() == 2 * n_currencies + 2);
+                    let (l, r) = (&ints[1..=n_currencies], &ints[n_currencies + 2..]);
                     ensure!(l.iter().chain(r).all(|b| b < &limit));
                     l.iter().zip(r).map(|(a, b)| (a + b) % &p).collect()
                 }
@@ -492,12 +513,7 @@ pub fn verify_proof(proof: &Proof, expected_root: Option<&Fr>) -> Option<Result<
         }
     }
     let root_hash = hex_fr(&proof.root.hash);
-    let root_balances: Option<Vec<BigUint>> = proof
-        .root
-        .balances
-        .iter()
-        .map(|b| decimal(b.as_bytes()))
-        .collect();
+    let root_balances = decimals(&proof.root.balances);
     ensure!(root_hash.is_some() && root_balances.is_some());
     ensure!(root_hash == Some(cur.hash) && root_balances.as_ref() == Some(&cur.balances));
     if let Some(r) = expected_root {

@@ -52,8 +52,12 @@ pub fn csv_text(currencies: &[Currency], rows: &[Row]) -> Vec<u8> {
 
 /// Builds a round over `shards` with the library: CSV text, reader, mini-trees,
 /// aggregation, files.
-pub fn build(params: Params, nc: usize, shards: Vec<Vec<Row>>) -> summa_agg::Result<Round> {
-    let currencies = currencies(nc);
+pub fn build(
+    params: Params,
+    n_currencies: usize,
+    shards: Vec<Vec<Row>>,
+) -> summa_agg::Result<Round> {
+    let currencies = currencies(n_currencies);
     let mut trees = Vec::new();
     let mut mini_files = Vec::new();
     for (i, rows) in shards.iter().enumerate() {
@@ -88,7 +92,7 @@ pub fn build(params: Params, nc: usize, shards: Vec<Vec<Row>>) -> summa_agg::Res
 /// 1 to 4 shards of 1 to 5 users with distinct names and small balances.
 pub fn shape_of(inp: &mut Input<'_>) -> (Params, usize, Vec<Vec<Row>>) {
     let params = crate::params_of(inp.u8());
-    let nc = 1 + (inp.u8() % 3) as usize;
+    let n_currencies = 1 + (inp.u8() % 3) as usize;
     let n_shards = 1 + (inp.u8() % 4) as usize;
     let mut shards = Vec::new();
     for s in 0..n_shards {
@@ -96,13 +100,15 @@ pub fn shape_of(inp: &mut Input<'_>) -> (Params, usize, Vec<Vec<Row>>) {
         let rows = (0..users)
             .map(|u| {
                 let name = format!("s{s}u{u}x{:02x}", inp.u8()).into_bytes();
-                let balances = (0..nc).map(|_| BigUint::from(inp.u8() >> 3)).collect();
+                let balances = (0..n_currencies)
+                    .map(|_| BigUint::from(inp.u8() >> 3))
+                    .collect();
                 (name, balances)
             })
             .collect();
         shards.push(rows);
     }
-    (params, nc, shards)
+    (params, n_currencies, shards)
 }
 
 /// The root of the round over `shards` by the reference: each shard's tree padded
@@ -110,7 +116,7 @@ pub fn shape_of(inp: &mut Input<'_>) -> (Params, usize, Vec<Vec<Row>>) {
 /// subtrees. `Err` if a total leaves the range.
 pub fn reference_root(
     params: &Params,
-    nc: usize,
+    n_currencies: usize,
     shards: &[Vec<Row>],
 ) -> Option<Result<RNode, ()>> {
     let limit = oracle::bound(params.n_bytes);
@@ -124,11 +130,11 @@ pub fn reference_root(
             .iter()
             .map(|(n, b)| oracle::leaf(params.layout, n, b))
             .collect::<Option<Vec<_>>>()?;
-        match oracle::fold(params.layout, nc, leaves, 0, md, &limit)? {
+        match oracle::fold(params.layout, n_currencies, leaves, 0, md, &limit)? {
             Ok(r) => roots.push(r),
             Err(()) => return Some(Err(())),
         }
     }
     let ad = oracle::depth_of(shards.len() as u64);
-    oracle::fold(params.layout, nc, roots, md, ad, &limit)
+    oracle::fold(params.layout, n_currencies, roots, md, ad, &limit)
 }

@@ -56,302 +56,13 @@ use std::arch::asm;
 
 use halo2curves::bn256::Fr;
 
-/// The BN254 scalar field modulus, little-endian 64-bit words.
-const MODULUS: [u64; 4] = [
-    0x43e1f593f0000001,
-    0x2833e84879b97091,
-    0xb85045b68181585d,
-    0x30644e72e131a029,
-];
+use super::{MODULUS, MODULUS_INV_NEG as INV};
 
-/// `-p^-1 mod 2^64` (Newton's iteration doubles the correct low bits: 1 -> 64).
-const INV: u64 = {
-    let mut inv: u64 = 1;
-    let mut i = 0;
-    while i < 6 {
-        inv = inv.wrapping_mul(2u64.wrapping_sub(MODULUS[0].wrapping_mul(inv)));
-        i += 1;
-    }
-    inv.wrapping_neg()
-};
 // p_0 (-p_0^-1) = -1 mod 2^64.
 const _: () = assert!(MODULUS[0].wrapping_mul(INV) == u64::MAX);
 
 /// `p` then `-p^-1 mod 2^64`: what the assembly loads (`ldp`, `ldp`, `ldr`).
 static P_INV: [u64; 5] = [MODULUS[0], MODULUS[1], MODULUS[2], MODULUS[3], INV];
-
-/// Adds the row `a b_i` (its low words, then its high words shifted by one) into
-/// `t0..t3`, the carry out of the top into `t4`. Scratch: `s0..s3`.
-macro_rules! row {
-    ($b:literal) => {
-        concat!(
-            "mul {s0}, {a0}, {",
-            $b,
-            "}\n",
-            "mul {s1}, {a1}, {",
-            $b,
-            "}\n",
-            "mul {s2}, {a2}, {",
-            $b,
-            "}\n",
-            "mul {s3}, {a3}, {",
-            $b,
-            "}\n",
-            "adds {t0}, {t0}, {s0}\n",
-            "adcs {t1}, {t1}, {s1}\n",
-            "adcs {t2}, {t2}, {s2}\n",
-            "adcs {t3}, {t3}, {s3}\n",
-            "cset {t4}, hs\n",
-            "umulh {s0}, {a0}, {",
-            $b,
-            "}\n",
-            "umulh {s1}, {a1}, {",
-            $b,
-            "}\n",
-            "umulh {s2}, {a2}, {",
-            $b,
-            "}\n",
-            "umulh {s3}, {a3}, {",
-            $b,
-            "}\n",
-            "adds {t1}, {t1}, {s0}\n",
-            "adcs {t2}, {t2}, {s1}\n",
-            "adcs {t3}, {t3}, {s2}\n",
-            "adc {t4}, {t4}, {s3}\n",
-        )
-    };
-}
-
-/// One word of Montgomery reduction: `t = (t + m p) / 2^64` with `m = t0 (-p^-1) mod
-/// 2^64`; `$top` is the fifth word of `t` (`{t4}`, or `xzr` when `t` has 4 words).
-/// The low word of `t + m p` is 0; its carry, `t0 != 0`, is the `cmp`'s. Scratch:
-/// `s0..s4` (`s4` = m).
-macro_rules! reduce {
-    ($top:literal) => {
-        concat!(
-            "mul {s4}, {t0}, {inv}\n",
-            "mul {s1}, {s4}, {p1}\n",
-            "mul {s2}, {s4}, {p2}\n",
-            "mul {s3}, {s4}, {p3}\n",
-            "umulh {s0}, {s4}, {p0}\n",
-            "cmp {t0}, #1\n",
-            "adcs {t0}, {t1}, {s1}\n",
-            "adcs {t1}, {t2}, {s2}\n",
-            "adcs {t2}, {t3}, {s3}\n",
-            "adc {t3}, ",
-            $top,
-            ", xzr\n",
-            "umulh {s1}, {s4}, {p1}\n",
-            "umulh {s2}, {s4}, {p2}\n",
-            "umulh {s3}, {s4}, {p3}\n",
-            "adds {t0}, {t0}, {s0}\n",
-            "adcs {t1}, {t1}, {s1}\n",
-            "adcs {t2}, {t2}, {s2}\n",
-            "adc {t3}, {t3}, {s3}\n",
-        )
-    };
-}
-
-/// `t - p` if it does not borrow (`t >= p`), else `t`. Scratch: `s0..s3`.
-macro_rules! csub {
-    () => {
-        concat!(
-            "subs {s0}, {t0}, {p0}\n",
-            "sbcs {s1}, {t1}, {p1}\n",
-            "sbcs {s2}, {t2}, {p2}\n",
-            "sbcs {s3}, {t3}, {p3}\n",
-            "csel {t0}, {s0}, {t0}, hs\n",
-            "csel {t1}, {s1}, {t1}, hs\n",
-            "csel {t2}, {s2}, {t2}, hs\n",
-            "csel {t3}, {s3}, {t3}, hs\n",
-        )
-    };
-}
-
-/// Loads `p` and `-p^-1` from [`P_INV`].
-macro_rules! load_p {
-    () => {
-        concat!(
-            "ldp {p0}, {p1}, [{k}]\n",
-            "ldp {p2}, {p3}, [{k}, #16]\n",
-            "ldr {inv}, [{k}, #32]\n",
-        )
-    };
-}
-
-/// Montgomery product `a b / 2^256 mod p` of canonical `a`, `b` (CIOS, see the
-/// module documentation): `a * b` for `Fr`.
-#[inline(always)]
-pub(super) fn mul(a: Fr, b: Fr) -> Fr {
-    let [a0, a1, a2, a3] = a.0;
-    let [b0, b1, b2, b3] = b.0;
-    let (t0, t1, t2, t3): (u64, u64, u64, u64);
-    // SAFETY: register-only arithmetic and loads from a static; no stack use.
-    unsafe {
-        asm!(
-            load_p!(),
-            // Row 0 into the empty accumulator.
-            "mul {t0}, {a0}, {b0}",
-            "mul {t1}, {a1}, {b0}",
-            "mul {t2}, {a2}, {b0}",
-            "mul {t3}, {a3}, {b0}",
-            "umulh {s0}, {a0}, {b0}",
-            "umulh {s1}, {a1}, {b0}",
-            "umulh {s2}, {a2}, {b0}",
-            "umulh {t4}, {a3}, {b0}",
-            "adds {t1}, {t1}, {s0}",
-            "adcs {t2}, {t2}, {s1}",
-            "adcs {t3}, {t3}, {s2}",
-            "adc {t4}, {t4}, xzr",
-            reduce!("{t4}"),
-            row!("b1"),
-            reduce!("{t4}"),
-            row!("b2"),
-            reduce!("{t4}"),
-            row!("b3"),
-            reduce!("{t4}"),
-            csub!(),
-            k = in(reg) P_INV.as_ptr(),
-            a0 = in(reg) a0, a1 = in(reg) a1, a2 = in(reg) a2, a3 = in(reg) a3,
-            b0 = in(reg) b0, b1 = in(reg) b1, b2 = in(reg) b2, b3 = in(reg) b3,
-            t0 = out(reg) t0, t1 = out(reg) t1, t2 = out(reg) t2, t3 = out(reg) t3,
-            t4 = out(reg) _,
-            p0 = out(reg) _, p1 = out(reg) _, p2 = out(reg) _, p3 = out(reg) _,
-            inv = out(reg) _,
-            s0 = out(reg) _, s1 = out(reg) _, s2 = out(reg) _, s3 = out(reg) _,
-            s4 = out(reg) _,
-            options(pure, readonly, nostack),
-        );
-    }
-    Fr([t0, t1, t2, t3])
-}
-
-/// The 8-word square `a^2` into `t0..t3, w4..w7`: the off-diagonal products
-/// `a_i a_j` (`i < j`) once, doubled with one carry chain, plus the diagonal.
-/// Scratch: `s0..s3`.
-macro_rules! square_product {
-    () => {
-        concat!(
-            // Off-diagonal products a_i a_j (i < j) into w1..w6.
-            "mul {t1}, {a0}, {a1}\n",
-            "umulh {s0}, {a0}, {a1}\n",
-            "mul {t2}, {a0}, {a2}\n",
-            "umulh {s1}, {a0}, {a2}\n",
-            "mul {t3}, {a0}, {a3}\n",
-            "umulh {w4}, {a0}, {a3}\n",
-            "adds {t2}, {t2}, {s0}\n",
-            "adcs {t3}, {t3}, {s1}\n",
-            "adc {w4}, {w4}, xzr\n",
-            "mul {s0}, {a1}, {a2}\n",
-            "umulh {s1}, {a1}, {a2}\n",
-            "mul {s2}, {a1}, {a3}\n",
-            "umulh {w5}, {a1}, {a3}\n",
-            "adds {t3}, {t3}, {s0}\n",
-            "adcs {w4}, {w4}, {s2}\n",
-            "adc {w5}, {w5}, xzr\n",
-            "mul {s0}, {a2}, {a3}\n",
-            "umulh {w6}, {a2}, {a3}\n",
-            "adds {w4}, {w4}, {s1}\n",
-            "adcs {w5}, {w5}, {s0}\n",
-            "adc {w6}, {w6}, xzr\n",
-            // Doubled: the sum of a_i a_j 2^(64 (i + j)) over i < j is < a^2 / 2.
-            "adds {t1}, {t1}, {t1}\n",
-            "adcs {t2}, {t2}, {t2}\n",
-            "adcs {t3}, {t3}, {t3}\n",
-            "adcs {w4}, {w4}, {w4}\n",
-            "adcs {w5}, {w5}, {w5}\n",
-            "adcs {w6}, {w6}, {w6}\n",
-            "cset {w7}, hs\n",
-            // Plus the diagonal a_i^2 at word 2i (mul/umulh leave the flags alone).
-            "mul {t0}, {a0}, {a0}\n",
-            "umulh {s0}, {a0}, {a0}\n",
-            "mul {s1}, {a1}, {a1}\n",
-            "umulh {s2}, {a1}, {a1}\n",
-            "adds {t1}, {t1}, {s0}\n",
-            "adcs {t2}, {t2}, {s1}\n",
-            "adcs {t3}, {t3}, {s2}\n",
-            "mul {s0}, {a2}, {a2}\n",
-            "umulh {s1}, {a2}, {a2}\n",
-            "mul {s2}, {a3}, {a3}\n",
-            "umulh {s3}, {a3}, {a3}\n",
-            "adcs {w4}, {w4}, {s0}\n",
-            "adcs {w5}, {w5}, {s1}\n",
-            "adcs {w6}, {w6}, {s2}\n",
-            "adc {w7}, {w7}, {s3}\n",
-        )
-    };
-}
-
-/// Montgomery square `a^2 / 2^256 mod p` of `a < 2p` (SOS, see the module
-/// documentation): `a.square()` for `Fr`, canonical. (With `a < 2p`, `T_hi < 4p^2 /
-/// 2^256 < p` since `4p < 2^256`: still one conditional subtraction.)
-#[inline(always)]
-pub(super) fn square(a: Fr) -> Fr {
-    let [a0, a1, a2, a3] = a.0;
-    let (t0, t1, t2, t3): (u64, u64, u64, u64);
-    // SAFETY: register-only arithmetic and loads from a static; no stack use.
-    unsafe {
-        asm!(
-            square_product!(),
-            // Reduce the low half, add the high half.
-            load_p!(),
-            reduce!("xzr"),
-            reduce!("xzr"),
-            reduce!("xzr"),
-            reduce!("xzr"),
-            "adds {t0}, {t0}, {w4}",
-            "adcs {t1}, {t1}, {w5}",
-            "adcs {t2}, {t2}, {w6}",
-            "adc {t3}, {t3}, {w7}",
-            csub!(),
-            k = in(reg) P_INV.as_ptr(),
-            a0 = in(reg) a0, a1 = in(reg) a1, a2 = in(reg) a2, a3 = in(reg) a3,
-            t0 = out(reg) t0, t1 = out(reg) t1, t2 = out(reg) t2, t3 = out(reg) t3,
-            w4 = out(reg) _, w5 = out(reg) _, w6 = out(reg) _, w7 = out(reg) _,
-            p0 = out(reg) _, p1 = out(reg) _, p2 = out(reg) _, p3 = out(reg) _,
-            inv = out(reg) _,
-            s0 = out(reg) _, s1 = out(reg) _, s2 = out(reg) _, s3 = out(reg) _,
-            s4 = out(reg) _,
-            options(pure, readonly, nostack),
-        );
-    }
-    Fr([t0, t1, t2, t3])
-}
-
-/// [`square`] without its conditional subtraction: `a^2 / 2^256 mod p` for a
-/// canonical `a`, as a value `< 2p` (congruent, not reduced), only for [`square`]'s
-/// input (`x^4 = square(square_lazy(x))` in the S-box).
-#[inline(always)]
-pub(super) fn square_lazy(a: Fr) -> Fr {
-    let [a0, a1, a2, a3] = a.0;
-    let (t0, t1, t2, t3): (u64, u64, u64, u64);
-    // SAFETY: register-only arithmetic and loads from a static; no stack use.
-    unsafe {
-        asm!(
-            square_product!(),
-            // Reduce the low half, add the high half.
-            load_p!(),
-            reduce!("xzr"),
-            reduce!("xzr"),
-            reduce!("xzr"),
-            reduce!("xzr"),
-            "adds {t0}, {t0}, {w4}",
-            "adcs {t1}, {t1}, {w5}",
-            "adcs {t2}, {t2}, {w6}",
-            "adc {t3}, {t3}, {w7}",
-            k = in(reg) P_INV.as_ptr(),
-            a0 = in(reg) a0, a1 = in(reg) a1, a2 = in(reg) a2, a3 = in(reg) a3,
-            t0 = out(reg) t0, t1 = out(reg) t1, t2 = out(reg) t2, t3 = out(reg) t3,
-            w4 = out(reg) _, w5 = out(reg) _, w6 = out(reg) _, w7 = out(reg) _,
-            p0 = out(reg) _, p1 = out(reg) _, p2 = out(reg) _, p3 = out(reg) _,
-            inv = out(reg) _,
-            s0 = out(reg) _, s1 = out(reg) _, s2 = out(reg) _, s3 = out(reg) _,
-            s4 = out(reg) _,
-            options(pure, readonly, nostack),
-        );
-    }
-    Fr([t0, t1, t2, t3])
-}
 
 /// Adds row `a b_i` (low words, then high words) into `$w0..$w3`, the carry and
 /// the top into the new word `$w4` (which it sets). Scratch: `s0..s3`.
@@ -429,6 +140,250 @@ macro_rules! wide_row {
     };
 }
 
+/// Adds the row `a b_i` (its low words, then its high words shifted by one) into
+/// `t0..t3`, the carry out of the top into `t4`: [`wide_row`] on `t0..t4`. Scratch:
+/// `s0..s3`.
+macro_rules! row {
+    ($b:literal) => {
+        wide_row!($b, "t0", "t1", "t2", "t3", "t4")
+    };
+}
+
+/// One word of Montgomery reduction: `t = (t + m p) / 2^64` with `m = t0 (-p^-1) mod
+/// 2^64`; `$top` is the fifth word of `t` (`{t4}`, or `xzr` when `t` has 4 words).
+/// The low word of `t + m p` is 0; its carry, `t0 != 0`, is the `cmp`'s. Scratch:
+/// `s0..s4` (`s4` = m).
+macro_rules! reduce {
+    ($top:literal) => {
+        concat!(
+            "mul {s4}, {t0}, {inv}\n",
+            "mul {s1}, {s4}, {p1}\n",
+            "mul {s2}, {s4}, {p2}\n",
+            "mul {s3}, {s4}, {p3}\n",
+            "umulh {s0}, {s4}, {p0}\n",
+            "cmp {t0}, #1\n",
+            "adcs {t0}, {t1}, {s1}\n",
+            "adcs {t1}, {t2}, {s2}\n",
+            "adcs {t2}, {t3}, {s3}\n",
+            "adc {t3}, ",
+            $top,
+            ", xzr\n",
+            "umulh {s1}, {s4}, {p1}\n",
+            "umulh {s2}, {s4}, {p2}\n",
+            "umulh {s3}, {s4}, {p3}\n",
+            "adds {t0}, {t0}, {s0}\n",
+            "adcs {t1}, {t1}, {s1}\n",
+            "adcs {t2}, {t2}, {s2}\n",
+            "adc {t3}, {t3}, {s3}\n",
+        )
+    };
+}
+
+/// `t - p` if it does not borrow (`t >= p`), else `t`. Scratch: `s0..s3`.
+macro_rules! csub {
+    () => {
+        concat!(
+            "subs {s0}, {t0}, {p0}\n",
+            "sbcs {s1}, {t1}, {p1}\n",
+            "sbcs {s2}, {t2}, {p2}\n",
+            "sbcs {s3}, {t3}, {p3}\n",
+            "csel {t0}, {s0}, {t0}, hs\n",
+            "csel {t1}, {s1}, {t1}, hs\n",
+            "csel {t2}, {s2}, {t2}, hs\n",
+            "csel {t3}, {s3}, {t3}, hs\n",
+        )
+    };
+}
+
+/// Loads `p` and `-p^-1` from [`P_INV`].
+macro_rules! load_p {
+    () => {
+        concat!(
+            "ldp {p0}, {p1}, [{k}]\n",
+            "ldp {p2}, {p3}, [{k}, #16]\n",
+            "ldr {inv}, [{k}, #32]\n",
+        )
+    };
+}
+
+/// The SOS reduction of the 8-word `t0..t3, w4..w7`: the low half reduced word by
+/// word (4 steps of [`reduce`] on a 4-word value, `<= p`), then the high half
+/// added. Loads the constants ([`load_p`]).
+macro_rules! reduce_low_add_high {
+    () => {
+        concat!(
+            load_p!(),
+            reduce!("xzr"),
+            reduce!("xzr"),
+            reduce!("xzr"),
+            reduce!("xzr"),
+            "adds {t0}, {t0}, {w4}\n",
+            "adcs {t1}, {t1}, {w5}\n",
+            "adcs {t2}, {t2}, {w6}\n",
+            "adc {t3}, {t3}, {w7}\n",
+        )
+    };
+}
+
+/// `asm!` of a Montgomery routine: the templates in braces, then the routine's own
+/// operands (each followed by a comma); `{k}` ([`P_INV`]) comes first and the
+/// scratch registers of [`load_p`], [`reduce`] and [`csub`] (`p0..p3`, `inv`,
+/// `s0..s4`) last, with the options every routine here has.
+macro_rules! montgomery_asm {
+    ({ $($template:tt)* } $($operand:tt)*) => {
+        asm!(
+            $($template)*
+            k = in(reg) P_INV.as_ptr(),
+            $($operand)*
+            p0 = out(reg) _, p1 = out(reg) _, p2 = out(reg) _, p3 = out(reg) _,
+            inv = out(reg) _,
+            s0 = out(reg) _, s1 = out(reg) _, s2 = out(reg) _, s3 = out(reg) _,
+            s4 = out(reg) _,
+            options(pure, readonly, nostack),
+        )
+    };
+}
+
+/// Montgomery product `a b / 2^256 mod p` of canonical `a`, `b` (CIOS, see the
+/// module documentation): `a * b` for `Fr`.
+#[inline(always)]
+pub(super) fn mul(a: Fr, b: Fr) -> Fr {
+    let [a0, a1, a2, a3] = a.0;
+    let [b0, b1, b2, b3] = b.0;
+    let (t0, t1, t2, t3): (u64, u64, u64, u64);
+    // SAFETY: register-only arithmetic and loads from a static; no stack use.
+    unsafe {
+        montgomery_asm!(
+            {
+                load_p!(),
+                // Row 0 into the empty accumulator.
+                "mul {t0}, {a0}, {b0}",
+                "mul {t1}, {a1}, {b0}",
+                "mul {t2}, {a2}, {b0}",
+                "mul {t3}, {a3}, {b0}",
+                "umulh {s0}, {a0}, {b0}",
+                "umulh {s1}, {a1}, {b0}",
+                "umulh {s2}, {a2}, {b0}",
+                "umulh {t4}, {a3}, {b0}",
+                "adds {t1}, {t1}, {s0}",
+                "adcs {t2}, {t2}, {s1}",
+                "adcs {t3}, {t3}, {s2}",
+                "adc {t4}, {t4}, xzr",
+                reduce!("{t4}"),
+                row!("b1"),
+                reduce!("{t4}"),
+                row!("b2"),
+                reduce!("{t4}"),
+                row!("b3"),
+                reduce!("{t4}"),
+                csub!(),
+            }
+            a0 = in(reg) a0, a1 = in(reg) a1, a2 = in(reg) a2, a3 = in(reg) a3,
+            b0 = in(reg) b0, b1 = in(reg) b1, b2 = in(reg) b2, b3 = in(reg) b3,
+            t0 = out(reg) t0, t1 = out(reg) t1, t2 = out(reg) t2, t3 = out(reg) t3,
+            t4 = out(reg) _,
+        );
+    }
+    Fr([t0, t1, t2, t3])
+}
+
+/// The 8-word square `a^2` into `t0..t3, w4..w7`: the off-diagonal products
+/// `a_i a_j` (`i < j`) once, doubled with one carry chain, plus the diagonal.
+/// Scratch: `s0..s3`.
+macro_rules! square_product {
+    () => {
+        concat!(
+            // Off-diagonal products a_i a_j (i < j) into w1..w6.
+            "mul {t1}, {a0}, {a1}\n",
+            "umulh {s0}, {a0}, {a1}\n",
+            "mul {t2}, {a0}, {a2}\n",
+            "umulh {s1}, {a0}, {a2}\n",
+            "mul {t3}, {a0}, {a3}\n",
+            "umulh {w4}, {a0}, {a3}\n",
+            "adds {t2}, {t2}, {s0}\n",
+            "adcs {t3}, {t3}, {s1}\n",
+            "adc {w4}, {w4}, xzr\n",
+            "mul {s0}, {a1}, {a2}\n",
+            "umulh {s1}, {a1}, {a2}\n",
+            "mul {s2}, {a1}, {a3}\n",
+            "umulh {w5}, {a1}, {a3}\n",
+            "adds {t3}, {t3}, {s0}\n",
+            "adcs {w4}, {w4}, {s2}\n",
+            "adc {w5}, {w5}, xzr\n",
+            "mul {s0}, {a2}, {a3}\n",
+            "umulh {w6}, {a2}, {a3}\n",
+            "adds {w4}, {w4}, {s1}\n",
+            "adcs {w5}, {w5}, {s0}\n",
+            "adc {w6}, {w6}, xzr\n",
+            // Doubled: the sum of a_i a_j 2^(64 (i + j)) over i < j is < a^2 / 2.
+            "adds {t1}, {t1}, {t1}\n",
+            "adcs {t2}, {t2}, {t2}\n",
+            "adcs {t3}, {t3}, {t3}\n",
+            "adcs {w4}, {w4}, {w4}\n",
+            "adcs {w5}, {w5}, {w5}\n",
+            "adcs {w6}, {w6}, {w6}\n",
+            "cset {w7}, hs\n",
+            // Plus the diagonal a_i^2 at word 2i (mul/umulh leave the flags alone).
+            "mul {t0}, {a0}, {a0}\n",
+            "umulh {s0}, {a0}, {a0}\n",
+            "mul {s1}, {a1}, {a1}\n",
+            "umulh {s2}, {a1}, {a1}\n",
+            "adds {t1}, {t1}, {s0}\n",
+            "adcs {t2}, {t2}, {s1}\n",
+            "adcs {t3}, {t3}, {s2}\n",
+            "mul {s0}, {a2}, {a2}\n",
+            "umulh {s1}, {a2}, {a2}\n",
+            "mul {s2}, {a3}, {a3}\n",
+            "umulh {s3}, {a3}, {a3}\n",
+            "adcs {w4}, {w4}, {s0}\n",
+            "adcs {w5}, {w5}, {s1}\n",
+            "adcs {w6}, {w6}, {s2}\n",
+            "adc {w7}, {w7}, {s3}\n",
+        )
+    };
+}
+
+/// The Montgomery square of `$a` (SOS: [`square_product`], then
+/// [`reduce_low_add_high`]), then the templates `$finish` (a conditional
+/// subtraction, or none).
+macro_rules! square_then {
+    ($a:expr, { $($finish:tt)* }) => {{
+        let [a0, a1, a2, a3] = $a.0;
+        let (t0, t1, t2, t3): (u64, u64, u64, u64);
+        // SAFETY: register-only arithmetic and loads from a static; no stack use.
+        unsafe {
+            montgomery_asm!(
+                {
+                    square_product!(),
+                    // Reduce the low half, add the high half.
+                    reduce_low_add_high!(),
+                    $($finish)*
+                }
+                a0 = in(reg) a0, a1 = in(reg) a1, a2 = in(reg) a2, a3 = in(reg) a3,
+                t0 = out(reg) t0, t1 = out(reg) t1, t2 = out(reg) t2, t3 = out(reg) t3,
+                w4 = out(reg) _, w5 = out(reg) _, w6 = out(reg) _, w7 = out(reg) _,
+            );
+        }
+        Fr([t0, t1, t2, t3])
+    }};
+}
+
+/// Montgomery square `a^2 / 2^256 mod p` of `a < 2p` (SOS, see the module
+/// documentation): `a.square()` for `Fr`, canonical. (With `a < 2p`, `T_hi < 4p^2 /
+/// 2^256 < p` since `4p < 2^256`: still one conditional subtraction.)
+#[inline(always)]
+pub(super) fn square(a: Fr) -> Fr {
+    square_then!(a, { csub!(), })
+}
+
+/// [`square`] without its conditional subtraction: `a^2 / 2^256 mod p` for a
+/// canonical `a`, as a value `< 2p` (congruent, not reduced), only for [`square`]'s
+/// input (`x^4 = square(square_lazy(x))` in the S-box).
+#[inline(always)]
+pub(super) fn square_lazy(a: Fr) -> Fr {
+    square_then!(a, {})
+}
+
 /// The 512-bit product `a b`, not reduced (for [`redc_wide`] of a sum of
 /// products: Montgomery reduction is linear, so `A' = U + beta X` costs one
 /// reduction instead of two, as in the IFMA kernel). Operand scanning, row by row:
@@ -501,25 +456,13 @@ pub(super) fn redc_wide(t: [u64; 8]) -> Fr {
     let [mut t0, mut t1, mut t2, mut t3, w4, w5, w6, w7] = t;
     // SAFETY: register-only arithmetic and loads from a static; no stack use.
     unsafe {
-        asm!(
-            load_p!(),
-            reduce!("xzr"),
-            reduce!("xzr"),
-            reduce!("xzr"),
-            reduce!("xzr"),
-            "adds {t0}, {t0}, {w4}",
-            "adcs {t1}, {t1}, {w5}",
-            "adcs {t2}, {t2}, {w6}",
-            "adc {t3}, {t3}, {w7}",
-            csub!(),
-            k = in(reg) P_INV.as_ptr(),
+        montgomery_asm!(
+            {
+                reduce_low_add_high!(),
+                csub!(),
+            }
             t0 = inout(reg) t0, t1 = inout(reg) t1, t2 = inout(reg) t2, t3 = inout(reg) t3,
             w4 = in(reg) w4, w5 = in(reg) w5, w6 = in(reg) w6, w7 = in(reg) w7,
-            p0 = out(reg) _, p1 = out(reg) _, p2 = out(reg) _, p3 = out(reg) _,
-            inv = out(reg) _,
-            s0 = out(reg) _, s1 = out(reg) _, s2 = out(reg) _, s3 = out(reg) _,
-            s4 = out(reg) _,
-            options(pure, readonly, nostack),
         );
     }
     Fr([t0, t1, t2, t3])

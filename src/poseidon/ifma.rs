@@ -84,32 +84,18 @@ use std::sync::LazyLock;
 use ff::PrimeField;
 use halo2curves::bn256::Fr;
 
-use super::{full_index, is_full, Optimized, FULL_ROUNDS, OPTIMIZED, ROUNDS, WIDTH};
+use super::{
+    full_index, is_full, Optimized, FULL_ROUNDS, MODULUS, MODULUS_INV_NEG, OPTIMIZED, ROUNDS, WIDTH,
+};
 
 /// Limbs per field element.
 const LIMBS: usize = 5;
 /// `2^52 - 1`.
 const MASK52: u64 = (1 << 52) - 1;
-/// The BN254 scalar field modulus, little-endian 64-bit words.
-const MODULUS: [u64; 4] = [
-    0x43e1f593f0000001,
-    0x2833e84879b97091,
-    0xb85045b68181585d,
-    0x30644e72e131a029,
-];
 /// The modulus in radix 2^52.
 const P52: [u64; LIMBS] = radix52(MODULUS, 0);
 /// `-p^-1 mod 2^52`.
-const PINV52: u64 = {
-    // Newton's iteration doubles the number of correct low bits: 1 -> 64.
-    let mut inv: u64 = 1;
-    let mut i = 0;
-    while i < 6 {
-        inv = inv.wrapping_mul(2u64.wrapping_sub(MODULUS[0].wrapping_mul(inv)));
-        i += 1;
-    }
-    inv.wrapping_neg() & MASK52
-};
+const PINV52: u64 = MODULUS_INV_NEG & MASK52;
 
 /// The 52-bit limbs of the 260-bit integer `x << shift` (`shift < 64`, `x < 2^(260 -
 /// shift)`).

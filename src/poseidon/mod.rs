@@ -20,6 +20,35 @@
 //! Set `SUMMA_AGG_NO_SIMD=1` to force the portable path; [`backend`] tells which
 //! one runs.
 
+/// The BN254 scalar field modulus `p`, little-endian 64-bit words: what the
+/// assembly and SIMD kernels reduce by.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
+const MODULUS: [u64; 4] = [
+    0x43e1f593f0000001,
+    0x2833e84879b97091,
+    0xb85045b68181585d,
+    0x30644e72e131a029,
+];
+
+/// `-p^-1 mod 2^64` (Newton's iteration doubles the correct low bits: 1 -> 64); its
+/// low 52 bits are `-p^-1 mod 2^52`.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
+const MODULUS_INV_NEG: u64 = {
+    let mut inv: u64 = 1;
+    let mut i = 0;
+    while i < 6 {
+        inv = inv.wrapping_mul(2u64.wrapping_sub(MODULUS[0].wrapping_mul(inv)));
+        i += 1;
+    }
+    inv.wrapping_neg()
+};
+
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
 mod constants;
@@ -28,6 +57,8 @@ mod ifma;
 // The NEON prototype is exercised by the self-test only (not used by the engine).
 #[cfg(all(target_arch = "aarch64", feature = "reference"))]
 mod neon_fp52;
+#[cfg(any(test, feature = "reference"))]
+mod testing;
 // The self-test compares with the generic primitive (`reference`): only builds
 // with that feature (the CLI) carry it; no Lambda links it.
 #[cfg(feature = "reference")]
@@ -545,23 +576,26 @@ mod tests {
     #[test]
     fn constants_match_known_answers() {
         // shared/vectors/known-answers.json, hash_parameters.
-        let hex = |f: &Fr| crate::field::to_hex(f);
-        assert_eq!(
-            hex(&ROUND_CONSTANTS[0][0]),
-            "0x09c46e9ec68e9bd4fe1faaba294cba38a71aa177534cdd1b6c7dc0dbd0abd7a7"
-        );
-        assert_eq!(
-            hex(&ROUND_CONSTANTS[0][1]),
-            "0x0c0356530896eec42a97ed937f3135cfc5142b3ae405b8343c1d83ffa604cb81"
-        );
-        assert_eq!(
-            hex(&MDS[0][0]),
-            "0x066f6f85d6f68a85ec10345351a23a3aaf07f38af8c952a7bceca70bd2af7ad5"
-        );
-        assert_eq!(
-            hex(&MDS[1][1]),
-            "0x1274e649a32ed355a31a6ed69724e1adade857e86eb5c3a121bcd147943203c8"
-        );
+        for (constant, want) in [
+            (
+                ROUND_CONSTANTS[0][0],
+                "0x09c46e9ec68e9bd4fe1faaba294cba38a71aa177534cdd1b6c7dc0dbd0abd7a7",
+            ),
+            (
+                ROUND_CONSTANTS[0][1],
+                "0x0c0356530896eec42a97ed937f3135cfc5142b3ae405b8343c1d83ffa604cb81",
+            ),
+            (
+                MDS[0][0],
+                "0x066f6f85d6f68a85ec10345351a23a3aaf07f38af8c952a7bceca70bd2af7ad5",
+            ),
+            (
+                MDS[1][1],
+                "0x1274e649a32ed355a31a6ed69724e1adade857e86eb5c3a121bcd147943203c8",
+            ),
+        ] {
+            assert_eq!(crate::field::to_hex(&constant), want);
+        }
     }
 
     fn fr() -> impl Strategy<Value = Fr> {
@@ -572,38 +606,8 @@ mod tests {
         })
     }
 
-    /// `p - 1`, little-endian words.
-    const P_MINUS_1: [u64; 4] = [
-        0x43e1f593f0000000,
-        0x2833e84879b97091,
-        0xb85045b68181585d,
-        0x30644e72e131a029,
-    ];
-
-    /// Edge cases, as values and as Montgomery representations (the kernel converts
-    /// representations): 0, 1, small, p - 1, p - 2, around 2^252, 2^253 and the top
-    /// of the field (`p ~ 0.76 * 2^254`: the largest elements are the ones "near
-    /// 2^254"), all-ones words.
-    pub(super) fn edge_values() -> Vec<Fr> {
-        let mut v = vec![Fr::ZERO, Fr::ONE, Fr::from(2), Fr::from(u64::MAX), -Fr::ONE];
-        v.push(-Fr::from(2));
-        v.push(Fr::from_raw([0, 0, 0, 1 << 61])); // 2^253
-        v.push(Fr::from_raw([u64::MAX, u64::MAX, u64::MAX, (1 << 61) - 1])); // 2^253 - 1
-        v.push(Fr::from_raw([0, 0, 0, 3 << 60])); // 2^253 + 2^252
-        v.push(Fr::from_raw([u64::MAX, u64::MAX, u64::MAX, (1 << 60) - 1])); // 2^252 - 1
-        let mut pm = P_MINUS_1;
-        pm[0] -= 1000;
-        v.push(Fr::from_raw(pm)); // p - 1001
-                                  // Representations.
-        v.push(Fr(P_MINUS_1));
-        v.push(Fr([1, 0, 0, 0]));
-        v.push(Fr([15, 0, 0, 0]));
-        v.push(Fr([0, 0, 0, 1 << 61]));
-        v.push(Fr([u64::MAX, u64::MAX, u64::MAX, (1 << 61) - 1]));
-        v.push(Fr([u64::MAX, u64::MAX, u64::MAX, 0x30644e72e1319fff]));
-        v.push(Fr([u64::MAX, 0, u64::MAX, 0]));
-        v
-    }
+    use super::testing::batch_and_reference;
+    pub(super) use super::testing::{edge_values, reference_hash};
 
     /// Uniform elements mixed with [`edge_values`].
     pub(super) fn fr_edge() -> impl Strategy<Value = Fr> {
@@ -612,19 +616,6 @@ mod tests {
             2 => prop::sample::select(edge_values()),
             1 => any::<u64>().prop_map(Fr::from),
         ]
-    }
-
-    /// The generic primitive on a message of length 1..=8.
-    pub(super) fn reference_hash(m: &[Fr]) -> Fr {
-        macro_rules! dispatch {
-            ($($n:literal)*) => {
-                match m.len() {
-                    $($n => reference::poseidon::<$n>(m.try_into().unwrap()),)*
-                    n => panic!("length {n}"),
-                }
-            };
-        }
-        dispatch!(1 2 3 4 5 6 7 8)
     }
 
     #[test]
@@ -665,14 +656,10 @@ mod tests {
         for len in 1..=8 {
             for n in [0, 1, 7, 8, 9, 15, 16, 17, 31, 33] {
                 let msgs: Vec<Fr> = (0..n * len).map(|_| elem()).collect();
-                let mut out = vec![Fr::ZERO; n];
-                hash_batch(&msgs, len, &mut out);
-                let mut scalar = vec![Fr::ZERO; n];
-                hash_batch_scalar(&msgs, len, &mut scalar);
-                for (i, m) in msgs.chunks_exact(len).enumerate() {
-                    let r = reference_hash(m);
-                    assert_eq!(out[i], r, "len {len} batch {n} message {i}");
-                    assert_eq!(scalar[i], r, "scalar: len {len} batch {n} message {i}");
+                let hashes = batch_and_reference(&msgs, len);
+                for (i, (m, [batch, scalar, r])) in msgs.chunks_exact(len).zip(hashes).enumerate() {
+                    assert_eq!(batch, r, "len {len} batch {n} message {i}");
+                    assert_eq!(scalar, r, "scalar: len {len} batch {n} message {i}");
                     assert_eq!(hash(m), r);
                 }
             }

@@ -29,17 +29,12 @@
 
 use std::arch::aarch64::*;
 
+use super::{MODULUS, MODULUS_INV_NEG};
+
 /// Limbs per element.
 const LIMBS: usize = 5;
 /// `2^52 - 1`.
 const MASK52: u64 = (1 << 52) - 1;
-/// The BN254 scalar field modulus, little-endian 64-bit words.
-const MODULUS: [u64; 4] = [
-    0x43e1f593f0000001,
-    0x2833e84879b97091,
-    0xb85045b68181585d,
-    0x30644e72e131a029,
-];
 /// The modulus in radix 2^52.
 const P52: [u64; LIMBS] = {
     let mut out = [0u64; LIMBS];
@@ -58,15 +53,7 @@ const P52: [u64; LIMBS] = {
     out
 };
 /// `-p^-1 mod 2^52`.
-const PINV52: u64 = {
-    let mut inv: u64 = 1;
-    let mut i = 0;
-    while i < 6 {
-        inv = inv.wrapping_mul(2u64.wrapping_sub(MODULUS[0].wrapping_mul(inv)));
-        i += 1;
-    }
-    inv.wrapping_neg() & MASK52
-};
+const PINV52: u64 = MODULUS_INV_NEG & MASK52;
 /// `2^104` and its bit pattern.
 const C104: f64 = 20282409603651670423947251286016.0;
 const C104_BITS: u64 = 0x4670_0000_0000_0000;

@@ -12,11 +12,10 @@
 //! powers of two around 2^252 and 2^253, as values and as Montgomery
 //! representations) and on pseudo-random ones (splitmix64, fixed seed).
 
-use ff::Field;
 use halo2curves::bn256::Fr;
 
-use super::{hash_batch, hash_batch_scalar, ops, permute, permute_plain};
-use crate::reference;
+use super::testing::{batch_and_reference, edge_values, P_MINUS_1};
+use super::{ops, permute, permute_plain};
 
 /// What [`self_test`] found.
 #[derive(Debug)]
@@ -27,42 +26,6 @@ pub struct SelfTest {
     pub checks: u64,
     /// The first failures (at most 20), in words.
     pub failures: Vec<String>,
-}
-
-/// `p - 1`, little-endian words.
-const P_MINUS_1: [u64; 4] = [
-    0x43e1f593f0000000,
-    0x2833e84879b97091,
-    0xb85045b68181585d,
-    0x30644e72e131a029,
-];
-
-/// Edge values, as values (through `from_raw`) and as Montgomery representations
-/// (`Fr(..)`, which the assembly reads directly).
-pub fn edge_values() -> Vec<Fr> {
-    let mut v = vec![Fr::ZERO, Fr::ONE, Fr::from(2), Fr::from(u64::MAX), -Fr::ONE];
-    v.push(-Fr::from(2));
-    v.push(Fr::from_raw([0, 0, 0, 1 << 61])); // 2^253
-    v.push(Fr::from_raw([u64::MAX, u64::MAX, u64::MAX, (1 << 61) - 1])); // 2^253 - 1
-    v.push(Fr::from_raw([0, 0, 0, 3 << 60])); // 2^253 + 2^252
-    v.push(Fr::from_raw([u64::MAX, u64::MAX, u64::MAX, (1 << 60) - 1])); // 2^252 - 1
-    let mut pm = P_MINUS_1;
-    pm[0] -= 1000;
-    v.push(Fr::from_raw(pm)); // p - 1001
-                              // Representations: p - 1 and p - 2 (the largest), small, 2^253 and around it,
-                              // all-ones words below p.
-    v.push(Fr(P_MINUS_1));
-    let mut pm2 = P_MINUS_1;
-    pm2[0] -= 1;
-    v.push(Fr(pm2));
-    v.push(Fr([1, 0, 0, 0]));
-    v.push(Fr([15, 0, 0, 0]));
-    v.push(Fr([0, 0, 0, 1 << 61]));
-    v.push(Fr([u64::MAX, u64::MAX, u64::MAX, (1 << 61) - 1]));
-    v.push(Fr([u64::MAX, u64::MAX, u64::MAX, 0x30644e72e1319fff]));
-    v.push(Fr([u64::MAX, 0, u64::MAX, 0]));
-    v.push(Fr([0, u64::MAX, 0, 0x30644e72e131a028]));
-    v
 }
 
 /// splitmix64 (Steele, Lea, Flood, "Fast splittable pseudorandom number
@@ -119,6 +82,7 @@ impl Checker {
     #[cfg(target_arch = "aarch64")]
     fn lazy(&mut self, a: Fr, b: Fr) {
         use super::aarch64::{add_wide, mul_wide, redc_wide, square, square_lazy};
+        use ff::Field;
         let a4 = a.square().square();
         self.check(square(square_lazy(a)) == a4, || format!("x^4 {a:?}"));
         let (c, d) = (-Fr::ONE - b, a + b);
@@ -212,13 +176,8 @@ pub fn self_test(cases: usize) -> SelfTest {
                     }
                 })
                 .collect();
-            let mut out = vec![Fr::ZERO; n];
-            hash_batch(&msgs, len, &mut out);
-            let mut scalar = vec![Fr::ZERO; n];
-            hash_batch_scalar(&msgs, len, &mut scalar);
-            for (i, m) in msgs.chunks_exact(len).enumerate() {
-                let r = reference_hash(m);
-                c.check(out[i] == r && scalar[i] == r, || {
+            for (i, [batch, scalar, r]) in batch_and_reference(&msgs, len).into_iter().enumerate() {
+                c.check(batch == r && scalar == r, || {
                     format!("hash_batch len {len} batch {n} message {i}")
                 });
             }
@@ -231,21 +190,10 @@ pub fn self_test(cases: usize) -> SelfTest {
     }
 }
 
-/// The generic primitive on a message of length 1..=8.
-fn reference_hash(m: &[Fr]) -> Fr {
-    macro_rules! dispatch {
-        ($($n:literal)*) => {
-            match m.len() {
-                $($n => reference::poseidon::<$n>(m.try_into().expect("length")),)*
-                n => panic!("length {n}"),
-            }
-        };
-    }
-    dispatch!(1 2 3 4 5 6 7 8)
-}
-
 #[cfg(test)]
 mod tests {
+    use ff::Field;
+
     use super::*;
 
     #[test]

@@ -39,12 +39,14 @@ fn witness(shape: &Shape) -> Witness {
     for (i, b) in w.balances.iter_mut().enumerate() {
         small(b, i as u64);
     }
-    let nc = shape.currencies;
+    let n_currencies = shape.currencies;
     for (level, s) in w.siblings.iter_mut().enumerate() {
         let at: Vec<usize> = match (level, shape.layout) {
-            (0, _) => (1..=nc).collect(),
-            (_, Layout::Legacy) => (1..=nc).chain(nc + 2..2 * nc + 2).collect(),
-            _ => (0..nc).collect(),
+            (0, _) => (1..=n_currencies).collect(),
+            (_, Layout::Legacy) => (1..=n_currencies)
+                .chain(n_currencies + 2..2 * n_currencies + 2)
+                .collect(),
+            _ => (0..n_currencies).collect(),
         };
         for (j, i) in at.into_iter().enumerate() {
             small(&mut s[i], (level * 10 + j) as u64);

@@ -79,8 +79,8 @@ impl Witness {
             z ^ (z >> 31)
         };
         let mut balance = || Fr::from(next() >> 24);
-        let nc = shape.currencies;
-        let balances = (0..nc).map(|_| balance()).collect();
+        let n_currencies = shape.currencies;
+        let balances = (0..n_currencies).map(|_| balance()).collect();
         let mut next_hash = {
             let mut y = seed ^ 0x5eed;
             move || {
@@ -92,19 +92,19 @@ impl Witness {
             .map(|k| {
                 if k == 0 {
                     let mut p = vec![next_hash()];
-                    p.extend((0..nc).map(|_| balance()));
+                    p.extend((0..n_currencies).map(|_| balance()));
                     return p;
                 }
                 match shape.layout {
                     Layout::Legacy => {
                         let mut p = vec![next_hash()];
-                        p.extend((0..nc).map(|_| balance()));
+                        p.extend((0..n_currencies).map(|_| balance()));
                         p.push(next_hash());
-                        p.extend((0..nc).map(|_| balance()));
+                        p.extend((0..n_currencies).map(|_| balance()));
                         p
                     }
                     Layout::V1 | Layout::Agg2023 => {
-                        let mut p: Vec<Fr> = (0..nc).map(|_| balance()).collect();
+                        let mut p: Vec<Fr> = (0..n_currencies).map(|_| balance()).collect();
                         p.push(next_hash());
                         p.push(next_hash());
                         p
@@ -150,7 +150,7 @@ impl Witness {
     /// arithmetic only (no range checks: the circuit's job). Tests use it to make
     /// witnesses that break one rule at a time.
     pub fn public_inputs(&self, layout: Layout) -> Vec<Fr> {
-        let nc = self.balances.len();
+        let n_currencies = self.balances.len();
         let mut pre = vec![self.username];
         pre.extend(&self.balances);
         let leaf = poseidon::hash(&pre);
@@ -160,7 +160,7 @@ impl Witness {
             let sib_balances: Vec<Fr> = if k == 0 {
                 sib[1..].to_vec()
             } else {
-                layout.balances_of_middle_preimage(sib, nc)
+                layout.balances_of_middle_preimage(sib, n_currencies)
             };
             let sums: Vec<Fr> = balances
                 .iter()
@@ -172,7 +172,7 @@ impl Witness {
             } else {
                 ((hash, &balances), (sib_hash, &sib_balances))
             };
-            let mut out = vec![Fr::default(); layout.middle_len(nc)];
+            let mut out = vec![Fr::default(); layout.middle_len(n_currencies)];
             layout.middle_preimage((l.0, l.1), (r.0, r.1), &sums, &mut out);
             hash = poseidon::hash(&out);
             balances = sums;

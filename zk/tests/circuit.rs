@@ -123,10 +123,14 @@ fn a_changed_sibling_fails() {
     for layout in [Layout::V1, Layout::Legacy] {
         let (shape, witness, public) = sample(layout);
         assert!(satisfied(shape, witness.clone(), &public));
-        let nc = shape.currencies;
+        let n_currencies = shape.currencies;
         // A sibling middle node's child hash (v1: last element; legacy: element 0).
         let mut w = witness.clone();
-        let hash_at = if layout == Layout::V1 { nc + 1 } else { 0 };
+        let hash_at = if layout == Layout::V1 {
+            n_currencies + 1
+        } else {
+            0
+        };
         w.siblings[3][hash_at] += Fr::from(1u64);
         assert!(!satisfied(shape, w, &public), "{layout}: sibling hash");
         // A sibling's sum (v1: the preimage's first balance; legacy: a child balance).

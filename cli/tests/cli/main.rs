@@ -23,6 +23,23 @@ fn summa(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs `round` over `input` (a file or a directory of shards) into `out`, with
+/// `extra` arguments.
+fn run_round(input: &Path, out: &Path, extra: &[&str]) -> Output {
+    let (input, out) = (input.to_str().unwrap(), out.to_str().unwrap());
+    summa(&[&["round", input, "--out", out], extra].concat())
+}
+
+/// Runs `verify` of the proof file `proof` against the result file `result`.
+fn verify_with_result(proof: &Path, result: &Path) -> Output {
+    summa(&[
+        "verify",
+        proof.to_str().unwrap(),
+        "--result",
+        result.to_str().unwrap(),
+    ])
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

@@ -77,12 +77,7 @@ fn verify_rejects_malformed_proofs_without_panicking() {
         let p = out.path().join(format!("{field}.json"));
         std::fs::write(&p, bad.to_string()).unwrap();
         let result = out.path().join("result.json");
-        let o = summa(&[
-            "verify",
-            p.to_str().unwrap(),
-            "--result",
-            result.to_str().unwrap(),
-        ]);
+        let o = verify_with_result(&p, &result);
         assert_eq!(o.status.code(), Some(1), "{field}: {}", stderr(&o));
         assert!(!stderr(&o).contains("panicked"), "{field}: {}", stderr(&o));
     }
@@ -124,14 +119,11 @@ fn verify_result_pins_the_published_round() {
 
     // Another round's root (the same users in the legacy layout): rejected.
     let other = tempfile::tempdir().unwrap();
-    let o = summa(&[
-        "round",
-        fixture("entry_64.csv").to_str().unwrap(),
-        "--out",
-        other.path().to_str().unwrap(),
-        "--layout",
-        "agg2023",
-    ]);
+    let o = run_round(
+        &fixture("entry_64.csv"),
+        other.path(),
+        &["--layout", "agg2023"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let o = summa(&[
         "proof",
@@ -161,12 +153,7 @@ fn verify_result_pins_the_published_round() {
     let rf = out.path().join("other-result.json");
     std::fs::write(&rf, r.to_string()).unwrap();
     let f = out.path().join("good.json");
-    let o = summa(&[
-        "verify",
-        f.to_str().unwrap(),
-        "--result",
-        rf.to_str().unwrap(),
-    ]);
+    let o = verify_with_result(&f, &rf);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("not the expected root"),

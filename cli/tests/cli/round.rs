@@ -6,12 +6,7 @@ use super::*;
 fn round_on_the_shipped_example() {
     let out = tempfile::tempdir().unwrap();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/shards");
-    let o = summa(&[
-        "round",
-        dir.to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-    ]);
+    let o = run_round(&dir, out.path(), &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let r = last_json_line(&o);
     assert_eq!(r["root"]["hash"], V1_ROOT_64);
@@ -69,12 +64,7 @@ fn split_then_round_equals_the_whole_file() {
         std::fs::read(fixture("entry_16_2.csv")).unwrap()
     );
     let out = dir.path().join("out");
-    let o = summa(&[
-        "round",
-        shards.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = run_round(&shards, &out, &[]);
     assert_eq!(last_json_line(&o)["root"]["hash"], V1_ROOT_64);
     // Uneven shards: 7 shards of up to 10 users.
     let o = summa(&[
@@ -95,14 +85,11 @@ fn split_then_round_equals_the_whole_file() {
 #[test]
 fn export_json_has_the_mini_tree_generator_shape() {
     let out = tempfile::tempdir().unwrap();
-    let o = summa(&[
-        "round",
-        fixture("entry_16.csv").to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-        "--layout",
-        "legacy",
-    ]);
+    let o = run_round(
+        &fixture("entry_16.csv"),
+        out.path(),
+        &["--layout", "legacy"],
+    );
     assert!(o.status.success());
     let o = summa(&[
         "export-json",
@@ -142,12 +129,7 @@ fn expect_failure(shards: &[(&str, &[u8])], expected: &[&str]) {
     // A previous good round's result must not survive a failed one.
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("result.json"), "{}").unwrap();
-    let o = summa(&[
-        "round",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = run_round(&input, &out, &[]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{shards:?}: {err}");
     assert!(o.stdout.is_empty());
@@ -262,18 +244,8 @@ fn crlf_bom_and_spaces_are_fine() {
         "\u{feff}username,balance_ETH_ETH,balance_USDT_ETH\r\nalice, 1 ,2\r\nbob,30,  4\r\n",
     )
     .unwrap();
-    let a = summa(&[
-        "round",
-        plain.to_str().unwrap(),
-        "--out",
-        dir.path().join("a").to_str().unwrap(),
-    ]);
-    let b = summa(&[
-        "round",
-        messy.to_str().unwrap(),
-        "--out",
-        dir.path().join("b").to_str().unwrap(),
-    ]);
+    let a = run_round(&plain, &dir.path().join("a"), &[]);
+    let b = run_round(&messy, &dir.path().join("b"), &[]);
     assert!(b.status.success(), "{}", stderr(&b));
     assert_eq!(last_json_line(&a)["root"], last_json_line(&b)["root"]);
 }
@@ -281,24 +253,10 @@ fn crlf_bom_and_spaces_are_fine() {
 #[test]
 fn bad_arguments_fail_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let o = summa(&[
-        "round",
-        fixture("entry_16.csv").to_str().unwrap(),
-        "--out",
-        dir.path().to_str().unwrap(),
-        "--n-bytes",
-        "0",
-    ]);
+    let o = run_round(&fixture("entry_16.csv"), dir.path(), &["--n-bytes", "0"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("n_bytes must be between 1 and 31"));
-    let o = summa(&[
-        "round",
-        fixture("entry_16.csv").to_str().unwrap(),
-        "--out",
-        dir.path().to_str().unwrap(),
-        "--layout",
-        "v9",
-    ]);
+    let o = run_round(&fixture("entry_16.csv"), dir.path(), &["--layout", "v9"]);
     assert!(!o.status.success());
     let o = summa(&[
         "round",
@@ -318,14 +276,7 @@ fn agg2023_refuses_usernames_at_or_above_p_and_v1_accepts_them() {
     std::fs::write(&csv, format!("username,balance_ETH_ETH\nann,5\n{long},7\n")).unwrap();
     for layout in ["agg2023", "legacy"] {
         let out = dir.path().join(format!("out-{layout}"));
-        let o = summa(&[
-            "round",
-            csv.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--layout",
-            layout,
-        ]);
+        let o = run_round(&csv, &out, &["--layout", layout]);
         assert_eq!(o.status.code(), Some(1), "{layout}");
         let e = stderr(&o);
         assert!(
@@ -336,12 +287,7 @@ fn agg2023_refuses_usernames_at_or_above_p_and_v1_accepts_them() {
         assert!(!out.join("result.json").exists());
     }
     let out = dir.path().join("out-v1");
-    let o = summa(&[
-        "round",
-        csv.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = run_round(&csv, &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = summa(&[
         "proof",
@@ -460,14 +406,7 @@ fn threads_one_runs_the_round_and_zero_is_refused() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(last_json_line(&o)["root"]["hash"], V1_ROOT_64);
-    let o = summa(&[
-        "round",
-        dir.to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-        "--threads",
-        "0",
-    ]);
+    let o = run_round(&dir, out.path(), &["--threads", "0"]);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("--threads must be at least 1"),

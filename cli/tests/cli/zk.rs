@@ -126,6 +126,14 @@ fn zero_knowledge_keys_proof_and_verify() {
         refused(&args, want);
     };
     let result_s: &'static str = Box::leak(result.to_string().into_boxed_str());
+    // The root and totals given by hand.
+    let by_hand = |root: &'static str, totals: &'static str| {
+        with(&["--root", root, "--totals", totals, "--unsafe-test-srs"])
+    };
+    // The published result, with `extra`.
+    let with_result = |extra: &[&'static str]| {
+        with(&[&["--result", result_s, "--unsafe-test-srs"], extra].concat())
+    };
     // The test SRS without the flag, whatever keys.json says.
     run(with(&["--result", result_s]), "UNSAFE TEST SRS");
     // No totals: --root alone is not enough for a ZK proof.
@@ -135,13 +143,7 @@ fn zero_knowledge_keys_proof_and_verify() {
     );
     // The published totals, given by hand, one understated.
     run(
-        with(&[
-            "--root",
-            V1_ROOT_64,
-            "--totals",
-            "2227448,2227447",
-            "--unsafe-test-srs",
-        ]),
+        by_hand(V1_ROOT_64, "2227448,2227447"),
         "total of USDT differs from the published result",
     );
     let o = summa(&[
@@ -168,28 +170,19 @@ fn zero_knowledge_keys_proof_and_verify() {
     );
     // Another root.
     run(
-        with(&[
-            "--root",
+        by_hand(
             "0x177bf452ad139f067a64fe09fdc30aae46144d60abfa2ad9f0c70928e29a26d1",
-            "--totals",
             "2227448,2227448",
-            "--unsafe-test-srs",
-        ]),
+        ),
         "not the published root",
     );
     // The user's expectations: another name, other balances.
     run(
-        with(&["--result", result_s, "--unsafe-test-srs", "--user", "alice"]),
+        with_result(&["--user", "alice"]),
         "proof is for user \"MBlfbBGI\", not \"alice\"",
     );
     run(
-        with(&[
-            "--result",
-            result_s,
-            "--unsafe-test-srs",
-            "--balances",
-            "100,5",
-        ]),
+        with_result(&["--balances", "100,5"]),
         &format!("proof is for balances {}, {}, not 100, 5", b[0], b[1]),
     );
     // A tampered balance of the entry.

@@ -243,7 +243,7 @@ fn synthesize_path(
     shape: &Shape,
     values: &Values,
 ) -> Result<(Cell, Cell, Vec<Cell>), PlonkError> {
-    let nc = shape.currencies;
+    let n_currencies = shape.currencies;
     let n_bytes = shape.n_bytes as usize;
     let legacy = shape.layout == Layout::Legacy;
     let (hash, path, range) = (&cfg.poseidon, &cfg.path, &cfg.range);
@@ -263,22 +263,22 @@ fn synthesize_path(
             pre[1..].to_vec()
         } else if legacy {
             // (l.hash, l.balances.., r.hash, r.balances..)
-            let mut sums = Vec::with_capacity(nc);
-            for i in 0..nc {
-                let (l, r) = (&pre[1 + i], &pre[nc + 2 + i]);
+            let mut sums = Vec::with_capacity(n_currencies);
+            for i in 0..n_currencies {
+                let (l, r) = (&pre[1 + i], &pre[n_currencies + 2 + i]);
                 range.check(asg, l, n_bytes)?;
                 range.check(asg, r, n_bytes)?;
                 sums.push(path.add(asg, l, r)?);
             }
             sums
         } else {
-            pre[..nc].to_vec()
+            pre[..n_currencies].to_vec()
         };
         for b in &sib_balances {
             range.check(asg, b, n_bytes)?;
         }
         let swapped = path.swap(asg, &node, &sib_hash, Ok(*bit))?;
-        let mut sums = Vec::with_capacity(nc);
+        let mut sums = Vec::with_capacity(n_currencies);
         for (own, sib) in balances.iter().zip(&sib_balances) {
             let sum = path.add(asg, own, sib)?;
             range.check(asg, &sum, n_bytes)?;

@@ -123,7 +123,7 @@ mod tests {
     use halo2_proofs::plonk::{Circuit, Instance};
 
     use super::*;
-    use crate::circuit::Hooks;
+    use crate::circuit::assign::in_region;
 
     /// Swaps `(u, v)` by `bit` and adds the pair; public: left, right, sum.
     #[derive(Clone)]
@@ -155,18 +155,12 @@ mod tests {
             (cfg, instance): Self::Config,
             mut layouter: impl Layouter<Fr>,
         ) -> Result<(), PlonkError> {
-            let hooks = Hooks::default();
-            let cells = layouter.assign_region(
-                || "path",
-                |mut region| {
-                    let mut asg = Assigner::new(&mut region, &hooks);
-                    let [u, v] =
-                        [self.u, self.v].map(|x| asg.witness(cfg.cols, &[Value::known(x)])[0]);
-                    let s = cfg.swap(&mut asg, &u, &v, Ok(Value::known(self.bit)))?;
-                    let sum = cfg.add(&mut asg, &s.left, &s.right)?;
-                    Ok([s.left.cell, s.right.cell, sum.cell])
-                },
-            )?;
+            let cells = in_region(&mut layouter, "path", |asg| {
+                let [u, v] = [self.u, self.v].map(|x| asg.witness(cfg.cols, &[Value::known(x)])[0]);
+                let s = cfg.swap(asg, &u, &v, Ok(Value::known(self.bit)))?;
+                let sum = cfg.add(asg, &s.left, &s.right)?;
+                Ok([s.left.cell, s.right.cell, sum.cell])
+            })?;
             for (i, c) in cells.into_iter().enumerate() {
                 layouter.constrain_instance(c, instance, i);
             }

@@ -265,7 +265,7 @@ mod tests {
     use halo2_proofs::plonk::{Circuit, Instance};
 
     use super::*;
-    use crate::circuit::Hooks;
+    use crate::circuit::assign::in_region;
 
     /// Hashes its inputs with the chip; the output is the public input.
     #[derive(Clone, Default)]
@@ -297,23 +297,18 @@ mod tests {
             (cfg, instance): Self::Config,
             mut layouter: impl Layouter<Fr>,
         ) -> Result<(), PlonkError> {
-            let hooks = Hooks::default();
-            let out = layouter.assign_region(
-                || "hash",
-                |mut region| {
-                    let mut asg = Assigner::new(&mut region, &hooks);
-                    // The inputs, as copies of cells of the input column past the
-                    // permutation rows.
-                    let base = 40 * self.0.len() + 2;
-                    let inputs: Vec<Var> = self
-                        .0
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| asg.put(cfg.input, base + i, Value::known(*v)))
-                        .collect();
-                    cfg.hash(&mut asg, &Constants::get(), &inputs)
-                },
-            )?;
+            let out = in_region(&mut layouter, "hash", |asg| {
+                // The inputs, as copies of cells of the input column past the
+                // permutation rows.
+                let base = 40 * self.0.len() + 2;
+                let inputs: Vec<Var> = self
+                    .0
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| asg.put(cfg.input, base + i, Value::known(*v)))
+                    .collect();
+                cfg.hash(asg, &Constants::get(), &inputs)
+            })?;
             layouter.constrain_instance(out.cell, instance, 0);
             Ok(())
         }

@@ -106,7 +106,7 @@ mod tests {
     use halo2_proofs::plonk::Circuit;
 
     use super::*;
-    use crate::circuit::Hooks;
+    use crate::circuit::assign::in_region;
 
     /// Range-checks one value of `N` bytes.
     #[derive(Clone)]
@@ -134,15 +134,10 @@ mod tests {
             mut layouter: impl Layouter<Fr>,
         ) -> Result<(), PlonkError> {
             cfg.load_table(&mut layouter)?;
-            let hooks = Hooks::default();
-            layouter.assign_region(
-                || "range",
-                |mut region| {
-                    let mut asg = Assigner::new(&mut region, &hooks);
-                    let v = asg.put(w, 0, Value::known(self.0));
-                    cfg.check(&mut asg, &v, N)
-                },
-            )
+            in_region(&mut layouter, "range", |asg| {
+                let v = asg.put(w, 0, Value::known(self.0));
+                cfg.check(asg, &v, N)
+            })
         }
     }
 

@@ -223,12 +223,7 @@ impl Storage for LocalStorage {
             Err(e) if e.kind == StoreErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
-        let holds = match (&condition, &current) {
-            (PutCondition::Absent, None) => true,
-            (PutCondition::Matches(want), Some(found)) => want == found,
-            _ => false,
-        };
-        if !holds {
+        if !condition.holds(current.as_deref()) {
             return Err(StoreError::new(
                 StoreErrorKind::Changed,
                 Self::location(bucket, key),

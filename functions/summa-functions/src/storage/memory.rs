@@ -145,12 +145,8 @@ impl Storage for MemoryStorage {
     ) -> Result<(), StoreError> {
         let mut objects = self.lock();
         let id = (bucket.to_string(), key.to_string());
-        let ok = match (&condition, objects.get(&id)) {
-            (PutCondition::Absent, None) => true,
-            (PutCondition::Matches(e), Some(o)) => etag(o) == *e,
-            _ => false,
-        };
-        if !ok {
+        let current = objects.get(&id).map(|o| etag(o));
+        if !condition.holds(current.as_deref()) {
             return Err(StoreError::new(
                 StoreErrorKind::Changed,
                 location(bucket, key),

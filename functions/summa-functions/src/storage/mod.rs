@@ -95,6 +95,18 @@ pub enum PutCondition {
     Matches(String),
 }
 
+impl PutCondition {
+    /// Whether the condition holds for an object whose ETag is `current` (`None`:
+    /// there is no object).
+    pub fn holds(&self, current: Option<&str>) -> bool {
+        match (self, current) {
+            (PutCondition::Absent, None) => true,
+            (PutCondition::Matches(want), Some(found)) => want == found,
+            _ => false,
+        }
+    }
+}
+
 /// Reading object storage: what a handler that only reads (`proof`) is given, so
 /// that it cannot write. Keys are full object keys; `bucket` is an S3 bucket or,
 /// for [`LocalStorage`], a directory under its root.

@@ -2,6 +2,8 @@
 
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder;
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
@@ -24,6 +26,15 @@ pub struct S3Storage {
     client: Client,
     multipart_threshold: usize,
     part_size: usize,
+}
+
+/// The error of a GetObject's body that could not be read.
+fn body_err(bucket: &str, key: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Other,
+        location(bucket, key),
+        format!("reading the body: {e}"),
+    )
 }
 
 /// What `CopySource` escapes: everything but unreserved characters and `/`.
@@ -122,6 +133,27 @@ impl S3Storage {
         &self.client
     }
 
+    /// A GetObject of `bucket`/`key`, not sent yet.
+    fn get_object(&self, bucket: &str, key: &str) -> GetObjectFluentBuilder {
+        self.client.get_object().bucket(bucket).key(key)
+    }
+
+    /// A PutObject of `body` at `bucket`/`key`, not sent yet.
+    fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> PutObjectFluentBuilder {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+    }
+
     async fn put_multipart(
         &self,
         bucket: &str,
@@ -204,21 +236,12 @@ impl S3Storage {
 impl StorageRead for S3Storage {
     async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StoreError> {
         let out = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
+            .get_object(bucket, key)
             .send()
             .await
             .map_err(|e| store_err(location(bucket, key), e))?;
-        let data = out.body.collect().await.map_err(|e| {
-            StoreError::new(
-                StoreErrorKind::Other,
-                location(bucket, key),
-                format!("reading the body: {e}"),
-            )
-        })?;
-        Ok(data.to_vec())
+        let data = out.body.collect().await;
+        Ok(data.map_err(|e| body_err(bucket, key, e))?.to_vec())
     }
 
     async fn get_range(
@@ -232,28 +255,14 @@ impl StorageRead for S3Storage {
             return Ok(Vec::new());
         }
         let range = format!("bytes={}-{}", offset, offset.saturating_add(len - 1));
-        let out = match self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .range(range)
-            .send()
-            .await
-        {
+        let out = match self.get_object(bucket, key).range(range).send().await {
             Ok(out) => out,
             // 416: the range starts at or past the end (or the object is empty).
             Err(e) if classify(&e).1 == 416 => return Ok(Vec::new()),
             Err(e) => return Err(store_err(location(bucket, key), e)),
         };
-        let data = out.body.collect().await.map_err(|e| {
-            StoreError::new(
-                StoreErrorKind::Other,
-                location(bucket, key),
-                format!("reading the body: {e}"),
-            )
-        })?;
-        let mut data = data.to_vec();
+        let data = out.body.collect().await;
+        let mut data = data.map_err(|e| body_err(bucket, key, e))?.to_vec();
         // A server that ignores Range sends the whole object.
         if out.content_range.is_none() && offset > 0 {
             data = data
@@ -286,22 +295,13 @@ impl StorageRead for S3Storage {
         key: &str,
     ) -> Result<(Vec<u8>, String), StoreError> {
         let out = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
+            .get_object(bucket, key)
             .send()
             .await
             .map_err(|e| store_err(location(bucket, key), e))?;
         let etag = out.e_tag().unwrap_or_default().to_string();
-        let data = out.body.collect().await.map_err(|e| {
-            StoreError::new(
-                StoreErrorKind::Other,
-                location(bucket, key),
-                format!("reading the body: {e}"),
-            )
-        })?;
-        Ok((data.to_vec(), etag))
+        let data = out.body.collect().await;
+        Ok((data.map_err(|e| body_err(bucket, key, e))?.to_vec(), etag))
     }
 
     async fn open_if_match(
@@ -311,10 +311,7 @@ impl StorageRead for S3Storage {
         etag: &str,
     ) -> Result<ObjectReader, StoreError> {
         let out = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
+            .get_object(bucket, key)
             .if_match(etag)
             .send()
             .await
@@ -324,10 +321,7 @@ impl StorageRead for S3Storage {
 
     async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
         let out = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
+            .get_object(bucket, key)
             .send()
             .await
             .map_err(|e| store_err(location(bucket, key), e))?;
@@ -365,13 +359,7 @@ impl Storage for S3Storage {
         content_type: &str,
         condition: PutCondition,
     ) -> Result<(), StoreError> {
-        let req = self
-            .client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(ByteStream::from(body));
+        let req = self.put_object(bucket, key, body, content_type);
         let req = match &condition {
             PutCondition::Absent => req.if_none_match("*"),
             PutCondition::Matches(etag) => req.if_match(etag),
@@ -392,12 +380,7 @@ impl Storage for S3Storage {
         if body.len() >= self.multipart_threshold && body.len() > self.part_size {
             return self.put_multipart(bucket, key, body, content_type).await;
         }
-        self.client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(ByteStream::from(body))
+        self.put_object(bucket, key, body, content_type)
             .send()
             .await
             .map_err(|e| store_err(location(bucket, key), e))?;
