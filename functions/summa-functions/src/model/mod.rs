@@ -6,7 +6,8 @@
 //! `P/shards/*.csv`. Each execution (run `R`) writes only under `P/runs/R/`:
 //! `plan.json` ([`PlanFile`]), `mini-trees/NNNNNN.{mst,json,names}` (the
 //! summary is a [`ShardSummary`]), `mini-trees/NNNNNN.error.json`,
-//! `aggregation.mst`, `user-index.bin`, and `result.json` or `error.json`
+//! `items.json` and `index-items.json` (the Maps' items), `user-index/pNNNNN.bin`,
+//! `aggregation.mst`, and `result.json` or `error.json`
 //! ([`ErrorRecord`]). A completed run then publishes its result as `P/result.json`
 //! with a conditional write; a failed one its error as `P/error.json`.
 

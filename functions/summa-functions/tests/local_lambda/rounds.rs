@@ -26,7 +26,8 @@ pub async fn equal_shards(env: &Env) {
             "mini_trees": "rounds/equal/runs/run-1/mini-trees/",
             "plan": "rounds/equal/runs/run-1/plan.json",
             "result": "rounds/equal/runs/run-1/result.json",
-            "user_index": "rounds/equal/runs/run-1/user-index.bin"
+            "user_index": "rounds/equal/runs/run-1/user-index/",
+            "user_index_bits": "0"
         })
     );
     // Each shard's build record: this machine's backend and CPU, built by the
