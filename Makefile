@@ -125,23 +125,5 @@ verifier-repro:
 
 # The README's verifier figures: a synthetic depth-28, 2-currency proof timed in Node
 # and headless Chromium (after `make verifier verifier-test`).
-verifier-# Every step of a round as its own process (summa-agg step), at 9 sizes: peak
-# memory, output and storage requests, fitted and extrapolated to 2^28 and 2^30
-# users against the template's MemorySize; exit 1 if a step would not fit
-# (infra/scale-probe.py). A benchmark, not a test: `make test` runs its smoke.
-scale-probe:
-	$(CARGO) build --release -p summa-agg-cli
-	python3 infra/scale-probe.py --bin target/release/summa-agg
-
-scale-probe-smoke:
-	$(CARGO) build -p summa-agg-cli
-	python3 infra/scale-probe.py --bin target/debug/summa-agg --quick | tail -n 1 | python3 -c 'import json, sys; j = json.load(sys.stdin); assert j["quick"] and len(j["rounds"]) == 3 and all(len(r["steps"]) == 4 for r in j["rounds"]), j; print("scale-probe smoke: every step measured")'
-
-# A 2^24-user round (256 shards of 2^16 users), each step its own process under
-# its function's MemorySize (prlimit --as), root compared with summa-agg round.
-round-2-24:
-	$(CARGO) build --release -p summa-agg-cli
-	python3 infra/scale-probe.py --bin target/release/summa-agg --round 256x65536
-
-bench:
+verifier-bench:
 	bash verifier/bench.sh

@@ -9,6 +9,18 @@ mod zk;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Copies the fixtures `entry_16_1..4.csv` into `dir` (created).
+fn four_shards_in(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 1..=4 {
+        std::fs::copy(
+            fixture(&format!("entry_16_{i}.csv")),
+            dir.join(format!("entry_16_{i}.csv")),
+        )
+        .unwrap();
+    }
+}
+
 /// A fixture of the core's tests.
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -335,14 +335,7 @@ fn local_round_lists_its_inputs() {
 fn round_with_previous_reuses_unchanged_shards() {
     let tmp = tempfile::tempdir().unwrap();
     let shards = tmp.path().join("shards");
-    std::fs::create_dir_all(&shards).unwrap();
-    for i in 1..=4 {
-        std::fs::copy(
-            fixture(&format!("entry_16_{i}.csv")),
-            shards.join(format!("entry_16_{i}.csv")),
-        )
-        .unwrap();
-    }
+    four_shards_in(&shards);
     let dir = |n: &str| tmp.path().join(n).to_str().unwrap().to_string();
     let s = shards.to_str().unwrap();
     let o = summa(&["round", s, "--out", &dir("r1")]);

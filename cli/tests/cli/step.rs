@@ -29,15 +29,7 @@ fn step(
 #[test]
 fn a_round_one_step_per_process_gives_the_clis_root() {
     let dir = tempfile::tempdir().unwrap();
-    let shards = dir.path().join("b/rounds/r1/shards");
-    std::fs::create_dir_all(&shards).unwrap();
-    for i in 1..=4 {
-        std::fs::copy(
-            fixture(&format!("entry_16_{i}.csv")),
-            shards.join(format!("entry_16_{i}.csv")),
-        )
-        .unwrap();
-    }
+    four_shards_in(&dir.path().join("b/rounds/r1/shards"));
     std::fs::write(dir.path().join("b/rounds/r1/round.json"), "{}").unwrap();
     let round = serde_json::json!({ "bucket": "b", "prefix": "rounds/r1", "run": "run-1" });
     let (plan, stats) = step(dir.path(), "plan", &round);
