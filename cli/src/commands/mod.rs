@@ -2,8 +2,6 @@
 //! struct from `crate::args`.
 
 pub mod bench;
-#[cfg(feature = "s3")]
-pub mod counting;
 pub mod files;
 pub mod proof;
 pub mod round;

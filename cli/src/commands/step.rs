@@ -11,9 +11,9 @@ use std::path::PathBuf;
 
 use summa_agg::{Error, Result};
 use summa_functions::model::{AggregatorInput, MiniTreeInput, RoundInput};
+use summa_functions::storage::Counting;
 use summa_functions::{handlers, FnError, LocalStorage, Payload};
 
-use super::counting::Counting;
 use crate::args::StepArgs;
 
 /// The steps `step` runs, by the names the state machine's functions have.

@@ -10,12 +10,14 @@ use std::pin::Pin;
 use bytes::Bytes;
 use tokio::io::AsyncRead;
 
+mod counting;
 mod local;
 #[cfg(feature = "memory")]
 mod memory;
 #[cfg(feature = "aws")]
 mod s3;
 
+pub use counting::{Counting, StorageStats};
 pub use local::LocalStorage;
 #[cfg(feature = "memory")]
 pub use memory::MemoryStorage;

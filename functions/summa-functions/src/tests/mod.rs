@@ -307,100 +307,12 @@ async fn round_with_four_shards_published(round: &Round) -> RoundResult {
     r
 }
 
-/// Storage that records the keys read.
-#[derive(Clone)]
-struct Recording {
-    inner: LocalStorage,
-    reads: std::sync::Arc<Mutex<Vec<String>>>,
-}
+/// Storage that records the keys read (the shipped counting adapter).
+type Recording = crate::storage::Counting<LocalStorage>;
 
-impl Recording {
-    fn read(&self, key: &str) {
-        self.reads.lock().unwrap().push(key.to_string());
-    }
-    fn keys_read(&self) -> std::collections::BTreeSet<String> {
-        self.reads.lock().unwrap().iter().cloned().collect()
-    }
-}
-
-impl StorageRead for Recording {
-    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, crate::StoreError> {
-        self.read(key);
-        self.inner.get(bucket, key).await
-    }
-    async fn get_range(
-        &self,
-        bucket: &str,
-        key: &str,
-        offset: u64,
-        len: u64,
-    ) -> Result<Vec<u8>, crate::StoreError> {
-        self.read(key);
-        self.inner.get_range(bucket, key, offset, len).await
-    }
-    async fn size(&self, bucket: &str, key: &str) -> Result<u64, crate::StoreError> {
-        self.read(key);
-        self.inner.size(bucket, key).await
-    }
-    async fn head(&self, bucket: &str, key: &str) -> Result<crate::ObjectInfo, crate::StoreError> {
-        self.read(key);
-        self.inner.head(bucket, key).await
-    }
-    async fn get_with_etag(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<(Vec<u8>, String), crate::StoreError> {
-        self.read(key);
-        self.inner.get_with_etag(bucket, key).await
-    }
-    async fn open_if_match(
-        &self,
-        bucket: &str,
-        key: &str,
-        etag: &str,
-    ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
-        self.read(key);
-        self.inner.open_if_match(bucket, key, etag).await
-    }
-    async fn open(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
-        self.read(key);
-        self.inner.open(bucket, key).await
-    }
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, crate::StoreError> {
-        self.inner.list(bucket, prefix).await
-    }
-}
-
-impl Storage for Recording {
-    async fn put_if(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Bytes,
-        content_type: &str,
-        condition: crate::PutCondition,
-    ) -> Result<(), crate::StoreError> {
-        self.inner
-            .put_if(bucket, key, body, content_type, condition)
-            .await
-    }
-    async fn put(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Bytes,
-        content_type: &str,
-    ) -> Result<(), crate::StoreError> {
-        self.inner.put(bucket, key, body, content_type).await
-    }
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), crate::StoreError> {
-        self.inner.delete(bucket, key).await
-    }
+/// The set of keys `storage` read.
+fn keys_read(storage: &Recording) -> std::collections::BTreeSet<String> {
+    storage.keys_read().into_iter().collect()
 }
 
 /// Input of run `run`'s mini-tree `i`.

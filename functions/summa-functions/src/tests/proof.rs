@@ -133,12 +133,9 @@ async fn a_proof_among_1000_shards_takes_a_bounded_number_of_reads() {
         .unwrap();
     let result = round.aggregate().await.unwrap();
     let root = summa_agg::json::parse_fr(&result.root.hash, "root").unwrap();
-    let storage = Recording {
-        inner: round.storage.clone(),
-        reads: Default::default(),
-    };
+    let storage = Recording::new(round.storage.clone());
     for user in ["user0a", "user517b", "user999b"] {
-        storage.reads.lock().unwrap().clear();
+        storage.reset();
         let p = handlers::proof(
             &storage,
             ProofInput {
@@ -153,7 +150,7 @@ async fn a_proof_among_1000_shards_takes_a_bounded_number_of_reads() {
         .unwrap();
         summa_agg::proof::verify_with_result(&p, &result).unwrap();
         summa_agg::proof::verify(&p, Some(&root)).unwrap();
-        let reads = storage.reads.lock().unwrap().clone();
+        let reads = storage.keys_read();
         // The published result, the index (header, bucket bounds, bucket), the
         // aggregation tree and one mini-tree (a few 64 KiB blocks each).
         assert!(
@@ -172,7 +169,7 @@ async fn a_proof_among_1000_shards_takes_a_bounded_number_of_reads() {
         );
     }
     // Unknown users cost the same bounded reads.
-    storage.reads.lock().unwrap().clear();
+    storage.reset();
     let e = handlers::proof(
         &storage,
         ProofInput {
@@ -186,7 +183,7 @@ async fn a_proof_among_1000_shards_takes_a_bounded_number_of_reads() {
     .await
     .unwrap_err();
     assert_eq!(e.error_type(), "NotFound");
-    assert!(storage.reads.lock().unwrap().len() <= 8);
+    assert!(storage.keys_read().len() <= 8);
 }
 
 #[test]

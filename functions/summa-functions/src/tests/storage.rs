@@ -33,10 +33,7 @@ async fn steps_read_only_what_they_need() {
     let round = Round::new();
     round.upload(&unequal_shards(), serde_json::json!({})).await;
     round.run().await.unwrap();
-    let storage = Recording {
-        inner: round.storage.clone(),
-        reads: Default::default(),
-    };
+    let storage = Recording::new(round.storage.clone());
     let run = round.run_id();
     let set = |keys: &[&str]| -> std::collections::BTreeSet<String> {
         keys.iter()
@@ -61,14 +58,14 @@ async fn steps_read_only_what_they_need() {
     let p = handlers::proof(&storage, input(Some(2))).await.unwrap();
     assert_eq!(p.mini_tree, 2);
     assert_eq!(
-        storage.keys_read(),
+        keys_read(&storage),
         set(&["/result.json", "aggregation.mst", "mini-trees/000002.mst"])
     );
     // Without a hint: the username index names the mini-tree.
-    storage.reads.lock().unwrap().clear();
+    storage.reset();
     handlers::proof(&storage, input(None)).await.unwrap();
     assert_eq!(
-        storage.keys_read(),
+        keys_read(&storage),
         set(&[
             "/result.json",
             "aggregation.mst",
@@ -81,7 +78,7 @@ async fn steps_read_only_what_they_need() {
     // run's result (this is a second aggregation of the run: it must find the
     // same bytes) and the published result (to publish over it), not the .mst
     // files.
-    storage.reads.lock().unwrap().clear();
+    storage.reset();
     let input = AggregatorInput {
         bucket: BUCKET.into(),
         prefix: PREFIX.into(),
@@ -104,7 +101,7 @@ async fn steps_read_only_what_they_need() {
     }
     expected.push("user-index/p00000.bin".to_string());
     let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
-    assert_eq!(storage.keys_read(), set(&expected));
+    assert_eq!(keys_read(&storage), set(&expected));
 }
 
 /// The storage contract every adapter keeps (S3's is checked against moto in

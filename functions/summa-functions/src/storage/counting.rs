@@ -1,18 +1,38 @@
-//! A storage that counts what a step asks of it: requests, bytes read and
-//! written (`step --stats`; the scale probe reads them).
+//! A storage over another that counts what is asked of it: requests, bytes read
+//! and written, and the keys read in order (`summa-agg step --stats` and the
+//! scale probe; the handlers' tests check what each step reads with it).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use summa_functions::storage::ObjectReader;
-use summa_functions::{ObjectInfo, PutCondition, Storage, StorageRead, StoreError};
 
-/// `inner`, counting each request and its bytes.
+use super::{ObjectInfo, ObjectReader, PutCondition, Storage, StorageRead, StoreError};
+
+/// `inner`, counting each request and its bytes. Clones share the counts.
+#[derive(Clone)]
 pub struct Counting<S> {
     inner: S,
+    counts: Arc<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
     requests: AtomicU64,
     read: AtomicU64,
     written: AtomicU64,
+    keys: Mutex<Vec<String>>,
+}
+
+/// What a [`Counting`] storage was asked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StorageStats {
+    /// Requests of every kind (a listing is one).
+    pub requests: u64,
+    /// Bytes of the objects read (a stream counts its object's size).
+    pub bytes_read: u64,
+    /// Bytes written.
+    pub bytes_written: u64,
 }
 
 impl<S> Counting<S> {
@@ -20,33 +40,57 @@ impl<S> Counting<S> {
     pub fn new(inner: S) -> Counting<S> {
         Counting {
             inner,
-            requests: AtomicU64::new(0),
-            read: AtomicU64::new(0),
-            written: AtomicU64::new(0),
+            counts: Arc::default(),
         }
     }
 
-    /// `{"requests", "bytes_read", "bytes_written"}`.
-    pub fn stats(&self) -> serde_json::Value {
-        serde_json::json!({
-            "requests": self.requests.load(Relaxed),
-            "bytes_read": self.read.load(Relaxed),
-            "bytes_written": self.written.load(Relaxed),
-        })
+    /// The counts so far.
+    pub fn stats(&self) -> StorageStats {
+        StorageStats {
+            requests: self.counts.requests.load(Relaxed),
+            bytes_read: self.counts.read.load(Relaxed),
+            bytes_written: self.counts.written.load(Relaxed),
+        }
     }
 
-    fn count<T>(&self, r: &Result<T, StoreError>, read: impl Fn(&T) -> u64) {
-        self.requests.fetch_add(1, Relaxed);
+    /// The keys of the objects read (or their heads), in the order asked,
+    /// repeats included; listings are not in it.
+    pub fn keys_read(&self) -> Vec<String> {
+        self.counts.keys.lock().expect("not poisoned").clone()
+    }
+
+    /// Starts the counts again from zero.
+    pub fn reset(&self) {
+        self.counts.requests.store(0, Relaxed);
+        self.counts.read.store(0, Relaxed);
+        self.counts.written.store(0, Relaxed);
+        self.counts.keys.lock().expect("not poisoned").clear();
+    }
+
+    fn count<T>(&self, key: Option<&str>, r: &Result<T, StoreError>, read: impl Fn(&T) -> u64) {
+        self.counts.requests.fetch_add(1, Relaxed);
+        if let Some(key) = key {
+            self.counts
+                .keys
+                .lock()
+                .expect("not poisoned")
+                .push(key.to_string());
+        }
         if let Ok(v) = r {
-            self.read.fetch_add(read(v), Relaxed);
+            self.counts.read.fetch_add(read(v), Relaxed);
         }
+    }
+
+    fn wrote(&self, bytes: usize) {
+        self.counts.requests.fetch_add(1, Relaxed);
+        self.counts.written.fetch_add(bytes as u64, Relaxed);
     }
 }
 
 impl<S: StorageRead> StorageRead for Counting<S> {
     async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StoreError> {
         let r = self.inner.get(bucket, key).await;
-        self.count(&r, |v| v.len() as u64);
+        self.count(Some(key), &r, |v| v.len() as u64);
         r
     }
     async fn get_range(
@@ -57,12 +101,12 @@ impl<S: StorageRead> StorageRead for Counting<S> {
         len: u64,
     ) -> Result<Vec<u8>, StoreError> {
         let r = self.inner.get_range(bucket, key, offset, len).await;
-        self.count(&r, |v| v.len() as u64);
+        self.count(Some(key), &r, |v| v.len() as u64);
         r
     }
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
         let r = self.inner.head(bucket, key).await;
-        self.count(&r, |_| 0);
+        self.count(Some(key), &r, |_| 0);
         r
     }
     async fn get_with_etag(
@@ -71,14 +115,14 @@ impl<S: StorageRead> StorageRead for Counting<S> {
         key: &str,
     ) -> Result<(Vec<u8>, String), StoreError> {
         let r = self.inner.get_with_etag(bucket, key).await;
-        self.count(&r, |(v, _)| v.len() as u64);
+        self.count(Some(key), &r, |(v, _)| v.len() as u64);
         r
     }
     async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
         // A stream is read whole: its size (not a request of the step's).
         let size = self.inner.size(bucket, key).await.unwrap_or(0);
         let r = self.inner.open(bucket, key).await;
-        self.count(&r, |_| size);
+        self.count(Some(key), &r, |_| size);
         r
     }
     async fn open_if_match(
@@ -89,12 +133,12 @@ impl<S: StorageRead> StorageRead for Counting<S> {
     ) -> Result<ObjectReader, StoreError> {
         let size = self.inner.size(bucket, key).await.unwrap_or(0);
         let r = self.inner.open_if_match(bucket, key, etag).await;
-        self.count(&r, |_| size);
+        self.count(Some(key), &r, |_| size);
         r
     }
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
         let r = self.inner.list(bucket, prefix).await;
-        self.count(&r, |_| 0);
+        self.count(None, &r, |_| 0);
         r
     }
 }
@@ -107,8 +151,7 @@ impl<S: Storage> Storage for Counting<S> {
         body: Bytes,
         content_type: &str,
     ) -> Result<(), StoreError> {
-        self.requests.fetch_add(1, Relaxed);
-        self.written.fetch_add(body.len() as u64, Relaxed);
+        self.wrote(body.len());
         self.inner.put(bucket, key, body, content_type).await
     }
     async fn put_if(
@@ -119,18 +162,17 @@ impl<S: Storage> Storage for Counting<S> {
         content_type: &str,
         condition: PutCondition,
     ) -> Result<(), StoreError> {
-        self.requests.fetch_add(1, Relaxed);
-        self.written.fetch_add(body.len() as u64, Relaxed);
+        self.wrote(body.len());
         self.inner
             .put_if(bucket, key, body, content_type, condition)
             .await
     }
     async fn copy(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
-        self.requests.fetch_add(1, Relaxed);
+        self.wrote(0);
         self.inner.copy(bucket, from, to).await
     }
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        self.requests.fetch_add(1, Relaxed);
+        self.wrote(0);
         self.inner.delete(bucket, key).await
     }
 }
