@@ -8,7 +8,10 @@
 #   (b) entry_16_1..3.csv (3 shards, not a power of two) in agg2023 and legacy: the
 #       CLI's result;
 #   (c) entry_16_1.csv + entry_16_overflow.csv: the round fails, naming the shard
-#       and the cause; P/error.json says so; there is no P/result.json.
+#       and the cause; P/error.json says so; there is no P/result.json;
+#   (d) 1,100 shards of 4 users: the Maps read their items from S3 (the
+#       ItemReader shim), every state stays under 256 KiB although result.json is
+#       ~530 KB; the CLI's result.
 # One line per check (PASS/FAIL), then `N passed, M failed`; exit 1 if any failed.
 #
 #   infra/local/test-e2e.sh            (SUMMA_LOCAL_KEEP=1 keeps the logs)
@@ -223,6 +226,26 @@ check "(c) error.json in S3: step mini-tree, shard 1, its key, InvalidInput, out
   "$work/bad.error.json"
 check "(c) no result.json in S3" not_in_s3 rounds/e2e-bad/result.json
 summa_log "(c) $((SECONDS - t)) s"
+
+# --- (d) 1,100 small shards: the Maps' items from S3, a result over 256 KiB -----------
+t=$SECONDS
+dir="$work/many"
+mkdir -p "$dir"
+python3 - "$dir" <<'EOF'
+import random, sys
+r = random.Random(5)
+for s in range(1100):
+    with open(f"{sys.argv[1]}/s{s:05}.csv", "w") as f:
+        f.write("username,balance_ETH_ETH,balance_USDT_ETH\n")
+        f.writelines(f"u{s}_{i},{r.randrange(10**6)},{r.randrange(10**6)}\n" for i in range(4))
+EOF
+round many "$dir"
+cli many "$dir" v1
+check "(d) 1,100 shards: run-round.sh succeeds (every state under 256 KiB although result.json is not)" succeeded many
+check "(d) 1,100 shards: result = the CLI's, result.json over 256 KiB" \
+  json_true "wa(j[0]) == wa(j[1]) and j[0]['mini_trees'] == 1100 and len(json.dumps(j[0])) > 262144" \
+  "$work/many.json" "$work/many.cli.json"
+summa_log "(d) $((SECONDS - t)) s"
 
 # --- teardown ------------------------------------------------------------------------
 ((failed == 0)) || summa_stack_logs
