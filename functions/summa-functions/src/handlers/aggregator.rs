@@ -361,7 +361,8 @@ pub async fn publish_error(
 /// The step a run failed in, when the failure does not say (the EventBridge
 /// event of a failed execution names only its Error and Cause): from the run's
 /// artifacts. No plan: `plan`. A shard with an error record, or without a
-/// summary: `mini-tree`. Otherwise (every summary is there): `aggregator`.
+/// summary: `mini-tree`. A partition of the username index missing:
+/// `user-index`. Otherwise: `aggregator`.
 /// `None` when the storage cannot tell.
 async fn infer_step(storage: &impl Storage, bucket: &str, keys: &RunKeys) -> Option<&'static str> {
     use crate::model::steps;
@@ -379,10 +380,16 @@ async fn infer_step(storage: &impl Storage, bucket: &str, keys: &RunKeys) -> Opt
     let failed_shard = (0..plan.shards.len()).any(|i| {
         listed.contains(&keys.mini_tree_error(i)) || !listed.contains(&keys.mini_tree_summary(i))
     });
-    Some(if failed_shard {
-        steps::MINI_TREE
-    } else {
+    if failed_shard {
+        return Some(steps::MINI_TREE);
+    }
+    let indexed = storage.list(bucket, &keys.user_index()).await.ok()?;
+    let partitions =
+        (0..1u64 << plan.index_bits).all(|p| indexed.contains(&keys.user_index_partition(p)));
+    Some(if partitions {
         steps::AGGREGATOR
+    } else {
+        steps::USER_INDEX
     })
 }
 

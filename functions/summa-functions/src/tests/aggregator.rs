@@ -219,7 +219,7 @@ async fn the_failure_handler_takes_the_eventbridge_event() {
         r.cause,
         "plan: rounds/r1/shards/entry_16_2.csv: header differs"
     );
-    // Every mini-tree built, the aggregator failed: step aggregator.
+    // Every mini-tree built, the index not: step user-index.
     handlers::plan(&round.storage, event("plan", "plan.json"))
         .await
         .unwrap();
@@ -228,6 +228,20 @@ async fn the_failure_handler_takes_the_eventbridge_event() {
             .await
             .unwrap();
     }
+    let AggregatorOutput::Failure(r) = aggregator_payload(
+        &round.storage,
+        execution_event("FAILED", Some("StorageError"), Some("put failed")),
+    )
+    .await
+    .unwrap() else {
+        panic!("expected a failure record")
+    };
+    assert_eq!(
+        (r.step.as_deref(), r.shard, r.error.as_str()),
+        (Some("user-index"), None, "StorageError")
+    );
+    // The index built too, the aggregator failed: step aggregator.
+    index_run(&round.storage, RUN).await;
     let AggregatorOutput::Failure(r) = aggregator_payload(
         &round.storage,
         execution_event("FAILED", Some("StorageError"), Some("put failed")),
