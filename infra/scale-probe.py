@@ -7,7 +7,8 @@ For each shard count S and shard size n it writes S synthetic CSV shards of n
 users (two currencies) under a local directory, then runs the state machine's
 steps one process each with `summa-agg step NAME --event FILE --dir DIR --stats`
 (plan; every mini-tree; every partition of the username index; the aggregator),
-and records each process's peak resident memory (ru_maxrss: its VmHWM), its
+and records each process's peak resident memory (its VmHWM, which `step --stats` reads from
+/proc/self/status at its end), its
 output (the state payload) in bytes, and its storage requests and bytes.
 
 Each step's peak, output and requests are fitted by least squares to
@@ -134,7 +135,7 @@ CAPS = {}
 
 def run_step(binary, root, name, event, label=None):
     """One step as its own process: (output JSON, raw output, stats); its peak
-    resident memory (KiB, ru_maxrss from wait4: the process's VmHWM) in
+    resident memory (KiB: VmHWM, which the step reports with --stats) in
     LAST_PEAK."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(event, f)
@@ -156,16 +157,19 @@ def run_step(binary, root, name, event, label=None):
     os.close(out_w)
     os.close(err_w)
     out = read_all(out_r, err_r)
-    _, status, usage = os.wait4(pid, 0)
+    _, status = os.waitpid(pid, 0)
     os.unlink(path)
     stdout, stderr = out
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"scale-probe: step {name} failed: {stderr.decode(errors='replace')[-2000:]}")
-    LAST_PEAK[0] = usage.ru_maxrss
     stats = None
     for line in stderr.decode().splitlines():
         if line.startswith("{") and '"storage"' in line:
-            stats = json.loads(line)["storage"]
+            line = json.loads(line)
+            stats = line["storage"]
+            # The step's own VmHWM: wait4's ru_maxrss would count this (Python)
+            # process's resident memory at fork, which exec carries over.
+            LAST_PEAK[0] = line["vm_hwm_kib"]
     if stats is None:
         sys.exit(f"scale-probe: step {name} printed no --stats line")
     raw = stdout.strip()

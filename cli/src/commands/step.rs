@@ -4,8 +4,8 @@
 //! local directory as the storage (bucket `b` is `DIR/b`), in this process. It
 //! prints the handler's output as one JSON line: what the function would answer.
 //! Operators re-run one failed step with it; the scale probe measures one step
-//! per process with it (`--stats`: the storage requests and bytes, one JSON line
-//! on stderr).
+//! per process with it (`--stats`: the storage requests and bytes and the
+//! process's peak resident memory, VmHWM, one JSON line on stderr).
 
 use std::path::PathBuf;
 
@@ -62,9 +62,15 @@ pub fn run(a: StepArgs) -> Result<()> {
         }
     });
     if stats {
+        // VmHWM is this process's own peak (its address space's, from exec on),
+        // where a parent's wait4 ru_maxrss would include the parent's at fork.
         eprintln!(
             "{}",
-            serde_json::json!({ "step": name, "storage": storage.stats() })
+            serde_json::json!({
+                "step": name,
+                "storage": storage.stats(),
+                "vm_hwm_kib": super::bench::proc_status_bytes("VmHWM:") >> 10,
+            })
         );
     }
     match output {
