@@ -11,7 +11,8 @@ and records each process's peak resident memory (its VmHWM, which `step --stats`
 /proc/self/status at its end), its
 output (the state payload) in bytes, and its storage requests and bytes.
 
-Each step's peak, output and requests are fitted by least squares to
+Each step's peak, output and requests are fitted by least squares, with no
+negative growth term (the best fit over the subsets of terms), to
     a + b * (users of one shard) + c * (shards) + d * (users of one index partition)
 (the growth the design allows: one shard, the shard count, one partition; a
 step that grew with the round's users would show it as d for a step that is not
@@ -216,6 +217,27 @@ def solve(rows, ys):
     return [b[i] / a[i][i] if abs(a[i][i]) > 1e-30 else 0.0 for i in range(k)]
 
 
+def fit_nonnegative(rows, ys):
+    """Least squares with every growth term (all but the constant) at least 0:
+    the best fit over the subsets of terms whose solution has no negative
+    slope (a memory does not shrink as a round grows; a negative slope is noise,
+    and extrapolating it would hide growth elsewhere)."""
+    k = len(rows[0])
+    best = None
+    for mask in range(1 << (k - 1)):
+        cols = [0] + [i + 1 for i in range(k - 1) if mask >> i & 1]
+        coef = solve([[r[c] for c in cols] for r in rows], ys)
+        if any(coef[i] < 0 for i in range(1, len(cols))):
+            continue
+        full = [0.0] * k
+        for c, v in zip(cols, coef):
+            full[c] = v
+        sse = sum((sum(f * x for f, x in zip(full, r)) - y) ** 2 for r, y in zip(rows, ys))
+        if best is None or sse < best[0] - 1e-9:
+            best = (sse, full)
+    return best[1]
+
+
 def features(n, shards, users_per_partition):
     return [1.0, float(n), float(shards), float(users_per_partition)]
 
@@ -313,7 +335,7 @@ def main():
     for step in FUNCTIONS:
         rows = [features(m["users_per_shard"], m["shards"], m["users"] / m["index_partitions"]) for m in measured]
         fit[step] = {
-            what: solve(rows, [m["steps"][step][key] for m in measured])
+            what: fit_nonnegative(rows, [m["steps"][step][key] for m in measured])
             for what, key in (("peak_kib", "peak_kib"), ("output_bytes", "output_bytes"), ("requests", "requests"))
         }
     bytes_per_user = sum(csv_per_user) / len(csv_per_user)
