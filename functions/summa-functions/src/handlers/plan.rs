@@ -24,13 +24,14 @@ const MAX_HEADER_BYTES: u64 = 16 << 20;
 /// `summa-agg split`. [`Limits::from_env`] lowers it to what the mini-tree
 /// function's memory holds.
 pub const MAX_SHARD_BYTES: u64 = 256 << 20;
-/// The most shards a round accepts. What grows with the shards: the plan and
-/// the aggregator hold one record per shard (about 1 KB each), the aggregator
-/// reads one summary per shard (64 at once) and the index reducers read one
-/// table per shard; the Map's items file is about 500 bytes per shard. At
-/// 100,000 shards every state's payload stays under 1 KB (keys, not lists).
-pub const MAX_SHARDS: usize = 100_000;
-/// Memory a mini-tree needs per byte of its CSV shard: about 410 bytes per user
+/// The most shards a round accepts. What grows with the shards: the plan's and
+/// the aggregator's memory (`make scale-probe` fits at most ~9.6 and ~8.2 KB
+/// a shard, between 8 and 128 shards: 40,000 keep the plan under 80 % of its
+/// 512 MB), the aggregator's summary reads and each index partition's two
+/// ranged reads a shard; the Map's items file, about 500 bytes a shard. Every
+/// state's payload stays under 1 KB whatever the count (keys, not lists).
+pub const MAX_SHARDS: usize = 40_000;
+/// Memory a mini-tree needs per byte of its CSV shard: about 394 bytes per user
 /// (the tree's levels, the usernames, the encoded file and the hashed names;
 /// `make scale-probe`'s fit at 2^10 to 2^14 users a shard, 290 at 2^20) over
 /// about 34 bytes of CSV per user of two currencies, rounded up to 12.
