@@ -43,9 +43,13 @@ async fn run(
             crate::index::names::read_partition(storage, bucket, &key, bits, p)
                 .await
                 .map_err(|e| {
-                    e.context(format_args!(
-                        "shard {i} has no hashed usernames ({key}): has its mini-tree finished?"
-                    ))
+                    if e.kind == crate::ErrorKind::NotFound {
+                        e.context(format_args!(
+                            "shard {i} has no hashed usernames ({key}): has its mini-tree finished?"
+                        ))
+                    } else {
+                        e.context(format_args!("shard {i}'s hashed usernames"))
+                    }
                 })
         })
         .buffered(CONCURRENCY)
