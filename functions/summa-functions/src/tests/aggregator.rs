@@ -228,31 +228,34 @@ async fn the_failure_handler_takes_the_eventbridge_event() {
             .await
             .unwrap();
     }
-    let AggregatorOutput::Failure(r) = aggregator_payload(
-        &round.storage,
-        execution_event("FAILED", Some("StorageError"), Some("put failed")),
-    )
-    .await
-    .unwrap() else {
-        panic!("expected a failure record")
+    let storage_failure = || async {
+        let AggregatorOutput::Failure(r) = aggregator_payload(
+            &round.storage,
+            execution_event("FAILED", Some("StorageError"), Some("put failed")),
+        )
+        .await
+        .unwrap() else {
+            panic!("expected a failure record")
+        };
+        (r.step, r.shard, r.error)
     };
     assert_eq!(
-        (r.step.as_deref(), r.shard, r.error.as_str()),
-        (Some("user-index"), None, "StorageError")
+        storage_failure().await,
+        (
+            Some("user-index".to_string()),
+            None,
+            "StorageError".to_string()
+        )
     );
     // The index built too, the aggregator failed: step aggregator.
     index_run(&round.storage, RUN).await;
-    let AggregatorOutput::Failure(r) = aggregator_payload(
-        &round.storage,
-        execution_event("FAILED", Some("StorageError"), Some("put failed")),
-    )
-    .await
-    .unwrap() else {
-        panic!("expected a failure record")
-    };
     assert_eq!(
-        (r.step.as_deref(), r.shard, r.error.as_str()),
-        (Some("aggregator"), None, "StorageError")
+        storage_failure().await,
+        (
+            Some("aggregator".to_string()),
+            None,
+            "StorageError".to_string()
+        )
     );
     // A timed-out execution without an error name.
     let AggregatorOutput::Failure(r) =

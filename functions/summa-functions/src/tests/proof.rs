@@ -136,18 +136,9 @@ async fn a_proof_among_1000_shards_takes_a_bounded_number_of_reads() {
     let storage = Recording::new(round.storage.clone());
     for user in ["user0a", "user517b", "user999b"] {
         storage.reset();
-        let p = handlers::proof(
-            &storage,
-            ProofInput {
-                bucket: BUCKET.into(),
-                prefix: PREFIX.into(),
-                username: user.into(),
-                run: None,
-                shard: None,
-            },
-        )
-        .await
-        .unwrap();
+        let p = handlers::proof(&storage, published_input(user))
+            .await
+            .unwrap();
         summa_agg::proof::verify_with_result(&p, &result).unwrap();
         summa_agg::proof::verify(&p, Some(&root)).unwrap();
         let reads = storage.keys_read();
@@ -170,18 +161,9 @@ async fn a_proof_among_1000_shards_takes_a_bounded_number_of_reads() {
     }
     // Unknown users cost the same bounded reads.
     storage.reset();
-    let e = handlers::proof(
-        &storage,
-        ProofInput {
-            bucket: BUCKET.into(),
-            prefix: PREFIX.into(),
-            username: "nobody".into(),
-            run: None,
-            shard: None,
-        },
-    )
-    .await
-    .unwrap_err();
+    let e = handlers::proof(&storage, published_input("nobody"))
+        .await
+        .unwrap_err();
     assert_eq!(e.error_type(), "NotFound");
     assert!(storage.keys_read().len() <= 8);
 }
@@ -323,20 +305,22 @@ async fn a_round_with_many_index_partitions_finds_every_user() {
         let text = String::from_utf8(csv.clone()).unwrap();
         for line in text.lines().skip(1) {
             let user = line.split(',').next().unwrap();
-            let p = handlers::proof(
-                &round.storage,
-                ProofInput {
-                    bucket: BUCKET.into(),
-                    prefix: PREFIX.into(),
-                    username: user.into(),
-                    run: None,
-                    shard: None,
-                },
-            )
-            .await
-            .unwrap();
+            let p = handlers::proof(&round.storage, published_input(user))
+                .await
+                .unwrap();
             assert_eq!(p.mini_tree, i as u64, "{user}");
             summa_agg::proof::verify_with_result(&p, &result).unwrap();
         }
+    }
+}
+
+/// A proof request for `user` against the published run, without a hint.
+fn published_input(user: &str) -> ProofInput {
+    ProofInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        username: user.into(),
+        run: None,
+        shard: None,
     }
 }
