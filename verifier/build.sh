@@ -8,7 +8,9 @@
 #                          and rustup has only the x86_64 target and cannot fetch others)
 #   rust-web-src           the standard library's source with its dependencies vendored:
 #                          std is built for wasm32-unknown-unknown (-Zbuild-std)
-#   rust-web-llvm          rust-lld, the wasm linker rustc calls
+#   rust-web-llvm          rust-lld, the wasm linker rustc calls: a link to the lld of
+#                          rust-web's LLVM (lld-22), a package of its own that
+#                          rust-web-llvm does not pull in
 # then builds verifier/ for wasm32-unknown-unknown into target/wasm (its own target
 # directory, so the x86_64 builds are untouched) and packs OUT (verifier/js/pack.mjs):
 # summa_verifier.wasm, summa_verifier.js, summa_verifier.wasm.sha256 and web/.
@@ -32,6 +34,14 @@ if ((${#missing[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
 fi
+# /usr/bin/rust-lld -> lld-N: install lld-N when the link is dangling (a fresh machine).
+lld="$(readlink /usr/bin/rust-lld || true)"
+if [[ -n "$lld" && ! -e "/usr/bin/$lld" ]]; then
+  echo "verifier: installing $lld (rust-lld links to it)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 "$lld" >/dev/null
+fi
+[[ -x /usr/bin/rust-lld ]] || { echo "verifier: /usr/bin/rust-lld does not run (rust-web-llvm, $lld)" >&2; exit 1; }
 
 CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}"
 mkdir -p "$TARGET_DIR"
