@@ -98,6 +98,15 @@ invoke() { # invoke FUNCTION PAYLOAD: the function's output, or exit status 1
   NO_COLOR=1 timeout "$INVOKE_TIMEOUT" cargo lambda invoke "$1" --invoke-address 127.0.0.1 \
     --invoke-port "$lambda_port" --data-ascii "$2" 2>>"$work/invoke.err"
 }
+map_items() { # map_items FIELD: one line per item of the file plan.out's FIELD names
+  python3 - "$BUCKET" "$work/plan.out" "$1" <<'PY'
+import json, sys
+import boto3
+key = json.load(open(sys.argv[2]))[sys.argv[3]]
+for item in json.loads(boto3.client("s3").get_object(Bucket=sys.argv[1], Key=key)["Body"].read()):
+    print(json.dumps(item))
+PY
+}
 lambda_round() { # lambda_round PREFIX LAYOUT SHARD...: the round's root, or why not
   # (after one failed round the others are not run: a dead or hung bootstrap
   # would make each of their invocations wait for the timeout)
@@ -121,30 +130,17 @@ PY
   in="{\"bucket\": \"$BUCKET\", \"prefix\": \"$prefix\", \"run\": \"$run\"}"
   invoke plan "$in" >"$work/plan.out" || { echo "plan failed: $(tail -n 3 "$work/invoke.err")"; return; }
   n="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["shard_count"])' "$work/plan.out")"
-  # Each mini-tree gets its item of the plan's items.json, as the Map's
-  # ItemReader gives it.
-  python3 - "$BUCKET" "$work/plan.out" >"$work/items.jsonl" <<'PY' || { echo "items.json unreadable"; return; }
-import json, sys
-import boto3
-plan = json.load(open(sys.argv[2]))
-for item in json.loads(boto3.client("s3").get_object(Bucket=sys.argv[1], Key=plan["items_key"])["Body"].read()):
-    print(json.dumps(item))
-PY
+  # Each Map's items as its ItemReader gives them: every item of the plan's
+  # items.json to a mini-tree, then every item of index-items.json to the
+  # aggregator in index mode (the UserIndex Map).
+  map_items items_key >"$work/items.jsonl" || { echo "items.json unreadable"; return; }
+  map_items index_items_key >"$work/index-items.jsonl" || { echo "index-items.json unreadable"; return; }
   i=0
   while IFS= read -r item; do
     invoke mini-tree "$item" </dev/null >/dev/null || { echo "mini-tree $i failed: $(tail -n 3 "$work/invoke.err")"; return; }
     i=$((i + 1))
   done <"$work/items.jsonl"
   ((i == n)) || { echo "items.json has $i items for $n shards"; return; }
-  # The username index's partitions: the aggregator in index mode, once per item
-  # of index-items.json (the UserIndex Map).
-  python3 - "$BUCKET" "$work/plan.out" >"$work/index-items.jsonl" <<'PY' || { echo "index-items.json unreadable"; return; }
-import json, sys
-import boto3
-plan = json.load(open(sys.argv[2]))
-for item in json.loads(boto3.client("s3").get_object(Bucket=sys.argv[1], Key=plan["index_items_key"])["Body"].read()):
-    print(json.dumps(item))
-PY
   while IFS= read -r item; do
     invoke aggregator "$item" </dev/null >/dev/null || { echo "index partition failed: $(tail -n 3 "$work/invoke.err")"; return; }
   done <"$work/index-items.jsonl"

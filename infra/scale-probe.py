@@ -45,7 +45,6 @@ import json
 import os
 import random
 import re
-import selectors
 import shutil
 import subprocess
 import sys
@@ -100,19 +99,17 @@ def measure(binary, root, prefix, run):
     """Runs the round's steps; per step the worst invocation's figures."""
     steps = {}
 
-    def record(step, out_bytes, stats, peak_kib):
-        s = steps.setdefault(step, {"peak_kib": 0, "output_bytes": 0, "requests": 0, "bytes_read": 0, "count": 0})
-        s["peak_kib"] = max(s["peak_kib"], peak_kib)
-        s["output_bytes"] = max(s["output_bytes"], out_bytes)
-        s["requests"] = max(s["requests"], stats["requests"])
-        s["bytes_read"] = max(s["bytes_read"], stats["bytes_read"])
-        s["count"] += 1
-
     def step(name, label, event):
         t = time.time()
-        out, raw, stats = run_step(binary, root, name, event, label)
-        record(label, len(raw), stats, LAST_PEAK[0])
-        steps[label]["seconds"] = steps[label].get("seconds", 0) + time.time() - t
+        out, raw, stats = run_step(binary, root, name, event, CAPS.get(label))
+        s = steps.setdefault(label, {"peak_kib": 0, "output_bytes": 0, "requests": 0,
+                                     "bytes_read": 0, "count": 0, "seconds": 0.0})
+        s["peak_kib"] = max(s["peak_kib"], stats["vm_hwm_kib"])
+        s["output_bytes"] = max(s["output_bytes"], len(raw))
+        s["requests"] = max(s["requests"], stats["storage"]["requests"])
+        s["bytes_read"] = max(s["bytes_read"], stats["storage"]["bytes_read"])
+        s["count"] += 1
+        s["seconds"] += time.time() - t
         return out
 
     plan = step("plan", "plan", {"bucket": BUCKET, "prefix": prefix, "run": run})
@@ -126,74 +123,35 @@ def measure(binary, root, prefix, run):
     return plan, steps
 
 
-# The peak resident memory (KiB) of the last step run.
-LAST_PEAK = [0]
-
-
 # With --round: each step's cap, MB by step (prlimit --as).
 CAPS = {}
 
 
-def run_step(binary, root, name, event, label=None):
-    """One step as its own process: (output JSON, raw output, stats); its peak
-    resident memory (KiB: VmHWM, which the step reports with --stats) in
-    LAST_PEAK."""
+def run_step(binary, root, name, event, cap_mb=None):
+    """One step as its own process, under an address-space cap of `cap_mb` if
+    given: (output JSON, raw output, its --stats line). The stats' `vm_hwm_kib`
+    is the step's own peak resident memory (a parent's wait4 ru_maxrss would
+    also count this Python process's, which exec carries over)."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(event, f)
         path = f.name
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
-        os.close(out_r)
-        os.close(err_r)
-        argv = [binary, "step", name, "--event", path, "--dir", root, "--stats"]
-        cap = CAPS.get(label or name)
-        if cap:
-            os.environ["MALLOC_ARENA_MAX"] = "2"
-            argv = ["prlimit", f"--as={cap << 20}", "--"] + argv
-        os.execvp(argv[0], argv)
-    os.close(out_w)
-    os.close(err_w)
-    out = read_all(out_r, err_r)
-    _, status = os.waitpid(pid, 0)
-    os.unlink(path)
-    stdout, stderr = out
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"scale-probe: step {name} failed: {stderr.decode(errors='replace')[-2000:]}")
-    stats = None
-    for line in stderr.decode().splitlines():
-        if line.startswith("{") and '"storage"' in line:
-            line = json.loads(line)
-            stats = line["storage"]
-            # The step's own VmHWM: wait4's ru_maxrss would count this (Python)
-            # process's resident memory at fork, which exec carries over.
-            LAST_PEAK[0] = line["vm_hwm_kib"]
-    if stats is None:
+    argv = [binary, "step", name, "--event", path, "--dir", root, "--stats"]
+    env = None
+    if cap_mb:
+        argv = ["prlimit", f"--as={cap_mb << 20}", "--"] + argv
+        env = dict(os.environ, MALLOC_ARENA_MAX="2")
+    try:
+        p = subprocess.run(argv, capture_output=True, env=env)
+    finally:
+        os.unlink(path)
+    if p.returncode != 0:
+        sys.exit(f"scale-probe: step {name} failed: {p.stderr.decode(errors='replace')[-2000:]}")
+    stats = [json.loads(line) for line in p.stderr.decode().splitlines()
+             if line.startswith("{") and '"storage"' in line]
+    if not stats:
         sys.exit(f"scale-probe: step {name} printed no --stats line")
-    raw = stdout.strip()
-    return json.loads(raw), raw, stats
-
-
-def read_all(out_fd, err_fd):
-    """Both pipes to their end (neither may fill while the other is read)."""
-    sel = selectors.DefaultSelector()
-    bufs = {out_fd: [], err_fd: []}
-    for fd in bufs:
-        sel.register(fd, selectors.EVENT_READ)
-    open_fds = set(bufs)
-    while open_fds:
-        for key, _ in sel.select():
-            chunk = os.read(key.fd, 1 << 16)
-            if chunk:
-                bufs[key.fd].append(chunk)
-            else:
-                sel.unregister(key.fd)
-                os.close(key.fd)
-                open_fds.discard(key.fd)
-    return b"".join(bufs[out_fd]), b"".join(bufs[err_fd])
+    raw = p.stdout.strip()
+    return json.loads(raw), raw, stats[-1]
 
 
 def solve(rows, ys):

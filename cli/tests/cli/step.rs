@@ -43,6 +43,9 @@ fn a_round_one_step_per_process_gives_the_clis_root() {
         let (out, stats) = step(dir.path(), "mini-tree", &item);
         assert_eq!(out["shard"], item["shard"]);
         assert!(stats["bytes_written"].as_u64().unwrap() > 0, "{stats}");
+        // The shard streamed in full is counted as read.
+        let size = item["task"]["planned"]["size"].as_u64().unwrap();
+        assert!(stats["bytes_read"].as_u64().unwrap() >= size, "{stats}");
     }
     for item in read(&plan["index_items_key"]) {
         let (out, _) = step(dir.path(), "aggregator", &item);

@@ -38,6 +38,12 @@ pub async fn aggregator(
     input: AggregatorInput,
 ) -> Result<AggregatorOutput, FnError> {
     let keys = RunKeys::new(&input.prefix, &input.run).map_err(|e| e.in_step(STEP))?;
+    if let Some(task) = &input.index {
+        // Index mode: its errors are the user-index step's.
+        return super::user_index::user_index(storage, &input.bucket, &keys, task)
+            .await
+            .map(AggregatorOutput::Index);
+    }
     match input.failure {
         Some(ref failure) => match input.shard {
             Some(shard) => {
@@ -55,16 +61,9 @@ pub async fn aggregator(
             }
         }
         .map(AggregatorOutput::Failure),
-        None => match &input.index {
-            Some(task) => {
-                return super::user_index::user_index(storage, &input.bucket, &keys, task)
-                    .await
-                    .map(AggregatorOutput::Index)
-            }
-            None => aggregate(storage, &input.bucket, &keys)
-                .await
-                .map(|r| AggregatorOutput::Result(Box::new(r))),
-        },
+        None => aggregate(storage, &input.bucket, &keys)
+            .await
+            .map(|r| AggregatorOutput::Result(Box::new(r))),
     }
     .map_err(|e| e.in_step(STEP))
 }

@@ -2,7 +2,7 @@
 //! error records (their types are in `model`).
 
 use crate::error::FnError;
-use crate::model::{ErrorRecord, MiniTreeInput, PlanFile, PlanOutput, RunKeys};
+use crate::model::{AggregatorInput, ErrorRecord, MiniTreeInput, PlanFile, PlanOutput, RunKeys};
 use crate::storage::{Storage, StorageRead};
 
 /// Reads run R's plan, `P/runs/R/plan.json` (which `plan` wrote) and checks that
@@ -33,28 +33,77 @@ pub async fn read_items(
     storage: &impl StorageRead,
     plan: &PlanOutput,
 ) -> Result<Vec<MiniTreeInput>, FnError> {
-    let key = &plan.items_key;
-    let bytes = storage.get(&plan.bucket, key).await?;
-    let items: Vec<MiniTreeInput> = serde_json::from_slice(&bytes)
-        .map_err(|e| FnError::internal(format!("{key}: not the Map's items: {e}")))?;
-    if items.len() != plan.shard_count || items.iter().enumerate().any(|(i, it)| it.shard != i) {
+    let items: Vec<MiniTreeInput> =
+        read_map_items(storage, &plan.bucket, &plan.items_key, plan.shard_count).await?;
+    if items.iter().enumerate().any(|(i, it)| it.shard != i) {
         return Err(FnError::internal(format!(
-            "{key}: not {} items in shard order",
-            plan.shard_count
+            "{}: the items are not in shard order",
+            plan.items_key
         )));
     }
     Ok(items)
 }
 
-/// Reads the `UserIndex` Map's items that `plan` wrote (`plan.index_items_key`).
+/// Reads the `UserIndex` Map's items that `plan` wrote (`plan.index_items_key`):
+/// one index-mode aggregator input per partition, in partition order.
 pub async fn read_index_items(
     storage: &impl StorageRead,
     plan: &PlanOutput,
-) -> Result<Vec<crate::model::AggregatorInput>, FnError> {
+) -> Result<Vec<AggregatorInput>, FnError> {
     let key = &plan.index_items_key;
-    let bytes = storage.get(&plan.bucket, key).await?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| FnError::internal(format!("{key}: not the index Map's items: {e}")))
+    let items: Vec<AggregatorInput> =
+        read_map_items(storage, &plan.bucket, key, 1 << plan.index_bits).await?;
+    if items
+        .iter()
+        .enumerate()
+        .any(|(p, it)| it.index.as_ref().map(|i| i.partition) != Some(p as u64))
+    {
+        return Err(FnError::internal(format!(
+            "{key}: the items are not the index partitions in order"
+        )));
+    }
+    Ok(items)
+}
+
+/// A Map's items file: a JSON array of `count` items.
+async fn read_map_items<T: serde::de::DeserializeOwned>(
+    storage: &impl StorageRead,
+    bucket: &str,
+    key: &str,
+    count: usize,
+) -> Result<Vec<T>, FnError> {
+    let bytes = storage.get(bucket, key).await?;
+    let items: Vec<T> = serde_json::from_slice(&bytes)
+        .map_err(|e| FnError::internal(format!("{key}: not a Map's items: {e}")))?;
+    if items.len() != count {
+        return Err(FnError::internal(format!(
+            "{key}: {} items, not {count}",
+            items.len()
+        )));
+    }
+    Ok(items)
+}
+
+/// Writes `value` as JSON (`pretty` for the files people read; the Maps' items
+/// compact), with a final newline.
+pub async fn put_json(
+    storage: &impl Storage,
+    bucket: &str,
+    key: &str,
+    value: &impl serde::Serialize,
+    pretty: bool,
+) -> Result<(), FnError> {
+    let mut body = if pretty {
+        serde_json::to_vec_pretty(value)
+    } else {
+        serde_json::to_vec(value)
+    }
+    .map_err(|e| FnError::internal(format!("{key}: {e}")))?;
+    body.push(b'\n');
+    storage
+        .put(bucket, key, bytes::Bytes::from(body), "application/json")
+        .await?;
+    Ok(())
 }
 
 /// Writes an error record (best effort is the caller's choice).

@@ -5,14 +5,13 @@
 use std::io::BufReader;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use summa_agg::format::{mini_tree_len, write_mini_tree};
 use summa_agg::host::BuildRecord;
 use summa_agg::json::{InputRecord, SummaryJson};
 use summa_agg::round::{build_mini_tree, sha256, DigestReader};
 use tokio_util::io::SyncIoBridge;
 
-use super::artifacts::{put_binary, read_plan, write_error_record};
+use super::artifacts::{put_binary, put_json, read_plan, write_error_record};
 use crate::error::{join_error, FnError};
 use crate::index::user_key;
 use crate::model::{
@@ -459,15 +458,5 @@ async fn write_summary(
     i: usize,
     json: &ShardSummary,
 ) -> Result<(), FnError> {
-    let mut body = serde_json::to_vec_pretty(json).expect("a summary serializes");
-    body.push(b'\n');
-    storage
-        .put(
-            bucket,
-            &keys.mini_tree_summary(i),
-            Bytes::from(body),
-            "application/json",
-        )
-        .await?;
-    Ok(())
+    put_json(storage, bucket, &keys.mini_tree_summary(i), json, true).await
 }

@@ -1,10 +1,10 @@
 //! `plan`: reads the manifest and the head of every shard, pins each shard's
 //! version (ETag and size), writes `P/runs/R/plan.json`.
 
-use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use summa_agg::shard::{check_header, read_header, Currency};
 
+use super::artifacts::put_json;
 use crate::error::FnError;
 use crate::model::{
     AggregatorInput, IndexPartition, Manifest, MiniTreeInput, PlanFile, PlanOutput, PlannedShard,
@@ -17,10 +17,10 @@ pub const HEAD_BYTES: u64 = 64 << 10;
 /// A header longer than this is refused.
 const MAX_HEADER_BYTES: u64 = 16 << 20;
 /// The largest shard a round accepts: 256 MiB of CSV, about 7 million users of
-/// two currencies. A mini-tree needs about 290 bytes of memory per user and
-/// ~150 us of CPU per user on Graviton (modelled from instruction counts, see the
-/// README): 7 million users are ~2 GB and ~1,050 vCPU-s, within a Lambda's 15
-/// minutes only with 2 vCPUs or more (3,538 MB and up). Cut bigger exports with
+/// two currencies. A mini-tree needs about 340 bytes of memory per user
+/// (measured at 2^20 users, see the README) and ~70 us of CPU per user on
+/// Graviton (modelled from instruction counts): 7 million users are ~2.4 GB and
+/// ~500 vCPU-s, within a Lambda's 15 minutes on one vCPU. Cut bigger exports with
 /// `summa-agg split`. [`Limits::from_env`] lowers it to what the mini-tree
 /// function's memory holds.
 pub const MAX_SHARD_BYTES: u64 = 256 << 20;
@@ -33,7 +33,7 @@ pub const MAX_SHARD_BYTES: u64 = 256 << 20;
 pub const MAX_SHARDS: usize = 40_000;
 /// Memory a mini-tree needs per byte of its CSV shard: about 394 bytes per user
 /// (the tree's levels, the usernames, the encoded file and the hashed names;
-/// `make scale-probe`'s fit at 2^10 to 2^14 users a shard, 290 at 2^20) over
+/// `make scale-probe`'s fit at 2^10 to 2^14 users a shard, 340 measured at 2^20) over
 /// about 34 bytes of CSV per user of two currencies, rounded up to 12.
 pub const MINI_TREE_BYTES_PER_CSV_BYTE: u64 = 12;
 /// The environment variable that gives the plan the mini-tree function's memory
@@ -314,12 +314,8 @@ async fn run(
             }),
         })
         .collect();
-    let mut body = serde_json::to_vec(&items).expect("items serialize");
-    body.push(b'\n');
+    put_json(storage, bucket, &run.items(), &items, false).await?;
     drop(items);
-    storage
-        .put(bucket, &run.items(), Bytes::from(body), "application/json")
-        .await?;
     let index_bits = plan.index_bits;
     let index_items: Vec<AggregatorInput> = (0..1u64 << index_bits)
         .map(|p| AggregatorInput {
@@ -336,21 +332,8 @@ async fn run(
             }),
         })
         .collect();
-    let mut body = serde_json::to_vec(&index_items).expect("items serialize");
-    body.push(b'\n');
-    storage
-        .put(
-            bucket,
-            &run.index_items(),
-            Bytes::from(body),
-            "application/json",
-        )
-        .await?;
-    let mut body = serde_json::to_vec_pretty(&plan).expect("a plan serializes");
-    body.push(b'\n');
-    storage
-        .put(bucket, &run.plan(), Bytes::from(body), "application/json")
-        .await?;
+    put_json(storage, bucket, &run.index_items(), &index_items, false).await?;
+    put_json(storage, bucket, &run.plan(), &plan, true).await?;
     Ok(PlanOutput {
         bucket: bucket.to_string(),
         prefix: keys.prefix().to_string(),

@@ -36,8 +36,19 @@ async fn run<S: StorageRead + Clone + 'static>(
     }
     let bucket = input.bucket.clone();
     let result = match &input.run {
-        Some(r) => run_result(storage, &bucket, &round.run(r)?.result(), r).await?,
-        None => published(storage, &bucket, &round).await?,
+        Some(r) => {
+            let key = round.run(r)?.result();
+            read_result(storage, &bucket, &key, || {
+                format!("run {r} has no result: has it finished?")
+            })
+            .await?
+        }
+        None => {
+            read_result(storage, &bucket, &round.result(), || {
+                "no completed round is published under this prefix yet".into()
+            })
+            .await?
+        }
     };
     let run = result
         .run
@@ -106,37 +117,20 @@ async fn run<S: StorageRead + Clone + 'static>(
     Err(summa_agg::Error::UnknownUser(input.username.clone()).into())
 }
 
-/// The published result, `P/result.json`.
-async fn published<S: StorageRead>(
-    storage: &S,
-    bucket: &str,
-    round: &RoundKeys,
-) -> Result<summa_agg::json::RoundResult, FnError> {
-    let key = round.result();
-    let bytes = storage.get(bucket, &key).await.map_err(|e| {
-        if e.kind == StoreErrorKind::NotFound {
-            FnError::not_found(format!(
-                "{key}: no completed round is published under this prefix yet"
-            ))
-        } else {
-            e.into()
-        }
-    })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| FnError::internal(format!("{key}: not a round result: {e}")))
-}
-
-/// Run `run`'s result, `P/runs/R/result.json`.
-async fn run_result<S: StorageRead>(
+/// The round result at `key` (`P/result.json`, or a run's own); `missing` says
+/// why there is none.
+async fn read_result<S: StorageRead>(
     storage: &S,
     bucket: &str,
     key: &str,
-    run: &str,
+    missing: impl FnOnce() -> String,
 ) -> Result<summa_agg::json::RoundResult, FnError> {
     let bytes = storage.get(bucket, key).await.map_err(|e| {
-        FnError::from(e).context(format_args!(
-            "run {run} has no result ({key}): has it finished?"
-        ))
+        if e.kind == StoreErrorKind::NotFound {
+            FnError::not_found(format!("{key}: {}", missing()))
+        } else {
+            e.into()
+        }
     })?;
     serde_json::from_slice(&bytes)
         .map_err(|e| FnError::internal(format!("{key}: not a round result: {e}")))

@@ -5,7 +5,11 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
+use tokio::io::{AsyncRead, ReadBuf};
 
 use super::{ObjectInfo, ObjectReader, PutCondition, Storage, StorageRead, StoreError};
 
@@ -29,7 +33,7 @@ struct Counts {
 pub struct StorageStats {
     /// Requests of every kind (a listing is one).
     pub requests: u64,
-    /// Bytes of the objects read (a stream counts its object's size).
+    /// Bytes of the objects read (a stream's as they are streamed).
     pub bytes_read: u64,
     /// Bytes written.
     pub bytes_written: u64,
@@ -81,9 +85,39 @@ impl<S> Counting<S> {
         }
     }
 
+    /// `body`, whose bytes count as read as they are streamed.
+    fn counted(&self, body: ObjectReader) -> ObjectReader {
+        Box::pin(CountedReader {
+            body,
+            counts: self.counts.clone(),
+        })
+    }
+
     fn wrote(&self, bytes: usize) {
         self.counts.requests.fetch_add(1, Relaxed);
         self.counts.written.fetch_add(bytes as u64, Relaxed);
+    }
+}
+
+/// A streamed body that adds the bytes it yields to the counts.
+struct CountedReader {
+    body: ObjectReader,
+    counts: Arc<Counts>,
+}
+
+impl AsyncRead for CountedReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = self.body.as_mut().poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = r {
+            let n = (buf.filled().len() - before) as u64;
+            self.counts.read.fetch_add(n, Relaxed);
+        }
+        r
     }
 }
 
@@ -119,11 +153,9 @@ impl<S: StorageRead> StorageRead for Counting<S> {
         r
     }
     async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
-        // A stream is read whole: its size (not a request of the step's).
-        let size = self.inner.size(bucket, key).await.unwrap_or(0);
         let r = self.inner.open(bucket, key).await;
-        self.count(Some(key), &r, |_| size);
-        r
+        self.count(Some(key), &r, |_| 0);
+        r.map(|body| self.counted(body))
     }
     async fn open_if_match(
         &self,
@@ -131,10 +163,9 @@ impl<S: StorageRead> StorageRead for Counting<S> {
         key: &str,
         etag: &str,
     ) -> Result<ObjectReader, StoreError> {
-        let size = self.inner.size(bucket, key).await.unwrap_or(0);
         let r = self.inner.open_if_match(bucket, key, etag).await;
-        self.count(Some(key), &r, |_| size);
-        r
+        self.count(Some(key), &r, |_| 0);
+        r.map(|body| self.counted(body))
     }
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
         let r = self.inner.list(bucket, prefix).await;
