@@ -30,11 +30,15 @@
 //! Readers need only the header and the ranges they touch: the aggregator reads
 //! roots, proof generation reads a path.
 
+mod ranges;
+
+pub use ranges::PathRanges;
+
 use std::io::{self, Write};
 
 use ff::PrimeField;
 
-use crate::field::{fr_from_le_bytes, read_balance};
+use crate::field::{fr_from_le_bytes, read_balance, write_balance};
 use crate::shard::Currency;
 use crate::tree::{Aggregation, Level, MiniTree, Node, ShardInfo, Zeros};
 use crate::{Error, Layout, Params, Result};
@@ -71,6 +75,15 @@ impl ReadAt for [u8] {
     }
     fn size(&self) -> io::Result<u64> {
         Ok(self.len() as u64)
+    }
+}
+
+impl<T: ReadAt + ?Sized> ReadAt for &T {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        (**self).read_at(offset, buf)
+    }
+    fn size(&self) -> io::Result<u64> {
+        (**self).size()
     }
 }
 
@@ -162,6 +175,17 @@ fn write_levels<W: Write>(w: &mut W, levels: &[Level]) -> io::Result<()> {
     Ok(())
 }
 
+/// A node as a file holds it: its hash, then its balances of `n_bytes` bytes.
+pub(crate) fn node_bytes(node: &Node, n_bytes: u8) -> Vec<u8> {
+    let nb = n_bytes as usize;
+    let mut out = vec![0u8; 32 + nb * node.balances.len()];
+    out[..32].copy_from_slice(node.hash.to_repr().as_ref());
+    for (b, chunk) in node.balances.iter().zip(out[32..].chunks_mut(nb)) {
+        write_balance(b, chunk);
+    }
+    out
+}
+
 fn node_size(params: &Params, n_currencies: usize) -> u64 {
     32 + (n_currencies * params.n_bytes as usize) as u64
 }
@@ -249,6 +273,16 @@ pub fn write_aggregation<W: Write>(agg: &Aggregation, w: &mut W) -> io::Result<(
     w.write_all(&table)?;
     write_levels(w, &agg.levels)?;
     w.write_all(&shards)
+}
+
+/// The file length a tree file's first bytes declare (`None` if they are not
+/// a tree file's header): how much to expect before the rest is read.
+pub fn declared_len(first: &[u8]) -> Option<u64> {
+    let magic = first.get(..8)?;
+    if magic != MINI_TREE_MAGIC && magic != AGGREGATION_MAGIC {
+        return None;
+    }
+    Some(u64::from_le_bytes(first.get(56..64)?.try_into().ok()?))
 }
 
 /// A tree file opened for random access.

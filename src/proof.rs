@@ -3,6 +3,8 @@
 //! from the user's leaf up to the round's root, across the mini-tree, the levels
 //! that lift it to the round's mini-tree depth, and the aggregation tree.
 
+pub mod paths;
+
 use halo2curves::bn256::Fr;
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +12,7 @@ use crate::field::{bound, fr_to_u256, parse_decimal, to_hex, u256_to_fr, U256};
 use crate::format::{ReadAt, TreeFile};
 use crate::json::{parse_fr, NodeJson};
 use crate::shard::Currency;
-use crate::tree::{middle, Node};
+use crate::tree::{middle, middle_preimage, Node, ShardInfo, Zeros};
 use crate::{poseidon, Error, Layout, Params, Result};
 
 /// A user's entry.
@@ -70,13 +72,11 @@ fn preimage_in<R: ReadAt>(f: &TreeFile<R>, level: usize, index: u64) -> Result<V
         return Ok(p);
     }
     let kids = f.nodes(level - 1, 2 * index, 2)?;
-    middle(&f.params, &kids[0], &kids[1])
-        .map(|(_, p)| p)
-        .map_err(|_| Error::Format {
-            path: "tree file".into(),
-            what: "tree file",
-            problem: "sums out of range".into(),
-        })
+    middle_preimage(&f.params, &kids[0], &kids[1]).map_err(|_| Error::Format {
+        path: "tree file".into(),
+        what: "tree file",
+        problem: "sums out of range".into(),
+    })
 }
 
 /// Builds `username`'s proof from the round's aggregation file and its mini-trees
@@ -124,7 +124,7 @@ fn aggregation_shards<A: ReadAt>(agg: &TreeFile<A>) -> Result<Vec<crate::tree::S
 
 fn prove_in<A: ReadAt, M: ReadAt>(
     agg: &TreeFile<A>,
-    shards: &[crate::tree::ShardInfo],
+    shards: &[ShardInfo],
     i: usize,
     mt: &TreeFile<M>,
     username: &str,
@@ -144,70 +144,154 @@ fn prove_in<A: ReadAt, M: ReadAt>(
         });
     }
     match mt.find(username.as_bytes())? {
-        Some(j) => prove(agg, shards, i as u64, mt, j, username).map(Some),
+        Some(j) => prove_with(mt, j, username, &aggregation_path(agg, shards, i)?).map(Some),
         None => Ok(None),
     }
 }
 
-fn prove<A: ReadAt, M: ReadAt>(
+/// The part of a user's path above their mini-tree: the same for every user of
+/// that mini-tree. From the aggregation tree ([`aggregation_path`]), or from a
+/// round's aggregation paths file ([`paths`]), one read for a proof.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AggregationPath {
+    /// The mini-tree's index in the round.
+    pub shard: u64,
+    /// Its entries.
+    pub entries: u64,
+    /// Its own depth (before it is lifted).
+    pub depth: u32,
+    /// The round's mini-tree depth: the height of the aggregation tree's leaves.
+    pub mini_depth: u32,
+    /// The siblings' preimages from height `mini_depth` up, one per level of the
+    /// aggregation tree.
+    pub siblings: Vec<Vec<Fr>>,
+    /// The round's root.
+    pub root: Node,
+}
+
+/// Mini-tree `i`'s [`AggregationPath`] in the aggregation tree `agg`, whose
+/// mini-tree table is `shards`.
+pub fn aggregation_path<A: ReadAt>(
     agg: &TreeFile<A>,
-    shards: &[crate::tree::ShardInfo],
-    shard: u64,
+    shards: &[ShardInfo],
+    i: usize,
+) -> Result<AggregationPath> {
+    aggregation_path_with_root(agg, shards, i, agg.root()?)
+}
+
+/// [`aggregation_path`] with the tree's root already read.
+pub fn aggregation_path_with_root<A: ReadAt>(
+    agg: &TreeFile<A>,
+    shards: &[ShardInfo],
+    i: usize,
+    root: Node,
+) -> Result<AggregationPath> {
+    let shard = shards.get(i).ok_or_else(|| {
+        Error::Invalid(format!(
+            "the round has no mini-tree {i} ({} in all)",
+            shards.len()
+        ))
+    })?;
+    let mini_depth = agg.base;
+    let mut siblings = Vec::with_capacity(agg.depth as usize);
+    for a in 0..agg.depth as usize {
+        let sib = ((i as u64) >> a) ^ 1;
+        siblings.push(if a == 0 {
+            match shards.get(sib as usize) {
+                Some(s) => s.root_preimage.clone(),
+                None => agg.zeros().preimage(mini_depth),
+            }
+        } else {
+            preimage_in(agg, a, sib)?
+        });
+    }
+    Ok(AggregationPath {
+        shard: i as u64,
+        entries: shard.entries,
+        depth: shard.depth,
+        mini_depth,
+        siblings,
+        root,
+    })
+}
+
+/// The siblings' preimages of entry `j`'s path in mini-tree file `mt`, from
+/// the leaf's sibling up, each with the path's bit at that level.
+pub fn mini_tree_siblings<M: ReadAt>(mt: &TreeFile<M>, j: u64) -> Result<Vec<(Vec<Fr>, u8)>> {
+    (0..mt.depth as usize)
+        .map(|k| {
+            let idx = j >> k;
+            Ok((preimage_in(mt, k, idx ^ 1)?, (idx & 1) as u8))
+        })
+        .collect()
+}
+
+/// `username`'s proof as entry `j` of mini-tree file `mt`, whose path above it
+/// is `upper`. Fails if the entry is not that user's or the mini-tree is not
+/// the one `upper` is for.
+pub fn prove_with<M: ReadAt>(
     mt: &TreeFile<M>,
     j: u64,
     username: &str,
+    upper: &AggregationPath,
 ) -> Result<Proof> {
-    let mini_depth = agg.base;
-    let depth = mini_depth + agg.depth;
-    let zeros = agg.zeros();
-    let mut preimages: Vec<Vec<Fr>> = Vec::with_capacity(depth as usize);
-    let mut path = Vec::with_capacity(depth as usize);
-    // In the mini-tree.
-    for k in 0..mt.depth as usize {
-        let idx = j >> k;
-        preimages.push(preimage_in(mt, k, idx ^ 1)?);
-        path.push((idx & 1) as u8);
+    if mt.is_aggregation()
+        || mt.depth > upper.mini_depth
+        || mt.depth != upper.depth
+        || mt.count != upper.entries
+        || upper.root.balances.len() != mt.currencies.len()
+    {
+        return Err(Error::Format {
+            path: format!("mini-tree {}", upper.shard),
+            what: "mini-tree",
+            problem: "it does not match the aggregation tree".into(),
+        });
+    }
+    if j >= mt.count || mt.username(j)? != username.as_bytes() {
+        return Err(Error::Invalid(format!(
+            "entry {j} of mini-tree {} is not {username:?}",
+            upper.shard
+        )));
+    }
+    let mini_depth = upper.mini_depth;
+    let mut preimages: Vec<Vec<Fr>> =
+        Vec::with_capacity((mini_depth as usize) + upper.siblings.len());
+    let mut path = Vec::with_capacity(preimages.capacity());
+    for (pre, bit) in mini_tree_siblings(mt, j)? {
+        preimages.push(pre);
+        path.push(bit);
     }
     // Lifting the mini-tree to the round's mini-tree depth: zero siblings on the right.
+    let zeros = Zeros::new(mt.params.layout, mt.currencies.len(), mini_depth);
     for h in mt.depth..mini_depth {
         preimages.push(zeros.preimage(h));
         path.push(0);
     }
     // In the aggregation tree.
-    for a in 0..agg.depth as usize {
-        let idx = shard >> a;
-        let sib = idx ^ 1;
-        preimages.push(if a == 0 {
-            match shards.get(sib as usize) {
-                Some(s) => s.root_preimage.clone(),
-                None => zeros.preimage(mini_depth),
-            }
-        } else {
-            preimage_in(agg, a, sib)?
-        });
-        path.push((idx & 1) as u8);
+    for (a, pre) in upper.siblings.iter().enumerate() {
+        preimages.push(pre.clone());
+        path.push(((upper.shard >> a) & 1) as u8);
     }
     let leaf = mt.node(0, j)?;
-    let index = (shard << mini_depth) | j;
     let mut preimages = preimages.into_iter();
     let sibling_leaf = preimages.next().map(|p| hexes(&p));
     Ok(Proof {
-        layout: agg.params.layout,
-        n_bytes: agg.params.n_bytes,
-        currencies: agg.currencies.clone(),
+        layout: mt.params.layout,
+        n_bytes: mt.params.n_bytes,
+        currencies: mt.currencies.clone(),
         entry: EntryJson {
             username: username.into(),
             balances: leaf.balances.iter().map(|b| b.to_string()).collect(),
         },
         leaf: (&leaf).into(),
-        index,
-        mini_tree: shard,
+        index: (upper.shard << mini_depth) | j,
+        mini_tree: upper.shard,
         mini_tree_index: j,
-        depth,
+        depth: mini_depth + upper.siblings.len() as u32,
         sibling_leaf_node_hash_preimage: sibling_leaf,
         sibling_middle_node_hash_preimages: preimages.map(|p| hexes(&p)).collect(),
         path_indices: path,
-        root: (&agg.root()?).into(),
+        root: (&upper.root).into(),
     })
 }
 

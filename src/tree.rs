@@ -136,6 +136,31 @@ pub fn middle(
     left: &Node,
     right: &Node,
 ) -> std::result::Result<(Node, Vec<Fr>), usize> {
+    let (balances, pre) = sums_and_preimage(params, left, right)?;
+    Ok((
+        Node {
+            hash: poseidon::hash(&pre),
+            balances,
+        },
+        pre,
+    ))
+}
+
+/// The preimage of the middle node over `left` and `right`, without hashing it
+/// (a proof's siblings); `Err(c)` if currency `c`'s sum is out of range.
+pub fn middle_preimage(
+    params: &Params,
+    left: &Node,
+    right: &Node,
+) -> std::result::Result<Vec<Fr>, usize> {
+    sums_and_preimage(params, left, right).map(|(_, pre)| pre)
+}
+
+fn sums_and_preimage(
+    params: &Params,
+    left: &Node,
+    right: &Node,
+) -> std::result::Result<(Vec<U256>, Vec<Fr>), usize> {
     let limit = bound(params.n_bytes);
     let mut sums = Vec::with_capacity(left.balances.len());
     for (c, (l, r)) in left.balances.iter().zip(&right.balances).enumerate() {
@@ -151,13 +176,7 @@ pub fn middle(
     params
         .layout
         .middle_preimage((left.hash, &lf), (right.hash, &rf), &sums_fr, &mut pre);
-    Ok((
-        Node {
-            hash: poseidon::hash(&pre),
-            balances: sums,
-        },
-        pre,
-    ))
+    Ok((sums, pre))
 }
 
 /// The node at `(level, index)` of `levels`, or the zero node of that height when

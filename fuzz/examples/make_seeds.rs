@@ -172,11 +172,11 @@ fn tree_file(s: &Seeds, rs: &[rounds::Round]) {
         s.put("tree_file", &format!("pair-{k}"), &b);
         let mut names = Vec::new();
         for t in &r.trees {
-            let mut k: Vec<[u8; 16]> = (0..t.entries() as usize)
-                .map(|u| summa_functions::index::user_key(t.username(u)))
-                .collect();
-            k.sort_unstable();
-            names.push(k.concat());
+            names.push(
+                (0..t.entries() as usize)
+                    .map(|u| (summa_functions::index::user_key(t.username(u)), u as u32))
+                    .collect(),
+            );
         }
         let mut b = vec![3u8];
         put_part(&mut b, &summa_functions::index::build(&names).unwrap());

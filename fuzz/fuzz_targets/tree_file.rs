@@ -1,7 +1,8 @@
 //! The binary tree files (`.mst` mini-trees, `aggregation.mst`), read as the
 //! library and the functions read them: whole (`TreeFile` over bytes), through the
-//! ranged reads of the functions (`remote::FetchedRanges`, `remote::RemoteFile` over an
-//! object store), the username index, and the `proof` function's whole path.
+//! ranged reads of the functions (`remote::FetchedRanges`), the username index, the
+//! aggregation paths file, and the `proof` function's whole path (over an object
+//! store, in ranged reads).
 //!
 //! Modes (first byte): one raw file; a raw aggregation + mini-tree pair and a
 //! username; a round built by the library whose files may be changed by a few
@@ -22,8 +23,8 @@ use summa_agg::proof;
 use summa_agg_fuzz::rounds::{self, Round};
 use summa_agg_fuzz::{oracle, runtime, Input};
 use summa_functions::index;
-use summa_functions::model::{ProofInput, RunKeys};
-use summa_functions::remote::{FetchedRanges, RemoteFile};
+use summa_functions::model::{LookupFile, ProofInput, RunKeys};
+use summa_functions::remote::FetchedRanges;
 use summa_functions::storage::MemoryStorage as Memory;
 
 const MAX_ROUNDS: usize = 64;
@@ -52,10 +53,10 @@ fn with_sparse<T>(
     None
 }
 
-/// A file of the in-memory store, read through ranged GETs.
-fn remote(mem: &Memory, key: &str) -> RemoteFile<Memory> {
+/// A file of the in-memory store.
+fn stored(mem: &Memory, key: &str) -> Vec<u8> {
     runtime()
-        .block_on(RemoteFile::open(mem.clone(), "b", key))
+        .block_on(summa_functions::StorageRead::get(mem, "b", key))
         .expect("the object is there")
 }
 
@@ -151,16 +152,28 @@ fn raw_file(inp: &mut Input<'_>) {
             "FetchedRanges reads differ from whole reads"
         );
     }
-    let mem = Memory::default();
-    mem.insert("b", "f.mst", bytes.to_vec());
-    let r = TreeFile::open(remote(&mem, "f.mst"), "f.mst");
-    assert_eq!(
-        r.as_ref().map(digest).ok(),
-        want,
-        "ranged GETs differ from whole reads"
-    );
-    if let Ok(f) = r {
-        exercise(&f, inp);
+    // A proof's ranged reads (the `proof` function's): planned from the header,
+    // then a path read through only those ranges and the levels derived from
+    // them. Whatever the bytes, no panic.
+    if let Ok(f) = &whole {
+        if !f.is_aggregation() {
+            let j = inp.u16() as u64 % f.count;
+            let planned = (f.path_ranges(j), f.names_range(j), f.derived_levels(j));
+            if let (Ok(r), Ok(names), Ok(derived)) = planned {
+                let mut s = FetchedRanges::new(bytes.len() as u64);
+                for (o, l) in [(0, 1 << 16), r.block, r.top, r.offsets, names] {
+                    let start = o.min(bytes.len() as u64) as usize;
+                    let end = o.saturating_add(l).min(bytes.len() as u64) as usize;
+                    s.add(o, bytes[start..end].to_vec());
+                }
+                for (o, b) in derived {
+                    s.add(o, b);
+                }
+                if let Ok(t) = TreeFile::open(&s, "f.mst") {
+                    let _ = proof::mini_tree_siblings(&t, j);
+                }
+            }
+        }
     }
 }
 
@@ -186,26 +199,31 @@ fn raw_pair(inp: &mut Input<'_>) {
 /// The objects of a published run of `round` under prefix `P`, run `r1`.
 fn publish(round: &Round, mem: &Memory) -> RunKeys {
     let keys = RunKeys::new("P", "r1").unwrap();
-    let mut result = summa_agg::json::RoundResult::of(&round.agg);
-    result.run = Some("r1".into());
+    let agg = TreeFile::open(round.agg_file.clone(), "a").unwrap();
+    let (paths, stride) =
+        summa_agg::proof::paths::write_paths(&agg, &agg.shards().unwrap()).unwrap();
     // One partition of the username index.
-    result
-        .artifacts
-        .insert("user_index_bits".into(), "0".into());
+    let lookup = LookupFile {
+        run: "r1".into(),
+        root: summa_agg::field::to_hex(&round.agg.root().hash),
+        mini_trees: round.trees.len() as u64,
+        user_index_bits: 0,
+        paths_stride: stride,
+    };
     mem.insert(
         "b",
-        &keys.round().result(),
-        serde_json::to_vec(&result).unwrap(),
+        &keys.round().lookup(),
+        serde_json::to_vec(&lookup).unwrap(),
     );
-    mem.insert("b", &keys.aggregation(), round.agg_file.clone());
+    mem.insert("b", &keys.aggregation_paths(), paths);
     let mut names = Vec::new();
     for (i, t) in round.trees.iter().enumerate() {
         mem.insert("b", &keys.mini_tree(i), round.mini_files[i].clone());
-        let mut k: Vec<[u8; 16]> = (0..t.entries() as usize)
-            .map(|u| index::user_key(t.username(u)))
-            .collect();
-        k.sort_unstable();
-        names.push(k.concat());
+        names.push(
+            (0..t.entries() as usize)
+                .map(|u| (index::user_key(t.username(u)), u as u32))
+                .collect(),
+        );
     }
     mem.insert(
         "b",
@@ -248,11 +266,10 @@ fn built_round(inp: &mut Input<'_>) {
     let s = inp.u8() as usize % round.shards.len();
     let u = inp.u8() as usize % round.shards[s].len();
     let user = String::from_utf8(round.shards[s][u].0.clone()).unwrap();
-    let hint = (inp.u8() % 2 == 0).then_some(s as u64);
     let mut objects = vec![
-        keys.aggregation(),
+        keys.aggregation_paths(),
         keys.user_index_partition(0),
-        keys.round().result(),
+        keys.round().lookup(),
     ];
     objects.extend((0..round.trees.len()).map(|i| keys.mini_tree(i)));
     let mut changed = false;
@@ -275,7 +292,6 @@ fn built_round(inp: &mut Input<'_>) {
         prefix: "P".into(),
         username: user.clone(),
         run: None,
-        shard: hint,
     };
     let got = runtime().block_on(summa_functions::handlers::proof(&mem, input));
     if !changed {
@@ -309,7 +325,7 @@ fn built_round(inp: &mut Input<'_>) {
 /// The untouched files give back what the engine built.
 fn check_files(round: &Round, mem: &Memory, keys: &RunKeys) {
     for (i, t) in round.trees.iter().enumerate() {
-        let f = TreeFile::open(remote(mem, &keys.mini_tree(i)), "m").unwrap();
+        let f = TreeFile::open(stored(mem, &keys.mini_tree(i)), "m").unwrap();
         assert_eq!(summary_of(&f, &t.name).unwrap(), t.summary());
         for l in 0..=t.depth() as usize {
             for k in 0..=levels_in(&f, l) {
@@ -321,7 +337,7 @@ fn check_files(round: &Round, mem: &Memory, keys: &RunKeys) {
             assert_eq!(f.find(t.username(u as usize)).unwrap(), Some(u));
         }
     }
-    let f = TreeFile::open(remote(mem, &keys.aggregation()), "a").unwrap();
+    let f = TreeFile::open(round.agg_file.clone(), "a").unwrap();
     assert_eq!(f.shards().unwrap(), round.agg.shards);
     for l in 0..=f.depth as usize {
         for k in 0..=levels_in(&f, l) {
@@ -336,9 +352,9 @@ fn raw_index(inp: &mut Input<'_>) {
     let mem = Memory::default();
     mem.insert("b", "user-index.bin", bytes.to_vec());
     let got = runtime().block_on(index::lookup(&mem, "b", "user-index.bin", &username));
-    if let Ok(shards) = got {
-        // Every record found is 20 bytes of the file.
-        assert!(shards.len() * 20 <= bytes.len());
+    if let Ok(found) = got {
+        // Every record found is 24 bytes of the file.
+        assert!(found.len() * 24 <= bytes.len());
     }
 }
 

@@ -192,7 +192,7 @@ const fn full_index(r: usize) -> usize {
 ///    element (`E` below) and lands in the first element's constant of the next
 ///    round and, eventually, in the next full round's constants: each partial round
 ///    adds one constant.
-/// 2. *FetchedRanges linear layers* (B.2): the paper factors `M = M' M''` with `M'` acting
+/// 2. *Sparse linear layers* (B.2): the paper factors `M = M' M''` with `M'` acting
 ///    only on the non-S-box elements (so it commutes with a partial round and is
 ///    pushed into the previous round) and `M''` sparse: `[[m00, m01], [m10/m11, 1]]`
 ///    for `t = 2`, 3 multiplications instead of 4. We use the same commutation with

@@ -1,5 +1,5 @@
 //! The `proof` Lambda function: a user's zero-knowledge inclusion proof
-//! (`{bucket, prefix, username, run?, shard?, keys?, merkle?}`; `merkle` only where
+//! (`{bucket, prefix, username, run?, keys?, merkle?}`; `merkle` only where
 //! `SUMMA_MERKLE_PROOFS=allow`). The handler is
 //! [`summa_fn_proof::proof`]; this only builds the S3 client and the warm
 //! container's key cache and runs it.

@@ -10,15 +10,16 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use summa_agg::format::write_aggregation;
+use summa_agg::format::{write_aggregation, TreeFile};
 use summa_agg::json::{BuildSummary, RoundResult};
+use summa_agg::proof::paths::write_paths;
 use summa_agg::tree::{Aggregation, TreeSummary};
 
 use super::artifacts::{put_binary, read_plan, write_error_record};
 use crate::error::{join_error, FnError};
 use crate::model::{
-    AggregatorInput, AggregatorOutput, ErrorRecord, Failure, PlanFile, RunKeys, ShardSummary,
-    SHARD_ERROR_SUFFIX,
+    AggregatorInput, AggregatorOutput, ErrorRecord, Failure, LookupFile, PlanFile, RunKeys,
+    ShardSummary, SHARD_ERROR_SUFFIX,
 };
 use crate::storage::{PutCondition, Storage, StoreErrorKind};
 
@@ -167,10 +168,16 @@ async fn aggregate(
         let mut bytes = Vec::new();
         write_aggregation(&agg, &mut bytes)
             .map_err(|e| summa_agg::Error::io(summa_agg::round::AGGREGATION_FILE, e))?;
-        Ok::<_, summa_agg::Error>((bytes, RoundResult::of(&agg)))
+        let result = RoundResult::of(&agg);
+        drop(agg);
+        // Every mini-tree's path above it, from the file just written: a proof
+        // reads one record instead of the aggregation tree.
+        let file = TreeFile::open(&bytes[..], summa_agg::round::AGGREGATION_FILE)?;
+        let paths = write_paths(&file, &file.shards()?)?;
+        Ok::<_, summa_agg::Error>((bytes, paths, result))
     };
     // On a blocking thread, or in one-thread mode on this one (no thread started).
-    let (bytes, mut result) = if super::inline_engine() {
+    let (bytes, (paths, stride), mut result) = if super::inline_engine() {
         work()?
     } else {
         tokio::task::spawn_blocking(work)
@@ -180,6 +187,7 @@ async fn aggregate(
 
     let agg_key = keys.aggregation();
     put_binary(storage, bucket, &agg_key, bytes).await?;
+    put_binary(storage, bucket, &keys.aggregation_paths(), paths).await?;
     result.run = Some(keys.id().to_string());
     if let Some(prev) = plan.previous.as_ref().filter(|p| p.untrusted.is_none()) {
         result.previous = Some(match &prev.run {
@@ -198,6 +206,8 @@ async fn aggregate(
     result.inputs = summaries.into_iter().map(|s| s.input).collect();
     result.artifacts = BTreeMap::from([
         ("aggregation".to_string(), agg_key),
+        ("aggregation_paths".to_string(), keys.aggregation_paths()),
+        ("lookup".to_string(), keys.lookup()),
         ("mini_trees".to_string(), keys.mini_trees_dir()),
         ("plan".to_string(), keys.plan()),
         ("user_index".to_string(), keys.user_index()),
@@ -207,36 +217,70 @@ async fn aggregate(
     let mut body = serde_json::to_vec_pretty(&result).expect("a result serializes");
     body.push(b'\n');
     let body = Bytes::from(body);
-    // The run's own result is written once: a second aggregator of the same run
+    let lookup = LookupFile {
+        run: keys.id().to_string(),
+        root: result.root.hash.clone(),
+        mini_trees: result.inputs.len() as u64,
+        user_index_bits: index_bits,
+        paths_stride: stride,
+    };
+    let mut lookup = serde_json::to_vec_pretty(&lookup).expect("a lookup file serializes");
+    lookup.push(b'\n');
+    let lookup = Bytes::from(lookup);
+    // The run's own files are written once: a second aggregator of the same run
     // (a retry) must find the same bytes.
+    write_once(storage, bucket, keys, &keys.result(), &body).await?;
+    write_once(storage, bucket, keys, &keys.lookup(), &lookup).await?;
+    // The result first: what proofs find (`P/lookup.json`) is never a run whose
+    // result is not published. Both follow the same rule (the latest planned run
+    // wins), so that they name the same run once the aggregators are done.
+    if publish(storage, bucket, keys, &plan, &keys.round().result(), &body).await? {
+        publish(
+            storage,
+            bucket,
+            keys,
+            &plan,
+            &keys.round().lookup(),
+            &lookup,
+        )
+        .await?;
+    }
+    // A redriven run that now succeeds: its error record of the failed attempt
+    // is no longer true (P/error.json, the latest failure, stays).
+    let _ = storage.delete(bucket, &keys.error()).await;
+    Ok(result)
+}
+
+/// Writes run-owned `key` once: if it exists, it must hold `body` already.
+async fn write_once(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+    key: &str,
+    body: &Bytes,
+) -> Result<(), FnError> {
     match storage
         .put_if(
             bucket,
-            &keys.result(),
+            key,
             body.clone(),
             "application/json",
             PutCondition::Absent,
         )
         .await
     {
-        Ok(()) => {}
+        Ok(()) => Ok(()),
         Err(e) if e.kind == StoreErrorKind::Changed => {
-            let existing = storage.get(bucket, &keys.result()).await?;
-            if existing != body {
+            if storage.get(bucket, key).await?[..] != body[..] {
                 return Err(FnError::internal(format!(
-                    "{} exists with another result: run {} was aggregated twice with different inputs",
-                    keys.result(),
+                    "{key} exists with other contents: run {} was aggregated twice with different inputs",
                     keys.id()
                 )));
             }
+            Ok(())
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => Err(e.into()),
     }
-    publish(storage, bucket, keys, &plan, &body).await?;
-    // A redriven run that now succeeds: its error record of the failed attempt
-    // is no longer true (P/error.json, the latest failure, stays).
-    let _ = storage.delete(bucket, &keys.error()).await;
-    Ok(result)
 }
 
 /// When run `run` was planned (Unix ms), read from its plan.
@@ -256,21 +300,28 @@ async fn planned_at(
     }
 }
 
-/// Publishes the run's result as `P/result.json` by compare-and-swap (If-Match on
-/// the ETag read, or If-None-Match when there is none), unless a run planned
-/// later has published already. Returns whether it published.
+/// The run a published JSON file (`P/result.json`, `P/lookup.json`) is of.
+#[derive(serde::Deserialize)]
+struct RunOf {
+    run: Option<String>,
+}
+
+/// Publishes the run's file `body` as `key` (`P/result.json`, `P/lookup.json`)
+/// by compare-and-swap (If-Match on the ETag read, or If-None-Match when there
+/// is none), unless a run planned later has published there already. Returns
+/// whether it published.
 async fn publish(
     storage: &impl Storage,
     bucket: &str,
     keys: &RunKeys,
     plan: &PlanFile,
+    key: &str,
     body: &Bytes,
 ) -> Result<bool, FnError> {
-    let key = keys.round().result();
     for _ in 0..PUBLISH_ATTEMPTS {
-        let condition = match storage.get_with_etag(bucket, &key).await {
+        let condition = match storage.get_with_etag(bucket, key).await {
             Ok((current, etag)) => {
-                let current_run = serde_json::from_slice::<RoundResult>(&current)
+                let current_run = serde_json::from_slice::<RunOf>(&current)
                     .ok()
                     .and_then(|r| r.run);
                 if let Some(run) = current_run {
@@ -292,7 +343,7 @@ async fn publish(
             Err(e) => return Err(e.into()),
         };
         match storage
-            .put_if(bucket, &key, body.clone(), "application/json", condition)
+            .put_if(bucket, key, body.clone(), "application/json", condition)
             .await
         {
             Ok(()) => return Ok(true),

@@ -331,8 +331,9 @@ fn build_shard(
     // uploaded.
     let mut bytes = Vec::with_capacity(mini_tree_len(&tree) as usize);
     write_mini_tree(&tree, &mut bytes).map_err(|e| summa_agg::Error::io(name, e))?;
-    let names: Vec<[u8; 16]> = (0..tree.entries() as usize)
-        .map(|u| user_key(tree.username(u)))
+    // Entries are u32 in the file format (its name-sorted index).
+    let names: crate::index::Keyed = (0..tree.entries() as usize)
+        .map(|u| (user_key(tree.username(u)), u as u32))
         .collect();
     Ok(BuiltShard {
         bytes,

@@ -1,162 +1,191 @@
-//! `proof`: a user's inclusion proof, read through ranged GETs from a completed
-//! run: its username index (which shard), `P/runs/R/aggregation.mst` and the
-//! mini-tree that holds the user. The run is the published one (`P/result.json`)
-//! unless the request names one.
+//! `proof`: a user's inclusion proof from a completed run, in nine ranged reads
+//! whatever the round's size, none of a file that is read whole and grows with
+//! the round:
+//!
+//! 1. the run's lookup file (`P/lookup.json`, the published run's, or
+//!    `P/runs/R/lookup.json`): which run, its username index's partitions, the
+//!    size of an aggregation path record;
+//! 2. the head (header and bucket table) of the user's index partition, then 3.
+//!    the user's bucket: which mini-tree, and which entry of it;
+//! 4. that mini-tree's record of `aggregation-paths.bin` (its path above the
+//!    mini-tree) and, at the same time, 5. the mini-tree file's header;
+//! 6-8. the entry's subtree of leaves, the mini-tree's top levels and the
+//!    username offsets of the entry and its sibling, at the same time; 9. their
+//!    usernames (`summa_agg::format::PathRanges`).
+//!
+//! The proof is verified before it is returned; an unknown user is `NotFound`.
 
-use summa_agg::format::TreeFile;
-use summa_agg::proof::{self, Proof};
+use summa_agg::format::{declared_len, TreeFile};
+use summa_agg::proof::paths::{read_record, record_offset};
+use summa_agg::proof::{self, AggregationPath, Proof};
 
-use crate::error::{join_error, FnError};
-use crate::model::{ProofInput, RoundKeys};
-use crate::remote::RemoteFile;
+use crate::error::FnError;
+use crate::model::{LookupFile, ProofInput, RoundKeys};
+use crate::remote::FetchedRanges;
 use crate::storage::StorageRead;
 use crate::storage::StoreErrorKind;
 
 /// The step's name in error messages.
 pub const STEP: &str = crate::model::steps::PROOF;
+/// The first read of a mini-tree file: its header and currency table (a longer
+/// table is read on demand).
+const HEAD_READ: u64 = 4096;
 
-/// The user's proof. With a `shard` hint only that mini-tree is read; otherwise
-/// (or if the user is not there) the run's username index names the shard, in
-/// three ranged reads whatever the number of shards. The proof is verified before
-/// it is returned. An unknown user is `NotFound`.
-pub async fn proof<S: StorageRead + Clone + 'static>(
-    storage: &S,
-    input: ProofInput,
-) -> Result<Proof, FnError> {
+/// The user's proof, from the published run or the run the request names.
+pub async fn proof<S: StorageRead>(storage: &S, input: ProofInput) -> Result<Proof, FnError> {
     run(storage, &input).await.map_err(|e| e.in_step(STEP))
 }
 
-async fn run<S: StorageRead + Clone + 'static>(
-    storage: &S,
-    input: &ProofInput,
-) -> Result<Proof, FnError> {
+async fn run<S: StorageRead>(storage: &S, input: &ProofInput) -> Result<Proof, FnError> {
     let round = RoundKeys::new(&input.prefix)?;
     if input.username.is_empty() {
         return Err(FnError::invalid("the username is empty"));
     }
-    let bucket = input.bucket.clone();
-    let result = match &input.run {
-        Some(r) => {
-            let key = round.run(r)?.result();
-            read_result(storage, &bucket, &key, || {
-                format!("run {r} has no result: has it finished?")
-            })
-            .await?
-        }
-        None => {
-            read_result(storage, &bucket, &round.result(), || {
-                "no completed round is published under this prefix yet".into()
-            })
-            .await?
-        }
+    let (bucket, username) = (input.bucket.as_str(), input.username.as_str());
+    let (key, missing) = match &input.run {
+        Some(r) => (
+            round.run(r)?.lookup(),
+            format!("run {r} has no lookup file: has it finished?"),
+        ),
+        None => (
+            round.lookup(),
+            "no completed round is published under this prefix yet".to_string(),
+        ),
     };
-    let run = result
-        .run
-        .clone()
-        .ok_or_else(|| FnError::internal(format!("{} names no run", round.result())))?;
-    let keys = round.run(&run)?;
-    let index_bits: u32 = result
-        .artifacts
-        .get(super::aggregator::USER_INDEX_BITS)
-        .and_then(|b| b.parse().ok())
-        .ok_or_else(|| {
-            FnError::internal(format!(
-                "the result of run {run} does not give its username index's partitions"
-            ))
-        })?;
-    let agg_key = keys.aggregation();
-    let agg = RemoteFile::open(storage.clone(), &bucket, &agg_key)
-        .await
-        .map_err(|e| {
-            FnError::from(e).context(format_args!(
-                "run {run} has no aggregation tree ({agg_key}): has it finished?"
-            ))
-        })?;
-    let agg = tokio::task::spawn_blocking(move || TreeFile::open(agg, agg_key))
-        .await
-        .map_err(join_error)??;
-    let agg = std::sync::Arc::new(agg);
-    let n = agg.count as usize;
-    let mut tried = None;
-    if let Some(h) = input.shard {
-        if h >= n as u64 {
-            return Err(FnError::invalid(format!(
-                "shard {h} is out of range: the round has {n} mini-tree{}",
-                if n == 1 { "" } else { "s" }
-            )));
-        }
-        if let Some(p) =
-            prove_in(storage, &bucket, &keys, &agg, h as usize, &input.username).await?
-        {
-            return verified(p);
-        }
-        // A wrong hint: ask the index.
-        tried = Some(h);
-    }
-    let partition = crate::index::partition_of(input.username.as_bytes(), index_bits);
-    let shards = crate::index::lookup(
-        storage,
-        &bucket,
-        &keys.user_index_partition(partition),
-        &input.username,
-    )
-    .await?;
-    for h in shards.into_iter().filter(|&h| Some(h) != tried) {
-        if h >= n as u64 {
-            return Err(FnError::internal(format!(
-                "{}: shard {h} is out of range ({n} mini-trees)",
-                keys.user_index()
-            )));
-        }
-        if let Some(p) =
-            prove_in(storage, &bucket, &keys, &agg, h as usize, &input.username).await?
-        {
-            return verified(p);
-        }
-    }
-    Err(summa_agg::Error::UnknownUser(input.username.clone()).into())
-}
-
-/// The round result at `key` (`P/result.json`, or a run's own); `missing` says
-/// why there is none.
-async fn read_result<S: StorageRead>(
-    storage: &S,
-    bucket: &str,
-    key: &str,
-    missing: impl FnOnce() -> String,
-) -> Result<summa_agg::json::RoundResult, FnError> {
-    let bytes = storage.get(bucket, key).await.map_err(|e| {
+    let bytes = storage.get(bucket, &key).await.map_err(|e| {
         if e.kind == StoreErrorKind::NotFound {
-            FnError::not_found(format!("{key}: {}", missing()))
+            FnError::not_found(format!("{key}: {missing}"))
         } else {
             e.into()
         }
     })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| FnError::internal(format!("{key}: not a round result: {e}")))
-}
+    let lookup = LookupFile::parse(&bytes, &key).map_err(|e| FnError::internal(e.message))?;
+    if input.run.as_ref().is_some_and(|r| *r != lookup.run) {
+        return Err(FnError::internal(format!(
+            "{key} is the lookup file of run {}",
+            lookup.run
+        )));
+    }
+    let keys = round.run(&lookup.run)?;
 
-/// The user's proof from mini-tree `h`, if the user is in it.
-async fn prove_in<S: StorageRead + Clone + 'static>(
-    storage: &S,
-    bucket: &str,
-    keys: &crate::model::RunKeys,
-    agg: &std::sync::Arc<TreeFile<RemoteFile<S>>>,
-    h: usize,
-    username: &str,
-) -> Result<Option<Proof>, FnError> {
-    let key = keys.mini_tree(h);
-    let mt = RemoteFile::open(storage.clone(), bucket, &key).await?;
-    let (agg, username) = (agg.clone(), username.to_string());
-    Ok(tokio::task::spawn_blocking(move || {
-        proof::generate_in(&agg, h, &TreeFile::open(mt, key)?, &username)
-    })
-    .await
-    .map_err(join_error)??)
-}
+    let partition = crate::index::partition_of(username.as_bytes(), lookup.user_index_bits);
+    let index_key = keys.user_index_partition(partition);
+    let found = crate::index::lookup(storage, bucket, &index_key, username).await?;
+    let (shard, entry) = match found[..] {
+        [] => return Err(summa_agg::Error::UnknownUser(username.into()).into()),
+        [one] => one,
+        _ => {
+            return Err(FnError::internal(format!(
+                "{index_key} gives {username:?} more than one place"
+            )))
+        }
+    };
+    if shard >= lookup.mini_trees {
+        return Err(FnError::internal(format!(
+            "{index_key}: shard {shard} is out of range ({} mini-trees)",
+            lookup.mini_trees
+        )));
+    }
 
-fn verified(p: Proof) -> Result<Proof, FnError> {
+    let paths_key = keys.aggregation_paths();
+    let mini_tree_key = keys.mini_tree(shard as usize);
+    let stride = lookup.paths_stride;
+    let (record, head) = futures::try_join!(
+        exact_range(
+            storage,
+            bucket,
+            &paths_key,
+            (record_offset(shard, stride), stride)
+        ),
+        async {
+            Ok(storage
+                .get_range(bucket, &mini_tree_key, 0, HEAD_READ)
+                .await?)
+        },
+    )?;
+    let (upper, params) = read_record(&record, shard, &paths_key)?;
+    let p = prove_in(
+        storage,
+        bucket,
+        &mini_tree_key,
+        head,
+        entry,
+        username,
+        &upper,
+        params,
+    )
+    .await?;
+    if p.root.hash != lookup.root {
+        return Err(FnError::internal(format!(
+            "{paths_key} gives another root than {key}"
+        )));
+    }
     proof::verify(&p, None)
         .map_err(|e| FnError::internal(format!("the generated proof does not verify: {e}")))?;
     Ok(p)
+}
+
+/// Entry `j`'s proof in the mini-tree at `key`, whose first bytes are `head`.
+#[allow(clippy::too_many_arguments)]
+async fn prove_in<S: StorageRead>(
+    storage: &S,
+    bucket: &str,
+    key: &str,
+    head: Vec<u8>,
+    j: u64,
+    username: &str,
+    upper: &AggregationPath,
+    params: summa_agg::Params,
+) -> Result<Proof, FnError> {
+    let size = declared_len(&head)
+        .ok_or_else(|| FnError::internal(format!("{key}: not a mini-tree file")))?;
+    let mut file = FetchedRanges::new(size);
+    file.add(0, head);
+    let ranges = file
+        .read_with(storage, bucket, key, 2, |f| {
+            TreeFile::open(f, key)?.path_ranges(j)
+        })
+        .await?;
+    let (block, top, offsets) = futures::try_join!(
+        exact_range(storage, bucket, key, ranges.block),
+        exact_range(storage, bucket, key, ranges.top),
+        exact_range(storage, bucket, key, ranges.offsets),
+    )?;
+    file.add(ranges.block.0, block);
+    file.add(ranges.top.0, top);
+    file.add(ranges.offsets.0, offsets);
+    let names = TreeFile::open(&file, key)?.names_range(j)?;
+    let names_bytes = exact_range(storage, bucket, key, names).await?;
+    file.add(names.0, names_bytes);
+    for (offset, bytes) in TreeFile::open(&file, key)?.derived_levels(j)? {
+        file.add(offset, bytes);
+    }
+    // Everything is here: a read outside it would be one more request.
+    file.read_with(storage, bucket, key, 2, |f| {
+        let mt = TreeFile::open(f, key)?;
+        if mt.params != params {
+            return Err(summa_agg::Error::Invalid(format!(
+                "{key}: its parameters are not the round's"
+            )));
+        }
+        proof::prove_with(&mt, j, username, upper)
+    })
+    .await
+}
+
+/// Bytes `range` (offset, length) of `key`, all of them.
+async fn exact_range<S: StorageRead>(
+    storage: &S,
+    bucket: &str,
+    key: &str,
+    (offset, len): (u64, u64),
+) -> Result<Vec<u8>, FnError> {
+    let bytes = storage.get_range(bucket, key, offset, len).await?;
+    if bytes.len() as u64 != len {
+        return Err(FnError::internal(format!(
+            "{key}: {} bytes at {offset}, {len} expected (is it truncated?)",
+            bytes.len()
+        )));
+    }
+    Ok(bytes)
 }

@@ -37,7 +37,7 @@ async fn run(
     task: &IndexPartition,
 ) -> Result<IndexOutput, FnError> {
     let (p, bits) = (task.partition, task.bits);
-    let parts: Vec<Vec<[u8; 16]>> = futures::stream::iter(0..task.shard_count)
+    let parts: Vec<crate::index::Keyed> = futures::stream::iter(0..task.shard_count)
         .map(|i| async move {
             let key = keys.mini_tree_names(i);
             crate::index::names::read_partition(storage, bucket, &key, bits, p)

@@ -1,24 +1,26 @@
-//! The run's username index, `P/runs/R/user-index/pNNNNN.bin`: which shard holds
-//! a user, found with three ranged reads whatever the number of shards or users.
-//! The index is cut into `2^bits` partitions by the keys' first bits (`plan`
-//! chooses `bits` from the round's size); each is built by its own invocation
-//! from every shard's names file ([`names`]), so that no invocation holds the
-//! round's users. A partition file:
+//! The run's username index, `P/runs/R/user-index/pNNNNN.bin`: which shard
+//! holds a user, and where in it, found with two ranged reads whatever the
+//! number of shards or users. The index is cut into `2^bits` partitions by the
+//! keys' first bits (`plan` chooses `bits` from the round's size); each is built
+//! by its own invocation from every shard's names file ([`names`]), so that no
+//! invocation holds the round's users. A user in two shards fails the round.
 //!
-//! A user's key is the first 16 bytes of SHA-256(username). The file (little
-//! endian):
+//! A user's key is the first 16 bytes of SHA-256(username). A partition file
+//! (little endian):
 //!
 //! | bytes | what |
 //! | --- | --- |
 //! | 0..8 | magic `SUMMA-IX` |
-//! | 8..12 | version, 1 |
-//! | 12..16 | `bits`: the buckets are the keys' first `bits` bits |
-//! | 16..24 | number of records `n` |
-//! | 24.. | `2^bits + 1` u64: bucket `b`'s records are `table[b]..table[b + 1]` |
-//! | then | `n` records of 20 bytes, sorted: key (16 bytes), shard (u32) |
+//! | 8..12 | version, 2 |
+//! | 12..16 | `bits`: the file is partition `partition` of `2^bits` |
+//! | 16..24 | `partition` |
+//! | 24..32 | number of records `n` |
+//! | 32.. | [`BUCKETS`] + 1 u64: bucket `b`'s records are `table[b]..table[b + 1]` |
+//! | then | `n` records of 24 bytes, sorted: key (16 bytes), shard (u32), the user's entry in the shard's mini-tree (u32) |
 //!
-//! `bits` is chosen so that a bucket holds about 64 records (1.3 KB). Lookup:
-//! the header, the bucket's two table entries, the bucket's records.
+//! A key's bucket is its [`BUCKET_BITS`] bits after the partition's. Lookup:
+//! the header with the whole table (16 KiB), then the bucket's records: about
+//! `n / 2048` of them (a partition holds about 64 MiB of CSV: some 20 KiB).
 
 pub mod names;
 
@@ -28,14 +30,17 @@ use crate::error::FnError;
 use crate::storage::StorageRead;
 
 const MAGIC: &[u8; 8] = b"SUMMA-IX";
-const VERSION: u32 = 1;
-const HEADER: u64 = 24;
-const RECORD: u64 = 20;
-/// Records per bucket aimed at.
-const PER_BUCKET: u64 = 64;
-const MAX_BITS: u32 = 24;
-/// Bytes of a key.
-const KEY: usize = 16;
+const VERSION: u32 = 2;
+const HEADER: u64 = 32;
+const RECORD: u64 = 24;
+/// A partition file's buckets are its keys' next `BUCKET_BITS` bits.
+pub const BUCKET_BITS: u32 = 11;
+/// The number of buckets of a partition file.
+pub const BUCKETS: u64 = 1 << BUCKET_BITS;
+/// The header and the bucket table: a lookup's first read.
+const HEAD: u64 = HEADER + 8 * (BUCKETS + 1);
+/// At most this many partitions (the names files' ranges).
+const MAX_BITS: u32 = names::NAME_BITS;
 
 /// A user's key in the index: the first 16 bytes of SHA-256(username).
 pub fn user_key(username: &[u8]) -> [u8; 16] {
@@ -57,78 +62,84 @@ fn bucket_of(key: &[u8; 16], bits: u32) -> u64 {
     u64::from_be_bytes(key[..8].try_into().expect("8 bytes")) >> (64 - bits)
 }
 
-/// Builds the index file from every shard's sorted keys (`names[i]` is shard
-/// `i`'s `.names` object: 16-byte keys back to back).
-pub fn build(names: &[Vec<u8>]) -> Result<Vec<u8>, FnError> {
-    let mut records: Vec<([u8; 16], u32)> = Vec::new();
-    for (i, n) in names.iter().enumerate() {
-        if n.len() % 16 != 0 {
-            return Err(FnError::internal(format!(
-                "the hashed usernames of shard {i} are {} bytes, not a multiple of 16",
-                n.len()
-            )));
-        }
-        let shard = u32::try_from(i).map_err(|_| FnError::internal("too many shards"))?;
-        records.extend(
-            n.chunks_exact(16)
-                .map(|c| (c.try_into().expect("16 bytes"), shard)),
-        );
-    }
-    Ok(encode(records))
+/// A shard's keys, each with the user's entry in its mini-tree.
+pub type Keyed = Vec<([u8; 16], u32)>;
+
+/// The index of one partition holding every key (`names[i]`: shard `i`'s keys
+/// and entries): a round's index in one file.
+pub fn build(names: &[Keyed]) -> Result<Vec<u8>, FnError> {
+    build_partition(names, 0, 0).map(|(file, _)| file)
 }
 
 /// Index partition `partition` of `2^bits` from each shard's keys of that
-/// partition (`parts[i]`: shard `i`'s): the file and its number of records.
+/// partition (`parts[i]`: shard `i`'s): the file and its number of records. A
+/// key in two shards (a username in both) is refused, naming them.
 pub fn build_partition(
-    parts: &[Vec<[u8; 16]>],
+    parts: &[Keyed],
     bits: u32,
     partition: u64,
 ) -> Result<(Vec<u8>, u64), FnError> {
-    let mut records: Vec<([u8; 16], u32)> = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    if bits > MAX_BITS || partition >> bits != 0 {
+        return Err(FnError::internal(format!(
+            "index partition {partition} of 2^{bits}: at most 2^{MAX_BITS} partitions"
+        )));
+    }
+    let mut records: Vec<([u8; 16], u32, u32)> =
+        Vec::with_capacity(parts.iter().map(Vec::len).sum());
     for (i, keys) in parts.iter().enumerate() {
         let shard = u32::try_from(i).map_err(|_| FnError::internal("too many shards"))?;
-        if let Some(k) = keys.iter().find(|k| bucket_of(k, bits) != partition) {
+        if let Some((k, _)) = keys.iter().find(|(k, _)| bucket_of(k, bits) != partition) {
             return Err(FnError::internal(format!(
                 "shard {i}: key {} is not in index partition {partition}",
                 hex::encode(k)
             )));
         }
-        records.extend(keys.iter().map(|k| (*k, shard)));
+        records.extend(keys.iter().map(|(k, e)| (*k, shard, *e)));
     }
-    let n = records.len() as u64;
-    Ok((encode(records), n))
-}
-
-/// The index file of `records` (any order; sorted here).
-fn encode(mut records: Vec<([u8; 16], u32)>) -> Vec<u8> {
     records.sort_unstable();
+    if let Some(w) = records.windows(2).find(|w| w[0].0 == w[1].0) {
+        let (a, b) = (w[0].1, w[1].1);
+        return Err(FnError::invalid(if a == b {
+            format!(
+                "shard {a} holds the hashed username {} twice",
+                hex::encode(w[0].0)
+            )
+        } else {
+            format!(
+                "a username is in shards {a} and {b} (hashed username {}): each user must be in one shard only",
+                hex::encode(w[0].0)
+            )
+        }));
+    }
     let n = records.len() as u64;
-    let mut bits = 0;
-    while bits < MAX_BITS && (n >> bits) > PER_BUCKET {
-        bits += 1;
+    let mut table = vec![0u64; BUCKETS as usize + 1];
+    for (k, _, _) in &records {
+        table[sub_bucket(k, bits) as usize + 1] += 1;
     }
-    let buckets = 1usize << bits;
-    let mut table = vec![0u64; buckets + 1];
-    for (k, _) in &records {
-        table[bucket_of(k, bits) as usize + 1] += 1;
-    }
-    for b in 0..buckets {
+    for b in 0..BUCKETS as usize {
         table[b + 1] += table[b];
     }
-    let mut out =
-        Vec::with_capacity(HEADER as usize + 8 * (buckets + 1) + RECORD as usize * records.len());
+    let mut out = Vec::with_capacity((HEAD + RECORD * n) as usize);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&bits.to_le_bytes());
+    out.extend_from_slice(&partition.to_le_bytes());
     out.extend_from_slice(&n.to_le_bytes());
     for t in &table {
         out.extend_from_slice(&t.to_le_bytes());
     }
-    for (k, s) in &records {
+    for (k, s, e) in &records {
         out.extend_from_slice(k);
         out.extend_from_slice(&s.to_le_bytes());
+        out.extend_from_slice(&e.to_le_bytes());
     }
-    out
+    Ok((out, n))
+}
+
+/// A key's bucket in a partition file of `2^bits` partitions: its
+/// [`BUCKET_BITS`] bits after the partition's.
+fn sub_bucket(key: &[u8; 16], bits: u32) -> u64 {
+    (u64::from_be_bytes(key[..8].try_into().expect("8 bytes")) << bits) >> (64 - BUCKET_BITS)
 }
 
 /// The number of records of the index partition file `key` (one ranged read of
@@ -139,53 +150,63 @@ pub async fn records_in(
     key: &str,
 ) -> Result<u64, FnError> {
     let header = storage.get_range(bucket, key, 0, HEADER).await?;
-    if header.len() != HEADER as usize || &header[..8] != MAGIC {
-        return Err(FnError::internal(format!(
-            "{key}: not a valid username index: bad header"
-        )));
-    }
-    Ok(u64::from_le_bytes(
-        header[16..24].try_into().expect("8 bytes"),
-    ))
+    Ok(Header::parse(&header, key)?.n)
 }
 
-/// The shards that hold `username` according to the index at `key` (ascending;
-/// usually one; empty if none), in three ranged reads.
+struct Header {
+    bits: u32,
+    partition: u64,
+    n: u64,
+}
+
+impl Header {
+    fn parse(h: &[u8], key: &str) -> Result<Header, FnError> {
+        let corrupt =
+            |what: &str| FnError::internal(format!("{key}: not a valid username index: {what}"));
+        if h.len() < HEADER as usize || &h[..8] != MAGIC {
+            return Err(corrupt("bad header"));
+        }
+        if h[8..12] != VERSION.to_le_bytes() {
+            return Err(corrupt("unknown version"));
+        }
+        let bits = u32::from_le_bytes(h[12..16].try_into().expect("4 bytes"));
+        let u64_at = |at: usize| u64::from_le_bytes(h[at..at + 8].try_into().expect("8 bytes"));
+        let (partition, n) = (u64_at(16), u64_at(24));
+        // So that no offset below overflows (found by the fuzzer, target `tree_file`).
+        if bits > MAX_BITS || partition >> bits != 0 || n > (u64::MAX - HEAD) / RECORD {
+            return Err(corrupt("implausible header"));
+        }
+        Ok(Header { bits, partition, n })
+    }
+}
+
+/// Where `username` is according to the index partition at `key`: each
+/// (shard, entry) that holds it (at most one in an index this crate built;
+/// empty if none), in two ranged reads.
 pub async fn lookup(
     storage: &impl StorageRead,
     bucket: &str,
     key: &str,
     username: &str,
-) -> Result<Vec<u64>, FnError> {
+) -> Result<Vec<(u64, u64)>, FnError> {
     let corrupt =
         |what: &str| FnError::internal(format!("{key}: not a valid username index: {what}"));
-    let header = storage.get_range(bucket, key, 0, HEADER).await?;
-    if header.len() != HEADER as usize || &header[..8] != MAGIC {
-        return Err(corrupt("bad header"));
-    }
-    let u32_at = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().expect("4 bytes"));
-    if u32_at(8) != VERSION {
-        return Err(corrupt("unknown version"));
-    }
-    let bits = u32_at(12);
-    if bits > MAX_BITS {
-        return Err(corrupt("too many buckets"));
-    }
-    let n = u64::from_le_bytes(header[16..24].try_into().expect("8 bytes"));
-    let records_at = HEADER + 8 * ((1u64 << bits) + 1);
-    // So that no offset below overflows (found by the fuzzer, target `tree_file`).
-    if n > (u64::MAX - records_at) / RECORD {
-        return Err(corrupt("implausible record count"));
-    }
-    let k = user_key(username.as_bytes());
-    let b = bucket_of(&k, bits);
-    let t = storage.get_range(bucket, key, HEADER + 8 * b, 16).await?;
-    if t.len() != 16 {
+    let head = storage.get_range(bucket, key, 0, HEAD).await?;
+    let h = Header::parse(&head, key)?;
+    if head.len() as u64 != HEAD {
         return Err(corrupt("truncated table"));
     }
-    let start = u64::from_le_bytes(t[..8].try_into().expect("8 bytes"));
-    let end = u64::from_le_bytes(t[8..].try_into().expect("8 bytes"));
-    if start > end || end > n {
+    let k = user_key(username.as_bytes());
+    if bucket_of(&k, h.bits) != h.partition {
+        return Err(corrupt("the user's partition is another"));
+    }
+    let b = sub_bucket(&k, h.bits) as usize;
+    let at = |i: usize| {
+        let o = HEADER as usize + 8 * i;
+        u64::from_le_bytes(head[o..o + 8].try_into().expect("8 bytes"))
+    };
+    let (start, end) = (at(b), at(b + 1));
+    if start > end || end > h.n {
         return Err(corrupt("bad bucket bounds"));
     }
     if start == end {
@@ -193,14 +214,15 @@ pub async fn lookup(
     }
     let len = (end - start) * RECORD;
     let recs = storage
-        .get_range(bucket, key, records_at + start * RECORD, len)
+        .get_range(bucket, key, HEAD + start * RECORD, len)
         .await?;
     if recs.len() as u64 != len {
         return Err(corrupt("truncated records"));
     }
+    let u32_at = |r: &[u8], o: usize| u32::from_le_bytes(r[o..o + 4].try_into().expect("4 bytes"));
     Ok(recs
         .chunks_exact(RECORD as usize)
         .filter(|r| r[..16] == k)
-        .map(|r| u32::from_le_bytes(r[16..20].try_into().expect("4 bytes")) as u64)
+        .map(|r| (u32_at(r, 16) as u64, u32_at(r, 20) as u64))
         .collect())
 }

@@ -7,17 +7,18 @@
 //! | bytes | what |
 //! | --- | --- |
 //! | 0..8 | magic `SUMMA-NM` |
-//! | 8..12 | version, 2 |
+//! | 8..12 | version, 3 |
 //! | 12..16 | `bits` = [`NAME_BITS`]: a key's range is its first `bits` bits |
 //! | 16.. | `2^bits + 1` u64: range `r`'s keys are `table[r]..table[r + 1]` |
-//! | then | the keys, 16 bytes each, sorted |
+//! | then | 20-byte records sorted by key: the key (16 bytes), the user's entry in the mini-tree (u32) |
 
-use super::{bucket_of, KEY};
+use super::{bucket_of, Keyed};
 use crate::error::FnError;
 use crate::storage::StorageRead;
 
 const MAGIC: &[u8; 8] = b"SUMMA-NM";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
+const RECORD: usize = 20;
 const HEADER: u64 = 16;
 /// A names file's ranges are its keys' first `NAME_BITS` bits: an index of up to
 /// `2^NAME_BITS` partitions reads one contiguous slice of every shard.
@@ -26,25 +27,26 @@ pub const NAME_BITS: u32 = 10;
 pub const NAME_PARTITIONS: u64 = 1 << NAME_BITS;
 const TABLE: u64 = 8 * (NAME_PARTITIONS + 1);
 
-/// The names file of `keys` (any order; sorted here).
-pub fn encode(mut keys: Vec<[u8; 16]>) -> Vec<u8> {
+/// The names file of `keys`, each with the user's entry (any order; sorted here).
+pub fn encode(mut keys: Keyed) -> Vec<u8> {
     keys.sort_unstable();
     let mut table = vec![0u64; NAME_PARTITIONS as usize + 1];
-    for k in &keys {
+    for (k, _) in &keys {
         table[bucket_of(k, NAME_BITS) as usize + 1] += 1;
     }
     for r in 0..NAME_PARTITIONS as usize {
         table[r + 1] += table[r];
     }
-    let mut out = Vec::with_capacity((HEADER + TABLE) as usize + keys.len() * KEY);
+    let mut out = Vec::with_capacity((HEADER + TABLE) as usize + keys.len() * RECORD);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&NAME_BITS.to_le_bytes());
     for t in &table {
         out.extend_from_slice(&t.to_le_bytes());
     }
-    for k in &keys {
+    for (k, e) in &keys {
         out.extend_from_slice(k);
+        out.extend_from_slice(&e.to_le_bytes());
     }
     out
 }
@@ -73,7 +75,7 @@ pub async fn read_partition(
     key: &str,
     bits: u32,
     partition: u64,
-) -> Result<Vec<[u8; 16]>, FnError> {
+) -> Result<Keyed, FnError> {
     let corrupt = |what: String| FnError::internal(format!("{key}: not a names file: {what}"));
     if bits > NAME_BITS || partition >> bits != 0 {
         return Err(FnError::internal(format!(
@@ -96,24 +98,29 @@ pub async fn read_partition(
         u64::from_le_bytes(head[o..o + 8].try_into().expect("8 bytes"))
     };
     let (start, end) = (at(first), at(last));
-    if start > end || end > u64::MAX / KEY as u64 - HEADER - TABLE {
+    if start > end || end > u64::MAX / RECORD as u64 - HEADER - TABLE {
         return Err(corrupt(format!("key range {start}..{end}")));
     }
     if start == end {
         return Ok(Vec::new());
     }
-    let len = (end - start) * KEY as u64;
+    let len = (end - start) * RECORD as u64;
     let bytes = storage
-        .get_range(bucket, key, HEADER + TABLE + start * KEY as u64, len)
+        .get_range(bucket, key, HEADER + TABLE + start * RECORD as u64, len)
         .await?;
     if bytes.len() as u64 != len {
         return Err(corrupt("truncated keys".into()));
     }
-    let keys: Vec<[u8; 16]> = bytes
-        .chunks_exact(KEY)
-        .map(|c| c.try_into().expect("16 bytes"))
+    let keys: Keyed = bytes
+        .chunks_exact(RECORD)
+        .map(|c| {
+            (
+                c[..16].try_into().expect("16 bytes"),
+                u32::from_le_bytes(c[16..].try_into().expect("4 bytes")),
+            )
+        })
         .collect();
-    if keys.iter().any(|k| bucket_of(k, bits) != partition) {
+    if keys.iter().any(|(k, _)| bucket_of(k, bits) != partition) {
         return Err(corrupt(format!("a key outside partition {partition}")));
     }
     Ok(keys)
@@ -127,8 +134,8 @@ mod tests {
 
     #[tokio::test]
     async fn each_partition_reads_its_keys_and_only_them() {
-        let keys: Vec<[u8; 16]> = (0..5000u32)
-            .map(|i| user_key(format!("user{i}").as_bytes()))
+        let keys: Keyed = (0..5000u32)
+            .map(|i| (user_key(format!("user{i}").as_bytes()), i))
             .collect();
         let file = encode(keys.clone());
         let s = MemoryStorage::default();
@@ -145,7 +152,7 @@ mod tests {
             let mut all = Vec::new();
             for p in 0..1u64 << bits {
                 let part = read_partition(&s, "b", "n", bits, p).await.unwrap();
-                assert!(part.iter().all(|k| bucket_of(k, bits) == p));
+                assert!(part.iter().all(|(k, _)| bucket_of(k, bits) == p));
                 all.extend(part);
             }
             let mut want = keys.clone();

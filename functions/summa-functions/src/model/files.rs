@@ -1,5 +1,6 @@
 //! The round's files: the custodian's manifest (`P/round.json`), a run's plan
-//! (`plan.json`), a mini-tree's summary (`NNNNNN.json`) and the error records
+//! (`plan.json`), a mini-tree's summary (`NNNNNN.json`), a completed run's
+//! [`LookupFile`] (`lookup.json`) and the error records
 //! (`error.json`, `NNNNNN.error.json`). Types and their parsing only; reading
 //! and writing them is the handlers' (`handlers/artifacts.rs`).
 
@@ -264,5 +265,30 @@ mod fuzz_found {
             Manifest::parse(b"{}", "P/round.json").unwrap().params(),
             Params::default()
         );
+    }
+}
+
+/// A completed run's `lookup.json` (and the published run's, `P/lookup.json`):
+/// what a proof needs to find a user, in a file whose size does not grow with
+/// the round. Written by the aggregator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupFile {
+    /// The run.
+    pub run: String,
+    /// The round's root hash (`0x` + 64 hex digits), as `result.json` gives it.
+    pub root: String,
+    /// The number of mini-trees.
+    pub mini_trees: u64,
+    /// The username index has `2^user_index_bits` partitions.
+    pub user_index_bits: u32,
+    /// The size of a record of `aggregation-paths.bin`.
+    pub paths_stride: u64,
+}
+
+impl LookupFile {
+    /// Parses a lookup file read from `key`.
+    pub fn parse(bytes: &[u8], key: &str) -> Result<LookupFile, FnError> {
+        serde_json::from_slice(bytes).map_err(|e| bad_json(key, e))
     }
 }

@@ -63,6 +63,12 @@ impl RoundKeys {
         self.key(summa_agg::round::RESULT_FILE)
     }
 
+    /// `P/lookup.json`: the published run's [`crate::model::LookupFile`], what a
+    /// proof reads first (published after `P/result.json`, by the same rule).
+    pub fn lookup(&self) -> String {
+        self.key(LOOKUP_FILE)
+    }
+
     /// `P/error.json`: the latest failure (of a run, or of the trigger).
     pub fn error(&self) -> String {
         self.key(ERROR_FILE)
@@ -172,6 +178,17 @@ impl RunKeys {
         self.key(summa_agg::round::RESULT_FILE)
     }
 
+    /// `P/runs/R/lookup.json`: the run's [`crate::model::LookupFile`] (written once).
+    pub fn lookup(&self) -> String {
+        self.key(LOOKUP_FILE)
+    }
+
+    /// `P/runs/R/aggregation-paths.bin`: every mini-tree's path above it
+    /// (`summa_agg::proof::paths`).
+    pub fn aggregation_paths(&self) -> String {
+        self.key(AGGREGATION_PATHS_FILE)
+    }
+
     /// `P/runs/R/error.json`.
     pub fn error(&self) -> String {
         self.key(ERROR_FILE)
@@ -210,5 +227,9 @@ pub const PLAN_FILE: &str = "plan.json";
 pub const ITEMS_FILE: &str = "items.json";
 /// Suffix of a shard's error record under `P/mini-trees/`.
 pub const SHARD_ERROR_SUFFIX: &str = ".error.json";
+/// The lookup file's name (`P/lookup.json`, `P/runs/R/lookup.json`).
+pub const LOOKUP_FILE: &str = "lookup.json";
+/// The aggregation paths file's name.
+pub const AGGREGATION_PATHS_FILE: &str = "aggregation-paths.bin";
 /// The failure record's file name.
 pub const ERROR_FILE: &str = "error.json";

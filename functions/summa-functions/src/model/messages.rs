@@ -285,13 +285,12 @@ pub struct ProofInput {
     pub prefix: String,
     /// The user.
     pub username: String,
-    /// The run to prove against; default: the published one (`P/result.json`).
+    /// The run to prove against; default: the published one (`P/lookup.json`,
+    /// published with `P/result.json`). The run's username index says which
+    /// mini-tree holds the user (a `"shard"` field, which earlier versions took
+    /// as a hint, is ignored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
-    /// The index of the mini-tree (shard) that holds the user, if known: then
-    /// only that mini-tree is read (without it, the run's username index finds it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard: Option<u64>,
 }
 
 /// One round started (or found already started) by `trigger`.

@@ -138,7 +138,8 @@ async fn a_redriven_round_equals_an_uninterrupted_one_and_rebuilds_no_shard() {
     assert_eq!(published(&round).await, redriven);
     // Every shard's artifacts were written exactly once in this run; the
     // redrive wrote only the failed shards' (3 objects each) and the
-    // aggregator's (tree, index, result, P/result.json).
+    // aggregator's (tree, paths, index, result, lookup, P/result.json,
+    // P/lookup.json).
     for i in 0..4 {
         for ext in ["mst", "names", "json"] {
             assert_eq!(
@@ -148,7 +149,7 @@ async fn a_redriven_round_equals_an_uninterrupted_one_and_rebuilds_no_shard() {
             );
         }
     }
-    assert_eq!(s.put_count() - before, 2 * 3 + 4);
+    assert_eq!(s.put_count() - before, 2 * 3 + 7);
     // The shards' error records and the run's error.json are gone: the run
     // succeeded.
     for i in 0..4 {

@@ -18,7 +18,6 @@ use summa_agg::{Layout, Params};
 use crate::executions::{Executions, StartOutcome};
 use crate::handlers;
 use crate::model::*;
-use crate::remote::{RemoteFile, BLOCK_SIZE};
 use crate::{FnError, LocalStorage, Storage, StorageRead};
 
 const BUCKET: &str = "summa-rounds";

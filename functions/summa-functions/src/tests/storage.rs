@@ -44,31 +44,23 @@ async fn steps_read_only_what_they_need() {
             .collect()
     };
 
-    // A proof with the right hint: the published result (which run), the
-    // aggregation tree and that mini-tree only.
+    // A proof: the published lookup file, the user's index partition, the
+    // mini-tree's aggregation path and that mini-tree only.
     let text = String::from_utf8(unequal_shards()[2].1.clone()).unwrap();
     let user = text.lines().nth(3).unwrap().split(',').next().unwrap();
-    let input = |shard| ProofInput {
+    let input = ProofInput {
         bucket: BUCKET.into(),
         prefix: PREFIX.into(),
         username: user.into(),
         run: None,
-        shard,
     };
-    let p = handlers::proof(&storage, input(Some(2))).await.unwrap();
+    let p = handlers::proof(&storage, input).await.unwrap();
     assert_eq!(p.mini_tree, 2);
     assert_eq!(
         keys_read(&storage),
-        set(&["/result.json", "aggregation.mst", "mini-trees/000002.mst"])
-    );
-    // Without a hint: the username index names the mini-tree.
-    storage.reset();
-    handlers::proof(&storage, input(None)).await.unwrap();
-    assert_eq!(
-        keys_read(&storage),
         set(&[
-            "/result.json",
-            "aggregation.mst",
+            "/lookup.json",
+            "aggregation-paths.bin",
             "user-index/p00000.bin",
             "mini-trees/000002.mst"
         ])
@@ -93,6 +85,8 @@ async fn steps_read_only_what_they_need() {
         "plan.json".to_string(),
         "result.json".to_string(),
         "/result.json".to_string(),
+        "lookup.json".to_string(),
+        "/lookup.json".to_string(),
     ];
     // The summaries and the username index's partition headers (the names
     // are the index partitions' to read).
