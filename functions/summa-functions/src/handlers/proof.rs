@@ -5,13 +5,15 @@
 //! 1. the run's lookup file (`P/lookup.json`, the published run's, or
 //!    `P/runs/R/lookup.json`): which run, its username index's partitions, the
 //!    size of an aggregation path record;
-//! 2. the head (header and bucket table) of the user's index partition, then 3.
-//!    the user's bucket: which mini-tree, and which entry of it;
+//! 2. the head (header and bucket table) of the user's index partition;
+//! 3. the user's bucket: which mini-tree, and which entry of it;
 //! 4. that mini-tree's record of `aggregation-paths.bin` (its path above the
-//!    mini-tree) and, at the same time, 5. the mini-tree file's header;
-//! 6-8. the entry's subtree of leaves, the mini-tree's top levels and the
-//!    username offsets of the entry and its sibling, at the same time; 9. their
-//!    usernames (`summa_agg::format::PathRanges`).
+//!    mini-tree) and, at the same time,
+//! 5. the mini-tree file's header;
+//! 6. the entry's subtree of leaves,
+//! 7. the mini-tree's top levels and
+//! 8. the username offsets of the entry and its sibling, at the same time;
+//! 9. their usernames (`summa_agg::format::PathRanges`).
 //!
 //! The proof is verified before it is returned; an unknown user is `NotFound`.
 

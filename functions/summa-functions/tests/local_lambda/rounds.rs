@@ -23,6 +23,8 @@ pub async fn equal_shards(env: &Env) {
         result["artifacts"],
         json!({
             "aggregation": "rounds/equal/runs/run-1/aggregation.mst",
+            "aggregation_paths": "rounds/equal/runs/run-1/aggregation-paths.bin",
+            "lookup": "rounds/equal/runs/run-1/lookup.json",
             "mini_trees": "rounds/equal/runs/run-1/mini-trees/",
             "plan": "rounds/equal/runs/run-1/plan.json",
             "result": "rounds/equal/runs/run-1/result.json",
@@ -196,15 +198,14 @@ pub async fn reinvoked_and_interleaved(env: &Env) {
         json!({ "layout": "agg2023" }).to_string(),
     )
     .await;
-    // Shard 0 replaced by other users (re-uploading the same bytes would keep
-    // S3's ETag, and the same content is no change).
-    env.put(
-        "rounds/two/shards/entry_16_1.csv",
-        fixture("entry_16_4.csv"),
-    )
-    .await;
+    // Shard 0 replaced by other users: shard 0's usernames with a "z" before
+    // each (re-uploading the same bytes would keep S3's ETag, and the same
+    // content is no change; a username may be in one shard only).
+    let other_users = renamed_users(&shards[0].1, "z");
+    env.put("rounds/two/shards/entry_16_1.csv", other_users.clone())
+        .await;
     let mut shards_b = shards.clone();
-    shards_b[0].1 = fixture("entry_16_4.csv");
+    shards_b[0].1 = other_users;
     std::thread::sleep(Duration::from_millis(5));
     env.invoke("plan", &b).ok("plan B");
     for i in 0..4 {
@@ -236,4 +237,17 @@ pub async fn reinvoked_and_interleaved(env: &Env) {
         serde_json::from_slice(&env.get("rounds/two/result.json").await.unwrap()).unwrap();
     assert_eq!(published, result_b);
     assert!(env.get("rounds/two/runs/run-a/result.json").await.is_none());
+}
+
+/// `csv` with `prefix` before each username (the header line kept).
+fn renamed_users(csv: &[u8], prefix: &str) -> Vec<u8> {
+    let text = std::str::from_utf8(csv).unwrap();
+    let mut lines = text.lines();
+    let mut out = format!("{}\n", lines.next().unwrap());
+    for line in lines.filter(|l| !l.is_empty()) {
+        out.push_str(prefix);
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.into_bytes()
 }
