@@ -36,12 +36,14 @@ unit:
 infra:
 	bash infra/check.sh
 
-# The real functions behind cargo lambda, the real definition in
-# aws-local-stepfunctions, S3 and Step Functions from moto_server.
-e2e:
-	bash infra/local/test-e2e.sh
+# The one end-to-end harness (functions/summa-functions/tests/local_lambda/): the real
+# functions behind cargo lambda, S3 and Step Functions from moto_server, whole rounds
+# through infra/local/run-round.sh and the real definition in aws-local-stepfunctions.
+# `make unit` (cargo test --workspace) runs it too, so `make test` does not repeat it.
+e2e: tools
+	$(CARGO) test -p summa-functions --test local_lambda
 
-test: tools lint unit scale-probe-smoke infra e2e verifier verifier-test fuzz-smoke arm64 arm64-test sam-build
+test: tools lint unit scale-probe-smoke infra verifier verifier-test fuzz-smoke arm64 arm64-test sam-build
 
 # Coverage-guided fuzzing (fuzz/, cargo-fuzz + libFuzzer on the nightly toolchain) of
 # every reader of untrusted bytes: each target for FUZZ_SECONDS (default 60), then

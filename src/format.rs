@@ -177,10 +177,10 @@ fn write_levels<W: Write>(w: &mut W, levels: &[Level]) -> io::Result<()> {
 
 /// A node as a file holds it: its hash, then its balances of `n_bytes` bytes.
 pub(crate) fn node_bytes(node: &Node, n_bytes: u8) -> Vec<u8> {
-    let nb = n_bytes as usize;
-    let mut out = vec![0u8; 32 + nb * node.balances.len()];
+    let width = n_bytes as usize;
+    let mut out = vec![0u8; 32 + width * node.balances.len()];
     out[..32].copy_from_slice(node.hash.to_repr().as_ref());
-    for (b, chunk) in node.balances.iter().zip(out[32..].chunks_mut(nb)) {
+    for (b, chunk) in node.balances.iter().zip(out[32..].chunks_mut(width)) {
         write_balance(b, chunk);
     }
     out

@@ -10,7 +10,7 @@
 #   1. Starts moto_server and cargo lambda watch with the five functions on free
 #      127.0.0.1 ports (tools installed and binaries built if needed), unless
 #      SUMMA_LOCAL_MOTO_URL and SUMMA_LOCAL_LAMBDA_PORT name a running stack
-#      (infra/local/lib.sh's summa_stack_start, as test-e2e.sh does, or moto_server
+#      (the end-to-end test's own stack, functions/summa-functions/tests/local_lambda/, or moto_server
 #      + infra/local/run-functions.sh by hand); then it only uses them.
 #   2. Creates bucket B (default summa-rounds) and the state machine summa-round in
 #      moto (if missing), empties P/ (default rounds/<UTC time>-<random>), uploads

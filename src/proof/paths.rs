@@ -137,9 +137,9 @@ pub fn read_record(bytes: &[u8], i: u64, path: &str) -> Result<(AggregationPath,
     }
     let hash = fr_from_le_bytes(take(32)?.try_into().expect("32 bytes"))
         .ok_or_else(|| bad("non-canonical root hash"))?;
-    let nb = params.n_bytes as usize;
-    let balances = take(n_currencies * nb)?
-        .chunks(nb)
+    let width = params.n_bytes as usize;
+    let balances = take(n_currencies * width)?
+        .chunks(width)
         .map(read_balance)
         .collect();
     Ok((

@@ -8,6 +8,7 @@
 
 mod reuse;
 mod steps;
+pub mod unique;
 
 use reuse::Previous;
 pub use reuse::{check_reused, Recorded};
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::format::{write_aggregation, write_mini_tree};
+use crate::format::{write_aggregation, write_mini_tree, TreeFile};
 use crate::host::BuildRecord;
 use crate::json::{local_etag, BuildSummary, InputRecord, RoundResult};
 use crate::shard::{check_header, read_header};
@@ -103,6 +104,8 @@ struct LocalShard {
     build: Option<BuildRecord>,
     /// Why a shard whose bytes the previous round had was rebuilt.
     rebuilt_because: Option<String>,
+    /// Its users' keys, sorted ([`unique::sorted_keys`]).
+    keys: Vec<[u8; 16]>,
 }
 
 /// The input record of local shard `i`: its path, size, SHA-256 (and the ETag
@@ -210,6 +213,11 @@ pub fn run_local_with(
                 if let Some(&j) = prev.by_sha.get(&hex::encode(sha)) {
                     match prev.mini_tree(j, &name(p), params, &currencies) {
                         Ok((bytes, s)) => {
+                            let file = TreeFile::open(&bytes[..], name(p))?;
+                            let names = (0..file.count)
+                                .map(|e| file.username(e))
+                                .collect::<Result<Vec<_>>>()?;
+                            let keys = unique::sorted_keys(names.iter());
                             // A hard link where the file system allows it (every
                             // write here replaces a file by renaming a new one over
                             // it, so two rounds never change each other's files),
@@ -231,6 +239,7 @@ pub fn run_local_with(
                                 input,
                                 build: None,
                                 rebuilt_because: None,
+                                keys,
                             });
                         }
                         Err(e) => why = Some(e),
@@ -246,6 +255,7 @@ pub fn run_local_with(
                 Some(&currencies),
             )?;
             let record = BuildRecord::here(built_at.elapsed());
+            let keys = unique::sorted_keys((0..tree.offsets.len() - 1).map(|e| tree.username(e)));
             let (size, sha) = digest.finish();
             let mut tree_sha = [0u8; 32];
             write_atomically(&out.join(mini_tree_path(i)), |w| {
@@ -262,19 +272,23 @@ pub fn run_local_with(
                 input,
                 build: Some(record),
                 rebuilt_because: why,
+                keys,
             })
         })
         .collect();
     let mut summaries = Vec::with_capacity(inputs.len());
     let mut records = Vec::with_capacity(inputs.len());
     let mut builds = Vec::new();
+    let mut keys = Vec::with_capacity(inputs.len());
     for (i, b) in built.into_iter().enumerate() {
         let LocalShard {
             summary: s,
             input,
             build,
             rebuilt_because: why,
+            keys: k,
         } = b?;
+        keys.push(k);
         match build {
             None => reuse.reused.push(i),
             Some(record) => {
@@ -285,6 +299,16 @@ pub fn run_local_with(
         summaries.push(s);
         records.push(input);
     }
+    if let Some((key, a, b)) = unique::shared_key(&keys) {
+        return Err(in_two_shards(
+            &inputs[a],
+            &inputs[b],
+            key,
+            params,
+            &currencies,
+        ));
+    }
+    drop(keys);
     let mini_trees = t.elapsed();
 
     let t = Instant::now();
@@ -315,4 +339,41 @@ pub fn run_local_with(
         },
         reuse,
     ))
+}
+
+/// The error for a user (by key) in the shards `a` and `b`: the username and its
+/// line in each (the shards are read again, on this error only).
+fn in_two_shards(
+    a: &Path,
+    b: &Path,
+    key: [u8; 16],
+    params: &Params,
+    currencies: &[crate::shard::Currency],
+) -> Error {
+    let find = |p: &Path| -> Result<(String, u64)> {
+        let file = p.display().to_string();
+        let f = File::open(p).map_err(|e| Error::io(file.clone(), e))?;
+        let entries =
+            crate::shard::read_entries(BufReader::new(f), &file, params, Some(currencies))?;
+        (0..entries.len())
+            .find(|&e| unique::user_key(entries.name(e)) == key)
+            .map(|e| {
+                (
+                    String::from_utf8_lossy(entries.name(e)).into_owned(),
+                    entries.lines[e],
+                )
+            })
+            .ok_or_else(|| Error::Invalid(format!("{file}: changed during the round")))
+    };
+    match (find(a), find(b)) {
+        (Ok((user, line_a)), Ok((_, line_b))) => Error::Row {
+            file: b.display().to_string(),
+            line: line_b,
+            problem: format!(
+                "username {user:?} is also in {} (line {line_a}): each user must be in one shard only",
+                a.display()
+            ),
+        },
+        (Err(e), _) | (_, Err(e)) => e,
+    }
 }

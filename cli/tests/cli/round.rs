@@ -179,6 +179,19 @@ fn bad_input_is_reported_with_file_line_and_problem() {
         &[("a.csv", row("alice,3,4").as_bytes())],
         &["a.csv:3: duplicate username \"alice\" (first at line 2)"],
     );
+    // A user in two shards: the second shard's line, and the first's
+    // (as the serverless round's index step refuses it, naming both shards).
+    let b = format!("{H}carol,5,6\nbob,1,1\ndave,7,8\n");
+    expect_failure(
+        &[
+            ("a.csv", row("bob,3,4").as_bytes()),
+            ("b.csv", b.as_bytes()),
+        ],
+        &[
+            "b.csv:3: username \"bob\" is also in ",
+            "a.csv (line 3): each user must be in one shard only",
+        ],
+    );
     expect_failure(
         &[("a.csv", b"name,balance_ETH_ETH\nbob,1\n")],
         &["a.csv:1: invalid header"],

@@ -24,8 +24,6 @@
 
 pub mod names;
 
-use sha2::{Digest, Sha256};
-
 use crate::error::FnError;
 use crate::storage::StorageRead;
 
@@ -42,13 +40,9 @@ const HEAD: u64 = HEADER + 8 * (BUCKETS + 1);
 /// At most this many partitions (the names files' ranges).
 const MAX_BITS: u32 = names::NAME_BITS;
 
-/// A user's key in the index: the first 16 bytes of SHA-256(username).
-pub fn user_key(username: &[u8]) -> [u8; 16] {
-    let d = Sha256::digest(username);
-    let mut k = [0u8; 16];
-    k.copy_from_slice(&d[..16]);
-    k
-}
+/// A user's key in the index: the first 16 bytes of SHA-256(username), the key
+/// by which the local round refuses a user in two shards too.
+pub use summa_agg::round::unique::user_key;
 
 /// The partition (of `2^bits`) of `username`'s key.
 pub fn partition_of(username: &[u8], bits: u32) -> u64 {

@@ -8,13 +8,18 @@
 //! Everything it starts is stopped at the end, also on failure.
 //!
 //! The test starts the stack once (`stack.rs`) and runs the phases in order, one
-//! file each: `rounds.rs`, `failures.rs`, `proofs.rs`, `trigger.rs`, `adapter.rs`.
+//! file each: `rounds.rs`, `failures.rs`, `proofs.rs`, `trigger.rs`, `adapter.rs`
+//! (each function invoked by the test), then `state_machine.rs` (whole rounds
+//! through `infra/local/run-round.sh`: the trigger, moto's Step Functions and the
+//! real state machine in aws-local-stepfunctions). This is the project's one
+//! end-to-end harness of the local serverless run.
 
 mod adapter;
 mod failures;
 mod proofs;
 mod rounds;
 mod stack;
+mod state_machine;
 mod trigger;
 
 use std::time::Instant;
@@ -39,5 +44,6 @@ async fn round_on_moto_and_cargo_lambda() {
     proofs::proofs(&env).await;
     trigger::trigger(&env).await;
     adapter::s3_adapter(&env).await;
+    state_machine::state_machine(&env).await;
     eprintln!("local_lambda: all checks passed in {:?}", t0.elapsed());
 }
