@@ -1,7 +1,10 @@
 //! A storage over another that counts what is asked of it: requests, bytes read
-//! and written, and the keys read in order (`summa-agg step --stats` and the
-//! scale probe; the handlers' tests check what each step reads with it).
+//! and written, the reads (key and range) and the keys written, in order
+//! (`summa-agg step --stats` and the scale probe; the handlers' tests check what
+//! each step reads and writes with it, and make chosen streams fail or hang with
+//! [`Counting::on_open`]).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
@@ -11,7 +14,9 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use tokio::io::{AsyncRead, ReadBuf};
 
-use super::{ObjectInfo, ObjectReader, PutCondition, Storage, StorageRead, StoreError};
+use super::{
+    ObjectInfo, ObjectReader, PutCondition, Storage, StorageRead, StoreError, StoreErrorKind,
+};
 
 /// `inner`, counting each request and its bytes. Clones share the counts.
 #[derive(Clone)]
@@ -25,7 +30,41 @@ struct Counts {
     requests: AtomicU64,
     read: AtomicU64,
     written: AtomicU64,
-    keys: Mutex<Vec<String>>,
+    reads: Mutex<Vec<ReadRequest>>,
+    puts: Mutex<Vec<String>>,
+    on_open: Mutex<HashMap<String, OnOpen>>,
+}
+
+/// One read asked of a [`Counting`] storage: the object and the range asked
+/// (`len` 0 for a head, `u64::MAX` for the whole object or a stream).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadRequest {
+    /// The object's key.
+    pub key: String,
+    /// The first byte asked.
+    pub offset: u64,
+    /// How many bytes were asked.
+    pub len: u64,
+}
+
+impl ReadRequest {
+    fn of(key: &str, offset: u64, len: u64) -> Option<ReadRequest> {
+        Some(ReadRequest {
+            key: key.to_string(),
+            offset,
+            len,
+        })
+    }
+}
+
+/// What opening a stream of a chosen key does instead of opening it (tests of
+/// failure handling).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnOpen {
+    /// Fails as a throttled S3 request that exhausted its retries.
+    Throttled,
+    /// Never answers, as a stream whose Lambda times out.
+    Hang,
 }
 
 /// What a [`Counting`] storage was asked.
@@ -57,10 +96,33 @@ impl<S> Counting<S> {
         }
     }
 
+    /// The reads asked (of objects or their heads), in order, repeats
+    /// included; listings are not in it.
+    pub fn reads(&self) -> Vec<ReadRequest> {
+        self.counts.reads.lock().expect("not poisoned").clone()
+    }
+
     /// The keys of the objects read (or their heads), in the order asked,
     /// repeats included; listings are not in it.
     pub fn keys_read(&self) -> Vec<String> {
-        self.counts.keys.lock().expect("not poisoned").clone()
+        self.reads().into_iter().map(|r| r.key).collect()
+    }
+
+    /// The keys written by `put` and `put_if`, in order, repeats included.
+    pub fn keys_put(&self) -> Vec<String> {
+        self.counts.puts.lock().expect("not poisoned").clone()
+    }
+
+    /// From now on, opening a stream of `key` does `what` instead (until
+    /// [`Counting::clear_on_open`]).
+    pub fn on_open(&self, key: &str, what: OnOpen) {
+        let mut on_open = self.counts.on_open.lock().expect("not poisoned");
+        on_open.insert(key.to_string(), what);
+    }
+
+    /// Streams open normally again.
+    pub fn clear_on_open(&self) {
+        self.counts.on_open.lock().expect("not poisoned").clear();
     }
 
     /// Starts the counts again from zero.
@@ -68,20 +130,42 @@ impl<S> Counting<S> {
         self.counts.requests.store(0, Relaxed);
         self.counts.read.store(0, Relaxed);
         self.counts.written.store(0, Relaxed);
-        self.counts.keys.lock().expect("not poisoned").clear();
+        self.counts.reads.lock().expect("not poisoned").clear();
+        self.counts.puts.lock().expect("not poisoned").clear();
     }
 
-    fn count<T>(&self, key: Option<&str>, r: &Result<T, StoreError>, read: impl Fn(&T) -> u64) {
+    fn count<T>(
+        &self,
+        asked: Option<ReadRequest>,
+        r: &Result<T, StoreError>,
+        read: impl Fn(&T) -> u64,
+    ) {
         self.counts.requests.fetch_add(1, Relaxed);
-        if let Some(key) = key {
-            self.counts
-                .keys
-                .lock()
-                .expect("not poisoned")
-                .push(key.to_string());
+        if let Some(asked) = asked {
+            self.counts.reads.lock().expect("not poisoned").push(asked);
         }
         if let Ok(v) = r {
             self.counts.read.fetch_add(read(v), Relaxed);
+        }
+    }
+
+    /// What [`Counting::on_open`] asked for `key`: an error, never, or go on.
+    async fn opening(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        let what = self
+            .counts
+            .on_open
+            .lock()
+            .expect("not poisoned")
+            .get(key)
+            .copied();
+        match what {
+            None => Ok(()),
+            Some(OnOpen::Throttled) => Err(StoreError::new(
+                StoreErrorKind::Throttled,
+                format!("s3://{bucket}/{key}"),
+                "SlowDown: please reduce your request rate",
+            )),
+            Some(OnOpen::Hang) => std::future::pending().await,
         }
     }
 
@@ -93,9 +177,13 @@ impl<S> Counting<S> {
         })
     }
 
-    fn wrote(&self, bytes: usize) {
+    fn wrote(&self, put: Option<&str>, bytes: usize) {
         self.counts.requests.fetch_add(1, Relaxed);
         self.counts.written.fetch_add(bytes as u64, Relaxed);
+        if let Some(key) = put {
+            let mut puts = self.counts.puts.lock().expect("not poisoned");
+            puts.push(key.to_string());
+        }
     }
 }
 
@@ -124,7 +212,7 @@ impl AsyncRead for CountedReader {
 impl<S: StorageRead> StorageRead for Counting<S> {
     async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StoreError> {
         let r = self.inner.get(bucket, key).await;
-        self.count(Some(key), &r, |v| v.len() as u64);
+        self.count(ReadRequest::of(key, 0, u64::MAX), &r, |v| v.len() as u64);
         r
     }
     async fn get_range(
@@ -135,12 +223,12 @@ impl<S: StorageRead> StorageRead for Counting<S> {
         len: u64,
     ) -> Result<Vec<u8>, StoreError> {
         let r = self.inner.get_range(bucket, key, offset, len).await;
-        self.count(Some(key), &r, |v| v.len() as u64);
+        self.count(ReadRequest::of(key, offset, len), &r, |v| v.len() as u64);
         r
     }
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
         let r = self.inner.head(bucket, key).await;
-        self.count(Some(key), &r, |_| 0);
+        self.count(ReadRequest::of(key, 0, 0), &r, |_| 0);
         r
     }
     async fn get_with_etag(
@@ -149,12 +237,15 @@ impl<S: StorageRead> StorageRead for Counting<S> {
         key: &str,
     ) -> Result<(Vec<u8>, String), StoreError> {
         let r = self.inner.get_with_etag(bucket, key).await;
-        self.count(Some(key), &r, |(v, _)| v.len() as u64);
+        self.count(ReadRequest::of(key, 0, u64::MAX), &r, |(v, _)| {
+            v.len() as u64
+        });
         r
     }
     async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
+        self.opening(bucket, key).await?;
         let r = self.inner.open(bucket, key).await;
-        self.count(Some(key), &r, |_| 0);
+        self.count(ReadRequest::of(key, 0, u64::MAX), &r, |_| 0);
         r.map(|body| self.counted(body))
     }
     async fn open_if_match(
@@ -163,8 +254,9 @@ impl<S: StorageRead> StorageRead for Counting<S> {
         key: &str,
         etag: &str,
     ) -> Result<ObjectReader, StoreError> {
+        self.opening(bucket, key).await?;
         let r = self.inner.open_if_match(bucket, key, etag).await;
-        self.count(Some(key), &r, |_| 0);
+        self.count(ReadRequest::of(key, 0, u64::MAX), &r, |_| 0);
         r.map(|body| self.counted(body))
     }
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
@@ -182,7 +274,7 @@ impl<S: Storage> Storage for Counting<S> {
         body: Bytes,
         content_type: &str,
     ) -> Result<(), StoreError> {
-        self.wrote(body.len());
+        self.wrote(Some(key), body.len());
         self.inner.put(bucket, key, body, content_type).await
     }
     async fn put_if(
@@ -193,17 +285,17 @@ impl<S: Storage> Storage for Counting<S> {
         content_type: &str,
         condition: PutCondition,
     ) -> Result<(), StoreError> {
-        self.wrote(body.len());
+        self.wrote(Some(key), body.len());
         self.inner
             .put_if(bucket, key, body, content_type, condition)
             .await
     }
     async fn copy(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
-        self.wrote(0);
+        self.wrote(None, 0);
         self.inner.copy(bucket, from, to).await
     }
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        self.wrote(0);
+        self.wrote(None, 0);
         self.inner.delete(bucket, key).await
     }
 }

@@ -76,13 +76,15 @@ async fn a_redriven_round_equals_an_uninterrupted_one_and_rebuilds_no_shard() {
     assert_eq!(uninterrupted.root.hash, ENTRY_64_V1_ROOT);
 
     // The run of the fixture's execution (r1-manual), through counting storage.
-    let s = Flaky::new(round.storage.clone());
+    let s = Recording::new(round.storage.clone());
     let plan = handlers::plan(&s, event("plan", "plan.json"))
         .await
         .unwrap();
     assert_eq!(plan.run, RUN);
     let shard_key = |i: usize| format!("{PREFIX}/shards/entry_16_{}.csv", i + 1);
-    s.fail.lock().unwrap().extend([shard_key(1), shard_key(3)]);
+    for i in [1, 3] {
+        s.on_open(&shard_key(i), OnOpen::Throttled);
+    }
     let mut failed = Vec::new();
     for i in 0..plan.shard_count {
         match handlers::mini_tree(&s, mini_tree_input(RUN, i)).await {
@@ -118,8 +120,8 @@ async fn a_redriven_round_equals_an_uninterrupted_one_and_rebuilds_no_shard() {
 
     // The throttling is over; the operator redrives. The Map re-runs its
     // failed child executions only, then Aggregate runs.
-    s.fail.lock().unwrap().clear();
-    let before = s.put_count();
+    s.clear_on_open();
+    let before = s.keys_put().len();
     for &i in &failed {
         handlers::mini_tree(&s, mini_tree_input(RUN, i))
             .await
@@ -143,13 +145,13 @@ async fn a_redriven_round_equals_an_uninterrupted_one_and_rebuilds_no_shard() {
     for i in 0..4 {
         for ext in ["mst", "names", "json"] {
             assert_eq!(
-                s.puts_of(&in_run(RUN, &format!("mini-trees/{i:06}.{ext}"))),
+                puts_of(&s, &in_run(RUN, &format!("mini-trees/{i:06}.{ext}"))),
                 1,
                 "shard {i} .{ext}"
             );
         }
     }
-    assert_eq!(s.put_count() - before, 2 * 3 + 7);
+    assert_eq!(s.keys_put().len() - before, 2 * 3 + 7);
     // The shards' error records and the run's error.json are gone: the run
     // succeeded.
     for i in 0..4 {
@@ -170,7 +172,7 @@ async fn a_redriven_round_equals_an_uninterrupted_one_and_rebuilds_no_shard() {
 
     // A child that is run again although it had succeeded (a Map run in full)
     // re-uses its artifacts: no write, the same output.
-    let before = s.put_count();
+    let before = s.keys_put().len();
     for i in 0..plan.shard_count {
         let out = handlers::mini_tree(&s, mini_tree_input(RUN, i))
             .await
@@ -181,7 +183,7 @@ async fn a_redriven_round_equals_an_uninterrupted_one_and_rebuilds_no_shard() {
         );
         assert_eq!(out.entries, 16);
     }
-    assert_eq!(s.put_count(), before, "a successful shard was rebuilt");
+    assert_eq!(s.keys_put().len(), before, "a successful shard was rebuilt");
 }
 
 /// The failure handler's input is the event EventBridge delivers; the step

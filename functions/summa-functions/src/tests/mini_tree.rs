@@ -75,14 +75,7 @@ async fn a_bad_shard_fails_naming_it_and_publishes_nothing() {
     )
     .unwrap();
     assert_eq!(shard_record, ErrorRecord::of(&e, Some(&run)));
-    let record = round
-        .record_failure(
-            "States.ExceedToleratedFailureThreshold",
-            "The specified tolerated failure threshold was exceeded",
-            Some("mini-tree"),
-            None,
-        )
-        .await;
+    let record = round.map_failed().await;
     assert_eq!(
         record, shard_record,
         "the shard's record names shard and cause"
@@ -149,14 +142,7 @@ async fn a_timed_out_shard_is_recorded_by_name() {
         "only the shard's record"
     );
     // Then the Map fails and RecordFailure reports that shard.
-    let record = round
-        .record_failure(
-            "States.ExceedToleratedFailureThreshold",
-            "The specified tolerated failure threshold was exceeded",
-            Some("mini-tree"),
-            None,
-        )
-        .await;
+    let record = round.map_failed().await;
     assert_eq!(record, shard);
 }
 
@@ -286,14 +272,7 @@ async fn a_shard_replaced_after_the_plan_fails_the_run_naming_it() {
         .await
         .is_none());
     // The failure recorder names it.
-    let record = round
-        .record_failure(
-            "States.ExceedToleratedFailureThreshold",
-            "The specified tolerated failure threshold was exceeded",
-            Some("mini-tree"),
-            None,
-        )
-        .await;
+    let record = round.map_failed().await;
     assert_eq!(record.shard, Some(1));
     assert_eq!(record.run.as_deref(), Some(run.as_str()));
     assert!(record.cause.contains("changed since the round was planned"));
@@ -314,7 +293,7 @@ async fn a_shard_replaced_after_the_plan_fails_the_run_naming_it() {
 async fn a_mini_tree_near_its_deadline_records_its_shard() {
     let round = Round::new();
     round.upload(&four_shards(), serde_json::json!({})).await;
-    let s = Flaky::new(round.storage.clone());
+    let s = Recording::new(round.storage.clone());
     handlers::plan(&s, event("plan", "plan.json"))
         .await
         .unwrap();
@@ -324,10 +303,7 @@ async fn a_mini_tree_near_its_deadline_records_its_shard() {
             .unwrap();
     }
     // Shard 2's read never ends: Lambda would kill it at the deadline.
-    s.hang
-        .lock()
-        .unwrap()
-        .insert(format!("{PREFIX}/shards/entry_16_3.csv"));
+    s.on_open(&format!("{PREFIX}/shards/entry_16_3.csv"), OnOpen::Hang);
     let work = handlers::mini_tree::mini_tree_with_deadline(
         &s,
         mini_tree_input(RUN, 2),
@@ -364,7 +340,7 @@ async fn a_mini_tree_near_its_deadline_records_its_shard() {
     assert_eq!(r, shard);
 
     // The retry (or a redrive) finishes in time: the record goes away.
-    s.hang.lock().unwrap().clear();
+    s.clear_on_open();
     handlers::mini_tree::mini_tree_with_deadline(
         &s,
         mini_tree_input(RUN, 2),

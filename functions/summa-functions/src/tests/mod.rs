@@ -18,6 +18,7 @@ use summa_agg::{Layout, Params};
 use crate::executions::{Executions, StartOutcome};
 use crate::handlers;
 use crate::model::*;
+use crate::storage::{Counting, OnOpen};
 use crate::{FnError, LocalStorage, Storage, StorageRead};
 
 const BUCKET: &str = "summa-rounds";
@@ -193,6 +194,18 @@ impl Round {
         failure_of(&self.storage, input).await
     }
 
+    /// The record of the current run after its mini-tree Map failed (the
+    /// Map's own error names no shard).
+    async fn map_failed(&self) -> ErrorRecord {
+        self.record_failure(
+            "States.ExceedToleratedFailureThreshold",
+            "The specified tolerated failure threshold was exceeded",
+            Some("mini-tree"),
+            None,
+        )
+        .await
+    }
+
     /// A new run: plan, every mini-tree, aggregator (the round driver, one
     /// mini-tree at a time).
     async fn run(&self) -> Result<RoundResult, FnError> {
@@ -306,8 +319,9 @@ async fn round_with_four_shards_published(round: &Round) -> RoundResult {
     r
 }
 
-/// Storage that records the keys read (the shipped counting adapter).
-type Recording = crate::storage::Counting<LocalStorage>;
+/// Storage that records what is read and written, and fails or hangs chosen
+/// streams (the shipped counting adapter).
+type Recording = Counting<LocalStorage>;
 
 /// The set of keys `storage` read.
 fn keys_read(storage: &Recording) -> std::collections::BTreeSet<String> {
@@ -373,124 +387,9 @@ async fn published(round: &Round) -> RoundResult {
     serde_json::from_slice(&round.get("rounds/r1/result.json").await.unwrap()).unwrap()
 }
 
-/// Storage over a directory that counts writes per key and can fail or hang the
-/// read of chosen shards (a throttled S3 read that exhausted its retries, a
-/// Lambda timing out).
-#[derive(Clone, Default)]
-struct Flaky {
-    inner: Option<LocalStorage>,
-    fail: std::sync::Arc<Mutex<HashSet<String>>>,
-    hang: std::sync::Arc<Mutex<HashSet<String>>>,
-    puts: std::sync::Arc<Mutex<Vec<String>>>,
-}
-
-impl Flaky {
-    fn new(inner: LocalStorage) -> Flaky {
-        Flaky {
-            inner: Some(inner),
-            ..Default::default()
-        }
-    }
-    fn inner(&self) -> &LocalStorage {
-        self.inner.as_ref().unwrap()
-    }
-    /// Writes of `key` so far.
-    fn puts_of(&self, key: &str) -> usize {
-        self.puts
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|k| *k == key)
-            .count()
-    }
-    fn put_count(&self) -> usize {
-        self.puts.lock().unwrap().len()
-    }
-}
-
-impl StorageRead for Flaky {
-    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, crate::StoreError> {
-        self.inner().get(bucket, key).await
-    }
-    async fn get_range(
-        &self,
-        bucket: &str,
-        key: &str,
-        offset: u64,
-        len: u64,
-    ) -> Result<Vec<u8>, crate::StoreError> {
-        self.inner().get_range(bucket, key, offset, len).await
-    }
-    async fn size(&self, bucket: &str, key: &str) -> Result<u64, crate::StoreError> {
-        self.inner().size(bucket, key).await
-    }
-    async fn head(&self, bucket: &str, key: &str) -> Result<crate::ObjectInfo, crate::StoreError> {
-        self.inner().head(bucket, key).await
-    }
-    async fn get_with_etag(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<(Vec<u8>, String), crate::StoreError> {
-        self.inner().get_with_etag(bucket, key).await
-    }
-    async fn open_if_match(
-        &self,
-        bucket: &str,
-        key: &str,
-        etag: &str,
-    ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
-        if self.fail.lock().unwrap().contains(key) {
-            return Err(crate::StoreError::new(
-                crate::StoreErrorKind::Throttled,
-                format!("s3://{bucket}/{key}"),
-                "SlowDown: please reduce your request rate",
-            ));
-        }
-        if self.hang.lock().unwrap().contains(key) {
-            std::future::pending::<()>().await;
-        }
-        self.inner().open_if_match(bucket, key, etag).await
-    }
-    async fn open(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
-        self.inner().open(bucket, key).await
-    }
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, crate::StoreError> {
-        self.inner().list(bucket, prefix).await
-    }
-}
-
-impl Storage for Flaky {
-    async fn put_if(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Bytes,
-        content_type: &str,
-        condition: crate::PutCondition,
-    ) -> Result<(), crate::StoreError> {
-        self.puts.lock().unwrap().push(key.to_string());
-        self.inner()
-            .put_if(bucket, key, body, content_type, condition)
-            .await
-    }
-    async fn put(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Bytes,
-        content_type: &str,
-    ) -> Result<(), crate::StoreError> {
-        self.puts.lock().unwrap().push(key.to_string());
-        self.inner().put(bucket, key, body, content_type).await
-    }
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), crate::StoreError> {
-        self.inner().delete(bucket, key).await
-    }
+/// How many times `key` was written through `s`.
+fn puts_of(s: &Recording, key: &str) -> usize {
+    s.keys_put().iter().filter(|k| *k == key).count()
 }
 
 /// The committed EventBridge event of a failed execution (run `r1-manual` of

@@ -200,85 +200,6 @@ async fn plan_output_for_10000_shards_fits_the_state_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_reads_only_the_first_64_kib_of_a_shard() {
-    #[derive(Clone)]
-    struct Ranges(LocalStorage, std::sync::Arc<Mutex<Vec<(String, u64, u64)>>>);
-    impl StorageRead for Ranges {
-        async fn get(&self, b: &str, k: &str) -> Result<Vec<u8>, crate::StoreError> {
-            self.1.lock().unwrap().push((k.into(), 0, u64::MAX));
-            self.0.get(b, k).await
-        }
-        async fn get_range(
-            &self,
-            b: &str,
-            k: &str,
-            o: u64,
-            n: u64,
-        ) -> Result<Vec<u8>, crate::StoreError> {
-            self.1.lock().unwrap().push((k.into(), o, n));
-            self.0.get_range(b, k, o, n).await
-        }
-        async fn size(&self, b: &str, k: &str) -> Result<u64, crate::StoreError> {
-            self.0.size(b, k).await
-        }
-        async fn head(&self, b: &str, k: &str) -> Result<crate::ObjectInfo, crate::StoreError> {
-            // Metadata only: no bytes.
-            self.1.lock().unwrap().push((k.into(), 0, 0));
-            self.0.head(b, k).await
-        }
-        async fn get_with_etag(
-            &self,
-            b: &str,
-            k: &str,
-        ) -> Result<(Vec<u8>, String), crate::StoreError> {
-            self.1.lock().unwrap().push((k.into(), 0, u64::MAX));
-            self.0.get_with_etag(b, k).await
-        }
-        async fn open_if_match(
-            &self,
-            b: &str,
-            k: &str,
-            e: &str,
-        ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
-            self.1.lock().unwrap().push((k.into(), 0, u64::MAX));
-            self.0.open_if_match(b, k, e).await
-        }
-        async fn open(
-            &self,
-            b: &str,
-            k: &str,
-        ) -> Result<crate::storage::ObjectReader, crate::StoreError> {
-            self.1.lock().unwrap().push((k.into(), 0, u64::MAX));
-            self.0.open(b, k).await
-        }
-        async fn list(&self, b: &str, p: &str) -> Result<Vec<String>, crate::StoreError> {
-            self.0.list(b, p).await
-        }
-    }
-
-    impl Storage for Ranges {
-        async fn put_if(
-            &self,
-            b: &str,
-            k: &str,
-            body: Bytes,
-            t: &str,
-            c: crate::PutCondition,
-        ) -> Result<(), crate::StoreError> {
-            self.0.put_if(b, k, body, t, c).await
-        }
-        async fn put(
-            &self,
-            b: &str,
-            k: &str,
-            body: Bytes,
-            t: &str,
-        ) -> Result<(), crate::StoreError> {
-            self.0.put(b, k, body, t).await
-        }
-        async fn delete(&self, b: &str, k: &str) -> Result<(), crate::StoreError> {
-            self.0.delete(b, k).await
-        }
-    }
     let round = Round::new();
     let mut big = b"username,balance_ETH_ETH\n".to_vec();
     for i in 0..50_000 {
@@ -287,11 +208,15 @@ async fn plan_reads_only_the_first_64_kib_of_a_shard() {
     round
         .upload(&[("big.csv", big)], serde_json::json!({}))
         .await;
-    let storage = Ranges(round.storage.clone(), Default::default());
+    let storage = Recording::new(round.storage.clone());
     handlers::plan(&storage, event("plan", "plan.json"))
         .await
         .unwrap();
-    let reads = storage.1.lock().unwrap().clone();
+    let reads: Vec<(String, u64, u64)> = storage
+        .reads()
+        .into_iter()
+        .map(|r| (r.key, r.offset, r.len))
+        .collect();
     assert_eq!(
         reads,
         [

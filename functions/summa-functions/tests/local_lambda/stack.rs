@@ -266,30 +266,53 @@ pub fn find_error(text: &str) -> Option<(String, String)> {
     Some((error_type, message))
 }
 
-/// Runs a command, killing it after `timeout`.
+/// Runs a command, killing it after `timeout`. Its output is read while it runs
+/// (a command that writes more than a pipe holds would otherwise wait forever).
 pub fn output_within(mut cmd: Command, timeout: Duration) -> Output {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .unwrap();
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
     let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
+    let (status, timed_out) = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break (status, false);
         }
         if start.elapsed() > timeout {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "timed out after {timeout:?}: {cmd:?}\nstdout: {}\nstderr: {}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            // The whole group: a script's children hold its pipes too.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            break (child.wait().unwrap(), true);
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
+    };
+    let out = Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    assert!(
+        !timed_out,
+        "timed out after {timeout:?}: {cmd:?}\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 impl Env {
@@ -690,7 +713,7 @@ pub async fn setup(tools: &Path) -> Env {
         .args(["lambda", "watch", "--only-lambda-apis"])
         .args(["--invoke-address", "127.0.0.1"])
         .args(["--invoke-port", &lambda_port.to_string()])
-        .args(["--timeout", "120"]);
+        .args(["--timeout", "300"]);
     let mut watch = Proc::spawn(
         "cargo lambda watch",
         watch_cmd,
