@@ -30,6 +30,7 @@ pub use storage::MemoryStorage;
 pub use storage::S3Storage;
 pub use storage::{
     LocalStorage, ObjectInfo, PutCondition, Storage, StorageRead, StoreError, StoreErrorKind,
+    StoreResult,
 };
 
 #[cfg(feature = "aws")]

@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 use super::{
     ObjectInfo, ObjectReader, PutCondition, Storage, StorageRead, StoreError, StoreErrorKind,
+    StoreResult,
 };
 
 /// `inner`, counting each request and its bytes. Clones share the counts.
@@ -134,12 +135,7 @@ impl<S> Counting<S> {
         self.counts.puts.lock().expect("not poisoned").clear();
     }
 
-    fn count<T>(
-        &self,
-        asked: Option<ReadRequest>,
-        r: &Result<T, StoreError>,
-        read: impl Fn(&T) -> u64,
-    ) {
+    fn count<T>(&self, asked: Option<ReadRequest>, r: &StoreResult<T>, read: impl Fn(&T) -> u64) {
         self.counts.requests.fetch_add(1, Relaxed);
         if let Some(asked) = asked {
             self.counts.reads.lock().expect("not poisoned").push(asked);
@@ -150,7 +146,7 @@ impl<S> Counting<S> {
     }
 
     /// What [`Counting::on_open`] asked for `key`: an error, never, or go on.
-    async fn opening(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+    async fn opening(&self, bucket: &str, key: &str) -> StoreResult<()> {
         let what = self
             .counts
             .on_open
@@ -210,39 +206,29 @@ impl AsyncRead for CountedReader {
 }
 
 impl<S: StorageRead> StorageRead for Counting<S> {
-    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StoreError> {
+    async fn get(&self, bucket: &str, key: &str) -> StoreResult<Vec<u8>> {
         let r = self.inner.get(bucket, key).await;
         self.count(ReadRequest::of(key, 0, u64::MAX), &r, |v| v.len() as u64);
         r
     }
-    async fn get_range(
-        &self,
-        bucket: &str,
-        key: &str,
-        offset: u64,
-        len: u64,
-    ) -> Result<Vec<u8>, StoreError> {
-        let r = self.inner.get_range(bucket, key, offset, len).await;
-        self.count(ReadRequest::of(key, offset, len), &r, |v| v.len() as u64);
+    async fn get_range(&self, bucket: &str, key: &str, at: u64, len: u64) -> StoreResult<Vec<u8>> {
+        let r = self.inner.get_range(bucket, key, at, len).await;
+        self.count(ReadRequest::of(key, at, len), &r, |v| v.len() as u64);
         r
     }
-    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
+    async fn head(&self, bucket: &str, key: &str) -> StoreResult<ObjectInfo> {
         let r = self.inner.head(bucket, key).await;
         self.count(ReadRequest::of(key, 0, 0), &r, |_| 0);
         r
     }
-    async fn get_with_etag(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<(Vec<u8>, String), StoreError> {
+    async fn get_with_etag(&self, bucket: &str, key: &str) -> StoreResult<(Vec<u8>, String)> {
         let r = self.inner.get_with_etag(bucket, key).await;
         self.count(ReadRequest::of(key, 0, u64::MAX), &r, |(v, _)| {
             v.len() as u64
         });
         r
     }
-    async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
+    async fn open(&self, bucket: &str, key: &str) -> StoreResult<ObjectReader> {
         self.opening(bucket, key).await?;
         let r = self.inner.open(bucket, key).await;
         self.count(ReadRequest::of(key, 0, u64::MAX), &r, |_| 0);
@@ -253,13 +239,13 @@ impl<S: StorageRead> StorageRead for Counting<S> {
         bucket: &str,
         key: &str,
         etag: &str,
-    ) -> Result<ObjectReader, StoreError> {
+    ) -> StoreResult<ObjectReader> {
         self.opening(bucket, key).await?;
         let r = self.inner.open_if_match(bucket, key, etag).await;
         self.count(ReadRequest::of(key, 0, u64::MAX), &r, |_| 0);
         r.map(|body| self.counted(body))
     }
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+    async fn list(&self, bucket: &str, prefix: &str) -> StoreResult<Vec<String>> {
         let r = self.inner.list(bucket, prefix).await;
         self.count(None, &r, |_| 0);
         r
@@ -273,7 +259,7 @@ impl<S: Storage> Storage for Counting<S> {
         key: &str,
         body: Bytes,
         content_type: &str,
-    ) -> Result<(), StoreError> {
+    ) -> StoreResult<()> {
         self.wrote(Some(key), body.len());
         self.inner.put(bucket, key, body, content_type).await
     }
@@ -284,17 +270,17 @@ impl<S: Storage> Storage for Counting<S> {
         body: Bytes,
         content_type: &str,
         condition: PutCondition,
-    ) -> Result<(), StoreError> {
+    ) -> StoreResult<()> {
         self.wrote(Some(key), body.len());
         self.inner
             .put_if(bucket, key, body, content_type, condition)
             .await
     }
-    async fn copy(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
+    async fn copy(&self, bucket: &str, from: &str, to: &str) -> StoreResult<()> {
         self.wrote(None, 0);
         self.inner.copy(bucket, from, to).await
     }
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+    async fn delete(&self, bucket: &str, key: &str) -> StoreResult<()> {
         self.wrote(None, 0);
         self.inner.delete(bucket, key).await
     }

@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::{
     ObjectInfo, ObjectReader, PutCondition, Storage, StorageRead, StoreError, StoreErrorKind,
+    StoreResult,
 };
 
 /// Conditional writes of every `LocalStorage` in the process, one at a time (check
@@ -43,7 +44,7 @@ impl LocalStorage {
     }
 
     /// The file of `bucket`/`key`; rejects keys that would leave the bucket.
-    pub fn path(&self, bucket: &str, key: &str) -> Result<PathBuf, StoreError> {
+    pub fn path(&self, bucket: &str, key: &str) -> StoreResult<PathBuf> {
         let bad = |what: &str| {
             StoreError::new(
                 StoreErrorKind::Other,
@@ -104,35 +105,29 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) -> io::Result<()> {
 }
 
 impl StorageRead for LocalStorage {
-    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StoreError> {
+    async fn get(&self, bucket: &str, key: &str) -> StoreResult<Vec<u8>> {
         let path = self.path(bucket, key)?;
         tokio::fs::read(&path)
             .await
             .map_err(|e| Self::err(bucket, key, e))
     }
 
-    async fn get_range(
-        &self,
-        bucket: &str,
-        key: &str,
-        offset: u64,
-        len: u64,
-    ) -> Result<Vec<u8>, StoreError> {
+    async fn get_range(&self, bucket: &str, key: &str, at: u64, len: u64) -> StoreResult<Vec<u8>> {
         let path = self.path(bucket, key)?;
         let err = |e| Self::err(bucket, key, e);
         let mut f = tokio::fs::File::open(&path).await.map_err(err)?;
         let size = f.metadata().await.map_err(err)?.len();
-        if offset >= size {
+        if at >= size {
             return Ok(Vec::new());
         }
-        f.seek(SeekFrom::Start(offset)).await.map_err(err)?;
-        let n = len.min(size - offset);
+        f.seek(SeekFrom::Start(at)).await.map_err(err)?;
+        let n = len.min(size - at);
         let mut buf = Vec::with_capacity(n as usize);
         f.take(n).read_to_end(&mut buf).await.map_err(err)?;
         Ok(buf)
     }
 
-    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
+    async fn head(&self, bucket: &str, key: &str) -> StoreResult<ObjectInfo> {
         let path = self.path(bucket, key)?;
         let meta = tokio::fs::metadata(&path)
             .await
@@ -146,11 +141,7 @@ impl StorageRead for LocalStorage {
         })
     }
 
-    async fn get_with_etag(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<(Vec<u8>, String), StoreError> {
+    async fn get_with_etag(&self, bucket: &str, key: &str) -> StoreResult<(Vec<u8>, String)> {
         let path = self.path(bucket, key)?;
         let err = |e| Self::err(bucket, key, e);
         let mut f = tokio::fs::File::open(&path).await.map_err(err)?;
@@ -165,7 +156,7 @@ impl StorageRead for LocalStorage {
         bucket: &str,
         key: &str,
         etag: &str,
-    ) -> Result<ObjectReader, StoreError> {
+    ) -> StoreResult<ObjectReader> {
         // The open file is the version checked: a replacement is a new file.
         let path = self.path(bucket, key)?;
         let err = |e| Self::err(bucket, key, e);
@@ -181,7 +172,7 @@ impl StorageRead for LocalStorage {
         Ok(Box::pin(f))
     }
 
-    async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
+    async fn open(&self, bucket: &str, key: &str) -> StoreResult<ObjectReader> {
         let path = self.path(bucket, key)?;
         let f = tokio::fs::File::open(&path)
             .await
@@ -189,7 +180,7 @@ impl StorageRead for LocalStorage {
         Ok(Box::pin(f))
     }
 
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+    async fn list(&self, bucket: &str, prefix: &str) -> StoreResult<Vec<String>> {
         // Validate the bucket name through `path` with a harmless key.
         self.path(bucket, "x")?;
         let dir = self.root.join(bucket);
@@ -216,7 +207,7 @@ impl Storage for LocalStorage {
         body: Bytes,
         content_type: &str,
         condition: PutCondition,
-    ) -> Result<(), StoreError> {
+    ) -> StoreResult<()> {
         let _one_at_a_time = CONDITIONAL.lock().await;
         let current = match self.head(bucket, key).await {
             Ok(info) => Some(info.etag),
@@ -242,7 +233,7 @@ impl Storage for LocalStorage {
         key: &str,
         body: Bytes,
         _content_type: &str,
-    ) -> Result<(), StoreError> {
+    ) -> StoreResult<()> {
         let path = self.path(bucket, key)?;
         let err = |e| Self::err(bucket, key, e);
         let tmp_dir = self.root.join(".tmp");
@@ -263,7 +254,7 @@ impl Storage for LocalStorage {
         tokio::fs::rename(&tmp, &path).await.map_err(err)
     }
 
-    async fn copy(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
+    async fn copy(&self, bucket: &str, from: &str, to: &str) -> StoreResult<()> {
         let (src, dst) = (self.path(bucket, from)?, self.path(bucket, to)?);
         if let Some(dir) = dst.parent() {
             tokio::fs::create_dir_all(dir)
@@ -280,7 +271,7 @@ impl Storage for LocalStorage {
             .map_err(|e| Self::err(bucket, to, e))
     }
 
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+    async fn delete(&self, bucket: &str, key: &str) -> StoreResult<()> {
         let path = self.path(bucket, key)?;
         match tokio::fs::remove_file(&path).await {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Self::err(bucket, key, e)),

@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use super::{
     ObjectInfo, ObjectReader, PutCondition, Storage, StorageRead, StoreError, StoreErrorKind,
+    StoreResult,
 };
 
 /// The objects, by (bucket, key).
@@ -31,7 +32,7 @@ impl MemoryStorage {
         self.objects.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn object(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StoreError> {
+    fn object(&self, bucket: &str, key: &str) -> StoreResult<Vec<u8>> {
         self.lock()
             .get(&(bucket.to_string(), key.to_string()))
             .cloned()
@@ -55,25 +56,19 @@ fn etag(bytes: &[u8]) -> String {
 }
 
 impl StorageRead for MemoryStorage {
-    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StoreError> {
+    async fn get(&self, bucket: &str, key: &str) -> StoreResult<Vec<u8>> {
         self.object(bucket, key)
     }
 
-    async fn get_range(
-        &self,
-        bucket: &str,
-        key: &str,
-        offset: u64,
-        len: u64,
-    ) -> Result<Vec<u8>, StoreError> {
+    async fn get_range(&self, bucket: &str, key: &str, at: u64, len: u64) -> StoreResult<Vec<u8>> {
         let o = self.object(bucket, key)?;
         let size = o.len() as u64;
-        let start = offset.min(size);
-        let end = offset.saturating_add(len).min(size);
+        let start = at.min(size);
+        let end = at.saturating_add(len).min(size);
         Ok(o[start as usize..end as usize].to_vec())
     }
 
-    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
+    async fn head(&self, bucket: &str, key: &str) -> StoreResult<ObjectInfo> {
         let o = self.object(bucket, key)?;
         Ok(ObjectInfo {
             size: o.len() as u64,
@@ -81,11 +76,7 @@ impl StorageRead for MemoryStorage {
         })
     }
 
-    async fn get_with_etag(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<(Vec<u8>, String), StoreError> {
+    async fn get_with_etag(&self, bucket: &str, key: &str) -> StoreResult<(Vec<u8>, String)> {
         let o = self.object(bucket, key)?;
         let e = etag(&o);
         Ok((o, e))
@@ -96,7 +87,7 @@ impl StorageRead for MemoryStorage {
         bucket: &str,
         key: &str,
         want: &str,
-    ) -> Result<ObjectReader, StoreError> {
+    ) -> StoreResult<ObjectReader> {
         let o = self.object(bucket, key)?;
         if etag(&o) != want {
             return Err(StoreError::new(
@@ -108,11 +99,11 @@ impl StorageRead for MemoryStorage {
         Ok(Box::pin(std::io::Cursor::new(o)))
     }
 
-    async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
+    async fn open(&self, bucket: &str, key: &str) -> StoreResult<ObjectReader> {
         Ok(Box::pin(std::io::Cursor::new(self.object(bucket, key)?)))
     }
 
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+    async fn list(&self, bucket: &str, prefix: &str) -> StoreResult<Vec<String>> {
         // The map is ordered by (bucket, key): the keys come out in byte order.
         Ok(self
             .lock()
@@ -130,7 +121,7 @@ impl Storage for MemoryStorage {
         key: &str,
         body: Bytes,
         _content_type: &str,
-    ) -> Result<(), StoreError> {
+    ) -> StoreResult<()> {
         self.insert(bucket, key, body.to_vec());
         Ok(())
     }
@@ -142,7 +133,7 @@ impl Storage for MemoryStorage {
         body: Bytes,
         _content_type: &str,
         condition: PutCondition,
-    ) -> Result<(), StoreError> {
+    ) -> StoreResult<()> {
         let mut objects = self.lock();
         let id = (bucket.to_string(), key.to_string());
         let current = objects.get(&id).map(|o| etag(o));
@@ -157,7 +148,7 @@ impl Storage for MemoryStorage {
         Ok(())
     }
 
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+    async fn delete(&self, bucket: &str, key: &str) -> StoreResult<()> {
         self.lock().remove(&(bucket.to_string(), key.to_string()));
         Ok(())
     }

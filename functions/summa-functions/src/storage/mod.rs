@@ -109,16 +109,15 @@ impl PutCondition {
     }
 }
 
+/// What a storage request gives: `T`, or a [`StoreError`].
+pub type StoreResult<T> = Result<T, StoreError>;
+
 /// Reading object storage: what a handler that only reads (`proof`) is given, so
 /// that it cannot write. Keys are full object keys; `bucket` is an S3 bucket or,
 /// for [`LocalStorage`], a directory under its root.
 pub trait StorageRead: Send + Sync {
     /// The whole object.
-    fn get(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+    fn get(&self, bucket: &str, key: &str) -> impl Future<Output = StoreResult<Vec<u8>>> + Send;
 
     /// Up to `len` bytes from `offset`: fewer at the end of the object, none from
     /// its end on.
@@ -128,28 +127,25 @@ pub trait StorageRead: Send + Sync {
         key: &str,
         offset: u64,
         len: u64,
-    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+    ) -> impl Future<Output = StoreResult<Vec<u8>>> + Send;
 
     /// The object's size and ETag.
-    fn head(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> impl Future<Output = Result<ObjectInfo, StoreError>> + Send;
+    fn head(&self, bucket: &str, key: &str)
+        -> impl Future<Output = StoreResult<ObjectInfo>> + Send;
 
     /// The whole object and its ETag.
     fn get_with_etag(
         &self,
         bucket: &str,
         key: &str,
-    ) -> impl Future<Output = Result<(Vec<u8>, String), StoreError>> + Send;
+    ) -> impl Future<Output = StoreResult<(Vec<u8>, String)>> + Send;
 
     /// The object's body as a stream.
     fn open(
         &self,
         bucket: &str,
         key: &str,
-    ) -> impl Future<Output = Result<ObjectReader, StoreError>> + Send;
+    ) -> impl Future<Output = StoreResult<ObjectReader>> + Send;
 
     /// The object's body as a stream, only if its ETag is `etag` (`If-Match`);
     /// otherwise a [`StoreErrorKind::Changed`] error.
@@ -158,21 +154,17 @@ pub trait StorageRead: Send + Sync {
         bucket: &str,
         key: &str,
         etag: &str,
-    ) -> impl Future<Output = Result<ObjectReader, StoreError>> + Send;
+    ) -> impl Future<Output = StoreResult<ObjectReader>> + Send;
 
     /// The keys that start with `prefix`, in key (byte) order.
     fn list(
         &self,
         bucket: &str,
         prefix: &str,
-    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+    ) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
 
     /// The object's size in bytes ([`StorageRead::head`] without the ETag).
-    fn size(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+    fn size(&self, bucket: &str, key: &str) -> impl Future<Output = StoreResult<u64>> + Send {
         async move { Ok(self.head(bucket, key).await?.size) }
     }
 }
@@ -186,7 +178,7 @@ pub trait Storage: StorageRead {
         key: &str,
         body: Bytes,
         content_type: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Writes an object only if `condition` holds; otherwise a
     /// [`StoreErrorKind::Changed`] error and nothing is written.
@@ -197,7 +189,7 @@ pub trait Storage: StorageRead {
         body: Bytes,
         content_type: &str,
         condition: PutCondition,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Copies an object within the bucket (S3: a server-side `CopyObject`, nothing
     /// is downloaded). The default reads and writes it.
@@ -206,7 +198,7 @@ pub trait Storage: StorageRead {
         bucket: &str,
         from: &str,
         to: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+    ) -> impl Future<Output = StoreResult<()>> + Send {
         async move {
             let body = self.get(bucket, from).await?;
             self.put(bucket, to, Bytes::from(body), "application/octet-stream")
@@ -215,9 +207,5 @@ pub trait Storage: StorageRead {
     }
 
     /// Deletes an object; deleting a missing object succeeds.
-    fn delete(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn delete(&self, bucket: &str, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }

@@ -12,6 +12,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::{
     ObjectInfo, ObjectReader, PutCondition, Storage, StorageRead, StoreError, StoreErrorKind,
+    StoreResult,
 };
 
 /// Objects at least this large are uploaded in parts.
@@ -160,7 +161,7 @@ impl S3Storage {
         key: &str,
         body: Bytes,
         content_type: &str,
-    ) -> Result<(), StoreError> {
+    ) -> StoreResult<()> {
         let loc = || location(bucket, key);
         let created = self
             .client
@@ -173,7 +174,7 @@ impl S3Storage {
             .map_err(|e| store_err(loc(), e))?;
         let upload_id = created.upload_id().unwrap_or_default().to_string();
         let n_parts = body.len().div_ceil(self.part_size);
-        let parts: Result<Vec<CompletedPart>, StoreError> = futures::stream::iter(0..n_parts)
+        let parts: StoreResult<Vec<CompletedPart>> = futures::stream::iter(0..n_parts)
             .map(|i| {
                 let chunk =
                     body.slice(i * self.part_size..((i + 1) * self.part_size).min(body.len()));
@@ -234,7 +235,7 @@ impl S3Storage {
 }
 
 impl StorageRead for S3Storage {
-    async fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, StoreError> {
+    async fn get(&self, bucket: &str, key: &str) -> StoreResult<Vec<u8>> {
         let out = self
             .get_object(bucket, key)
             .send()
@@ -244,17 +245,11 @@ impl StorageRead for S3Storage {
         Ok(data.map_err(|e| body_err(bucket, key, e))?.to_vec())
     }
 
-    async fn get_range(
-        &self,
-        bucket: &str,
-        key: &str,
-        offset: u64,
-        len: u64,
-    ) -> Result<Vec<u8>, StoreError> {
+    async fn get_range(&self, bucket: &str, key: &str, at: u64, len: u64) -> StoreResult<Vec<u8>> {
         if len == 0 {
             return Ok(Vec::new());
         }
-        let range = format!("bytes={}-{}", offset, offset.saturating_add(len - 1));
+        let range = format!("bytes={}-{}", at, at.saturating_add(len - 1));
         let out = match self.get_object(bucket, key).range(range).send().await {
             Ok(out) => out,
             // 416: the range starts at or past the end (or the object is empty).
@@ -264,9 +259,9 @@ impl StorageRead for S3Storage {
         let data = out.body.collect().await;
         let mut data = data.map_err(|e| body_err(bucket, key, e))?.to_vec();
         // A server that ignores Range sends the whole object.
-        if out.content_range.is_none() && offset > 0 {
+        if out.content_range.is_none() && at > 0 {
             data = data
-                .get(offset as usize..)
+                .get(at as usize..)
                 .map(<[u8]>::to_vec)
                 .unwrap_or_default();
         }
@@ -274,7 +269,7 @@ impl StorageRead for S3Storage {
         Ok(data)
     }
 
-    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, StoreError> {
+    async fn head(&self, bucket: &str, key: &str) -> StoreResult<ObjectInfo> {
         let out = self
             .client
             .head_object()
@@ -289,11 +284,7 @@ impl StorageRead for S3Storage {
         })
     }
 
-    async fn get_with_etag(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<(Vec<u8>, String), StoreError> {
+    async fn get_with_etag(&self, bucket: &str, key: &str) -> StoreResult<(Vec<u8>, String)> {
         let out = self
             .get_object(bucket, key)
             .send()
@@ -309,7 +300,7 @@ impl StorageRead for S3Storage {
         bucket: &str,
         key: &str,
         etag: &str,
-    ) -> Result<ObjectReader, StoreError> {
+    ) -> StoreResult<ObjectReader> {
         let out = self
             .get_object(bucket, key)
             .if_match(etag)
@@ -319,7 +310,7 @@ impl StorageRead for S3Storage {
         Ok(Box::pin(out.body.into_async_read()))
     }
 
-    async fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, StoreError> {
+    async fn open(&self, bucket: &str, key: &str) -> StoreResult<ObjectReader> {
         let out = self
             .get_object(bucket, key)
             .send()
@@ -328,7 +319,7 @@ impl StorageRead for S3Storage {
         Ok(Box::pin(out.body.into_async_read()))
     }
 
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+    async fn list(&self, bucket: &str, prefix: &str) -> StoreResult<Vec<String>> {
         let mut pages = self
             .client
             .list_objects_v2()
@@ -358,7 +349,7 @@ impl Storage for S3Storage {
         body: Bytes,
         content_type: &str,
         condition: PutCondition,
-    ) -> Result<(), StoreError> {
+    ) -> StoreResult<()> {
         let req = self.put_object(bucket, key, body, content_type);
         let req = match &condition {
             PutCondition::Absent => req.if_none_match("*"),
@@ -376,7 +367,7 @@ impl Storage for S3Storage {
         key: &str,
         body: Bytes,
         content_type: &str,
-    ) -> Result<(), StoreError> {
+    ) -> StoreResult<()> {
         if body.len() >= self.multipart_threshold && body.len() > self.part_size {
             return self.put_multipart(bucket, key, body, content_type).await;
         }
@@ -387,7 +378,7 @@ impl Storage for S3Storage {
         Ok(())
     }
 
-    async fn copy(&self, bucket: &str, from: &str, to: &str) -> Result<(), StoreError> {
+    async fn copy(&self, bucket: &str, from: &str, to: &str) -> StoreResult<()> {
         // CopySource is `bucket/key`, URL-encoded (the key's slashes may stay).
         let source = format!(
             "{bucket}/{}",
@@ -404,7 +395,7 @@ impl Storage for S3Storage {
             .map_err(|e| store_err(location(bucket, from), e))
     }
 
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+    async fn delete(&self, bucket: &str, key: &str) -> StoreResult<()> {
         match self
             .client
             .delete_object()

@@ -67,13 +67,7 @@ async fn a_bad_shard_fails_naming_it_and_publishes_nothing() {
 
     // In AWS the Distributed Map fails with its own error, which names no shard:
     // the shard's error record does (this run's; written from the error's fields).
-    let shard_record: ErrorRecord = serde_json::from_slice(
-        &round
-            .get(&round.key("mini-trees/000002.error.json"))
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let shard_record: ErrorRecord = round.run_json("mini-trees/000002.error.json").await;
     assert_eq!(shard_record, ErrorRecord::of(&e, Some(&run)));
     let record = round.map_failed().await;
     assert_eq!(
@@ -122,13 +116,12 @@ async fn a_timed_out_shard_is_recorded_by_name() {
             Some(1),
         )
         .await;
-    assert_eq!(shard.step.as_deref(), Some("mini-tree"));
-    assert_eq!(shard.shard, Some(1));
-    assert_eq!(
-        shard.shard_key.as_deref(),
-        Some("rounds/r1/shards/entry_16_2.csv")
+    assert_shard_record(
+        &shard,
+        1,
+        "rounds/r1/shards/entry_16_2.csv",
+        "Sandbox.Timedout",
     );
-    assert_eq!(shard.error, "Sandbox.Timedout");
     assert!(
         shard
             .cause
@@ -322,13 +315,12 @@ async fn a_mini_tree_near_its_deadline_records_its_shard() {
             .expect("the timed-out shard's record"),
     )
     .unwrap();
-    assert_eq!(shard.step.as_deref(), Some("mini-tree"));
-    assert_eq!(shard.shard, Some(2));
-    assert_eq!(
-        shard.shard_key.as_deref(),
-        Some("rounds/r1/shards/entry_16_3.csv")
+    assert_shard_record(
+        &shard,
+        2,
+        "rounds/r1/shards/entry_16_3.csv",
+        "States.Timeout",
     );
-    assert_eq!(shard.error, "States.Timeout");
     // The Map fails; the failure handler names the shard.
     let AggregatorOutput::Failure(r) =
         aggregator_payload(&s, event("aggregator", "execution-failed.json"))
@@ -452,8 +444,7 @@ async fn a_previous_round_of_another_layout_or_tampered_is_not_trusted() {
     let result = round.run().await.unwrap();
     assert_eq!(result.reused_mini_trees, 0);
     assert_eq!(result.previous, None);
-    let plan: PlanFile =
-        serde_json::from_slice(&round.get(&round.key("plan.json")).await.unwrap()).unwrap();
+    let plan: PlanFile = round.run_json("plan.json").await;
     let why = plan.previous.unwrap().untrusted.unwrap();
     assert!(why.contains("layout"), "{why}");
 
@@ -481,13 +472,7 @@ async fn a_previous_round_of_another_layout_or_tampered_is_not_trusted() {
     let result = round.run().await.unwrap();
     assert_eq!(result.reused_mini_trees, 3);
     assert_eq!(result.root.hash, ENTRY_64_V1_ROOT);
-    let s: ShardSummary = serde_json::from_slice(
-        &round
-            .get(&round.key("mini-trees/000001.json"))
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let s: ShardSummary = round.run_json("mini-trees/000001.json").await;
     assert_eq!(s.reused_from, None);
 }
 

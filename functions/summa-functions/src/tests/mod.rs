@@ -194,6 +194,14 @@ impl Round {
         failure_of(&self.storage, input).await
     }
 
+    /// The current run's JSON object `name` (`P/runs/<run>/name`), which must
+    /// exist.
+    async fn run_json<T: DeserializeOwned>(&self, name: &str) -> T {
+        let key = self.key(name);
+        let bytes = self.get(&key).await.unwrap_or_else(|| panic!("no {key}"));
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{key}: {e}"))
+    }
+
     /// The record of the current run after its mini-tree Map failed (the
     /// Map's own error names no shard).
     async fn map_failed(&self) -> ErrorRecord {
@@ -385,6 +393,14 @@ async fn try_index_run(storage: &impl Storage, run: &str) -> Result<(), FnError>
 
 async fn published(round: &Round) -> RoundResult {
     serde_json::from_slice(&round.get("rounds/r1/result.json").await.unwrap()).unwrap()
+}
+
+/// Checks that `record` names the mini-tree step, `shard`, its key and `error`.
+fn assert_shard_record(record: &ErrorRecord, shard: u64, key: &str, error: &str) {
+    assert_eq!(record.step.as_deref(), Some("mini-tree"), "{record:?}");
+    assert_eq!(record.shard, Some(shard), "{record:?}");
+    assert_eq!(record.shard_key.as_deref(), Some(key), "{record:?}");
+    assert_eq!(record.error, error, "{record:?}");
 }
 
 /// How many times `key` was written through `s`.

@@ -162,8 +162,7 @@ async fn plan_reads_only_the_head_of_big_shards() {
         .upload(&[("wide.csv", wide)], serde_json::json!({}))
         .await;
     round.plan().await.unwrap();
-    let plan: PlanFile =
-        serde_json::from_slice(&round.get(&round.key("plan.json")).await.unwrap()).unwrap();
+    let plan: PlanFile = round.run_json("plan.json").await;
     assert_eq!(plan.currencies.len(), 5_000);
 }
 

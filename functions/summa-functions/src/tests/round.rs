@@ -74,13 +74,7 @@ async fn build_records_name_each_built_shard() {
         assert_eq!(r.threads, expected);
         total += r.build_ms;
         // The shard's own summary holds the same record.
-        let summary: ShardSummary = serde_json::from_slice(
-            &round
-                .get(&round.key(&format!("mini-trees/{i:06}.json")))
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+        let summary: ShardSummary = round.run_json(&format!("mini-trees/{i:06}.json")).await;
         assert_eq!(summary.build.as_ref(), Some(r));
     }
     assert_eq!(build.total_build_ms, total);
@@ -94,8 +88,7 @@ async fn build_records_name_each_built_shard() {
             .unwrap()
     );
     // In result.json as JSON: the record's fields sit beside `shard`.
-    let json: serde_json::Value =
-        serde_json::from_slice(&round.get(&round.key("result.json")).await.unwrap()).unwrap();
+    let json: serde_json::Value = round.run_json("result.json").await;
     let s0 = &json["build"]["shards"][0];
     for field in ["shard", "backend", "cpu", "arch", "threads", "build_ms"] {
         assert!(s0.get(field).is_some(), "no {field} in {s0}");
