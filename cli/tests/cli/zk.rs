@@ -100,15 +100,16 @@ fn zero_knowledge_keys_proof_and_verify() {
         "{shown}"
     );
     // --keys: its srs.bin, and its vk.bin must be the derived key.
-    let o = summa(&[
+    let with_keys = [
         "verify",
-        &pf,
+        pf.as_str(),
         "--result",
         result,
         "--keys",
         keys,
         "--unsafe-test-srs",
-    ]);
+    ];
+    let o = summa(&with_keys);
     assert!(o.status.success(), "{}", said(&o));
     let o = summa(&["zk-keys", "--check", keys, "--unsafe-test-srs"]);
     assert!(o.status.success(), "{}", said(&o));
@@ -223,15 +224,7 @@ fn zero_knowledge_keys_proof_and_verify() {
     assert!(o.status.success(), "{}", stderr(&o));
     std::fs::copy(format!("{other}/vk.bin"), format!("{keys}/vk.bin")).unwrap();
     refused(
-        &[
-            "verify",
-            &pf,
-            "--result",
-            result,
-            "--keys",
-            keys,
-            "--unsafe-test-srs",
-        ],
+        &with_keys,
         "keys are not this circuit's for shape v1-d6-c2-b14",
     );
     refused(

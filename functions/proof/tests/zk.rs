@@ -23,7 +23,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 async fn put(s: &LocalStorage, key: &str, body: Vec<u8>) {
-    s.put(BUCKET, key, body.into(), "application/octet-stream")
+    s.put(BUCKET, key, body.into(), summa_functions::storage::BINARY)
         .await
         .unwrap();
 }

@@ -264,7 +264,7 @@ async fn write_once(
             bucket,
             key,
             body.clone(),
-            "application/json",
+            crate::storage::JSON,
             PutCondition::Absent,
         )
         .await
@@ -343,7 +343,7 @@ async fn publish(
             Err(e) => return Err(e.into()),
         };
         match storage
-            .put_if(bucket, key, body.clone(), "application/json", condition)
+            .put_if(bucket, key, body.clone(), crate::storage::JSON, condition)
             .await
         {
             Ok(()) => return Ok(true),

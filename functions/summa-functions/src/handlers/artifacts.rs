@@ -101,7 +101,7 @@ pub async fn put_json(
     .map_err(|e| FnError::internal(format!("{key}: {e}")))?;
     body.push(b'\n');
     storage
-        .put(bucket, key, bytes::Bytes::from(body), "application/json")
+        .put(bucket, key, bytes::Bytes::from(body), crate::storage::JSON)
         .await?;
     Ok(())
 }
@@ -118,7 +118,7 @@ pub async fn write_error_record(
             bucket,
             key,
             bytes::Bytes::from(record.to_json()),
-            "application/json",
+            crate::storage::JSON,
         )
         .await?;
     Ok(())
@@ -136,7 +136,7 @@ pub async fn put_binary(
             bucket,
             key,
             bytes::Bytes::from(bytes),
-            "application/octet-stream",
+            crate::storage::BINARY,
         )
         .await?;
     Ok(())

@@ -139,14 +139,9 @@ mod tests {
             .collect();
         let file = encode(keys.clone());
         let s = MemoryStorage::default();
-        s.put(
-            "b",
-            "n",
-            bytes::Bytes::from(file),
-            "application/octet-stream",
-        )
-        .await
-        .unwrap();
+        s.put("b", "n", bytes::Bytes::from(file), crate::storage::BINARY)
+            .await
+            .unwrap();
         assert!(is_current(&s, "b", "n").await);
         for bits in [0, 3, NAME_BITS] {
             let mut all = Vec::new();

@@ -11,12 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::{
-    ObjectInfo, ObjectReader, PutCondition, Storage, StorageRead, StoreError, StoreErrorKind,
-    StoreResult,
+    ObjectInfo, ObjectReader, Put, Storage, StorageRead, StoreError, StoreErrorKind, StoreResult,
 };
 
 /// `inner`, counting each request and its bytes. Clones share the counts.
@@ -253,28 +251,9 @@ impl<S: StorageRead> StorageRead for Counting<S> {
 }
 
 impl<S: Storage> Storage for Counting<S> {
-    async fn put(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Bytes,
-        content_type: &str,
-    ) -> StoreResult<()> {
-        self.wrote(Some(key), body.len());
-        self.inner.put(bucket, key, body, content_type).await
-    }
-    async fn put_if(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Bytes,
-        content_type: &str,
-        condition: PutCondition,
-    ) -> StoreResult<()> {
-        self.wrote(Some(key), body.len());
-        self.inner
-            .put_if(bucket, key, body, content_type, condition)
-            .await
+    async fn write(&self, bucket: &str, key: &str, put: Put<'_>) -> StoreResult<()> {
+        self.wrote(Some(key), put.body.len());
+        self.inner.write(bucket, key, put).await
     }
     async fn copy(&self, bucket: &str, from: &str, to: &str) -> StoreResult<()> {
         self.wrote(None, 0);

@@ -6,12 +6,10 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::{
-    ObjectInfo, ObjectReader, PutCondition, Storage, StorageRead, StoreError, StoreErrorKind,
-    StoreResult,
+    ObjectInfo, ObjectReader, Put, Storage, StorageRead, StoreError, StoreErrorKind, StoreResult,
 };
 
 /// Conditional writes of every `LocalStorage` in the process, one at a time (check
@@ -200,40 +198,30 @@ impl StorageRead for LocalStorage {
 }
 
 impl Storage for LocalStorage {
-    async fn put_if(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Bytes,
-        content_type: &str,
-        condition: PutCondition,
-    ) -> StoreResult<()> {
-        let _one_at_a_time = CONDITIONAL.lock().await;
-        let current = match self.head(bucket, key).await {
-            Ok(info) => Some(info.etag),
-            Err(e) if e.kind == StoreErrorKind::NotFound => None,
-            Err(e) => return Err(e),
+    async fn write(&self, bucket: &str, key: &str, put: Put<'_>) -> StoreResult<()> {
+        // A condition is checked and the object written under one lock, as S3
+        // does for one object.
+        let _one_at_a_time = match &put.condition {
+            Some(_) => Some(CONDITIONAL.lock().await),
+            None => None,
         };
-        if !condition.holds(current.as_deref()) {
-            return Err(StoreError::new(
-                StoreErrorKind::Changed,
-                Self::location(bucket, key),
-                format!(
-                    "PreconditionFailed: {condition:?} does not hold (the object is {})",
-                    current.as_deref().unwrap_or("absent")
-                ),
-            ));
+        if let Some(condition) = &put.condition {
+            let current = match self.head(bucket, key).await {
+                Ok(info) => Some(info.etag),
+                Err(e) if e.kind == StoreErrorKind::NotFound => None,
+                Err(e) => return Err(e),
+            };
+            if !condition.holds(current.as_deref()) {
+                return Err(StoreError::new(
+                    StoreErrorKind::Changed,
+                    Self::location(bucket, key),
+                    format!(
+                        "PreconditionFailed: {condition:?} does not hold (the object is {})",
+                        current.as_deref().unwrap_or("absent")
+                    ),
+                ));
+            }
         }
-        self.put(bucket, key, body, content_type).await
-    }
-
-    async fn put(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Bytes,
-        _content_type: &str,
-    ) -> StoreResult<()> {
         let path = self.path(bucket, key)?;
         let err = |e| Self::err(bucket, key, e);
         let tmp_dir = self.root.join(".tmp");
@@ -248,7 +236,7 @@ impl Storage for LocalStorage {
             TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         let mut f = tokio::fs::File::create(&tmp).await.map_err(err)?;
-        f.write_all(&body).await.map_err(err)?;
+        f.write_all(&put.body).await.map_err(err)?;
         f.flush().await.map_err(err)?;
         drop(f);
         tokio::fs::rename(&tmp, &path).await.map_err(err)

@@ -6,11 +6,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-
 use super::{
-    ObjectInfo, ObjectReader, PutCondition, Storage, StorageRead, StoreError, StoreErrorKind,
-    StoreResult,
+    ObjectInfo, ObjectReader, Put, Storage, StorageRead, StoreError, StoreErrorKind, StoreResult,
 };
 
 /// The objects, by (bucket, key).
@@ -115,36 +112,20 @@ impl StorageRead for MemoryStorage {
 }
 
 impl Storage for MemoryStorage {
-    async fn put(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Bytes,
-        _content_type: &str,
-    ) -> StoreResult<()> {
-        self.insert(bucket, key, body.to_vec());
-        Ok(())
-    }
-
-    async fn put_if(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Bytes,
-        _content_type: &str,
-        condition: PutCondition,
-    ) -> StoreResult<()> {
+    async fn write(&self, bucket: &str, key: &str, put: Put<'_>) -> StoreResult<()> {
         let mut objects = self.lock();
         let id = (bucket.to_string(), key.to_string());
-        let current = objects.get(&id).map(|o| etag(o));
-        if !condition.holds(current.as_deref()) {
-            return Err(StoreError::new(
-                StoreErrorKind::Changed,
-                location(bucket, key),
-                "PreconditionFailed: the condition does not hold",
-            ));
+        if let Some(condition) = &put.condition {
+            let current = objects.get(&id).map(|o| etag(o));
+            if !condition.holds(current.as_deref()) {
+                return Err(StoreError::new(
+                    StoreErrorKind::Changed,
+                    location(bucket, key),
+                    "PreconditionFailed: the condition does not hold",
+                ));
+            }
         }
-        objects.insert(id, body.to_vec());
+        objects.insert(id, put.body.to_vec());
         Ok(())
     }
 

@@ -109,6 +109,11 @@ impl PutCondition {
     }
 }
 
+/// The content type of binary objects (tree files, names, index partitions).
+pub const BINARY: &str = "application/octet-stream";
+/// The content type of JSON objects (plans, summaries, results, records).
+pub const JSON: &str = "application/json";
+
 /// What a storage request gives: `T`, or a [`StoreError`].
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -169,8 +174,32 @@ pub trait StorageRead: Send + Sync {
     }
 }
 
+/// An object to write: its body, its content type ([`BINARY`], [`JSON`]) and the
+/// condition it is written under (`None`: always).
+#[derive(Clone, Debug)]
+pub struct Put<'a> {
+    /// The bytes.
+    pub body: Bytes,
+    /// Its content type.
+    pub content_type: &'a str,
+    /// Written only if this holds.
+    pub condition: Option<PutCondition>,
+}
+
 /// Object storage as the functions use it: reading ([`StorageRead`]) and writing.
+/// An adapter implements [`Storage::write`] and [`Storage::delete`] (and
+/// [`Storage::copy`] where it can copy without a download).
 pub trait Storage: StorageRead {
+    /// Writes `put.body` as the object, replacing any; under a condition, only if
+    /// it holds: otherwise a [`StoreErrorKind::Changed`] error and nothing is
+    /// written.
+    fn write(
+        &self,
+        bucket: &str,
+        key: &str,
+        put: Put<'_>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
     /// Writes (replaces) an object.
     fn put(
         &self,
@@ -178,7 +207,18 @@ pub trait Storage: StorageRead {
         key: &str,
         body: Bytes,
         content_type: &str,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        let condition = None;
+        self.write(
+            bucket,
+            key,
+            Put {
+                body,
+                content_type,
+                condition,
+            },
+        )
+    }
 
     /// Writes an object only if `condition` holds; otherwise a
     /// [`StoreErrorKind::Changed`] error and nothing is written.
@@ -189,7 +229,18 @@ pub trait Storage: StorageRead {
         body: Bytes,
         content_type: &str,
         condition: PutCondition,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        let condition = Some(condition);
+        self.write(
+            bucket,
+            key,
+            Put {
+                body,
+                content_type,
+                condition,
+            },
+        )
+    }
 
     /// Copies an object within the bucket (S3: a server-side `CopyObject`, nothing
     /// is downloaded). The default reads and writes it.
@@ -201,8 +252,7 @@ pub trait Storage: StorageRead {
     ) -> impl Future<Output = StoreResult<()>> + Send {
         async move {
             let body = self.get(bucket, from).await?;
-            self.put(bucket, to, Bytes::from(body), "application/octet-stream")
-                .await
+            self.put(bucket, to, Bytes::from(body), BINARY).await
         }
     }
 

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
 use super::{
-    ObjectInfo, ObjectReader, PutCondition, Storage, StorageRead, StoreError, StoreErrorKind,
+    ObjectInfo, ObjectReader, Put, PutCondition, Storage, StorageRead, StoreError, StoreErrorKind,
     StoreResult,
 };
 
@@ -155,20 +155,15 @@ impl S3Storage {
             .body(ByteStream::from(body))
     }
 
-    async fn put_multipart(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Bytes,
-        content_type: &str,
-    ) -> StoreResult<()> {
+    async fn put_multipart(&self, bucket: &str, key: &str, put: Put<'_>) -> StoreResult<()> {
         let loc = || location(bucket, key);
+        let body = put.body;
         let created = self
             .client
             .create_multipart_upload()
             .bucket(bucket)
             .key(key)
-            .content_type(content_type)
+            .content_type(put.content_type)
             .send()
             .await
             .map_err(|e| store_err(loc(), e))?;
@@ -342,37 +337,18 @@ impl StorageRead for S3Storage {
 }
 
 impl Storage for S3Storage {
-    async fn put_if(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Bytes,
-        content_type: &str,
-        condition: PutCondition,
-    ) -> StoreResult<()> {
-        let req = self.put_object(bucket, key, body, content_type);
-        let req = match &condition {
-            PutCondition::Absent => req.if_none_match("*"),
-            PutCondition::Matches(etag) => req.if_match(etag),
+    async fn write(&self, bucket: &str, key: &str, put: Put<'_>) -> StoreResult<()> {
+        let big = put.body.len() >= self.multipart_threshold && put.body.len() > self.part_size;
+        if big && put.condition.is_none() {
+            return self.put_multipart(bucket, key, put).await;
+        }
+        let req = self.put_object(bucket, key, put.body, put.content_type);
+        let req = match &put.condition {
+            None => req,
+            Some(PutCondition::Absent) => req.if_none_match("*"),
+            Some(PutCondition::Matches(etag)) => req.if_match(etag),
         };
         req.send()
-            .await
-            .map_err(|e| store_err(location(bucket, key), e))?;
-        Ok(())
-    }
-
-    async fn put(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Bytes,
-        content_type: &str,
-    ) -> StoreResult<()> {
-        if body.len() >= self.multipart_threshold && body.len() > self.part_size {
-            return self.put_multipart(bucket, key, body, content_type).await;
-        }
-        self.put_object(bucket, key, body, content_type)
-            .send()
             .await
             .map_err(|e| store_err(location(bucket, key), e))?;
         Ok(())

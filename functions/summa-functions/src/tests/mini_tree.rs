@@ -373,10 +373,7 @@ async fn a_run_with_a_previous_round_reuses_unchanged_mini_trees() {
         )
         .await;
     round
-        .put(
-            &format!("{PREFIX}/round.json"),
-            serde_json::json!({ "previous": PREFIX }).to_string(),
-        )
+        .manifest(serde_json::json!({ "previous": PREFIX }))
         .await;
     let run = round.next_run();
     let plan = round.plan().await.unwrap();
@@ -436,10 +433,7 @@ async fn a_previous_round_of_another_layout_or_tampered_is_not_trusted() {
 
     // Another layout: nothing re-used, and the plan says why.
     round
-        .put(
-            &format!("{PREFIX}/round.json"),
-            serde_json::json!({ "previous": PREFIX, "layout": "legacy" }).to_string(),
-        )
+        .manifest(serde_json::json!({ "previous": PREFIX, "layout": "legacy" }))
         .await;
     let result = round.run().await.unwrap();
     assert_eq!(result.reused_mini_trees, 0);
@@ -464,10 +458,7 @@ async fn a_previous_round_of_another_layout_or_tampered_is_not_trusted() {
         .put(&format!("{PREFIX}/result.json"), first_result)
         .await;
     round
-        .put(
-            &format!("{PREFIX}/round.json"),
-            serde_json::json!({ "previous": PREFIX }).to_string(),
-        )
+        .manifest(serde_json::json!({ "previous": PREFIX }))
         .await;
     let result = round.run().await.unwrap();
     assert_eq!(result.reused_mini_trees, 3);

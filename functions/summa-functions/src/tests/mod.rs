@@ -104,7 +104,7 @@ impl Round {
                 BUCKET,
                 key,
                 Bytes::from(body.into()),
-                "application/octet-stream",
+                crate::storage::BINARY,
             )
             .await
             .unwrap();
@@ -124,6 +124,11 @@ impl Round {
             self.put(&format!("{PREFIX}/shards/{name}"), csv.clone())
                 .await;
         }
+        self.manifest(manifest).await;
+    }
+
+    /// Uploads the round's manifest, `P/round.json`.
+    async fn manifest(&self, manifest: serde_json::Value) {
         self.put(&format!("{PREFIX}/round.json"), manifest.to_string())
             .await;
     }

@@ -14,7 +14,7 @@ pub async fn s3_adapter(env: &Env) {
             BUCKET,
             "adapter/big",
             Bytes::from(big.clone()),
-            "application/octet-stream",
+            summa_functions::storage::BINARY,
         )
         .await
         .unwrap();

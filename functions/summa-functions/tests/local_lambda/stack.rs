@@ -365,7 +365,7 @@ impl Env {
                 BUCKET,
                 key,
                 Bytes::from(body.into()),
-                "application/octet-stream",
+                summa_functions::storage::BINARY,
             )
             .await
             .unwrap();
