@@ -90,7 +90,7 @@ bench:
 # gcc-aarch64-linux-gnu (installed by the script), and tested under qemu-user: the
 # aarch64 summa-agg against the known answers, and the aarch64 plan, mini-tree and
 # aggregator bootstraps through a Lambda runtime API (cargo lambda watch) against
-# moto's S3, on one thread. In `make test` (the cross build takes 11.5 to 14.5 minutes on
+# moto's S3, on one thread. In `make test` (the cross build takes 11.5 to 17 minutes on
 # 2 cores), then `make sam-build`: what is deployed is what CI tested.
 arm64:
 	bash infra/arm64.sh
