@@ -255,7 +255,7 @@ pub fn run_local_with(
                 Some(&currencies),
             )?;
             let record = BuildRecord::here(built_at.elapsed());
-            let keys = unique::sorted_keys((0..tree.offsets.len() - 1).map(|e| tree.username(e)));
+            let keys = unique::sorted_keys((0..tree.entries() as usize).map(|e| tree.username(e)));
             let (size, sha) = digest.finish();
             let mut tree_sha = [0u8; 32];
             write_atomically(&out.join(mini_tree_path(i)), |w| {

@@ -503,6 +503,21 @@ impl Env {
         self.summa_agg().args(args).output().unwrap()
     }
 
+    /// The input moto's Step Functions recorded for execution `name` of the
+    /// round state machine.
+    pub async fn execution_input(&self, name: &str) -> Value {
+        let execution = self
+            .sfn
+            .describe_execution()
+            .execution_arn(format!(
+                "arn:aws:states:us-east-1:{ACCOUNT}:execution:{STATE_MACHINE}:{name}"
+            ))
+            .send()
+            .await
+            .unwrap();
+        serde_json::from_str(execution.input().unwrap()).unwrap()
+    }
+
     pub async fn executions(&self) -> Vec<String> {
         let out = self
             .sfn

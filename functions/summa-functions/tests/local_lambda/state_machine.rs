@@ -98,18 +98,8 @@ pub async fn state_machine(env: &Env) {
     let run = a["run"].as_str().unwrap().to_string();
     assert!(run.starts_with("rounds-sm-four-"), "{run}");
     assert!(env.executions().await.contains(&run), "{run}");
-    let described = env
-        .sfn
-        .describe_execution()
-        .execution_arn(format!(
-            "arn:aws:states:us-east-1:{ACCOUNT}:execution:{STATE_MACHINE}:{run}"
-        ))
-        .send()
-        .await
-        .unwrap();
-    let input: Value = serde_json::from_str(described.input().unwrap()).unwrap();
     assert_eq!(
-        input,
+        env.execution_input(&run).await,
         json!({ "bucket": BUCKET, "prefix": "rounds/sm-four", "run": run })
     );
     assert_eq!(

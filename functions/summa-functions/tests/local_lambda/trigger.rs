@@ -45,18 +45,8 @@ pub async fn trigger(env: &Env) {
         json!(["s3://summa-rounds/rounds/equal/shards/entry_16_1.csv"])
     );
     assert_eq!(env.executions().await.len(), 1);
-    let execution = env
-        .sfn
-        .describe_execution()
-        .execution_arn(format!(
-            "arn:aws:states:us-east-1:{ACCOUNT}:execution:{STATE_MACHINE}:{name}"
-        ))
-        .send()
-        .await
-        .unwrap();
-    let input: Value = serde_json::from_str(execution.input().unwrap()).unwrap();
     assert_eq!(
-        input,
+        env.execution_input(&name).await,
         json!({ "bucket": BUCKET, "prefix": "rounds/equal", "run": name })
     );
     // The same manifest uploaded again (same bytes, same ETag, a new sequencer):
