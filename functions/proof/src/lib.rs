@@ -49,11 +49,9 @@ pub struct ProofRequest {
     pub merkle: bool,
     /// Accepted for compatibility: `true` is the default; `false` is refused
     /// (a Merkle proof is asked for with `"merkle": true`).
-    #[serde(default)]
     pub zk: Option<bool>,
     /// The keys' prefix in the bucket, under `zk-keys/` (default
     /// `zk-keys/<shape>`).
-    #[serde(default)]
     pub keys: Option<String>,
 }
 

@@ -23,29 +23,16 @@ pub enum ErrorKind {
     Internal,
 }
 
-/// The stable `error_type` names.
-pub mod error_type {
-    /// [`super::ErrorKind::InvalidInput`].
-    pub const INVALID_INPUT: &str = "InvalidInput";
-    /// [`super::ErrorKind::NotFound`].
-    pub const NOT_FOUND: &str = "NotFound";
-    /// [`super::ErrorKind::Storage`].
-    pub const STORAGE: &str = "StorageError";
-    /// [`super::ErrorKind::Throttled`].
-    pub const THROTTLED: &str = "Throttled";
-    /// [`super::ErrorKind::Internal`].
-    pub const INTERNAL: &str = "Internal";
-}
-
 impl ErrorKind {
-    /// The stable name reported as the Lambda error's `errorType`.
+    /// The stable name reported as the Lambda error's `errorType`, which the
+    /// state machine's `Retry` and `Catch` lists match.
     pub fn name(self) -> &'static str {
         match self {
-            ErrorKind::InvalidInput => error_type::INVALID_INPUT,
-            ErrorKind::NotFound => error_type::NOT_FOUND,
-            ErrorKind::Storage => error_type::STORAGE,
-            ErrorKind::Throttled => error_type::THROTTLED,
-            ErrorKind::Internal => error_type::INTERNAL,
+            ErrorKind::InvalidInput => "InvalidInput",
+            ErrorKind::NotFound => "NotFound",
+            ErrorKind::Storage => "StorageError",
+            ErrorKind::Throttled => "Throttled",
+            ErrorKind::Internal => "Internal",
         }
     }
 }
@@ -216,4 +203,16 @@ pub fn join_error(e: tokio::task::JoinError) -> FnError {
 /// JSON that does not parse as `what`.
 pub(crate) fn bad_json(what: &str, e: serde_json::Error) -> FnError {
     FnError::invalid(format!("{what}: invalid JSON: {e}"))
+}
+
+/// [`FnError::in_step`] on a step's result.
+pub trait InStep {
+    /// The result with its error's round step set (kept if already set).
+    fn in_step(self, step: &str) -> Self;
+}
+
+impl<T> InStep for Result<T, FnError> {
+    fn in_step(self, step: &str) -> Self {
+        self.map_err(|e| e.in_step(step))
+    }
 }

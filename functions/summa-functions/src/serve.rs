@@ -2,6 +2,7 @@
 //! its input ([`parse_input`], [`Payload`]) and [`serve`], the whole `main` of a
 //! function over S3 storage.
 
+use crate::error::InStep;
 use crate::model::{AggregatorInput, MiniTreeInput, ProofInput, RoundInput};
 use crate::FnError;
 
@@ -70,7 +71,7 @@ impl Payload for AggregatorInput {
     /// The state machine's input, or (failure mode) the EventBridge event of a
     /// failed execution of the round.
     fn from_payload(step: &str, payload: serde_json::Value) -> Result<Self, FnError> {
-        AggregatorInput::from_payload(payload).map_err(|e| e.in_step(step))
+        AggregatorInput::from_payload(payload).in_step(step)
     }
 }
 

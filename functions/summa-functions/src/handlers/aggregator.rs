@@ -16,12 +16,13 @@ use summa_agg::proof::paths::write_paths;
 use summa_agg::tree::{Aggregation, TreeSummary};
 
 use super::artifacts::{put_binary, read_plan, write_error_record};
+use crate::error::InStep;
 use crate::error::{join_error, FnError};
 use crate::model::{
     AggregatorInput, AggregatorOutput, ErrorRecord, Failure, LookupFile, PlanFile, RunKeys,
     ShardSummary, SHARD_ERROR_SUFFIX,
 };
-use crate::storage::{PutCondition, Storage, StoreErrorKind};
+use crate::storage::{Put, PutCondition, Storage, StoreErrorKind};
 
 /// The step's name in error messages and `error.json`.
 pub const STEP: &str = crate::model::steps::AGGREGATOR;
@@ -38,7 +39,7 @@ pub async fn aggregator(
     storage: &impl Storage,
     input: AggregatorInput,
 ) -> Result<AggregatorOutput, FnError> {
-    let keys = RunKeys::new(&input.prefix, &input.run).map_err(|e| e.in_step(STEP))?;
+    let keys = RunKeys::new(&input.prefix, &input.run).in_step(STEP)?;
     if let Some(task) = &input.index {
         // Index mode: its errors are the user-index step's.
         return super::user_index::user_index(storage, &input.bucket, &keys, task)
@@ -66,7 +67,7 @@ pub async fn aggregator(
             .await
             .map(|r| AggregatorOutput::Result(Box::new(r))),
     }
-    .map_err(|e| e.in_step(STEP))
+    .in_step(STEP)
 }
 
 /// Checks a summary against the plan: the same run, layout, `n_bytes`,
@@ -259,16 +260,8 @@ async fn write_once(
     key: &str,
     body: &Bytes,
 ) -> Result<(), FnError> {
-    match storage
-        .put_if(
-            bucket,
-            key,
-            body.clone(),
-            crate::storage::JSON,
-            PutCondition::Absent,
-        )
-        .await
-    {
+    let put = Put::new(body.clone(), crate::storage::JSON).when(PutCondition::Absent);
+    match storage.write(bucket, key, put).await {
         Ok(()) => Ok(()),
         Err(e) if e.kind == StoreErrorKind::Changed => {
             if storage.get(bucket, key).await?[..] != body[..] {
@@ -342,10 +335,8 @@ async fn publish(
             Err(e) if e.kind == StoreErrorKind::NotFound => PutCondition::Absent,
             Err(e) => return Err(e.into()),
         };
-        match storage
-            .put_if(bucket, key, body.clone(), crate::storage::JSON, condition)
-            .await
-        {
+        let put = Put::new(body.clone(), crate::storage::JSON).when(condition);
+        match storage.write(bucket, key, put).await {
             Ok(()) => return Ok(true),
             // Another run published in between: look again.
             Err(e) if e.kind == StoreErrorKind::Changed => continue,

@@ -12,6 +12,7 @@ use summa_agg::round::{build_mini_tree, sha256, DigestReader};
 use tokio_util::io::SyncIoBridge;
 
 use super::artifacts::{put_binary, put_json, read_plan, write_error_record};
+use crate::error::InStep;
 use crate::error::{join_error, FnError};
 use crate::index::user_key;
 use crate::model::{
@@ -40,7 +41,7 @@ pub async fn mini_tree(
     storage: &impl Storage,
     input: MiniTreeInput,
 ) -> Result<MiniTreeOutput, FnError> {
-    let result = run(storage, &input).await.map_err(|e| e.in_step(STEP));
+    let result = run(storage, &input).await.in_step(STEP);
     if let Ok(keys) = RunKeys::new(&input.prefix, &input.run) {
         let record_key = keys.mini_tree_error(input.shard);
         match &result {

@@ -6,6 +6,7 @@ use summa_agg::shard::{check_header, read_header, Currency};
 
 use super::artifacts::put_json;
 use crate::error::FnError;
+use crate::error::InStep;
 use crate::model::{
     AggregatorInput, IndexPartition, Manifest, MiniTreeInput, PlanFile, PlanOutput, PlannedShard,
     PreviousRound, ReuseFrom, RoundInput, RoundKeys, RunKeys, ShardTask,
@@ -198,7 +199,7 @@ async fn shard_head(
 /// shard's ETag and size. Nothing outside `P/runs/R/` is touched: the published
 /// `P/result.json` stays until this run completes.
 pub async fn plan(storage: &impl Storage, input: RoundInput) -> Result<PlanOutput, FnError> {
-    let limits = Limits::from_env().map_err(|e| e.in_step(STEP))?;
+    let limits = Limits::from_env().in_step(STEP)?;
     plan_within(storage, input, &limits).await
 }
 
@@ -208,9 +209,7 @@ pub async fn plan_within(
     input: RoundInput,
     limits: &Limits,
 ) -> Result<PlanOutput, FnError> {
-    run(storage, &input, limits)
-        .await
-        .map_err(|e| e.in_step(STEP))
+    run(storage, &input, limits).await.in_step(STEP)
 }
 
 async fn run(

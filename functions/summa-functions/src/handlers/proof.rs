@@ -22,6 +22,7 @@ use summa_agg::proof::paths::{read_record, record_offset};
 use summa_agg::proof::{self, AggregationPath, Proof};
 
 use crate::error::FnError;
+use crate::error::InStep;
 use crate::model::{LookupFile, ProofInput, RoundKeys};
 use crate::remote::FetchedRanges;
 use crate::storage::StorageRead;
@@ -35,7 +36,7 @@ const HEAD_READ: u64 = 4096;
 
 /// The user's proof, from the published run or the run the request names.
 pub async fn proof<S: StorageRead>(storage: &S, input: ProofInput) -> Result<Proof, FnError> {
-    run(storage, &input).await.map_err(|e| e.in_step(STEP))
+    run(storage, &input).await.in_step(STEP)
 }
 
 async fn run<S: StorageRead>(storage: &S, input: &ProofInput) -> Result<Proof, FnError> {

@@ -7,6 +7,7 @@
 use futures::{StreamExt, TryStreamExt};
 
 use super::artifacts::put_binary;
+use crate::error::InStep;
 use crate::error::{join_error, FnError};
 use crate::model::{IndexOutput, IndexPartition, RunKeys};
 use crate::storage::Storage;
@@ -25,9 +26,7 @@ pub async fn user_index(
     keys: &RunKeys,
     task: &IndexPartition,
 ) -> Result<IndexOutput, FnError> {
-    run(storage, bucket, keys, task)
-        .await
-        .map_err(|e| e.in_step(STEP))
+    run(storage, bucket, keys, task).await.in_step(STEP)
 }
 
 async fn run(

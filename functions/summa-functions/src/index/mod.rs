@@ -27,8 +27,11 @@ pub mod names;
 use crate::error::FnError;
 use crate::storage::StorageRead;
 
-const MAGIC: &[u8; 8] = b"SUMMA-IX";
-const VERSION: u32 = 2;
+/// A partition file's magic and version.
+const FORMAT: Format = Format {
+    magic: *b"SUMMA-IX",
+    version: 2,
+};
 const HEADER: u64 = 32;
 const RECORD: u64 = 24;
 /// A partition file's buckets are its keys' next `BUCKET_BITS` bits.
@@ -106,16 +109,8 @@ pub fn build_partition(
         }));
     }
     let n = records.len() as u64;
-    let mut table = vec![0u64; BUCKETS as usize + 1];
-    for (k, _, _) in &records {
-        table[sub_bucket(k, bits) as usize + 1] += 1;
-    }
-    for b in 0..BUCKETS as usize {
-        table[b + 1] += table[b];
-    }
-    let mut out = Vec::with_capacity((HEAD + RECORD * n) as usize);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
+    let table = bucket_table(BUCKETS, records.iter().map(|(k, _, _)| sub_bucket(k, bits)));
+    let mut out = FORMAT.start((HEAD + RECORD * n) as usize);
     out.extend_from_slice(&bits.to_le_bytes());
     out.extend_from_slice(&partition.to_le_bytes());
     out.extend_from_slice(&n.to_le_bytes());
@@ -128,6 +123,41 @@ pub fn build_partition(
         out.extend_from_slice(&e.to_le_bytes());
     }
     Ok((out, n))
+}
+
+/// A binary file's first 12 bytes: its magic and its version (little-endian).
+struct Format {
+    magic: [u8; 8],
+    version: u32,
+}
+
+impl Format {
+    /// A file of this format, its magic and version written, `capacity` bytes
+    /// reserved.
+    fn start(&self, capacity: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(capacity);
+        out.extend_from_slice(&self.magic);
+        out.extend_from_slice(&self.version.to_le_bytes());
+        out
+    }
+
+    /// Whether `h` starts with this format's magic and version.
+    fn starts(&self, h: &[u8]) -> bool {
+        h.len() >= 12 && h[..8] == self.magic && h[8..12] == self.version.to_le_bytes()
+    }
+}
+
+/// Where each of `buckets` buckets starts among sorted records, and where the
+/// last ends (`buckets + 1` counts), given each record's bucket.
+fn bucket_table(buckets: u64, of: impl Iterator<Item = u64>) -> Vec<u64> {
+    let mut table = vec![0u64; buckets as usize + 1];
+    for b in of {
+        table[b as usize + 1] += 1;
+    }
+    for b in 0..buckets as usize {
+        table[b + 1] += table[b];
+    }
+    table
 }
 
 /// A key's bucket in a partition file of `2^bits` partitions: its
@@ -157,10 +187,10 @@ impl Header {
     fn parse(h: &[u8], key: &str) -> Result<Header, FnError> {
         let corrupt =
             |what: &str| FnError::internal(format!("{key}: not a valid username index: {what}"));
-        if h.len() < HEADER as usize || &h[..8] != MAGIC {
+        if h.len() < HEADER as usize || h[..8] != FORMAT.magic {
             return Err(corrupt("bad header"));
         }
-        if h[8..12] != VERSION.to_le_bytes() {
+        if h[8..12] != FORMAT.version.to_le_bytes() {
             return Err(corrupt("unknown version"));
         }
         let bits = u32::from_le_bytes(h[12..16].try_into().expect("4 bytes"));

@@ -12,12 +12,15 @@
 //! | 16.. | `2^bits + 1` u64: range `r`'s keys are `table[r]..table[r + 1]` |
 //! | then | 20-byte records sorted by key: the key (16 bytes), the user's entry in the mini-tree (u32) |
 
-use super::{bucket_of, Keyed};
+use super::{bucket_of, bucket_table, Format, Keyed};
 use crate::error::FnError;
 use crate::storage::StorageRead;
 
-const MAGIC: &[u8; 8] = b"SUMMA-NM";
-const VERSION: u32 = 3;
+/// A names file's magic and version.
+const FORMAT: Format = Format {
+    magic: *b"SUMMA-NM",
+    version: 3,
+};
 const RECORD: usize = 20;
 const HEADER: u64 = 16;
 /// A names file's ranges are its keys' first `NAME_BITS` bits: an index of up to
@@ -30,16 +33,11 @@ const TABLE: u64 = 8 * (NAME_PARTITIONS + 1);
 /// The names file of `keys`, each with the user's entry (any order; sorted here).
 pub fn encode(mut keys: Keyed) -> Vec<u8> {
     keys.sort_unstable();
-    let mut table = vec![0u64; NAME_PARTITIONS as usize + 1];
-    for (k, _) in &keys {
-        table[bucket_of(k, NAME_BITS) as usize + 1] += 1;
-    }
-    for r in 0..NAME_PARTITIONS as usize {
-        table[r + 1] += table[r];
-    }
-    let mut out = Vec::with_capacity((HEADER + TABLE) as usize + keys.len() * RECORD);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
+    let table = bucket_table(
+        NAME_PARTITIONS,
+        keys.iter().map(|(k, _)| bucket_of(k, NAME_BITS)),
+    );
+    let mut out = FORMAT.start((HEADER + TABLE) as usize + keys.len() * RECORD);
     out.extend_from_slice(&NAME_BITS.to_le_bytes());
     for t in &table {
         out.extend_from_slice(&t.to_le_bytes());
@@ -61,7 +59,7 @@ pub async fn is_current(storage: &impl StorageRead, bucket: &str, key: &str) -> 
 }
 
 fn header_ok(h: &[u8]) -> bool {
-    &h[..8] == MAGIC && h[8..12] == VERSION.to_le_bytes() && h[12..16] == NAME_BITS.to_le_bytes()
+    FORMAT.starts(h) && h[12..16] == NAME_BITS.to_le_bytes()
 }
 
 /// The keys of index partition `partition` of `2^bits` (`bits` at most

@@ -21,30 +21,27 @@ pub struct ExecutionStatusEvent {
 
 /// The `detail` of an [`ExecutionStatusEvent`] (the fields of DescribeExecution).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ExecutionStatusDetail {
     /// The execution's ARN.
-    #[serde(rename = "executionArn")]
     pub execution_arn: String,
     /// The execution's name (the run, unless the input names one).
     pub name: String,
     /// `FAILED`, `TIMED_OUT`, `ABORTED`, `SUCCEEDED`, `RUNNING`, ...
     pub status: String,
     /// The execution's input, as JSON text (`{"bucket", "prefix", "run"?}`).
-    #[serde(default)]
     pub input: Option<String>,
     /// The execution's error, when it failed.
-    #[serde(default)]
     pub error: Option<String>,
     /// The execution's cause, when it failed.
-    #[serde(default)]
     pub cause: Option<String>,
     /// How many times the execution was redriven.
-    #[serde(rename = "redriveCount", default)]
     pub redrive_count: Option<u64>,
 }
 
 /// The execution input that the failure handler needs (`run` defaults to the
 /// execution's name, as in the state machine).
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutionInput {
     /// The bucket.
@@ -52,7 +49,6 @@ pub struct ExecutionInput {
     /// The round prefix.
     pub prefix: String,
     /// The run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
 }
 

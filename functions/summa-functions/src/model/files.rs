@@ -16,6 +16,7 @@ use super::keys::RoundKeys;
 use crate::error::{bad_json, FnError};
 
 /// The custodian's manifest, `P/round.json`.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
@@ -27,12 +28,10 @@ pub struct Manifest {
     pub n_bytes: u8,
     /// The shards' full keys, in round order; default: every `P/shards/*.csv` in
     /// key order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<Vec<String>>,
     /// A previous round's prefix (e.g. `"rounds/2026-11-22T10"`, or this round's
     /// own): shards whose bytes are unchanged since its published result re-use
     /// its mini-trees (server-side copies) instead of being rebuilt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<String>,
 }
 
@@ -92,6 +91,7 @@ impl Manifest {
 }
 
 /// One shard of a plan: the version of the object that the round is built from.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedShard {
     /// The shard's key.
@@ -102,7 +102,6 @@ pub struct PlannedShard {
     pub etag: String,
     /// The previous round's mini-tree of the same bytes, when the manifest names
     /// a previous round and it has one: `mini-tree` copies it instead of building.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reuse: Option<ReuseFrom>,
 }
 
@@ -120,19 +119,19 @@ pub struct ReuseFrom {
 }
 
 /// The previous round a plan looked at.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreviousRound {
     /// Its prefix, as the manifest names it.
     pub prefix: String,
     /// Its published run, when it has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
     /// Why nothing of it is re-used, when so.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub untrusted: Option<String>,
 }
 
 /// `P/runs/R/plan.json`, written by `plan` and read by the other steps of run R.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanFile {
     /// The run.
@@ -153,7 +152,6 @@ pub struct PlanFile {
     #[serde(default)]
     pub index_bits: u32,
     /// The previous round, when the manifest names one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<PreviousRound>,
 }
 
@@ -178,6 +176,7 @@ impl PlanFile {
 }
 
 /// `P/runs/R/mini-trees/NNNNNN.json`: a mini-tree's summary, with what built it.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardSummary {
     /// The run it belongs to.
@@ -195,30 +194,25 @@ pub struct ShardSummary {
     pub summary: SummaryJson,
     /// The previous round's mini-tree this one is a server-side copy of, when
     /// re-used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reused_from: Option<String>,
     /// What built it (Poseidon backend, CPU, threads, build time); absent when
     /// re-used, and in summaries written before it was recorded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build: Option<summa_agg::host::BuildRecord>,
 }
 
 /// `error.json` (`P/runs/R/error.json`, published as `P/error.json`) and a
 /// shard's `P/runs/R/mini-trees/NNNNNN.error.json`: why a run failed.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorRecord {
     /// The run, when there is one (a manifest rejected by `trigger` has none).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
     /// The step that failed (`trigger`, `plan`, `mini-tree`, `aggregator`), when
     /// known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
     /// The failed shard's index, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<u64>,
     /// The failed shard's key, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard_key: Option<String>,
     /// The error name: `InvalidInput`, `NotFound`, `StorageError`, `Throttled`,
     /// `Internal`, or a Step Functions name such as `States.Timeout`.

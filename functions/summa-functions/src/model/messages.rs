@@ -73,6 +73,7 @@ pub struct IndexOutput {
 /// Input of `mini-tree`: one item of the plan's `items.json` (the Map passes it
 /// as is), or by hand only the shard's index (the function then reads the plan
 /// and the items file).
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MiniTreeInput {
     /// The bucket.
@@ -85,7 +86,6 @@ pub struct MiniTreeInput {
     pub shard: usize,
     /// What the plan pinned for this shard, so that a mini-tree reads nothing of
     /// the plan whose size grows with the round.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<ShardTask>,
 }
 
@@ -135,16 +135,16 @@ pub struct MiniTreeOutput {
 
 /// The state machine's Catch payload.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Failure {
     /// The error name (a Lambda's `errorType`, or `States.*`).
-    #[serde(rename = "Error", default)]
     pub error: Option<String>,
     /// The cause: for a Lambda error, its payload as JSON text.
-    #[serde(rename = "Cause", default)]
     pub cause: Option<String>,
 }
 
 /// Input of `aggregator`: a run, and in failure mode the failure to record.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AggregatorInput {
     /// The bucket.
@@ -155,20 +155,16 @@ pub struct AggregatorInput {
     pub run: String,
     /// Present in failure mode (from the EventBridge event of a failed
     /// execution, see [`AggregatorInput::from_payload`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
     /// In failure mode: the step that failed, when the caller knows it;
     /// otherwise the aggregator infers it from the run's artifacts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_step: Option<String>,
     /// In failure mode: the shard whose mini-tree failed without recording it
     /// (by hand; the mini-tree records its own timeouts). Only that shard's
     /// error record is written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<usize>,
     /// Index mode: build this partition of the username index (an item of the
     /// `UserIndex` Map), not the round's tree.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<IndexPartition>,
 }
 
@@ -277,6 +273,7 @@ impl Aggregated {
 }
 
 /// Input of `proof`.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProofInput {
     /// The bucket.
@@ -289,11 +286,11 @@ pub struct ProofInput {
     /// published with `P/result.json`). The run's username index says which
     /// mini-tree holds the user (a `"shard"` field, which earlier versions took
     /// as a hint, is ignored).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
 }
 
 /// One round started (or found already started) by `trigger`.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Started {
     /// The bucket.
@@ -304,7 +301,6 @@ pub struct Started {
     /// event's version id or sequencer).
     pub execution_name: String,
     /// The execution's ARN (absent when `already_started`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_arn: Option<String>,
     /// True when Step Functions answered ExecutionAlreadyExists: this upload's
     /// round was started before and has finished (if it failed, redrive that

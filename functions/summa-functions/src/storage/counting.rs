@@ -107,7 +107,7 @@ impl<S> Counting<S> {
         self.reads().into_iter().map(|r| r.key).collect()
     }
 
-    /// The keys written by `put` and `put_if`, in order, repeats included.
+    /// The keys written (`put`, `write`), in order, repeats included.
     pub fn keys_put(&self) -> Vec<String> {
         self.counts.puts.lock().expect("not poisoned").clone()
     }
@@ -232,14 +232,9 @@ impl<S: StorageRead> StorageRead for Counting<S> {
         self.count(ReadRequest::of(key, 0, u64::MAX), &r, |_| 0);
         r.map(|body| self.counted(body))
     }
-    async fn open_if_match(
-        &self,
-        bucket: &str,
-        key: &str,
-        etag: &str,
-    ) -> StoreResult<ObjectReader> {
+    async fn open_if_match(&self, bucket: &str, key: &str, tag: &str) -> StoreResult<ObjectReader> {
         self.opening(bucket, key).await?;
-        let r = self.inner.open_if_match(bucket, key, etag).await;
+        let r = self.inner.open_if_match(bucket, key, tag).await;
         self.count(ReadRequest::of(key, 0, u64::MAX), &r, |_| 0);
         r.map(|body| self.counted(body))
     }

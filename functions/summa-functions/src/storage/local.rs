@@ -149,24 +149,13 @@ impl StorageRead for LocalStorage {
         Ok((bytes, etag))
     }
 
-    async fn open_if_match(
-        &self,
-        bucket: &str,
-        key: &str,
-        etag: &str,
-    ) -> StoreResult<ObjectReader> {
+    async fn open_if_match(&self, bucket: &str, key: &str, tag: &str) -> StoreResult<ObjectReader> {
         // The open file is the version checked: a replacement is a new file.
         let path = self.path(bucket, key)?;
         let err = |e| Self::err(bucket, key, e);
         let f = tokio::fs::File::open(&path).await.map_err(err)?;
         let found = local_etag(&f.metadata().await.map_err(err)?);
-        if found != etag {
-            return Err(StoreError::new(
-                StoreErrorKind::Changed,
-                Self::location(bucket, key),
-                format!("PreconditionFailed: the ETag is {found}, not {etag} (If-Match)"),
-            ));
-        }
+        StoreError::if_match(Self::location(bucket, key), &found, tag)?;
         Ok(Box::pin(f))
     }
 

@@ -79,20 +79,9 @@ impl StorageRead for MemoryStorage {
         Ok((o, e))
     }
 
-    async fn open_if_match(
-        &self,
-        bucket: &str,
-        key: &str,
-        want: &str,
-    ) -> StoreResult<ObjectReader> {
+    async fn open_if_match(&self, bucket: &str, key: &str, tag: &str) -> StoreResult<ObjectReader> {
         let o = self.object(bucket, key)?;
-        if etag(&o) != want {
-            return Err(StoreError::new(
-                StoreErrorKind::Changed,
-                location(bucket, key),
-                "PreconditionFailed: the ETag differs (If-Match)",
-            ));
-        }
+        StoreError::if_match(location(bucket, key), &etag(&o), tag)?;
         Ok(Box::pin(std::io::Cursor::new(o)))
     }
 

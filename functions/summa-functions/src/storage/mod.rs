@@ -65,6 +65,17 @@ impl StoreError {
         }
     }
 
+    /// The `If-Match` check of an adapter that computes ETags itself: a
+    /// [`StoreErrorKind::Changed`] error at `location` unless the object's ETag,
+    /// `found`, is `wanted`.
+    pub fn if_match(location: impl Into<String>, found: &str, wanted: &str) -> StoreResult<()> {
+        if found == wanted {
+            return Ok(());
+        }
+        let message = format!("PreconditionFailed: the ETag is {found}, not {wanted} (If-Match)");
+        Err(StoreError::new(StoreErrorKind::Changed, location, message))
+    }
+
     /// Wrapped in an `io::Error` (for `ReadAt` and streams), keeping the class in
     /// the io kind and the whole error as the source.
     pub fn into_io(self) -> std::io::Error {
@@ -186,6 +197,26 @@ pub struct Put<'a> {
     pub condition: Option<PutCondition>,
 }
 
+impl<'a> Put<'a> {
+    /// An unconditional write of `body`.
+    pub fn new(body: Bytes, content_type: &'a str) -> Self {
+        let condition = None;
+        Put {
+            body,
+            content_type,
+            condition,
+        }
+    }
+
+    /// The same write, made only if `condition` holds; otherwise
+    /// [`Storage::write`] gives a [`StoreErrorKind::Changed`] error and writes
+    /// nothing.
+    pub fn when(self, condition: PutCondition) -> Self {
+        let condition = Some(condition);
+        Put { condition, ..self }
+    }
+}
+
 /// Object storage as the functions use it: reading ([`StorageRead`]) and writing.
 /// An adapter implements [`Storage::write`] and [`Storage::delete`] (and
 /// [`Storage::copy`] where it can copy without a download).
@@ -208,38 +239,7 @@ pub trait Storage: StorageRead {
         body: Bytes,
         content_type: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send {
-        let condition = None;
-        self.write(
-            bucket,
-            key,
-            Put {
-                body,
-                content_type,
-                condition,
-            },
-        )
-    }
-
-    /// Writes an object only if `condition` holds; otherwise a
-    /// [`StoreErrorKind::Changed`] error and nothing is written.
-    fn put_if(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Bytes,
-        content_type: &str,
-        condition: PutCondition,
-    ) -> impl Future<Output = StoreResult<()>> + Send {
-        let condition = Some(condition);
-        self.write(
-            bucket,
-            key,
-            Put {
-                body,
-                content_type,
-                condition,
-            },
-        )
+        self.write(bucket, key, Put::new(body, content_type))
     }
 
     /// Copies an object within the bucket (S3: a server-side `CopyObject`, nothing

@@ -290,15 +290,10 @@ impl StorageRead for S3Storage {
         Ok((data.map_err(|e| body_err(bucket, key, e))?.to_vec(), etag))
     }
 
-    async fn open_if_match(
-        &self,
-        bucket: &str,
-        key: &str,
-        etag: &str,
-    ) -> StoreResult<ObjectReader> {
+    async fn open_if_match(&self, bucket: &str, key: &str, tag: &str) -> StoreResult<ObjectReader> {
         let out = self
             .get_object(bucket, key)
-            .if_match(etag)
+            .if_match(tag)
             .send()
             .await
             .map_err(|e| store_err(location(bucket, key), e))?;

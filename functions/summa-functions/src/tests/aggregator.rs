@@ -10,14 +10,9 @@ async fn failure_mode_from_the_event_fixtures() {
     let record = failure_of(&round.storage, input).await;
     // No shard record in this run: the step comes from the state machine, the
     // cause from the Lambda error payload; the shard is not parsed out of it.
-    assert_eq!(record.step.as_deref(), Some("mini-tree"));
+    assert_record(&record, "mini-tree", "InvalidInput", "mini-tree: shard 2 ");
+    assert!(record.cause.starts_with("mini-tree: "), "{record:?}");
     assert_eq!(record.shard, None);
-    assert_eq!(record.error, "InvalidInput");
-    assert!(
-        record.cause.starts_with("mini-tree: shard 2 "),
-        "{}",
-        record.cause
-    );
     assert!(round.get(&in_run(RUN, "error.json")).await.is_some());
     assert!(round.get("rounds/r1/error.json").await.is_some());
     assert!(round.get("rounds/r1/result.json").await.is_none());
@@ -98,18 +93,9 @@ async fn a_redriven_round_equals_an_uninterrupted_one_and_rebuilds_no_shard() {
     assert_eq!(failed, vec![1, 3]);
     // The execution fails (the Map: States.ExceedToleratedFailureThreshold);
     // EventBridge delivers the event to the aggregator.
-    let AggregatorOutput::Failure(record) =
-        aggregator_payload(&s, event("aggregator", "execution-failed.json"))
-            .await
-            .unwrap()
-    else {
-        panic!("expected a failure record")
-    };
+    let record = failure_of_payload(&s, event("aggregator", "execution-failed.json")).await;
     assert_eq!(record.run.as_deref(), Some(RUN));
-    assert_eq!(record.step.as_deref(), Some("mini-tree"));
-    assert_eq!(record.shard, Some(1));
-    assert_eq!(record.shard_key.as_deref(), Some(shard_key(1).as_str()));
-    assert_eq!(record.error, "Throttled");
+    assert_shard_record(&record, 1, &shard_key(1), "Throttled");
     assert!(record.cause.contains("SlowDown"), "{}", record.cause);
     for key in [in_run(RUN, "error.json"), format!("{PREFIX}/error.json")] {
         let stored: ErrorRecord = serde_json::from_slice(&round.get(&key).await.unwrap()).unwrap();
@@ -128,13 +114,7 @@ async fn a_redriven_round_equals_an_uninterrupted_one_and_rebuilds_no_shard() {
             .unwrap();
     }
     index_run(&s, RUN).await;
-    let redriven = match handlers::aggregator(&s, aggregate_input(RUN))
-        .await
-        .unwrap()
-    {
-        AggregatorOutput::Result(r) => *r,
-        other => panic!("{other:?}"),
-    };
+    let redriven = aggregate_run(&s, RUN).await;
     assert_eq!(redriven.run.as_deref(), Some(RUN));
     assert_eq!(runless(redriven.clone()), runless(uninterrupted.clone()));
     assert_eq!(published(&round).await, redriven);
@@ -190,8 +170,7 @@ async fn a_redriven_round_equals_an_uninterrupted_one_and_rebuilds_no_shard() {
 /// comes from the run's artifacts, the shard from the functions' records.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_failure_handler_takes_the_eventbridge_event() {
-    let round = Round::new();
-    round.upload(&four_shards(), serde_json::json!({})).await;
+    let round = Round::with_shards(&four_shards()).await;
     let fixture: serde_json::Value = event("aggregator", "execution-failed.json");
     let input = AggregatorInput::from_payload(fixture.clone()).unwrap();
     assert_eq!(
@@ -208,14 +187,11 @@ async fn the_failure_handler_takes_the_eventbridge_event() {
     );
     // Plan failed (no plan.json): step plan, the cause from the Lambda error.
     let cause = r#"{"errorType":"InvalidInput","errorMessage":"plan: rounds/r1/shards/entry_16_2.csv: header differs"}"#;
-    let AggregatorOutput::Failure(r) = aggregator_payload(
+    let r = failure_of_payload(
         &round.storage,
         execution_event("FAILED", Some("InvalidInput"), Some(cause)),
     )
-    .await
-    .unwrap() else {
-        panic!("expected a failure record")
-    };
+    .await;
     assert_eq!(r.step.as_deref(), Some("plan"));
     assert_eq!(r.error, "InvalidInput");
     assert_eq!(
@@ -232,14 +208,11 @@ async fn the_failure_handler_takes_the_eventbridge_event() {
             .unwrap();
     }
     let storage_failure = || async {
-        let AggregatorOutput::Failure(r) = aggregator_payload(
+        let r = failure_of_payload(
             &round.storage,
             execution_event("FAILED", Some("StorageError"), Some("put failed")),
         )
-        .await
-        .unwrap() else {
-            panic!("expected a failure record")
-        };
+        .await;
         (r.step, r.shard, r.error)
     };
     assert_eq!(
@@ -261,13 +234,7 @@ async fn the_failure_handler_takes_the_eventbridge_event() {
         )
     );
     // A timed-out execution without an error name.
-    let AggregatorOutput::Failure(r) =
-        aggregator_payload(&round.storage, execution_event("TIMED_OUT", None, None))
-            .await
-            .unwrap()
-    else {
-        panic!("expected a failure record")
-    };
+    let r = failure_of_payload(&round.storage, execution_event("TIMED_OUT", None, None)).await;
     assert_eq!(r.error, "States.Timeout");
     // Started by hand without a run: the run is the execution's name.
     let mut by_hand = fixture.clone();
@@ -319,7 +286,6 @@ async fn the_aggregator_response_does_not_grow_with_the_shards() {
     // 1,100 shards: their RoundResult is about 500 KB, over the 256 KiB a state
     // may carry; the function's response is the result without its per-shard
     // lists, and the key of the whole one.
-    let round = Round::new();
     let shards: Vec<(String, Vec<u8>)> = (0..1100)
         .map(|i| {
             (
@@ -328,11 +294,7 @@ async fn the_aggregator_response_does_not_grow_with_the_shards() {
             )
         })
         .collect();
-    let named: Vec<(&str, Vec<u8>)> = shards
-        .iter()
-        .map(|(n, c)| (n.as_str(), c.clone()))
-        .collect();
-    round.upload(&named, serde_json::json!({})).await;
+    let round = Round::with_shards(&shards).await;
     let result = round.run().await.unwrap();
     assert_eq!(result.inputs.len(), 1100);
     let whole = serde_json::to_vec(&result).unwrap().len();

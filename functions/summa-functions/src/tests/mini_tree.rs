@@ -103,8 +103,7 @@ async fn a_bad_shard_fails_naming_it_and_publishes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_shard_is_recorded_by_name() {
-    let round = Round::new();
-    round.upload(&four_shards(), serde_json::json!({})).await;
+    let round = Round::with_shards(&four_shards()).await;
     let run = round.next_run();
     round.plan().await.unwrap();
     // RecordShardTimeout (inside the Map, after the one retry).
@@ -141,8 +140,7 @@ async fn a_timed_out_shard_is_recorded_by_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mini_tree_is_idempotent() {
-    let round = Round::new();
-    round.upload(&four_shards(), serde_json::json!({})).await;
+    let round = Round::with_shards(&four_shards()).await;
     handlers::plan(&round.storage, event("plan", "plan.json"))
         .await
         .unwrap();
@@ -203,8 +201,7 @@ async fn mini_tree_is_idempotent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn summaries_must_match_the_plan_in_every_field() {
-    let round = Round::new();
-    round.upload(&four_shards(), serde_json::json!({})).await;
+    let round = Round::with_shards(&four_shards()).await;
     round.run().await.unwrap();
     let key = round.key("mini-trees/000002.json");
     let good: ShardSummary = serde_json::from_slice(&round.get(&key).await.unwrap()).unwrap();
@@ -237,8 +234,7 @@ async fn summaries_must_match_the_plan_in_every_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shard_replaced_after_the_plan_fails_the_run_naming_it() {
-    let round = Round::new();
-    round.upload(&four_shards(), serde_json::json!({})).await;
+    let round = Round::with_shards(&four_shards()).await;
     let run = round.next_run();
     round.plan().await.unwrap();
     round.mini_tree(0).await.unwrap();
@@ -284,8 +280,7 @@ async fn a_shard_replaced_after_the_plan_fails_the_run_naming_it() {
 /// still finishes deletes the record.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mini_tree_near_its_deadline_records_its_shard() {
-    let round = Round::new();
-    round.upload(&four_shards(), serde_json::json!({})).await;
+    let round = Round::with_shards(&four_shards()).await;
     let s = Recording::new(round.storage.clone());
     handlers::plan(&s, event("plan", "plan.json"))
         .await
@@ -322,13 +317,7 @@ async fn a_mini_tree_near_its_deadline_records_its_shard() {
         "States.Timeout",
     );
     // The Map fails; the failure handler names the shard.
-    let AggregatorOutput::Failure(r) =
-        aggregator_payload(&s, event("aggregator", "execution-failed.json"))
-            .await
-            .unwrap()
-    else {
-        panic!("expected a failure record")
-    };
+    let r = failure_of_payload(&s, event("aggregator", "execution-failed.json")).await;
     assert_eq!(r, shard);
 
     // The retry (or a redrive) finishes in time: the record goes away.
@@ -345,20 +334,13 @@ async fn a_mini_tree_near_its_deadline_records_its_shard() {
         .await
         .is_none());
     index_run(&s, RUN).await;
-    let result = match handlers::aggregator(&s, aggregate_input(RUN))
-        .await
-        .unwrap()
-    {
-        AggregatorOutput::Result(r) => *r,
-        other => panic!("{other:?}"),
-    };
+    let result = aggregate_run(&s, RUN).await;
     assert_eq!(result.root.hash, ENTRY_64_V1_ROOT);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_with_a_previous_round_reuses_unchanged_mini_trees() {
-    let round = Round::new();
-    round.upload(&four_shards(), serde_json::json!({})).await;
+    let round = Round::with_shards(&four_shards()).await;
     let first = round.run().await.unwrap();
     let first_run = round.run_id();
     assert_eq!(first.reused_mini_trees, 0);
@@ -426,8 +408,7 @@ async fn a_run_with_a_previous_round_reuses_unchanged_mini_trees() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_previous_round_of_another_layout_or_tampered_is_not_trusted() {
-    let round = Round::new();
-    round.upload(&four_shards(), serde_json::json!({})).await;
+    let round = Round::with_shards(&four_shards()).await;
     round.run().await.unwrap();
     let first_run = round.run_id();
 

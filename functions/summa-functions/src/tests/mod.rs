@@ -99,15 +99,9 @@ impl Round {
     }
 
     async fn put(&self, key: &str, body: impl Into<Vec<u8>>) {
-        self.storage
-            .put(
-                BUCKET,
-                key,
-                Bytes::from(body.into()),
-                crate::storage::BINARY,
-            )
-            .await
-            .unwrap();
+        let body = Bytes::from(body.into());
+        let binary = crate::storage::BINARY;
+        self.storage.put(BUCKET, key, body, binary).await.unwrap();
     }
 
     async fn get(&self, key: &str) -> Option<Vec<u8>> {
@@ -118,9 +112,22 @@ impl Round {
         }
     }
 
+    /// A new round of `shards` (name, CSV) and the manifest `{}`.
+    async fn with_shards(shards: &[(impl AsRef<str>, Vec<u8>)]) -> Round {
+        Round::uploaded(shards, serde_json::json!({})).await
+    }
+
+    /// A new round of `shards` (name, CSV) and `manifest`.
+    async fn uploaded(shards: &[(impl AsRef<str>, Vec<u8>)], manifest: serde_json::Value) -> Round {
+        let round = Round::new();
+        round.upload(shards, manifest).await;
+        round
+    }
+
     /// Uploads `shards` (name, CSV) under `P/shards/` and a manifest.
-    async fn upload(&self, shards: &[(&str, Vec<u8>)], manifest: serde_json::Value) {
+    async fn upload(&self, shards: &[(impl AsRef<str>, Vec<u8>)], manifest: serde_json::Value) {
         for (name, csv) in shards {
+            let name = name.as_ref();
             self.put(&format!("{PREFIX}/shards/{name}"), csv.clone())
                 .await;
         }
@@ -160,20 +167,10 @@ impl Round {
     }
 
     async fn aggregate(&self) -> Result<RoundResult, FnError> {
-        let input = AggregatorInput {
-            bucket: BUCKET.into(),
-            prefix: PREFIX.into(),
-            run: self.run_id(),
-            failure: None,
-            failed_step: None,
-            shard: None,
-            index: None,
-        };
-        try_index_run(&self.storage, &self.run_id()).await?;
-        match handlers::aggregator(&self.storage, input).await? {
-            AggregatorOutput::Result(r) => Ok(*r),
-            other => panic!("not a result: {other:?}"),
-        }
+        let run = self.run_id();
+        try_index_run(&self.storage, &run).await?;
+        let out = handlers::aggregator(&self.storage, aggregate_input(&run)).await?;
+        Ok(result_of(out))
     }
 
     /// Failure mode for the current run.
@@ -372,6 +369,19 @@ fn aggregate_input(run: &str) -> AggregatorInput {
     }
 }
 
+/// The result of an aggregator run (not failure or index mode).
+fn result_of(out: AggregatorOutput) -> RoundResult {
+    match out {
+        AggregatorOutput::Result(r) => *r,
+        other => panic!("not a result: {other:?}"),
+    }
+}
+
+/// Aggregates run `run` (its index built): its result.
+async fn aggregate_run(s: &impl Storage, run: &str) -> RoundResult {
+    result_of(handlers::aggregator(s, aggregate_input(run)).await.unwrap())
+}
+
 /// Every partition of run `run`'s username index, as the UserIndex Map builds
 /// them (from the plan's index-items.json): what the aggregator needs first.
 async fn index_run(storage: &impl Storage, run: &str) {
@@ -398,6 +408,13 @@ async fn try_index_run(storage: &impl Storage, run: &str) -> Result<(), FnError>
 
 async fn published(round: &Round) -> RoundResult {
     serde_json::from_slice(&round.get("rounds/r1/result.json").await.unwrap()).unwrap()
+}
+
+/// Checks that `record` names `step` and `error`, and that its cause says `cause`.
+fn assert_record(record: &ErrorRecord, step: &str, error: &str, cause: &str) {
+    assert_eq!(record.step.as_deref(), Some(step), "{record:?}");
+    assert_eq!(record.error, error, "{record:?}");
+    assert!(record.cause.contains(cause), "{record:?}");
 }
 
 /// Checks that `record` names the mini-tree step, `shard`, its key and `error`.
@@ -431,6 +448,12 @@ async fn aggregator_payload(
 ) -> Result<AggregatorOutput, FnError> {
     let input = AggregatorInput::from_payload(payload)?;
     handlers::aggregator(storage, input).await
+}
+
+/// The failure record that the aggregator writes for `payload` (an EventBridge
+/// event of a failed execution).
+async fn failure_of_payload(storage: &impl Storage, payload: serde_json::Value) -> ErrorRecord {
+    failure_of(storage, AggregatorInput::from_payload(payload).unwrap()).await
 }
 
 /// `r` without what names its run (the run, the artifacts' keys, the mini-trees'

@@ -17,132 +17,100 @@ async fn plan_rejects_bad_rounds() {
         assert!(e.to_string().starts_with("plan: "), "{e}");
         assert!(e.to_string().contains(text), "{e}\nshould contain: {text}");
     };
+    let a = || vec![("a.csv", good.clone())];
     let other_header = b"username,balance_BTC_BTC\nalice,1\n".to_vec();
-    check(
-        plan_err(&[("a.csv", good.clone()), ("b.csv", other_header)], serde_json::json!({})).await,
-        "InvalidInput",
-        "shard 1 (rounds/r1/shards/b.csv): rounds/r1/shards/b.csv:1: header differs from rounds/r1/shards/a.csv",
-    );
-    check(
-        plan_err(
-            &[
-                ("a.csv", good.clone()),
-                (
-                    "b.csv",
-                    b"username,balance_ETH_ETH,balance_USDT_ETH\r\n\r\n".to_vec(),
-                ),
-            ],
+    let no_users = b"username,balance_ETH_ETH,balance_USDT_ETH\r\n\r\n".to_vec();
+    let bad_header = b"name,balance_ETH_ETH\na,1\n".to_vec();
+    let twice = ["rounds/r1/shards/a.csv", "rounds/r1/shards/a.csv"];
+    // (shards, manifest, error type, what the message says)
+    let cases = [
+        (
+            vec![("a.csv", good.clone()), ("b.csv", other_header)],
             serde_json::json!({}),
-        )
-        .await,
-        "InvalidInput",
-        "rounds/r1/shards/b.csv: no users",
-    );
-    check(
-        plan_err(&[("a.csv", Vec::new())], serde_json::json!({})).await,
-        "InvalidInput",
-        "shard 0 (rounds/r1/shards/a.csv): rounds/r1/shards/a.csv: empty file",
-    );
-    check(
-        plan_err(
-            &[("a.csv", b"name,balance_ETH_ETH\na,1\n".to_vec())],
+            "InvalidInput",
+            "shard 1 (rounds/r1/shards/b.csv): rounds/r1/shards/b.csv:1: header differs from rounds/r1/shards/a.csv",
+        ),
+        (
+            vec![("a.csv", good.clone()), ("b.csv", no_users)],
             serde_json::json!({}),
-        )
-        .await,
-        "InvalidInput",
-        "rounds/r1/shards/a.csv:1: invalid header",
-    );
-    check(
-        plan_err(&[("a.txt", good.clone())], serde_json::json!({})).await,
-        "InvalidInput",
-        "no shard",
-    );
-    check(
-        plan_err(
-            &[("a.csv", good.clone())],
+            "InvalidInput",
+            "rounds/r1/shards/b.csv: no users",
+        ),
+        (
+            vec![("a.csv", Vec::new())],
+            serde_json::json!({}),
+            "InvalidInput",
+            "shard 0 (rounds/r1/shards/a.csv): rounds/r1/shards/a.csv: empty file",
+        ),
+        (
+            vec![("a.csv", bad_header)],
+            serde_json::json!({}),
+            "InvalidInput",
+            "rounds/r1/shards/a.csv:1: invalid header",
+        ),
+        (
+            vec![("a.txt", good.clone())],
+            serde_json::json!({}),
+            "InvalidInput",
+            "no shard",
+        ),
+        (
+            a(),
             serde_json::json!({ "layot": "v1" }),
-        )
-        .await,
-        "InvalidInput",
-        "rounds/r1/round.json: invalid JSON: unknown field `layot`",
-    );
-    check(
-        plan_err(
-            &[("a.csv", good.clone())],
+            "InvalidInput",
+            "rounds/r1/round.json: invalid JSON: unknown field `layot`",
+        ),
+        (
+            a(),
             serde_json::json!({ "n_bytes": 40 }),
-        )
-        .await,
-        "InvalidInput",
-        "n_bytes must be between 1 and 31",
-    );
-    check(
-        plan_err(
-            &[("a.csv", good.clone())],
+            "InvalidInput",
+            "n_bytes must be between 1 and 31",
+        ),
+        (
+            a(),
             serde_json::json!({ "shards": [] }),
-        )
-        .await,
-        "InvalidInput",
-        "\"shards\" is empty",
-    );
-    check(
-        plan_err(
-            &[("a.csv", good.clone())],
-            serde_json::json!({ "shards": ["rounds/r1/shards/a.csv", "rounds/r1/shards/a.csv"] }),
-        )
-        .await,
-        "InvalidInput",
-        "listed twice",
-    );
-    check(
-        plan_err(
-            &[("a.csv", good.clone())],
+            "InvalidInput",
+            "\"shards\" is empty",
+        ),
+        (
+            a(),
+            serde_json::json!({ "shards": twice }),
+            "InvalidInput",
+            "listed twice",
+        ),
+        (
+            a(),
             serde_json::json!({ "shards": ["rounds/r1/shards/missing.csv"] }),
-        )
-        .await,
-        "NotFound",
-        "shard 0 (rounds/r1/shards/missing.csv): local://summa-rounds/rounds/r1/shards/missing.csv",
-    );
+            "NotFound",
+            "shard 0 (rounds/r1/shards/missing.csv): local://summa-rounds/rounds/r1/shards/missing.csv",
+        ),
+    ];
+    for (shards, manifest, error_type, text) in cases {
+        check(plan_err(&shards, manifest).await, error_type, text);
+    }
     // No manifest at all.
     let round = Round::new();
     let e = round.plan().await.unwrap_err();
     check(e, "NotFound", "rounds/r1/round.json");
+    let input = |prefix: &str, run: &str| RoundInput {
+        bucket: BUCKET.into(),
+        prefix: prefix.into(),
+        run: run.into(),
+    };
     // An empty prefix.
-    let e = handlers::plan(
-        &round.storage,
-        RoundInput {
-            bucket: BUCKET.into(),
-            prefix: "/".into(),
-            run: RUN.into(),
-        },
-    )
-    .await
-    .unwrap_err();
-    check(e, "InvalidInput", "prefix is empty");
+    let e = handlers::plan(&round.storage, input("/", RUN)).await;
+    check(e.unwrap_err(), "InvalidInput", "prefix is empty");
     // A run id that is not one plain key segment.
     for bad in ["", "../x", "a/b", &"x".repeat(81)] {
-        let e = handlers::plan(
-            &round.storage,
-            RoundInput {
-                bucket: BUCKET.into(),
-                prefix: PREFIX.into(),
-                run: bad.into(),
-            },
-        )
-        .await
-        .unwrap_err();
-        check(e, "InvalidInput", "is not a run id");
+        let e = handlers::plan(&round.storage, input(PREFIX, bad)).await;
+        check(e.unwrap_err(), "InvalidInput", "is not a run id");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_reads_only_the_head_of_big_shards() {
-    let round = Round::new();
     // A long shard: the plan must still accept it (it reads 64 KiB), and a header
     // longer than the first read is read further.
-    let mut big = b"username,balance_ETH_ETH\n".to_vec();
-    for i in 0..20_000 {
-        big.extend_from_slice(format!("user{i},{i}\n").as_bytes());
-    }
     let mut wide = b"username".to_vec();
     for i in 0..5_000 {
         wide.extend_from_slice(format!(",balance_C{i}_CHAIN").as_bytes());
@@ -153,14 +121,9 @@ async fn plan_reads_only_the_head_of_big_shards() {
     }
     wide.push(b'\n');
     assert!(wide.len() as u64 > crate::handlers::plan::HEAD_BYTES);
-    round
-        .upload(&[("big.csv", big)], serde_json::json!({}))
-        .await;
+    let round = Round::with_shards(&[("big.csv", long_shard(20_000))]).await;
     assert_eq!(round.plan().await.unwrap().shard_count, 1);
-    let round = Round::new();
-    round
-        .upload(&[("wide.csv", wide)], serde_json::json!({}))
-        .await;
+    let round = Round::with_shards(&[("wide.csv", wide)]).await;
     round.plan().await.unwrap();
     let plan: PlanFile = round.run_json("plan.json").await;
     assert_eq!(plan.currencies.len(), 5_000);
@@ -199,14 +162,7 @@ async fn plan_output_for_10000_shards_fits_the_state_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_reads_only_the_first_64_kib_of_a_shard() {
-    let round = Round::new();
-    let mut big = b"username,balance_ETH_ETH\n".to_vec();
-    for i in 0..50_000 {
-        big.extend_from_slice(format!("user{i},{i}\n").as_bytes());
-    }
-    round
-        .upload(&[("big.csv", big)], serde_json::json!({}))
-        .await;
+    let round = Round::with_shards(&[("big.csv", long_shard(50_000))]).await;
     let storage = Recording::new(round.storage.clone());
     handlers::plan(&storage, event("plan", "plan.json"))
         .await
@@ -228,13 +184,7 @@ async fn plan_reads_only_the_first_64_kib_of_a_shard() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_rejects_a_shard_over_the_size_limit() {
-    let round = Round::new();
-    round
-        .upload(
-            &[("a.csv", fixture("entry_16_1.csv"))],
-            serde_json::json!({}),
-        )
-        .await;
+    let round = Round::with_shards(&[("a.csv", fixture("entry_16_1.csv"))]).await;
     // A sparse file just over the limit: plan looks at its size, not its bytes.
     let path = round
         .storage
@@ -289,13 +239,12 @@ fn limits_follow_the_mini_tree_memory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_fails_a_round_over_its_limits_before_any_shard_is_built() {
     use crate::handlers::plan::{plan_within, Limits};
-    let round = Round::new();
     let shards = [
         ("a.csv", fixture("entry_16_1.csv")),
         ("b.csv", fixture("entry_16_2.csv")),
         ("c.csv", fixture("entry_16_3.csv")),
     ];
-    round.upload(&shards, serde_json::json!({})).await;
+    let round = Round::with_shards(&shards).await;
     let input = || crate::model::RoundInput {
         bucket: BUCKET.into(),
         prefix: PREFIX.into(),
@@ -344,4 +293,13 @@ async fn plan_fails_a_round_over_its_limits_before_any_shard_is_built() {
             .shard_count,
         3
     );
+}
+
+/// A one-currency shard of `users` users, `user0,0` on.
+fn long_shard(users: usize) -> Vec<u8> {
+    let mut csv = b"username,balance_ETH_ETH\n".to_vec();
+    for i in 0..users {
+        csv.extend_from_slice(format!("user{i},{i}\n").as_bytes());
+    }
+    csv
 }

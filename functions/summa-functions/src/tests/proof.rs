@@ -4,9 +4,8 @@ use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proofs_verify_with_and_without_a_hint() {
-    let round = Round::new();
     let shards = unequal_shards();
-    round.upload(&shards, serde_json::json!({})).await;
+    let round = Round::with_shards(&shards).await;
     let result = round.run().await.unwrap();
     let root = summa_agg::json::parse_fr(&result.root.hash, "root").unwrap();
 
@@ -180,7 +179,6 @@ fn assert_bounded_proof_reads(storage: &Recording, user: &str) {
 /// 2^14-user shards: a proof's reads do not grow with the shards' users.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proof_among_2_14_user_shards_takes_at_most_10_requests_and_1_mb() {
-    let round = Round::new();
     let n = 1usize << 14;
     let mut shards = Vec::new();
     for s in 0..3 {
@@ -190,11 +188,7 @@ async fn a_proof_among_2_14_user_shards_takes_at_most_10_requests_and_1_mb() {
         }
         shards.push((format!("s{s}.csv"), csv.into_bytes()));
     }
-    let shards: Vec<(&str, Vec<u8>)> = shards
-        .iter()
-        .map(|(n, c)| (n.as_str(), c.clone()))
-        .collect();
-    round.upload(&shards, serde_json::json!({})).await;
+    let round = Round::with_shards(&shards).await;
     let result = round.run().await.unwrap();
     let storage = Recording::new(round.storage.clone());
     for user in ["s0u0", "s1u8191", "s2u16380", "s0u16383", "s1u1"] {
@@ -335,9 +329,8 @@ fn fuzz_an_index_claiming_too_many_records_is_an_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_round_with_many_index_partitions_finds_every_user() {
     use crate::handlers::plan::{plan_within, Limits};
-    let round = Round::new();
     let shards = four_shards();
-    round.upload(&shards, serde_json::json!({})).await;
+    let round = Round::with_shards(&shards).await;
     let run = round.next_run();
     // About 40 bytes of CSV per partition: the most partitions there can be for
     // these shards' bytes.

@@ -50,8 +50,7 @@ fn one_thread_mode_builds_the_same_mini_trees() {
 /// and that shard is left out of `build`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn build_records_name_each_built_shard() {
-    let round = Round::new();
-    round.upload(&four_shards(), serde_json::json!({})).await;
+    let round = Round::with_shards(&four_shards()).await;
     let result = round.run().await.unwrap();
     let build = result.build.clone().expect("a run that built records it");
     assert_eq!(build.backends, [summa_agg::poseidon::backend()]);
@@ -120,9 +119,8 @@ async fn build_records_name_each_built_shard() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_over_four_shards_equals_entry_64_and_the_cli() {
-    let round = Round::new();
     let shards = four_shards();
-    round.upload(&shards, serde_json::json!({})).await;
+    let round = Round::with_shards(&shards).await;
     let result = round.run().await.unwrap();
     assert_eq!(result.root.hash, ENTRY_64_V1_ROOT);
     assert_eq!(result.root.balances, ["2227448", "2227448"]);
@@ -171,14 +169,12 @@ async fn round_over_four_shards_equals_entry_64_and_the_cli() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_layout_equals_the_cli() {
     for layout in Layout::ALL {
-        let round = Round::new();
         let shards = four_shards();
-        round
-            .upload(
-                &shards,
-                serde_json::json!({ "layout": layout.name(), "n_bytes": 14 }),
-            )
-            .await;
+        let round = Round::uploaded(
+            &shards,
+            serde_json::json!({ "layout": layout.name(), "n_bytes": 14 }),
+        )
+        .await;
         let result = round.run().await.unwrap();
         assert_equals_the_cli(result, &shards, layout);
     }
@@ -187,11 +183,8 @@ async fn every_layout_equals_the_cli() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unequal_shards_equal_the_cli_in_every_layout() {
     for layout in Layout::ALL {
-        let round = Round::new();
         let shards = unequal_shards();
-        round
-            .upload(&shards, serde_json::json!({ "layout": layout.name() }))
-            .await;
+        let round = Round::uploaded(&shards, serde_json::json!({ "layout": layout.name() })).await;
         // Not a shard: ignored by the default listing.
         round.put("rounds/r1/shards/notes.txt", "x").await;
         round.put("rounds/r1/shards/old/part-9.csv", "x").await;
@@ -204,17 +197,15 @@ async fn unequal_shards_equal_the_cli_in_every_layout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manifest_shard_list_sets_the_shards_and_their_order() {
-    let round = Round::new();
     let shards = four_shards();
-    round
-        .upload(
-            &shards,
-            serde_json::json!({ "shards": [
-                "rounds/r1/shards/entry_16_2.csv",
-                "rounds/r1/shards/entry_16_4.csv",
-            ]}),
-        )
-        .await;
+    let round = Round::uploaded(
+        &shards,
+        serde_json::json!({ "shards": [
+            "rounds/r1/shards/entry_16_2.csv",
+            "rounds/r1/shards/entry_16_4.csv",
+        ]}),
+    )
+    .await;
     let result = round.run().await.unwrap();
     let picked = vec![shards[1].clone(), shards[3].clone()];
     assert_eq!(
@@ -244,85 +235,48 @@ async fn two_executions_on_one_prefix_never_mix() {
     // (agg2023), which starts run B while A runs. Their steps interleave; each
     // publishes its own root, and P/result.json is the later-planned run's even
     // though A finishes last.
-    let round = Round::new();
     let shards = four_shards();
-    round
-        .upload(&shards, serde_json::json!({"layout": "v1"}))
-        .await;
+    let round = Round::uploaded(&shards, serde_json::json!({"layout": "v1"})).await;
     let s = &round.storage;
     handlers::plan(s, round_input("run-a")).await.unwrap();
-    handlers::mini_tree(s, mini_tree_input("run-a", 0))
-        .await
-        .unwrap();
-    handlers::mini_tree(s, mini_tree_input("run-a", 1))
-        .await
-        .unwrap();
-    round
-        .put("rounds/r1/round.json", r#"{"layout": "agg2023"}"#)
-        .await;
-    // Plans are ordered by time (ms): make sure B's is later.
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    handlers::plan(s, round_input("run-b")).await.unwrap();
+    build_mini_tree(s, "run-a", 0).await;
+    build_mini_tree(s, "run-a", 1).await;
+    replan(&round, r#"{"layout": "agg2023"}"#, "run-b").await;
     for i in 0..4 {
-        handlers::mini_tree(s, mini_tree_input("run-b", i))
-            .await
-            .unwrap();
+        build_mini_tree(s, "run-b", i).await;
         if i >= 2 {
-            handlers::mini_tree(s, mini_tree_input("run-a", i))
-                .await
-                .unwrap();
+            build_mini_tree(s, "run-a", i).await;
         }
     }
     index_run(s, "run-b").await;
     index_run(s, "run-a").await;
-    let AggregatorOutput::Result(b) = handlers::aggregator(s, aggregate_input("run-b"))
-        .await
-        .unwrap()
-    else {
-        panic!("expected a result")
-    };
-    let AggregatorOutput::Result(a) = handlers::aggregator(s, aggregate_input("run-a"))
-        .await
-        .unwrap()
-    else {
-        panic!("expected a result")
-    };
+    let b = aggregate_run(s, "run-b").await;
+    let a = aggregate_run(s, "run-a").await;
     let v1 = Params::default();
     let agg2023 = Params {
         layout: Layout::Agg2023,
         n_bytes: 14,
     };
     assert_eq!(a.root.hash, ENTRY_64_V1_ROOT);
-    assert_eq!(without_artifacts((*a).clone()), cli_result(&shards, &v1));
-    assert_eq!(
-        without_artifacts((*b).clone()),
-        cli_result(&shards, &agg2023)
-    );
+    assert_eq!(without_artifacts(a.clone()), cli_result(&shards, &v1));
+    assert_eq!(without_artifacts(b.clone()), cli_result(&shards, &agg2023));
     assert_ne!(a.root, b.root);
     // Each run's own result, and the published one is B's (planned later), not
     // the one that finished last.
     for (run, r) in [("run-a", &a), ("run-b", &b)] {
         let stored: RoundResult =
             serde_json::from_slice(&round.get(&in_run(run, "result.json")).await.unwrap()).unwrap();
-        assert_eq!(&stored, &**r);
+        assert_eq!(&stored, r);
     }
-    assert_eq!(published(&round).await, *b);
+    assert_eq!(published(&round).await, b);
 
     // A third run (v1 again) publishes over B.
-    round
-        .put("rounds/r1/round.json", r#"{"layout": "v1"}"#)
-        .await;
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    handlers::plan(s, round_input("run-c")).await.unwrap();
+    replan(&round, r#"{"layout": "v1"}"#, "run-c").await;
     for i in 0..4 {
-        handlers::mini_tree(s, mini_tree_input("run-c", i))
-            .await
-            .unwrap();
+        build_mini_tree(s, "run-c", i).await;
     }
     index_run(s, "run-c").await;
-    handlers::aggregator(s, aggregate_input("run-c"))
-        .await
-        .unwrap();
+    aggregate_run(s, "run-c").await;
     let c = published(&round).await;
     assert_eq!(c.run.as_deref(), Some("run-c"));
     assert_eq!(c.root.hash, ENTRY_64_V1_ROOT);
@@ -344,6 +298,23 @@ async fn two_executions_on_one_prefix_never_mix() {
             .contains("the summary's run is \"run-b\", the plan's is \"run-c\""),
         "{e}"
     );
+}
+
+/// Uploads `manifest` and plans run `run`, later than the plans before it (plans
+/// are ordered by their time in ms).
+async fn replan(round: &Round, manifest: &str, run: &str) {
+    round.put("rounds/r1/round.json", manifest).await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    handlers::plan(&round.storage, round_input(run))
+        .await
+        .unwrap();
+}
+
+/// Builds run `run`'s mini-tree `i`.
+async fn build_mini_tree(s: &impl Storage, run: &str, i: usize) {
+    handlers::mini_tree(s, mini_tree_input(run, i))
+        .await
+        .unwrap();
 }
 
 /// A round's result equals the CLI's over the same shards in `layout` (n_bytes 14).

@@ -30,8 +30,7 @@ async fn local_storage_lists_by_prefix_and_refuses_escapes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steps_read_only_what_they_need() {
-    let round = Round::new();
-    round.upload(&unequal_shards(), serde_json::json!({})).await;
+    let round = Round::with_shards(&unequal_shards()).await;
     round.run().await.unwrap();
     let storage = Recording::new(round.storage.clone());
     let run = round.run_id();
@@ -126,42 +125,26 @@ async fn storage_contract(s: &impl Storage) {
         .unwrap();
     assert_eq!(body, b"hello");
     let absent = crate::PutCondition::Absent;
+    let text =
+        |body: &'static [u8]| crate::storage::Put::new(Bytes::from_static(body), "text/plain");
     let e = s
-        .put_if(
-            BUCKET,
-            "c/b",
-            Bytes::from_static(b"x"),
-            "text/plain",
-            absent.clone(),
-        )
+        .write(BUCKET, "c/b", text(b"x").when(absent.clone()))
         .await
         .unwrap_err();
     assert_eq!(e.kind, crate::StoreErrorKind::Changed, "{e}");
-    s.put_if(
-        BUCKET,
-        "c/a",
-        Bytes::from_static(b"a"),
-        "text/plain",
-        absent,
-    )
-    .await
-    .unwrap();
+    s.write(BUCKET, "c/a", text(b"a").when(absent))
+        .await
+        .unwrap();
     let stale = crate::PutCondition::Matches("\"not-the-etag\"".into());
     let e = s
-        .put_if(BUCKET, "c/b", Bytes::from_static(b"x"), "text/plain", stale)
+        .write(BUCKET, "c/b", text(b"x").when(stale))
         .await
         .unwrap_err();
     assert_eq!(e.kind, crate::StoreErrorKind::Changed, "{e}");
     let current = crate::PutCondition::Matches(etag.clone());
-    s.put_if(
-        BUCKET,
-        "c/b",
-        Bytes::from_static(b"bye"),
-        "text/plain",
-        current,
-    )
-    .await
-    .unwrap();
+    s.write(BUCKET, "c/b", text(b"bye").when(current))
+        .await
+        .unwrap();
     let e = s.open_if_match(BUCKET, "c/b", &etag).await.err().unwrap();
     assert_eq!(e.kind, crate::StoreErrorKind::Changed, "{e}");
     s.copy(BUCKET, "c/b", "c/c").await.unwrap();
@@ -182,8 +165,7 @@ async fn local_and_memory_storage_keep_the_contract() {
 /// The round driver over the in-memory adapter gives the local directory's result.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_round_in_memory_equals_one_on_a_directory() {
-    let round = Round::new();
-    round.upload(&unequal_shards(), serde_json::json!({})).await;
+    let round = Round::with_shards(&unequal_shards()).await;
     let on_disk = round.run().await.unwrap();
     let memory = crate::MemoryStorage::default();
     for (name, csv) in unequal_shards() {

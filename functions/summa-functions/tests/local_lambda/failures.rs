@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use summa_functions::Storage;
 
+use super::data::*;
 use super::stack::*;
 
 pub async fn bad_shard(env: &Env) {

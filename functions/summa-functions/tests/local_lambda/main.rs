@@ -7,7 +7,7 @@
 //! `SUMMA_SKIP_LOCAL_LAMBDA=1` it is skipped instead, saying so.
 //! Everything it starts is stopped at the end, also on failure.
 //!
-//! The test starts the stack once (`stack.rs`) and runs the phases in order, one
+//! The test starts the stack once (`stack.rs`; its inputs in `data.rs`) and runs the phases in order, one
 //! file each: `rounds.rs`, `failures.rs`, `proofs.rs`, `trigger.rs`, `adapter.rs`
 //! (each function invoked by the test), then `state_machine.rs` (whole rounds
 //! through `infra/local/run-round.sh`: the trigger, moto's Step Functions and the
@@ -15,6 +15,7 @@
 //! end-to-end harness of the local serverless run.
 
 mod adapter;
+mod data;
 mod failures;
 mod proofs;
 mod rounds;

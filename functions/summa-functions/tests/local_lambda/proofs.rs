@@ -5,6 +5,7 @@ use std::io::Write;
 
 use serde_json::{json, Value};
 
+use super::data::*;
 use super::stack::*;
 
 pub async fn proofs(env: &Env) {

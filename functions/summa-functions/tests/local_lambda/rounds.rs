@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::data::*;
 use super::stack::*;
 
 pub async fn equal_shards(env: &Env) {
@@ -101,10 +102,7 @@ pub async fn equal_shards(env: &Env) {
         .unwrap();
         assert_eq!(summary["reused_from"], json!(source));
     }
-    assert_eq!(
-        without_artifacts(result.clone()),
-        without_artifacts(env.cli_round(&shards, "v1"))
-    );
+    env.assert_equals_the_cli(&result, &shards, "v1");
     let published: Value =
         serde_json::from_slice(&env.get("rounds/equal/result.json").await.unwrap()).unwrap();
     assert_eq!(published, result);
@@ -156,11 +154,7 @@ pub async fn unequal_shards_every_layout(env: &Env) {
         let result = env.round(&prefix, "run-1").await;
         assert_eq!(result["mini_trees"], 4);
         assert_eq!(result["layout"], layout);
-        assert_eq!(
-            without_artifacts(result),
-            without_artifacts(env.cli_round(&parts, layout)),
-            "{layout}"
-        );
+        env.assert_equals_the_cli(&result, &parts, layout);
     }
 }
 
@@ -223,10 +217,7 @@ pub async fn reinvoked_and_interleaved(env: &Env) {
     let (error_type, _) = env.invoke("aggregator", &a).err("aggregator A");
     assert_eq!(error_type, "NotFound");
     let result_b = env.aggregate(&b, "aggregator B").await;
-    assert_eq!(
-        without_artifacts(result_b.clone()),
-        without_artifacts(env.cli_round(&shards_b, "agg2023"))
-    );
+    env.assert_equals_the_cli(&result_b, &shards_b, "agg2023");
     let mut failure = a.clone();
     failure["failed_step"] = json!("mini-tree");
     failure["failure"] = json!({ "Error": "States.ExceedToleratedFailureThreshold", "Cause": "" });

@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 
+use super::data::*;
 use super::stack::*;
 
 pub async fn trigger(env: &Env) {
