@@ -188,24 +188,25 @@ SH
   else
     fail "local-sfn without a run: rc=$rc output=$out plan input=$(cat "$fakes/plan-input" 2>/dev/null)"
   fi
-  set +e
-  out="$(TIMEOUT_SHARD2=1 run)"; rc=$?
-  set -e
-  if [[ $rc == 2 && "$out" == '{"Error":"Sandbox.Timedout",'* && ! -f "$fakes/aggregator-inputs" ]] \
-    && [[ "$(grep -c '"shard":2' "$fakes/mini-tree-inputs")" == 2 ]]; then
-    ok "local-sfn timeout path (Sandbox.Timedout retried once, then the execution fails with it)"
-  else
-    fail "local-sfn timeout path: rc=$rc output=$out mini-tree inputs: $(cat "$fakes/mini-tree-inputs" 2>/dev/null)"
-  fi
-  set +e
-  out="$(FAIL_SHARD1=1 run)"; rc=$?
-  set -e
-  if [[ $rc == 2 && "$out" == '{"Error":"InvalidInput",'* && ! -f "$fakes/aggregator-inputs" ]] \
-    && [[ "$(grep -c '"shard":1' "$fakes/mini-tree-inputs")" == 1 ]]; then
-    ok "local-sfn failure path (InvalidInput fails the execution, no Catch, not retried)"
-  else
-    fail "local-sfn failure path: rc=$rc output=$out"
-  fi
+  # A shard whose fake mini-tree fails with ERROR (when ENV is set): the execution
+  # fails with that error (rc 2) without invoking the aggregator, after TRIES
+  # invocations of the shard.
+  check_failing_shard() { # WHAT ENV ERROR SHARD TRIES WHY
+    local what=$1 env=$2 error=$3 shard=$4 tries=$5 why=$6
+    set +e
+    out="$(export "$env=1"; run)"; rc=$?
+    set -e
+    if [[ $rc == 2 && "$out" == "{\"Error\":\"$error\","* && ! -f "$fakes/aggregator-inputs" ]] \
+      && [[ "$(grep -c "\"shard\":$shard" "$fakes/mini-tree-inputs")" == "$tries" ]]; then
+      ok "local-sfn $what path ($why)"
+    else
+      fail "local-sfn $what path: rc=$rc output=$out mini-tree inputs: $(cat "$fakes/mini-tree-inputs" 2>/dev/null)"
+    fi
+  }
+  check_failing_shard timeout TIMEOUT_SHARD2 Sandbox.Timedout 2 2 \
+    "Sandbox.Timedout retried once, then the execution fails with it"
+  check_failing_shard failure FAIL_SHARD1 InvalidInput 1 1 \
+    "InvalidInput fails the execution, no Catch, not retried"
   # AWS's payload limits, enforced by infra/local-sfn.mjs (the emulator has none):
   # a state's output over 256 KiB, a Lambda response over 6 MB.
   set +e

@@ -41,7 +41,7 @@ use ff::PrimeField;
 use crate::field::{fr_from_le_bytes, read_balance, write_balance};
 use crate::shard::Currency;
 use crate::tree::{Aggregation, Level, MiniTree, Node, ShardInfo, Zeros};
-use crate::{Error, Layout, Params, Result};
+use crate::{Error, Params, Result};
 
 /// Magic of a mini-tree file.
 pub const MINI_TREE_MAGIC: &[u8; 8] = b"SUMMA-MT";
@@ -199,7 +199,7 @@ fn mini_tree_header(tree: &MiniTree) -> (Header, Vec<u8>, u64) {
     let nodes: u64 = level_counts(count, tree.depth()).iter().sum();
     let a = levels_offset + nodes * node_size(&tree.params, n_currencies);
     let b = a + 8 * (count + 1);
-    let c = b + tree.names.len() as u64;
+    let c = b + tree.usernames.names.len() as u64;
     let end = c + 4 * count;
     let h = Header {
         magic: MINI_TREE_MAGIC,
@@ -227,11 +227,12 @@ pub fn write_mini_tree<W: Write>(tree: &MiniTree, w: &mut W) -> io::Result<()> {
     w.write_all(&header_bytes(&h, levels_offset))?;
     w.write_all(&table)?;
     write_levels(w, &tree.levels)?;
-    for o in &tree.offsets {
+    let names = &tree.usernames;
+    for o in &names.offsets {
         w.write_all(&o.to_le_bytes())?;
     }
-    w.write_all(&tree.names)?;
-    for s in &tree.sorted {
+    w.write_all(&names.names)?;
+    for s in &names.sorted {
         w.write_all(&s.to_le_bytes())?;
     }
     Ok(())
@@ -365,12 +366,7 @@ impl<R: ReadAt> TreeFile<R> {
         if version != VERSION {
             return Err(bad(&format!("unsupported version {version}")));
         }
-        let layout = Layout::from_code(fixed[10]).ok_or_else(|| bad("unknown layout"))?;
-        let params = Params {
-            layout,
-            n_bytes: fixed[11],
-        };
-        params.validate().map_err(|_| bad("bad n_bytes"))?;
+        let params = Params::from_header(fixed[10], fixed[11]).map_err(bad)?;
         let n_currencies = u16::from_le_bytes([fixed[12], fixed[13]]) as usize;
         let (depth, base) = (fixed[14] as u32, fixed[15] as u32);
         let u64_at = |i: usize| u64::from_le_bytes(fixed[i..i + 8].try_into().unwrap());
@@ -431,7 +427,7 @@ impl<R: ReadAt> TreeFile<R> {
             return Err(bad("level sizes do not match the header"));
         }
         level_offsets.push(a);
-        let zeros = Zeros::new(layout, n_currencies, base + depth);
+        let zeros = Zeros::new(params.layout, n_currencies, base + depth);
         Ok(TreeFile {
             src,
             path,

@@ -202,4 +202,13 @@ impl Params {
         }
         Ok(())
     }
+
+    /// The parameters a file's header stores: the layout's code and `n_bytes`,
+    /// checked; the error is the problem with them, for the file's error.
+    pub fn from_header(layout_code: u8, n_bytes: u8) -> Result<Params, &'static str> {
+        let layout = Layout::from_code(layout_code).ok_or("unknown layout")?;
+        let params = Params { layout, n_bytes };
+        params.validate().map_err(|_| "bad n_bytes")?;
+        Ok(params)
+    }
 }

@@ -99,17 +99,9 @@ pub struct Entries {
     pub lines: Vec<u64>,
 }
 
+len_of_field!(Entries, lines, "users");
+
 impl Entries {
-    /// Number of users.
-    pub fn len(&self) -> usize {
-        self.lines.len()
-    }
-
-    /// Whether there are no users.
-    pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
-    }
-
     /// User `i`'s name.
     pub fn name(&self, i: usize) -> &[u8] {
         &self.names[self.offsets[i] as usize..self.offsets[i + 1] as usize]

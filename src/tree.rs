@@ -61,17 +61,7 @@ pub struct Level {
     pub balances: Vec<u8>,
 }
 
-impl Level {
-    /// Number of real nodes.
-    pub fn len(&self) -> usize {
-        self.hashes.len()
-    }
-
-    /// Whether the level has no nodes.
-    pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
-    }
-}
+len_of_field!(Level, hashes, "real nodes");
 
 /// The hashes of all-zero subtrees by height: `zero[0]` is the leaf of the zero
 /// entry, `zero[h + 1]` the middle node over two `zero[h]`. Their balances are 0.
@@ -299,13 +289,27 @@ pub struct MiniTree {
     pub currencies: Vec<Currency>,
     /// `levels[0]` are the leaves, `levels[depth]` the root.
     pub levels: Vec<Level>,
+    /// The usernames, with their index sorted by name.
+    pub usernames: Usernames,
+    zeros: Zeros,
+}
+
+/// A mini-tree's usernames, in entry order and sorted.
+#[derive(Debug)]
+pub struct Usernames {
     /// All usernames back to back.
     pub names: Vec<u8>,
     /// Offsets of each username in `names` (one more than the users).
     pub offsets: Vec<u64>,
     /// Entry indices sorted by username bytes.
     pub sorted: Vec<u32>,
-    zeros: Zeros,
+}
+
+impl Usernames {
+    /// Username `i`.
+    pub fn get(&self, i: usize) -> &[u8] {
+        &self.names[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
 }
 
 impl MiniTree {
@@ -334,6 +338,11 @@ impl MiniTree {
             balances,
             ..
         } = entries;
+        let usernames = Usernames {
+            names,
+            offsets,
+            sorted,
+        };
         let n_currencies = currencies.len();
         let n_bytes = params.n_bytes as usize;
         let stride = n_currencies * n_bytes;
@@ -350,7 +359,7 @@ impl MiniTree {
                 for j in 0..out.len() {
                     let i = first + j;
                     let p = &mut pre[j * llen..(j + 1) * llen];
-                    p[0] = layout.username_fe(&names[offsets[i] as usize..offsets[i + 1] as usize]);
+                    p[0] = layout.username_fe(usernames.get(i));
                     for c in 0..n_currencies {
                         p[1 + c] = u256_to_fr(&read_balance(
                             &balances[i * stride + c * n_bytes..][..n_bytes],
@@ -375,9 +384,7 @@ impl MiniTree {
             name: name.into(),
             currencies,
             levels,
-            names,
-            offsets,
-            sorted,
+            usernames,
             zeros,
         })
     }
@@ -394,7 +401,7 @@ impl MiniTree {
 
     /// Username `i`.
     pub fn username(&self, i: usize) -> &[u8] {
-        &self.names[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+        self.usernames.get(i)
     }
 
     /// The node at `(level, index)`, zero past the real nodes.

@@ -4,9 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-#[cfg(feature = "zk")]
 use summa_agg::layout::DEFAULT_N_BYTES;
-use summa_agg::Layout;
+use summa_agg::{Layout, Params};
 
 #[derive(Parser)]
 #[command(
@@ -100,6 +99,15 @@ pub struct SelfTestArgs {
 
 // `Round`'s arguments (the help text is the variant's).
 #[derive(Args)]
+#[command(
+    mut_arg("layout", |a| a.help(
+        "Hash layout: v1, agg2023 or legacy (default v1; over S3, the manifest's)"
+    )),
+    mut_arg("n_bytes", |a| a.help(
+        "Every balance and total must be below 2^(8 * n_bytes) (default 14; over S3, \
+         the manifest's)"
+    ))
+)]
 pub struct RoundArgs {
     /// Shard files, or directories whose *.csv files are the shards (ordered
     /// by file name).
@@ -108,13 +116,9 @@ pub struct RoundArgs {
     /// Where to write the mini-trees, the aggregation tree and result.json.
     #[arg(long, required_unless_present = "bucket")]
     pub out: Option<PathBuf>,
-    /// Hash layout: v1, agg2023 or legacy (default v1; over S3, the manifest's).
-    #[arg(long)]
-    pub layout: Option<Layout>,
-    /// Every balance and total must be below 2^(8 * n_bytes) (default 14; over
-    /// S3, the manifest's).
-    #[arg(long)]
-    pub n_bytes: Option<u8>,
+    // --layout and --n-bytes.
+    #[command(flatten)]
+    pub params: ParamsArgs,
     /// Runs the round over S3 instead: the shards and manifest under
     /// s3://BUCKET/PREFIX (any endpoint set with AWS_ENDPOINT_URL), with the
     /// Lambda functions' handlers in-process.
@@ -127,6 +131,31 @@ pub struct RoundArgs {
     /// since it re-use its mini-trees (checked) instead of being rebuilt.
     #[arg(long, conflicts_with = "bucket")]
     pub previous: Option<PathBuf>,
+}
+
+/// `--layout` and `--n-bytes`, each optional (the help text is the command's):
+/// the round parameters, defaults filled in by [`ParamsArgs::params`].
+#[derive(Args)]
+pub struct ParamsArgs {
+    #[arg(long)]
+    pub layout: Option<Layout>,
+    #[arg(long)]
+    pub n_bytes: Option<u8>,
+}
+
+impl ParamsArgs {
+    /// Whether either was given.
+    pub fn any(&self) -> bool {
+        self.layout.is_some() || self.n_bytes.is_some()
+    }
+
+    /// The parameters, v1 and [`DEFAULT_N_BYTES`] where not given.
+    pub fn params(&self) -> Params {
+        Params {
+            layout: self.layout.unwrap_or_default(),
+            n_bytes: self.n_bytes.unwrap_or(DEFAULT_N_BYTES),
+        }
+    }
 }
 
 // `Proof`'s arguments (the help text is the variant's).
@@ -194,22 +223,20 @@ pub struct VerifyArgs {
 #[cfg(feature = "zk")]
 // `ZkKeys`'s arguments (the help text is the variant's).
 #[derive(Args)]
+#[command(
+    mut_arg("layout", |a| a.help("Explicit shape: the hash layout (default v1)")),
+    mut_arg("n_bytes", |a| a.help("Explicit shape: n_bytes (default 14)"))
+)]
 pub struct ZkKeysArgs {
     /// The round's output directory: the shape comes from its result.json.
     #[arg(long, required_unless_present_any = ["depth", "check"], conflicts_with_all = ["depth", "currencies", "layout", "n_bytes"])]
     pub round: Option<PathBuf>,
-    /// Explicit shape: the tree's depth.
-    #[arg(long, requires = "currencies")]
-    pub depth: Option<u32>,
-    /// Explicit shape: the number of currencies.
-    #[arg(long, requires = "depth")]
-    pub currencies: Option<usize>,
-    /// Explicit shape: the hash layout (default v1).
-    #[arg(long)]
-    pub layout: Option<Layout>,
-    /// Explicit shape: n_bytes (default 14).
-    #[arg(long)]
-    pub n_bytes: Option<u8>,
+    // The explicit shape instead: --depth and --currencies, then --layout and
+    // --n-bytes.
+    #[command(flatten)]
+    pub shape: ShapeArgs,
+    #[command(flatten)]
+    pub params: ParamsArgs,
     /// The structured reference string: a pinned public ceremony's file in
     /// halo2's `ParamsKZG` format (e.g. perpetual-powers-of-tau-raw-<k>,
     /// hermez-raw-<k>) with >= 2^k points.
@@ -226,6 +253,33 @@ pub struct ZkKeysArgs {
     /// derived from the circuit of its shape over --srs (default KEYS/srs.bin).
     #[arg(long, value_name = "KEYS", conflicts_with_all = ["round", "depth", "out"])]
     pub check: Option<PathBuf>,
+}
+
+#[cfg(feature = "zk")]
+/// `zk-keys`' explicit shape: `--depth` and `--currencies`, each requiring the
+/// other.
+#[derive(Args)]
+pub struct ShapeArgs {
+    /// Explicit shape: the tree's depth.
+    #[arg(long, requires = "currencies")]
+    pub depth: Option<u32>,
+    /// Explicit shape: the number of currencies.
+    #[arg(long, requires = "depth")]
+    pub currencies: Option<usize>,
+}
+
+#[cfg(feature = "zk")]
+impl ShapeArgs {
+    /// The explicit shape with `params` (clap requires --depth and --currencies
+    /// without --round or --check).
+    pub fn shape(&self, params: Params) -> summa_agg_zk::Shape {
+        crate::commands::zk::explicit_shape(
+            params.layout,
+            self.depth.expect("clap requires --depth"),
+            self.currencies.expect("clap requires --currencies"),
+            params.n_bytes,
+        )
+    }
 }
 
 // `BenchIncremental`'s arguments (the help text is the variant's).

@@ -31,7 +31,7 @@ use super::AggregationPath;
 use crate::field::{fr_from_le_bytes, read_balance};
 use crate::format::{node_bytes, ReadAt, TreeFile};
 use crate::tree::{Node, ShardInfo};
-use crate::{Error, Layout, Params, Result};
+use crate::{Error, Params, Result};
 
 /// Magic of an aggregation paths file.
 pub const PATHS_MAGIC: &[u8; 8] = b"SUMMA-AP";
@@ -112,12 +112,7 @@ pub fn read_record(bytes: &[u8], i: u64, path: &str) -> Result<(AggregationPath,
     let entries = u64_of(take(8)?);
     let fixed = take(7)?;
     let (depth, mini_depth) = (fixed[0] as u32, fixed[1] as u32);
-    let layout = Layout::from_code(fixed[2]).ok_or_else(|| bad("unknown layout"))?;
-    let params = Params {
-        layout,
-        n_bytes: fixed[3],
-    };
-    params.validate().map_err(|_| bad("bad n_bytes"))?;
+    let params = Params::from_header(fixed[2], fixed[3]).map_err(bad)?;
     let n_currencies = u16::from_le_bytes([fixed[4], fixed[5]]) as usize;
     let levels = fixed[6] as usize;
     if depth > mini_depth || mini_depth as usize + levels > 63 {

@@ -3,9 +3,8 @@
 
 use std::path::PathBuf;
 
-use summa_agg::layout::DEFAULT_N_BYTES;
 use summa_agg::round;
-use summa_agg::{Error, Params, Result};
+use summa_agg::{Error, Result};
 
 use crate::args::RoundArgs;
 use crate::output::{print_json, progress_bar};
@@ -15,14 +14,13 @@ pub fn run(a: RoundArgs) -> Result<()> {
     let RoundArgs {
         inputs,
         out,
-        layout,
-        n_bytes,
+        params,
         bucket,
         prefix,
         previous,
     } = a;
     if let (Some(bucket), Some(prefix)) = (bucket, prefix) {
-        if layout.is_some() || n_bytes.is_some() {
+        if params.any() {
             return Err(Error::Invalid(
                 "over S3 the layout and n_bytes come from the manifest, P/round.json".into(),
             ));
@@ -31,10 +29,7 @@ pub fn run(a: RoundArgs) -> Result<()> {
     }
     let out = out.expect("clap requires --out without --bucket");
     round::clear_result(&out)?;
-    let params = Params {
-        layout: layout.unwrap_or_default(),
-        n_bytes: n_bytes.unwrap_or(DEFAULT_N_BYTES),
-    };
+    let params = params.params();
     params.validate()?;
     let files = round::collect_inputs(&inputs)?;
     let bar = progress_bar(files.len() as u64);

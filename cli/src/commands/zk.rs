@@ -320,12 +320,7 @@ pub fn keys_command(a: crate::args::ZkKeysArgs) -> Result<()> {
     }
     let shape = match &a.round {
         Some(dir) => round_shape(dir)?,
-        None => explicit_shape(
-            a.layout.unwrap_or_default(),
-            a.depth.expect("clap requires --depth"),
-            a.currencies.expect("clap requires --currencies"),
-            a.n_bytes.unwrap_or(summa_agg::layout::DEFAULT_N_BYTES),
-        ),
+        None => a.shape.shape(a.params.params()),
     };
     keys(
         shape,

@@ -42,6 +42,12 @@ fn run_round(input: &Path, out: &Path, extra: &[&str]) -> Output {
     summa(&[&["round", input, "--out", out], extra].concat())
 }
 
+/// Runs `proof --merkle` of `user` in the round output directory `round`.
+fn merkle_proof(round: impl AsRef<Path>, user: &str) -> Output {
+    let round = round.as_ref().to_str().unwrap();
+    summa(&["proof", "--round", round, "--user", user, "--merkle"])
+}
+
 /// Runs `verify` of the proof file `proof` against the result file `result`.
 fn verify_with_result(proof: &Path, result: &Path) -> Output {
     summa(&[
@@ -54,6 +60,11 @@ fn verify_with_result(proof: &Path, result: &Path) -> Output {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts that `o`'s stderr says `want` (printing the stderr if not).
+fn assert_stderr_has(o: &Output, want: &str) {
+    assert!(stderr(o).contains(want), "{}", stderr(o));
 }
 
 fn last_json_line(o: &Output) -> serde_json::Value {
@@ -103,7 +114,7 @@ fn round_and_proof(csv: &str, user: &str) -> (tempfile::TempDir, serde_json::Val
     let dir = out.path().to_str().unwrap();
     let o = summa(&["round", fixture(csv).to_str().unwrap(), "--out", dir]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = summa(&["proof", "--round", dir, "--user", user, "--merkle"]);
+    let o = merkle_proof(dir, user);
     assert!(o.status.success(), "{}", stderr(&o));
     (out, serde_json::from_slice(&o.stdout).unwrap())
 }

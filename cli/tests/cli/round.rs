@@ -41,18 +41,18 @@ fn round_on_the_shipped_example() {
     );
 }
 
+/// Runs `split` of the fixture `csv` into shards of `size` users in `out`.
+fn split(csv: &str, size: &str, out: &Path) -> Output {
+    let csv = fixture(csv);
+    let (csv, out) = (csv.to_str().unwrap(), out.to_str().unwrap());
+    summa(&["split", csv, "--shard-size", size, "--out", out])
+}
+
 #[test]
 fn split_then_round_equals_the_whole_file() {
     let dir = tempfile::tempdir().unwrap();
     let shards = dir.path().join("shards");
-    let o = summa(&[
-        "split",
-        fixture("entry_64.csv").to_str().unwrap(),
-        "--shard-size",
-        "16",
-        "--out",
-        shards.to_str().unwrap(),
-    ]);
+    let o = split("entry_64.csv", "16", &shards);
     assert!(o.status.success(), "{}", stderr(&o));
     let names: Vec<_> = std::fs::read_dir(&shards)
         .unwrap()
@@ -67,14 +67,7 @@ fn split_then_round_equals_the_whole_file() {
     let o = run_round(&shards, &out, &[]);
     assert_eq!(last_json_line(&o)["root"]["hash"], V1_ROOT_64);
     // Uneven shards: 7 shards of up to 10 users.
-    let o = summa(&[
-        "split",
-        fixture("entry_64.csv").to_str().unwrap(),
-        "--shard-size",
-        "10",
-        "--out",
-        dir.path().join("s10").to_str().unwrap(),
-    ]);
+    let o = split("entry_64.csv", "10", &dir.path().join("s10"));
     assert!(o.status.success());
     assert_eq!(
         std::fs::read_dir(dir.path().join("s10")).unwrap().count(),
@@ -268,17 +261,12 @@ fn bad_arguments_fail_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let o = run_round(&fixture("entry_16.csv"), dir.path(), &["--n-bytes", "0"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("n_bytes must be between 1 and 31"));
+    assert_stderr_has(&o, "n_bytes must be between 1 and 31");
     let o = run_round(&fixture("entry_16.csv"), dir.path(), &["--layout", "v9"]);
     assert!(!o.status.success());
-    let o = summa(&[
-        "round",
-        "/nonexistent/dir",
-        "--out",
-        dir.path().to_str().unwrap(),
-    ]);
+    let o = run_round(Path::new("/nonexistent/dir"), dir.path(), &[]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("/nonexistent/dir"));
+    assert_stderr_has(&o, "/nonexistent/dir");
 }
 
 #[test]
@@ -302,14 +290,7 @@ fn agg2023_refuses_usernames_at_or_above_p_and_v1_accepts_them() {
     let out = dir.path().join("out-v1");
     let o = run_round(&csv, &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = summa(&[
-        "proof",
-        "--round",
-        out.to_str().unwrap(),
-        "--user",
-        &long,
-        "--merkle",
-    ]);
+    let o = merkle_proof(&out, &long);
     assert!(o.status.success(), "{}", stderr(&o));
     // verify refuses the name in agg2023 even when the proof is otherwise whole.
     let mut p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -323,7 +304,7 @@ fn agg2023_refuses_usernames_at_or_above_p_and_v1_accepts_them() {
         p["root"]["hash"].as_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("modulus p"), "{}", stderr(&o));
+    assert_stderr_has(&o, "modulus p");
 }
 
 #[test]
@@ -391,11 +372,7 @@ fn round_with_previous_reuses_unchanged_shards() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(last_json_line(&o)["reused_mini_trees"], 0);
-    assert!(
-        stderr(&o).contains("previous round not trusted"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "previous round not trusted");
 }
 
 #[test]
@@ -414,11 +391,7 @@ fn threads_one_runs_the_round_and_zero_is_refused() {
     assert_eq!(last_json_line(&o)["root"]["hash"], V1_ROOT_64);
     let o = run_round(&dir, out.path(), &["--threads", "0"]);
     assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("--threads must be at least 1"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "--threads must be at least 1");
 }
 
 /// `result.json`'s `build`: one record per shard built, with the process's

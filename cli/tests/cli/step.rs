@@ -78,11 +78,7 @@ fn a_failed_step_says_why_and_exits_non_zero() {
     ]);
     assert!(!o.status.success());
     assert!(o.stdout.is_empty(), "{}", said(&o));
-    assert!(
-        stderr(&o).contains("rounds/none/round.json"),
-        "{}",
-        stderr(&o)
-    );
+    assert_stderr_has(&o, "rounds/none/round.json");
     let o = summa(&[
         "step",
         "plan",
@@ -92,5 +88,5 @@ fn a_failed_step_says_why_and_exits_non_zero() {
         dir.path().to_str().unwrap(),
     ]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("/nonexistent.json"), "{}", stderr(&o));
+    assert_stderr_has(&o, "/nonexistent.json");
 }

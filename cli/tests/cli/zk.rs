@@ -20,7 +20,7 @@ fn zero_knowledge_keys_proof_and_verify() {
         keys,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("UNSAFE TEST SRS"), "{}", stderr(&o));
+    assert_stderr_has(&o, "UNSAFE TEST SRS");
     let meta: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(meta["shape"]["depth"], 6);
     assert_eq!(meta["srs"]["kind"], "unsafe-test-srs");
@@ -32,12 +32,12 @@ fn zero_knowledge_keys_proof_and_verify() {
     // A user's proof is zero-knowledge: without keys, only --merkle gives a proof.
     let o = summa(&["proof", "--round", round, "--user", "MBlfbBGI"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("--keys"), "{}", stderr(&o));
+    assert_stderr_has(&o, "--keys");
     let o = summa(&[
         "proof", "--round", round, "--user", "MBlfbBGI", "--keys", keys,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("UNSAFE TEST SRS"));
+    assert_stderr_has(&o, "UNSAFE TEST SRS");
     let text = String::from_utf8(o.stdout.clone()).unwrap();
     let zk: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert!(zk["warning"].as_str().unwrap().contains("UNSAFE TEST SRS"));
@@ -240,7 +240,7 @@ fn zero_knowledge_keys_proof_and_verify() {
         "proof", "--round", round, "--user", "nobody", "--keys", other,
     ]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("\"nobody\" is not in this round"));
+    assert_stderr_has(&o, "\"nobody\" is not in this round");
     // A corrupt SRS file.
     let mut bytes = std::fs::read(&srs).unwrap();
     bytes[40] ^= 0x40;
