@@ -6,8 +6,11 @@ mod common;
 use std::fs::File;
 use std::path::Path;
 
+use common::error_of;
+use common::trickle::Trickle;
 use summa_agg::format::{write_mini_tree, TreeFile};
-use summa_agg::round::{mini_tree_path, run_local, AGGREGATION_FILE};
+use summa_agg::round::{build_mini_tree, mini_tree_path, run_local, AGGREGATION_FILE};
+use summa_agg::split::split;
 use summa_agg::tree::Aggregation;
 use summa_agg::{proof, Layout, Params};
 
@@ -88,7 +91,7 @@ fn corrupt_mini_trees_are_errors_not_panics() {
         let mut bad = good.clone();
         bad[16..24].copy_from_slice(&count.to_le_bytes());
         bad[14] = summa_agg::tree::depth_for(count).min(255) as u8;
-        let err = TreeFile::open(bad, "forged.mst").unwrap_err().to_string();
+        let err = error_of(TreeFile::open(bad, "forged.mst"));
         assert!(err.contains("forged.mst: not a valid tree file"), "{err}");
     }
     // A mini-tree claiming a base height.
@@ -129,9 +132,7 @@ fn forged_summaries_are_rejected_by_the_aggregation() {
         ("balance", other_balance),
         ("length", short),
     ] {
-        let err = Aggregation::build(&params, &t.currencies, vec![forged])
-            .unwrap_err()
-            .to_string();
+        let err = error_of(Aggregation::build(&params, &t.currencies, vec![forged]));
         assert!(
             err.contains("not a valid mini-tree summary"),
             "{what}: {err}"
@@ -143,10 +144,8 @@ fn forged_summaries_are_rejected_by_the_aggregation() {
 fn overlong_currency_names_are_rejected() {
     let name = "\u{c9}".repeat(128); // 256 bytes
     let csv = format!("username,balance_{name}_ETH\nann,1\n");
-    let err =
-        summa_agg::round::build_mini_tree(csv.as_bytes(), "long.csv", &Params::default(), None)
-            .unwrap_err()
-            .to_string();
+    let params = Params::default();
+    let err = error_of(build_mini_tree(csv.as_bytes(), "long.csv", &params, None));
     assert!(
         err.starts_with("long.csv:1: invalid header") && err.contains("255 bytes"),
         "{err}"
@@ -157,31 +156,14 @@ fn overlong_currency_names_are_rejected() {
 fn split_refuses_a_directory_that_holds_shards() {
     let dir = tempfile::tempdir().unwrap();
     let csv = csv_with_currencies(1, &["a", "b", "c", "d"]);
-    summa_agg::split::split(csv.as_bytes(), "big.csv", 1, dir.path()).unwrap();
-    let err = summa_agg::split::split(csv.as_bytes(), "big.csv", 2, dir.path())
-        .unwrap_err()
-        .to_string();
+    split(csv.as_bytes(), "big.csv", 1, dir.path()).unwrap();
+    let err = error_of(split(csv.as_bytes(), "big.csv", 2, dir.path()));
     assert!(err.contains("already holds shards"), "{err}");
 }
 
 // --- Found by the fuzzer (fuzz/, `make fuzz`) --------------------------------
 // Each test below reproduces an input that a fuzz target found; the README's
 // reliability section lists them.
-
-/// A reader that hands out at most `step` bytes per call, as a network stream may.
-struct Pieces<'a> {
-    data: &'a [u8],
-    step: usize,
-}
-
-impl std::io::Read for Pieces<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.step.min(buf.len()).min(self.data.len());
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
-        Ok(n)
-    }
-}
 
 /// csv_shard: a shard that starts with a UTF-8 byte-order mark read from a stream
 /// whose first read returns exactly the mark (or less of it) was an "empty file"
@@ -202,22 +184,14 @@ fn fuzz_a_shard_with_a_bom_reads_the_same_in_any_pieces() {
             .map_err(|e| e.to_string());
         for step in 1..8 {
             let pieces =
-                summa_agg::shard::read_entries(Pieces { data: text, step }, "s.csv", &params, None)
+                summa_agg::shard::read_entries(Trickle::new(text, step), "s.csv", &params, None)
                     .map(|e| (e.currencies, e.names, e.balances, e.lines))
                     .map_err(|e| e.to_string());
             assert_eq!(pieces, whole, "{text:?} in pieces of {step}");
         }
     }
-    let e = summa_agg::shard::read_entries(
-        Pieces {
-            data: texts[0],
-            step: 3,
-        },
-        "s.csv",
-        &params,
-        None,
-    )
-    .unwrap();
+    let e =
+        summa_agg::shard::read_entries(Trickle::new(texts[0], 3), "s.csv", &params, None).unwrap();
     assert_eq!(e.len(), 2);
 }
 

@@ -66,28 +66,9 @@ pub fn put_part(out: &mut Vec<u8>, part: &[u8]) {
     out.extend_from_slice(part);
 }
 
-/// A reader that hands out at most `step` bytes per `read`: a stream cut at
-/// arbitrary places must read as the whole.
-pub struct Trickle<'a> {
-    data: &'a [u8],
-    step: usize,
-}
+/// A reader that hands out at most `step` bytes per `read` (shared with the core
+/// crate's tests).
+#[path = "../../tests/common/trickle.rs"]
+mod trickle;
 
-impl<'a> Trickle<'a> {
-    /// Reads `data`, `step` (at least 1) bytes at a time.
-    pub fn new(data: &'a [u8], step: usize) -> Trickle<'a> {
-        Trickle {
-            data,
-            step: step.max(1),
-        }
-    }
-}
-
-impl std::io::Read for Trickle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.step.min(buf.len()).min(self.data.len());
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
-        Ok(n)
-    }
-}
+pub use trickle::Trickle;

@@ -1,23 +1,17 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-
 use summa_agg::round::build_mini_tree;
 use summa_agg::tree::MiniTree;
 use summa_agg::{Layout, Params};
 
-/// A fixture's path.
-pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
+mod shared;
+pub mod trickle;
 
-/// The known answers.
-pub fn known_answers() -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(fixture("known-answers.json")).unwrap()).unwrap()
-}
+pub use shared::*;
+
+/// Where the repository's fixtures lie from this crate's manifest directory.
+const FIXTURES: &str = "tests/fixtures";
 
 /// One tree over a CSV text.
 pub fn tree_of(csv: &[u8], layout: Layout) -> MiniTree {

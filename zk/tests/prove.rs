@@ -5,17 +5,18 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::{Round, SHARDS};
+use common::{error_of, Round, SHARDS};
 use summa_agg::round::RESULT_FILE;
 use summa_agg::Layout;
 use summa_agg_zk::keys::{check_published, Keys, SrsSource};
 use summa_agg_zk::verifier::{verify, verify_files, Options, Published, Report};
 use summa_agg_zk::{prove, Shape, ZkProof, UNSAFE_TEST_SRS_WARNING};
 
-/// A round of the four fixture shards, its keys (unsafe test SRS) and what it
+/// A round of fixture shards, its users, its keys (unsafe test SRS) and what it
 /// published.
 struct Fixture {
     round: Round,
+    users: Vec<String>,
     keys: Keys,
     keys_dir: tempfile::TempDir,
     result_json: Vec<u8>,
@@ -36,6 +37,7 @@ fn fixture(layout: Layout, shards: &[&str]) -> Fixture {
     let srs = std::fs::read(keys_dir.path().join("srs.bin")).unwrap();
     Fixture {
         round,
+        users: Round::users(shards),
         keys,
         keys_dir,
         result_json,
@@ -85,8 +87,7 @@ fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
 #[test]
 fn a_genuine_proof_verifies_and_shows_the_users_record_and_the_published_totals() {
     let f = fixture(Layout::V1, &SHARDS);
-    let users = Round::users(&SHARDS);
-    for user in [&users[5], &users[40]] {
+    for user in [&f.users[5], &f.users[40]] {
         let p = f.proof(user);
         assert_eq!(p.warning.as_deref(), Some(UNSAFE_TEST_SRS_WARNING));
         // Through JSON, as a user receives the files.
@@ -122,10 +123,8 @@ fn a_genuine_proof_verifies_and_shows_the_users_record_and_the_published_totals(
         verify(&p, &f.published, &f.srs, &opts).unwrap();
     }
     // The same files without saying the test setup is acceptable: refused.
-    let p = f.proof(&users[5]);
-    let e = verify(&p, &f.published, &f.srs, &Options::default())
-        .unwrap_err()
-        .to_string();
+    let p = f.proof(&f.users[5]);
+    let e = error_of(verify(&p, &f.published, &f.srs, &Options::default()));
     assert!(
         e.contains("UNSAFE TEST SRS") && e.contains("refused"),
         "{e}"
@@ -135,20 +134,20 @@ fn a_genuine_proof_verifies_and_shows_the_users_record_and_the_published_totals(
 #[test]
 fn a_proof_file_carries_nothing_of_another_user() {
     let f = fixture(Layout::V1, &SHARDS);
-    let users = Round::users(&SHARDS);
-    let p = f.proof(&users[5]);
+    let user = &f.users[5];
+    let p = f.proof(user);
     let text = serde_json::to_string(&p).unwrap();
     let mut said = Vec::new();
     strings(&serde_json::from_str(&text).unwrap(), &mut said);
     let own: HashSet<&String> = p.entry.balances.iter().collect();
-    for other in users.iter().filter(|u| **u != users[5]) {
+    for other in f.users.iter().filter(|u| *u != user) {
         let theirs = f.round.merkle_proof(other).entry;
         assert!(!said.contains(&theirs.username), "{other}'s name");
         for b in theirs.balances.iter().filter(|b| !own.contains(b)) {
             assert!(!said.contains(b), "{other}'s balance {b}");
         }
     }
-    let merkle = f.round.merkle_proof(&users[5]);
+    let merkle = f.round.merkle_proof(user);
     for h in merkle
         .sibling_leaf_node_hash_preimage
         .iter()
@@ -165,9 +164,8 @@ fn a_proof_file_carries_nothing_of_another_user() {
 #[test]
 fn each_way_to_cheat_is_refused_with_its_reason() {
     let f = fixture(Layout::V1, &SHARDS);
-    let users = Round::users(&SHARDS);
-    let p = f.proof(&users[5]);
-    let q = f.proof(&users[40]);
+    let p = f.proof(&f.users[5]);
+    let q = f.proof(&f.users[40]);
     f.check(&p).unwrap();
     let published = &f.published;
 
@@ -224,22 +222,16 @@ fn each_way_to_cheat_is_refused_with_its_reason() {
         expected_user: Some("alice"),
         ..TEST_SRS
     };
-    let e = verify(&p, published, &f.srs, &opts)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains(&format!("proof is for user {:?}, not \"alice\"", users[5])),
-        "{e}"
-    );
+    let e = error_of(verify(&p, published, &f.srs, &opts));
+    let said = format!("proof is for user {:?}, not \"alice\"", f.users[5]);
+    assert!(e.contains(&said), "{e}");
     let mut want = p.entry.balances.clone();
     want[0] = "100".into();
     let opts = Options {
         expected_balances: Some(&want),
         ..TEST_SRS
     };
-    let e = verify(&p, published, &f.srs, &opts)
-        .unwrap_err()
-        .to_string();
+    let e = error_of(verify(&p, published, &f.srs, &opts));
     let said = format!(
         "proof is for balances {}, {}, not 100, {}",
         p.entry.balances[0], p.entry.balances[1], p.entry.balances[1]
@@ -260,14 +252,10 @@ fn each_way_to_cheat_is_refused_with_its_reason() {
         ),
     ];
     for (proof, result, want) in cases {
-        let e = verify_files(proof, result, &f.srs, &TEST_SRS)
-            .unwrap_err()
-            .to_string();
+        let e = error_of(verify_files(proof, result, &f.srs, &TEST_SRS));
         assert!(e.contains(want), "{e}\n  expected: {want}");
     }
-    let e = verify_files(&good, &f.result_json, &[], &TEST_SRS)
-        .unwrap_err()
-        .to_string();
+    let e = error_of(verify_files(&good, &f.result_json, &[], &TEST_SRS));
     assert!(e.contains("SRS file is empty"), "{e}");
 }
 
@@ -287,14 +275,12 @@ fn published_keys_are_checked_against_the_circuit() {
     let f = fixture(Layout::V1, &SHARDS);
     let dir = f.keys_dir.path();
     let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
-    let (shape, setup) =
-        check_published(&read("keys.json"), &read("vk.bin"), &f.srs, true).unwrap();
+    let (keys_json, vk) = (read("keys.json"), read("vk.bin"));
+    let (shape, setup) = check_published(&keys_json, &vk, &f.srs, true).unwrap();
     assert_eq!(shape, f.published.shape);
     assert!(setup.is_unsafe_test());
     // The test setup is refused unless allowed.
-    let e = check_published(&read("keys.json"), &read("vk.bin"), &f.srs, false)
-        .unwrap_err()
-        .to_string();
+    let e = error_of(check_published(&keys_json, &vk, &f.srs, false));
     assert!(e.contains("UNSAFE TEST SRS"), "{e}");
     // The verifying key of another shape, relabelled as this one.
     let other = Shape {
@@ -307,9 +293,7 @@ fn published_keys_are_checked_against_the_circuit() {
         .write(other_dir.path())
         .unwrap();
     let other_vk = std::fs::read(other_dir.path().join("vk.bin")).unwrap();
-    let e = check_published(&read("keys.json"), &other_vk, &f.srs, true)
-        .unwrap_err()
-        .to_string();
+    let e = error_of(check_published(&keys_json, &other_vk, &f.srs, true));
     assert!(
         e.contains("keys are not this circuit's for shape v1-d6-c2-b14"),
         "{e}"

@@ -32,20 +32,6 @@ pub(crate) struct Assigner<'a, 'r> {
     hooks: &'a Hooks,
 }
 
-/// Lays out one region, `name`, with the default hooks: the chips' unit tests.
-#[cfg(test)]
-pub(crate) fn in_region<T>(
-    layouter: &mut impl halo2_proofs::circuit::Layouter<Fr>,
-    name: &'static str,
-    mut lay_out: impl FnMut(&mut Assigner) -> Result<T, PlonkError>,
-) -> Result<T, PlonkError> {
-    let hooks = Hooks::default();
-    layouter.assign_region(
-        || name,
-        |mut region| lay_out(&mut Assigner::new(&mut region, &hooks)),
-    )
-}
-
 impl<'a, 'r> Assigner<'a, 'r> {
     pub(crate) fn new(region: &'a mut Region<'r, Fr>, hooks: &'a Hooks) -> Assigner<'a, 'r> {
         Assigner {

@@ -34,7 +34,11 @@
 
 use halo2_proofs::circuit::{Cell, Layouter, SimpleFloorPlanner, Value};
 use halo2_proofs::halo2curves::bn256::Fr;
-use halo2_proofs::plonk::{Circuit, Column, ConstraintSystem, Error as PlonkError, Instance};
+use halo2_proofs::plonk::{
+    Advice, Circuit, Column, ConstraintSystem, Error as PlonkError, Expression, Instance,
+    VirtualCells,
+};
+use halo2_proofs::poly::Rotation;
 use summa_agg::Layout;
 
 use crate::convert::to_circuit;
@@ -42,6 +46,8 @@ use crate::shape::Shape;
 use crate::witness::Witness;
 
 pub(crate) mod assign;
+#[cfg(test)]
+mod chip_test;
 pub mod path;
 pub mod poseidon;
 pub mod range;
@@ -50,6 +56,16 @@ use assign::{Assigner, Var};
 use path::PathConfig;
 use poseidon::{Constants, PoseidonConfig};
 use range::RangeConfig;
+
+/// The cells of `cols` at rotation `at`, for a gate: queried in the order given
+/// (the order of first queries is part of the verifying key).
+pub(crate) fn query_advice<const N: usize>(
+    meta: &mut VirtualCells<'_, Fr>,
+    cols: [Column<Advice>; N],
+    at: Rotation,
+) -> [Expression<Fr>; N] {
+    cols.map(|col| meta.query_advice(col, at))
+}
 
 /// The circuit's chips and its instance column.
 #[derive(Clone, Debug)]

@@ -14,6 +14,7 @@ use halo2_proofs::plonk::{
 use halo2_proofs::poly::Rotation;
 
 use super::assign::{Assigner, Var};
+use super::query_advice;
 
 /// The chip's columns and selectors.
 #[derive(Clone, Debug)]
@@ -39,19 +40,16 @@ impl PathConfig {
             q_add: meta.selector(),
             q_swap: meta.selector(),
         };
-        let [left, right, out] = cols;
+        let [left, right, _] = cols;
         meta.create_gate("c = a + b", |meta| {
             let q = meta.query_selector(cfg.q_add);
-            let [a, b, c] = [left, right, out].map(|col| meta.query_advice(col, Rotation::cur()));
+            let [a, b, c] = query_advice(meta, cols, Rotation::cur());
             Constraints::with_selector(q, [a + b - c])
         });
         meta.create_gate("conditional swap", |meta| {
             let q = meta.query_selector(cfg.q_swap);
-            let u = meta.query_advice(left, Rotation::cur());
-            let v = meta.query_advice(right, Rotation::cur());
-            let bit = meta.query_advice(out, Rotation::cur());
-            let l = meta.query_advice(left, Rotation::next());
-            let r = meta.query_advice(right, Rotation::next());
+            let [u, v, bit] = query_advice(meta, cols, Rotation::cur());
+            let [l, r] = query_advice(meta, [left, right], Rotation::next());
             let one = Expression::Constant(Fr::ONE);
             Constraints::with_selector(
                 q,
@@ -118,77 +116,52 @@ impl PathConfig {
 
 #[cfg(test)]
 mod tests {
-    use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
-    use halo2_proofs::dev::MockProver;
-    use halo2_proofs::plonk::{Circuit, Instance};
+    use halo2_proofs::circuit::Cell;
 
     use super::*;
-    use crate::circuit::assign::in_region;
+    use crate::circuit::chip_test::{equal_advice, holds, ChipTest};
 
     /// Swaps `(u, v)` by `bit` and adds the pair; public: left, right, sum.
     #[derive(Clone)]
-    struct PathCircuit {
+    struct PathTest {
         u: Fr,
         v: Fr,
         bit: Fr,
     }
 
-    impl Circuit<Fr> for PathCircuit {
-        type Config = (PathConfig, Column<Instance>);
-        type FloorPlanner = SimpleFloorPlanner;
-        type Params = ();
+    impl ChipTest for PathTest {
+        type Config = PathConfig;
 
-        fn without_witnesses(&self) -> Self {
-            self.clone()
+        fn configure(meta: &mut ConstraintSystem<Fr>) -> PathConfig {
+            let cols = equal_advice(meta);
+            PathConfig::configure(meta, cols)
         }
 
-        fn configure(meta: &mut ConstraintSystem<Fr>) -> Self::Config {
-            let cols = [(); 3].map(|_| meta.advice_column());
-            cols.iter().for_each(|c| meta.enable_equality(*c));
-            let instance = meta.instance_column();
-            meta.enable_equality(instance);
-            (PathConfig::configure(meta, cols), instance)
-        }
-
-        fn synthesize(
-            &self,
-            (cfg, instance): Self::Config,
-            mut layouter: impl Layouter<Fr>,
-        ) -> Result<(), PlonkError> {
-            let cells = in_region(&mut layouter, "path", |asg| {
-                let [u, v] = [self.u, self.v].map(|x| asg.witness(cfg.cols, &[Value::known(x)])[0]);
-                let s = cfg.swap(asg, &u, &v, Ok(Value::known(self.bit)))?;
-                let sum = cfg.add(asg, &s.left, &s.right)?;
-                Ok([s.left.cell, s.right.cell, sum.cell])
-            })?;
-            for (i, c) in cells.into_iter().enumerate() {
-                layouter.constrain_instance(c, instance, i);
-            }
-            Ok(())
+        fn lay_out(&self, cfg: &PathConfig, asg: &mut Assigner) -> Result<Vec<Cell>, PlonkError> {
+            let [u, v] = [self.u, self.v].map(|x| asg.witness(cfg.cols, &[Value::known(x)])[0]);
+            let s = cfg.swap(asg, &u, &v, Ok(Value::known(self.bit)))?;
+            let sum = cfg.add(asg, &s.left, &s.right)?;
+            Ok(vec![s.left.cell, s.right.cell, sum.cell])
         }
     }
 
-    fn holds(u: u64, v: u64, bit: Fr, public: [u64; 3]) -> bool {
-        let c = PathCircuit {
+    fn swaps(u: u64, v: u64, bit: Fr, public: [u64; 3]) -> bool {
+        let test = PathTest {
             u: Fr::from(u),
             v: Fr::from(v),
             bit,
         };
-        let public = public.map(Fr::from).to_vec();
-        MockProver::run(5, &c, vec![public])
-            .unwrap()
-            .verify()
-            .is_ok()
+        holds(5, test, public.map(Fr::from).to_vec())
     }
 
     #[test]
     fn the_bit_orders_the_pair_and_must_be_boolean() {
-        assert!(holds(3, 5, Fr::ZERO, [3, 5, 8]));
-        assert!(holds(3, 5, Fr::ONE, [5, 3, 8]));
-        assert!(!holds(3, 5, Fr::ZERO, [5, 3, 8]));
-        assert!(!holds(3, 5, Fr::ONE, [3, 5, 8]));
-        assert!(!holds(3, 5, Fr::ONE, [5, 3, 9]));
+        assert!(swaps(3, 5, Fr::ZERO, [3, 5, 8]));
+        assert!(swaps(3, 5, Fr::ONE, [5, 3, 8]));
+        assert!(!swaps(3, 5, Fr::ZERO, [5, 3, 8]));
+        assert!(!swaps(3, 5, Fr::ONE, [3, 5, 8]));
+        assert!(!swaps(3, 5, Fr::ONE, [5, 3, 9]));
         // A bit of 2 would mix the children: refused even where it "fits".
-        assert!(!holds(3, 3, Fr::from(2), [3, 3, 6]));
+        assert!(!swaps(3, 3, Fr::from(2), [3, 3, 6]));
     }
 }

@@ -21,6 +21,7 @@ use halo2_proofs::poly::Rotation;
 use summa_agg::poseidon;
 
 use super::assign::{Assigner, Var};
+use super::query_advice;
 use crate::convert::to_circuit;
 
 /// The Poseidon constants in the circuit's field.
@@ -64,6 +65,13 @@ fn pow5(x: Fr) -> Fr {
     x.square().square() * x
 }
 
+/// An S-box in a gate, from the cell `sq` that holds the square of `e`: the
+/// constraint `sq = e^2` and the expression `e^5` (as `sq * sq * e`, degree 3).
+fn sbox(sq: Expression<Fr>, e: Expression<Fr>) -> (Expression<Fr>, Expression<Fr>) {
+    let fifth = sq.clone() * sq.clone() * e.clone();
+    (sq - e.clone() * e, fifth)
+}
+
 const HALF_FULL: usize = poseidon::FULL_ROUNDS / 2;
 const PARTIAL_PAIRS: usize = poseidon::PARTIAL_ROUNDS / 2;
 const ROWS_PER_PERMUTATION: usize = poseidon::FULL_ROUNDS + PARTIAL_PAIRS;
@@ -105,6 +113,10 @@ impl PoseidonConfig {
         let mix = move |u: Expression<Fr>, v: Expression<Fr>, i: usize| {
             u * Expression::Constant(m[i][0]) + v * Expression::Constant(m[i][1])
         };
+        // The next row's state is the MDS mix of `(u, v)`.
+        let next_is_mix = |[n0, n1]: [Expression<Fr>; 2], u: Expression<Fr>, v: Expression<Fr>| {
+            [n0 - mix(u.clone(), v.clone(), 0), n1 - mix(u, v, 1)]
+        };
         let [s0, s1] = state;
         let [p0, p1] = sbox_square;
         let rc = round_constants;
@@ -124,52 +136,30 @@ impl PoseidonConfig {
                 let w1 = meta.query_advice(s1, Rotation::cur());
                 let e0 = w0 + meta.query_fixed(rc[0], Rotation::cur());
                 let e1 = w1 + meta.query_fixed(rc[1], Rotation::cur());
-                let sq0 = meta.query_advice(p0, Rotation::cur());
-                let sq1 = meta.query_advice(p1, Rotation::cur());
-                let u = sq0.clone() * sq0.clone() * e0.clone();
-                let v = sq1.clone() * sq1.clone() * e1.clone();
-                let n0 = meta.query_advice(s0, Rotation::next());
-                let n1 = meta.query_advice(s1, Rotation::next());
-                Constraints::with_selector(
-                    q,
-                    [
-                        sq0 - e0.clone() * e0,
-                        sq1 - e1.clone() * e1,
-                        n0 - mix(u.clone(), v.clone(), 0),
-                        n1 - mix(u, v, 1),
-                    ],
-                )
+                let [sq0, sq1] = query_advice(meta, sbox_square, Rotation::cur());
+                let (square0, u) = sbox(sq0, e0);
+                let (square1, v) = sbox(sq1, e1);
+                let next = query_advice(meta, state, Rotation::next());
+                let [mixed0, mixed1] = next_is_mix(next, u, v);
+                Constraints::with_selector(q, [square0, square1, mixed0, mixed1])
             });
         }
 
         // Two partial rounds: `input` is the rate word after the first one.
         meta.create_gate("two partial rounds", |meta| {
             let q = meta.query_selector(cfg.q_partial);
-            let w0 = meta.query_advice(s0, Rotation::cur());
-            let w1 = meta.query_advice(s1, Rotation::cur());
-            let mid = meta.query_advice(input, Rotation::cur());
-            let sq0 = meta.query_advice(p0, Rotation::cur());
-            let sq1 = meta.query_advice(p1, Rotation::cur());
+            let cur = query_advice(meta, [s0, s1, input, p0, p1], Rotation::cur());
+            let [w0, w1, mid, sq0, sq1] = cur;
             let [c0, c1, c2, c3] = rc.map(|col| meta.query_fixed(col, Rotation::cur()));
-            let e0 = w0 + c0;
-            let u = sq0.clone() * sq0.clone() * e0.clone();
+            let (square0, u) = sbox(sq0, w0 + c0);
             let v = w1 + c1;
             let mid_word1 = mix(u.clone(), v.clone(), 1);
-            let f0 = mid.clone() + c2;
-            let u2 = sq1.clone() * sq1.clone() * f0.clone();
+            let (square1, u2) = sbox(sq1, mid.clone() + c2);
+            let mid_word0 = mid - mix(u, v, 0);
             let v2 = mid_word1 + c3;
-            let n0 = meta.query_advice(s0, Rotation::next());
-            let n1 = meta.query_advice(s1, Rotation::next());
-            Constraints::with_selector(
-                q,
-                [
-                    sq0 - e0.clone() * e0,
-                    mid - mix(u, v, 0),
-                    sq1 - f0.clone() * f0,
-                    n0 - mix(u2.clone(), v2.clone(), 0),
-                    n1 - mix(u2, v2, 1),
-                ],
-            )
+            let next = query_advice(meta, state, Rotation::next());
+            let [mixed0, mixed1] = next_is_mix(next, u2, v2);
+            Constraints::with_selector(q, [square0, mid_word0, square1, mixed0, mixed1])
         });
 
         // The `ConstantLength<L>` domain: state `[0, L * 2^64]` (the capacity element
@@ -177,8 +167,7 @@ impl PoseidonConfig {
         // otherwise use).
         meta.create_gate("sponge initial state", |meta| {
             let q = meta.query_selector(cfg.q_init);
-            let w0 = meta.query_advice(s0, Rotation::cur());
-            let w1 = meta.query_advice(s1, Rotation::cur());
+            let [w0, w1] = query_advice(meta, state, Rotation::cur());
             let cap = meta.query_fixed(rc[2], Rotation::cur());
             Constraints::with_selector(q, [w0, w1 - cap])
         });
@@ -260,79 +249,61 @@ impl PoseidonConfig {
 
 #[cfg(test)]
 mod tests {
-    use halo2_proofs::circuit::{Layouter, SimpleFloorPlanner};
-    use halo2_proofs::dev::MockProver;
-    use halo2_proofs::plonk::{Circuit, Instance};
+    use halo2_proofs::circuit::Cell;
 
     use super::*;
-    use crate::circuit::assign::in_region;
+    use crate::circuit::chip_test::{holds, ChipTest};
 
     /// Hashes its inputs with the chip; the output is the public input.
-    #[derive(Clone, Default)]
-    struct HashCircuit(Vec<Fr>);
+    #[derive(Clone)]
+    struct HashTest(Vec<Fr>);
 
-    impl Circuit<Fr> for HashCircuit {
-        type Config = (PoseidonConfig, Column<Instance>);
-        type FloorPlanner = SimpleFloorPlanner;
-        type Params = ();
+    impl ChipTest for HashTest {
+        type Config = PoseidonConfig;
 
-        fn without_witnesses(&self) -> Self {
-            HashCircuit(vec![Fr::ZERO; self.0.len()])
-        }
-
-        fn configure(meta: &mut ConstraintSystem<Fr>) -> Self::Config {
+        fn configure(meta: &mut ConstraintSystem<Fr>) -> PoseidonConfig {
             let [s0, s1, x, p0, p1] = [(); 5].map(|_| meta.advice_column());
             let rc = [(); 4].map(|_| meta.fixed_column());
-            let instance = meta.instance_column();
             for col in [s0, x] {
                 meta.enable_equality(col);
             }
-            meta.enable_equality(instance);
-            let cfg = PoseidonConfig::configure(meta, [s0, s1], x, [p0, p1], rc);
-            (cfg, instance)
+            PoseidonConfig::configure(meta, [s0, s1], x, [p0, p1], rc)
         }
 
-        fn synthesize(
+        fn lay_out(
             &self,
-            (cfg, instance): Self::Config,
-            mut layouter: impl Layouter<Fr>,
-        ) -> Result<(), PlonkError> {
-            let out = in_region(&mut layouter, "hash", |asg| {
-                // The inputs, as copies of cells of the input column past the
-                // permutation rows.
-                let base = 40 * self.0.len() + 2;
-                let inputs: Vec<Var> = self
-                    .0
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| asg.put(cfg.input, base + i, Value::known(*v)))
-                    .collect();
-                cfg.hash(asg, &Constants::get(), &inputs)
-            })?;
-            layouter.constrain_instance(out.cell, instance, 0);
-            Ok(())
+            cfg: &PoseidonConfig,
+            asg: &mut Assigner,
+        ) -> Result<Vec<Cell>, PlonkError> {
+            // The inputs, as copies of cells of the input column past the
+            // permutation rows.
+            let base = 40 * self.0.len() + 2;
+            let inputs: Vec<Var> = self
+                .0
+                .iter()
+                .enumerate()
+                .map(|(i, v)| asg.put(cfg.input, base + i, Value::known(*v)))
+                .collect();
+            Ok(vec![cfg.hash(asg, &Constants::get(), &inputs)?.cell])
         }
     }
 
-    fn hash_of(inputs: &[u64]) -> (HashCircuit, Fr) {
+    fn hash_of(inputs: &[u64]) -> (HashTest, Fr) {
         let core: Vec<summa_agg::Fr> = inputs.iter().map(|&v| summa_agg::Fr::from(v)).collect();
         let want = to_circuit(&poseidon::hash(&core));
-        (HashCircuit(core.iter().map(to_circuit).collect()), want)
+        (HashTest(core.iter().map(to_circuit).collect()), want)
     }
 
     #[test]
     fn the_chip_hashes_as_the_core_does_and_nothing_else_satisfies_it() {
         for inputs in [&[7u64][..], &[1, 2], &[3, 4, 5]] {
-            let (circuit, want) = hash_of(inputs);
-            let ok = MockProver::run(9, &circuit, vec![vec![want]]).unwrap();
-            assert!(ok.verify().is_ok(), "{inputs:?}");
-            let bad = MockProver::run(9, &circuit, vec![vec![want + Fr::ONE]]).unwrap();
-            assert!(bad.verify().is_err(), "{inputs:?}");
+            let (test, want) = hash_of(inputs);
+            assert!(holds(9, test.clone(), vec![want]), "{inputs:?}");
+            assert!(!holds(9, test, vec![want + Fr::ONE]), "{inputs:?}");
         }
         // The domain separates lengths: [1, 2] is not [1, 2, 0].
         let (short, _) = hash_of(&[1, 2]);
         let (_, long) = hash_of(&[1, 2, 0]);
-        let p = MockProver::run(9, &short, vec![vec![long]]).unwrap();
-        assert!(p.verify().is_err());
+        assert!(!holds(9, short, vec![long]));
     }
 }

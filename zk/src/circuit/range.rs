@@ -100,63 +100,52 @@ fn shift_bytes(f: &Fr, bytes: usize) -> Fr {
 
 #[cfg(test)]
 mod tests {
-    use halo2_proofs::circuit::SimpleFloorPlanner;
-    use halo2_proofs::dev::MockProver;
+    use halo2_proofs::circuit::Cell;
     use halo2_proofs::halo2curves::ff::Field;
-    use halo2_proofs::plonk::Circuit;
 
     use super::*;
-    use crate::circuit::assign::in_region;
+    use crate::circuit::chip_test::{equal_advice, holds, ChipTest};
 
-    /// Range-checks one value of `N` bytes.
+    /// Range-checks one value of `N` bytes (from a cell of a second column).
     #[derive(Clone)]
-    struct RangeCircuit<const N: usize>(Fr);
+    struct RangeTest<const N: usize>(Fr);
 
-    impl<const N: usize> Circuit<Fr> for RangeCircuit<N> {
+    impl<const N: usize> ChipTest for RangeTest<N> {
         type Config = (RangeConfig, Column<Advice>);
-        type FloorPlanner = SimpleFloorPlanner;
-        type Params = ();
-
-        fn without_witnesses(&self) -> Self {
-            RangeCircuit(Fr::ZERO)
-        }
 
         fn configure(meta: &mut ConstraintSystem<Fr>) -> Self::Config {
-            let [z, w] = [(); 2].map(|_| meta.advice_column());
-            meta.enable_equality(z);
-            meta.enable_equality(w);
+            let [z, w] = equal_advice(meta);
             (RangeConfig::configure(meta, z), w)
         }
 
-        fn synthesize(
+        fn load(cfg: &Self::Config, layouter: &mut impl Layouter<Fr>) -> Result<(), PlonkError> {
+            cfg.0.load_table(layouter)
+        }
+
+        fn lay_out(
             &self,
-            (cfg, w): Self::Config,
-            mut layouter: impl Layouter<Fr>,
-        ) -> Result<(), PlonkError> {
-            cfg.load_table(&mut layouter)?;
-            in_region(&mut layouter, "range", |asg| {
-                let v = asg.put(w, 0, Value::known(self.0));
-                cfg.check(asg, &v, N)
-            })
+            (cfg, w): &Self::Config,
+            asg: &mut Assigner,
+        ) -> Result<Vec<Cell>, PlonkError> {
+            let v = asg.put(*w, 0, Value::known(self.0));
+            cfg.check(asg, &v, N)?;
+            Ok(vec![])
         }
     }
 
-    fn holds<const N: usize>(v: Fr) -> bool {
-        MockProver::run(9, &RangeCircuit::<N>(v), vec![])
-            .unwrap()
-            .verify()
-            .is_ok()
+    fn in_range<const N: usize>(v: Fr) -> bool {
+        holds(9, RangeTest::<N>(v), vec![])
     }
 
     #[test]
     fn values_below_the_bound_pass_and_the_bound_and_beyond_fail() {
         let two_pow = |bits: u32| (0..bits).fold(Fr::ONE, |a, _| a.double());
-        assert!(holds::<2>(Fr::ZERO));
-        assert!(holds::<2>(Fr::from(0xffff)));
-        assert!(!holds::<2>(Fr::from(0x1_0000)));
-        assert!(holds::<14>(two_pow(112) - Fr::ONE));
-        assert!(!holds::<14>(two_pow(112)));
+        assert!(in_range::<2>(Fr::ZERO));
+        assert!(in_range::<2>(Fr::from(0xffff)));
+        assert!(!in_range::<2>(Fr::from(0x1_0000)));
+        assert!(in_range::<14>(two_pow(112) - Fr::ONE));
+        assert!(!in_range::<14>(two_pow(112)));
         // A "negative" value (p - 1) is far out of range.
-        assert!(!holds::<14>(-Fr::ONE));
+        assert!(!in_range::<14>(-Fr::ONE));
     }
 }

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use summa_agg::format::TreeFile;
 use summa_agg::proof::{self, Proof};
@@ -10,17 +10,13 @@ use summa_agg::round::{self, AGGREGATION_FILE};
 use summa_agg::{Layout, Params};
 use tempfile::TempDir;
 
-/// A fixture of the repository (`tests/fixtures`).
-pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures")
-        .join(name)
-}
+#[path = "../../../tests/common/shared.rs"]
+mod shared;
 
-/// The known answers.
-pub fn known_answers() -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(fixture("known-answers.json")).unwrap()).unwrap()
-}
+pub use shared::*;
+
+/// Where the repository's fixtures lie from this crate's manifest directory.
+const FIXTURES: &str = "../tests/fixtures";
 
 /// A round over fixture shards in a temporary directory.
 pub struct Round {
