@@ -223,12 +223,19 @@ def capped_round(args):
         brief = json.load(open(os.path.join(root, BUCKET, prefix, "result.json")))
         t = time.time()
         out = os.path.join(root, "cli-round")
-        cli = subprocess.run([args.bin, "round", os.path.join(root, BUCKET, prefix, "shards"), "--out", out],
-                             capture_output=True, text=True)
-        cli_wall = time.time() - t
-        if cli.returncode != 0:
-            sys.exit(f"scale-probe: summa-agg round failed: {cli.stderr[-2000:]}")
-        cli_root = json.loads(cli.stdout.strip().splitlines()[-1])["root"]["hash"]
+        # The CLI's own peak resident memory: wait4's ru_maxrss of this child alone.
+        with tempfile.TemporaryFile() as so, tempfile.TemporaryFile() as se:
+            cli = subprocess.Popen([args.bin, "round", os.path.join(root, BUCKET, prefix, "shards"), "--out", out],
+                                   stdout=so, stderr=se)
+            _, status, usage = os.wait4(cli.pid, 0)
+            cli_wall = time.time() - t
+            so.seek(0)
+            se.seek(0)
+            cli_out, cli_err = so.read().decode(), se.read().decode()
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.exit(f"scale-probe: summa-agg round failed: {cli_err[-2000:]}")
+        cli_peak_mib = usage.ru_maxrss / 1024
+        cli_root = json.loads(cli_out.strip().splitlines()[-1])["root"]["hash"]
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -236,11 +243,13 @@ def capped_round(args):
     for step, v in steps.items():
         print(f"{step:>11}: {v['count']:>5} invocation(s), peak {v['peak_kib'] / 1024:8.1f} MiB (cap {CAPS[step]} MB), "
               f"{v['seconds']:8.1f} s in all, output <= {v['output_bytes']} B, <= {v['requests']} requests")
-    print(f"steps one at a time: {wall:.1f} s; summa-agg round on the same files: {cli_wall:.1f} s; "
+    print(f"steps one at a time: {wall:.1f} s; summa-agg round on the same files: {cli_wall:.1f} s, "
+          f"peak {cli_peak_mib:.1f} MiB; "
           f"roots {'equal' if same else 'DIFFER'}: {brief['root']['hash']}")
     print(json.dumps({"users": shards * n, "shards": shards, "index_partitions": 1 << plan["index_bits"],
                       "root": brief["root"]["hash"], "cli_root": cli_root, "equal": same,
                       "seconds": round(wall, 1), "cli_seconds": round(cli_wall, 1),
+                      "cli_peak_mib": round(cli_peak_mib, 1),
                       "steps": {k: {"peak_mib": round(v["peak_kib"] / 1024, 1), "cap_mb": CAPS[k],
                                     "seconds": round(v["seconds"], 1), "invocations": v["count"]}
                                 for k, v in steps.items()}}, separators=(",", ":")))

@@ -18,24 +18,6 @@
 
 #![deny(missing_docs)]
 
-/// `len` and `is_empty` of a type whose length is that of one of its vectors
-/// (`$what` names what it counts, for the documentation).
-macro_rules! len_of_field {
-    ($ty:ident, $field:ident, $what:literal) => {
-        impl $ty {
-            #[doc = concat!("Number of ", $what, ".")]
-            pub fn len(&self) -> usize {
-                self.$field.len()
-            }
-
-            #[doc = concat!("Whether there are no ", $what, ".")]
-            pub fn is_empty(&self) -> bool {
-                self.$field.is_empty()
-            }
-        }
-    };
-}
-
 pub mod error;
 pub mod export;
 pub mod field;

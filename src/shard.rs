@@ -99,13 +99,27 @@ pub struct Entries {
     pub lines: Vec<u64>,
 }
 
-len_of_field!(Entries, lines, "users");
-
 impl Entries {
+    /// Number of users.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Whether there are no users.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
     /// User `i`'s name.
     pub fn name(&self, i: usize) -> &[u8] {
-        &self.names[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+        name_at(&self.names, &self.offsets, i)
     }
+}
+
+/// Name `i` of names stored back to back, `names[offsets[i]..offsets[i + 1]]`
+/// (a shard's [`Entries`], a mini-tree's usernames).
+pub(crate) fn name_at<'a>(names: &'a [u8], offsets: &[u64], i: usize) -> &'a [u8] {
+    &names[offsets[i] as usize..offsets[i + 1] as usize]
 }
 
 /// A CSV reader that ends records at `\n` only: with the default CRLF handling the

@@ -61,7 +61,17 @@ pub struct Level {
     pub balances: Vec<u8>,
 }
 
-len_of_field!(Level, hashes, "real nodes");
+impl Level {
+    /// Number of real nodes.
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// Whether the level has no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+}
 
 /// The hashes of all-zero subtrees by height: `zero[0]` is the leaf of the zero
 /// entry, `zero[h + 1]` the middle node over two `zero[h]`. Their balances are 0.
@@ -308,7 +318,7 @@ pub struct Usernames {
 impl Usernames {
     /// Username `i`.
     pub fn get(&self, i: usize) -> &[u8] {
-        &self.names[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+        crate::shard::name_at(&self.names, &self.offsets, i)
     }
 }
 

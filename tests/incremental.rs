@@ -180,6 +180,22 @@ fn unchanged_shards_are_all_reused() {
 }
 
 #[test]
+fn a_reused_mini_trees_users_count_in_the_one_shard_check() {
+    // Shard 0 is re-used; the changed shard 3 takes shard 0's first user.
+    let (r, _) = setup(Layout::V1);
+    let mut texts = shards(&[9, 16, 5, 12], 7);
+    texts[3].push_str("user0x0,1,2\n");
+    let files = write_shards(&r.path("in2"), &texts);
+    let e = r.v1_after_prev(&files, "inc").unwrap_err().to_string();
+    assert!(
+        e.contains("s03.csv:14: username \"user0x0\" is also in "),
+        "{e}"
+    );
+    assert!(e.contains("s00.csv (line 2)"), "{e}");
+    assert!(!r.path("inc").join(RESULT_FILE).exists());
+}
+
+#[test]
 fn another_layout_n_bytes_or_header_disables_reuse() {
     let (r, files) = setup(Layout::V1);
     for (p, what) in [

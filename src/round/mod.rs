@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::format::{write_aggregation, write_mini_tree, TreeFile};
+use crate::format::{write_aggregation, write_mini_tree};
 use crate::host::BuildRecord;
 use crate::json::{local_etag, BuildSummary, InputRecord, RoundResult};
 use crate::shard::{check_header, read_header};
@@ -212,12 +212,11 @@ pub fn run_local_with(
                 let (size, sha) = digest.finish();
                 if let Some(&j) = prev.by_sha.get(&hex::encode(sha)) {
                     match prev.mini_tree(j, &name(p), params, &currencies) {
-                        Ok((bytes, s)) => {
-                            let file = TreeFile::open(&bytes[..], name(p))?;
-                            let names = (0..file.count)
-                                .map(|e| file.username(e))
-                                .collect::<Result<Vec<_>>>()?;
-                            let keys = unique::sorted_keys(names.iter());
+                        Ok(reuse::Reused {
+                            bytes,
+                            summary: s,
+                            keys,
+                        }) => {
                             // A hard link where the file system allows it (every
                             // write here replaces a file by renaming a new one over
                             // it, so two rounds never change each other's files),

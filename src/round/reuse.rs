@@ -5,7 +5,7 @@
 //! with this round's parameters and currencies, and its root must be the one the
 //! previous round recorded.
 
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::{mini_tree_path, sha256, AGGREGATION_FILE, RESULT_FILE};
@@ -14,6 +14,14 @@ use crate::json::{InputRecord, RoundResult};
 use crate::shard::Currency;
 use crate::tree::{Node, TreeSummary};
 use crate::{Fr, Params};
+
+/// A previous round's mini-tree that may be re-used: its file's bytes, checked,
+/// its summary and its users' sorted keys ([`super::unique`]).
+pub(super) struct Reused {
+    pub(super) bytes: Vec<u8>,
+    pub(super) summary: TreeSummary,
+    pub(super) keys: Vec<[u8; 16]>,
+}
 
 /// What a previous round recorded of one of its mini-trees.
 #[derive(Clone, Copy, Debug)]
@@ -151,7 +159,7 @@ impl Previous {
         name: &str,
         params: &Params,
         currencies: &[Currency],
-    ) -> std::result::Result<(Vec<u8>, TreeSummary), String> {
+    ) -> std::result::Result<Reused, String> {
         let rel = mini_tree_path(j);
         let path = self.dir.join(&rel);
         let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -161,9 +169,9 @@ impl Previous {
                 path.display()
             ));
         }
-        let file = File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let f = crate::format::TreeFile::open(file, path.display().to_string())
-            .map_err(|e| e.to_string())?;
+        // The bytes whose SHA-256 was checked are the file checked.
+        let f =
+            TreeFile::open(&bytes[..], path.display().to_string()).map_err(|e| e.to_string())?;
         let info = &self.aggregation[j];
         let recorded = Recorded {
             by: "the previous aggregation tree",
@@ -181,6 +189,11 @@ impl Previous {
             currencies,
             &recorded,
         )?;
-        Ok((bytes, summary))
+        let keys = super::unique::file_keys(&f).map_err(|e| e.to_string())?;
+        Ok(Reused {
+            bytes,
+            summary,
+            keys,
+        })
     }
 }

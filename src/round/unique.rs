@@ -11,6 +11,9 @@ use std::collections::BinaryHeap;
 
 use sha2::{Digest, Sha256};
 
+use crate::format::{ReadAt, TreeFile};
+use crate::Result;
+
 /// A user's key: the first 16 bytes of SHA-256(username). Two usernames with one
 /// key count as one user: among 2^30 users, the odds of any such pair are about
 /// 2^-69.
@@ -26,6 +29,15 @@ pub fn sorted_keys<N: AsRef<[u8]>>(names: impl Iterator<Item = N>) -> Vec<[u8; 1
     let mut keys: Vec<[u8; 16]> = names.map(|n| user_key(n.as_ref())).collect();
     keys.sort_unstable();
     keys
+}
+
+/// A mini-tree file's keys, sorted.
+pub fn file_keys<R: ReadAt>(file: &TreeFile<R>) -> Result<Vec<[u8; 16]>> {
+    let mut keys = (0..file.count)
+        .map(|e| Ok(user_key(&file.username(e)?)))
+        .collect::<Result<Vec<_>>>()?;
+    keys.sort_unstable();
+    Ok(keys)
 }
 
 /// The first key (in key order) that two shards share, with the two shards

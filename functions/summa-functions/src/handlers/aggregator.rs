@@ -16,8 +16,7 @@ use summa_agg::proof::paths::write_paths;
 use summa_agg::tree::{Aggregation, TreeSummary};
 
 use super::artifacts::{put_binary, read_plan, write_error_record};
-use crate::error::InStep;
-use crate::error::{join_error, FnError};
+use crate::error::{join_error, FnError, InStep};
 use crate::model::{
     AggregatorInput, AggregatorOutput, ErrorRecord, Failure, LookupFile, PlanFile, RunKeys,
     ShardSummary, SHARD_ERROR_SUFFIX,

@@ -12,8 +12,7 @@ use summa_agg::round::{build_mini_tree, sha256, DigestReader};
 use tokio_util::io::SyncIoBridge;
 
 use super::artifacts::{put_binary, put_json, read_plan, write_error_record};
-use crate::error::InStep;
-use crate::error::{join_error, FnError};
+use crate::error::{join_error, FnError, InStep};
 use crate::index::user_key;
 use crate::model::{
     ErrorRecord, MiniTreeInput, MiniTreeOutput, PlanFile, RunKeys, ShardSummary, ShardTask,

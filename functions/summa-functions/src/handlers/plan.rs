@@ -5,8 +5,7 @@ use futures::{StreamExt, TryStreamExt};
 use summa_agg::shard::{check_header, read_header, Currency};
 
 use super::artifacts::put_json;
-use crate::error::FnError;
-use crate::error::InStep;
+use crate::error::{FnError, InStep};
 use crate::model::{
     AggregatorInput, IndexPartition, Manifest, MiniTreeInput, PlanFile, PlanOutput, PlannedShard,
     PreviousRound, ReuseFrom, RoundInput, RoundKeys, RunKeys, ShardTask,

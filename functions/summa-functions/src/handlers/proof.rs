@@ -21,8 +21,7 @@ use summa_agg::format::{declared_len, TreeFile};
 use summa_agg::proof::paths::{read_record, record_offset};
 use summa_agg::proof::{self, AggregationPath, Proof};
 
-use crate::error::FnError;
-use crate::error::InStep;
+use crate::error::{FnError, InStep};
 use crate::model::{LookupFile, ProofInput, RoundKeys};
 use crate::remote::FetchedRanges;
 use crate::storage::StorageRead;

@@ -7,8 +7,7 @@
 use futures::{StreamExt, TryStreamExt};
 
 use super::artifacts::put_binary;
-use crate::error::InStep;
-use crate::error::{join_error, FnError};
+use crate::error::{join_error, FnError, InStep};
 use crate::model::{IndexOutput, IndexPartition, RunKeys};
 use crate::storage::Storage;
 

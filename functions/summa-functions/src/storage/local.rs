@@ -191,26 +191,18 @@ impl Storage for LocalStorage {
         // A condition is checked and the object written under one lock, as S3
         // does for one object.
         let _one_at_a_time = match &put.condition {
-            Some(_) => Some(CONDITIONAL.lock().await),
             None => None,
-        };
-        if let Some(condition) = &put.condition {
-            let current = match self.head(bucket, key).await {
-                Ok(info) => Some(info.etag),
-                Err(e) if e.kind == StoreErrorKind::NotFound => None,
-                Err(e) => return Err(e),
-            };
-            if !condition.holds(current.as_deref()) {
-                return Err(StoreError::new(
-                    StoreErrorKind::Changed,
-                    Self::location(bucket, key),
-                    format!(
-                        "PreconditionFailed: {condition:?} does not hold (the object is {})",
-                        current.as_deref().unwrap_or("absent")
-                    ),
-                ));
+            Some(condition) => {
+                let guard = CONDITIONAL.lock().await;
+                let current = match self.head(bucket, key).await {
+                    Ok(info) => Some(info.etag),
+                    Err(e) if e.kind == StoreErrorKind::NotFound => None,
+                    Err(e) => return Err(e),
+                };
+                condition.check(Self::location(bucket, key), current.as_deref())?;
+                Some(guard)
             }
-        }
+        };
         let path = self.path(bucket, key)?;
         let err = |e| Self::err(bucket, key, e);
         let tmp_dir = self.root.join(".tmp");

@@ -106,13 +106,7 @@ impl Storage for MemoryStorage {
         let id = (bucket.to_string(), key.to_string());
         if let Some(condition) = &put.condition {
             let current = objects.get(&id).map(|o| etag(o));
-            if !condition.holds(current.as_deref()) {
-                return Err(StoreError::new(
-                    StoreErrorKind::Changed,
-                    location(bucket, key),
-                    "PreconditionFailed: the condition does not hold",
-                ));
-            }
+            condition.check(location(bucket, key), current.as_deref())?;
         }
         objects.insert(id, put.body.to_vec());
         Ok(())

@@ -118,6 +118,19 @@ impl PutCondition {
             _ => false,
         }
     }
+
+    /// The write's check in an adapter that keeps its own ETags: a
+    /// [`StoreErrorKind::Changed`] error at `location` unless the condition holds
+    /// for the object's ETag, `current` (`None`: there is no object).
+    pub fn check(&self, location: impl Into<String>, current: Option<&str>) -> StoreResult<()> {
+        if self.holds(current) {
+            return Ok(());
+        }
+        let object = current.unwrap_or("absent");
+        let message =
+            format!("PreconditionFailed: {self:?} does not hold (the object is {object})");
+        Err(StoreError::new(StoreErrorKind::Changed, location, message))
+    }
 }
 
 /// The content type of binary objects (tree files, names, index partitions).
