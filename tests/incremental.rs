@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use summa_agg::json::RoundResult;
-use summa_agg::round::{run_local, run_local_with, Reuse, Timings, AGGREGATION_FILE, RESULT_FILE};
+use summa_agg::round::{
+    run_local, run_local_with, Reuse, Timings, AGGREGATION_FILE, KEYS_DIR, RESULT_FILE,
+};
 use summa_agg::{Layout, Params};
 use tempfile::TempDir;
 
@@ -177,6 +179,8 @@ fn unchanged_shards_are_all_reused() {
     // Nothing built: no build records.
     assert_eq!(res.build, None);
     assert_eq!(outputs(&r.path("inc")), outputs(&r.path("prev")));
+    // The keys of the one-shard check are gone with the round.
+    assert!(!r.path("inc").join(KEYS_DIR).exists());
 }
 
 #[test]
@@ -193,6 +197,7 @@ fn a_reused_mini_trees_users_count_in_the_one_shard_check() {
     );
     assert!(e.contains("s00.csv (line 2)"), "{e}");
     assert!(!r.path("inc").join(RESULT_FILE).exists());
+    assert!(!r.path("inc").join(KEYS_DIR).exists());
 }
 
 #[test]

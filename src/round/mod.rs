@@ -104,8 +104,6 @@ struct LocalShard {
     build: Option<BuildRecord>,
     /// Why a shard whose bytes the previous round had was rebuilt.
     rebuilt_because: Option<String>,
-    /// Its users' keys, sorted ([`unique::sorted_keys`]).
-    keys: Vec<[u8; 16]>,
 }
 
 /// The input record of local shard `i`: its path, size, SHA-256 (and the ETag
@@ -177,6 +175,7 @@ pub fn run_local_with(
         }
     }
     fs::create_dir_all(&mt_dir).map_err(|e| Error::io(mt_dir.display().to_string(), e))?;
+    let key_files = unique::KeyFiles::new(out.join(KEYS_DIR))?;
 
     // Plan: every header must equal the first shard's.
     let open = |p: &PathBuf| File::open(p).map_err(|e| Error::io(p.display().to_string(), e));
@@ -217,6 +216,7 @@ pub fn run_local_with(
                             summary: s,
                             keys,
                         }) => {
+                            key_files.write(i, &keys)?;
                             // A hard link where the file system allows it (every
                             // write here replaces a file by renaming a new one over
                             // it, so two rounds never change each other's files),
@@ -238,7 +238,6 @@ pub fn run_local_with(
                                 input,
                                 build: None,
                                 rebuilt_because: None,
-                                keys,
                             });
                         }
                         Err(e) => why = Some(e),
@@ -255,6 +254,8 @@ pub fn run_local_with(
             )?;
             let record = BuildRecord::here(built_at.elapsed());
             let keys = unique::sorted_keys((0..tree.entries() as usize).map(|e| tree.username(e)));
+            key_files.write(i, &keys)?;
+            drop(keys);
             let (size, sha) = digest.finish();
             let mut tree_sha = [0u8; 32];
             write_atomically(&out.join(mini_tree_path(i)), |w| {
@@ -271,23 +272,19 @@ pub fn run_local_with(
                 input,
                 build: Some(record),
                 rebuilt_because: why,
-                keys,
             })
         })
         .collect();
     let mut summaries = Vec::with_capacity(inputs.len());
     let mut records = Vec::with_capacity(inputs.len());
     let mut builds = Vec::new();
-    let mut keys = Vec::with_capacity(inputs.len());
     for (i, b) in built.into_iter().enumerate() {
         let LocalShard {
             summary: s,
             input,
             build,
             rebuilt_because: why,
-            keys: k,
         } = b?;
-        keys.push(k);
         match build {
             None => reuse.reused.push(i),
             Some(record) => {
@@ -298,7 +295,7 @@ pub fn run_local_with(
         summaries.push(s);
         records.push(input);
     }
-    if let Some((key, a, b)) = unique::shared_key(&keys) {
+    if let Some((key, a, b)) = key_files.shared_key(inputs.len())? {
         return Err(in_two_shards(
             &inputs[a],
             &inputs[b],
@@ -307,7 +304,7 @@ pub fn run_local_with(
             &currencies,
         ));
     }
-    drop(keys);
+    drop(key_files);
     let mini_trees = t.elapsed();
 
     let t = Instant::now();

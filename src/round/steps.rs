@@ -18,6 +18,9 @@ pub const RESULT_FILE: &str = "result.json";
 pub const AGGREGATION_FILE: &str = "aggregation.mst";
 /// Folder of the mini-trees.
 pub const MINI_TREE_DIR: &str = "mini-trees";
+/// Where the local round keeps its shards' user keys until its one-shard check
+/// (under the output directory; removed when the round ends).
+pub const KEYS_DIR: &str = ".keys";
 
 /// Relative path of mini-tree `i`: zero-padded so that name order is round order.
 pub fn mini_tree_path(i: usize) -> String {
