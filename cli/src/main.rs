@@ -41,6 +41,12 @@ fn run(cli: Cli) -> summa_agg::Result<()> {
         Command::SelfTest(a) => bench::self_test(a),
         #[cfg(feature = "s3")]
         Command::Step(a) => commands::step::run(a),
+        #[cfg(feature = "chain")]
+        Command::Chain(c) => match c {
+            args::ChainCommand::GenVerifier(a) => commands::chain::gen_verifier(a),
+            args::ChainCommand::Deploy(a) => commands::chain::deploy(a),
+            args::ChainCommand::Publish(a) => commands::chain::publish(a),
+        },
     }
 }
 

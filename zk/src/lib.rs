@@ -28,11 +28,15 @@ pub mod ceremony;
 pub mod circuit;
 mod convert;
 mod error;
+#[cfg(feature = "evm")]
+pub mod evm;
 #[cfg(feature = "prover")]
 pub mod keys;
 pub mod proof;
+pub mod record;
 pub mod shape;
 pub mod srs;
+pub mod transcript;
 pub mod verifier;
 pub mod witness;
 

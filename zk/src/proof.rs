@@ -13,8 +13,10 @@ use summa_agg::shard::Currency;
 
 use crate::shape::Shape;
 
-/// The `kind` of a ZK proof file (version 2: the totals are public inputs).
-pub const ZK_PROOF_KIND: &str = "summa-agg zk inclusion proof/2";
+/// The `kind` of a ZK proof file (version 2: the totals are public inputs; version 3:
+/// the Keccak transcript, one proof for the command line, the WebAssembly module and
+/// the EVM).
+pub const ZK_PROOF_KIND: &str = "summa-agg zk inclusion proof/3";
 
 /// The public inputs, in the circuit's order, as the prover used them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,7 +47,8 @@ pub struct ZkProof {
     pub entry: EntryJson,
     /// The public inputs the proof was made for.
     pub public_inputs: PublicInputs,
-    /// The halo2 proof (SHPLONK over KZG, BN254; Blake2b transcript), `0x` + hex.
+    /// The halo2 proof (SHPLONK over KZG, BN254; the Keccak transcript that the EVM
+    /// verifier reads, [`crate::transcript`]), `0x` + hex.
     pub proof: String,
 }
 
@@ -54,11 +57,11 @@ pub use prover::{prove, prove_raw};
 
 #[cfg(feature = "prover")]
 mod prover {
-    use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
+    use halo2_proofs::halo2curves::bn256::Bn256;
     use halo2_proofs::plonk::create_proof;
     use halo2_proofs::poly::kzg::commitment::KZGCommitmentScheme;
     use halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
-    use halo2_proofs::transcript::{Blake2bWrite, Challenge255, TranscriptWriterBuffer};
+    use halo2_proofs::transcript::TranscriptWriterBuffer;
     use rand_core::OsRng;
     use summa_agg::field::to_hex;
     use summa_agg::proof::Proof as MerkleProof;
@@ -69,6 +72,7 @@ mod prover {
     use crate::convert::{to_circuit, to_decimal};
     use crate::keys::{Keys, UNSAFE_TEST_SRS_WARNING};
     use crate::shape::Shape;
+    use crate::transcript::KeccakTranscript;
     use crate::witness::Witness;
     use crate::{Error, Result};
 
@@ -107,7 +111,7 @@ mod prover {
         let public = witness.public_inputs(shape.layout);
         let instance: Vec<_> = public.iter().map(to_circuit).collect();
         let circuit = InclusionCircuit::new(shape, witness)?;
-        let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
+        let mut transcript = KeccakTranscript::init(Vec::new());
         create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
             &keys.params,
             &keys.pk,

@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use halo2_proofs::dev::MockProver;
-use halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
+use halo2_proofs::halo2curves::bn256::Bn256;
 use halo2_proofs::plonk::{create_proof, keygen_pk, keygen_vk};
 use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
 use halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
-use halo2_proofs::transcript::{Blake2bWrite, Challenge255, TranscriptWriterBuffer};
+use halo2_proofs::transcript::TranscriptWriterBuffer;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
@@ -20,6 +20,7 @@ use crate::ceremony::UNSAFE_TEST_SEED;
 use crate::circuit::{Hooks, InclusionCircuit};
 use crate::convert::to_circuit;
 use crate::shape::Shape;
+use crate::transcript::KeccakTranscript;
 use crate::verifier::{check_proof_bytes, derive_vk, vk_bytes};
 use crate::witness::Witness;
 
@@ -86,7 +87,7 @@ fn a_hollow_circuits_key_is_refused_and_its_forged_proof_fails() {
         hollow: true,
         ..Hooks::default()
     });
-    let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
+    let mut transcript = KeccakTranscript::init(Vec::new());
     create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, _, _>(
         &params,
         &pk,

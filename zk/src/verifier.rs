@@ -30,7 +30,7 @@ use halo2_proofs::poly::kzg::msm::MSMKZG;
 use halo2_proofs::poly::kzg::multiopen::VerifierSHPLONK;
 use halo2_proofs::poly::kzg::strategy::SingleStrategy;
 use halo2_proofs::poly::{EvaluationDomain, LagrangeCoeff, Polynomial};
-use halo2_proofs::transcript::{Blake2bRead, Challenge255, TranscriptReadBuffer};
+use halo2_proofs::transcript::TranscriptReadBuffer;
 use halo2_proofs::SerdeFormat;
 use serde::Serialize;
 use summa_agg::field::{bound, parse_decimal, to_hex, u256_to_fr, U256};
@@ -43,6 +43,7 @@ use crate::circuit::InclusionCircuit;
 use crate::convert::to_circuit;
 use crate::proof::{ZkProof, ZK_PROOF_KIND};
 use crate::shape::Shape;
+use crate::transcript::KeccakTranscript;
 use crate::{srs, Error, Result};
 
 /// The longest proof accepted (a real one is about 2 KiB).
@@ -118,6 +119,13 @@ pub fn vk_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
     out
 }
 
+/// The SHA-256 of a verifying key's bytes ([`vk_bytes`]): its digest in the round
+/// registry's record.
+pub fn vk_digest(vk: &VerifyingKey<G1Affine>) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(vk_bytes(vk)).into()
+}
+
 /// Verifies proof bytes for the public inputs `public` (`[leaf, root, totals..]`)
 /// with `vk`. The bytes must end exactly where the proof's transcript does.
 pub fn check_proof_bytes(
@@ -135,7 +143,7 @@ pub fn check_proof_bytes(
     let instance: Vec<CircuitFr> = public.iter().map(to_circuit).collect();
     let mut rest = bytes;
     {
-        let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(&mut rest);
+        let mut transcript = KeccakTranscript::init(&mut rest);
         let strategy = SingleStrategy::new(params);
         verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
             params,
@@ -276,6 +284,8 @@ pub struct Timings {
 pub struct Report {
     /// The user's username.
     pub username: String,
+    /// The user's leaf hash, recomputed from the username and balances.
+    pub leaf_hash: String,
     /// The user's balances, with the published currency labels.
     pub balances: Vec<Amount>,
     /// The published root hash the proof reaches.
@@ -428,6 +438,18 @@ fn statement(proof: &ZkProof, published: &Published, opts: &Options) -> Result<S
     })
 }
 
+/// The user's leaf hash and the proof bytes, once the proof file's entry checks out
+/// against `published` and `opts` (canonical username, balances in range, the
+/// expected record): what an EVM verifier is asked with.
+pub fn leaf_and_bytes(
+    proof: &ZkProof,
+    published: &Published,
+    opts: &Options,
+) -> Result<(Fr, Vec<u8>)> {
+    let st = statement(proof, published, opts)?;
+    Ok((st.leaf, st.bytes))
+}
+
 /// What verifying proofs of one shape needs: a checked SRS and the verifying key
 /// derived from the circuit. Made once, it checks any number of proofs.
 pub struct Prepared {
@@ -467,6 +489,12 @@ impl Prepared {
         self.setup
     }
 
+    /// The SHA-256 of the derived verifying key's bytes: what the round registry
+    /// records as the round's `vkDigest`.
+    pub fn vk_digest(&self) -> [u8; 32] {
+        vk_digest(&self.vk)
+    }
+
     /// Refuses a published `vk.bin` that is not, byte for byte, the key derived here.
     pub fn check_vk_file(&self, vk_bin: &[u8]) -> Result<()> {
         if vk_bytes(&self.vk) != vk_bin {
@@ -504,6 +532,7 @@ impl Prepared {
         };
         Ok(Report {
             username: proof.entry.username.clone(),
+            leaf_hash: to_hex(&st.leaf),
             balances: amounts(&published.currencies, &st.balances),
             root: to_hex(&published.root),
             totals: amounts(&published.currencies, &published.totals),

@@ -2,6 +2,8 @@
 //! struct from `crate::args`.
 
 pub mod bench;
+#[cfg(feature = "chain")]
+pub mod chain;
 pub mod files;
 pub mod proof;
 pub mod round;

@@ -112,6 +112,49 @@ pub fn verify(path: &Path, value: serde_json::Value, a: &crate::args::VerifyArgs
         what: "zero-knowledge proof",
         problem: e.to_string(),
     })?;
+    #[cfg(feature = "chain")]
+    if let Some(rpc) = a.rpc.as_deref() {
+        return verify_on_chain(&proof, a, rpc);
+    }
+    let published = published_from_args(&proof, a)?;
+    if published.totals.len() != published.shape.currencies {
+        return Err(Error::Invalid(format!(
+            "{} totals given for {} currencies",
+            published.totals.len(),
+            published.shape.currencies
+        )));
+    }
+    let srs_path = srs_path(a)?;
+    let srs = read(&srs_path)?;
+    let clock_start = Instant::now();
+    let clock = move || clock_start.elapsed().as_secs_f64() * 1e3;
+    let opts = Options {
+        expected_user: a.user.as_deref(),
+        expected_balances: a.balances.as_deref(),
+        unsafe_test_srs: a.unsafe_test_srs,
+        clock: Some(&clock),
+    };
+    // With --keys, the custodian's vk.bin must be the key derived for the published
+    // shape (one SRS check and one key derivation serve both).
+    let report = match &a.keys {
+        Some(dir) => verifier::verify_with_vk_file(
+            &proof,
+            &published,
+            &srs,
+            &read(&dir.join("vk.bin"))?,
+            &opts,
+        ),
+        None => verifier::verify(&proof, &published, &srs, &opts),
+    }
+    .map_err(|e| with_file(e, &srs_path))?;
+    warn_unsafe(report.unsafe_test_srs);
+    print_report(&report, a.result.is_none());
+    Ok(())
+}
+
+/// What the proof is checked against without a chain: `--result`, or `--root` with
+/// `--totals`.
+fn published_from_args(proof: &ZkProof, a: &crate::args::VerifyArgs) -> Result<Published> {
     let published = match (a.result.as_deref(), a.root.as_deref(), a.totals.as_deref()) {
         (Some(result), _, _) => {
             let p = Published::from_result_json(&read(result)?).map_err(|e| {
@@ -150,23 +193,48 @@ pub fn verify(path: &Path, value: serde_json::Value, a: &crate::args::VerifyArgs
             ))
         }
     };
-    if published.totals.len() != published.shape.currencies {
-        return Err(Error::Invalid(format!(
-            "{} totals given for {} currencies",
-            published.totals.len(),
-            published.shape.currencies
+    Ok(published)
+}
+
+/// The SRS file: --srs, or the srs.bin of --keys.
+fn srs_path(a: &crate::args::VerifyArgs) -> Result<PathBuf> {
+    match (a.srs.as_deref(), a.keys.as_deref()) {
+        (Some(file), _) => Ok(file.to_path_buf()),
+        (None, Some(dir)) => Ok(dir.join("srs.bin")),
+        (None, None) => Err(Error::Invalid(
+            "give --srs FILE: a ceremony's SRS file with at least 2^k points (the custodian's published srs.bin will do: it is checked against the pinned ceremonies)".into(),
+        )),
+    }
+}
+
+/// `verify --rpc URL --registry ADDR --round-id N`: the root, totals, shape,
+/// labels and verifying key's digest from the registry's record of round N; a
+/// `--result` must be the recorded one; with `--evm`, the registry's
+/// `verifyInclusion` is asked too, and both verdicts are printed.
+#[cfg(feature = "chain")]
+fn verify_on_chain(proof: &ZkProof, a: &crate::args::VerifyArgs, rpc: &str) -> Result<()> {
+    let registry = a.registry.as_deref().expect("clap requires --registry");
+    let id = a.round_id.expect("clap requires --round-id");
+    let srs_path = srs_path(a)?;
+    let srs = read(&srs_path)?;
+    let vk_file = a.keys.as_ref().map(|d| read(&d.join("vk.bin"))).transpose()?;
+    let on = super::chain::read_round(rpc, registry, id)?;
+    let record = &on.record;
+    if let Some(result) = a.result.as_deref() {
+        record
+            .check_result(&read(result)?, &result.display().to_string())
+            .map_err(zk_err)?;
+    }
+    if proof.shape != record.shape {
+        return Err(Error::Proof(format!(
+            "the proof is for shape {}; round {id} of registry {registry} has shape {}",
+            proof.shape.id(),
+            record.shape.id()
         )));
     }
-    let srs_path = match (a.srs.as_deref(), a.keys.as_deref()) {
-        (Some(file), _) => file.to_path_buf(),
-        (None, Some(dir)) => dir.join("srs.bin"),
-        (None, None) => {
-            return Err(Error::Invalid(
-                "give --srs FILE: a ceremony's SRS file with at least 2^k points (the custodian's published srs.bin will do: it is checked against the pinned ceremonies)".into(),
-            ))
-        }
-    };
-    let srs = read(&srs_path)?;
+    let published = record
+        .published(&proof.currencies, "the proof file")
+        .map_err(zk_err)?;
     let clock_start = Instant::now();
     let clock = move || clock_start.elapsed().as_secs_f64() * 1e3;
     let opts = Options {
@@ -175,22 +243,55 @@ pub fn verify(path: &Path, value: serde_json::Value, a: &crate::args::VerifyArgs
         unsafe_test_srs: a.unsafe_test_srs,
         clock: Some(&clock),
     };
-    // With --keys, the custodian's vk.bin must be the key derived for the published
-    // shape (one SRS check and one key derivation serve both).
-    let report = match &a.keys {
-        Some(dir) => verifier::verify_with_vk_file(
-            &proof,
-            &published,
-            &srs,
-            &read(&dir.join("vk.bin"))?,
-            &opts,
-        ),
-        None => verifier::verify(&proof, &published, &srs, &opts),
+    let (leaf, bytes) = verifier::leaf_and_bytes(proof, &published, &opts).map_err(zk_err)?;
+    let evm = if a.evm {
+        let leaf = summa_agg::field::fr_to_u256(&leaf).to_be_bytes::<32>();
+        Some(super::chain::evm_verdict(rpc, registry, id, &bytes, leaf)?)
+    } else {
+        None
+    };
+    let here = (|| {
+        let prepared = verifier::Prepared::new(&srs, &published.shape, &opts)?;
+        if prepared.vk_digest() != record.vk_digest {
+            return Err(summa_agg_zk::Error::Keys(format!(
+                "round {id}'s recorded verifying key (SHA-256 0x{}) is not this circuit's for shape {} on the {} SRS (0x{})",
+                hex::encode(record.vk_digest),
+                published.shape.id(),
+                prepared.setup().name(),
+                hex::encode(prepared.vk_digest())
+            )));
+        }
+        let report = prepared.verify(proof, &published, &opts)?;
+        if let Some(vk) = &vk_file {
+            prepared.check_vk_file(vk)?;
+        }
+        Ok(report)
+    })()
+    .map_err(|e| with_file(e, &srs_path));
+    let evm_line = |accepted: bool| {
+        format!(
+            "the EVM verifier ({registry}.verifyInclusion, verifier {}) {}",
+            on.verifier,
+            if accepted { "accepts it" } else { "REFUSES it" }
+        )
+    };
+    match (here, evm) {
+        (Ok(report), None | Some(true)) => {
+            warn_unsafe(report.unsafe_test_srs);
+            print_report(&report, false);
+            println!("  round     {id} of registry {registry} at {rpc}");
+            if evm.is_some() {
+                println!("  EVM       {}", evm_line(true));
+            }
+            Ok(())
+        }
+        (Ok(_), Some(false)) => Err(Error::Proof(format!(
+            "the proof verifies here, but {}: the round's on-chain verifier does not match this circuit",
+            evm_line(false)
+        ))),
+        (Err(e), Some(accepted)) => Err(Error::Proof(format!("{e}; {}", evm_line(accepted)))),
+        (Err(e), None) => Err(e),
     }
-    .map_err(|e| with_file(e, &srs_path))?;
-    warn_unsafe(report.unsafe_test_srs);
-    print_report(&report, a.result.is_none());
-    Ok(())
 }
 
 fn with_file(e: summa_agg_zk::Error, srs: &Path) -> Error {

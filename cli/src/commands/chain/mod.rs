@@ -1,0 +1,366 @@
+//! `summa-agg chain ...`: the round's on-chain record. `gen-verifier` writes the
+//! Solidity verifier of a shape's keys, `deploy` deploys the round registry and a
+//! shape's verifier, `publish` commits a round; `verify --rpc` (in `zk.rs`) reads a
+//! round back from [`registry::read_round`].
+
+pub mod registry;
+
+use std::path::Path;
+use std::time::Duration;
+
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{FixedBytes, B256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::TransactionRequest;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use summa_agg::format::TreeFile;
+use summa_agg::json::{NodeJson, RoundResult};
+use summa_agg::round::{AGGREGATION_FILE, RESULT_FILE};
+use summa_agg::{Error, Result};
+use summa_agg_zk::evm::{solidity_verifier, vk_digest};
+use summa_agg_zk::keys::Keys;
+use summa_agg_zk::record::Record;
+
+use crate::args::{ChainDeployArgs, ChainGenArgs, ChainPublishArgs};
+use registry::{
+    address, block_on, call_err, chain_err, code_size, commitment, is_error, read_artifact,
+    registry_bytecode, shape_of, RoundRegistry,
+};
+
+/// EIP-170's limit on a contract's code.
+const EIP_170: usize = 24_576;
+
+/// How long `publish` and `deploy` wait for a receipt.
+const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn hex32(b: &[u8; 32]) -> String {
+    format!("0x{}", hex::encode(b))
+}
+
+fn load_keys(dir: &Path) -> Result<Keys> {
+    Keys::load(dir).map_err(|e| Error::Invalid(format!("{}: {e}", dir.display())))
+}
+
+/// The header line of a verifier made on the unsafe test SRS: the source says so.
+const UNSAFE_HEADER: &str = "// UNSAFE TEST SRS: a verifier for tests and examples only; anyone can forge proofs it accepts.\n";
+
+/// The Solidity source of the verifier of `keys` (with [`UNSAFE_HEADER`] first when
+/// they sit on the unsafe test SRS).
+fn verifier_source(keys: &Keys) -> String {
+    let code = solidity_verifier(&keys.params, keys.pk.get_vk(), &keys.meta.shape);
+    if keys.is_unsafe_test() {
+        format!("{UNSAFE_HEADER}{}", code.trim_start())
+    } else {
+        code.trim_start().to_string()
+    }
+}
+
+/// `chain gen-verifier --keys KEYS --out FILE.sol`.
+pub fn gen_verifier(a: ChainGenArgs) -> Result<()> {
+    let keys = load_keys(&a.keys)?;
+    let source = verifier_source(&keys);
+    std::fs::write(&a.out, &source).map_err(|e| Error::io(a.out.display().to_string(), e))?;
+    if keys.is_unsafe_test() {
+        eprintln!("summa-agg: WARNING: {}", summa_agg_zk::UNSAFE_TEST_SRS_WARNING);
+    }
+    eprintln!(
+        "summa-agg: the verifier of shape {} ({} SRS) in {}; compile it with node contracts/build.mjs",
+        keys.meta.shape.id(),
+        keys.setup.name(),
+        a.out.display()
+    );
+    crate::output::print_json(
+        &serde_json::json!({
+            "shape": keys.meta.shape.id(),
+            "vk_digest": hex32(&vk_digest(keys.pk.get_vk())),
+            "source_sha256": hex::encode(Sha256::digest(source.as_bytes())),
+            "unsafe_test_srs": keys.is_unsafe_test(),
+        }),
+        false,
+    )
+}
+
+async fn wait_receipt(
+    pending: alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
+    what: &str,
+) -> Result<alloy::rpc::types::TransactionReceipt> {
+    let hash = *pending.tx_hash();
+    let receipt = pending
+        .with_timeout(Some(RECEIPT_TIMEOUT))
+        .get_receipt()
+        .await
+        .map_err(|e| chain_err(&format!("{what}: transaction {hash}"), e))?;
+    if !receipt.status() {
+        return Err(Error::Invalid(format!(
+            "{what}: transaction {hash} reverted in block {}",
+            receipt.block_number.unwrap_or_default()
+        )));
+    }
+    Ok(receipt)
+}
+
+async fn deploy_code(provider: &DynProvider, code: Vec<u8>, what: &str) -> Result<alloy::primitives::Address> {
+    let tx = TransactionRequest::default().with_deploy_code(code);
+    let pending = provider
+        .send_transaction(tx)
+        .await
+        .map_err(|e| chain_err(&format!("deploying {what}"), e))?;
+    let receipt = wait_receipt(pending, &format!("deploying {what}")).await?;
+    receipt
+        .contract_address
+        .ok_or_else(|| Error::Invalid(format!("deploying {what}: no contract address")))
+}
+
+#[derive(Serialize)]
+struct Deployed {
+    registry: String,
+    verifier: String,
+    custodian: String,
+    shape: String,
+    vk_digest: String,
+    registry_bytes: usize,
+    verifier_bytes: usize,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    unsafe_test_srs: bool,
+}
+
+/// `chain deploy`: the registry (unless `--registry` names one), the verifier of
+/// the keys' shape from its compiled artifact (which must have been compiled from
+/// the source these keys give), and its registration.
+pub fn deploy(a: ChainDeployArgs) -> Result<()> {
+    let keys = load_keys(&a.keys)?;
+    let artifact = read_artifact(&a.verifier_artifact)?;
+    let source = verifier_source(&keys);
+    let want = hex::encode(Sha256::digest(source.as_bytes()));
+    if artifact.source_sha256 != want {
+        return Err(Error::Invalid(format!(
+            "{}: not compiled from the verifier of the keys in {} (source SHA-256 {}, expected {want}): run summa-agg chain gen-verifier, then node contracts/build.mjs",
+            a.verifier_artifact.display(),
+            a.keys.display(),
+            artifact.source_sha256
+        )));
+    }
+    if artifact.deployed_size > EIP_170 {
+        return Err(Error::Invalid(format!(
+            "{}: {} bytes of code, over EIP-170's {EIP_170}",
+            a.verifier_artifact.display(),
+            artifact.deployed_size
+        )));
+    }
+    let digest = vk_digest(keys.pk.get_vk());
+    let shape = keys.meta.shape;
+    block_on(async {
+        let (provider, me) = registry::signer(&a.signer.rpc, a.signer.keystore.as_deref())?;
+        let registry_address = match &a.registry {
+            Some(r) => address(r, "--registry")?,
+            None => deploy_code(&provider, registry_bytecode().to_vec(), "the registry").await?,
+        };
+        let registry = RoundRegistry::new(registry_address, provider.clone());
+        let existing = registry
+            .verifierOf(FixedBytes(digest))
+            .call()
+            .await
+            .map_err(|e| call_err("verifierOf", e))?;
+        let verifier = if existing.verifier != alloy::primitives::Address::ZERO {
+            eprintln!(
+                "summa-agg: the verifier of this key is already registered at {}",
+                existing.verifier
+            );
+            existing.verifier
+        } else {
+            let verifier = deploy_code(&provider, artifact.bytecode.clone(), "the verifier").await?;
+            let pending = registry
+                .registerVerifier(FixedBytes(digest), shape_of(&shape), verifier)
+                .send()
+                .await
+                .map_err(|e| call_err("registerVerifier", e))?;
+            wait_receipt(pending, "registerVerifier").await?;
+            verifier
+        };
+        if keys.is_unsafe_test() {
+            eprintln!("summa-agg: WARNING: {}", summa_agg_zk::UNSAFE_TEST_SRS_WARNING);
+        }
+        crate::output::print_json(
+            &Deployed {
+                registry: registry_address.to_string(),
+                verifier: verifier.to_string(),
+                custodian: me.to_string(),
+                shape: shape.id(),
+                vk_digest: hex32(&digest),
+                registry_bytes: code_size(&provider, registry_address).await?,
+                verifier_bytes: code_size(&provider, verifier).await?,
+                unsafe_test_srs: keys.is_unsafe_test(),
+            },
+            false,
+        )
+    })
+}
+
+/// Checks a round's `result.json` against its files: the aggregation tree's root
+/// and shard count, and each mini-tree's SHA-256. Returns the result's bytes.
+pub fn check_round_files(dir: &Path) -> Result<Vec<u8>> {
+    let path = dir.join(RESULT_FILE);
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(path.display().to_string(), e))?;
+    let r: RoundResult = serde_json::from_slice(&bytes).map_err(|e| Error::Format {
+        path: path.display().to_string(),
+        what: "round result",
+        problem: e.to_string(),
+    })?;
+    let agg = crate::output::open_tree(&dir.join(AGGREGATION_FILE))?;
+    let root = NodeJson::from(&agg.root()?);
+    if root != r.root {
+        return Err(Error::Invalid(format!(
+            "{}: its root is not the root of {AGGREGATION_FILE}",
+            path.display()
+        )));
+    }
+    let shards = agg.shards()?.len() as u64;
+    if shards != r.mini_trees || r.inputs.len() as u64 != r.mini_trees {
+        return Err(Error::Invalid(format!(
+            "{}: {} mini-trees and {} inputs listed, {AGGREGATION_FILE} has {shards}",
+            path.display(),
+            r.mini_trees,
+            r.inputs.len()
+        )));
+    }
+    for input in &r.inputs {
+        let file = dir.join(&input.mini_tree);
+        let data = std::fs::read(&file).map_err(|e| Error::io(file.display().to_string(), e))?;
+        if hex::encode(Sha256::digest(&data)) != input.mini_tree_sha256 {
+            return Err(Error::Invalid(format!(
+                "{}: its SHA-256 is not the one {} records",
+                file.display(),
+                path.display()
+            )));
+        }
+        // Each is a readable tree file.
+        TreeFile::open(data, file.display().to_string())?;
+    }
+    Ok(bytes)
+}
+
+#[derive(Serialize)]
+struct Published {
+    round_id: u64,
+    transaction: String,
+    block: u64,
+    gas_used: u64,
+    commitment: String,
+    result_sha256: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    already_published: bool,
+}
+
+/// `chain publish --round DIR`: checks the round, then commits it (once: a result
+/// already on the chain is reported, not committed again).
+pub fn publish(a: ChainPublishArgs) -> Result<()> {
+    let result = check_round_files(&a.round)?;
+    let keys = load_keys(&a.keys)?;
+    let record = Record::of_result(&result, vk_digest(keys.pk.get_vk()))
+        .map_err(|e| Error::Invalid(format!("{}: {e}", a.round.join(RESULT_FILE).display())))?;
+    if record.shape != keys.meta.shape {
+        return Err(Error::Invalid(format!(
+            "the keys in {} are for shape {}, the round has shape {}",
+            a.keys.display(),
+            keys.meta.shape.id(),
+            record.shape.id()
+        )));
+    }
+    block_on(async {
+        let (provider, _) = registry::signer(&a.signer.rpc, a.signer.keystore.as_deref())?;
+        let registry = RoundRegistry::new(address(&a.registry, "--registry")?, provider.clone());
+        // Published before (a retry after a timeout): report it, send nothing.
+        let found = registry
+            .roundOfResult(FixedBytes(record.result_sha256))
+            .call()
+            .await
+            .map_err(|e| call_err("roundOfResult", e))?;
+        if found.found {
+            let hash = registry
+                .hashOf(found.roundId)
+                .call()
+                .await
+                .map_err(|e| call_err("hashOf", e))?;
+            eprintln!(
+                "summa-agg: this result.json is already published as round {}: nothing sent",
+                found.roundId
+            );
+            return crate::output::print_json(
+                &Published {
+                    round_id: found.roundId,
+                    transaction: String::new(),
+                    block: 0,
+                    gas_used: 0,
+                    commitment: hash.to_string(),
+                    result_sha256: hex32(&record.result_sha256),
+                    already_published: true,
+                },
+                false,
+            );
+        }
+        let (next_id, previous) = match registry.latest().call().await {
+            Ok(l) => (l.roundId + 1, l.hash),
+            Err(e) if is_error(&e, "NoRounds") => (0, B256::ZERO),
+            Err(e) => return Err(call_err("latest", e)),
+        };
+        let id = a.round_id.unwrap_or(next_id);
+        let c = commitment(&record, previous);
+        let call = registry.commit(id, c.clone());
+        let gas = call
+            .estimate_gas()
+            .await
+            .map_err(|e| call_err(&format!("commit of round {id}"), e))?;
+        let pending = call
+            .gas(gas + gas / 5)
+            .send()
+            .await
+            .map_err(|e| call_err(&format!("commit of round {id}"), e))?;
+        let receipt = wait_receipt(pending, &format!("commit of round {id}")).await?;
+        let hash = registry
+            .commitmentHash(id, c)
+            .call()
+            .await
+            .map_err(|e| call_err("commitmentHash", e))?;
+        eprintln!(
+            "summa-agg: round {id} committed in block {} by transaction {} ({} gas)",
+            receipt.block_number.unwrap_or_default(),
+            receipt.transaction_hash,
+            receipt.gas_used
+        );
+        crate::output::print_json(
+            &Published {
+                round_id: id,
+                transaction: receipt.transaction_hash.to_string(),
+                block: receipt.block_number.unwrap_or_default(),
+                gas_used: receipt.gas_used,
+                commitment: hash.to_string(),
+                result_sha256: hex32(&record.result_sha256),
+                already_published: false,
+            },
+            false,
+        )
+    })
+}
+
+/// Round `id` as the registry at `registry` records it.
+pub fn read_round(rpc: &str, registry: &str, id: u64) -> Result<registry::OnChain> {
+    block_on(async {
+        let provider = registry::reader(rpc)?;
+        let r = RoundRegistry::new(address(registry, "--registry")?, provider);
+        registry::read_round(&r, id).await
+    })
+}
+
+/// The registry's `verifyInclusion(id, proof, leaf)`: the EVM verifier's verdict,
+/// with the root and totals from the registry's storage.
+pub fn evm_verdict(rpc: &str, registry: &str, id: u64, proof: &[u8], leaf: [u8; 32]) -> Result<bool> {
+    block_on(async {
+        let provider = registry::reader(rpc)?;
+        let r = RoundRegistry::new(address(registry, "--registry")?, provider);
+        r.verifyInclusion(id, proof.to_vec().into(), FixedBytes(leaf))
+            .call()
+            .await
+            .map_err(|e| call_err("verifyInclusion", e))
+    })
+}
