@@ -98,7 +98,8 @@ mod tests {
         use halo2_proofs::transcript::EncodedChallenge;
         use snark_verifier::system::halo2::transcript::evm::ChallengeEvm;
         type Ours = KeccakTranscript<Vec<u8>>;
-        type Theirs = EvmTranscript<G1Affine, snark_verifier::loader::native::NativeLoader, Vec<u8>, Vec<u8>>;
+        type Theirs =
+            EvmTranscript<G1Affine, snark_verifier::loader::native::NativeLoader, Vec<u8>, Vec<u8>>;
         let mut ours = Ours::new(Vec::new());
         let mut theirs = Theirs::new(Vec::new());
         for i in 0..4u64 {
@@ -126,7 +127,12 @@ mod tests {
         let (params, vk) = (&keys.params, keys.pk.get_vk());
         let (bytes, public) = prove_raw(&keys, shape, Witness::synthetic(&shape, 7)).unwrap();
         let instance: Vec<_> = public.iter().map(to_circuit).collect();
-        let mut theirs = EvmTranscript::<G1Affine, snark_verifier::loader::native::NativeLoader, _, Vec<u8>>::init(&bytes[..]);
+        let mut theirs = EvmTranscript::<
+            G1Affine,
+            snark_verifier::loader::native::NativeLoader,
+            _,
+            Vec<u8>,
+        >::init(&bytes[..]);
         verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, _, _>(
             params,
             vk,

@@ -48,7 +48,9 @@ pub fn layout_of(code: u8) -> Result<Layout> {
         0 => Ok(Layout::V1),
         1 => Ok(Layout::Agg2023),
         2 => Ok(Layout::Legacy),
-        c => Err(Error::Input(format!("the record names layout code {c}, which is none"))),
+        c => Err(Error::Input(format!(
+            "the record names layout code {c}, which is none"
+        ))),
     }
 }
 
@@ -189,9 +191,18 @@ mod tests {
     #[test]
     fn a_swapped_or_renamed_label_changes_the_digest() {
         let a = labels_digest(&currencies(&[("ETH", "ETH"), ("USDT", "ETH")]));
-        assert_ne!(a, labels_digest(&currencies(&[("USDT", "ETH"), ("ETH", "ETH")])));
-        assert_ne!(a, labels_digest(&currencies(&[("BTC", "ETH"), ("USDT", "ETH")])));
-        assert_ne!(a, labels_digest(&currencies(&[("ETH", "ETH"), ("USDT", "TRX")])));
+        assert_ne!(
+            a,
+            labels_digest(&currencies(&[("USDT", "ETH"), ("ETH", "ETH")]))
+        );
+        assert_ne!(
+            a,
+            labels_digest(&currencies(&[("BTC", "ETH"), ("USDT", "ETH")]))
+        );
+        assert_ne!(
+            a,
+            labels_digest(&currencies(&[("ETH", "ETH"), ("USDT", "TRX")]))
+        );
         // The digest of the compact JSON, as result.json writes the labels.
         let json = br#"[{"name":"ETH","chain":"ETH"},{"name":"USDT","chain":"ETH"}]"#;
         assert_eq!(a, <[u8; 32]>::from(Sha256::digest(json)));

@@ -225,14 +225,12 @@ mod tests {
             .write_point(G1Affine::identity())
             .is_err());
         // A scalar at the field's order is not canonical.
-        let order =
-            hex::decode("30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001")
-                .unwrap();
+        let order = hex::decode("30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001")
+            .unwrap();
         assert!(KeccakTranscript::new(&order[..]).read_scalar().is_err());
         // A coordinate at the base field's modulus.
-        let mut p =
-            hex::decode("30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47")
-                .unwrap();
+        let mut p = hex::decode("30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47")
+            .unwrap();
         p.extend_from_slice(&[0u8; 32]);
         assert!(KeccakTranscript::new(&p[..]).read_point().is_err());
     }

@@ -332,7 +332,9 @@ struct Statement {
     bytes: Vec<u8>,
 }
 
-fn statement(proof: &ZkProof, published: &Published, opts: &Options) -> Result<Statement> {
+/// The user's own record: the proof's kind and shape, the canonical username, the
+/// balances in range, the expected user and balances; its leaf hash and balances.
+fn own_record(proof: &ZkProof, published: &Published, opts: &Options) -> Result<(Fr, Vec<U256>)> {
     let fail = |m: String| Error::Proof(m);
     if proof.kind != ZK_PROOF_KIND {
         return Err(fail(format!(
@@ -396,6 +398,22 @@ fn statement(proof: &ZkProof, published: &Published, opts: &Options) -> Result<S
     let mut pre = vec![shape.layout.username_fe(entry.username.as_bytes())];
     pre.extend(balances.iter().map(u256_to_fr));
     let leaf = poseidon::hash(&pre);
+    Ok((leaf, balances))
+}
+
+/// The proof bytes of the file's `0x` + hex.
+fn proof_bytes(proof: &ZkProof) -> Result<Vec<u8>> {
+    proof
+        .proof
+        .strip_prefix("0x")
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or_else(|| Error::Proof("the proof bytes are not 0x-prefixed hex".into()))
+}
+
+fn statement(proof: &ZkProof, published: &Published, opts: &Options) -> Result<Statement> {
+    let fail = |m: String| Error::Proof(m);
+    let (leaf, balances) = own_record(proof, published, opts)?;
+    let entry = &proof.entry;
 
     // The proof file's own claims, compared only to say what differs: the
     // verdict uses the published values alone.
@@ -426,11 +444,7 @@ fn statement(proof: &ZkProof, published: &Published, opts: &Options) -> Result<S
             )));
         }
     }
-    let bytes = proof
-        .proof
-        .strip_prefix("0x")
-        .and_then(|h| hex::decode(h).ok())
-        .ok_or_else(|| fail("the proof bytes are not 0x-prefixed hex".into()))?;
+    let bytes = proof_bytes(proof)?;
     Ok(Statement {
         leaf,
         balances,
@@ -440,14 +454,15 @@ fn statement(proof: &ZkProof, published: &Published, opts: &Options) -> Result<S
 
 /// The user's leaf hash and the proof bytes, once the proof file's entry checks out
 /// against `published` and `opts` (canonical username, balances in range, the
-/// expected record): what an EVM verifier is asked with.
+/// expected record), whatever the file claims of its public inputs: what an EVM
+/// verifier is asked with.
 pub fn leaf_and_bytes(
     proof: &ZkProof,
     published: &Published,
     opts: &Options,
 ) -> Result<(Fr, Vec<u8>)> {
-    let st = statement(proof, published, opts)?;
-    Ok((st.leaf, st.bytes))
+    let (leaf, _) = own_record(proof, published, opts)?;
+    Ok((leaf, proof_bytes(proof)?))
 }
 
 /// What verifying proofs of one shape needs: a checked SRS and the verifying key

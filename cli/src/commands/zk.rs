@@ -217,7 +217,11 @@ fn verify_on_chain(proof: &ZkProof, a: &crate::args::VerifyArgs, rpc: &str) -> R
     let id = a.round_id.expect("clap requires --round-id");
     let srs_path = srs_path(a)?;
     let srs = read(&srs_path)?;
-    let vk_file = a.keys.as_ref().map(|d| read(&d.join("vk.bin"))).transpose()?;
+    let vk_file = a
+        .keys
+        .as_ref()
+        .map(|d| read(&d.join("vk.bin")))
+        .transpose()?;
     let on = super::chain::read_round(rpc, registry, id)?;
     let record = &on.record;
     if let Some(result) = a.result.as_deref() {
@@ -289,7 +293,7 @@ fn verify_on_chain(proof: &ZkProof, a: &crate::args::VerifyArgs, rpc: &str) -> R
             "the proof verifies here, but {}: the round's on-chain verifier does not match this circuit",
             evm_line(false)
         ))),
-        (Err(e), Some(accepted)) => Err(Error::Proof(format!("{e}; {}", evm_line(accepted)))),
+        (Err(e), Some(accepted)) => Err(Error::Invalid(format!("{e}; {}", evm_line(accepted)))),
         (Err(e), None) => Err(e),
     }
 }

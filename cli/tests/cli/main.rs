@@ -1,6 +1,8 @@
 //! The `summa-agg` command line, run as a user runs it: the helpers here, the
 //! tests in one file per command family (`round.rs`, `proof.rs`, `step.rs`, `zk.rs`).
 
+#[cfg(feature = "chain")]
+mod chain;
 mod proof;
 mod round;
 mod step;

@@ -62,7 +62,10 @@ pub fn gen_verifier(a: ChainGenArgs) -> Result<()> {
     let source = verifier_source(&keys);
     std::fs::write(&a.out, &source).map_err(|e| Error::io(a.out.display().to_string(), e))?;
     if keys.is_unsafe_test() {
-        eprintln!("summa-agg: WARNING: {}", summa_agg_zk::UNSAFE_TEST_SRS_WARNING);
+        eprintln!(
+            "summa-agg: WARNING: {}",
+            summa_agg_zk::UNSAFE_TEST_SRS_WARNING
+        );
     }
     eprintln!(
         "summa-agg: the verifier of shape {} ({} SRS) in {}; compile it with node contracts/build.mjs",
@@ -100,7 +103,11 @@ async fn wait_receipt(
     Ok(receipt)
 }
 
-async fn deploy_code(provider: &DynProvider, code: Vec<u8>, what: &str) -> Result<alloy::primitives::Address> {
+async fn deploy_code(
+    provider: &DynProvider,
+    code: Vec<u8>,
+    what: &str,
+) -> Result<alloy::primitives::Address> {
     let tx = TransactionRequest::default().with_deploy_code(code);
     let pending = provider
         .send_transaction(tx)
@@ -169,7 +176,8 @@ pub fn deploy(a: ChainDeployArgs) -> Result<()> {
             );
             existing.verifier
         } else {
-            let verifier = deploy_code(&provider, artifact.bytecode.clone(), "the verifier").await?;
+            let verifier =
+                deploy_code(&provider, artifact.bytecode.clone(), "the verifier").await?;
             let pending = registry
                 .registerVerifier(FixedBytes(digest), shape_of(&shape), verifier)
                 .send()
@@ -179,7 +187,10 @@ pub fn deploy(a: ChainDeployArgs) -> Result<()> {
             verifier
         };
         if keys.is_unsafe_test() {
-            eprintln!("summa-agg: WARNING: {}", summa_agg_zk::UNSAFE_TEST_SRS_WARNING);
+            eprintln!(
+                "summa-agg: WARNING: {}",
+                summa_agg_zk::UNSAFE_TEST_SRS_WARNING
+            );
         }
         crate::output::print_json(
             &Deployed {
@@ -354,7 +365,13 @@ pub fn read_round(rpc: &str, registry: &str, id: u64) -> Result<registry::OnChai
 
 /// The registry's `verifyInclusion(id, proof, leaf)`: the EVM verifier's verdict,
 /// with the root and totals from the registry's storage.
-pub fn evm_verdict(rpc: &str, registry: &str, id: u64, proof: &[u8], leaf: [u8; 32]) -> Result<bool> {
+pub fn evm_verdict(
+    rpc: &str,
+    registry: &str,
+    id: u64,
+    proof: &[u8],
+    leaf: [u8; 32],
+) -> Result<bool> {
     block_on(async {
         let provider = registry::reader(rpc)?;
         let r = RoundRegistry::new(address(registry, "--registry")?, provider);
@@ -364,3 +381,6 @@ pub fn evm_verdict(rpc: &str, registry: &str, id: u64, proof: &[u8], leaf: [u8; 
             .map_err(|e| call_err("verifyInclusion", e))
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -53,10 +53,9 @@ pub fn describe(e: &RoundRegistryErrors) -> String {
     use RoundRegistryErrors as E;
     match e {
         E::NotCustodian(x) => format!("NotCustodian({}): only the custodian may commit", x.caller),
-        E::VerifierAlreadyRegistered(x) => format!(
-            "VerifierAlreadyRegistered({}, {})",
-            x.vkDigest, x.existing
-        ),
+        E::VerifierAlreadyRegistered(x) => {
+            format!("VerifierAlreadyRegistered({}, {})", x.vkDigest, x.existing)
+        }
         E::NotAContract(x) => format!("NotAContract({})", x.verifier),
         E::BadShape(_) => "BadShape()".into(),
         E::RoundAlreadyCommitted(x) => format!(
@@ -132,15 +131,25 @@ pub fn signer(rpc: &str, keystore: Option<&Path>) -> Result<(DynProvider, Addres
     let url = rpc
         .parse()
         .map_err(|e| chain_err(&format!("--rpc {rpc:?}"), e))?;
-    let provider = ProviderBuilder::new()
+    Ok((signing(key, url), address))
+}
+
+/// A provider that signs with `key`. The nonce is asked of the node for each
+/// transaction (alloy's default caches it, and a transaction refused before it was
+/// sent would leave a gap that stalls the next one).
+pub fn signing(key: PrivateKeySigner, url: reqwest::Url) -> DynProvider {
+    install_tls();
+    ProviderBuilder::default()
+        .with_gas_estimation()
+        .with_simple_nonce_management()
+        .fetch_chain_id()
         .wallet(EthereumWallet::from(key))
         .connect_http(url)
-        .erased();
-    Ok((provider, address))
+        .erased()
 }
 
 /// rustls' process-wide crypto provider: ring (reqwest is built without one).
-fn install_tls() {
+pub(crate) fn install_tls() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
