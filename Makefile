@@ -7,7 +7,7 @@
 CARGO ?= cargo
 EXAMPLE_OUT ?= out/example
 
-.PHONY: example test tools lint unit infra e2e fuzz fuzz-smoke fuzz-seeds bench scale-probe scale-probe-smoke round-2-24 arm64 arm64-test sam-build verifier verifier-test verifier-repro verifier-bench
+.PHONY: example test tools lint unit infra e2e contracts contracts-check chain-example fuzz fuzz-smoke fuzz-seeds bench scale-probe scale-probe-smoke round-2-24 arm64 arm64-test sam-build verifier verifier-test verifier-repro verifier-bench
 
 # The embedded default needs no AWS SDK: build the CLI without its S3 mode. After
 # the round, a user's zero-knowledge proof with keys on the UNSAFE test SRS
@@ -24,6 +24,26 @@ example:
 
 tools:
 	bash infra/setup-tools.sh
+
+# The contracts (contracts/): every Solidity verifier of contracts/generated/ made
+# anew from the circuit (summa-agg chain gen-verifier, UNSAFE TEST SRS keys: for the
+# tests, the example and the figures), then every contract compiled by the pinned
+# solc-js into contracts/out/. Run it after a circuit change; `make test` runs the
+# check, which fails on any drift from the circuit or the sources.
+contracts:
+	$(CARGO) build -p summa-agg-cli
+	bash contracts/regen.sh
+
+contracts-check:
+	$(CARGO) build -p summa-agg-cli
+	bash contracts/regen.sh --check
+
+# The example round on a local chain (anvil, started and stopped here): the
+# registry and the verifier deployed, the round committed, a user's proof verified
+# from the chain by the CLI and by the contract. Last line: one JSON object.
+chain-example: tools
+	$(CARGO) build --release -p summa-agg-cli
+	bash infra/chain-example.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -43,7 +63,7 @@ infra:
 e2e: tools
 	$(CARGO) test -p summa-functions --test local_lambda
 
-test: tools lint unit scale-probe-smoke infra verifier verifier-test fuzz-smoke arm64 arm64-test sam-build
+test: tools lint unit contracts-check scale-probe-smoke infra verifier verifier-test fuzz-smoke arm64 arm64-test sam-build
 
 # Coverage-guided fuzzing (fuzz/, cargo-fuzz + libFuzzer on the nightly toolchain) of
 # every reader of untrusted bytes: each target for FUZZ_SECONDS (default 60), then

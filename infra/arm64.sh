@@ -35,9 +35,12 @@ export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
 export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 echo "arm64: $(/usr/bin/cargo --version), $($RUSTC --version)" >&2
+# The CLI without its default `chain` feature (alloy: the on-chain record is
+# published from the custodian's own machine, never from a Lambda). The function
+# crates have no features of their own, so --no-default-features touches the CLI only.
 /usr/bin/cargo build --release --target "$TARGET" \
   -p summa-fn-trigger -p summa-fn-plan -p summa-fn-mini-tree -p summa-fn-aggregator -p summa-fn-proof \
-  -p summa-agg-cli
+  -p summa-agg-cli --no-default-features --features summa-agg-cli/s3,summa-agg-cli/zk
 
 out="target/$TARGET/release"
 bootstraps=()

@@ -272,26 +272,26 @@ fn verify_on_chain(proof: &ZkProof, a: &crate::args::VerifyArgs, rpc: &str) -> R
         Ok(report)
     })()
     .map_err(|e| with_file(e, &srs_path));
-    let evm_line = |accepted: bool| {
+    let evm_line = |(accepted, gas): (bool, u64)| {
         format!(
-            "the EVM verifier ({registry}.verifyInclusion, verifier {}) {}",
+            "the EVM verifier ({registry}.verifyInclusion, verifier {}) {} (eth_estimateGas {gas})",
             on.verifier,
             if accepted { "accepts it" } else { "REFUSES it" }
         )
     };
     match (here, evm) {
-        (Ok(report), None | Some(true)) => {
+        (Ok(report), None | Some((true, _))) => {
             warn_unsafe(report.unsafe_test_srs);
             print_report(&report, false);
             println!("  round     {id} of registry {registry} at {rpc}");
-            if evm.is_some() {
-                println!("  EVM       {}", evm_line(true));
+            if let Some(v) = evm {
+                println!("  EVM       {}", evm_line(v));
             }
             Ok(())
         }
-        (Ok(_), Some(false)) => Err(Error::Proof(format!(
+        (Ok(_), Some(v)) => Err(Error::Proof(format!(
             "the proof verifies here, but {}: the round's on-chain verifier does not match this circuit",
-            evm_line(false)
+            evm_line(v)
         ))),
         (Err(e), Some(accepted)) => Err(Error::Invalid(format!("{e}; {}", evm_line(accepted)))),
         (Err(e), None) => Err(e),

@@ -257,6 +257,8 @@ struct Published {
     transaction: String,
     block: u64,
     gas_used: u64,
+    /// `eth_estimateGas` of the commit (0 when nothing was sent).
+    estimated_gas: u64,
     commitment: String,
     result_sha256: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -303,6 +305,7 @@ pub fn publish(a: ChainPublishArgs) -> Result<()> {
                     transaction: String::new(),
                     block: 0,
                     gas_used: 0,
+                    estimated_gas: 0,
                     commitment: hash.to_string(),
                     result_sha256: hex32(&record.result_sha256),
                     already_published: true,
@@ -345,6 +348,7 @@ pub fn publish(a: ChainPublishArgs) -> Result<()> {
                 transaction: receipt.transaction_hash.to_string(),
                 block: receipt.block_number.unwrap_or_default(),
                 gas_used: receipt.gas_used,
+                estimated_gas: gas,
                 commitment: hash.to_string(),
                 result_sha256: hex32(&record.result_sha256),
                 already_published: false,
@@ -364,21 +368,28 @@ pub fn read_round(rpc: &str, registry: &str, id: u64) -> Result<registry::OnChai
 }
 
 /// The registry's `verifyInclusion(id, proof, leaf)`: the EVM verifier's verdict,
-/// with the root and totals from the registry's storage.
+/// with the root and totals from the registry's storage, and the call's gas
+/// (`eth_estimateGas`).
 pub fn evm_verdict(
     rpc: &str,
     registry: &str,
     id: u64,
     proof: &[u8],
     leaf: [u8; 32],
-) -> Result<bool> {
+) -> Result<(bool, u64)> {
     block_on(async {
         let provider = registry::reader(rpc)?;
         let r = RoundRegistry::new(address(registry, "--registry")?, provider);
-        r.verifyInclusion(id, proof.to_vec().into(), FixedBytes(leaf))
+        let call = r.verifyInclusion(id, proof.to_vec().into(), FixedBytes(leaf));
+        let accepted = call
             .call()
             .await
-            .map_err(|e| call_err("verifyInclusion", e))
+            .map_err(|e| call_err("verifyInclusion", e))?;
+        let gas = call
+            .estimate_gas()
+            .await
+            .map_err(|e| call_err("verifyInclusion", e))?;
+        Ok((accepted, gas))
     })
 }
 
