@@ -49,7 +49,7 @@ out = sys.argv[1]
 d = json.load(open(f"{out}/deploy.json"))
 p = json.load(open(f"{out}/publish.json"))
 v = open(f"{out}/verify.txt").read()
-m = re.search(r"accepts it \(eth_estimateGas (\d+)\)", v)
+m = re.search(r"accepts it \(the verifier.s gas: eth_estimateGas (\d+)\)", v)
 print(json.dumps({
     "commit_gas": p["estimated_gas"],
     "commit_gas_used": p["gas_used"],

@@ -59,7 +59,11 @@ contract RoundRegistry {
 
     /// @notice The only account that may register verifiers and commit rounds: the
     /// deployer. Immutable, so the trust anchor cannot be handed over silently.
-    address public immutable custodian;
+    /// @dev Set once by the constructor and never written again (no function does).
+    /// Not `immutable` on purpose: an immutable is patched into the deployed code, and a
+    /// user's verifier compares the code at the registry's address with the compiled
+    /// artifact byte for byte, to know it reads this contract and not a look-alike.
+    address public custodian;
 
     mapping(bytes32 => Registered) private _verifiers;
     mapping(uint64 => Commitment) private _rounds;
@@ -113,10 +117,16 @@ contract RoundRegistry {
     /// @notice A total at or above `2^(8 * nBytes)`, the range every sum of the
     /// tree is proven to lie in.
     error TotalOutOfRange(uint256 index, uint256 total);
+    /// @notice Less gas than the verifier's budget was left: call again with more.
+    error OutOfGas();
     /// @notice No round has this id.
     error UnknownRound(uint64 roundId);
     /// @notice No round is committed yet.
     error NoRounds();
+
+    /// @dev The gas a verifier may use: an accepting call costs about 350,000
+    /// (docs/chain.md), well within it.
+    uint256 private constant VERIFIER_GAS = 1_500_000;
 
     /// @dev The order of BN254's scalar field: public inputs are scalars below it.
     uint256 private constant R = 0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001;
@@ -239,10 +249,16 @@ contract RoundRegistry {
         // A verifier without code (self-destructed) would "succeed" on any input.
         if (verifier.code.length == 0) return false;
         bytes memory input = abi.encodePacked(leaf, r.root, r.totals, proof);
+        // The verifier gets a fixed budget, several times what a good proof costs: a
+        // bad proof may burn all the gas it is given (a failed precompile call takes
+        // all of it), so a failure within the budget is a refusal, and a call with
+        // less gas than the budget is no verdict at all (it reverts: it must never
+        // read a good proof as refused).
+        if (gasleft() < VERIFIER_GAS + 10_000) revert OutOfGas();
         bool ok;
         assembly {
             // No return data is copied: the verifier returns nothing on success.
-            ok := staticcall(gas(), verifier, add(input, 0x20), mload(input), 0, 0)
+            ok := staticcall(VERIFIER_GAS, verifier, add(input, 0x20), mload(input), 0, 0)
         }
         return ok;
     }

@@ -250,7 +250,9 @@ fn verify_on_chain(proof: &ZkProof, a: &crate::args::VerifyArgs, rpc: &str) -> R
     let (leaf, bytes) = verifier::leaf_and_bytes(proof, &published, &opts).map_err(zk_err)?;
     let evm = if a.evm {
         let leaf = summa_agg::field::fr_to_u256(&leaf).to_be_bytes::<32>();
-        Some(super::chain::evm_verdict(rpc, registry, id, &bytes, leaf)?)
+        Some(super::chain::evm_verdict(
+            rpc, &on, registry, id, &bytes, leaf,
+        )?)
     } else {
         None
     };
@@ -272,18 +274,30 @@ fn verify_on_chain(proof: &ZkProof, a: &crate::args::VerifyArgs, rpc: &str) -> R
         Ok(report)
     })()
     .map_err(|e| with_file(e, &srs_path));
-    let evm_line = |(accepted, gas): (bool, u64)| {
+    let evm_line = |(accepted, gas): (bool, Option<u64>)| {
         format!(
-            "the EVM verifier ({registry}.verifyInclusion, verifier {}) {} (eth_estimateGas {gas})",
+            "the EVM verifier ({registry}.verifyInclusion, verifier {}, whose code is the custodian's choice) {}{}",
             on.verifier,
-            if accepted { "accepts it" } else { "REFUSES it" }
+            if accepted { "accepts it" } else { "REFUSES it" },
+            gas.map(|g| format!(" (the verifier's gas: eth_estimateGas {g})")).unwrap_or_default()
         )
     };
     match (here, evm) {
         (Ok(report), None | Some((true, _))) => {
             warn_unsafe(report.unsafe_test_srs);
             print_report(&report, false);
-            println!("  round     {id} of registry {registry} at {rpc}");
+            println!(
+                "  round     {id} of registry {registry} (custodian {}), commitment {}, block {} of {rpc}",
+                on.custodian, on.hash, on.block
+            );
+            if on.latest == id {
+                println!("            the latest of its {} rounds", on.rounds);
+            } else {
+                println!(
+                    "            NOT the latest round: the registry holds {} rounds, the latest is round {}",
+                    on.rounds, on.latest
+                );
+            }
             if let Some(v) = evm {
                 println!("  EVM       {}", evm_line(v));
             }
@@ -293,7 +307,9 @@ fn verify_on_chain(proof: &ZkProof, a: &crate::args::VerifyArgs, rpc: &str) -> R
             "the proof verifies here, but {}: the round's on-chain verifier does not match this circuit",
             evm_line(v)
         ))),
-        (Err(e), Some(accepted)) => Err(Error::Invalid(format!("{e}; {}", evm_line(accepted)))),
+        (Err(e), Some((accepted, _))) => Err(Error::Invalid(format!(
+            "{e}; the on-chain verifier was asked too and returned {accepted}, which does not change this verdict"
+        ))),
         (Err(e), None) => Err(e),
     }
 }

@@ -193,6 +193,39 @@ fn a_round_is_published_once_and_a_user_verifies_it_from_the_chain() {
     );
     assert!(out.contains("accepts it"), "{out}");
     assert!(out.contains("2227448"), "{out}");
+    // Round 1 was committed after it: the report says round 0 is not the latest.
+    assert!(
+        out.contains("NOT the latest round: the registry holds 2 rounds, the latest is round 1"),
+        "{out}"
+    );
+    // The gas of the verifier on an accepted proof (two pairings and the MSM).
+    let gas: u64 = out
+        .split("eth_estimateGas ")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(gas > 250_000, "{gas}");
+    // Another contract at the registry's address (here the verifier) is refused.
+    let verifier = d["verifier"].as_str().unwrap();
+    let o = summa(&[
+        "verify",
+        &file,
+        "--rpc",
+        &rpc,
+        "--registry",
+        verifier,
+        "--round-id",
+        "0",
+        "--srs",
+        &srs,
+        "--unsafe-test-srs",
+    ]);
+    assert!(!o.status.success());
+    assert_stderr_has(&o, "is not this project's RoundRegistry");
     let result = round.join("result.json");
     assert!(verify(&file, "0", &["--result", result.to_str().unwrap()])
         .status
@@ -213,7 +246,7 @@ fn a_round_is_published_once_and_a_user_verifies_it_from_the_chain() {
         &write_json(tmp.path(), "bad.json", &bad),
         "0",
         &[],
-        "REFUSES it",
+        "returned false",
     );
     // Another user's leaf (their entry with this proof): both refuse.
     let (mut other, theirs) = (zk.clone(), proof("MBlfbBGI"));
@@ -229,10 +262,10 @@ fn a_round_is_published_once_and_a_user_verifies_it_from_the_chain() {
         &write_json(tmp.path(), "other.json", &other),
         "0",
         &[],
-        "REFUSES it",
+        "returned false",
     );
     // Another round's id: its root is not this proof's.
-    chain_refused(&file, "1", &[], "REFUSES it");
+    chain_refused(&file, "1", &[], "returned false");
     chain_refused(&file, "7", &[], "UnknownRound(7)");
     // A result.json whose total differs from the chain's.
     let mut r: serde_json::Value =

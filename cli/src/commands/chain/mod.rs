@@ -290,6 +290,26 @@ pub fn publish(a: ChainPublishArgs) -> Result<()> {
             .await
             .map_err(|e| call_err("roundOfResult", e))?;
         if found.found {
+            let recorded = registry
+                .getRound(found.roundId)
+                .call()
+                .await
+                .map_err(|e| call_err("getRound", e))?;
+            if recorded.vkDigest.0 != record.vk_digest {
+                return Err(Error::Invalid(format!(
+                    "this result.json is committed as round {} with another verifying key ({}) than the keys in {}",
+                    found.roundId,
+                    recorded.vkDigest,
+                    a.keys.display()
+                )));
+            }
+            if a.round_id.is_some_and(|id| id != found.roundId) {
+                return Err(Error::Invalid(format!(
+                    "this result.json is already committed as round {}, not {}",
+                    found.roundId,
+                    a.round_id.unwrap_or_default()
+                )));
+            }
             let hash = registry
                 .hashOf(found.roundId)
                 .call()
@@ -330,7 +350,25 @@ pub fn publish(a: ChainPublishArgs) -> Result<()> {
             .send()
             .await
             .map_err(|e| call_err(&format!("commit of round {id}"), e))?;
-        let receipt = wait_receipt(pending, &format!("commit of round {id}")).await?;
+        let receipt = match wait_receipt(pending, &format!("commit of round {id}")).await {
+            Ok(r) => r,
+            Err(e) => {
+                // Another publisher of the same round (a retry while this one was
+                // pending) may have committed it first: say so rather than fail.
+                let found = registry
+                    .roundOfResult(FixedBytes(record.result_sha256))
+                    .call()
+                    .await
+                    .map_err(|e| call_err("roundOfResult", e))?;
+                if found.found {
+                    return Err(Error::Invalid(format!(
+                        "{e}: this result.json is already committed as round {} (by another transaction): nothing more to do",
+                        found.roundId
+                    )));
+                }
+                return Err(e);
+            }
+        };
         let hash = registry
             .commitmentHash(id, c)
             .call()
@@ -367,29 +405,44 @@ pub fn read_round(rpc: &str, registry: &str, id: u64) -> Result<registry::OnChai
     })
 }
 
-/// The registry's `verifyInclusion(id, proof, leaf)`: the EVM verifier's verdict,
-/// with the root and totals from the registry's storage, and the call's gas
-/// (`eth_estimateGas`).
+/// The EVM's verdict: the registry's `verifyInclusion(id, proof, leaf)`, with the
+/// root and totals from the registry's storage; when it accepts, also the gas that
+/// the verifier contract itself uses for the proof (`eth_estimateGas` of a direct
+/// call with the same calldata).
 pub fn evm_verdict(
     rpc: &str,
+    on: &registry::OnChain,
     registry: &str,
     id: u64,
     proof: &[u8],
     leaf: [u8; 32],
-) -> Result<(bool, u64)> {
+) -> Result<(bool, Option<u64>)> {
     block_on(async {
         let provider = registry::reader(rpc)?;
-        let r = RoundRegistry::new(address(registry, "--registry")?, provider);
-        let call = r.verifyInclusion(id, proof.to_vec().into(), FixedBytes(leaf));
-        let accepted = call
+        let r = RoundRegistry::new(address(registry, "--registry")?, provider.clone());
+        let accepted = r
+            .verifyInclusion(id, proof.to_vec().into(), FixedBytes(leaf))
             .call()
             .await
             .map_err(|e| call_err("verifyInclusion", e))?;
-        let gas = call
-            .estimate_gas()
+        if !accepted {
+            return Ok((false, None));
+        }
+        let mut input = Vec::with_capacity(64 + 32 * on.record.totals.len() + proof.len());
+        input.extend_from_slice(&leaf);
+        input.extend_from_slice(&on.record.root_bytes());
+        for t in &on.record.totals {
+            input.extend_from_slice(&t.to_be_bytes::<32>());
+        }
+        input.extend_from_slice(proof);
+        let tx = TransactionRequest::default()
+            .to(on.verifier)
+            .input(input.into());
+        let gas = provider
+            .estimate_gas(tx)
             .await
-            .map_err(|e| call_err("verifyInclusion", e))?;
-        Ok((accepted, gas))
+            .map_err(|e| chain_err("eth_estimateGas of the verifier", e))?;
+        Ok((true, Some(gas)))
     })
 }
 

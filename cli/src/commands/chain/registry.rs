@@ -82,6 +82,7 @@ pub fn describe(e: &RoundRegistryErrors) -> String {
         E::ZeroRoot(_) => "ZeroRoot()".into(),
         E::NotAFieldElement(x) => format!("NotAFieldElement({})", x.value),
         E::TotalOutOfRange(x) => format!("TotalOutOfRange(index {}, total {})", x.index, x.total),
+        E::OutOfGas(_) => "OutOfGas(): the verifier ran out of gas".into(),
         E::UnknownRound(x) => format!("UnknownRound({})", x.roundId),
         E::NoRounds(_) => "NoRounds(): nothing is committed yet".into(),
     }
@@ -208,17 +209,73 @@ pub struct OnChain {
     pub record: Record,
     /// The verifier contract registered for the record's key.
     pub verifier: Address,
+    /// The round's commitment hash.
+    pub hash: B256,
+    /// The latest round's id and the number of rounds.
+    pub latest: u64,
+    /// The number of committed rounds.
+    pub rounds: u64,
+    /// The custodian's address.
+    pub custodian: Address,
+    /// The block all of it was read at.
+    pub block: u64,
 }
 
-/// Reads round `id` from the registry.
+/// Reads round `id` from the registry, all at one block, after checking that the
+/// code at the registry's address is this project's `RoundRegistry`, byte for byte
+/// (a look-alike contract could answer each user with another round).
 pub async fn read_round(registry: &RoundRegistryInstance<DynProvider>, id: u64) -> Result<OnChain> {
+    let provider = registry.provider();
+    let block = provider
+        .get_block_number()
+        .await
+        .map_err(|e| chain_err("eth_blockNumber", e))?;
+    let at = alloy::eips::BlockId::number(block);
+    let code = provider
+        .get_code_at(*registry.address())
+        .block_id(at)
+        .await
+        .map_err(|e| chain_err("eth_getCode", e))?;
+    if code != RoundRegistry::DEPLOYED_BYTECODE {
+        return Err(Error::Invalid(format!(
+            "the contract at {} is not this project's RoundRegistry ({} bytes of other code): its record cannot be trusted",
+            registry.address(),
+            code.len()
+        )));
+    }
     let c = registry
         .getRound(id)
+        .block(at)
         .call()
         .await
         .map_err(|e| call_err(&format!("round {id} of registry {}", registry.address()), e))?;
+    let latest = registry
+        .latest()
+        .block(at)
+        .call()
+        .await
+        .map_err(|e| call_err("latest", e))?;
+    let rounds = registry
+        .roundCount()
+        .block(at)
+        .call()
+        .await
+        .map_err(|e| call_err("roundCount", e))?;
+    let hash = registry
+        .hashOf(id)
+        .block(at)
+        .call()
+        .await
+        .map_err(|e| call_err("hashOf", e))?;
+    let custodian = registry
+        .custodian()
+        .block(at)
+        .call()
+        .await
+        .map_err(|e| call_err("custodian", e))?;
     let v = registry
         .verifierOf(c.vkDigest)
+        .block(at)
         .call()
         .await
         .map_err(|e| call_err("the round's verifier", e))?;
@@ -254,6 +311,11 @@ pub async fn read_round(registry: &RoundRegistryInstance<DynProvider>, id: u64) 
             result_sha256: c.resultSha256.0,
         },
         verifier: v.verifier,
+        hash,
+        latest: latest.roundId,
+        rounds,
+        custodian,
+        block,
     })
 }
 

@@ -285,3 +285,84 @@ fn the_registry_is_append_only_chained_and_only_the_custodian_commits() {
     })
     .unwrap();
 }
+
+/// A genuine proof: `verifyInclusion` accepts it with the root and totals of the
+/// registry's storage; the same leaf plus the field's order (the same value modulo
+/// it, for the verifier) is refused; less gas than the verifier's budget reverts
+/// rather than answering false.
+#[test]
+fn verify_inclusion_accepts_a_genuine_proof_and_nothing_near_it() {
+    use summa_agg::field::fr_to_u256;
+    use summa_agg_zk::keys::{Keys, SrsSource};
+    use summa_agg_zk::{Shape, Witness};
+
+    let shape = Shape {
+        layout: summa_agg::Layout::V1,
+        depth: 6,
+        currencies: 2,
+        n_bytes: 14,
+    };
+    let keys = Keys::generate(shape, &SrsSource::UnsafeTest).unwrap();
+    let (proof, public) =
+        summa_agg_zk::proof::prove_raw(&keys, shape, Witness::synthetic(&shape, 3)).unwrap();
+    let word = |x: &summa_agg::Fr| fr_to_u256(x).to_be_bytes::<32>();
+    let digest = summa_agg_zk::evm::vk_digest(keys.pk.get_vk());
+
+    let anvil = anvil();
+    super::registry::block_on(async {
+        let p = wallet(&anvil, 0);
+        let r = RoundRegistry::new(deploy(&p, registry_bytecode().to_vec()).await, p.clone());
+        let verifier = read_artifact(
+            &repo().join("contracts/out/Halo2Verifier_v1_d6_c2_b14_UNSAFE_TEST_SRS.json"),
+        )
+        .unwrap();
+        let verifier = deploy(&p, verifier.bytecode).await;
+        r.registerVerifier(
+            FixedBytes(digest),
+            super::registry::shape_of(&shape),
+            verifier,
+        )
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+        let c = Commitment {
+            root: FixedBytes(word(&public[1])),
+            totals: public[2..]
+                .iter()
+                .map(|t| U256::from_be_bytes(word(t)))
+                .collect(),
+            labelsHash: FixedBytes([0x1a; 32]),
+            vkDigest: FixedBytes(digest),
+            resultSha256: FixedBytes([1; 32]),
+            previous: B256::ZERO,
+        };
+        commit(&r, 0, c).await.unwrap();
+        let leaf = FixedBytes(word(&public[0]));
+        let ask = |leaf: FixedBytes<32>, proof: Vec<u8>| r.verifyInclusion(0, proof.into(), leaf);
+        assert!(ask(leaf, proof.clone()).call().await.unwrap());
+        let r_plus = U256::from_be_bytes::<32>(hex::decode(R).unwrap().try_into().unwrap())
+            + U256::from_be_bytes(leaf.0);
+        assert!(!ask(FixedBytes(r_plus.to_be_bytes()), proof.clone())
+            .call()
+            .await
+            .unwrap());
+        let mut tampered = proof.clone();
+        tampered[100] ^= 1;
+        assert!(!ask(leaf, tampered).call().await.unwrap());
+        assert_eq!(
+            error_name(
+                ask(leaf, proof.clone())
+                    .gas(1_000_000)
+                    .call()
+                    .await
+                    .unwrap_err()
+            ),
+            "OutOfGas"
+        );
+        Ok(())
+    })
+    .unwrap();
+}
