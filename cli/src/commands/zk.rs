@@ -128,12 +128,7 @@ pub fn verify(path: &Path, value: serde_json::Value, a: &crate::args::VerifyArgs
     let srs = read(&srs_path)?;
     let clock_start = Instant::now();
     let clock = move || clock_start.elapsed().as_secs_f64() * 1e3;
-    let opts = Options {
-        expected_user: a.user.as_deref(),
-        expected_balances: a.balances.as_deref(),
-        unsafe_test_srs: a.unsafe_test_srs,
-        clock: Some(&clock),
-    };
+    let opts = options(a, &clock);
     // With --keys, the custodian's vk.bin must be the key derived for the published
     // shape (one SRS check and one key derivation serve both).
     let report = match &a.keys {
@@ -196,6 +191,16 @@ fn published_from_args(proof: &ZkProof, a: &crate::args::VerifyArgs) -> Result<P
     Ok(published)
 }
 
+/// The verifier's options from `verify`'s arguments.
+fn options<'a>(a: &'a crate::args::VerifyArgs, clock: &'a dyn Fn() -> f64) -> Options<'a> {
+    Options {
+        expected_user: a.user.as_deref(),
+        expected_balances: a.balances.as_deref(),
+        unsafe_test_srs: a.unsafe_test_srs,
+        clock: Some(clock),
+    }
+}
+
 /// The SRS file: --srs, or the srs.bin of --keys.
 fn srs_path(a: &crate::args::VerifyArgs) -> Result<PathBuf> {
     match (a.srs.as_deref(), a.keys.as_deref()) {
@@ -241,12 +246,7 @@ fn verify_on_chain(proof: &ZkProof, a: &crate::args::VerifyArgs, rpc: &str) -> R
         .map_err(zk_err)?;
     let clock_start = Instant::now();
     let clock = move || clock_start.elapsed().as_secs_f64() * 1e3;
-    let opts = Options {
-        expected_user: a.user.as_deref(),
-        expected_balances: a.balances.as_deref(),
-        unsafe_test_srs: a.unsafe_test_srs,
-        clock: Some(&clock),
-    };
+    let opts = options(a, &clock);
     let (leaf, bytes) = verifier::leaf_and_bytes(proof, &published, &opts).map_err(zk_err)?;
     let evm = if a.evm {
         let leaf = summa_agg::field::fr_to_u256(&leaf).to_be_bytes::<32>();

@@ -60,6 +60,13 @@ fn error_name(e: alloy::contract::Error) -> String {
 }
 
 const DIGEST: [u8; 32] = [0xd1; 32];
+/// The example round's shape: v1, depth 6, 2 currencies, n_bytes 14.
+const SHAPE_6: RoundRegistry::Shape = RoundRegistry::Shape {
+    layout: 0,
+    depth: 6,
+    currencies: 2,
+    nBytes: 14,
+};
 /// The order of BN254's scalar field.
 const R: &str = "30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001";
 
@@ -96,13 +103,7 @@ async fn registry(anvil: &AnvilInstance) -> RoundRegistryInstance<DynProvider> {
     .unwrap();
     let verifier = deploy(&p, verifier.bytecode).await;
     let r = RoundRegistry::new(address, p);
-    let shape = RoundRegistry::Shape {
-        layout: 0,
-        depth: 6,
-        currencies: 2,
-        nBytes: 14,
-    };
-    r.registerVerifier(FixedBytes(DIGEST), shape, verifier)
+    r.registerVerifier(FixedBytes(DIGEST), SHAPE_6, verifier)
         .send()
         .await
         .unwrap()
@@ -201,16 +202,7 @@ fn the_registry_is_append_only_chained_and_only_the_custodian_commits() {
         assert_eq!(
             error_name(
                 stranger
-                    .registerVerifier(
-                        FixedBytes([3; 32]),
-                        RoundRegistry::Shape {
-                            layout: 0,
-                            depth: 6,
-                            currencies: 2,
-                            nBytes: 14
-                        },
-                        *r.address()
-                    )
+                    .registerVerifier(FixedBytes([3; 32]), SHAPE_6, *r.address())
                     .send()
                     .await
                     .unwrap_err()
@@ -220,19 +212,10 @@ fn the_registry_is_append_only_chained_and_only_the_custodian_commits() {
         // A verifier is registered once per key.
         assert_eq!(
             error_name(
-                r.registerVerifier(
-                    FixedBytes(DIGEST),
-                    RoundRegistry::Shape {
-                        layout: 0,
-                        depth: 6,
-                        currencies: 2,
-                        nBytes: 14
-                    },
-                    *r.address()
-                )
-                .send()
-                .await
-                .unwrap_err()
+                r.registerVerifier(FixedBytes(DIGEST), SHAPE_6, *r.address())
+                    .send()
+                    .await
+                    .unwrap_err()
             ),
             "VerifierAlreadyRegistered"
         );
