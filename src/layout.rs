@@ -76,6 +76,11 @@ impl Layout {
     /// refused there too, so that a name means the same in every layout (and no
     /// user is shown a name that prints like another's).
     pub fn check_username(self, username: &[u8]) -> Result<(), String> {
+        if username.is_empty() {
+            // In agg2023 and legacy ("", 0, ..) hashes to the padding leaf: a path to
+            // padding would read as the inclusion of user "".
+            return Err("the username is empty: refused in every layout (in agg2023 and legacy an empty name with zero balances is the padding leaf)".into());
+        }
         if username.first() == Some(&0) {
             return Err(format!(
                 "username {:?} starts with a NUL byte: in layouts agg2023 and legacy it would share its leaf with the name without it, so it is refused in every layout",

@@ -452,6 +452,16 @@ mod tests {
         }
     }
 
+    /// `verify` refuses an empty name in every layout, as a round does (issue 29): in
+    /// agg2023 and legacy `("", 0, 0)` is the padding leaf.
+    #[test]
+    fn an_empty_username_is_refused_by_every_layouts_rule() {
+        assert!(layout_refuses(b""));
+        for layout in crate::Layout::ALL {
+            assert!(layout.check_username(b"").unwrap_err().contains("empty"));
+        }
+    }
+
     /// Whether every layout's username rule (what `verify` applies to a proof's
     /// name) refuses `name`.
     fn layout_refuses(name: &[u8]) -> bool {

@@ -70,10 +70,14 @@ pub fn username_big(layout: Layout, name: &[u8]) -> BigUint {
     }
 }
 
-/// Whether a layout accepts a username: in agg2023 and legacy its bytes, as one
-/// big-endian integer, must be below p.
+/// Whether a layout accepts a username: not empty (in agg2023 and legacy `("", 0..)`
+/// is the padding leaf), no leading NUL byte (in those layouts it would name the
+/// same integer as the name without it), and in agg2023 and legacy its bytes, as
+/// one big-endian integer, below p.
 pub fn username_ok(layout: Layout, name: &[u8]) -> bool {
-    layout == Layout::V1 || BigUint::from_bytes_be(name) < modulus()
+    !name.is_empty()
+        && name[0] != 0
+        && (layout == Layout::V1 || BigUint::from_bytes_be(name) < modulus())
 }
 
 /// A node of the reference: hash and integer balances.
