@@ -289,3 +289,63 @@ fn a_round_is_published_once_and_a_user_verifies_it_from_the_chain() {
         "currency labels",
     );
 }
+
+/// The custodian's key from a keystore file, its password in the environment;
+/// a wrong password is refused, naming the file.
+#[test]
+fn the_signing_key_comes_from_a_keystore() {
+    use alloy::signers::local::PrivateKeySigner;
+    let node = anvil();
+    let rpc = node.endpoint();
+    let tmp = tempfile::tempdir().unwrap();
+    let key = node.keys()[0].to_bytes();
+    PrivateKeySigner::encrypt_keystore(
+        tmp.path(),
+        &mut rand::thread_rng(),
+        key,
+        "correct horse",
+        Some("custodian.json"),
+    )
+    .unwrap();
+    let keystore = tmp.path().join("custodian.json");
+    let round = example_round(tmp.path(), "round", |t| t);
+    let keys = tmp.path().join("keys");
+    let (round_s, keys_s) = (round.to_str().unwrap(), keys.to_str().unwrap());
+    let o = summa(&[
+        "zk-keys",
+        "--round",
+        round_s,
+        "--unsafe-test-srs",
+        "--out",
+        keys_s,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let artifact = repo().join(ARTIFACT);
+    let deploy = |password: &str| {
+        Command::new(env!("CARGO_BIN_EXE_summa-agg"))
+            .args([
+                "chain",
+                "deploy",
+                "--rpc",
+                &rpc,
+                "--keys",
+                keys_s,
+                "--verifier-artifact",
+                artifact.to_str().unwrap(),
+                "--keystore",
+                keystore.to_str().unwrap(),
+            ])
+            .env_remove("SUMMA_CHAIN_KEY")
+            .env("SUMMA_KEYSTORE_PASSWORD", password)
+            .output()
+            .unwrap()
+    };
+    let o = deploy("wrong");
+    assert!(!o.status.success());
+    assert_stderr_has(&o, "custodian.json");
+    let d = ok(deploy("correct horse"));
+    assert_eq!(
+        d["custodian"].as_str().unwrap().to_lowercase(),
+        node.addresses()[0].to_string().to_lowercase()
+    );
+}
