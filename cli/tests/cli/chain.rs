@@ -60,24 +60,30 @@ fn example_round(dir: &Path, name: &str, change: impl Fn(String) -> String) -> P
     out
 }
 
+/// The example round in `dir/round` and its keys on the unsafe test SRS in `dir/keys`.
+fn round_and_keys(dir: &Path) -> (PathBuf, PathBuf) {
+    let round = example_round(dir, "round", |t| t);
+    let keys = dir.join("keys");
+    let o = summa(&[
+        "zk-keys",
+        "--round",
+        round.to_str().unwrap(),
+        "--unsafe-test-srs",
+        "--out",
+        keys.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    (round, keys)
+}
+
 #[test]
 fn a_round_is_published_once_and_a_user_verifies_it_from_the_chain() {
     let node = anvil();
     let rpc = node.endpoint();
     let key = format!("0x{}", hex::encode(node.keys()[0].to_bytes()));
     let tmp = tempfile::tempdir().unwrap();
-    let round = example_round(tmp.path(), "round", |t| t);
-    let keys = tmp.path().join("keys");
+    let (round, keys) = round_and_keys(tmp.path());
     let (round_s, keys_s) = (round.to_str().unwrap(), keys.to_str().unwrap());
-    let o = summa(&[
-        "zk-keys",
-        "--round",
-        round_s,
-        "--unsafe-test-srs",
-        "--out",
-        keys_s,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let artifact = repo().join(ARTIFACT);
     let artifact = artifact.to_str().unwrap();
 
@@ -308,18 +314,8 @@ fn the_signing_key_comes_from_a_keystore() {
     )
     .unwrap();
     let keystore = tmp.path().join("custodian.json");
-    let round = example_round(tmp.path(), "round", |t| t);
-    let keys = tmp.path().join("keys");
-    let (round_s, keys_s) = (round.to_str().unwrap(), keys.to_str().unwrap());
-    let o = summa(&[
-        "zk-keys",
-        "--round",
-        round_s,
-        "--unsafe-test-srs",
-        "--out",
-        keys_s,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (_, keys) = round_and_keys(tmp.path());
+    let keys_s = keys.to_str().unwrap();
     let artifact = repo().join(ARTIFACT);
     let deploy = |password: &str| {
         Command::new(env!("CARGO_BIN_EXE_summa-agg"))

@@ -95,6 +95,14 @@ impl IntoRoot for FixedBytes<32> {
 
 /// A registry with the example shape's verifier registered under [`DIGEST`].
 async fn registry(anvil: &AnvilInstance) -> RoundRegistryInstance<DynProvider> {
+    registry_with(anvil, DIGEST).await
+}
+
+/// A registry with the example shape's verifier registered under `digest`.
+async fn registry_with(
+    anvil: &AnvilInstance,
+    digest: [u8; 32],
+) -> RoundRegistryInstance<DynProvider> {
     let p = wallet(anvil, 0);
     let address = deploy(&p, registry_bytecode().to_vec()).await;
     let verifier = read_artifact(
@@ -103,7 +111,7 @@ async fn registry(anvil: &AnvilInstance) -> RoundRegistryInstance<DynProvider> {
     .unwrap();
     let verifier = deploy(&p, verifier.bytecode).await;
     let r = RoundRegistry::new(address, p);
-    r.registerVerifier(FixedBytes(DIGEST), SHAPE_6, verifier)
+    r.registerVerifier(FixedBytes(digest), SHAPE_6, verifier)
         .send()
         .await
         .unwrap()
@@ -293,24 +301,7 @@ fn verify_inclusion_accepts_a_genuine_proof_and_nothing_near_it() {
 
     let anvil = anvil();
     super::registry::block_on(async {
-        let p = wallet(&anvil, 0);
-        let r = RoundRegistry::new(deploy(&p, registry_bytecode().to_vec()).await, p.clone());
-        let verifier = read_artifact(
-            &repo().join("contracts/out/Halo2Verifier_v1_d6_c2_b14_UNSAFE_TEST_SRS.json"),
-        )
-        .unwrap();
-        let verifier = deploy(&p, verifier.bytecode).await;
-        r.registerVerifier(
-            FixedBytes(digest),
-            super::registry::shape_of(&shape),
-            verifier,
-        )
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+        let r = registry_with(&anvil, digest).await;
         let c = Commitment {
             root: FixedBytes(word(&public[1])),
             totals: public[2..]
