@@ -11,7 +11,7 @@ mod steps;
 pub mod unique;
 
 use reuse::Previous;
-pub use reuse::{check_reused, Recorded};
+pub use reuse::{check_completed, check_reused, Recorded};
 pub use steps::*;
 
 use std::fs::{self, File};

@@ -91,6 +91,8 @@ pub(super) struct Previous {
     pub(super) base: u32,
     pub(super) by_sha: std::collections::HashMap<String, usize>,
     pub(super) inputs: Vec<InputRecord>,
+    /// The aggregation tree's root.
+    root: Node,
 }
 
 impl Previous {
@@ -147,26 +149,27 @@ impl Previous {
             base: agg.base,
             by_sha,
             inputs: result.inputs,
+            root: agg.root().map_err(|e| e.to_string())?,
         })
     }
 
-    /// Previous mini-tree `j`'s bytes and summary (named `name`), if its file has
-    /// the recorded hash and its root is the one the previous aggregation tree
-    /// holds.
-    pub(super) fn mini_tree(
+    /// Mini-tree `j`'s bytes and summary (named `name`), if its file has the
+    /// recorded hash and its root is the one the aggregation tree holds.
+    fn checked(
         &self,
         j: usize,
         name: &str,
         params: &Params,
         currencies: &[Currency],
-    ) -> std::result::Result<Reused, String> {
+    ) -> std::result::Result<(Vec<u8>, TreeSummary), String> {
         let rel = mini_tree_path(j);
         let path = self.dir.join(&rel);
         let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         if hex::encode(sha256(&bytes)) != self.inputs[j].mini_tree_sha256 {
             return Err(format!(
-                "{}: its SHA-256 is not the one the previous result records",
-                path.display()
+                "{}: its SHA-256 is not the one {} records",
+                path.display(),
+                self.dir.join(RESULT_FILE).display()
             ));
         }
         // The bytes whose SHA-256 was checked are the file checked.
@@ -174,7 +177,7 @@ impl Previous {
             TreeFile::open(&bytes[..], path.display().to_string()).map_err(|e| e.to_string())?;
         let info = &self.aggregation[j];
         let recorded = Recorded {
-            by: "the previous aggregation tree",
+            by: "the aggregation tree",
             entries: info.entries,
             depth: info.depth,
             root: None,
@@ -189,6 +192,20 @@ impl Previous {
             currencies,
             &recorded,
         )?;
+        Ok((bytes, summary))
+    }
+
+    /// Previous mini-tree `j`'s bytes and summary (named `name`), with its users'
+    /// keys, if [`Previous::checked`] trusts it.
+    pub(super) fn mini_tree(
+        &self,
+        j: usize,
+        name: &str,
+        params: &Params,
+        currencies: &[Currency],
+    ) -> std::result::Result<Reused, String> {
+        let (bytes, summary) = self.checked(j, name, params, currencies)?;
+        let f = TreeFile::open(&bytes[..], mini_tree_path(j)).map_err(|e| e.to_string())?;
         let keys = super::unique::file_keys(&f).map_err(|e| e.to_string())?;
         Ok(Reused {
             bytes,
@@ -196,4 +213,31 @@ impl Previous {
             keys,
         })
     }
+}
+
+/// A completed round's directory, checked before it is published as a previous
+/// round is before it is re-used: its `result.json` against its aggregation tree
+/// (parameters, currencies, mini-tree table, and the root and totals), and each
+/// mini-tree against both (its file's SHA-256, its root). Returns the result's
+/// bytes and the result; `Err` says what does not match.
+pub fn check_completed(dir: &Path) -> std::result::Result<(Vec<u8>, RoundResult), String> {
+    let path = dir.join(RESULT_FILE);
+    let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let result: RoundResult = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{}: not a round result: {e}", path.display()))?;
+    let params = Params {
+        layout: result.layout,
+        n_bytes: result.n_bytes,
+    };
+    let round = Previous::open(dir, &params, &result.currencies)?;
+    if crate::json::NodeJson::from(&round.root) != result.root {
+        return Err(format!(
+            "{}: its root is not the root of {AGGREGATION_FILE}",
+            path.display()
+        ));
+    }
+    for (j, input) in result.inputs.iter().enumerate() {
+        round.checked(j, &input.key, &params, &result.currencies)?;
+    }
+    Ok((bytes, result))
 }

@@ -81,7 +81,12 @@ impl Record {
     pub fn of_result(result_json: &[u8], vk_digest: [u8; 32]) -> Result<Record> {
         let r: RoundResult = serde_json::from_slice(result_json)
             .map_err(|e| Error::Input(format!("not a round's result.json: {e}")))?;
-        let p = Published::from_result(&r)?;
+        Record::of_parsed(result_json, &r, vk_digest)
+    }
+
+    /// [`Record::of_result`] of bytes already parsed as `r`.
+    pub fn of_parsed(result_json: &[u8], r: &RoundResult, vk_digest: [u8; 32]) -> Result<Record> {
+        let p = Published::from_result(r)?;
         Ok(Record {
             shape: p.shape,
             root: p.root,

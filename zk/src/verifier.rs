@@ -284,8 +284,6 @@ pub struct Timings {
 pub struct Report {
     /// The user's username.
     pub username: String,
-    /// The user's leaf hash, recomputed from the username and balances.
-    pub leaf_hash: String,
     /// The user's balances, with the published currency labels.
     pub balances: Vec<Amount>,
     /// The published root hash the proof reaches.
@@ -547,7 +545,6 @@ impl Prepared {
         };
         Ok(Report {
             username: proof.entry.username.clone(),
-            leaf_hash: to_hex(&st.leaf),
             balances: amounts(&published.currencies, &st.balances),
             root: to_hex(&published.root),
             totals: amounts(&published.currencies, &published.totals),

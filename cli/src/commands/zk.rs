@@ -23,7 +23,7 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))
 }
 
-fn warn_unsafe(unsafe_test: bool) {
+pub(crate) fn warn_unsafe(unsafe_test: bool) {
     if unsafe_test {
         eprintln!("summa-agg: WARNING: {UNSAFE_TEST_SRS_WARNING}");
     }
@@ -249,9 +249,10 @@ fn verify_on_chain(proof: &ZkProof, a: &crate::args::VerifyArgs, rpc: &str) -> R
     let opts = options(a, &clock);
     let (leaf, bytes) = verifier::leaf_and_bytes(proof, &published, &opts).map_err(zk_err)?;
     let evm = if a.evm {
-        let leaf = summa_agg::field::fr_to_u256(&leaf).to_be_bytes::<32>();
+        let mut public = vec![leaf, record.root];
+        public.extend(record.totals.iter().map(summa_agg::field::u256_to_fr));
         Some(super::chain::evm_verdict(
-            rpc, &on, registry, id, &bytes, leaf,
+            rpc, &on, registry, id, &bytes, &public,
         )?)
     } else {
         None
@@ -321,9 +322,18 @@ fn with_file(e: summa_agg_zk::Error, srs: &Path) -> Error {
     }
 }
 
+/// Labels and names come from files the custodian writes: escaped (control
+/// characters, escape sequences, invisible formatting) before the terminal.
 fn amounts(a: &[verifier::Amount]) -> String {
     a.iter()
-        .map(|a| format!("{} ({}) {}", a.currency, a.chain, a.amount))
+        .map(|a| {
+            format!(
+                "{} ({}) {}",
+                a.currency.escape_debug(),
+                a.chain.escape_debug(),
+                a.amount
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -337,7 +347,7 @@ fn print_report(r: &Report, labels_from_proof: bool) {
             r.username
         );
     }
-    println!("  user      {}", r.username);
+    println!("  user      {}", r.username.escape_debug());
     println!("  balances  {}", amounts(&r.balances));
     println!("  root      {}", r.root);
     println!("  totals    {}", amounts(&r.totals));

@@ -60,9 +60,10 @@ fn example_round(dir: &Path, name: &str, change: impl Fn(String) -> String) -> P
     out
 }
 
-/// The example round in `dir/round` and its keys on the unsafe test SRS in `dir/keys`.
-fn round_and_keys(dir: &Path) -> (PathBuf, PathBuf) {
-    let round = example_round(dir, "round", |t| t);
+/// The example round in `dir/round` (`change` applied to its first shard) and its
+/// keys on the unsafe test SRS in `dir/keys`.
+fn round_and_keys(dir: &Path, change: impl Fn(String) -> String) -> (PathBuf, PathBuf) {
+    let round = example_round(dir, "round", change);
     let keys = dir.join("keys");
     let o = summa(&[
         "zk-keys",
@@ -82,7 +83,7 @@ fn a_round_is_published_once_and_a_user_verifies_it_from_the_chain() {
     let rpc = node.endpoint();
     let key = format!("0x{}", hex::encode(node.keys()[0].to_bytes()));
     let tmp = tempfile::tempdir().unwrap();
-    let (round, keys) = round_and_keys(tmp.path());
+    let (round, keys) = round_and_keys(tmp.path(), |t| t);
     let (round_s, keys_s) = (round.to_str().unwrap(), keys.to_str().unwrap());
     let artifact = repo().join(ARTIFACT);
     let artifact = artifact.to_str().unwrap();
@@ -314,7 +315,7 @@ fn the_signing_key_comes_from_a_keystore() {
     )
     .unwrap();
     let keystore = tmp.path().join("custodian.json");
-    let (_, keys) = round_and_keys(tmp.path());
+    let (_, keys) = round_and_keys(tmp.path(), |t| t);
     let keys_s = keys.to_str().unwrap();
     let artifact = repo().join(ARTIFACT);
     let deploy = |password: &str| {
@@ -344,4 +345,39 @@ fn the_signing_key_comes_from_a_keystore() {
         d["custodian"].as_str().unwrap().to_lowercase(),
         node.addresses()[0].to_string().to_lowercase()
     );
+}
+
+/// A username with an escape sequence (the custodian writes the proof file) is
+/// shown escaped: no escape byte reaches the terminal.
+#[test]
+fn a_hostile_username_is_escaped_in_the_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let name = "dx\u{1b}[8mGa\u{202e}";
+    let (round, keys) = round_and_keys(tmp.path(), |t| t.replacen("dxGaEAii", name, 1));
+    let (round_s, keys_s) = (round.to_str().unwrap(), keys.to_str().unwrap());
+    let o = summa(&[
+        "proof", "--round", round_s, "--user", name, "--keys", keys_s,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = tmp.path().join("zk.json");
+    std::fs::write(&file, &o.stdout).unwrap();
+    let result = round.join("result.json");
+    let srs = keys.join("srs.bin");
+    let o = summa(&[
+        "verify",
+        file.to_str().unwrap(),
+        "--result",
+        result.to_str().unwrap(),
+        "--srs",
+        srs.to_str().unwrap(),
+        "--unsafe-test-srs",
+    ]);
+    assert!(o.status.success(), "{}", said(&o));
+    assert!(
+        !o.stdout.contains(&0x1b) && !o.stderr.contains(&0x1b),
+        "{}",
+        said(&o)
+    );
+    assert!(!said(&o).contains('\u{202e}'), "{}", said(&o));
+    assert!(said(&o).contains("dx\\u{1b}[8mGa\\u{202e}"), "{}", said(&o));
 }

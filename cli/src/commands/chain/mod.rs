@@ -14,18 +14,17 @@ use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionRequest;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use summa_agg::format::TreeFile;
-use summa_agg::json::{NodeJson, RoundResult};
-use summa_agg::round::{AGGREGATION_FILE, RESULT_FILE};
+use summa_agg::round::RESULT_FILE;
 use summa_agg::{Error, Result};
 use summa_agg_zk::evm::{solidity_verifier, vk_digest};
 use summa_agg_zk::keys::Keys;
 use summa_agg_zk::record::Record;
 
+use super::zk::warn_unsafe;
 use crate::args::{ChainDeployArgs, ChainGenArgs, ChainPublishArgs};
 use registry::{
-    address, block_on, call_err, chain_err, code_size, commitment, is_error, read_artifact,
-    registry_bytecode, shape_of, RoundRegistry,
+    address, block_on, call_err, chain_err, code_size, commitment, read_artifact,
+    registry_bytecode, shape_of, RoundRegistry, RoundRegistryErrors,
 };
 
 /// EIP-170's limit on a contract's code.
@@ -33,10 +32,6 @@ const EIP_170: usize = 24_576;
 
 /// How long `publish` and `deploy` wait for a receipt.
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn hex32(b: &[u8; 32]) -> String {
-    format!("0x{}", hex::encode(b))
-}
 
 fn load_keys(dir: &Path) -> Result<Keys> {
     Keys::load(dir).map_err(|e| Error::Invalid(format!("{}: {e}", dir.display())))
@@ -61,12 +56,7 @@ pub fn gen_verifier(a: ChainGenArgs) -> Result<()> {
     let keys = load_keys(&a.keys)?;
     let source = verifier_source(&keys);
     std::fs::write(&a.out, &source).map_err(|e| Error::io(a.out.display().to_string(), e))?;
-    if keys.is_unsafe_test() {
-        eprintln!(
-            "summa-agg: WARNING: {}",
-            summa_agg_zk::UNSAFE_TEST_SRS_WARNING
-        );
-    }
+    warn_unsafe(keys.is_unsafe_test());
     eprintln!(
         "summa-agg: the verifier of shape {} ({} SRS) in {}; compile it with node contracts/build.mjs",
         keys.meta.shape.id(),
@@ -76,7 +66,7 @@ pub fn gen_verifier(a: ChainGenArgs) -> Result<()> {
     crate::output::print_json(
         &serde_json::json!({
             "shape": keys.meta.shape.id(),
-            "vk_digest": hex32(&vk_digest(keys.pk.get_vk())),
+            "vk_digest": B256::from(vk_digest(keys.pk.get_vk())).to_string(),
             "source_sha256": hex::encode(Sha256::digest(source.as_bytes())),
             "unsafe_test_srs": keys.is_unsafe_test(),
         }),
@@ -186,19 +176,14 @@ pub fn deploy(a: ChainDeployArgs) -> Result<()> {
             wait_receipt(pending, "registerVerifier").await?;
             verifier
         };
-        if keys.is_unsafe_test() {
-            eprintln!(
-                "summa-agg: WARNING: {}",
-                summa_agg_zk::UNSAFE_TEST_SRS_WARNING
-            );
-        }
+        warn_unsafe(keys.is_unsafe_test());
         crate::output::print_json(
             &Deployed {
                 registry: registry_address.to_string(),
                 verifier: verifier.to_string(),
                 custodian: me.to_string(),
                 shape: shape.id(),
-                vk_digest: hex32(&digest),
+                vk_digest: B256::from(digest).to_string(),
                 registry_bytes: code_size(&provider, registry_address).await?,
                 verifier_bytes: code_size(&provider, verifier).await?,
                 unsafe_test_srs: keys.is_unsafe_test(),
@@ -206,49 +191,6 @@ pub fn deploy(a: ChainDeployArgs) -> Result<()> {
             false,
         )
     })
-}
-
-/// Checks a round's `result.json` against its files: the aggregation tree's root
-/// and shard count, and each mini-tree's SHA-256. Returns the result's bytes.
-pub fn check_round_files(dir: &Path) -> Result<Vec<u8>> {
-    let path = dir.join(RESULT_FILE);
-    let bytes = std::fs::read(&path).map_err(|e| Error::io(path.display().to_string(), e))?;
-    let r: RoundResult = serde_json::from_slice(&bytes).map_err(|e| Error::Format {
-        path: path.display().to_string(),
-        what: "round result",
-        problem: e.to_string(),
-    })?;
-    let agg = crate::output::open_tree(&dir.join(AGGREGATION_FILE))?;
-    let root = NodeJson::from(&agg.root()?);
-    if root != r.root {
-        return Err(Error::Invalid(format!(
-            "{}: its root is not the root of {AGGREGATION_FILE}",
-            path.display()
-        )));
-    }
-    let shards = agg.shards()?.len() as u64;
-    if shards != r.mini_trees || r.inputs.len() as u64 != r.mini_trees {
-        return Err(Error::Invalid(format!(
-            "{}: {} mini-trees and {} inputs listed, {AGGREGATION_FILE} has {shards}",
-            path.display(),
-            r.mini_trees,
-            r.inputs.len()
-        )));
-    }
-    for input in &r.inputs {
-        let file = dir.join(&input.mini_tree);
-        let data = std::fs::read(&file).map_err(|e| Error::io(file.display().to_string(), e))?;
-        if hex::encode(Sha256::digest(&data)) != input.mini_tree_sha256 {
-            return Err(Error::Invalid(format!(
-                "{}: its SHA-256 is not the one {} records",
-                file.display(),
-                path.display()
-            )));
-        }
-        // Each is a readable tree file.
-        TreeFile::open(data, file.display().to_string())?;
-    }
-    Ok(bytes)
 }
 
 #[derive(Serialize)]
@@ -268,9 +210,10 @@ struct Published {
 /// `chain publish --round DIR`: checks the round, then commits it (once: a result
 /// already on the chain is reported, not committed again).
 pub fn publish(a: ChainPublishArgs) -> Result<()> {
-    let result = check_round_files(&a.round)?;
+    // The round's files, checked as a re-used previous round's are.
+    let (bytes, result) = summa_agg::round::check_completed(&a.round).map_err(Error::Invalid)?;
     let keys = load_keys(&a.keys)?;
-    let record = Record::of_result(&result, vk_digest(keys.pk.get_vk()))
+    let record = Record::of_parsed(&bytes, &result, vk_digest(keys.pk.get_vk()))
         .map_err(|e| Error::Invalid(format!("{}: {e}", a.round.join(RESULT_FILE).display())))?;
     if record.shape != keys.meta.shape {
         return Err(Error::Invalid(format!(
@@ -284,11 +227,14 @@ pub fn publish(a: ChainPublishArgs) -> Result<()> {
         let (provider, _) = registry::signer(&a.signer.rpc, a.signer.keystore.as_deref())?;
         let registry = RoundRegistry::new(address(&a.registry, "--registry")?, provider.clone());
         // Published before (a retry after a timeout): report it, send nothing.
-        let found = registry
-            .roundOfResult(FixedBytes(record.result_sha256))
-            .call()
-            .await
-            .map_err(|e| call_err("roundOfResult", e))?;
+        let committed_as = || async {
+            registry
+                .roundOfResult(FixedBytes(record.result_sha256))
+                .call()
+                .await
+                .map_err(|e| call_err("roundOfResult", e))
+        };
+        let found = committed_as().await?;
         if found.found {
             let recorded = registry
                 .getRound(found.roundId)
@@ -327,7 +273,7 @@ pub fn publish(a: ChainPublishArgs) -> Result<()> {
                     gas_used: 0,
                     estimated_gas: 0,
                     commitment: hash.to_string(),
-                    result_sha256: hex32(&record.result_sha256),
+                    result_sha256: B256::from(record.result_sha256).to_string(),
                     already_published: true,
                 },
                 false,
@@ -335,12 +281,19 @@ pub fn publish(a: ChainPublishArgs) -> Result<()> {
         }
         let (next_id, previous) = match registry.latest().call().await {
             Ok(l) => (l.roundId + 1, l.hash),
-            Err(e) if is_error(&e, "NoRounds") => (0, B256::ZERO),
+            Err(e)
+                if matches!(
+                    e.as_decoded_interface_error::<RoundRegistryErrors>(),
+                    Some(RoundRegistryErrors::NoRounds(_))
+                ) =>
+            {
+                (0, B256::ZERO)
+            }
             Err(e) => return Err(call_err("latest", e)),
         };
         let id = a.round_id.unwrap_or(next_id);
         let c = commitment(&record, previous);
-        let call = registry.commit(id, c.clone());
+        let call = registry.commit(id, c);
         let gas = call
             .estimate_gas()
             .await
@@ -355,11 +308,7 @@ pub fn publish(a: ChainPublishArgs) -> Result<()> {
             Err(e) => {
                 // Another publisher of the same round (a retry while this one was
                 // pending) may have committed it first: say so rather than fail.
-                let found = registry
-                    .roundOfResult(FixedBytes(record.result_sha256))
-                    .call()
-                    .await
-                    .map_err(|e| call_err("roundOfResult", e))?;
+                let found = committed_as().await?;
                 if found.found {
                     return Err(Error::Invalid(format!(
                         "{e}: this result.json is already committed as round {} (by another transaction): nothing more to do",
@@ -369,11 +318,15 @@ pub fn publish(a: ChainPublishArgs) -> Result<()> {
                 return Err(e);
             }
         };
-        let hash = registry
-            .commitmentHash(id, c)
-            .call()
-            .await
-            .map_err(|e| call_err("commitmentHash", e))?;
+        let hash = receipt
+            .decoded_log::<RoundRegistry::RoundCommitted>()
+            .map(|event| event.commitmentHash)
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "commit of round {id}: transaction {} emitted no RoundCommitted",
+                    receipt.transaction_hash
+                ))
+            })?;
         eprintln!(
             "summa-agg: round {id} committed in block {} by transaction {} ({} gas)",
             receipt.block_number.unwrap_or_default(),
@@ -388,7 +341,7 @@ pub fn publish(a: ChainPublishArgs) -> Result<()> {
                 gas_used: receipt.gas_used,
                 estimated_gas: gas,
                 commitment: hash.to_string(),
-                result_sha256: hex32(&record.result_sha256),
+                result_sha256: B256::from(record.result_sha256).to_string(),
                 already_published: false,
             },
             false,
@@ -408,33 +361,28 @@ pub fn read_round(rpc: &str, registry: &str, id: u64) -> Result<registry::OnChai
 /// The EVM's verdict: the registry's `verifyInclusion(id, proof, leaf)`, with the
 /// root and totals from the registry's storage; when it accepts, also the gas that
 /// the verifier contract itself uses for the proof (`eth_estimateGas` of a direct
-/// call with the same calldata).
+/// call with the same calldata). `public` is `[leaf, root, totals..]`.
 pub fn evm_verdict(
     rpc: &str,
     on: &registry::OnChain,
     registry: &str,
     id: u64,
     proof: &[u8],
-    leaf: [u8; 32],
+    public: &[summa_agg::Fr],
 ) -> Result<(bool, Option<u64>)> {
+    let input = summa_agg_zk::evm::calldata(public, proof);
+    let leaf = B256::from_slice(&input[..32]);
     block_on(async {
         let provider = registry::reader(rpc)?;
         let r = RoundRegistry::new(address(registry, "--registry")?, provider.clone());
         let accepted = r
-            .verifyInclusion(id, proof.to_vec().into(), FixedBytes(leaf))
+            .verifyInclusion(id, proof.to_vec().into(), leaf)
             .call()
             .await
             .map_err(|e| call_err("verifyInclusion", e))?;
         if !accepted {
             return Ok((false, None));
         }
-        let mut input = Vec::with_capacity(64 + 32 * on.record.totals.len() + proof.len());
-        input.extend_from_slice(&leaf);
-        input.extend_from_slice(&on.record.root_bytes());
-        for t in &on.record.totals {
-            input.extend_from_slice(&t.to_be_bytes::<32>());
-        }
-        input.extend_from_slice(proof);
         let tx = TransactionRequest::default()
             .to(on.verifier)
             .input(input.into());

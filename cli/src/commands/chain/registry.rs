@@ -10,7 +10,7 @@ use alloy::primitives::{Address, FixedBytes, B256, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol;
-use summa_agg::field::{u256_to_fr, U256 as CoreU256};
+use summa_agg::field::U256 as CoreU256;
 use summa_agg::{Error, Result};
 use summa_agg_zk::record::{layout_code, layout_of, Record};
 use summa_agg_zk::Shape;
@@ -31,9 +31,11 @@ pub const KEY_ENV: &str = "SUMMA_CHAIN_KEY";
 /// The environment variable holding the keystore's password.
 pub const KEYSTORE_PASSWORD_ENV: &str = "SUMMA_KEYSTORE_PASSWORD";
 
-/// A chain error: the message says what failed.
+/// A chain error: the message says what failed. The endpoint's words (an RPC
+/// server's message, a revert's data) are escaped: an endpoint is not trusted
+/// with the user's terminal.
 pub fn chain_err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Invalid(format!("{what}: {e}"))
+    Error::Invalid(format!("{what}: {}", e.to_string().escape_debug()))
 }
 
 /// An error of a registry call, with the contract's custom error named when the
@@ -86,12 +88,6 @@ pub fn describe(e: &RoundRegistryErrors) -> String {
         E::UnknownRound(x) => format!("UnknownRound({})", x.roundId),
         E::NoRounds(_) => "NoRounds(): nothing is committed yet".into(),
     }
-}
-
-/// Whether `e` is the registry's custom error `name` (as [`describe`] names it).
-pub fn is_error(e: &alloy::contract::Error, name: &str) -> bool {
-    e.as_decoded_interface_error::<RoundRegistryErrors>()
-        .is_some_and(|d| describe(&d).starts_with(&format!("{name}(")))
 }
 
 /// A read-only connection.
@@ -285,25 +281,27 @@ pub async fn read_round(registry: &RoundRegistryInstance<DynProvider>, id: u64) 
             c.vkDigest
         )));
     }
-    let root = summa_agg::field::be_bytes_to_fr(c.root.as_slice());
-    if summa_agg::field::fr_to_u256(&root).to_be_bytes::<32>() != c.root.0 {
+    let shape = shape_from(&v.shape)?;
+    if !summa_agg::field::be_bytes_below_modulus(c.root.as_slice()) {
         return Err(Error::Invalid(format!(
             "round {id}: the recorded root {} is not a field element",
             c.root
         )));
     }
+    let root = summa_agg::field::be_bytes_to_fr(c.root.as_slice());
+    // The totals are public inputs, each below the shape's range (the registry
+    // refuses others; checked here too, as a result.json's are).
+    let limit = summa_agg::field::bound(shape.n_bytes);
     let totals: Vec<CoreU256> = c.totals.iter().map(from_u256).collect();
-    // The totals are public inputs: each must be a field element as given.
-    for t in &totals {
-        if summa_agg::field::fr_to_u256(&u256_to_fr(t)) != *t {
-            return Err(Error::Invalid(format!(
-                "round {id}: a recorded total ({t}) is not a field element"
-            )));
-        }
+    if let Some(t) = totals.iter().find(|t| **t >= limit) {
+        return Err(Error::Invalid(format!(
+            "round {id}: a recorded total ({t}) is not below 2^{}",
+            8 * u32::from(shape.n_bytes)
+        )));
     }
     Ok(OnChain {
         record: Record {
-            shape: shape_from(&v.shape)?,
+            shape,
             root,
             totals,
             labels: c.labelsHash.0,
