@@ -139,6 +139,11 @@ pub struct RoundResult {
     /// Where the artifacts are (S3 keys), when published to a bucket.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub artifacts: BTreeMap<String, String>,
+    /// [`labels_digest`] of `currencies`, `0x` + hex: what a user's proof file
+    /// carries too and the verifier compares, so that a label swapped or renamed
+    /// after the proofs were made is refused (absent in files of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels_digest: Option<String>,
     /// What built the mini-trees of this round (backend, CPU, threads, time),
     /// when any was built (re-used ones are not). Public like the rest of
     /// `result.json`: host facts only, no user's data; no proof carries it.
@@ -206,6 +211,27 @@ impl BuildSummary {
     }
 }
 
+/// The digest of a round's currency labels: the SHA-256 of their JSON array as
+/// `result.json` and the proof file write it, compact
+/// (`[{"name":"ETH","chain":"ETH"},..]`, in column order). Any swap or rename
+/// changes it. The round registry records it beside the root; `result.json` and
+/// every zero-knowledge proof file carry it ([`labels_digest_hex`]).
+pub fn labels_digest(currencies: &[Currency]) -> [u8; 32] {
+    use sha2::Digest;
+    let json = serde_json::to_vec(currencies).expect("currencies serialize");
+    sha2::Sha256::digest(json).into()
+}
+
+/// [`labels_digest`] as `0x` + 64 hex digits.
+pub fn labels_digest_hex(currencies: &[Currency]) -> String {
+    labels_digest(currencies)
+        .iter()
+        .fold(String::from("0x"), |mut s, b| {
+            s.push_str(&format!("{b:02x}"));
+            s
+        })
+}
+
 impl RoundResult {
     /// The result of an aggregation.
     pub fn of(agg: &Aggregation) -> RoundResult {
@@ -218,6 +244,7 @@ impl RoundResult {
             layout: agg.params.layout,
             n_bytes: agg.params.n_bytes,
             currencies: agg.currencies.clone(),
+            labels_digest: Some(labels_digest_hex(&agg.currencies)),
             run: None,
             previous: None,
             reused_mini_trees: 0,
@@ -290,5 +317,112 @@ mod tests {
     fn build_summary_total_saturates() {
         let s = BuildSummary::of([(0, record(u64::MAX, "a")), (1, record(u64::MAX, "a"))]).unwrap();
         assert_eq!((s.total_build_ms, s.max_build_ms), (u64::MAX, u64::MAX));
+    }
+}
+
+/// Parses JSON as `T`, refusing what serde's own parse lets through: a key given
+/// twice in any object, at any depth (serde_json keeps the last of duplicate keys
+/// in a map, and a `Value`; a second reader that kept the first would see another
+/// file). Every reader of a file a user verifies (the proof, `result.json`)
+/// goes through here, so the command line and the WebAssembly module read the same
+/// bytes the same way. A byte-order mark, like any byte before the value, is not
+/// JSON and is refused.
+pub fn from_slice_strict<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> std::result::Result<T, serde_json::Error> {
+    serde_json::from_slice::<Unique>(bytes)?;
+    serde_json::from_slice(bytes)
+}
+
+/// A JSON value whose objects have no duplicate key (checked while reading; the
+/// value itself is not kept).
+struct Unique;
+
+impl<'de> Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(UniqueVisitor)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+    type Value = Unique;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Unique, A::Error> {
+        while seq.next_element::<Unique>()?.is_some() {}
+        Ok(Unique)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Unique, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            map.next_value::<Unique>()?;
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate key {}",
+                    crate::text::quoted(&key)
+                )));
+            }
+        }
+        Ok(Unique)
+    }
+}
+
+#[cfg(test)]
+mod strict_tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_keys_at_any_depth_and_a_byte_order_mark_are_refused() {
+        let ok: serde_json::Value =
+            from_slice_strict(br#"{"a": [{"b": 1, "c": 2}, {"b": 3}], "d": {"b": 1}}"#).unwrap();
+        assert_eq!(ok["a"][1]["b"], 3);
+        for (bad, want) in [
+            (&br#"{"a": 1, "a": 2}"#[..], "duplicate key \"a\""),
+            (br#"{"x": [{"b": 1, "b": 1}]}"#, "duplicate key \"b\""),
+            (
+                br#"{"x": {"y": {"\u001b": 1, "\u001b": 2}}}"#,
+                r#"duplicate key "\u{1b}""#,
+            ),
+            ("\u{feff}{}".as_bytes(), "expected value"),
+        ] {
+            let e = from_slice_strict::<serde_json::Value>(bad)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        // serde_json alone keeps the last of duplicate keys.
+        let last: serde_json::Value = serde_json::from_slice(br#"{"a": 1, "a": 2}"#).unwrap();
+        assert_eq!(last["a"], 2);
     }
 }

@@ -14,7 +14,9 @@
 //! - `reference` (feature `reference`): summa-solvency's algorithm over the generic
 //!   primitive (the oracle); `synthetic` (same feature): generated users for
 //!   benchmarks; [`threads`]: how many threads;
-//! - [`host`]: what a mini-tree was built on (CPU, backend, threads, time).
+//! - [`host`]: what a mini-tree was built on (CPU, backend, threads, time);
+//! - [`text`]: the one escape of what a file or the custodian wrote, before a
+//!   terminal, a log or a page.
 
 #![deny(missing_docs)]
 
@@ -34,6 +36,7 @@ pub mod shard;
 pub mod split;
 #[cfg(feature = "reference")]
 pub mod synthetic;
+pub mod text;
 pub mod threads;
 pub mod tree;
 

@@ -3,13 +3,16 @@
 //! This file parses the command line ([`args`]) and hands each command's
 //! arguments to its module in `commands/`.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::process::ExitCode;
 
 use clap::Parser;
 
+#[macro_use]
+mod output;
 mod args;
 mod commands;
-mod output;
 
 use args::{Cli, Command};
 use commands::{bench, files, proof, round};
@@ -54,7 +57,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("summa-agg: error: {e}");
+            tell!("summa-agg: error: {e}");
             ExitCode::FAILURE
         }
     }

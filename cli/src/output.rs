@@ -1,5 +1,21 @@
-//! What the commands share: opening tree files and result.json, printing JSON,
-//! the progress bar.
+//! What the commands share: opening tree files and result.json, printing lines
+//! and JSON, the progress bar.
+//!
+//! Every line the command line prints goes through [`say`] (stdout) or [`tell`]
+//! (stderr), or [`print_json`]: each escapes what a terminal could obey
+//! ([`summa_agg::text`]), since names, labels and messages come from files the
+//! custodian writes. The crate denies `println!` and `eprintln!` elsewhere
+//! (`clippy::print_stdout`, `clippy::print_stderr`).
+
+/// A line on stdout, `format!`-style, escaped ([`say`]).
+macro_rules! say {
+    ($($t:tt)*) => { $crate::output::say(&format!($($t)*)) };
+}
+
+/// A line on stderr, `format!`-style, escaped ([`tell`]).
+macro_rules! tell {
+    ($($t:tt)*) => { $crate::output::tell(&format!($($t)*)) };
+}
 
 use std::fs::File;
 use std::io::IsTerminal;
@@ -15,14 +31,33 @@ pub fn open_tree(path: &Path) -> Result<TreeFile<File>> {
     TreeFile::open(f, path.display().to_string())
 }
 
-/// Prints a value as JSON on stdout (one line, or pretty).
+/// Prints `line` on stdout, escaped ([`summa_agg::text::shown`]).
+#[allow(clippy::print_stdout)]
+pub fn say(line: &str) {
+    println!("{}", summa_agg::text::shown(line));
+}
+
+/// Prints `line` on stderr, escaped ([`summa_agg::text::shown`]).
+#[allow(clippy::print_stderr)]
+pub fn tell(line: &str) {
+    eprintln!("{}", summa_agg::text::shown(line));
+}
+
+/// Prints JSON text on stdout, its strings escaped for a terminal
+/// ([`summa_agg::text::json_shown`]: the same JSON value).
+#[allow(clippy::print_stdout)]
+pub fn say_json(json: &str) {
+    println!("{}", summa_agg::text::json_shown(json));
+}
+
+/// Prints a value as JSON on stdout (one line, or pretty), escaped ([`say_json`]).
 pub fn print_json<T: serde::Serialize>(v: &T, pretty: bool) -> Result<()> {
     let s = if pretty {
         serde_json::to_string_pretty(v)
     } else {
         serde_json::to_string(v)
     };
-    println!("{}", s.map_err(|e| Error::Invalid(e.to_string()))?);
+    say_json(&s.map_err(|e| Error::Invalid(e.to_string()))?);
     Ok(())
 }
 
@@ -44,7 +79,7 @@ pub fn progress_bar(len: u64) -> ProgressBar {
 /// A published `result.json`.
 pub fn read_result(path: &Path) -> Result<json::RoundResult> {
     let text = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
-    serde_json::from_slice(&text).map_err(|e| Error::Format {
+    json::from_slice_strict(&text).map_err(|e| Error::Format {
         path: path.display().to_string(),
         what: "round result",
         problem: e.to_string(),

@@ -106,12 +106,13 @@ impl Previous {
         let read = |name: &str| {
             fs::read(dir.join(name)).map_err(|e| format!("{}: {e}", dir.join(name).display()))
         };
-        let result: RoundResult = serde_json::from_slice(&read(RESULT_FILE)?).map_err(|e| {
-            format!(
-                "{}: not a round result: {e}",
-                dir.join(RESULT_FILE).display()
-            )
-        })?;
+        let result: RoundResult =
+            crate::json::from_slice_strict(&read(RESULT_FILE)?).map_err(|e| {
+                format!(
+                    "{}: not a round result: {e}",
+                    dir.join(RESULT_FILE).display()
+                )
+            })?;
         if result.layout != params.layout || result.n_bytes != params.n_bytes {
             return Err(format!(
                 "it was built with layout {} and n_bytes {}, this round uses {} and {}",
@@ -223,7 +224,7 @@ impl Previous {
 pub fn check_completed(dir: &Path) -> std::result::Result<(Vec<u8>, RoundResult), String> {
     let path = dir.join(RESULT_FILE);
     let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let result: RoundResult = serde_json::from_slice(&bytes)
+    let result: RoundResult = crate::json::from_slice_strict(&bytes)
         .map_err(|e| format!("{}: not a round result: {e}", path.display()))?;
     let params = Params {
         layout: result.layout,

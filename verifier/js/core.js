@@ -58,11 +58,20 @@ function asBytes(value, what) {
   throw new Error(`${what} must be ${what === 'The SRS' ? 'a Uint8Array' : 'a string'}, not ${value === null ? 'null' : typeof value}.`);
 }
 
+// The options, checked strictly: an unknown option is refused (a misspelt
+// `user` must not silently check nothing), and so is a value of the wrong type.
+// An empty username is passed on: the verifier refuses it, as the CLI does.
+const OPTIONS = ['username', 'balances', 'unsafeTestSrs'];
+
 function cleanOptions(options) {
   const out = {};
   if (options === undefined || options === null) return out;
-  if (typeof options !== 'object') throw new Error('The options must be an object.');
-  if (options.username !== undefined && options.username !== null && options.username !== '') {
+  if (typeof options !== 'object' || Array.isArray(options)) throw new Error('The options must be an object.');
+  const unknown = Object.keys(options).filter((k) => !OPTIONS.includes(k));
+  if (unknown.length > 0) {
+    throw new Error(`Unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}: the options are ${OPTIONS.join(', ')}.`);
+  }
+  if (options.username !== undefined && options.username !== null) {
     if (typeof options.username !== 'string') throw new Error('The expected username must be a string.');
     out.username = options.username;
   }

@@ -42,11 +42,18 @@ pub struct AmountJson {
     pub amount: String,
 }
 
+/// Names and labels come from files the custodian writes: escaped
+/// ([`summa_agg::text::shown`]) before a page shows them, as the CLI escapes them
+/// before a terminal (a right-to-left override would reorder a number).
+fn shown(text: &str) -> String {
+    summa_agg::text::shown(text).into_owned()
+}
+
 impl From<Amount> for AmountJson {
     fn from(a: Amount) -> Self {
         AmountJson {
-            currency: a.currency,
-            chain: a.chain,
+            currency: shown(&a.currency),
+            chain: shown(&a.chain),
             amount: a.amount,
         }
     }
@@ -80,9 +87,9 @@ pub struct Outcome {
 
 impl Outcome {
     /// A refusal with its reason.
-    pub fn refused(error: impl Into<String>) -> Self {
+    pub fn refused(error: impl AsRef<str>) -> Self {
         Outcome {
-            error: Some(error.into()),
+            error: Some(shown(error.as_ref())),
             ..Outcome::default()
         }
     }
@@ -91,7 +98,7 @@ impl Outcome {
         Outcome {
             ok: true,
             error: None,
-            username: Some(r.username),
+            username: Some(shown(&r.username)),
             balances: r.balances.into_iter().map(Into::into).collect(),
             root: Some(r.root),
             totals: r.totals.into_iter().map(Into::into).collect(),

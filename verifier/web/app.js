@@ -77,9 +77,10 @@
       show({ ok: false, error: `The verifier could not be loaded in this browser: ${e.message}` });
       return;
     }
-    const dec = new TextDecoder();
+    // The files' bytes as they are: the verifier reads them as the CLI does (a
+    // TextDecoder would drop a byte-order mark that the CLI refuses).
     show(
-      window.SummaVerifier.verify(dec.decode(files.proof.bytes), dec.decode(files.result.bytes), files.srs.bytes, {
+      window.SummaVerifier.verify(files.proof.bytes, files.result.bytes, files.srs.bytes, {
         unsafeTestSrs: $('unsafe').checked,
       }),
     );

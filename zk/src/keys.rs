@@ -27,7 +27,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
+use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine, G2Affine};
 use halo2_proofs::halo2curves::serde::SerdeObject;
 use halo2_proofs::plonk::{keygen_pk, keygen_vk, ProvingKey, VerifyingKey};
 use halo2_proofs::poly::commitment::Params;
@@ -77,7 +77,7 @@ pub struct SrsInfo {
 }
 
 impl SrsInfo {
-    fn of(setup: Setup, params: &ParamsKZG<Bn256>, file: Option<String>) -> SrsInfo {
+    fn of(setup: Setup, s_g2: &G2Affine, file: Option<String>) -> SrsInfo {
         use halo2_proofs::halo2curves::group::GroupEncoding;
         SrsInfo {
             kind: if setup.is_unsafe_test() {
@@ -87,7 +87,7 @@ impl SrsInfo {
             },
             setup: setup.name().into(),
             file,
-            s_g2: hex::encode(params.s_g2().to_bytes()),
+            s_g2: hex::encode(s_g2.to_bytes()),
         }
     }
 }
@@ -149,7 +149,7 @@ pub fn load_srs(source: &SrsSource, k: u32) -> Result<(ParamsKZG<Bn256>, SrsInfo
     match source {
         SrsSource::UnsafeTest => {
             let params = ParamsKZG::<Bn256>::setup(k, ChaCha20Rng::from_seed(UNSAFE_TEST_SEED));
-            let info = SrsInfo::of(Setup::UnsafeTest, &params, None);
+            let info = SrsInfo::of(Setup::UnsafeTest, &params.s_g2(), None);
             Ok((params, info))
         }
         SrsSource::File(path) => {
@@ -159,7 +159,7 @@ pub fn load_srs(source: &SrsSource, k: u32) -> Result<(ParamsKZG<Bn256>, SrsInfo
                 e => e,
             })?;
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-            let info = SrsInfo::of(checked.setup, &checked.params, name);
+            let info = SrsInfo::of(checked.setup, &checked.params.s_g2(), name);
             Ok((checked.params, info))
         }
     }
@@ -380,8 +380,8 @@ impl SrsInfo {
 
 /// `keys.json`, checked: its format, its shape and the `k` of that shape.
 pub fn read_meta(bytes: &[u8]) -> Result<KeysMeta> {
-    let meta: KeysMeta =
-        serde_json::from_slice(bytes).map_err(|e| Error::Keys(format!("keys.json: {e}")))?;
+    let meta: KeysMeta = summa_agg::json::from_slice_strict(bytes)
+        .map_err(|e| Error::Keys(format!("keys.json: {e}")))?;
     if meta.format != KEYS_FORMAT {
         return Err(Error::Keys(format!(
             "keys.json: format {:?}, expected {KEYS_FORMAT:?}",
@@ -433,22 +433,90 @@ fn read_vk(vk_bytes: &[u8], meta: &KeysMeta) -> Result<VerifyingKey<G1Affine>> {
     Ok(vk)
 }
 
+/// A keys directory as the custodian published it, for [`check_published`].
+#[derive(Clone, Copy)]
+pub struct PublishedKeys<'a> {
+    /// `keys.json`.
+    pub keys_json: &'a [u8],
+    /// `vk.bin`.
+    pub vk_bin: &'a [u8],
+    /// `pk.bin`, when published (a verifier does not need it).
+    pub pk_bin: Option<&'a [u8]>,
+    /// `srs.bin`, when published.
+    pub srs_bin: Option<&'a [u8]>,
+}
+
+/// What [`check_published`] established.
+#[derive(Debug)]
+pub struct CheckedKeys {
+    /// The shape of the keys.
+    pub shape: Shape,
+    /// The setup of the SRS they were checked on.
+    pub setup: Setup,
+    /// The claims of `keys.json` about files that were not there to check.
+    pub unchecked: Vec<&'static str>,
+}
+
 /// `summa-agg zk-keys --check`: whether published keys are this circuit's, on a
 /// pinned ceremony's SRS (`srs`, any ceremony file or a keys directory's
 /// `srs.bin`). The verifying key is derived from the circuit of `keys.json`'s
-/// shape and compared with `vk.bin` byte for byte. Returns the shape and setup.
+/// shape and compared with `vk.bin` byte for byte; then every claim of
+/// `keys.json` is compared with what was checked: the setup's kind and name, its
+/// `[τ]_2`, the test-SRS warning, and each file's SHA-256 (those of files not
+/// given are listed as unchecked).
 pub fn check_published(
-    keys_json: &[u8],
-    vk_bin: &[u8],
+    keys: &PublishedKeys,
     srs_bytes: &[u8],
     allow_unsafe_test: bool,
-) -> Result<(Shape, Setup)> {
-    let meta = read_meta(keys_json)?;
+) -> Result<CheckedKeys> {
+    let meta = read_meta(keys.keys_json)?;
     let opts = verifier::Options {
         unsafe_test_srs: allow_unsafe_test,
         ..verifier::Options::default()
     };
     let prepared = verifier::Prepared::new(srs_bytes, &meta.shape, &opts)?;
-    prepared.check_vk_file(vk_bin)?;
-    Ok((meta.shape, prepared.setup()))
+    prepared.check_vk_file(keys.vk_bin)?;
+    let setup = prepared.setup();
+    let claim = |what: &str, said: &str, is: &str| -> Result<()> {
+        if said != is {
+            return Err(Error::Keys(format!(
+                "keys.json claims {what} {said:?}, but the keys were checked with {is:?}"
+            )));
+        }
+        Ok(())
+    };
+    let truth = SrsInfo::of(setup, &crate::srs::s_g2_of(srs_bytes)?, None);
+    claim("the SRS kind", &meta.srs.kind, &truth.kind)?;
+    claim("the setup", &meta.srs.setup, &truth.setup)?;
+    claim("[τ]_2 =", &meta.srs.s_g2, &truth.s_g2)?;
+    let warning = setup
+        .is_unsafe_test()
+        .then(|| UNSAFE_TEST_SRS_WARNING.to_string());
+    if meta.warning != warning {
+        return Err(Error::Keys(format!(
+            "keys.json's warning ({:?}) is not the one of the {} setup ({warning:?})",
+            meta.warning,
+            setup.name()
+        )));
+    }
+    claim(
+        "vk.bin's SHA-256",
+        &meta.sha256.vk,
+        &sha256_hex(keys.vk_bin),
+    )?;
+    let mut unchecked = Vec::new();
+    for (name, said, file) in [
+        ("pk.bin", &meta.sha256.pk, keys.pk_bin),
+        ("srs.bin", &meta.sha256.srs, keys.srs_bin),
+    ] {
+        match file {
+            Some(bytes) => claim(&format!("{name}'s SHA-256"), said, &sha256_hex(bytes))?,
+            None => unchecked.push(name),
+        }
+    }
+    Ok(CheckedKeys {
+        shape: meta.shape,
+        setup,
+        unchecked,
+    })
 }

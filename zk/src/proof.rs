@@ -15,8 +15,8 @@ use crate::shape::Shape;
 
 /// The `kind` of a ZK proof file (version 2: the totals are public inputs; version 3:
 /// the Keccak transcript, one proof for the command line, the WebAssembly module and
-/// the EVM).
-pub const ZK_PROOF_KIND: &str = "summa-agg zk inclusion proof/3";
+/// the EVM; version 4: the labels' digest, `labels_digest`).
+pub const ZK_PROOF_KIND: &str = "summa-agg zk inclusion proof/4";
 
 /// The public inputs, in the circuit's order, as the prover used them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +43,10 @@ pub struct ZkProof {
     pub shape: Shape,
     /// The round's currencies (labels of the entry's balances).
     pub currencies: Vec<Currency>,
+    /// The digest of those labels (`summa_agg::json::labels_digest_hex`), as the
+    /// round's `result.json` and on-chain record carry it: the verifier refuses a
+    /// published round whose labels are not the ones this proof was made for.
+    pub labels_digest: String,
     /// The user's own entry.
     pub entry: EntryJson,
     /// The public inputs the proof was made for.
@@ -88,6 +92,7 @@ mod prover {
                 .then(|| UNSAFE_TEST_SRS_WARNING.to_string()),
             shape,
             currencies: merkle.currencies.clone(),
+            labels_digest: summa_agg::json::labels_digest_hex(&merkle.currencies),
             entry: merkle.entry.clone(),
             public_inputs: PublicInputs {
                 leaf_hash: to_hex(&public[0]),

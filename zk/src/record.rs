@@ -25,13 +25,7 @@ use crate::shape::Shape;
 use crate::verifier::Published;
 use crate::{Error, Result};
 
-/// The digest of a round's currency labels: the SHA-256 of their JSON array as
-/// `result.json` and the proof file write it, compact (`[{"name":"ETH","chain":"ETH"},..]`,
-/// in column order). Any swap or rename changes it.
-pub fn labels_digest(currencies: &[Currency]) -> [u8; 32] {
-    let json = serde_json::to_vec(currencies).expect("currencies serialize");
-    Sha256::digest(json).into()
-}
+pub use summa_agg::json::labels_digest;
 
 /// The registry's code of a layout (`Shape.layout`): v1 0, agg2023 1, legacy 2.
 pub fn layout_code(layout: Layout) -> u8 {
@@ -79,7 +73,7 @@ impl Record {
     /// The record of a round from its `result.json` bytes (checked as a verifier
     /// reads it) and the digest of its verifying key.
     pub fn of_result(result_json: &[u8], vk_digest: [u8; 32]) -> Result<Record> {
-        let r: RoundResult = serde_json::from_slice(result_json)
+        let r: RoundResult = summa_agg::json::from_slice_strict(result_json)
             .map_err(|e| Error::Input(format!("not a round's result.json: {e}")))?;
         Record::of_parsed(result_json, &r, vk_digest)
     }

@@ -66,18 +66,36 @@ impl Encoding {
         2 * self.g1_len()
     }
 
+    /// The G1 point of `bytes`, if they are a point's one encoding: a parse that
+    /// writes back other bytes (an infinity flag beside a nonzero `x`, a sign flag
+    /// on the identity, any other non-canonical form) is refused.
     fn g1(self, bytes: &[u8]) -> Option<G1Affine> {
-        match self {
-            Encoding::Raw => G1Affine::from_raw_bytes(bytes),
+        let p = match self {
+            Encoding::Raw => G1Affine::from_raw_bytes(bytes)?,
             Encoding::Compressed => {
                 let mut repr = <G1Affine as GroupEncoding>::Repr::default();
                 repr.as_mut().copy_from_slice(bytes);
-                Option::from(G1Affine::from_bytes(&repr))
+                Option::from(G1Affine::from_bytes(&repr))?
             }
-        }
+        };
+        let again = match self {
+            Encoding::Raw => p.to_raw_bytes(),
+            Encoding::Compressed => p.to_bytes().as_ref().to_vec(),
+        };
+        (again == bytes).then_some(p)
     }
 
+    /// The G2 point of `bytes`, if they are its one encoding (as [`Self::g1`]).
     fn g2(self, bytes: &[u8]) -> Option<G2Affine> {
+        let p = self.g2_parsed(bytes)?;
+        let again = match self {
+            Encoding::Raw => p.to_raw_bytes(),
+            Encoding::Compressed => p.to_bytes().as_ref().to_vec(),
+        };
+        (again == bytes).then_some(p)
+    }
+
+    fn g2_parsed(self, bytes: &[u8]) -> Option<G2Affine> {
         match self {
             Encoding::Raw => G2Affine::from_raw_bytes(bytes),
             Encoding::Compressed => {
@@ -419,5 +437,62 @@ mod tests {
         off[4..36].fill(0xff);
         let e = read(&off, 4, true).err().unwrap().to_string();
         assert!(e.contains("G1 power 0"), "{e}");
+    }
+
+    /// Every point has one encoding: the identity's infinity flag beside a nonzero
+    /// `x`, or a flag set on a point that is not the identity, is refused
+    /// wherever the point is read, in both encodings.
+    #[test]
+    fn non_canonical_encodings_are_refused() {
+        use halo2_proofs::halo2curves::group::prime::PrimeCurveAffine;
+        let p = G1Affine::generator();
+        for enc in [Encoding::Raw, Encoding::Compressed] {
+            let canonical = match enc {
+                Encoding::Raw => p.to_raw_bytes(),
+                Encoding::Compressed => p.to_bytes().as_ref().to_vec(),
+            };
+            assert_eq!(enc.g1(&canonical), Some(p));
+            let identity = match enc {
+                Encoding::Raw => G1Affine::identity().to_raw_bytes(),
+                Encoding::Compressed => G1Affine::identity().to_bytes().as_ref().to_vec(),
+            };
+            assert_eq!(enc.g1(&identity), Some(G1Affine::identity()));
+            // Each of the top two bits of the last byte (halo2curves' flags: the
+            // sign of y and infinity), on the generator and on the identity with
+            // x = 1. On G the sign flag gives -G, whose encoding it is; the
+            // infinity flag beside G's x is refused.
+            let mut refused = 0;
+            for flag in [0x40u8, 0x80] {
+                let mut b = canonical.clone();
+                *b.last_mut().unwrap() |= flag;
+                match enc.g1(&b) {
+                    None => refused += 1,
+                    Some(q) => assert_eq!(q, -p, "{enc:?} flag {flag:#x} on G"),
+                }
+                let mut b = identity.clone();
+                b[0] = 1;
+                *b.last_mut().unwrap() |= flag;
+                assert_eq!(enc.g1(&b), None, "{enc:?} flag {flag:#x}, x = 1");
+            }
+            assert!(refused >= 1, "{enc:?}: no flag refused on G");
+        }
+        let g2 = ceremony::g2_generator();
+        for enc in [Encoding::Raw, Encoding::Compressed] {
+            let canonical = match enc {
+                Encoding::Raw => g2.to_raw_bytes(),
+                Encoding::Compressed => g2.to_bytes().as_ref().to_vec(),
+            };
+            assert_eq!(enc.g2(&canonical), Some(g2));
+            let mut refused = 0;
+            for flag in [0x40u8, 0x80] {
+                let mut b = canonical.clone();
+                *b.last_mut().unwrap() |= flag;
+                match enc.g2(&b) {
+                    None => refused += 1,
+                    Some(q) => assert_eq!(q, -g2, "{enc:?} G2 flag {flag:#x}"),
+                }
+            }
+            assert!(refused >= 1, "{enc:?}: no flag refused on G2");
+        }
     }
 }

@@ -34,7 +34,7 @@ use halo2_proofs::transcript::TranscriptReadBuffer;
 use halo2_proofs::SerdeFormat;
 use serde::Serialize;
 use summa_agg::field::{bound, parse_decimal, to_hex, u256_to_fr, U256};
-use summa_agg::json::{parse_fr, RoundResult};
+use summa_agg::json::{labels_digest_hex, parse_fr, RoundResult};
 use summa_agg::shard::Currency;
 use summa_agg::{poseidon, Fr};
 
@@ -202,6 +202,19 @@ impl Published {
             )));
         }
         let totals = parse_amounts(&r.root.balances, shape.n_bytes, "result.json: total")?;
+        match &r.labels_digest {
+            None => {
+                return Err(input(
+                    "result.json has no labels_digest (a round of an earlier version): its currency labels are bound to nothing",
+                ))
+            }
+            Some(d) if *d != labels_digest_hex(&r.currencies) => {
+                return Err(input(format!(
+                    "result.json's labels_digest {d} is not the digest of its currencies"
+                )))
+            }
+            Some(_) => {}
+        }
         Ok(Published {
             shape,
             root,
@@ -215,7 +228,7 @@ impl Published {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(input("the published result (result.json) is empty"));
         }
-        let r: RoundResult = serde_json::from_slice(bytes).map_err(|e| {
+        let r: RoundResult = summa_agg::json::from_slice_strict(bytes).map_err(|e| {
             input(format!(
                 "the published result is not a round's result.json: {e}"
             ))
@@ -224,8 +237,8 @@ impl Published {
     }
 }
 
-/// Decimal amounts, each below `2^(8 n_bytes)`.
-fn parse_amounts(texts: &[String], n_bytes: u8, what: &str) -> Result<Vec<U256>> {
+/// Decimal amounts, each below `2^(8 n_bytes)` (`what` names them in an error).
+pub fn parse_amounts(texts: &[String], n_bytes: u8, what: &str) -> Result<Vec<U256>> {
     let limit = bound(n_bytes);
     texts
         .iter()
@@ -348,6 +361,7 @@ fn own_record(proof: &ZkProof, published: &Published, opts: &Options) -> Result<
             shape.id()
         )));
     }
+    check_labels(proof, published)?;
     // The user's own record.
     let entry = &proof.entry;
     shape
@@ -355,6 +369,11 @@ fn own_record(proof: &ZkProof, published: &Published, opts: &Options) -> Result<
         .check_username(entry.username.as_bytes())
         .map_err(fail)?;
     if let Some(want) = opts.expected_user {
+        if want.is_empty() {
+            return Err(input(
+                "the expected username is empty: give the username the proof must be for, or none",
+            ));
+        }
         if entry.username != want {
             return Err(fail(format!(
                 "proof is for user {:?}, not {want:?}",
@@ -397,6 +416,33 @@ fn own_record(proof: &ZkProof, published: &Published, opts: &Options) -> Result<
     pre.extend(balances.iter().map(u256_to_fr));
     let leaf = poseidon::hash(&pre);
     Ok((leaf, balances))
+}
+
+/// The currency labels: the proof file's `labels_digest` must be the digest of its
+/// own labels and of the published ones, so a label swapped or renamed in
+/// `result.json` (or in the proof file) after the proof was made is refused.
+fn check_labels(proof: &ZkProof, published: &Published) -> Result<()> {
+    let names = |c: &[Currency]| {
+        c.iter()
+            .map(|c| format!("{} ({})", c.name, c.chain))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if labels_digest_hex(&proof.currencies) != proof.labels_digest {
+        return Err(Error::Proof(format!(
+            "the proof file's currency labels ({}) are not the ones its labels_digest {} commits to",
+            names(&proof.currencies),
+            proof.labels_digest
+        )));
+    }
+    if labels_digest_hex(&published.currencies) != proof.labels_digest {
+        return Err(Error::Proof(format!(
+            "the published currency labels ({}) are not the ones this proof was made for ({}): a label was swapped or renamed",
+            names(&published.currencies),
+            names(&proof.currencies)
+        )));
+    }
+    Ok(())
 }
 
 /// The proof bytes of the file's `0x` + hex.
@@ -586,6 +632,16 @@ pub fn verify_with_vk_file(
     Ok(report)
 }
 
+/// A user's proof file, read as the command line and the WebAssembly module both
+/// read it ([`summa_agg::json::from_slice_strict`]: a key given twice refused).
+pub fn parse_proof(proof_json: &[u8]) -> Result<ZkProof> {
+    if proof_json.iter().all(u8::is_ascii_whitespace) {
+        return Err(input("the proof file is empty"));
+    }
+    summa_agg::json::from_slice_strict(proof_json)
+        .map_err(|e| input(format!("the proof file is not a zero-knowledge proof: {e}")))
+}
+
 /// [`verify`] on the files as bytes: the user's proof, the published
 /// `result.json` and an SRS file.
 pub fn verify_files(
@@ -594,11 +650,7 @@ pub fn verify_files(
     srs_file: &[u8],
     opts: &Options,
 ) -> Result<Report> {
-    if proof_json.iter().all(u8::is_ascii_whitespace) {
-        return Err(input("the proof file is empty"));
-    }
-    let proof: ZkProof = serde_json::from_slice(proof_json)
-        .map_err(|e| input(format!("the proof file is not a zero-knowledge proof: {e}")))?;
+    let proof = parse_proof(proof_json)?;
     let published = Published::from_result_json(result_json)?;
     verify(&proof, &published, srs_file, opts)
 }

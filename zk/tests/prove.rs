@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use common::{error_of, Round, SHARDS};
 use summa_agg::round::RESULT_FILE;
 use summa_agg::Layout;
-use summa_agg_zk::keys::{check_published, Keys, SrsSource};
+use summa_agg_zk::keys::{check_published, Keys, PublishedKeys, SrsSource};
 use summa_agg_zk::verifier::{verify, verify_files, Options, Published, Report};
 use summa_agg_zk::{prove, Shape, ZkProof, UNSAFE_TEST_SRS_WARNING};
 
@@ -275,12 +275,28 @@ fn published_keys_are_checked_against_the_circuit() {
     let f = fixture(Layout::V1, &SHARDS);
     let dir = f.keys_dir.path();
     let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
-    let (keys_json, vk) = (read("keys.json"), read("vk.bin"));
-    let (shape, setup) = check_published(&keys_json, &vk, &f.srs, true).unwrap();
-    assert_eq!(shape, f.published.shape);
-    assert!(setup.is_unsafe_test());
+    let (keys_json, vk, pk) = (read("keys.json"), read("vk.bin"), read("pk.bin"));
+    let published = |keys_json: &'static [u8], vk: &'static [u8]| PublishedKeys {
+        keys_json,
+        vk_bin: vk,
+        pk_bin: None,
+        srs_bin: None,
+    };
+    let leak = |b: Vec<u8>| -> &'static [u8] { Box::leak(b.into_boxed_slice()) };
+    let (keys_json, vk, pk) = (leak(keys_json), leak(vk), leak(pk));
+    let all = PublishedKeys {
+        pk_bin: Some(pk),
+        srs_bin: Some(&f.srs),
+        ..published(keys_json, vk)
+    };
+    let checked = check_published(&all, &f.srs, true).unwrap();
+    assert_eq!(checked.shape, f.published.shape);
+    assert!(checked.setup.is_unsafe_test());
+    assert!(checked.unchecked.is_empty());
+    let checked = check_published(&published(keys_json, vk), &f.srs, true).unwrap();
+    assert_eq!(checked.unchecked, ["pk.bin", "srs.bin"]);
     // The test setup is refused unless allowed.
-    let e = error_of(check_published(&keys_json, &vk, &f.srs, false));
+    let e = error_of(check_published(&all, &f.srs, false));
     assert!(e.contains("UNSAFE TEST SRS"), "{e}");
     // The verifying key of another shape, relabelled as this one.
     let other = Shape {
@@ -292,12 +308,53 @@ fn published_keys_are_checked_against_the_circuit() {
         .unwrap()
         .write(other_dir.path())
         .unwrap();
-    let other_vk = std::fs::read(other_dir.path().join("vk.bin")).unwrap();
-    let e = error_of(check_published(&keys_json, &other_vk, &f.srs, true));
+    let other_vk = leak(std::fs::read(other_dir.path().join("vk.bin")).unwrap());
+    let e = error_of(check_published(
+        &published(keys_json, other_vk),
+        &f.srs,
+        true,
+    ));
     assert!(
         e.contains("keys are not this circuit's for shape v1-d6-c2-b14"),
         "{e}"
     );
+    // keys.json's claims: each changed claim is refused, naming it.
+    let meta: serde_json::Value = serde_json::from_slice(keys_json).unwrap();
+    let claims: [(&[&str], serde_json::Value, &str); 7] = [
+        (&["srs", "kind"], "ceremony".into(), "the SRS kind"),
+        (
+            &["srs", "setup"],
+            "Hermez (Polygon zkEVM) powers of tau".into(),
+            "the setup",
+        ),
+        (&["srs", "s_g2"], "00".into(), "[τ]_2"),
+        (&["warning"], serde_json::Value::Null, "warning"),
+        (&["sha256", "vk"], "00".into(), "vk.bin's SHA-256"),
+        (&["sha256", "pk"], "00".into(), "pk.bin's SHA-256"),
+        (&["sha256", "srs"], "00".into(), "srs.bin's SHA-256"),
+    ];
+    for (path, value, want) in claims {
+        let mut m = meta.clone();
+        let mut at = &mut m;
+        for key in &path[..path.len() - 1] {
+            at = &mut at[*key];
+        }
+        if value.is_null() {
+            at.as_object_mut().unwrap().remove(path[path.len() - 1]);
+        } else {
+            at[path[path.len() - 1]] = value;
+        }
+        let changed = leak(serde_json::to_vec(&m).unwrap());
+        let e = error_of(check_published(
+            &PublishedKeys {
+                keys_json: changed,
+                ..all
+            },
+            &f.srs,
+            true,
+        ));
+        assert!(e.contains(want), "{path:?}: {e}\n  expected: {want}");
+    }
 }
 
 #[test]

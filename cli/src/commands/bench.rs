@@ -31,7 +31,7 @@ pub fn self_test(a: SelfTestArgs) -> Result<()> {
     let r = summa_agg::poseidon::self_test(a.cases);
     let report = serde_json::json!({"field_ops": r.field_ops,
         "checks": r.checks, "failures": r.failures});
-    println!("{report}");
+    crate::output::say_json(&report.to_string());
     if r.failures.is_empty() {
         Ok(())
     } else {
@@ -109,7 +109,7 @@ fn bench_incremental(shards: usize, users: u64, changed: usize) -> Result<()> {
         "incremental_mini_trees_s": inc_t.mini_trees.as_secs_f64(),
         "incremental_aggregation_s": inc_t.aggregation.as_secs_f64(),
     });
-    eprintln!(
+    tell!(
         "bench-incremental: {shards} shards x {users} users, {changed} changed: full {full_wall:.3} s wall / {full_cpu:.3} s CPU; incremental {inc_wall:.3} s wall / {inc_cpu:.3} s CPU ({} re-used) = {:.2}x the changed shards' share of the full round's CPU; roots equal",
         reuse.reused.len(),
         inc_cpu / (full_cpu * share)
@@ -180,7 +180,7 @@ fn bench(
                 .root(),
         )
     };
-    println!(
+    say!(
         "bench: {users} users, {n_currencies} currencies, layout {layout}, Poseidon backend {}, {threads} threads",
         summa_agg::poseidon::backend()
     );
@@ -189,7 +189,7 @@ fn bench(
     let root = root?;
     let peak = proc_status_bytes("VmHWM:");
     let per_user = |t: f64| t / users as f64 * 1e6;
-    println!(
+    say!(
         "  engine, {threads} threads:   wall {wall:8.3} s, cpu {cpu:8.3} s ({:.2} us cpu/user)",
         per_user(cpu)
     );
@@ -210,7 +210,7 @@ fn bench(
         if r1?.hash != root.hash {
             return Err(Error::Invalid("the single-thread root differs".into()));
         }
-        println!(
+        say!(
             "  engine, 1 thread:    wall {wall1:8.3} s, cpu {cpu1:8.3} s; {threads} threads are {:.2}x faster",
             wall1 / wall
         );
@@ -233,21 +233,21 @@ fn bench(
                 summa_agg::field::to_hex(&ref_root.hash)
             )));
         }
-        println!(
+        say!(
             "  reference, 1 thread: wall {rwall:8.3} s, cpu {rcpu:8.3} s ({:.2} us cpu/user); roots equal",
             per_user(rcpu)
         );
-        println!("  cpu ratio reference / engine: {:.1}x", rcpu / cpu);
+        say!("  cpu ratio reference / engine: {:.1}x", rcpu / cpu);
         report["reference"] =
             serde_json::json!({"wall_s": rwall, "cpu_s": rcpu, "cpu_ratio": rcpu / cpu});
     }
-    println!(
+    say!(
         "  peak RSS {:.1} MiB (baseline {:.1} MiB): {:.0} bytes/user",
         peak as f64 / 1048576.0,
         baseline as f64 / 1048576.0,
         peak.saturating_sub(baseline) as f64 / users as f64
     );
-    println!("  root {}", summa_agg::field::to_hex(&root.hash));
+    say!("  root {}", summa_agg::field::to_hex(&root.hash));
     let _ = std::fs::remove_file(&path);
     print_json(&report, false)
 }

@@ -23,7 +23,7 @@ pub fn split(a: SplitArgs) -> Result<()> {
         shard_size,
         &out,
     )?;
-    eprintln!(
+    tell!(
         "summa-agg: {} shards of up to {shard_size} users in {}",
         paths.len(),
         out.display()

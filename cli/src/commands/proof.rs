@@ -2,9 +2,6 @@
 //! zero-knowledge one through `commands/zk.rs`, or the custodian's Merkle proof),
 //! and its verification against what the custodian published.
 
-use std::fs::File;
-use std::io::BufReader;
-
 use summa_agg::round::{self, AGGREGATION_FILE, RESULT_FILE};
 use summa_agg::{json, proof, Error, Result};
 
@@ -30,23 +27,25 @@ pub fn prove(a: ProofArgs) -> Result<()> {
     if let (Some(keys), false) = (&a.keys, a.merkle) {
         return super::zk::prove(&p, keys);
     }
-    eprintln!("summa-agg: a Merkle proof shows other users' balances: the custodian's own tool, never for a user");
+    tell!("summa-agg: a Merkle proof shows other users' balances: the custodian's own tool, never for a user");
     print_json(&p, true)
 }
 
 /// `verify`.
 pub fn verify(a: VerifyArgs) -> Result<()> {
     let path = &a.proof;
-    let f = File::open(path).map_err(|e| Error::io(path.display().to_string(), e))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path.display().to_string(), e))?;
     let bad = |e: serde_json::Error| Error::Format {
         path: path.display().to_string(),
         what: "proof",
         problem: e.to_string(),
     };
-    let value: serde_json::Value = serde_json::from_reader(BufReader::new(f)).map_err(bad)?;
+    // A zero-knowledge proof file has a kind; it is read by the verifier's own
+    // parser, the WebAssembly module's.
+    let value: serde_json::Value = json::from_slice_strict(&bytes).map_err(bad)?;
     if value.get("kind").is_some() {
         #[cfg(feature = "zk")]
-        return super::zk::verify(path, value, &a);
+        return super::zk::verify(path, &bytes, &a);
         #[cfg(not(feature = "zk"))]
         return Err(Error::Invalid(format!(
             "{}: a zero-knowledge proof, and this summa-agg was built without them (cargo feature \"zk\")",
@@ -59,7 +58,7 @@ pub fn verify(a: VerifyArgs) -> Result<()> {
             path.display()
         )));
     }
-    let p: proof::Proof = serde_json::from_value(value).map_err(bad)?;
+    let p: proof::Proof = json::from_slice_strict(&bytes).map_err(bad)?;
     let expected = a
         .root
         .as_deref()
@@ -88,7 +87,7 @@ pub fn verify(a: VerifyArgs) -> Result<()> {
         }
     };
     check_record(&p.entry, a.user.as_deref(), a.balances.as_deref())?;
-    eprintln!(
+    tell!(
         "summa-agg: proof of {:?} (balances {}) verifies: root {} with totals [{}]",
         p.entry.username,
         p.entry.balances.join(", "),
@@ -110,6 +109,12 @@ fn check_record(
     balances: Option<&[String]>,
 ) -> Result<()> {
     if let Some(u) = user {
+        if u.is_empty() {
+            return Err(Error::Invalid(
+                "the expected username is empty: give the username the proof must be for, or none"
+                    .into(),
+            ));
+        }
         if entry.username != u {
             return Err(Error::Proof(format!(
                 "proof is for user {:?}, not {u:?}",

@@ -40,7 +40,7 @@ pub fn run(a: RoundArgs) -> Result<()> {
     if previous.is_some() {
         report_reuse(&reuse, &files);
     }
-    eprintln!(
+    tell!(
         "summa-agg: round of {} users in {} mini-trees (depth {} = {} + {}), layout {}, n_bytes {}: {:.3} s (plan {:.3} s, mini-trees {:.3} s, aggregation {:.3} s); artifacts in {}",
         result.entries,
         result.mini_trees,
@@ -108,7 +108,7 @@ fn round_s3(bucket: String, prefix: String) -> Result<()> {
         }
     });
     let (result, took, times) = outcome?;
-    eprintln!(
+    tell!(
         "summa-agg: round of {} users in {} mini-trees over s3://{bucket}/{prefix} (run {run}) in {:.3} s (plan {:.3} s, mini-trees {:.3} s, aggregation {:.3} s)",
         result.entries,
         result.mini_trees,
@@ -130,25 +130,25 @@ fn round_s3(_bucket: String, _prefix: String) -> Result<()> {
 /// The stderr summary of an incremental round: what was re-used, what rebuilt.
 fn report_reuse(reuse: &round::Reuse, files: &[PathBuf]) {
     if let Some(why) = &reuse.untrusted {
-        eprintln!("summa-agg: previous round not trusted, every shard rebuilt: {why}");
+        tell!("summa-agg: previous round not trusted, every shard rebuilt: {why}");
     }
     if let Some((from, to)) = reuse.depth_change {
-        eprintln!(
+        tell!(
             "summa-agg: the mini-tree depth changed from {from} to {to}: re-used mini-trees are lifted to it"
         );
     }
-    eprintln!(
+    tell!(
         "summa-agg: {} mini-trees re-used from the previous round, {} rebuilt",
         reuse.reused.len(),
         reuse.rebuilt.len()
     );
     for (i, why) in &reuse.rebuilt {
         match why {
-            Some(why) => eprintln!(
+            Some(why) => tell!(
                 "summa-agg:   rebuilt {i} ({}): unchanged, but the previous mini-tree is not trusted: {why}",
                 files[*i].display()
             ),
-            None => eprintln!("summa-agg:   rebuilt {i} ({})", files[*i].display()),
+            None => tell!("summa-agg:   rebuilt {i} ({})", files[*i].display()),
         }
     }
 }

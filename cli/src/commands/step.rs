@@ -64,7 +64,7 @@ pub fn run(a: StepArgs) -> Result<()> {
     if stats {
         // VmHWM is this process's own peak (its address space's, from exec on),
         // where a parent's wait4 ru_maxrss would include the parent's at fork.
-        eprintln!(
+        tell!(
             "{}",
             serde_json::json!({
                 "step": name,
@@ -75,7 +75,7 @@ pub fn run(a: StepArgs) -> Result<()> {
     }
     match output {
         Ok(json) => {
-            println!("{json}");
+            crate::output::say_json(&json.to_string());
             Ok(())
         }
         Err(e) => Err(Error::Invalid(format!("{e} ({})", e.error_type()))),

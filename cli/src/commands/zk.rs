@@ -25,7 +25,7 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 
 pub(crate) fn warn_unsafe(unsafe_test: bool) {
     if unsafe_test {
-        eprintln!("summa-agg: WARNING: {UNSAFE_TEST_SRS_WARNING}");
+        tell!("summa-agg: WARNING: {UNSAFE_TEST_SRS_WARNING}");
     }
 }
 
@@ -56,7 +56,7 @@ pub fn keys(shape: Shape, srs: Option<PathBuf>, unsafe_test_srs: bool, out: &Pat
     let mut keys = Keys::generate(shape, &source).map_err(zk_err)?;
     keys.write(out).map_err(zk_err)?;
     warn_unsafe(keys.is_unsafe_test());
-    eprintln!(
+    tell!(
         "summa-agg: keys of shape {} (2^{} rows, SRS: {}) in {} ({:.2} s); publish srs.bin (and vk.bin) beside result.json, keep pk.bin",
         shape.id(),
         keys.meta.k,
@@ -68,24 +68,41 @@ pub fn keys(shape: Shape, srs: Option<PathBuf>, unsafe_test_srs: bool, out: &Pat
 }
 
 /// `zk-keys --check KEYS --srs FILE`: whether published keys are this circuit's on
-/// a pinned ceremony's SRS (`FILE`, or `KEYS/srs.bin` when none is given).
+/// a pinned ceremony's SRS (`FILE`, or `KEYS/srs.bin` when none is given), and
+/// whether `keys.json` claims what was checked.
 pub fn check_keys(dir: &Path, srs: Option<&Path>, unsafe_test_srs: bool) -> Result<()> {
     let srs_path = srs.map_or_else(|| dir.join("srs.bin"), Path::to_path_buf);
-    let (shape, setup) = keys::check_published(
-        &read(&dir.join("keys.json"))?,
-        &read(&dir.join("vk.bin"))?,
+    let optional = |name: &str| -> Result<Option<Vec<u8>>> {
+        let path = dir.join(name);
+        if path.exists() {
+            read(&path).map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let (pk, srs_bin) = (optional("pk.bin")?, optional("srs.bin")?);
+    let checked = keys::check_published(
+        &keys::PublishedKeys {
+            keys_json: &read(&dir.join("keys.json"))?,
+            vk_bin: &read(&dir.join("vk.bin"))?,
+            pk_bin: pk.as_deref(),
+            srs_bin: srs_bin.as_deref(),
+        },
         &read(&srs_path)?,
         unsafe_test_srs,
     )
-    .map_err(zk_err)?;
-    warn_unsafe(setup.is_unsafe_test());
-    println!(
-        "keys in {} are this circuit's for shape {} on the SRS of {} ({})",
+    .map_err(|e| Error::Invalid(format!("{}: {}", dir.display(), zk_err(e))))?;
+    warn_unsafe(checked.setup.is_unsafe_test());
+    say!(
+        "keys in {} are this circuit's for shape {} on the SRS of {} ({}), and keys.json claims what was checked",
         dir.display(),
-        shape.id(),
-        setup.name(),
+        checked.shape.id(),
+        checked.setup.name(),
         srs_path.display()
     );
+    for name in checked.unchecked {
+        say!("  {name}: not published here, its SHA-256 in keys.json not checked");
+    }
     Ok(())
 }
 
@@ -95,9 +112,9 @@ pub fn prove(merkle: &Proof, keys_dir: &Path) -> Result<()> {
     let start = Instant::now();
     let proof = summa_agg_zk::prove(&keys, merkle).map_err(zk_err)?;
     warn_unsafe(keys.is_unsafe_test());
-    eprintln!(
-        "summa-agg: zero-knowledge proof of {:?} in {:.2} s",
-        merkle.entry.username,
+    tell!(
+        "summa-agg: zero-knowledge proof of {} in {:.2} s",
+        summa_agg::text::quoted(&merkle.entry.username),
         start.elapsed().as_secs_f64()
     );
     crate::output::print_json(&proof, true)
@@ -106,12 +123,9 @@ pub fn prove(merkle: &Proof, keys_dir: &Path) -> Result<()> {
 /// `verify` of a ZK proof file: the verifying key derived from the circuit and a
 /// pinned ceremony's SRS, the root and totals from what the custodian published
 /// (`--result`, or `--root` with `--totals`), never from the proof file.
-pub fn verify(path: &Path, value: serde_json::Value, a: &crate::args::VerifyArgs) -> Result<()> {
-    let proof: ZkProof = serde_json::from_value(value).map_err(|e| Error::Format {
-        path: path.display().to_string(),
-        what: "zero-knowledge proof",
-        problem: e.to_string(),
-    })?;
+pub fn verify(path: &Path, bytes: &[u8], a: &crate::args::VerifyArgs) -> Result<()> {
+    let proof = verifier::parse_proof(bytes)
+        .map_err(|e| Error::Invalid(format!("{}: {}", path.display(), zk_err(e))))?;
     #[cfg(feature = "chain")]
     if let Some(rpc) = a.rpc.as_deref() {
         return verify_on_chain(&proof, a, rpc);
@@ -287,20 +301,20 @@ fn verify_on_chain(proof: &ZkProof, a: &crate::args::VerifyArgs, rpc: &str) -> R
         (Ok(report), None | Some((true, _))) => {
             warn_unsafe(report.unsafe_test_srs);
             print_report(&report, false);
-            println!(
+            say!(
                 "  round     {id} of registry {registry} (custodian {}), commitment {}, block {} of {rpc}",
                 on.custodian, on.hash, on.block
             );
             if on.latest == id {
-                println!("            the latest of its {} rounds", on.rounds);
+                say!("            the latest of its {} rounds", on.rounds);
             } else {
-                println!(
+                say!(
                     "            NOT the latest round: the registry holds {} rounds, the latest is round {}",
                     on.rounds, on.latest
                 );
             }
             if let Some(v) = evm {
-                println!("  EVM       {}", evm_line(v));
+                say!("  EVM       {}", evm_line(v));
             }
             Ok(())
         }
@@ -322,42 +336,35 @@ fn with_file(e: summa_agg_zk::Error, srs: &Path) -> Error {
     }
 }
 
-/// Labels and names come from files the custodian writes: escaped (control
-/// characters, escape sequences, invisible formatting) before the terminal.
+/// Labels and names come from files the custodian writes: [`say!`] escapes them
+/// (control characters, escape sequences, invisible formatting) before the terminal.
 fn amounts(a: &[verifier::Amount]) -> String {
     a.iter()
-        .map(|a| {
-            format!(
-                "{} ({}) {}",
-                a.currency.escape_debug(),
-                a.chain.escape_debug(),
-                a.amount
-            )
-        })
+        .map(|a| format!("{} ({}) {}", a.currency, a.chain, a.amount))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 fn print_report(r: &Report, labels_from_proof: bool) {
     if r.unsafe_test_srs {
-        println!("VERIFIED ONLY AGAINST THE UNSAFE TEST SRS: this proves nothing (anyone can forge such proofs)");
+        say!("VERIFIED ONLY AGAINST THE UNSAFE TEST SRS: this proves nothing (anyone can forge such proofs)");
     } else {
-        println!(
-            "VERIFIED: {:?} is included with these balances in the published round",
-            r.username
+        say!(
+            "VERIFIED: {} is included with these balances in the published round",
+            summa_agg::text::quoted(&r.username)
         );
     }
-    println!("  user      {}", r.username.escape_debug());
-    println!("  balances  {}", amounts(&r.balances));
-    println!("  root      {}", r.root);
-    println!("  totals    {}", amounts(&r.totals));
+    say!("  user      {}", r.username);
+    say!("  balances  {}", amounts(&r.balances));
+    say!("  root      {}", r.root);
+    say!("  totals    {}", amounts(&r.totals));
     if labels_from_proof {
-        println!("            (currency labels from the proof file: compare them with the published round)");
+        say!("            (currency labels from the proof file: compare them with the published round)");
     }
-    println!("  shape     {}", r.shape);
-    println!("  SRS       {}", r.setup);
+    say!("  shape     {}", r.shape);
+    say!("  SRS       {}", r.setup);
     if let Some(t) = &r.timings_ms {
-        eprintln!(
+        tell!(
             "summa-agg: SRS checked in {:.0} ms, verifying key derived in {:.0} ms, proof verified in {:.1} ms",
             t.srs, t.vk, t.proof
         );
@@ -419,7 +426,7 @@ pub fn bench(shape: Shape, proofs: usize) -> Result<()> {
         "proofs": proofs,
         "srs": "unsafe-test-srs (benchmark only)",
     });
-    eprintln!(
+    tell!(
         "summa-agg: {} (k = {}) on {threads} threads: keygen {:.2} s, verifying key derived in {:.2} s, prove {:.3} s wall / {:.3} s CPU, verify {:.2} ms, proof {} bytes, peak RSS {:.0} MiB",
         shape.id(),
         shape.k(),

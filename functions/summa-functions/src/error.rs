@@ -186,11 +186,13 @@ impl From<summa_agg::Error> for FnError {
     }
 }
 
+/// The error as the state machine and the logs see it: its message escaped
+/// ([`summa_agg::text::shown`]), since it may quote a shard's bytes or a key.
 impl From<FnError> for lambda_runtime::Diagnostic {
     fn from(e: FnError) -> Self {
         lambda_runtime::Diagnostic {
             error_type: e.error_type().to_string(),
-            error_message: e.to_string(),
+            error_message: summa_agg::text::shown(&e.to_string()).into_owned(),
         }
     }
 }

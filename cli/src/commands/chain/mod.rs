@@ -57,7 +57,7 @@ pub fn gen_verifier(a: ChainGenArgs) -> Result<()> {
     let source = verifier_source(&keys);
     std::fs::write(&a.out, &source).map_err(|e| Error::io(a.out.display().to_string(), e))?;
     warn_unsafe(keys.is_unsafe_test());
-    eprintln!(
+    tell!(
         "summa-agg: the verifier of shape {} ({} SRS) in {}; compile it with node contracts/build.mjs",
         keys.meta.shape.id(),
         keys.setup.name(),
@@ -160,7 +160,7 @@ pub fn deploy(a: ChainDeployArgs) -> Result<()> {
             .await
             .map_err(|e| call_err("verifierOf", e))?;
         let verifier = if existing.verifier != alloy::primitives::Address::ZERO {
-            eprintln!(
+            tell!(
                 "summa-agg: the verifier of this key is already registered at {}",
                 existing.verifier
             );
@@ -261,7 +261,7 @@ pub fn publish(a: ChainPublishArgs) -> Result<()> {
                 .call()
                 .await
                 .map_err(|e| call_err("hashOf", e))?;
-            eprintln!(
+            tell!(
                 "summa-agg: this result.json is already published as round {}: nothing sent",
                 found.roundId
             );
@@ -327,7 +327,7 @@ pub fn publish(a: ChainPublishArgs) -> Result<()> {
                     receipt.transaction_hash
                 ))
             })?;
-        eprintln!(
+        tell!(
             "summa-agg: round {id} committed in block {} by transaction {} ({} gas)",
             receipt.block_number.unwrap_or_default(),
             receipt.transaction_hash,

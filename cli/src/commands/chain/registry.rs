@@ -35,7 +35,10 @@ pub const KEYSTORE_PASSWORD_ENV: &str = "SUMMA_KEYSTORE_PASSWORD";
 /// server's message, a revert's data) are escaped: an endpoint is not trusted
 /// with the user's terminal.
 pub fn chain_err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Invalid(format!("{what}: {}", e.to_string().escape_debug()))
+    Error::Invalid(format!(
+        "{what}: {}",
+        summa_agg::text::shown(&e.to_string())
+    ))
 }
 
 /// An error of a registry call, with the contract's custom error named when the

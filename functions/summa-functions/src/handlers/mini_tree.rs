@@ -175,7 +175,10 @@ async fn run(storage: &impl Storage, input: &MiniTreeInput) -> Result<MiniTreeOu
             Ok(out) => return Ok(out),
             // Never trusted: build it as any other shard.
             Err(e) => lambda_runtime::tracing::warn!(
-                "shard {i} ({key}): the previous round's mini-tree is not re-used, rebuilding: {e}"
+                "{}",
+                summa_agg::text::shown(&format!(
+                    "shard {i} ({key}): the previous round's mini-tree is not re-used, rebuilding: {e}"
+                ))
             ),
         }
     }
