@@ -26,6 +26,7 @@ fi
 [[ -f verifier/pkg/summa_verifier.js ]] || { echo "verifier-test: run make verifier first" >&2; exit 1; }
 
 bash verifier/tests/fixtures.sh "$OUT/fixtures"
-SUMMA_VERIFIER_FIXTURES="$OUT/fixtures" node --test verifier/tests/node.test.mjs
+SUMMA_VERIFIER_FIXTURES="$OUT/fixtures" SUMMA_CLI="${SUMMA:-target/debug/summa-agg}" \
+  node --test verifier/tests/node.test.mjs
 PLAYWRIGHT_PREFIX="$PREFIX" \
   node verifier/tests/browser.mjs "$OUT/fixtures" "$OUT/browser"

@@ -203,7 +203,12 @@ pub struct VerifyArgs {
     pub root: Option<String>,
     /// With --root, for a zero-knowledge proof: the published per-currency
     /// totals, in the round's currency order.
-    #[arg(long, value_delimiter = ',', requires = "root")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        requires = "root",
+        conflicts_with = "result"
+    )]
     pub totals: Option<Vec<String>>,
     /// An SRS file of a public ceremony in halo2's format with at least 2^k
     /// points (a ceremony's raw file, or the custodian's srs.bin): checked

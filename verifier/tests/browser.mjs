@@ -16,6 +16,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { UNSAFE, writeCases } from './hostile.mjs';
 
 const [fixtures, outArg] = process.argv.slice(2);
 assert.ok(fixtures && outArg, 'usage: node browser.mjs FIXTURES OUT');
@@ -147,6 +148,31 @@ try {
   await filePage.screenshot({ path: join(out, 'file-url.png'), fullPage: true });
   for (const url of fileRequests) assert.ok(url.startsWith('file://'), `a request from file://: ${url}`);
   console.log(`chromium: file:// requests: ${fileRequests.length}, all file://`);
+
+  // 3. The table of hostile inputs (hostile.mjs): the verdict and reason that the
+  // command line and the module give (node.test.mjs), shown by the page, with
+  // nothing on it that a browser would obey (no bidi override, no invisible text).
+  const table = writeCases(fixtures, join(out, 'hostile'));
+  for (const c of table) {
+    await filePage.setInputFiles('#result', join(out, 'hostile', c.name, 'result.json'));
+    await filePage.waitForFunction(() => ['ok', 'fail'].includes(document.body.dataset.state), null, { timeout: 120000 });
+    await filePage.evaluate(() => {
+      window.summaOutcome = null;
+    });
+    await filePage.setInputFiles('#proof', join(out, 'hostile', c.name, 'proof.json'));
+    await filePage.waitForFunction(() => window.summaOutcome && ['ok', 'fail'].includes(document.body.dataset.state), null, { timeout: 120000 });
+    const o = await filePage.evaluate(() => window.summaOutcome);
+    assert.equal(o.ok, c.ok, `${c.name}: the page says ${JSON.stringify(o)}`);
+    const shown = await filePage.textContent('#outcome');
+    assert.doesNotMatch(shown, UNSAFE, `${c.name}: ${JSON.stringify(shown)}`);
+    if (c.ok) {
+      assert.match(shown, /Verified/, c.name);
+    } else {
+      assert.ok((await filePage.textContent('#reason')).includes(c.reason), `${c.name}: ${o.error}\n  expected: ${c.reason}`);
+      assert.equal(await filePage.isVisible('#details'), false, c.name);
+    }
+  }
+  console.log(`chromium: ${table.length} hostile inputs, the same verdicts and reasons as the command line and the module`);
 } catch (e) {
   failed = true;
   console.error(e);

@@ -2,17 +2,23 @@
 // and shows the user's record; every way to cheat that `summa-agg verify` refuses is
 // refused here too, with its reason.
 //
-//   SUMMA_VERIFIER_FIXTURES=DIR node --test verifier/tests/node.test.mjs
+//   SUMMA_VERIFIER_FIXTURES=DIR SUMMA_CLI=target/debug/summa-agg node --test verifier/tests/node.test.mjs
 //
-// DIR is made by verifier/tests/fixtures.sh.
+// DIR is made by verifier/tests/fixtures.sh; SUMMA_CLI is the native command line,
+// which must give the module's verdict and reason on each hostile input
+// (hostile.mjs; the page is checked on the same table by browser.mjs).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { UNSAFE, writeCases } from './hostile.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const pkg = process.env.SUMMA_VERIFIER_PKG || join(here, '..', 'pkg');
 const dir = process.env.SUMMA_VERIFIER_FIXTURES;
+const dir_ = dir;
 assert.ok(dir, 'set SUMMA_VERIFIER_FIXTURES (verifier/tests/fixtures.sh makes it)');
 
 const { default: init, verify, WASM_SHA256 } = await import(join(pkg, 'summa_verifier.js'));
@@ -138,4 +144,43 @@ test('malformed JSON and empty files are refused, never thrown', () => {
   refused(verify(proof, result, srs, 'options'), /options/);
   // Still usable afterwards (a trap replaces the instance).
   assert.equal(verify(proof, result, srs, TEST).ok, true);
+});
+
+test('the options are strict: an unknown option or an empty username is refused', () => {
+  refused(verify(proof, result, srs, { ...TEST, user: 'dxGaEAii' }), /Unknown option "user"/);
+  refused(verify(proof, result, srs, { ...TEST, username: '' }), /expected username is empty/);
+  refused(verify(proof, result, srs, [1]), /options must be an object/);
+});
+
+test('the command line and the module give the same verdict and reason on each hostile input', () => {
+  const cli = process.env.SUMMA_CLI;
+  assert.ok(cli, 'set SUMMA_CLI to the native summa-agg (verifier/test.sh does)');
+  const dir = mkdtempSync(join(tmpdir(), 'summa-hostile-'));
+  for (const c of writeCases(dir_, dir)) {
+    const mod = verify(c.proof, c.result, srs, TEST);
+    const run = spawnSync(
+      cli,
+      ['verify', join(dir, c.name, 'proof.json'), '--result', join(dir, c.name, 'result.json'),
+        '--srs', join(dir_, 'srs.bin'), '--unsafe-test-srs'],
+      { encoding: 'utf8' },
+    );
+    const said = `${run.stdout}${run.stderr}`;
+    assert.equal(mod.ok, c.ok, `${c.name}: the module says ${JSON.stringify(mod)}`);
+    assert.equal(run.status === 0, c.ok, `${c.name}: the command line says (exit ${run.status}) ${said}`);
+    // Nothing a terminal or a page would obey, in either.
+    assert.doesNotMatch(said, UNSAFE, `${c.name}: ${JSON.stringify(said)}`);
+    for (const s of [mod.error, mod.username, ...mod.balances.map((b) => b.currency + b.chain)]) {
+      if (typeof s === 'string') assert.doesNotMatch(s, UNSAFE, `${c.name}: ${JSON.stringify(s)}`);
+    }
+    if (c.ok) {
+      assert.match(run.stdout, /^VERIFIED/m, c.name);
+    } else {
+      assert.ok(mod.error.includes(c.reason), `${c.name}: the module says ${mod.error}\n  expected: ${c.reason}`);
+      assert.ok(said.includes(c.reason), `${c.name}: the command line says ${said}\n  expected: ${c.reason}`);
+      // Nothing on stdout; a hostile value echoed (escaped) in the refusal may hold
+      // the word, but no line reads as a report.
+      assert.equal(run.stdout, '', c.name);
+      assert.doesNotMatch(said, /^\s*VERIFIED/m, c.name);
+    }
+  }
 });

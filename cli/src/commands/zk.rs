@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use summa_agg::field::parse_decimal;
 use summa_agg::proof::Proof;
 use summa_agg::{json, Error, Layout, Result};
 use summa_agg_zk::keys::{self, Keys, SrsSource};
@@ -179,16 +178,12 @@ fn published_from_args(proof: &ZkProof, a: &crate::args::VerifyArgs) -> Result<P
             }
             p
         }
+        // Each total below 2^(8 n_bytes) of the proof's shape, as a result.json's.
         (None, Some(root), Some(totals)) => Published {
             shape: proof.shape,
             root: json::parse_fr(root, "--root")?,
-            totals: totals
-                .iter()
-                .map(|t| {
-                    parse_decimal(t.as_bytes())
-                        .map_err(|p| Error::Invalid(format!("--totals {t:?}: {p}")))
-                })
-                .collect::<Result<_>>()?,
+            totals: verifier::parse_amounts(totals, proof.shape.n_bytes, "--totals")
+                .map_err(zk_err)?,
             currencies: proof.currencies.clone(),
         },
         (None, Some(_), None) => {

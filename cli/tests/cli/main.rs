@@ -3,6 +3,7 @@
 
 #[cfg(feature = "chain")]
 mod chain;
+mod hostile;
 mod proof;
 mod round;
 mod step;
@@ -119,4 +120,53 @@ fn round_and_proof(csv: &str, user: &str) -> (tempfile::TempDir, serde_json::Val
     let o = merkle_proof(dir, user);
     assert!(o.status.success(), "{}", stderr(&o));
     (out, serde_json::from_slice(&o.stdout).unwrap())
+}
+
+/// A round with keys on the unsafe test SRS and one user's zero-knowledge proof.
+struct ZkRound {
+    dir: tempfile::TempDir,
+    /// The Merkle proof (the custodian's) of the user.
+    merkle: serde_json::Value,
+    /// The zero-knowledge proof file's JSON.
+    zk: serde_json::Value,
+    /// The keys directory.
+    keys: String,
+}
+
+impl ZkRound {
+    fn new(csv: &str, user: &str) -> ZkRound {
+        let (dir, merkle) = round_and_proof(csv, user);
+        let round = dir.path().to_str().unwrap().to_string();
+        let keys = dir.path().join("keys").to_str().unwrap().to_string();
+        let o = summa(&[
+            "zk-keys",
+            "--round",
+            &round,
+            "--unsafe-test-srs",
+            "--out",
+            &keys,
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = summa(&["proof", "--round", &round, "--user", user, "--keys", &keys]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let zk = serde_json::from_slice(&o.stdout).unwrap();
+        ZkRound {
+            dir,
+            merkle,
+            zk,
+            keys,
+        }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_string()
+    }
+
+    fn result(&self) -> String {
+        self.path("result.json")
+    }
+
+    fn srs(&self) -> String {
+        format!("{}/srs.bin", self.keys)
+    }
 }

@@ -169,6 +169,25 @@ fn zero_knowledge_keys_proof_and_verify() {
         with(&["--result", forged, "--unsafe-test-srs"]),
         "total of ETH differs from the published result",
     );
+    // A total above the shape's range, given by hand: 2227448 + r is refused, not
+    // reduced modulo r (it would verify and print as a 77-digit total).
+    run(
+        by_hand(
+            V1_ROOT_64,
+            "21888242871839275222246405745257275088548364400416034343698204186575810723065,2227448",
+        ),
+        "--totals 21888242871839275222246405745257275088548364400416034343698204186575810723065 is not below 2^112",
+    );
+    // Conflicting flags: totals by hand beside result.json.
+    run(
+        with_result(&["--root", V1_ROOT_64, "--totals", "2227448,2227448"]),
+        "cannot be used with",
+    );
+    // An empty expected username.
+    run(
+        with_result(&["--user", ""]),
+        "the expected username is empty",
+    );
     // Another root.
     run(
         by_hand(
