@@ -638,8 +638,21 @@ pub fn parse_proof(proof_json: &[u8]) -> Result<ZkProof> {
     if proof_json.iter().all(u8::is_ascii_whitespace) {
         return Err(input("the proof file is empty"));
     }
-    summa_agg::json::from_slice_strict(proof_json)
-        .map_err(|e| input(format!("the proof file is not a zero-knowledge proof: {e}")))
+    let not_one =
+        |e: serde_json::Error| input(format!("the proof file is not a zero-knowledge proof: {e}"));
+    // The version first: a file of another version says so, not which field it lacks.
+    #[derive(serde::Deserialize)]
+    struct Kind {
+        kind: Option<String>,
+    }
+    let kind: Kind = summa_agg::json::from_slice_strict(proof_json).map_err(not_one)?;
+    if let Some(kind) = kind.kind.filter(|k| k != ZK_PROOF_KIND) {
+        return Err(Error::Proof(format!(
+            "not a zero-knowledge proof of this version (kind {:?}, expected {ZK_PROOF_KIND:?})",
+            kind
+        )));
+    }
+    summa_agg::json::from_slice_strict(proof_json).map_err(not_one)
 }
 
 /// [`verify`] on the files as bytes: the user's proof, the published

@@ -365,3 +365,53 @@ fn agg2023_and_legacy_proofs_verify() {
         assert_eq!(r.username, "dxGaEAii");
     }
 }
+
+/// The currency labels are bound: the proof file carries their digest, which must
+/// be that of its own labels and of the published ones (issue 29: labels swapped or
+/// renamed in result.json used to verify, and the user read USDT as ETH).
+#[test]
+fn labels_swapped_or_renamed_after_the_proof_are_refused() {
+    use summa_agg::json::{labels_digest_hex, RoundResult};
+    let f = fixture(Layout::V1, &SHARDS);
+    let p = f.proof(&f.users[3]);
+    assert_eq!(p.labels_digest, labels_digest_hex(&f.published.currencies));
+    // Published labels swapped or renamed, whatever digest result.json claims.
+    let mut swapped = f.published.clone();
+    swapped.currencies.reverse();
+    f.refused(&p, &swapped, "are not the ones this proof was made for");
+    let mut renamed = f.published.clone();
+    renamed.currencies[0].name = "BTC".into();
+    f.refused(&p, &renamed, "are not the ones this proof was made for");
+    // The proof file's labels changed, with or without its digest.
+    let mut bad = p.clone();
+    bad.currencies.reverse();
+    f.refused(&bad, &f.published, "commits to");
+    bad.labels_digest = labels_digest_hex(&bad.currencies);
+    f.refused(
+        &bad,
+        &f.published,
+        "are not the ones this proof was made for",
+    );
+    // result.json: the digest must be there, and be its currencies'.
+    let mut r: RoundResult = serde_json::from_slice(&f.result_json).unwrap();
+    r.currencies.reverse();
+    let e = error_of(Published::from_result(&r));
+    assert!(e.contains("is not the digest of its currencies"), "{e}");
+    r.labels_digest = None;
+    let e = error_of(Published::from_result(&r));
+    assert!(e.contains("has no labels_digest"), "{e}");
+    // A file of the previous version says so.
+    let mut v: serde_json::Value = serde_json::to_value(&p).unwrap();
+    v["kind"] = "summa-agg zk inclusion proof/3".into();
+    v.as_object_mut().unwrap().remove("labels_digest");
+    let e = error_of(verify_files(
+        &serde_json::to_vec(&v).unwrap(),
+        &f.result_json,
+        &f.srs,
+        &TEST_SRS,
+    ));
+    assert!(
+        e.contains("not a zero-knowledge proof of this version"),
+        "{e}"
+    );
+}
