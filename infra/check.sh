@@ -7,7 +7,8 @@
 #   3. cfn-lint on the CloudFormation that the SAM transform makes of it
 #      (infra/sam-translate.py): generated roles, S3 notification, cycles;
 #      and every function built by `sam build` through the root Makefile; and no
-#      function that answers Merkle proofs (SUMMA_MERKLE_PROOFS);
+#      function that answers Merkle proofs (SUMMA_MERKLE_PROOFS); the proof
+#      API (ProofApi) off by default, conditional and behind a JWT authorizer;
 #   4. a smoke run of state-machine/round.asl.json in aws-local-stepfunctions
 #      (infra/local-sfn.mjs) with fake Lambdas: the success path (the input's
 #      run reaches every task), a start without a run (the execution's name is
@@ -93,6 +94,32 @@ for name, r in [("Globals", {"Properties": {"Environment": globals_env}})] + lis
         sys.exit(f"{name} sets SUMMA_MERKLE_PROOFS: the public proof function must not answer Merkle proofs")
 PY
 then ok "no function of the template answers Merkle proofs"; else fail "a function of the template sets SUMMA_MERKLE_PROOFS"; fi
+
+# 3b0. The proof function's front door for users (ProofApi): off by default,
+# every resource of it conditional, its authorizer JWT (docs/security.md; the
+# same rules as the unit test the_templates_front_door_is_conditional_and_jwt in
+# functions/summa-functions/src/tests/proof_api.rs, which also runs its handler).
+if python3 - infra/template.yaml <<'PY'
+import json, sys
+from cfnlint.decode import decode
+template, errors = decode(sys.argv[1])
+assert not errors, errors
+assert template["Parameters"]["ProofApi"]["Default"] == "none"
+resources = template["Resources"]
+api = resources["ProofHttpApi"]
+assert api["Type"] == "AWS::Serverless::HttpApi" and api.get("Condition") == "HasProofApi", api
+auth = api["Properties"]["Auth"]
+jwt = auth["Authorizers"][auth["DefaultAuthorizer"]]["JwtConfiguration"]
+assert jwt["issuer"] == {"Ref": "ProofApiJwtIssuer"} and jwt["audience"] == {"Ref": "ProofApiJwtAudience"}, jwt
+for path, methods in api["Properties"]["DefinitionBody"]["paths"].items():
+    for method, op in methods.items():
+        assert "security" not in op, f"{path} {method} opts out of the JWT authorizer"
+        assert op["x-amazon-apigateway-integration"]["payloadFormatVersion"] == "2.0"
+for name, r in list(resources.items()) + list(template.get("Outputs", {}).items()):
+    if name != "ProofHttpApi" and "ProofHttpApi" in json.dumps(r):
+        assert r.get("Condition") == "HasProofApi", f"{name} refers to ProofHttpApi without its condition"
+PY
+then ok "the proof API is off by default, conditional, behind a JWT authorizer"; else fail "the proof API (ProofHttpApi) is not conditional or not JWT"; fi
 
 # 3b. What `sam build` deploys: every function of the template is built by the
 # root Makefile (BuildMethod makefile: build-<LogicalId>, infra/sam-build.sh),

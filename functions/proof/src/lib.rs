@@ -9,6 +9,12 @@
 //! prover lives in this crate (over `summa-agg-zk`) so that no other function links
 //! it.
 //!
+//! The function answers two kinds of invocation ([`invoke`]): the custodian's own
+//! backend's direct request (any user: see docs/security.md, "Who may ask for a
+//! proof"), and, where the template's `ProofApi` is `jwt`, a user's request
+//! through the HTTP API, which proves only for the user that the caller's token
+//! names ([`summa_functions::handlers::proof_api`]) and is never a Merkle proof.
+//!
 //! Keys are made once per circuit shape (`summa-agg zk-keys`) and uploaded to
 //! `zk-keys/<shape>/` of the bucket (e.g. `zk-keys/v1-d20-c2-b14/`), or to the
 //! prefix under `zk-keys/` that `"keys"` names. A warm container keeps them: each
@@ -20,9 +26,10 @@ use std::sync::Arc;
 use serde::Deserialize;
 use summa_agg_zk::keys::Keys;
 use summa_agg_zk::Shape;
-use summa_functions::model::ProofInput;
+use summa_functions::handlers::proof_api::{self, ProofApi};
+use summa_functions::model::{ProofCall, ProofInput};
 use summa_functions::storage::StorageRead;
-use summa_functions::{handlers, parse_input, FnError};
+use summa_functions::{handlers, parse_input, FnError, Payload};
 use tokio::sync::Mutex;
 
 /// The step's name in error messages.
@@ -172,4 +179,30 @@ pub async fn proof<S: StorageRead + Clone + 'static>(
         Ok(serde_json::to_value(&zk).expect("a proof serializes"))
     };
     run.await.map_err(|e: FnError| e.in_step(STEP))
+}
+
+/// The function's invocation: a direct request ([`proof`], as it was), or an
+/// HTTP API request (payload format 2.0), answered with an HTTP response: the
+/// zero-knowledge proof of the caller's own username in `api`'s bucket and
+/// round, or a refusal (401, 403, ...). `api` is the function's configuration
+/// ([`ProofApi::from_env`]); without one, every API request is refused.
+pub async fn invoke<S: StorageRead + Clone + 'static>(
+    storage: &S,
+    cache: &KeysCache,
+    allow_merkle: bool,
+    api: Option<&ProofApi>,
+    payload: serde_json::Value,
+) -> Result<serde_json::Value, FnError> {
+    match <ProofCall as Payload>::from_payload(STEP, payload)? {
+        ProofCall::Direct(payload) => proof(storage, cache, allow_merkle, payload).await,
+        ProofCall::Api(request) => {
+            let prove = |input: ProofInput| async move {
+                let payload = serde_json::to_value(input).expect("an input serializes");
+                // Never a Merkle proof through the API, whatever the environment.
+                proof(storage, cache, false, payload).await
+            };
+            let response = proof_api::answer(api, &request, prove).await;
+            Ok(serde_json::to_value(response).expect("a response serializes"))
+        }
+    }
 }

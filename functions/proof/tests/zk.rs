@@ -2,48 +2,14 @@
 //! with the functions' handlers, keys uploaded to `zk-keys/<shape>/`, and proofs
 //! checked with the verifier.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::{event, put, round, BUCKET, PREFIX, ROOT_64};
 use summa_agg_zk::keys::{Keys, SrsSource};
 use summa_agg_zk::verifier::{verify_files, Options};
 use summa_agg_zk::{Shape, ZkProof};
 use summa_fn_proof::{proof, KeysCache};
-use summa_functions::model::RoundInput;
-use summa_functions::{LocalStorage, Storage, StorageRead};
-
-const BUCKET: &str = "summa-rounds";
-const PREFIX: &str = "rounds/r1";
-const RUN: &str = "r1-zk";
-const ROOT_64: &str = "0x1a2cd781913e49ef803fbdff9bfa873d0e8b8e1ca96d593bc4837e2d1bea03da";
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(name)
-}
-
-async fn put(s: &LocalStorage, key: &str, body: Vec<u8>) {
-    s.put(BUCKET, key, body.into(), summa_functions::storage::BINARY)
-        .await
-        .unwrap();
-}
-
-async fn round(storage: &LocalStorage) {
-    for i in 1..=4 {
-        let csv = std::fs::read(fixture(&format!("entry_16_{i}.csv"))).unwrap();
-        put(storage, &format!("{PREFIX}/shards/s{i}.csv"), csv).await;
-    }
-    put(storage, &format!("{PREFIX}/round.json"), b"{}".to_vec()).await;
-    let input = RoundInput {
-        bucket: BUCKET.into(),
-        prefix: PREFIX.into(),
-        run: RUN.into(),
-    };
-    let done = summa_functions::round::run(storage, input, 1, &|_| {})
-        .await
-        .unwrap();
-    assert_eq!(done.result.root.hash, ROOT_64);
-}
+use summa_functions::{LocalStorage, StorageRead};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn returns_a_zero_knowledge_proof_that_verifies_and_reveals_no_path() {
@@ -95,12 +61,9 @@ async fn returns_a_zero_knowledge_proof_that_verifies_and_reveals_no_path() {
     assert!(e.to_string().contains("\"merkle\": true"), "{e}");
 
     // The committed event fixture: the default, a zero-knowledge proof.
-    let event: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("events/proof-zk.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(event, request());
-    let out = proof(&storage, &cache, false, event).await.unwrap();
+    let fixture = event("proof-zk.json");
+    assert_eq!(fixture, request());
+    let out = proof(&storage, &cache, false, fixture).await.unwrap();
     let text = out.to_string();
     assert!(!text.contains("sibling"), "{text}");
     let zk: ZkProof = serde_json::from_value(out).unwrap();

@@ -21,6 +21,12 @@ pub enum ErrorKind {
     Throttled,
     /// A bug, a corrupt artifact or a misconfiguration.
     Internal,
+    /// A request through the proof API that carries no identity (no JWT
+    /// authorizer's claims): HTTP 401.
+    Unauthorized,
+    /// A request through the proof API that its identity may not make (another
+    /// user's proof, an identity without the username claim): HTTP 403.
+    Forbidden,
 }
 
 impl ErrorKind {
@@ -33,6 +39,8 @@ impl ErrorKind {
             ErrorKind::Storage => "StorageError",
             ErrorKind::Throttled => "Throttled",
             ErrorKind::Internal => "Internal",
+            ErrorKind::Unauthorized => "Unauthorized",
+            ErrorKind::Forbidden => "Forbidden",
         }
     }
 }
@@ -108,6 +116,16 @@ impl FnError {
     /// [`ErrorKind::Internal`].
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
+    }
+
+    /// [`ErrorKind::Unauthorized`].
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unauthorized, message)
+    }
+
+    /// [`ErrorKind::Forbidden`].
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Forbidden, message)
     }
 
     /// The stable name reported as the Lambda error's `errorType`.

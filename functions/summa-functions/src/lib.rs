@@ -1,7 +1,8 @@
 //! The Summa round's Lambda functions, as a library: the handlers
 //! ([`handlers`]) over a [`Storage`] port (S3 or a local directory), their inputs
 //! and outputs ([`model`]) and errors ([`FnError`], whose `error_type` names are
-//! stable: `InvalidInput`, `NotFound`, `StorageError`, `Throttled`, `Internal`).
+//! stable: `InvalidInput`, `NotFound`, `StorageError`, `Throttled`, `Internal`, and
+//! from the proof API `Unauthorized` and `Forbidden`).
 //! The binaries `trigger`, `plan`, `mini-tree`, `aggregator` and `proof`
 //! (functions/*) only build clients and run these handlers; see
 //! functions/README.md.

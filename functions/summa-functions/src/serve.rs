@@ -3,7 +3,7 @@
 //! function over S3 storage.
 
 use crate::error::InStep;
-use crate::model::{AggregatorInput, MiniTreeInput, ProofInput, RoundInput};
+use crate::model::{AggregatorInput, MiniTreeInput, ProofCall, ProofInput, RoundInput};
 use crate::FnError;
 
 /// The runtime of a function that can run on one thread (`plan`, `mini-tree`,
@@ -72,6 +72,14 @@ impl Payload for AggregatorInput {
     /// failed execution of the round.
     fn from_payload(step: &str, payload: serde_json::Value) -> Result<Self, FnError> {
         AggregatorInput::from_payload(payload).in_step(step)
+    }
+}
+
+impl Payload for ProofCall {
+    /// A direct invocation's payload, or an API Gateway HTTP API request
+    /// (payload format 2.0) to the proof API.
+    fn from_payload(step: &str, payload: serde_json::Value) -> Result<Self, FnError> {
+        ProofCall::from_payload(payload).in_step(step)
     }
 }
 

@@ -7,6 +7,7 @@ pub mod artifacts;
 pub mod mini_tree;
 pub mod plan;
 pub mod proof;
+pub mod proof_api;
 pub mod trigger;
 pub mod user_index;
 

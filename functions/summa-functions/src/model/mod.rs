@@ -1,6 +1,7 @@
 //! The round's types, and nothing that does I/O: its files ([`files`]), the
 //! functions' messages ([`messages`]), the EventBridge event of a failed
-//! execution ([`events`]) and the S3 key layout ([`keys`]).
+//! execution ([`events`]), the proof API's requests and responses ([`api`]) and
+//! the S3 key layout ([`keys`]).
 //!
 //! Under a round prefix `P`: `P/round.json` (the custodian's [`Manifest`]) and
 //! `P/shards/*.csv`. Each execution (run `R`) writes only under `P/runs/R/`:
@@ -11,11 +12,13 @@
 //! ([`ErrorRecord`]). A completed run then publishes its result as `P/result.json`
 //! with a conditional write; a failed one its error as `P/error.json`.
 
+pub mod api;
 pub mod events;
 pub mod files;
 pub mod keys;
 pub mod messages;
 
+pub use api::*;
 pub use events::*;
 pub use files::*;
 pub use keys::*;

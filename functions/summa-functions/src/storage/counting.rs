@@ -1,8 +1,9 @@
 //! A storage over another that counts what is asked of it: requests, bytes read
-//! and written, the reads (key and range) and the keys written, in order
-//! (`summa-agg step --stats` and the scale probe; the handlers' tests check what
-//! each step reads and writes with it, and make chosen streams fail or hang with
-//! [`Counting::on_open`]).
+//! and written, the reads (key and range), the keys written, and every request
+//! with its bucket and key ([`Call`]), in order (`summa-agg step --stats` and the
+//! scale probe; the handlers' tests check what each step reads and writes with
+//! it, the IAM test each request against the function's policy, and they make
+//! chosen streams fail or hang with [`Counting::on_open`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -31,6 +32,7 @@ struct Counts {
     written: AtomicU64,
     reads: Mutex<Vec<ReadRequest>>,
     puts: Mutex<Vec<String>>,
+    calls: Mutex<Vec<Call>>,
     on_open: Mutex<HashMap<String, OnOpen>>,
 }
 
@@ -54,6 +56,48 @@ impl ReadRequest {
             len,
         })
     }
+}
+
+/// A request's kind: each method of the storage port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Op {
+    /// [`StorageRead::get`].
+    Get,
+    /// [`StorageRead::get_range`].
+    GetRange,
+    /// [`StorageRead::head`].
+    Head,
+    /// [`StorageRead::get_with_etag`].
+    GetWithEtag,
+    /// [`StorageRead::open`].
+    Open,
+    /// [`StorageRead::open_if_match`].
+    OpenIfMatch,
+    /// [`StorageRead::list`] (`key` is the prefix listed).
+    List,
+    /// [`Storage::write`] (and `put`).
+    Write,
+    /// [`Storage::copy`] (`key` is the target, `from` the source).
+    Copy,
+    /// [`Storage::delete`].
+    Delete,
+}
+
+/// One request asked of a [`Counting`] storage, whatever its outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Call {
+    /// What was asked.
+    pub op: Op,
+    /// The bucket.
+    pub bucket: String,
+    /// The object's key (a listing's prefix, a copy's target).
+    pub key: String,
+    /// A copy's source.
+    pub from: Option<String>,
+    /// Whether the store answered that the object is not there (S3 answers a
+    /// read of a missing key 404 only to a caller that may list the bucket, 403
+    /// AccessDenied to another).
+    pub not_found: bool,
 }
 
 /// What opening a stream of a chosen key does instead of opening it (tests of
@@ -112,6 +156,29 @@ impl<S> Counting<S> {
         self.counts.puts.lock().expect("not poisoned").clone()
     }
 
+    /// Every request asked, in order, repeats included.
+    pub fn calls(&self) -> Vec<Call> {
+        self.counts.calls.lock().expect("not poisoned").clone()
+    }
+
+    /// Records a request and its outcome, `r`.
+    fn called<T>(
+        &self,
+        op: Op,
+        bucket: &str,
+        (key, from): (&str, Option<&str>),
+        r: &StoreResult<T>,
+    ) {
+        let not_found = matches!(r, Err(e) if e.kind == StoreErrorKind::NotFound);
+        self.counts.calls.lock().expect("not poisoned").push(Call {
+            op,
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            from: from.map(str::to_string),
+            not_found,
+        });
+    }
+
     /// From now on, opening a stream of `key` does `what` instead (until
     /// [`Counting::clear_on_open`]).
     pub fn on_open(&self, key: &str, what: OnOpen) {
@@ -131,6 +198,7 @@ impl<S> Counting<S> {
         self.counts.written.store(0, Relaxed);
         self.counts.reads.lock().expect("not poisoned").clear();
         self.counts.puts.lock().expect("not poisoned").clear();
+        self.counts.calls.lock().expect("not poisoned").clear();
     }
 
     fn count<T>(&self, asked: Option<ReadRequest>, r: &StoreResult<T>, read: impl Fn(&T) -> u64) {
@@ -161,6 +229,13 @@ impl<S> Counting<S> {
             )),
             Some(OnOpen::Hang) => std::future::pending().await,
         }
+    }
+
+    /// `e`, the error that [`Counting::on_open`] made of a stream's opening, as
+    /// the request's outcome.
+    fn refused(&self, op: Op, bucket: &str, key: &str, e: StoreError) -> StoreError {
+        self.called::<()>(op, bucket, (key, None), &Err(e.clone()));
+        e
     }
 
     /// `body`, whose bytes count as read as they are streamed.
@@ -206,40 +281,51 @@ impl AsyncRead for CountedReader {
 impl<S: StorageRead> StorageRead for Counting<S> {
     async fn get(&self, bucket: &str, key: &str) -> StoreResult<Vec<u8>> {
         let r = self.inner.get(bucket, key).await;
+        self.called(Op::Get, bucket, (key, None), &r);
         self.count(ReadRequest::of(key, 0, u64::MAX), &r, |v| v.len() as u64);
         r
     }
     async fn get_range(&self, bucket: &str, key: &str, at: u64, len: u64) -> StoreResult<Vec<u8>> {
         let r = self.inner.get_range(bucket, key, at, len).await;
+        self.called(Op::GetRange, bucket, (key, None), &r);
         self.count(ReadRequest::of(key, at, len), &r, |v| v.len() as u64);
         r
     }
     async fn head(&self, bucket: &str, key: &str) -> StoreResult<ObjectInfo> {
         let r = self.inner.head(bucket, key).await;
+        self.called(Op::Head, bucket, (key, None), &r);
         self.count(ReadRequest::of(key, 0, 0), &r, |_| 0);
         r
     }
     async fn get_with_etag(&self, bucket: &str, key: &str) -> StoreResult<(Vec<u8>, String)> {
         let r = self.inner.get_with_etag(bucket, key).await;
+        self.called(Op::GetWithEtag, bucket, (key, None), &r);
         self.count(ReadRequest::of(key, 0, u64::MAX), &r, |(v, _)| {
             v.len() as u64
         });
         r
     }
     async fn open(&self, bucket: &str, key: &str) -> StoreResult<ObjectReader> {
-        self.opening(bucket, key).await?;
+        if let Err(e) = self.opening(bucket, key).await {
+            return Err(self.refused(Op::Open, bucket, key, e));
+        }
         let r = self.inner.open(bucket, key).await;
+        self.called(Op::Open, bucket, (key, None), &r);
         self.count(ReadRequest::of(key, 0, u64::MAX), &r, |_| 0);
         r.map(|body| self.counted(body))
     }
     async fn open_if_match(&self, bucket: &str, key: &str, tag: &str) -> StoreResult<ObjectReader> {
-        self.opening(bucket, key).await?;
+        if let Err(e) = self.opening(bucket, key).await {
+            return Err(self.refused(Op::OpenIfMatch, bucket, key, e));
+        }
         let r = self.inner.open_if_match(bucket, key, tag).await;
+        self.called(Op::OpenIfMatch, bucket, (key, None), &r);
         self.count(ReadRequest::of(key, 0, u64::MAX), &r, |_| 0);
         r.map(|body| self.counted(body))
     }
     async fn list(&self, bucket: &str, prefix: &str) -> StoreResult<Vec<String>> {
         let r = self.inner.list(bucket, prefix).await;
+        self.called(Op::List, bucket, (prefix, None), &r);
         self.count(None, &r, |_| 0);
         r
     }
@@ -248,14 +334,20 @@ impl<S: StorageRead> StorageRead for Counting<S> {
 impl<S: Storage> Storage for Counting<S> {
     async fn write(&self, bucket: &str, key: &str, put: Put<'_>) -> StoreResult<()> {
         self.wrote(Some(key), put.body.len());
-        self.inner.write(bucket, key, put).await
+        let r = self.inner.write(bucket, key, put).await;
+        self.called(Op::Write, bucket, (key, None), &r);
+        r
     }
     async fn copy(&self, bucket: &str, from: &str, to: &str) -> StoreResult<()> {
         self.wrote(None, 0);
-        self.inner.copy(bucket, from, to).await
+        let r = self.inner.copy(bucket, from, to).await;
+        self.called(Op::Copy, bucket, (to, Some(from)), &r);
+        r
     }
     async fn delete(&self, bucket: &str, key: &str) -> StoreResult<()> {
         self.wrote(None, 0);
-        self.inner.delete(bucket, key).await
+        let r = self.inner.delete(bucket, key).await;
+        self.called(Op::Delete, bucket, (key, None), &r);
+        r
     }
 }

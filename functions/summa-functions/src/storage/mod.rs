@@ -17,7 +17,7 @@ mod memory;
 #[cfg(feature = "aws")]
 mod s3;
 
-pub use counting::{Counting, OnOpen, ReadRequest, StorageStats};
+pub use counting::{Call, Counting, OnOpen, Op, ReadRequest, StorageStats};
 pub use local::LocalStorage;
 #[cfg(feature = "memory")]
 pub use memory::MemoryStorage;

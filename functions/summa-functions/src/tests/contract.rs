@@ -12,6 +12,8 @@ fn error_types_are_stable() {
         (FnError::storage("a"), "StorageError"),
         (FnError::throttled("a"), "Throttled"),
         (FnError::internal("a"), "Internal"),
+        (FnError::unauthorized("a"), "Unauthorized"),
+        (FnError::forbidden("a"), "Forbidden"),
     ];
     for (e, t) in cases {
         let d = lambda_runtime::Diagnostic::from(e.clone().in_step("plan"));
@@ -207,6 +209,8 @@ fn retryable_error_kinds_are_the_definitions_retry_lists() {
         FnError::storage("a"),
         FnError::throttled("a"),
         FnError::internal("a"),
+        FnError::unauthorized("a"),
+        FnError::forbidden("a"),
     ];
     let ours: HashSet<&str> = kinds.iter().map(|e| e.error_type()).collect();
     let retryable: HashSet<&str> = kinds

@@ -3,7 +3,9 @@
 //! [`Round`] over the round driver, fixtures, storage wrappers that record or
 //! fail); the tests are in one file per step (`plan.rs`, `mini_tree.rs`,
 //! `aggregator.rs`, `proof.rs`, `trigger.rs`), for whole rounds (`round.rs`), the
-//! storage adapters (`storage.rs`) and the deployment contract (`contract.rs`).
+//! storage adapters (`storage.rs`), the deployment contract (`contract.rs`), the
+//! proof API (`proof_api.rs`) and the functions' IAM policies against what they
+//! do (`iam.rs`, over the template as `cfn.rs` reads it).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -30,10 +32,13 @@ fn repo() -> PathBuf {
 }
 
 mod aggregator;
+mod cfn;
 mod contract;
+mod iam;
 mod mini_tree;
 mod plan;
 mod proof;
+mod proof_api;
 mod round;
 mod storage;
 mod trigger;

@@ -4,7 +4,7 @@ use super::*;
 
 /// A fake Step Functions: names are unique, like StartExecution's.
 #[derive(Default)]
-struct FakeExecutions {
+pub(super) struct FakeExecutions {
     started: Mutex<Vec<(String, String)>>,
     names: Mutex<HashSet<String>>,
 }
