@@ -125,8 +125,6 @@ fn round_and_proof(csv: &str, user: &str) -> (tempfile::TempDir, serde_json::Val
 /// A round with keys on the unsafe test SRS and one user's zero-knowledge proof.
 struct ZkRound {
     dir: tempfile::TempDir,
-    /// The Merkle proof (the custodian's) of the user.
-    merkle: serde_json::Value,
     /// The zero-knowledge proof file's JSON.
     zk: serde_json::Value,
     /// The keys directory.
@@ -135,7 +133,7 @@ struct ZkRound {
 
 impl ZkRound {
     fn new(csv: &str, user: &str) -> ZkRound {
-        let (dir, merkle) = round_and_proof(csv, user);
+        let (dir, _) = round_and_proof(csv, user);
         let round = dir.path().to_str().unwrap().to_string();
         let keys = dir.path().join("keys").to_str().unwrap().to_string();
         let o = summa(&[
@@ -150,12 +148,7 @@ impl ZkRound {
         let o = summa(&["proof", "--round", &round, "--user", user, "--keys", &keys]);
         assert!(o.status.success(), "{}", stderr(&o));
         let zk = serde_json::from_slice(&o.stdout).unwrap();
-        ZkRound {
-            dir,
-            merkle,
-            zk,
-            keys,
-        }
+        ZkRound { dir, zk, keys }
     }
 
     fn path(&self, name: &str) -> String {

@@ -118,6 +118,26 @@ async fn aggregate(
     keys: &RunKeys,
 ) -> Result<RoundResult, FnError> {
     let plan = read_plan(storage, bucket, keys).await?;
+    // A run aggregated already (a retry or a second delivery after its own
+    // result.json and lookup.json were written): its files are published as they
+    // are, never written again, so that nothing P/result.json names changes after
+    // it is published (found by the fault campaign: an aggregator run twice in
+    // turn rewrote aggregation.mst after the first had published).
+    if let Some((body, lookup)) = run_files(storage, bucket, keys).await? {
+        let result: RoundResult = summa_agg::json::from_slice_strict(&body).map_err(|e| {
+            FnError::internal(format!("{}: not a round's result: {e}", keys.result()))
+        })?;
+        publish_run(
+            storage,
+            bucket,
+            keys,
+            &plan,
+            &Bytes::from(body),
+            &Bytes::from(lookup),
+        )
+        .await?;
+        return Ok(result);
+    }
     let plan_ref = &plan;
     let summaries: Vec<ShardSummary> = futures::stream::iter(0..plan.shards.len())
         .map(|i| async move {
@@ -231,24 +251,55 @@ async fn aggregate(
     // (a retry) must find the same bytes.
     write_once(storage, bucket, keys, &keys.result(), &body).await?;
     write_once(storage, bucket, keys, &keys.lookup(), &lookup).await?;
-    // The result first: what proofs find (`P/lookup.json`) is never a run whose
-    // result is not published. Both follow the same rule (the latest planned run
-    // wins), so that they name the same run once the aggregators are done.
-    if publish(storage, bucket, keys, &plan, &keys.round().result(), &body).await? {
-        publish(
-            storage,
-            bucket,
-            keys,
-            &plan,
-            &keys.round().lookup(),
-            &lookup,
-        )
-        .await?;
-    }
-    // A redriven run that now succeeds: its error record of the failed attempt
-    // is no longer true (P/error.json, the latest failure, stays).
-    let _ = storage.delete(bucket, &keys.error()).await;
+    publish_run(storage, bucket, keys, &plan, &body, &lookup).await?;
     Ok(result)
+}
+
+/// The run's own `result.json` and `lookup.json`, when both are written (a
+/// failed read other than a missing object is an error, not an absence).
+async fn run_files(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+) -> Result<Option<(Vec<u8>, Vec<u8>)>, FnError> {
+    let mut files = Vec::with_capacity(2);
+    for key in [keys.result(), keys.lookup()] {
+        match storage.get(bucket, &key).await {
+            Ok(b) => files.push(b),
+            Err(e) if e.kind == StoreErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let lookup = files.pop().expect("two files");
+    Ok(Some((files.pop().expect("two files"), lookup)))
+}
+
+/// Publishes a run whose own `result.json` (`body`) and `lookup.json` are
+/// written: `P/lookup.json`, then `P/result.json`, the run's last write, so that
+/// an execution that fails (is killed, times out) has either published nothing
+/// or published a result whose every file is there (the fault campaign's
+/// invariant). Between the two writes (or after a failure there, until the
+/// redrive), `P/lookup.json` may name this run while `P/result.json` still names
+/// the previous one: a proof made then is of this run, and its root is not the
+/// published one, which `verify` says.
+async fn publish_run(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+    plan: &PlanFile,
+    body: &Bytes,
+    lookup: &Bytes,
+) -> Result<(), FnError> {
+    // A redriven run about to succeed: its error record of the failed attempt
+    // is no longer true (P/error.json, the latest failure, stays; if publishing
+    // fails, the failure handler records it again).
+    let _ = storage.delete(bucket, &keys.error()).await;
+    // Both follow the same rule (the latest planned run wins), so that they name
+    // the same run once the aggregators are done.
+    if publish(storage, bucket, keys, plan, &keys.round().lookup(), lookup).await? {
+        publish(storage, bucket, keys, plan, &keys.round().result(), body).await?;
+    }
+    Ok(())
 }
 
 /// Writes run-owned `key` once: if it exists, it must hold `body` already.

@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, ReadBuf};
 
+use super::faults::{body_with, Fault, FaultHook};
 use super::{
     ObjectInfo, ObjectReader, Put, Storage, StorageRead, StoreError, StoreErrorKind, StoreResult,
 };
@@ -34,6 +35,7 @@ struct Counts {
     puts: Mutex<Vec<String>>,
     calls: Mutex<Vec<Call>>,
     on_open: Mutex<HashMap<String, OnOpen>>,
+    faults: Mutex<Option<FaultHook>>,
 }
 
 /// One read asked of a [`Counting`] storage: the object and the range asked
@@ -186,6 +188,51 @@ impl<S> Counting<S> {
         on_open.insert(key.to_string(), what);
     }
 
+    /// From now on, every request asks `hook` for its fault ([`Fault`]; `None`: the
+    /// request goes as asked), until [`Counting::clear_faults`].
+    pub fn on_call(&self, hook: FaultHook) {
+        *self.counts.faults.lock().expect("not poisoned") = Some(hook);
+    }
+
+    /// Requests go as asked again.
+    pub fn clear_faults(&self) {
+        *self.counts.faults.lock().expect("not poisoned") = None;
+    }
+
+    /// The fault [`Counting::on_call`]'s hook chose for a request, if any; a
+    /// whole-object read cannot be cut part-way: a cut is a reset.
+    fn fault(&self, op: Op, key: &str) -> Option<Fault> {
+        let hook = self.counts.faults.lock().expect("not poisoned").clone();
+        let whole = !matches!(op, Op::Open | Op::OpenIfMatch);
+        hook.and_then(|h| h(op, key)).map(|f| match f {
+            Fault::Cut(_) | Fault::Trickle if whole => Fault::RESET,
+            f => f,
+        })
+    }
+
+    /// `request` under `fault`: failed or hung before it is made, its answer lost
+    /// or never given after.
+    async fn under<T>(
+        &self,
+        fault: Option<Fault>,
+        (bucket, key): (&str, &str),
+        request: impl std::future::Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        match fault {
+            Some(Fault::Fail(kind, m)) => return Err(Fault::error(kind, m, bucket, key)),
+            Some(Fault::Hang) => std::future::pending().await,
+            _ => {}
+        }
+        let r = request.await;
+        match fault {
+            Some(Fault::LostAnswer(kind, m)) if r.is_ok() => {
+                Err(Fault::error(kind, m, bucket, key))
+            }
+            Some(Fault::HangAfter) => std::future::pending().await,
+            _ => r,
+        }
+    }
+
     /// Streams open normally again.
     pub fn clear_on_open(&self) {
         self.counts.on_open.lock().expect("not poisoned").clear();
@@ -280,25 +327,41 @@ impl AsyncRead for CountedReader {
 
 impl<S: StorageRead> StorageRead for Counting<S> {
     async fn get(&self, bucket: &str, key: &str) -> StoreResult<Vec<u8>> {
-        let r = self.inner.get(bucket, key).await;
+        let fault = self.fault(Op::Get, key);
+        let r = self
+            .under(fault, (bucket, key), self.inner.get(bucket, key))
+            .await;
         self.called(Op::Get, bucket, (key, None), &r);
         self.count(ReadRequest::of(key, 0, u64::MAX), &r, |v| v.len() as u64);
         r
     }
     async fn get_range(&self, bucket: &str, key: &str, at: u64, len: u64) -> StoreResult<Vec<u8>> {
-        let r = self.inner.get_range(bucket, key, at, len).await;
+        let fault = self.fault(Op::GetRange, key);
+        let r = self
+            .under(
+                fault,
+                (bucket, key),
+                self.inner.get_range(bucket, key, at, len),
+            )
+            .await;
         self.called(Op::GetRange, bucket, (key, None), &r);
         self.count(ReadRequest::of(key, at, len), &r, |v| v.len() as u64);
         r
     }
     async fn head(&self, bucket: &str, key: &str) -> StoreResult<ObjectInfo> {
-        let r = self.inner.head(bucket, key).await;
+        let fault = self.fault(Op::Head, key);
+        let r = self
+            .under(fault, (bucket, key), self.inner.head(bucket, key))
+            .await;
         self.called(Op::Head, bucket, (key, None), &r);
         self.count(ReadRequest::of(key, 0, 0), &r, |_| 0);
         r
     }
     async fn get_with_etag(&self, bucket: &str, key: &str) -> StoreResult<(Vec<u8>, String)> {
-        let r = self.inner.get_with_etag(bucket, key).await;
+        let fault = self.fault(Op::GetWithEtag, key);
+        let r = self
+            .under(fault, (bucket, key), self.inner.get_with_etag(bucket, key))
+            .await;
         self.called(Op::GetWithEtag, bucket, (key, None), &r);
         self.count(ReadRequest::of(key, 0, u64::MAX), &r, |(v, _)| {
             v.len() as u64
@@ -309,22 +372,35 @@ impl<S: StorageRead> StorageRead for Counting<S> {
         if let Err(e) = self.opening(bucket, key).await {
             return Err(self.refused(Op::Open, bucket, key, e));
         }
-        let r = self.inner.open(bucket, key).await;
+        let fault = self.fault(Op::Open, key);
+        let r = self
+            .under(fault, (bucket, key), self.inner.open(bucket, key))
+            .await;
         self.called(Op::Open, bucket, (key, None), &r);
         self.count(ReadRequest::of(key, 0, u64::MAX), &r, |_| 0);
-        r.map(|body| self.counted(body))
+        r.map(|body| self.counted(body_with(body, fault)))
     }
     async fn open_if_match(&self, bucket: &str, key: &str, tag: &str) -> StoreResult<ObjectReader> {
         if let Err(e) = self.opening(bucket, key).await {
             return Err(self.refused(Op::OpenIfMatch, bucket, key, e));
         }
-        let r = self.inner.open_if_match(bucket, key, tag).await;
+        let fault = self.fault(Op::OpenIfMatch, key);
+        let r = self
+            .under(
+                fault,
+                (bucket, key),
+                self.inner.open_if_match(bucket, key, tag),
+            )
+            .await;
         self.called(Op::OpenIfMatch, bucket, (key, None), &r);
         self.count(ReadRequest::of(key, 0, u64::MAX), &r, |_| 0);
-        r.map(|body| self.counted(body))
+        r.map(|body| self.counted(body_with(body, fault)))
     }
     async fn list(&self, bucket: &str, prefix: &str) -> StoreResult<Vec<String>> {
-        let r = self.inner.list(bucket, prefix).await;
+        let fault = self.fault(Op::List, prefix);
+        let r = self
+            .under(fault, (bucket, prefix), self.inner.list(bucket, prefix))
+            .await;
         self.called(Op::List, bucket, (prefix, None), &r);
         self.count(None, &r, |_| 0);
         r
@@ -334,19 +410,28 @@ impl<S: StorageRead> StorageRead for Counting<S> {
 impl<S: Storage> Storage for Counting<S> {
     async fn write(&self, bucket: &str, key: &str, put: Put<'_>) -> StoreResult<()> {
         self.wrote(Some(key), put.body.len());
-        let r = self.inner.write(bucket, key, put).await;
+        let fault = self.fault(Op::Write, key);
+        let r = self
+            .under(fault, (bucket, key), self.inner.write(bucket, key, put))
+            .await;
         self.called(Op::Write, bucket, (key, None), &r);
         r
     }
     async fn copy(&self, bucket: &str, from: &str, to: &str) -> StoreResult<()> {
         self.wrote(None, 0);
-        let r = self.inner.copy(bucket, from, to).await;
+        let fault = self.fault(Op::Copy, to);
+        let r = self
+            .under(fault, (bucket, to), self.inner.copy(bucket, from, to))
+            .await;
         self.called(Op::Copy, bucket, (to, Some(from)), &r);
         r
     }
     async fn delete(&self, bucket: &str, key: &str) -> StoreResult<()> {
         self.wrote(None, 0);
-        let r = self.inner.delete(bucket, key).await;
+        let fault = self.fault(Op::Delete, key);
+        let r = self
+            .under(fault, (bucket, key), self.inner.delete(bucket, key))
+            .await;
         self.called(Op::Delete, bucket, (key, None), &r);
         r
     }

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use tokio::io::AsyncRead;
 
 mod counting;
+mod faults;
 mod local;
 #[cfg(feature = "memory")]
 mod memory;
@@ -18,6 +19,7 @@ mod memory;
 mod s3;
 
 pub use counting::{Call, Counting, OnOpen, Op, ReadRequest, StorageStats};
+pub use faults::{Fault, FaultHook};
 pub use local::LocalStorage;
 #[cfg(feature = "memory")]
 pub use memory::MemoryStorage;

@@ -315,3 +315,54 @@ async fn the_aggregator_response_does_not_grow_with_the_shards() {
         serde_json::from_slice(&round.get(&brief.result_key).await.unwrap()).unwrap();
     assert_eq!(stored, result);
 }
+
+/// The fault campaign's schedule 17779660883778219103 (seed 30, an aggregator run
+/// twice in turn; `FAULT_SCHEDULE=17779660883778219103 cargo test -p
+/// summa-functions --test fault_campaign`): the second aggregator rewrote
+/// `aggregation.mst`, `aggregation-paths.bin` and the run's `result.json` and
+/// `lookup.json` after the first had published `P/result.json`, which names them.
+/// Now an aggregated run is published as it is: nothing is written but the two
+/// published files (which `publish` leaves as they are when they hold the run),
+/// and `P/result.json` is the last write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aggregated_run_is_published_again_without_writing_its_files() {
+    let round = Round::with_shards(&four_shards()).await;
+    let counted = Counting::new(round.storage.clone());
+    let first = round.run().await.unwrap();
+    let run = round.run_id();
+    let again = result_of(
+        handlers::aggregator(&counted, aggregate_input(&run))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(again, first);
+    let run_dir = in_run(&run, "");
+    let written: Vec<String> = counted
+        .keys_put()
+        .into_iter()
+        .filter(|k| k.starts_with(&run_dir))
+        .collect();
+    assert_eq!(written, Vec::<String>::new());
+    // Published last: P/lookup.json, then P/result.json, when they are written.
+    round
+        .storage
+        .delete(BUCKET, &format!("{PREFIX}/result.json"))
+        .await
+        .unwrap();
+    round
+        .storage
+        .delete(BUCKET, &format!("{PREFIX}/lookup.json"))
+        .await
+        .unwrap();
+    counted.reset();
+    handlers::aggregator(&counted, aggregate_input(&run))
+        .await
+        .unwrap();
+    assert_eq!(
+        counted.keys_put(),
+        [
+            format!("{PREFIX}/lookup.json"),
+            format!("{PREFIX}/result.json")
+        ]
+    );
+}

@@ -289,6 +289,10 @@ async fn two_executions_on_one_prefix_never_mix() {
     round
         .put(&in_run("run-c", "mini-trees/000001.json"), b_summary)
         .await;
+    // (Run c's own result forgotten: a run aggregated is published as it is.)
+    s.delete(BUCKET, &in_run("run-c", "result.json"))
+        .await
+        .unwrap();
     let e = handlers::aggregator(s, aggregate_input("run-c"))
         .await
         .unwrap_err();

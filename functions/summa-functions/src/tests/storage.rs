@@ -65,10 +65,9 @@ async fn steps_read_only_what_they_need() {
         ])
     );
 
-    // The aggregator reads the plan, the summaries and hashed usernames, the
-    // run's result (this is a second aggregation of the run: it must find the
-    // same bytes) and the published result (to publish over it), not the .mst
-    // files.
+    // A second aggregation of the run publishes what the first wrote: it reads
+    // the plan, the run's result and lookup files, and the published ones (to
+    // publish over them); no summary, no index, no tree file.
     storage.reset();
     let input = AggregatorInput {
         bucket: BUCKET.into(),
@@ -79,14 +78,25 @@ async fn steps_read_only_what_they_need() {
         shard: None,
         index: None,
     };
-    handlers::aggregator(&storage, input).await.unwrap();
-    let mut expected = vec![
-        "plan.json".to_string(),
-        "result.json".to_string(),
-        "/result.json".to_string(),
-        "lookup.json".to_string(),
-        "/lookup.json".to_string(),
+    handlers::aggregator(&storage, input.clone()).await.unwrap();
+    let published = [
+        "plan.json",
+        "result.json",
+        "/result.json",
+        "lookup.json",
+        "/lookup.json",
     ];
+    assert_eq!(keys_read(&storage), set(&published));
+
+    // Its result lost (not both of its files there), the aggregator builds again:
+    // the plan, the summaries and hashed usernames, the run's result (written
+    // once: it must find the same bytes) and the published files, not the .mst
+    // files.
+    let result_key = format!("{PREFIX}/runs/{run}/result.json");
+    storage.delete(BUCKET, &result_key).await.unwrap();
+    storage.reset();
+    handlers::aggregator(&storage, input).await.unwrap();
+    let mut expected: Vec<String> = published.iter().map(|k| k.to_string()).collect();
     // The summaries and the username index's partition headers (the names
     // are the index partitions' to read).
     for i in 0..4 {

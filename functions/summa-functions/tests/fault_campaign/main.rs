@@ -1,0 +1,185 @@
+//! The fault campaign (issue 30): seeded fault schedules over whole serverless
+//! rounds, in process: the real handlers, over the in-memory store behind the
+//! counting adapter's fault hook (`Counting::on_call`), driven as the state
+//! machine drives them (`sim.rs`: the definition's retries and timeouts, redrive).
+//!
+//! Each schedule (`schedule.rs`) uploads a round (sometimes after a previous round
+//! whose mini-trees it re-uses), delivers the upload's S3 event to `trigger`
+//! (sometimes twice, sometimes with a second upload at once), runs every execution
+//! it started with the schedule's faults, records a failed one as EventBridge
+//! would, checks the store, and redrives until the round publishes (at most
+//! `MAX_REDRIVES`). The invariant (`check.rs`), after each schedule:
+//! - published: the fault-free root in `P/result.json`, which names only files
+//!   that are there and match, was written after them, and against which users'
+//!   proofs verify;
+//! - or, while an execution stands failed: `P/result.json` absent, or the previous
+//!   round's, byte for byte; then a redrive publishes as above;
+//! - no execution runs past the round's time limit (virtual time).
+//!
+//! `cargo test -p summa-functions --test fault_campaign` runs a fixed-seed smoke
+//! (in `make test`); `make fault-campaign` the whole campaign with a random seed.
+//! Environment: `FAULT_SCHEDULES` (how many), `FAULT_SEED` (the campaign's seed),
+//! `FAULT_SCHEDULE` (replay the one schedule of that seed). The last line of the
+//! output is a JSON object of the figures.
+
+mod check;
+mod schedule;
+mod sim;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use schedule::{Injector, Schedule, KINDS};
+
+/// Kinds that are not injected into a request or a task: always "hit".
+const ROUND_LEVEL: &[&str] = &[
+    "upload_event_twice",
+    "two_rounds_at_once",
+    "second_round_reusing",
+];
+
+/// Schedules of the smoke in `make test`, and its seed.
+const SMOKE_SCHEDULES: u64 = 1000;
+const SMOKE_SEED: u64 = 30;
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().map(|v| {
+        v.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number"))
+    })
+}
+
+/// The seed of schedule `i` of a campaign of seed `seed`.
+fn schedule_seed(seed: u64, i: u64) -> u64 {
+    // SplitMix64's mixer: distinct, well-spread seeds.
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15u64.wrapping_mul(i + 1));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[derive(Default)]
+struct Tally {
+    schedules: u64,
+    published: u64,
+    recovered: u64,
+    violations: Vec<String>,
+    by_kind: BTreeMap<&'static str, [u64; 4]>,
+    max_redrives: u64,
+    failed_after_publishing: u64,
+    longest_recovery_s: f64,
+}
+
+fn main() {
+    let replay = env_u64("FAULT_SCHEDULE");
+    let smoke = std::env::var("FAULT_SCHEDULES").is_err() && std::env::var("FAULT_SEED").is_err();
+    let count = env_u64("FAULT_SCHEDULES").unwrap_or(SMOKE_SCHEDULES);
+    let seed = env_u64("FAULT_SEED").unwrap_or(if smoke {
+        SMOKE_SEED
+    } else {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    });
+    eprintln!(
+        "fault campaign: {} schedule(s), seed {seed}{}",
+        if replay.is_some() { 1 } else { count },
+        if smoke { " (the smoke)" } else { "" }
+    );
+    let start = Instant::now();
+    let base = check::Baseline::measure();
+    eprintln!(
+        "fault campaign: a fault-free round: {} storage requests, {} task invocations; roots {} and {}",
+        base.requests, base.tasks, base.first_root, base.second_root
+    );
+    let seeds: Vec<u64> = match replay {
+        Some(s) => vec![s],
+        None => (0..count).map(|i| schedule_seed(seed, i)).collect(),
+    };
+    let mut t = Tally::default();
+    // The regressions first (every campaign runs them), then the seeded schedules.
+    let regressions = Schedule::regressions();
+    let named = regressions
+        .into_iter()
+        .map(|(name, s)| (name.to_string(), s));
+    let seeded = seeds
+        .into_iter()
+        .map(|s| (s.to_string(), Schedule::of(s, base.requests, base.tasks)));
+    for (s, schedule) in named.chain(seeded) {
+        let kinds = schedule.kinds();
+        let injector = Injector::new(schedule.clone());
+        let out = check::run_schedule(&base, &schedule, &injector);
+        t.schedules += 1;
+        let hit = injector.hit.lock().unwrap().clone();
+        for k in &kinds {
+            let e = t.by_kind.entry(k).or_default();
+            e[0] += 1;
+            if hit.contains(k) || ROUND_LEVEL.contains(k) {
+                e[3] += 1;
+            }
+            if out.redrives == 0 {
+                e[1] += 1;
+            } else {
+                e[2] += 1;
+            }
+        }
+        if out.redrives == 0 {
+            t.published += 1;
+        } else {
+            t.recovered += 1;
+        }
+        t.max_redrives = t.max_redrives.max(out.redrives);
+        t.failed_after_publishing += out.failed_after_publishing;
+        t.longest_recovery_s = t.longest_recovery_s.max(out.recovery_s);
+        for v in out.violations {
+            let replay =
+                format!("FAULT_SCHEDULE={s} cargo test -p summa-functions --test fault_campaign");
+            eprintln!("VIOLATION (schedule {s}, kinds {kinds:?}): {v}\n  replay: {replay}");
+            t.violations.push(format!("{s}: {v}"));
+        }
+    }
+    report(&t, seed, start.elapsed().as_secs_f64());
+    if !t.violations.is_empty() {
+        std::process::exit(1);
+    }
+}
+
+fn report(t: &Tally, seed: u64, seconds: f64) {
+    eprintln!("fault campaign: {seconds:.1} s");
+    eprintln!(
+        "| fault | schedules | hit | published at once | failed, then recovered by redrive |"
+    );
+    eprintln!("| --- | ---: | ---: | ---: | ---: |");
+    for k in KINDS {
+        let [n, a, b, hit] = t.by_kind.get(k).copied().unwrap_or_default();
+        eprintln!("| {k} | {n} | {hit} | {a} | {b} |");
+    }
+    let by_kind: serde_json::Map<String, serde_json::Value> = t
+        .by_kind
+        .iter()
+        .map(|(k, [n, a, b, hit])| {
+            (
+                k.to_string(),
+                serde_json::json!({"schedules": n, "hit": hit, "published": a, "failed_then_recovered": b}),
+            )
+        })
+        .collect();
+    println!(
+        "{}",
+        serde_json::json!({
+            "schedules": t.schedules,
+            "state_machine_schedules": 0,
+            "published": t.published,
+            "failed_then_recovered": t.recovered,
+            "violations": t.violations.len(),
+            "seed": seed,
+            "max_redrives": t.max_redrives,
+            "failed_after_publishing": t.failed_after_publishing,
+            "longest_recovery_s": (t.longest_recovery_s * 10.0).round() / 10.0,
+            "seconds": (seconds * 10.0).round() / 10.0,
+            "by_kind": by_kind,
+        })
+    );
+}
