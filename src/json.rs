@@ -233,6 +233,20 @@ pub fn labels_digest_hex(currencies: &[Currency]) -> String {
 }
 
 impl RoundResult {
+    /// Refuses a result whose `labels_digest` is absent (a round of an earlier
+    /// version) or is not the digest of its currencies: what every verifier checks
+    /// before it shows a label.
+    pub fn check_labels_digest(&self) -> std::result::Result<(), String> {
+        match &self.labels_digest {
+            None => Err("result.json has no labels_digest (a round of an earlier version): its currency labels are bound to nothing".into()),
+            Some(d) if *d != labels_digest_hex(&self.currencies) => Err(format!(
+                "result.json's labels_digest {} is not the digest of its currencies",
+                crate::text::shown(d)
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// The result of an aggregation.
     pub fn of(agg: &Aggregation) -> RoundResult {
         RoundResult {

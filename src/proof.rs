@@ -474,6 +474,7 @@ pub fn verify_with_result(proof: &Proof, result: &crate::json::RoundResult) -> R
             proof.n_bytes, result.n_bytes
         )));
     }
+    result.check_labels_digest().map_err(fail)?;
     if proof.currencies != result.currencies {
         let labels = |c: &[crate::shard::Currency]| {
             c.iter().map(|c| c.label()).collect::<Vec<_>>().join(", ")

@@ -54,6 +54,10 @@ fn run(cli: Cli) -> summa_agg::Result<()> {
 }
 
 fn main() -> ExitCode {
+    // A panic's message may quote what a file held: escaped like every line.
+    std::panic::set_hook(Box::new(|info| {
+        tell!("summa-agg: internal error (a bug; please report it): {info}");
+    }));
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -533,6 +533,27 @@ pub fn verify_with_result(
     result: &summa_agg::json::RoundResult,
 ) -> Option<Result<RNode, ()>> {
     let bad = Some(Err(()));
+    // The labels' digest: SHA-256 of the currencies' compact JSON, written here
+    // from the format's words (`[{"name":..,"chain":..},..]`), not with the core's.
+    let labels: Vec<String> = result
+        .currencies
+        .iter()
+        .map(|c| {
+            format!(
+                "{{\"name\":{},\"chain\":{}}}",
+                serde_json::Value::from(c.name.as_str()),
+                serde_json::Value::from(c.chain.as_str())
+            )
+        })
+        .collect();
+    let digest = {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(format!("[{}]", labels.join(",")));
+        format!("0x{}", hex::encode(d))
+    };
+    if result.labels_digest.as_deref() != Some(digest.as_str()) {
+        return bad;
+    }
     if proof.layout != result.layout
         || proof.n_bytes != result.n_bytes
         || proof.currencies != result.currencies

@@ -88,6 +88,12 @@ function cleanOptions(options) {
   return out;
 }
 
+// What the module's panic message may quote of the files, made plain: control,
+// bidirectional and invisible characters as \u{..} (as summa_agg::text::shown does
+// for the module's other messages).
+const plain = (s) =>
+  s.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
+
 function panicMessage() {
   try {
     const memory = instance.exports.memory;
@@ -137,7 +143,7 @@ function verify(proofJson, resultJson, srs, options) {
     return outcome;
   } catch (e) {
     // A trap (a panic aborts the module): its message, then a fresh instance.
-    const why = panicMessage() || (e && e.message) || String(e);
+    const why = plain(panicMessage() || (e && e.message) || String(e));
     try {
       instance = new WebAssembly.Instance(compiledModule, imports);
     } catch (_) {

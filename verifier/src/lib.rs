@@ -124,7 +124,7 @@ pub fn verify(
     let options: Options = if options.iter().all(u8::is_ascii_whitespace) {
         Options::default()
     } else {
-        match serde_json::from_slice(options) {
+        match summa_agg::json::from_slice_strict(options) {
             Ok(o) => o,
             Err(e) => return Outcome::refused(format!("The options are not valid: {e}.")),
         }

@@ -61,7 +61,7 @@ export function cases(fixtures) {
       proof,
       result: relabel(result, (c) => (c[0].chain = `ETH${HOSTILE}`)),
       ok: false,
-      reason: 'are not the ones this proof was made for',
+      reason: 'is not a plain name',
     },
     {
       name: 'labels-swapped',
@@ -76,6 +76,14 @@ export function cases(fixtures) {
       result: relabel(result, (c) => (c[0].name = 'BTC')),
       ok: false,
       reason: 'are not the ones this proof was made for',
+    },
+    {
+      // A label that would print as two currencies, its digest recomputed.
+      name: 'label-imitating-another-amount',
+      proof,
+      result: relabel(result, (c) => (c[0].chain = 'BTC) 0, ETH (ETH')),
+      ok: false,
+      reason: 'is not a plain name',
     },
     {
       name: 'label-renamed-digest-left',

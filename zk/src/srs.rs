@@ -78,21 +78,21 @@ impl Encoding {
                 Option::from(G1Affine::from_bytes(&repr))?
             }
         };
-        let again = match self {
-            Encoding::Raw => p.to_raw_bytes(),
-            Encoding::Compressed => p.to_bytes().as_ref().to_vec(),
-        };
-        (again == bytes).then_some(p)
+        (self.encode(&p) == bytes).then_some(p)
     }
 
     /// The G2 point of `bytes`, if they are its one encoding (as [`Self::g1`]).
     fn g2(self, bytes: &[u8]) -> Option<G2Affine> {
         let p = self.g2_parsed(bytes)?;
-        let again = match self {
+        (self.encode(&p) == bytes).then_some(p)
+    }
+
+    /// A point's bytes in this encoding.
+    fn encode<C: SerdeObject + GroupEncoding>(self, p: &C) -> Vec<u8> {
+        match self {
             Encoding::Raw => p.to_raw_bytes(),
             Encoding::Compressed => p.to_bytes().as_ref().to_vec(),
-        };
-        (again == bytes).then_some(p)
+        }
     }
 
     fn g2_parsed(self, bytes: &[u8]) -> Option<G2Affine> {
@@ -447,15 +447,9 @@ mod tests {
         use halo2_proofs::halo2curves::group::prime::PrimeCurveAffine;
         let p = G1Affine::generator();
         for enc in [Encoding::Raw, Encoding::Compressed] {
-            let canonical = match enc {
-                Encoding::Raw => p.to_raw_bytes(),
-                Encoding::Compressed => p.to_bytes().as_ref().to_vec(),
-            };
+            let canonical = enc.encode(&p);
             assert_eq!(enc.g1(&canonical), Some(p));
-            let identity = match enc {
-                Encoding::Raw => G1Affine::identity().to_raw_bytes(),
-                Encoding::Compressed => G1Affine::identity().to_bytes().as_ref().to_vec(),
-            };
+            let identity = enc.encode(&G1Affine::identity());
             assert_eq!(enc.g1(&identity), Some(G1Affine::identity()));
             // Each of the top two bits of the last byte (halo2curves' flags: the
             // sign of y and infinity), on the generator and on the identity with
@@ -478,10 +472,7 @@ mod tests {
         }
         let g2 = ceremony::g2_generator();
         for enc in [Encoding::Raw, Encoding::Compressed] {
-            let canonical = match enc {
-                Encoding::Raw => g2.to_raw_bytes(),
-                Encoding::Compressed => g2.to_bytes().as_ref().to_vec(),
-            };
+            let canonical = enc.encode(&g2);
             assert_eq!(enc.g2(&canonical), Some(g2));
             let mut refused = 0;
             for flag in [0x40u8, 0x80] {

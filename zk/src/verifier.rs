@@ -16,8 +16,9 @@
 //!   the published currency labels and which can be checked against what the user
 //!   expects.
 //!
-//! From the proof file only the entry and the proof bytes are used; its other
-//! fields (public inputs, labels, warning) serve only to explain a failure. This
+//! From the proof file the entry, the proof bytes and the labels with their digest
+//! are used (the labels must be the published ones, [`check_labels`]); its other
+//! fields (public inputs, warning) serve only to explain a failure. This
 //! module holds no prover: it is what the command line and the WebAssembly
 //! verifier share.
 
@@ -202,19 +203,7 @@ impl Published {
             )));
         }
         let totals = parse_amounts(&r.root.balances, shape.n_bytes, "result.json: total")?;
-        match &r.labels_digest {
-            None => {
-                return Err(input(
-                    "result.json has no labels_digest (a round of an earlier version): its currency labels are bound to nothing",
-                ))
-            }
-            Some(d) if *d != labels_digest_hex(&r.currencies) => {
-                return Err(input(format!(
-                    "result.json's labels_digest {d} is not the digest of its currencies"
-                )))
-            }
-            Some(_) => {}
-        }
+        r.check_labels_digest().map_err(input)?;
         Ok(Published {
             shape,
             root,
@@ -421,7 +410,25 @@ fn own_record(proof: &ZkProof, published: &Published, opts: &Options) -> Result<
 /// The currency labels: the proof file's `labels_digest` must be the digest of its
 /// own labels and of the published ones, so a label swapped or renamed in
 /// `result.json` (or in the proof file) after the proof was made is refused.
+///
+/// A label is shown beside an amount, so it must be a plain name (letters, digits,
+/// `.`, `-`; 1 to 32 characters): a label such as `BTC) 0, ETH (ETH` would
+/// otherwise print as two currencies where there is one.
 fn check_labels(proof: &ZkProof, published: &Published) -> Result<()> {
+    for c in &published.currencies {
+        for label in [&c.name, &c.chain] {
+            let plain = (1..=32).contains(&label.chars().count())
+                && label
+                    .chars()
+                    .all(|ch| ch.is_alphanumeric() || ch == '.' || ch == '-');
+            if !plain {
+                return Err(Error::Proof(format!(
+                    "the currency label {:?} is not a plain name (letters, digits, '.', '-'; at most 32): a label could pass for another currency's amount",
+                    label
+                )));
+            }
+        }
+    }
     let names = |c: &[Currency]| {
         c.iter()
             .map(|c| format!("{} ({})", c.name, c.chain))

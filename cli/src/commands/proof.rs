@@ -52,6 +52,15 @@ pub fn verify(a: VerifyArgs) -> Result<()> {
             path.display()
         )));
     }
+    // A chain flag on a Merkle proof would be dropped silently: the user asked
+    // for the chain's record and would get a check against a file.
+    #[cfg(feature = "chain")]
+    if a.rpc.is_some() || a.evm {
+        return Err(Error::Invalid(format!(
+            "{}: not a zero-knowledge proof: --rpc (the round registry's record) checks zero-knowledge proofs only; a Merkle proof is the custodian's own tool",
+            path.display()
+        )));
+    }
     if a.keys.is_some() || a.srs.is_some() || a.unsafe_test_srs || a.totals.is_some() {
         return Err(Error::Invalid(format!(
             "{}: not a zero-knowledge proof (--keys, --srs, --unsafe-test-srs and --totals are for those)",

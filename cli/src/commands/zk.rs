@@ -180,7 +180,11 @@ fn published_from_args(proof: &ZkProof, a: &crate::args::VerifyArgs) -> Result<P
         }
         // Each total below 2^(8 n_bytes) of the proof's shape, as a result.json's.
         (None, Some(root), Some(totals)) => Published {
-            shape: proof.shape,
+            // The proof file's shape, checked before its n_bytes bounds the totals.
+            shape: {
+                proof.shape.validate().map_err(zk_err)?;
+                proof.shape
+            },
             root: json::parse_fr(root, "--root")?,
             totals: verifier::parse_amounts(totals, proof.shape.n_bytes, "--totals")
                 .map_err(zk_err)?,

@@ -146,4 +146,34 @@ fn verify_result_pins_the_published_round() {
     let o = verify_with_result(&f, &rf);
     assert_eq!(o.status.code(), Some(1));
     assert_stderr_has(&o, "not the expected root");
+    // Labels renamed in result.json, its digest left as it was: refused, as the
+    // zero-knowledge verifier refuses it.
+    let mut r: serde_json::Value = serde_json::from_slice(&std::fs::read(result).unwrap()).unwrap();
+    r["currencies"][0]["name"] = serde_json::json!("BTC");
+    std::fs::write(&rf, r.to_string()).unwrap();
+    let o = verify_with_result(&f, &rf);
+    assert_eq!(o.status.code(), Some(1));
+    assert_stderr_has(&o, "is not the digest of its currencies");
+    // The chain's flags check zero-knowledge proofs: on a Merkle proof they are
+    // refused, never dropped (before any request: the endpoint is not there).
+    #[cfg(feature = "chain")]
+    {
+        let o = summa(&[
+            "verify",
+            f.to_str().unwrap(),
+            "--result",
+            result,
+            "--rpc",
+            "http://127.0.0.1:9",
+            "--registry",
+            "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+            "--round-id",
+            "0",
+        ]);
+        assert_eq!(o.status.code(), Some(1));
+        assert_stderr_has(
+            &o,
+            "--rpc (the round registry's record) checks zero-knowledge proofs only",
+        );
+    }
 }

@@ -107,8 +107,21 @@ pub fn authorize(api: Option<&ProofApi>, request: &HttpApiRequest) -> Result<Pro
     })
 }
 
-/// The username in the token's `claim`: a non-empty string, or `Forbidden`.
+/// The username in the token's `claim`: a non-empty string, or `Forbidden`. An
+/// `email` claim counts only with `email_verified` true: a user may set their
+/// own address (docs/security.md: the claim must be one the custodian assigns).
 fn claimed_username<'a>(jwt: &'a JwtAuthorization, claim: &str) -> Result<&'a str, FnError> {
+    if claim == "email" {
+        let verified = matches!(
+            jwt.claims.get("email_verified"),
+            Some(serde_json::Value::Bool(true))
+        ) || matches!(jwt.claims.get("email_verified"), Some(serde_json::Value::String(s)) if s == "true");
+        if !verified {
+            return Err(FnError::forbidden(
+                "the token's \"email\" claim is not verified (email_verified is not true)",
+            ));
+        }
+    }
     match jwt.claims.get(claim) {
         Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s),
         Some(_) => Err(FnError::forbidden(format!(
@@ -177,7 +190,11 @@ pub fn respond(
         Err(e) => {
             let status = status_of(e.kind);
             let message = if status >= 500 {
-                lambda_runtime::tracing::error!(request_id, error = %e, "proof API request failed");
+                lambda_runtime::tracing::error!(
+                    request_id,
+                    error = %summa_agg::text::shown(&e.to_string()),
+                    "proof API request failed"
+                );
                 format!(
                     "the proof could not be made; the function's log has the cause (request {})",
                     request_id.unwrap_or("without an id")
@@ -212,9 +229,41 @@ where
     F: FnOnce(ProofInput) -> Fut,
     Fut: Future<Output = Result<serde_json::Value, FnError>>,
 {
+    let id = request.request_context.request_id.as_deref();
     let result = match authorize(api, request).in_step(STEP) {
-        Ok(input) => prove(input).await.in_step(STEP),
+        Ok(input) => prove(input).await.in_step(STEP).map_err(|e| opaque(e, id)),
         Err(e) => Err(e),
     };
-    respond(result, request.request_context.request_id.as_deref())
+    respond(result, id)
+}
+
+/// An error of proving, as the caller sees it: its class and a fixed sentence;
+/// the message (which names keys of the bucket, the keys' shape) goes to the log
+/// only. A request the authorizer accepted cannot be wrong but for its user or
+/// run, so any other refusal is the deployment's: a server error.
+fn opaque(e: FnError, request_id: Option<&str>) -> FnError {
+    let (kind, said) = match e.kind {
+        ErrorKind::NotFound => (
+            ErrorKind::NotFound,
+            "no proof: this user, or this run, is not in the published round",
+        ),
+        ErrorKind::Throttled => (ErrorKind::Throttled, "busy: ask again in a moment"),
+        ErrorKind::Unauthorized | ErrorKind::Forbidden => (e.kind, "refused"),
+        ErrorKind::InvalidInput | ErrorKind::Storage | ErrorKind::Internal => {
+            (ErrorKind::Internal, "")
+        }
+    };
+    if kind != ErrorKind::Internal {
+        lambda_runtime::tracing::warn!(
+            request_id,
+            error = %summa_agg::text::shown(&e.to_string()),
+            "proof API request refused"
+        );
+        return FnError {
+            kind,
+            message: said.to_string(),
+            ..e
+        };
+    }
+    FnError { kind, ..e }
 }

@@ -230,7 +230,9 @@ impl ErrorRecord {
             shard: e.shard.as_ref().map(|s| s.index),
             shard_key: e.shard.as_ref().map(|s| s.key.clone()),
             error: e.error_type().to_string(),
-            cause: e.message().to_string(),
+            // Escaped: a record is read by people and tools, and may quote a
+            // shard's bytes (summa_agg::text).
+            cause: summa_agg::text::shown(e.message()).into_owned(),
         }
     }
 

@@ -110,8 +110,9 @@ async fn a_caller_gets_its_own_proof_through_the_api() {
     let r = through_api(&storage, Some(&sub), e).await;
     let (kind, message) = refusal(&r, 404);
     assert_eq!(kind, "NotFound");
+    // A fixed sentence: the full error (keys of the bucket) stays in the log.
     assert!(
-        message.contains("\"5f1c0a3e-uuid\" is not in this round"),
+        message.contains("this user, or this run, is not in the published round"),
         "{message}"
     );
 }
@@ -165,6 +166,18 @@ async fn a_request_without_an_identity_is_refused() {
         assert_eq!(kind, "Forbidden");
         assert!(message.contains("\"sub\" claim"), "{message}");
     }
+    // An email names its user only once verified: a user may set their own.
+    let email = Some(api("email"));
+    for verified in [json!(false), json!("false"), Value::Null] {
+        let mut c = json!({ "email": CALLER });
+        if !verified.is_null() {
+            c["email_verified"] = verified;
+        }
+        let r = through_api(&storage, email.as_ref(), claims(c)).await;
+        let (kind, message) = refusal(&r, 403);
+        assert_eq!(kind, "Forbidden");
+        assert!(message.contains("not verified"), "{message}");
+    }
     // A function without the API's configuration answers no API request.
     let r = through_api(&storage, None, api_event()).await;
     let (kind, message) = refusal(&r, 403);
@@ -212,7 +225,8 @@ async fn the_bucket_and_round_are_the_deployments() {
     let r = through_api(&storage, Some(&elsewhere), api_event()).await;
     let (kind, message) = refusal(&r, 404);
     assert_eq!(kind, "NotFound");
-    assert!(message.contains("rounds/none/lookup.json"), "{message}");
+    assert!(message.contains("not in the published round"), "{message}");
+    assert!(!message.contains("rounds/none"), "the bucket's keys: {message}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
