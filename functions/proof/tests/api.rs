@@ -4,11 +4,10 @@
 
 mod common;
 
-use common::{event, put, round, BUCKET, PREFIX, ROOT_64};
+use common::{event, round, upload_keys, BUCKET, PREFIX, ROOT_64};
 use serde_json::json;
-use summa_agg_zk::keys::{Keys, SrsSource};
 use summa_agg_zk::verifier::{verify_files, Options};
-use summa_agg_zk::{Shape, ZkProof};
+use summa_agg_zk::ZkProof;
 use summa_fn_proof::{invoke, KeysCache};
 use summa_functions::handlers::proof_api::ProofApi;
 use summa_functions::model::{ApiErrorBody, HttpApiResponse};
@@ -22,22 +21,7 @@ async fn the_api_answers_the_callers_own_zero_knowledge_proof_only() {
     let dir = tempfile::tempdir().unwrap();
     let storage = LocalStorage::new(dir.path());
     round(&storage).await;
-    let shape = Shape {
-        layout: summa_agg::Layout::V1,
-        depth: 6,
-        currencies: 2,
-        n_bytes: 14,
-    };
-    let mut keys = Keys::generate(shape, &SrsSource::UnsafeTest).unwrap();
-    let files = keys.to_files().unwrap();
-    for (name, bytes) in &files {
-        put(
-            &storage,
-            &format!("zk-keys/{}/{name}", shape.id()),
-            bytes.clone(),
-        )
-        .await;
-    }
+    let srs = upload_keys(&storage).await;
     let cache = KeysCache::default();
     let api = ProofApi {
         bucket: BUCKET.into(),
@@ -70,12 +54,11 @@ async fn the_api_answers_the_callers_own_zero_knowledge_proof_only() {
         .get(BUCKET, &format!("{PREFIX}/result.json"))
         .await
         .unwrap();
-    let srs = &files.iter().find(|(n, _)| *n == "srs.bin").unwrap().1;
     let opts = Options {
         unsafe_test_srs: true,
         ..Options::default()
     };
-    let report = verify_files(r.body.as_bytes(), &result, srs, &opts).unwrap();
+    let report = verify_files(r.body.as_bytes(), &result, &srs, &opts).unwrap();
     assert_eq!(report.root, ROOT_64);
 
     // Another user's: 403. A Merkle proof or another keys prefix: 400.

@@ -4,10 +4,11 @@
 
 mod common;
 
-use common::{event, put, round, BUCKET, PREFIX, ROOT_64};
+use common::{event, put, round, upload_keys, BUCKET, PREFIX, ROOT_64};
 use summa_agg_zk::keys::{Keys, SrsSource};
 use summa_agg_zk::verifier::{verify_files, Options};
-use summa_agg_zk::{Shape, ZkProof};
+use summa_agg_zk::Shape;
+use summa_agg_zk::ZkProof;
 use summa_fn_proof::{proof, KeysCache};
 use summa_functions::{LocalStorage, StorageRead};
 
@@ -28,22 +29,7 @@ async fn returns_a_zero_knowledge_proof_that_verifies_and_reveals_no_path() {
     assert_eq!(e.error_type(), "NotFound", "{e}");
     assert!(e.to_string().contains("zk-keys/v1-d6-c2-b14/"), "{e}");
 
-    let shape = Shape {
-        layout: summa_agg::Layout::V1,
-        depth: 6,
-        currencies: 2,
-        n_bytes: 14,
-    };
-    let mut keys = Keys::generate(shape, &SrsSource::UnsafeTest).unwrap();
-    let files = keys.to_files().unwrap();
-    for (name, bytes) in &files {
-        put(
-            &storage,
-            &format!("zk-keys/{}/{name}", shape.id()),
-            bytes.clone(),
-        )
-        .await;
-    }
+    let srs = upload_keys(&storage).await;
 
     // The Merkle proof: refused unless the deployment allows it.
     let mut merkle_request = request();
@@ -74,12 +60,11 @@ async fn returns_a_zero_knowledge_proof_that_verifies_and_reveals_no_path() {
         .get(BUCKET, &format!("{PREFIX}/result.json"))
         .await
         .unwrap();
-    let srs = &files.iter().find(|(n, _)| *n == "srs.bin").unwrap().1;
     let opts = Options {
         unsafe_test_srs: true,
         ..Options::default()
     };
-    let report = verify_files(text.as_bytes(), &result, srs, &opts).unwrap();
+    let report = verify_files(text.as_bytes(), &result, &srs, &opts).unwrap();
     assert_eq!(report.root, ROOT_64);
 
     // Keys prefixes outside zk-keys/ are refused.
@@ -89,10 +74,14 @@ async fn returns_a_zero_knowledge_proof_that_verifies_and_reveals_no_path() {
     assert_eq!(e.error_type(), "InvalidInput", "{e}");
 
     // Keys of another shape under this shape's name: refused, naming both.
-    let other = Shape { depth: 7, ..shape };
+    let other = Shape {
+        depth: 7,
+        ..common::SHAPE
+    };
     let mut keys7 = Keys::generate(other, &SrsSource::UnsafeTest).unwrap();
     for (name, bytes) in keys7.to_files().unwrap() {
-        put(&storage, &format!("zk-keys/{}/{name}", shape.id()), bytes).await;
+        let key = format!("zk-keys/{}/{name}", common::SHAPE.id());
+        put(&storage, &key, bytes).await;
     }
     let e = proof(&storage, &cache, false, request()).await.unwrap_err();
     assert_eq!(e.error_type(), "InvalidInput", "{e}");

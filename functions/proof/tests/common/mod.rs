@@ -34,6 +34,32 @@ pub async fn put(s: &LocalStorage, key: &str, body: Vec<u8>) {
         .unwrap();
 }
 
+/// The round's shape.
+pub const SHAPE: summa_agg_zk::Shape = summa_agg_zk::Shape {
+    layout: summa_agg::Layout::V1,
+    depth: 6,
+    currencies: 2,
+    n_bytes: 14,
+};
+
+/// Keys of the round's shape (v1, depth 6, 2 currencies; the unsafe test SRS),
+/// uploaded to `zk-keys/<shape>/`; returns their `srs.bin`.
+pub async fn upload_keys(storage: &LocalStorage) -> Vec<u8> {
+    use summa_agg_zk::keys::{Keys, SrsSource};
+    let shape = SHAPE;
+    let mut keys = Keys::generate(shape, &SrsSource::UnsafeTest).unwrap();
+    let files = keys.to_files().unwrap();
+    for (name, bytes) in &files {
+        put(
+            storage,
+            &format!("zk-keys/{}/{name}", shape.id()),
+            bytes.clone(),
+        )
+        .await;
+    }
+    files.into_iter().find(|(n, _)| *n == "srs.bin").unwrap().1
+}
+
 /// The round, published.
 pub async fn round(storage: &LocalStorage) {
     for i in 1..=4 {

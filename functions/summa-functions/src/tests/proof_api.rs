@@ -226,7 +226,10 @@ async fn the_bucket_and_round_are_the_deployments() {
     let (kind, message) = refusal(&r, 404);
     assert_eq!(kind, "NotFound");
     assert!(message.contains("not in the published round"), "{message}");
-    assert!(!message.contains("rounds/none"), "the bucket's keys: {message}");
+    assert!(
+        !message.contains("rounds/none"),
+        "the bucket's keys: {message}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
