@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Instructions per user of `summa-agg --threads 1 bench --users N --no-reference
 # --no-single-thread` on the portable Poseidon path, aarch64 against x86_64
-# (README, "A 2^28-user round on AWS"). Counts, not times: the same whatever else
+# (docs/performance.md, "A 2^28-user round on AWS"). Counts, not times: the same whatever else
 # the machine is doing. Per user = the difference between two sizes over the users
 # added (start-up cancels out).
 #

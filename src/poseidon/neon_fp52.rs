@@ -2,7 +2,7 @@
 //! aarch64 NEON with double-precision FMA, 52-bit limbs (the shape of the IFMA
 //! kernel, `ifma.rs`, with 2 lanes per 128-bit register instead of 8 per 512-bit
 //! one). Kept to measure it against the scalar assembly (`aarch64.rs`) and checked
-//! by the self-test; README, "A 2^28-user round on AWS", has the numbers and why it
+//! by the self-test; docs/performance.md, "A 2^28-user round on AWS", has the numbers and why it
 //! loses.
 //!
 //! # The 104-bit product from two FMAs
