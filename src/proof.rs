@@ -456,6 +456,18 @@ pub fn verify(proof: &Proof, expected_root: Option<&Fr>) -> Result<Node> {
     Ok(cur)
 }
 
+/// Refuses an empty expected username: "the proof must be for no one" is no
+/// check (every verifier asks this of the user's `--user`, `username`).
+pub fn check_expected_user(want: &str) -> std::result::Result<(), String> {
+    if want.is_empty() {
+        return Err(
+            "the expected username is empty: give the username the proof must be for, or none"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 /// Verifies `proof` against the custodian's published `result.json`: the root
 /// hash and totals, the currencies (names and order), the layout, `n_bytes`, the
 /// depths and the mini-tree position all come from `result`, not from the proof,

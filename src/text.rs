@@ -13,15 +13,24 @@
 //! byte of an ANSI or CSI sequence's introducer), format characters (`Cf`: the
 //! bidirectional overrides and isolates, zero-width characters, the byte-order
 //! mark), line and paragraph separators, unassigned and private-use code points,
-//! and combining marks. Printable text, quotes and backslashes pass unchanged, so
+//! and combining marks, and the few letters that print as blank space (Hangul
+//! fillers, the blank Braille pattern). Printable text, quotes and backslashes pass unchanged, so
 //! escaping is idempotent: a message built from already-escaped parts can be
 //! escaped again at the terminal without doubling anything.
 
 use std::borrow::Cow;
 
+/// Printable characters that show as blank space although they are letters or
+/// symbols (Hangul fillers, the blank Braille pattern, Khmer inherent vowels): a
+/// name made of them looks empty, or like another with spaces.
+const BLANK_LOOKING: &[char] = &[
+    '\u{115F}', '\u{1160}', '\u{17B4}', '\u{17B5}', '\u{2800}', '\u{3164}', '\u{FFA0}',
+];
+
 /// Whether `c` is written as an escape by [`shown`].
 pub fn needs_escape(c: char) -> bool {
-    !matches!(c, '"' | '\'' | '\\') && c.escape_debug().nth(1).is_some()
+    BLANK_LOOKING.contains(&c)
+        || (!matches!(c, '"' | '\'' | '\\') && c.escape_debug().nth(1).is_some())
 }
 
 /// `text` with every character that a terminal or a page could obey, or that is
@@ -32,7 +41,9 @@ pub fn shown(text: &str) -> Cow<'_, str> {
     }
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
-        if needs_escape(c) {
+        if BLANK_LOOKING.contains(&c) {
+            out.extend(c.escape_unicode());
+        } else if needs_escape(c) {
             out.extend(c.escape_debug());
         } else {
             out.push(c);
@@ -77,6 +88,7 @@ mod tests {
 
     #[test]
     fn controls_sequences_bidi_and_invisible_characters_are_escaped() {
+        assert_eq!(shown("\u{3164}\u{2800}"), r"\u{3164}\u{2800}");
         let hostile =
             "a\r\x1b[1A\x1b[J\x1b[8m\u{9b}\u{202e}12\u{2066}\u{200b}\u{feff}\u{2028}\u{7f}\0\n\tz";
         let s = shown(hostile);

@@ -358,11 +358,7 @@ fn own_record(proof: &ZkProof, published: &Published, opts: &Options) -> Result<
         .check_username(entry.username.as_bytes())
         .map_err(fail)?;
     if let Some(want) = opts.expected_user {
-        if want.is_empty() {
-            return Err(input(
-                "the expected username is empty: give the username the proof must be for, or none",
-            ));
-        }
+        summa_agg::proof::check_expected_user(want).map_err(input)?;
         if entry.username != want {
             return Err(fail(format!(
                 "proof is for user {:?}, not {want:?}",

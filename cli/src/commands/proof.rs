@@ -118,12 +118,7 @@ fn check_record(
     balances: Option<&[String]>,
 ) -> Result<()> {
     if let Some(u) = user {
-        if u.is_empty() {
-            return Err(Error::Invalid(
-                "the expected username is empty: give the username the proof must be for, or none"
-                    .into(),
-            ));
-        }
+        proof::check_expected_user(u).map_err(Error::Invalid)?;
         if entry.username != u {
             return Err(Error::Proof(format!(
                 "proof is for user {:?}, not {u:?}",
