@@ -4,14 +4,13 @@
 
 mod common;
 
-use common::{event, round, upload_keys, BUCKET, PREFIX, ROOT_64};
+use common::{event, round, upload_keys, verify_as_a_user, BUCKET, PREFIX, ROOT_64};
 use serde_json::json;
-use summa_agg_zk::verifier::{verify_files, Options};
 use summa_agg_zk::ZkProof;
 use summa_fn_proof::{invoke, KeysCache};
 use summa_functions::handlers::proof_api::ProofApi;
 use summa_functions::model::{ApiErrorBody, HttpApiResponse};
-use summa_functions::{LocalStorage, StorageRead};
+use summa_functions::LocalStorage;
 
 /// The committed API event's caller (its `sub` claim).
 const CALLER: &str = "MBlfbBGI";
@@ -50,15 +49,7 @@ async fn the_api_answers_the_callers_own_zero_knowledge_proof_only() {
     assert!(!r.body.contains("sibling"), "{}", r.body);
     let zk: ZkProof = serde_json::from_str(&r.body).unwrap();
     assert_eq!(zk.entry.username, CALLER);
-    let result = storage
-        .get(BUCKET, &format!("{PREFIX}/result.json"))
-        .await
-        .unwrap();
-    let opts = Options {
-        unsafe_test_srs: true,
-        ..Options::default()
-    };
-    let report = verify_files(r.body.as_bytes(), &result, &srs, &opts).unwrap();
+    let report = verify_as_a_user(&storage, &r.body, &srs).await;
     assert_eq!(report.root, ROOT_64);
 
     // Another user's: 403. A Merkle proof or another keys prefix: 400.

@@ -4,13 +4,12 @@
 
 mod common;
 
-use common::{event, put, round, upload_keys, BUCKET, PREFIX, ROOT_64};
+use common::{event, put, round, upload_keys, verify_as_a_user, BUCKET, PREFIX, ROOT_64};
 use summa_agg_zk::keys::{Keys, SrsSource};
-use summa_agg_zk::verifier::{verify_files, Options};
 use summa_agg_zk::Shape;
 use summa_agg_zk::ZkProof;
 use summa_fn_proof::{proof, KeysCache};
-use summa_functions::{LocalStorage, StorageRead};
+use summa_functions::LocalStorage;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn returns_a_zero_knowledge_proof_that_verifies_and_reveals_no_path() {
@@ -56,15 +55,7 @@ async fn returns_a_zero_knowledge_proof_that_verifies_and_reveals_no_path() {
     assert!(zk.warning.is_some(), "made with the unsafe test SRS");
     assert_eq!(zk.entry.username, "MBlfbBGI");
     // A user verifies it with the published result and the published srs.bin.
-    let result = storage
-        .get(BUCKET, &format!("{PREFIX}/result.json"))
-        .await
-        .unwrap();
-    let opts = Options {
-        unsafe_test_srs: true,
-        ..Options::default()
-    };
-    let report = verify_files(text.as_bytes(), &result, &srs, &opts).unwrap();
+    let report = verify_as_a_user(&storage, &text, &srs).await;
     assert_eq!(report.root, ROOT_64);
 
     // Keys prefixes outside zk-keys/ are refused.

@@ -60,6 +60,25 @@ pub async fn upload_keys(storage: &LocalStorage) -> Vec<u8> {
     files.into_iter().find(|(n, _)| *n == "srs.bin").unwrap().1
 }
 
+/// What a user sees verifying `proof` (JSON) with the published result and
+/// `srs` (the test setup, allowed).
+pub async fn verify_as_a_user(
+    storage: &LocalStorage,
+    proof: &str,
+    srs: &[u8],
+) -> summa_agg_zk::verifier::Report {
+    use summa_functions::StorageRead;
+    let result = storage
+        .get(BUCKET, &format!("{PREFIX}/result.json"))
+        .await
+        .unwrap();
+    let opts = summa_agg_zk::verifier::Options {
+        unsafe_test_srs: true,
+        ..Default::default()
+    };
+    summa_agg_zk::verifier::verify_files(proof.as_bytes(), &result, srs, &opts).unwrap()
+}
+
 /// The round, published.
 pub async fn round(storage: &LocalStorage) {
     for i in 1..=4 {
