@@ -337,10 +337,7 @@ struct Statement {
 fn own_record(proof: &ZkProof, published: &Published, opts: &Options) -> Result<(Fr, Vec<U256>)> {
     let fail = |m: String| Error::Proof(m);
     if proof.kind != ZK_PROOF_KIND {
-        return Err(fail(format!(
-            "not a zero-knowledge proof of this version (kind {:?}, expected {ZK_PROOF_KIND:?})",
-            proof.kind
-        )));
+        return Err(other_version(&proof.kind));
     }
     let shape = published.shape;
     if proof.shape != shape {
@@ -641,21 +638,24 @@ pub fn parse_proof(proof_json: &[u8]) -> Result<ZkProof> {
     if proof_json.iter().all(u8::is_ascii_whitespace) {
         return Err(input("the proof file is empty"));
     }
-    let not_one =
-        |e: serde_json::Error| input(format!("the proof file is not a zero-knowledge proof: {e}"));
-    // The version first: a file of another version says so, not which field it lacks.
-    #[derive(serde::Deserialize)]
-    struct Kind {
-        kind: Option<String>,
-    }
-    let kind: Kind = summa_agg::json::from_slice_strict(proof_json).map_err(not_one)?;
-    if let Some(kind) = kind.kind.filter(|k| k != ZK_PROOF_KIND) {
-        return Err(Error::Proof(format!(
-            "not a zero-knowledge proof of this version (kind {:?}, expected {ZK_PROOF_KIND:?})",
-            kind
-        )));
-    }
-    summa_agg::json::from_slice_strict(proof_json).map_err(not_one)
+    summa_agg::json::from_slice_strict(proof_json).map_err(|e| {
+        // A file of another version says so, not which field it lacks.
+        #[derive(serde::Deserialize)]
+        struct Kind {
+            kind: Option<String>,
+        }
+        match serde_json::from_slice::<Kind>(proof_json) {
+            Ok(Kind { kind: Some(kind) }) if kind != ZK_PROOF_KIND => other_version(&kind),
+            _ => input(format!("the proof file is not a zero-knowledge proof: {e}")),
+        }
+    })
+}
+
+/// The refusal of a proof file of another version.
+fn other_version(kind: &str) -> Error {
+    Error::Proof(format!(
+        "not a zero-knowledge proof of this version (kind {kind:?}, expected {ZK_PROOF_KIND:?})"
+    ))
 }
 
 /// [`verify`] on the files as bytes: the user's proof, the published

@@ -3,7 +3,8 @@
 //! with its bucket and key ([`Call`]), in order (`summa-agg step --stats` and the
 //! scale probe; the handlers' tests check what each step reads and writes with
 //! it, the IAM test each request against the function's policy, and they make
-//! chosen streams fail or hang with [`Counting::on_open`]).
+//! chosen streams fail or hang with [`Counting::on_open`], any request with
+//! [`Counting::on_call`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -15,9 +16,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::faults::{body_with, Fault, FaultHook};
-use super::{
-    ObjectInfo, ObjectReader, Put, Storage, StorageRead, StoreError, StoreErrorKind, StoreResult,
-};
+use super::{ObjectInfo, ObjectReader, Put, Storage, StorageRead, StoreErrorKind, StoreResult};
 
 /// `inner`, counting each request and its bytes. Clones share the counts.
 #[derive(Clone)]
@@ -34,7 +33,7 @@ struct Counts {
     reads: Mutex<Vec<ReadRequest>>,
     puts: Mutex<Vec<String>>,
     calls: Mutex<Vec<Call>>,
-    on_open: Mutex<HashMap<String, OnOpen>>,
+    on_open: Mutex<HashMap<String, Fault>>,
     faults: Mutex<Option<FaultHook>>,
 }
 
@@ -100,16 +99,6 @@ pub struct Call {
     /// read of a missing key 404 only to a caller that may list the bucket, 403
     /// AccessDenied to another).
     pub not_found: bool,
-}
-
-/// What opening a stream of a chosen key does instead of opening it (tests of
-/// failure handling).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OnOpen {
-    /// Fails as a throttled S3 request that exhausted its retries.
-    Throttled,
-    /// Never answers, as a stream whose Lambda times out.
-    Hang,
 }
 
 /// What a [`Counting`] storage was asked.
@@ -181,9 +170,9 @@ impl<S> Counting<S> {
         });
     }
 
-    /// From now on, opening a stream of `key` does `what` instead (until
-    /// [`Counting::clear_on_open`]).
-    pub fn on_open(&self, key: &str, what: OnOpen) {
+    /// From now on, opening a stream of `key` meets `what` (until
+    /// [`Counting::clear_on_open`]; before [`Counting::on_call`]'s hook is asked).
+    pub fn on_open(&self, key: &str, what: Fault) {
         let mut on_open = self.counts.on_open.lock().expect("not poisoned");
         on_open.insert(key.to_string(), what);
     }
@@ -199,13 +188,20 @@ impl<S> Counting<S> {
         *self.counts.faults.lock().expect("not poisoned") = None;
     }
 
-    /// The fault [`Counting::on_call`]'s hook chose for a request, if any; a
-    /// whole-object read cannot be cut part-way: a cut is a reset.
+    /// The fault of a request, if any: [`Counting::on_open`]'s for a stream of
+    /// its key, else the one [`Counting::on_call`]'s hook chose; a whole-object
+    /// read cannot be cut part-way: a cut is a reset.
     fn fault(&self, op: Op, key: &str) -> Option<Fault> {
+        let stream = matches!(op, Op::Open | Op::OpenIfMatch);
+        if stream {
+            let on_open = self.counts.on_open.lock().expect("not poisoned");
+            if let Some(f) = on_open.get(key) {
+                return Some(*f);
+            }
+        }
         let hook = self.counts.faults.lock().expect("not poisoned").clone();
-        let whole = !matches!(op, Op::Open | Op::OpenIfMatch);
         hook.and_then(|h| h(op, key)).map(|f| match f {
-            Fault::Cut(_) | Fault::Trickle if whole => Fault::RESET,
+            Fault::Cut(_) | Fault::Trickle if !stream => Fault::RESET,
             f => f,
         })
     }
@@ -256,33 +252,6 @@ impl<S> Counting<S> {
         if let Ok(v) = r {
             self.counts.read.fetch_add(read(v), Relaxed);
         }
-    }
-
-    /// What [`Counting::on_open`] asked for `key`: an error, never, or go on.
-    async fn opening(&self, bucket: &str, key: &str) -> StoreResult<()> {
-        let what = self
-            .counts
-            .on_open
-            .lock()
-            .expect("not poisoned")
-            .get(key)
-            .copied();
-        match what {
-            None => Ok(()),
-            Some(OnOpen::Throttled) => Err(StoreError::new(
-                StoreErrorKind::Throttled,
-                format!("s3://{bucket}/{key}"),
-                "SlowDown: please reduce your request rate",
-            )),
-            Some(OnOpen::Hang) => std::future::pending().await,
-        }
-    }
-
-    /// `e`, the error that [`Counting::on_open`] made of a stream's opening, as
-    /// the request's outcome.
-    fn refused(&self, op: Op, bucket: &str, key: &str, e: StoreError) -> StoreError {
-        self.called::<()>(op, bucket, (key, None), &Err(e.clone()));
-        e
     }
 
     /// `body`, whose bytes count as read as they are streamed.
@@ -369,9 +338,6 @@ impl<S: StorageRead> StorageRead for Counting<S> {
         r
     }
     async fn open(&self, bucket: &str, key: &str) -> StoreResult<ObjectReader> {
-        if let Err(e) = self.opening(bucket, key).await {
-            return Err(self.refused(Op::Open, bucket, key, e));
-        }
         let fault = self.fault(Op::Open, key);
         let r = self
             .under(fault, (bucket, key), self.inner.open(bucket, key))
@@ -381,9 +347,6 @@ impl<S: StorageRead> StorageRead for Counting<S> {
         r.map(|body| self.counted(body_with(body, fault)))
     }
     async fn open_if_match(&self, bucket: &str, key: &str, tag: &str) -> StoreResult<ObjectReader> {
-        if let Err(e) = self.opening(bucket, key).await {
-            return Err(self.refused(Op::OpenIfMatch, bucket, key, e));
-        }
         let fault = self.fault(Op::OpenIfMatch, key);
         let r = self
             .under(

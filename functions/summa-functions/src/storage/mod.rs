@@ -18,7 +18,7 @@ mod memory;
 #[cfg(feature = "aws")]
 mod s3;
 
-pub use counting::{Call, Counting, OnOpen, Op, ReadRequest, StorageStats};
+pub use counting::{Call, Counting, Op, ReadRequest, StorageStats};
 pub use faults::{Fault, FaultHook};
 pub use local::LocalStorage;
 #[cfg(feature = "memory")]

@@ -78,7 +78,7 @@ async fn a_redriven_round_equals_an_uninterrupted_one_and_rebuilds_no_shard() {
     assert_eq!(plan.run, RUN);
     let shard_key = |i: usize| format!("{PREFIX}/shards/entry_16_{}.csv", i + 1);
     for i in [1, 3] {
-        s.on_open(&shard_key(i), OnOpen::Throttled);
+        s.on_open(&shard_key(i), Fault::SLOW_DOWN);
     }
     let mut failed = Vec::new();
     for i in 0..plan.shard_count {

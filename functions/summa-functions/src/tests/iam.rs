@@ -151,7 +151,7 @@ async fn exercise(d: &Deployment) {
     d.shards(&changed, serde_json::json!({}));
     let (plan, items) = d.plan(RUN).await;
     let throttled = format!("{PREFIX}/shards/{}", changed[2].0);
-    d.of(MINI_TREE).on_open(&throttled, OnOpen::Throttled);
+    d.of(MINI_TREE).on_open(&throttled, Fault::SLOW_DOWN);
     for (i, item) in items[..3].iter().enumerate() {
         let built = handlers::mini_tree(d.of(MINI_TREE), item.clone()).await;
         assert_eq!(built.is_ok(), i != 2, "shard {i}");

@@ -298,7 +298,7 @@ async fn a_mini_tree_near_its_deadline_records_its_shard() {
             .unwrap();
     }
     // Shard 2's read never ends: Lambda would kill it at the deadline.
-    s.on_open(&format!("{PREFIX}/shards/entry_16_3.csv"), OnOpen::Hang);
+    s.on_open(&format!("{PREFIX}/shards/entry_16_3.csv"), Fault::Hang);
     let work = handlers::mini_tree::mini_tree_with_deadline(
         &s,
         mini_tree_input(RUN, 2),

@@ -20,7 +20,7 @@ use summa_agg::{Layout, Params};
 use crate::executions::{Executions, StartOutcome};
 use crate::handlers;
 use crate::model::*;
-use crate::storage::{Counting, OnOpen};
+use crate::storage::{Counting, Fault};
 use crate::{FnError, LocalStorage, Storage, StorageRead};
 
 const BUCKET: &str = "summa-rounds";
