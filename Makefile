@@ -68,11 +68,15 @@ e2e: tools
 # throttling, resets, lost answers, cut and trickled bodies, hangs, functions
 # killed after writing, tasks run twice, events delivered twice, two rounds at
 # once, previous rounds re-used; retries, timeouts and redrives as the state
-# machine's definition says), each checked against the round's invariant. A
-# random seed unless FAULT_SEED is given; its last line is a JSON object. `make
-# unit` (cargo test) runs its fixed-seed smoke of 1,000 schedules.
-fault-campaign:
-	FAULT_SCHEDULES=$${FAULT_SCHEDULES:-5000} FAULT_SEED=$${FAULT_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
+# machine's definition says), then through the real functions and the real state
+# machine on the local stack (infra/local/: function processes killed in the
+# middle of a step, S3 faults from infra/local/fault-proxy.py, redrives), each
+# checked against the round's invariant. A random seed unless FAULT_SEED is
+# given; its last line is a JSON object. `make unit` (cargo test) runs its
+# fixed-seed smoke: 1,000 schedules in process, 2 through the state machine.
+fault-campaign: tools
+	FAULT_SCHEDULES=$${FAULT_SCHEDULES:-5000} FAULT_STATE_MACHINE_SCHEDULES=$${FAULT_STATE_MACHINE_SCHEDULES:-30} \
+	  FAULT_SEED=$${FAULT_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
 	  $(CARGO) test -p summa-functions --test fault_campaign
 
 test: tools lint unit contracts-check scale-probe-smoke infra verifier verifier-test fuzz-smoke arm64 arm64-test sam-build

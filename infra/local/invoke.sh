@@ -30,8 +30,39 @@ port="${SUMMA_LOCAL_LAMBDA_PORT:-9000}"
 err="$(mktemp)"
 trap 'rm -f "$err"' EXIT
 status=0
-NO_COLOR=1 cargo lambda invoke "$fn" --invoke-address 127.0.0.1 --invoke-port "$port" \
-  --data-ascii "$payload" 2>"$err" || status=$?
+pid_file="${SUMMA_LOCAL_FAULT_DIR:+$SUMMA_LOCAL_FAULT_DIR/$fn.pid}"
+if [[ -n "$pid_file" && -f "$pid_file" ]]; then
+  # A stack with killable functions (lib.sh, SUMMA_LOCAL_FAULT_DIR): the live
+  # process (one per function, so the one that will serve this invocation; the
+  # caller runs one invocation per function at a time). If it dies before
+  # answering, Lambda answers Runtime.ExitError at once, which Step Functions
+  # reports as Lambda.Unknown: so does this (exit 1, nothing on stdout).
+  for _ in $(seq 200); do
+    serving="$(cat "$pid_file" 2>/dev/null || true)"
+    [[ -n "$serving" ]] && kill -0 "$serving" 2>/dev/null && break
+    sleep 0.05
+  done
+  out="$(mktemp)"
+  trap 'rm -f "$err" "$out"' EXIT
+  set +m
+  NO_COLOR=1 cargo lambda invoke "$fn" --invoke-address 127.0.0.1 --invoke-port "$port" \
+    --data-ascii "$payload" >"$out" 2>"$err" &
+  invoker=$!
+  while kill -0 "$invoker" 2>/dev/null; do
+    if ! kill -0 "$serving" 2>/dev/null; then
+      kill -KILL "$invoker" 2>/dev/null || true
+      wait "$invoker" 2>/dev/null || true
+      echo "RequestId: local Error: Runtime exited with error: signal: killed (Runtime.ExitError; $fn process $serving)" >&2
+      exit 1
+    fi
+    sleep 0.05
+  done
+  wait "$invoker" || status=$?
+  cat "$out"
+else
+  NO_COLOR=1 cargo lambda invoke "$fn" --invoke-address 127.0.0.1 --invoke-port "$port" \
+    --data-ascii "$payload" 2>"$err" || status=$?
+fi
 ((status == 0)) && exit 0
 
 # A function error, or a failed invocation?

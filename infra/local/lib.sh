@@ -9,6 +9,10 @@
 #   summa_stack_stop              # stops everything it started; non-zero if
 #                                 # something survived
 #
+# SUMMA_LOCAL_FAULT_DIR=DIR adds S3 faults and killed functions (fault-proxy.py;
+# the state-machine part of the fault campaign, functions/summa-functions/tests/
+# fault_campaign/stack.rs).
+#
 # Every process runs in its own process group (setsid) and is stopped as a group
 # (TERM, then KILL after 5 s). Logs: WORKDIR/{moto,watch,<function>}.log.
 # The caller installs the trap: `trap summa_stack_stop EXIT`.
@@ -95,7 +99,7 @@ summa_wait_port() {
 # apply inside `summa_stack_start || ...`); the caller's summa_stack_stop then
 # stops what did start.
 summa_stack_start() {
-  local bin moto_port lambda_port f i pid
+  local bin moto_port lambda_port f i pid port
   SUMMA_STACK_DIR="$1"
   shift
   mkdir -p "$SUMMA_STACK_DIR" || return 1
@@ -122,16 +126,43 @@ summa_stack_start() {
   summa_wait_port "$lambda_port" "cargo lambda watch" "$SUMMA_STACK_DIR/watch.log" \
     "${SUMMA_STACK_PIDS[-1]}" || return 1
 
+  # With SUMMA_LOCAL_FAULT_DIR: each function reaches S3 through its own port of
+  # infra/local/fault-proxy.py (the faults of DIR/faults.json), and runs under a
+  # supervisor that starts a new process when one is killed, as Lambda starts a
+  # new sandbox; DIR/<function>.pid is the live one (read by the proxy to kill it
+  # and by invoke.sh to notice).
+  local -A endpoint=()
+  local fault_dir="${SUMMA_LOCAL_FAULT_DIR:-}" specs=()
+  for f in "${SUMMA_FUNCTIONS[@]}"; do endpoint[$f]="http://127.0.0.1:$moto_port"; done
+  if [[ -n "$fault_dir" ]]; then
+    mkdir -p "$fault_dir" || return 1
+    for f in "${SUMMA_FUNCTIONS[@]}"; do
+      port="$(summa_free_port)" || return 1
+      specs+=("$f=$port")
+      endpoint[$f]="http://127.0.0.1:$port"
+    done
+    summa_spawn fault-proxy "$SUMMA_STACK_DIR/fault-proxy.log" \
+      python3 "$SUMMA_REPO/infra/local/fault-proxy.py" --moto "http://127.0.0.1:$moto_port" \
+      --dir "$fault_dir" "${specs[@]}"
+    summa_wait_port "${port}" fault-proxy "$SUMMA_STACK_DIR/fault-proxy.log" \
+      "${SUMMA_STACK_PIDS[-1]}" || return 1
+  fi
   for f in "${SUMMA_FUNCTIONS[@]}"; do
+    local run=("$bin/$f")
+    if [[ -n "$fault_dir" ]]; then
+      # shellcheck disable=SC2016 # expanded by the supervisor's shell
+      run=(bash -c 'while :; do "$1" & echo $! >"$2.tmp" && mv "$2.tmp" "$2"; wait $!; done' \
+        supervise "$bin/$f" "$fault_dir/$f.pid")
+    fi
     summa_spawn "$f" "$SUMMA_STACK_DIR/$f.log" env -u AWS_PROFILE -u AWS_SESSION_TOKEN \
       AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$lambda_port/.rt/$f" \
       AWS_LAMBDA_FUNCTION_NAME="$f" AWS_LAMBDA_FUNCTION_VERSION=1 \
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024 \
-      AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" \
+      AWS_ENDPOINT_URL="${endpoint[$f]}" \
       AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
       AWS_REGION="$SUMMA_REGION" AWS_DEFAULT_REGION="$SUMMA_REGION" \
       STATE_MACHINE_ARN="$SUMMA_STATE_MACHINE_ARN" RUST_LOG="${RUST_LOG:-info}" \
-      "$bin/$f"
+      "${run[@]}"
   done
   sleep 0.2
   for i in "${!SUMMA_STACK_PIDS[@]}"; do

@@ -171,6 +171,26 @@ def executions(state_machine_arn):
     return 0
 
 
+def execution_of_prefix(state_machine_arn, prefix):
+    """The newest execution of the state machine whose input names PREFIX: its
+    ARN and input, tab-separated (run-round.sh --redrive)."""
+    states = sfn()
+    found = []
+    for page in states.get_paginator("list_executions").paginate(
+        stateMachineArn=state_machine_arn
+    ):
+        for e in page["executions"]:
+            d = states.describe_execution(executionArn=e["executionArn"])
+            if json.loads(d["input"]).get("prefix") == prefix:
+                found.append((d["startDate"], e["executionArn"], d["input"]))
+    if not found:
+        sys.stderr.write(f"moto-client: no execution of {state_machine_arn} for {prefix}\n")
+        return 1
+    _, arn, given = max(found)
+    print(f"{arn}\t{given}")
+    return 0
+
+
 def get(bucket, key):
     try:
         body = s3().get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -188,6 +208,7 @@ COMMANDS = {
     "upload-round": (upload_round, 4),
     "execution-input": (execution_input, 2),
     "executions": (executions, 1),
+    "execution-of-prefix": (execution_of_prefix, 2),
     "get": (get, 2),
 }
 

@@ -6,6 +6,7 @@
 #
 #   infra/local/run-round.sh SHARDS_DIR [--layout v1|agg2023|legacy] [--n-bytes N]
 #                            [--prefix P] [--bucket B] [--previous PREV]
+#   infra/local/run-round.sh --redrive --prefix P [--bucket B]
 #
 #   1. Starts moto_server and cargo lambda watch with the five functions on free
 #      127.0.0.1 ports (tools installed and binaries built if needed), unless
@@ -25,6 +26,13 @@
 #      `cargo lambda invoke` (infra/local/invoke.sh), function errors keep their
 #      errorType, so Retry and Catch behave as in AWS.
 #
+# --redrive: steps 2 and 3 are skipped; the state machine runs again with the
+# input of P's newest execution in moto (the same run), as after a failure: the
+# emulator has no RedriveExecution, so every state runs again (a superset of a
+# redrive, which re-runs only the failed ones; the functions re-use what the run
+# already wrote). SUMMA_LOCAL_RETRY_MS=N waits N ms between retries instead of
+# the definition's intervals (the fault campaign, fault_campaign/stack.rs).
+#
 # Output: on success the round's result.json, read from S3, as the last line on
 # stdout (one JSON line), exit 0. A failed round prints the execution's Error and
 # Cause and P/error.json on stderr, exit 2. Other trouble: exit 1. Progress goes to
@@ -42,6 +50,7 @@ T0=$SECONDS
 
 usage() {
   echo "usage: infra/local/run-round.sh SHARDS_DIR [--layout v1|agg2023|legacy] [--n-bytes N] [--prefix P] [--bucket B] [--previous PREV]" >&2
+  echo "       infra/local/run-round.sh --redrive --prefix P [--bucket B]" >&2
   exit 1
 }
 die() {
@@ -49,7 +58,7 @@ die() {
   exit 1
 }
 
-shards_dir="" layout=v1 n_bytes=14 prefix="" bucket=summa-rounds previous=""
+shards_dir="" layout=v1 n_bytes=14 prefix="" bucket=summa-rounds previous="" redrive=0
 while (($#)); do
   case "$1" in
     --layout | --n-bytes | --prefix | --bucket | --previous)
@@ -63,6 +72,10 @@ while (($#)); do
       esac
       shift 2
       ;;
+    --redrive)
+      redrive=1
+      shift
+      ;;
     -h | --help) usage ;;
     -*) usage ;;
     *)
@@ -72,11 +85,15 @@ while (($#)); do
       ;;
   esac
 done
-[[ -n "$shards_dir" ]] || usage
-[[ -d "$shards_dir" ]] || die "$shards_dir is not a directory"
-shard_count="$(find -L "$shards_dir" -maxdepth 1 -type f -name '*.csv' | wc -l)"
-((shard_count > 0)) || die "no *.csv files in $shards_dir"
-shards_dir="$(cd "$shards_dir" && pwd)"
+if ((redrive)); then
+  [[ -z "$shards_dir" && -n "$prefix" ]] || usage
+else
+  [[ -n "$shards_dir" ]] || usage
+  [[ -d "$shards_dir" ]] || die "$shards_dir is not a directory"
+  shard_count="$(find -L "$shards_dir" -maxdepth 1 -type f -name '*.csv' | wc -l)"
+  ((shard_count > 0)) || die "no *.csv files in $shards_dir"
+  shards_dir="$(cd "$shards_dir" && pwd)"
+fi
 cd "$REPO"
 [[ "$n_bytes" =~ ^[0-9]+$ ]] || die "--n-bytes must be a number, got '$n_bytes'"
 prefix="${prefix%/}"
@@ -123,19 +140,21 @@ sm_arn="$(moto init "$bucket" "$SUMMA_STATE_MACHINE" "$work/round.asl.json" \
   "arn:aws:iam::$SUMMA_ACCOUNT:role/$SUMMA_STATE_MACHINE")"
 [[ "$sm_arn" == "$SUMMA_STATE_MACHINE_ARN" ]] ||
   die "state machine is $sm_arn, but trigger starts $SUMMA_STATE_MACHINE_ARN"
-manifest="$(python3 -c 'import json, sys
+# Steps 2 (the upload) and 3 (trigger): sets exec_arn and writes $work/input.json.
+upload_and_trigger() {
+  manifest="$(python3 -c 'import json, sys
 m = {"layout": sys.argv[1], "n_bytes": int(sys.argv[2])}
 if sys.argv[3]:
     m["previous"] = sys.argv[3]
 print(json.dumps(m))' "$layout" "$n_bytes" "$previous")"
-moto upload-round "$bucket" "$prefix" "$shards_dir" "$manifest" >"$work/event.json"
-summa_log "uploaded $shard_count shards and $manifest to s3://$bucket/$prefix/"
+  moto upload-round "$bucket" "$prefix" "$shards_dir" "$manifest" >"$work/event.json"
+  summa_log "uploaded $shard_count shards and $manifest to s3://$bucket/$prefix/"
 
-# --- 3. trigger ------------------------------------------------------------------
-if ! infra/local/invoke.sh trigger "$(cat "$work/event.json")" >"$work/trigger.json"; then
-  die "trigger failed: $(cat "$work/trigger.json")"
-fi
-exec_arn="$(python3 - "$work/trigger.json" "$SUMMA_STATE_MACHINE_ARN" <<'EOF'
+  # --- 3. trigger ------------------------------------------------------------------
+  if ! infra/local/invoke.sh trigger "$(cat "$work/event.json")" >"$work/trigger.json"; then
+    die "trigger failed: $(cat "$work/trigger.json")"
+  fi
+  exec_arn="$(python3 - "$work/trigger.json" "$SUMMA_STATE_MACHINE_ARN" <<'EOF'
 import json, sys
 out = json.load(open(sys.argv[1]))
 started = out.get("started", [])
@@ -147,9 +166,20 @@ if not arn:  # already_started: this manifest version's execution exists
     arn = sys.argv[2].replace(":stateMachine:", ":execution:") + ":" + s["execution_name"]
 print(arn)
 EOF
-)"
-moto execution-input "$SUMMA_STATE_MACHINE_ARN" "$exec_arn" >"$work/input.json"
-summa_log "trigger: execution $exec_arn, input (from moto) $(cat "$work/input.json")"
+  )"
+  moto execution-input "$SUMMA_STATE_MACHINE_ARN" "$exec_arn" >"$work/input.json"
+  summa_log "trigger: execution $exec_arn, input (from moto) $(cat "$work/input.json")"
+}
+
+if ((redrive)); then
+  moto execution-of-prefix "$SUMMA_STATE_MACHINE_ARN" "$prefix" >"$work/execution.tsv" ||
+    die "no execution of $SUMMA_STATE_MACHINE for $prefix to redrive"
+  exec_arn="$(cut -f1 "$work/execution.tsv")"
+  cut -f2- "$work/execution.tsv" >"$work/input.json"
+  summa_log "redrive: execution $exec_arn again, input (from moto) $(cat "$work/input.json")"
+else
+  upload_and_trigger
+fi
 
 # --- 4. the state machine ----------------------------------------------------------
 mkdir -p "$work/fn"
@@ -158,12 +188,18 @@ for f in plan mini-tree aggregator; do
   printf '#!/usr/bin/env bash\nexec %q %q "$1"\n' "$REPO/infra/local/invoke.sh" "$f" >"$work/fn/$f"
   chmod +x "$work/fn/$f"
 done
+retry_ms=()
+if [[ -n "${SUMMA_LOCAL_RETRY_MS:-}" ]]; then
+  for state in Plan MiniTree IndexPartition Aggregate; do
+    retry_ms+=(-r "$state:$SUMMA_LOCAL_RETRY_MS")
+  done
+fi
 t_sfn=$SECONDS
 sfn_status=0
 node infra/local-sfn.mjs -f "$work/round.asl.json" --trace \
   -t "Plan:$work/fn/plan" -t "MiniTree:$work/fn/mini-tree" \
   -t "IndexPartition:$work/fn/aggregator" -t "Aggregate:$work/fn/aggregator" \
-  - <"$work/input.json" >"$work/output.json" 2>"$work/trace.jsonl" || sfn_status=$?
+  "${retry_ms[@]}" - <"$work/input.json" >"$work/output.json" 2>"$work/trace.jsonl" || sfn_status=$?
 python3 - "$work/trace.jsonl" "$((SECONDS - t_sfn))" <<'EOF' >&2 || true
 import json, sys
 path, maps, iters = [], {}, {}

@@ -4,8 +4,8 @@
 use futures::{StreamExt, TryStreamExt};
 use summa_agg::shard::{check_header, read_header, Currency};
 
-use super::artifacts::put_json;
-use crate::error::{FnError, InStep};
+use super::artifacts::{put_json, read_plan};
+use crate::error::{ErrorKind, FnError, InStep};
 use crate::model::{
     AggregatorInput, IndexPartition, Manifest, MiniTreeInput, PlanFile, PlanOutput, PlannedShard,
     PreviousRound, ReuseFrom, RoundInput, RoundKeys, RunKeys, ShardTask,
@@ -219,6 +219,17 @@ async fn run(
     let run = RunKeys::new(&input.prefix, &input.run)?;
     let keys = run.round();
     let bucket = input.bucket.as_str();
+    // A run is planned once: plan.json, its last write, names a complete plan.
+    // Planned again (the execution started again with the same input, where a
+    // redrive does not apply), it keeps that plan and writes nothing, so that
+    // nothing of a run that may be published already changes after it (found by
+    // the fault campaign's state-machine part: a re-run rewrote items.json and
+    // plan.json after P/result.json).
+    match read_plan(storage, bucket, &run).await {
+        Ok(plan) => return Ok(output(bucket, &run, &plan)),
+        Err(e) if e.kind == ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     let manifest_key = keys.manifest();
     let (manifest_bytes, manifest_etag) = storage.get_with_etag(bucket, &manifest_key).await?;
     let manifest = Manifest::parse(&manifest_bytes, &manifest_key)?;
@@ -332,17 +343,22 @@ async fn run(
         .collect();
     put_json(storage, bucket, &run.index_items(), &index_items, false).await?;
     put_json(storage, bucket, &run.plan(), &plan, true).await?;
-    Ok(PlanOutput {
+    Ok(output(bucket, &run, &plan))
+}
+
+/// The state's output for a run's plan.
+fn output(bucket: &str, run: &RunKeys, plan: &PlanFile) -> PlanOutput {
+    PlanOutput {
         bucket: bucket.to_string(),
-        prefix: keys.prefix().to_string(),
+        prefix: run.round().prefix().to_string(),
         run: run.id().to_string(),
         layout: plan.layout,
         n_bytes: plan.n_bytes,
         shard_count: plan.shards.len(),
         items_key: run.items(),
-        index_bits,
+        index_bits: plan.index_bits,
         index_items_key: run.index_items(),
-    })
+    }
 }
 
 /// Looks at the previous round `prefix` names: its published result, if it was

@@ -175,6 +175,12 @@ async fn plan_reads_only_the_first_64_kib_of_a_shard() {
     assert_eq!(
         reads,
         [
+            // Whether the run is planned already (it is not).
+            (
+                "rounds/r1/runs/r1-manual/plan.json".to_string(),
+                0,
+                u64::MAX
+            ),
             ("rounds/r1/round.json".to_string(), 0, u64::MAX),
             ("rounds/r1/shards/big.csv".to_string(), 0, 0),
             ("rounds/r1/shards/big.csv".to_string(), 0, 64 << 10)
@@ -302,4 +308,30 @@ fn long_shard(users: usize) -> Vec<u8> {
         csv.extend_from_slice(format!("user{i},{i}\n").as_bytes());
     }
     csv
+}
+
+/// A run is planned once: planned again, even after a shard changed, it keeps
+/// its plan (the shards' pinned ETags) and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_planned_again_keeps_its_plan_and_writes_nothing() {
+    let round = Round::with_shards(&[("a.csv", long_shard(10)), ("b.csv", long_shard(20))]).await;
+    let first = round.plan().await.unwrap();
+    let plan_json = round.get(&in_run(&round.run_id(), "plan.json")).await;
+    round.put("rounds/r1/shards/b.csv", long_shard(30)).await;
+    let recording = Recording::new(round.storage.clone());
+    let input = RoundInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: round.run_id(),
+    };
+    let again = handlers::plan(&recording, input).await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&again).unwrap(),
+        serde_json::to_value(&first).unwrap()
+    );
+    assert_eq!(recording.keys_put(), Vec::<String>::new());
+    assert_eq!(
+        round.get(&in_run(&round.run_id(), "plan.json")).await,
+        plan_json
+    );
 }

@@ -333,3 +333,34 @@ fn assert_equals_the_cli(result: RoundResult, shards: &[(&str, Vec<u8>)], layout
         "{layout}"
     );
 }
+
+/// A published run executed again from the start with the same input (a new
+/// execution where a redrive does not apply): the same result, and not one
+/// object of the run written again, so nothing `P/result.json` names changes
+/// after it is published (found by the fault campaign's state-machine part:
+/// plan rewrote items.json and plan.json, the index its partitions).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_run_executed_again_writes_nothing_of_its_run() {
+    let round = Round::new();
+    round.upload(&four_shards(), serde_json::json!({})).await;
+    let first = round.run().await.unwrap();
+    let run = round.run_id();
+    let recording = Recording::new(round.storage.clone());
+    let input = RoundInput {
+        bucket: BUCKET.into(),
+        prefix: PREFIX.into(),
+        run: run.clone(),
+    };
+    let again = crate::round::run(&recording, input, 1, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(again.result.root, first.root);
+    let rewritten: Vec<String> = recording
+        .keys_put()
+        .into_iter()
+        .filter(|k| k.starts_with(&in_run(&run, "")))
+        .collect();
+    assert_eq!(rewritten, Vec::<String>::new());
+    // What the round publishes, P/lookup.json then P/result.json, the same bytes.
+    assert_eq!(published(&round).await, first);
+}

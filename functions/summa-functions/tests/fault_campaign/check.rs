@@ -18,11 +18,11 @@ use tokio::time::Instant;
 use crate::schedule::{Injector, Schedule};
 use crate::sim::{Definition, Ended, Progress, Sim};
 
-const BUCKET: &str = "summa-rounds";
+pub const BUCKET: &str = "summa-rounds";
 const PREFIX: &str = "rounds/faults";
 /// The root of `tests/fixtures/entry_16_{1..4}.csv` (v1, n_bytes 14), as the
 /// command line computes it (the handlers' tests check the same).
-const FIRST_ROOT: &str = "0x1a2cd781913e49ef803fbdff9bfa873d0e8b8e1ca96d593bc4837e2d1bea03da";
+pub const FIRST_ROOT: &str = "0x1a2cd781913e49ef803fbdff9bfa873d0e8b8e1ca96d593bc4837e2d1bea03da";
 /// The trigger function's timeout (`infra/template.yaml`).
 const TRIGGER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Redrives after which a failed round counts as not recovered.
@@ -400,11 +400,50 @@ async fn drive(
     (MAX_REDRIVES, 0.0, violations, failed_after)
 }
 
-/// The published round, checked: what `P/result.json` says and names, and users'
-/// proofs against it.
+/// The published round of the world's store, checked ([`published_in`]).
 async fn published(world: &World, base: &Baseline, expected: &str, runs: &[String]) -> Vec<String> {
+    let writes: Vec<String> = world
+        .storage
+        .calls()
+        .into_iter()
+        .filter(|c| matches!(c.op, Op::Write | Op::Copy))
+        .map(|c| c.key)
+        .collect();
+    let store = Published {
+        storage: &world.storage,
+        prefix: PREFIX,
+        writes: &writes,
+    };
+    published_in(&store, &base.users, expected, runs).await
+}
+
+/// A store to check, with the keys written to it in order.
+pub struct Published<'a, S> {
+    pub storage: &'a S,
+    pub prefix: &'a str,
+    pub writes: &'a [String],
+}
+
+/// The object at `key`, or `None` if there is none.
+pub async fn get_opt<S: StorageRead>(storage: &S, key: &str) -> Option<Vec<u8>> {
+    match storage.get(BUCKET, key).await {
+        Ok(b) => Some(b),
+        Err(e) if e.kind == StoreErrorKind::NotFound => None,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The published round, checked: what `P/result.json` says and names, that it
+/// was written after everything of its run, and `users`' proofs against it.
+pub async fn published_in<S: StorageRead>(
+    store: &Published<'_, S>,
+    users: &[String],
+    expected: &str,
+    runs: &[String],
+) -> Vec<String> {
+    let (storage, prefix) = (store.storage, store.prefix);
     let mut v = Vec::new();
-    let Some(bytes) = world.get(&format!("{PREFIX}/result.json")).await else {
+    let Some(bytes) = get_opt(storage, &format!("{prefix}/result.json")).await else {
         return vec!["no P/result.json after the round".into()];
     };
     let r: RoundResult = match summa_agg::json::from_slice_strict(&bytes) {
@@ -423,22 +462,26 @@ async fn published(world: &World, base: &Baseline, expected: &str, runs: &[Strin
             r.run
         )];
     };
-    let run_dir = format!("{PREFIX}/runs/{run}/");
-    if world.get(&format!("{run_dir}result.json")).await.as_deref() != Some(&bytes[..]) {
+    let run_dir = format!("{prefix}/runs/{run}/");
+    if get_opt(storage, &format!("{run_dir}result.json"))
+        .await
+        .as_deref()
+        != Some(&bytes[..])
+    {
         v.push(format!("P/result.json is not {run_dir}result.json"));
     }
     for (name, key) in &r.artifacts {
         if ["mini_trees", "user_index", "user_index_bits"].contains(&name.as_str()) {
             continue;
         }
-        if world.get(key).await.is_none() {
+        if get_opt(storage, key).await.is_none() {
             v.push(format!(
                 "P/result.json names {key} ({name}), which is not there"
             ));
         }
     }
     for input in &r.inputs {
-        match world.get(&input.mini_tree).await {
+        match get_opt(storage, &input.mini_tree).await {
             None => v.push(format!(
                 "P/result.json names {}, which is not there",
                 input.mini_tree
@@ -453,26 +496,21 @@ async fn published(world: &World, base: &Baseline, expected: &str, runs: &[Strin
         }
     }
     // Written last: nothing of the run's written after P/result.json.
-    let writes: Vec<_> = world
-        .storage
-        .calls()
-        .into_iter()
-        .filter(|c| matches!(c.op, Op::Write | Op::Copy))
-        .collect();
+    let writes = store.writes;
     let last = writes
         .iter()
-        .rposition(|c| c.key == format!("{PREFIX}/result.json"));
+        .rposition(|k| *k == format!("{prefix}/result.json"));
     if let Some(at) = last {
         let later: Vec<&str> = writes[at + 1..]
             .iter()
-            .filter(|c| c.key.starts_with(&run_dir) && !c.key.ends_with(".error.json"))
-            .map(|c| c.key.as_str())
+            .filter(|k| k.starts_with(&run_dir) && !k.ends_with(".error.json"))
+            .map(|k| k.as_str())
             .collect();
         if !later.is_empty() {
             v.push(format!("written after P/result.json: {later:?}"));
         }
     }
-    match world.get(&format!("{PREFIX}/lookup.json")).await {
+    match get_opt(storage, &format!("{prefix}/lookup.json")).await {
         Some(l) => match serde_json::from_slice::<LookupFile>(&l) {
             Ok(l) if l.run == run => {}
             Ok(l) => v.push(format!(
@@ -484,15 +522,15 @@ async fn published(world: &World, base: &Baseline, expected: &str, runs: &[Strin
         None => v.push("no P/lookup.json".into()),
     }
     // Users' proofs, from the published run, against the published result.
-    let n = base.users.len();
-    for user in [&base.users[0], &base.users[n / 2], &base.users[n - 1]] {
+    let n = users.len();
+    for user in [&users[0], &users[n / 2], &users[n - 1]] {
         let asked = ProofInput {
             bucket: BUCKET.into(),
-            prefix: PREFIX.into(),
+            prefix: prefix.into(),
             username: user.clone(),
             run: None,
         };
-        match handlers::proof(&world.storage, asked).await {
+        match handlers::proof(storage, asked).await {
             Ok(p) => {
                 if let Err(e) = summa_agg::proof::verify_with_result(&p, &r) {
                     v.push(format!(

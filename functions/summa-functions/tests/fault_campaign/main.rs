@@ -16,15 +16,24 @@
 //!   round's, byte for byte; then a redrive publishes as above;
 //! - no execution runs past the round's time limit (virtual time).
 //!
+//! Then the state-machine part (`stack.rs`): schedules through the real functions
+//! and the real state machine in the local emulators, each killing a function
+//! process in the middle of a step, checked against the same invariant.
+//!
 //! `cargo test -p summa-functions --test fault_campaign` runs a fixed-seed smoke
-//! (in `make test`); `make fault-campaign` the whole campaign with a random seed.
-//! Environment: `FAULT_SCHEDULES` (how many), `FAULT_SEED` (the campaign's seed),
-//! `FAULT_SCHEDULE` (replay the one schedule of that seed). The last line of the
-//! output is a JSON object of the figures.
+//! (in `make test`: 1,000 schedules in process, 2 through the state machine);
+//! `make fault-campaign` the whole campaign with a random seed. Environment:
+//! `FAULT_SCHEDULES` (how many in process), `FAULT_STATE_MACHINE_SCHEDULES` (how
+//! many through the state machine), `SUMMA_SKIP_LOCAL_LAMBDA` (no state-machine
+//! part, said so), `FAULT_SEED` (the campaign's seed), and to replay
+//! one schedule: `FAULT_SCHEDULE` (in process) or `FAULT_STATE_MACHINE_SCHEDULE`
+//! (through the state machine). The last line of the output is a JSON object of
+//! the figures.
 
 mod check;
 mod schedule;
 mod sim;
+mod stack;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -41,6 +50,8 @@ const ROUND_LEVEL: &[&str] = &[
 /// Schedules of the smoke in `make test`, and its seed.
 const SMOKE_SCHEDULES: u64 = 1000;
 const SMOKE_SEED: u64 = 30;
+/// State-machine schedules of the smoke (each about 7 s on the local stack).
+const SMOKE_STATE_MACHINE_SCHEDULES: u64 = 2;
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().map(|v| {
@@ -73,8 +84,26 @@ struct Tally {
 
 fn main() {
     let replay = env_u64("FAULT_SCHEDULE");
+    let replay_sm = env_u64("FAULT_STATE_MACHINE_SCHEDULE");
     let smoke = std::env::var("FAULT_SCHEDULES").is_err() && std::env::var("FAULT_SEED").is_err();
-    let count = env_u64("FAULT_SCHEDULES").unwrap_or(SMOKE_SCHEDULES);
+    let count = if replay_sm.is_some() {
+        0
+    } else {
+        env_u64("FAULT_SCHEDULES").unwrap_or(SMOKE_SCHEDULES)
+    };
+    let sm_count = env_u64("FAULT_STATE_MACHINE_SCHEDULES").unwrap_or(if smoke {
+        SMOKE_STATE_MACHINE_SCHEDULES
+    } else {
+        0
+    });
+    // The state-machine part needs the local stack's tools, like the end-to-end
+    // harness (tests/local_lambda/): skipped only when asked, and saying so.
+    let sm_count = if std::env::var_os("SUMMA_SKIP_LOCAL_LAMBDA").is_some() && replay_sm.is_none() {
+        eprintln!("SKIPPED the state-machine part (SUMMA_SKIP_LOCAL_LAMBDA is set)");
+        0
+    } else {
+        sm_count
+    };
     let seed = env_u64("FAULT_SEED").unwrap_or(if smoke {
         SMOKE_SEED
     } else {
@@ -84,8 +113,9 @@ fn main() {
             .unwrap_or(1)
     });
     eprintln!(
-        "fault campaign: {} schedule(s), seed {seed}{}",
+        "fault campaign: {} schedule(s) in process and {} through the state machine, seed {seed}{}",
         if replay.is_some() { 1 } else { count },
+        if replay_sm.is_some() { 1 } else { sm_count },
         if smoke { " (the smoke)" } else { "" }
     );
     let start = Instant::now();
@@ -99,8 +129,13 @@ fn main() {
         None => (0..count).map(|i| schedule_seed(seed, i)).collect(),
     };
     let mut t = Tally::default();
-    // The regressions first (every campaign runs them), then the seeded schedules.
-    let regressions = Schedule::regressions();
+    // The regressions first (every campaign runs them, unless it replays a
+    // state-machine schedule), then the seeded schedules.
+    let regressions = if replay_sm.is_some() {
+        Vec::new()
+    } else {
+        Schedule::regressions()
+    };
     let named = regressions
         .into_iter()
         .map(|(name, s)| (name.to_string(), s));
@@ -140,22 +175,78 @@ fn main() {
             t.violations.push(format!("{s}: {v}"));
         }
     }
-    report(&t, seed, start.elapsed().as_secs_f64());
-    if !t.violations.is_empty() {
+    // The state-machine part: its own seeds (a different stream from the same
+    // campaign seed).
+    let sm_seeds: Vec<u64> = match replay_sm {
+        Some(s) => vec![s],
+        None => (0..sm_count)
+            .map(|i| schedule_seed(seed ^ 0x5354_4154_454d_4143, i))
+            .collect(),
+    };
+    let mut sm = Tally::default();
+    if !sm_seeds.is_empty() {
+        stack::campaign(&sm_seeds, replay_sm.is_none(), |out| {
+            sm.schedules += 1;
+            for k in &out.kinds {
+                let e = sm.by_kind.entry(k).or_default();
+                e[0] += 1;
+                e[3] += u64::from(out.hit.contains(k));
+                e[if out.redrives == 0 { 1 } else { 2 }] += 1;
+            }
+            if out.redrives == 0 {
+                sm.published += 1;
+            } else {
+                sm.recovered += 1;
+            }
+            sm.max_redrives = sm.max_redrives.max(out.redrives);
+            sm.failed_after_publishing += out.failed_after_publishing;
+            sm.longest_recovery_s = sm.longest_recovery_s.max(out.recovery_s);
+            eprintln!(
+                "fault campaign: state machine: schedule {} {:?}: {} redrive(s){}",
+                out.seed,
+                out.kinds,
+                out.redrives,
+                if out.violations.is_empty() {
+                    ""
+                } else {
+                    ", VIOLATED"
+                }
+            );
+            for v in out.violations {
+                let replay = if out.seed.starts_with("regression-") {
+                    "FAULT_SCHEDULES=0 FAULT_STATE_MACHINE_SCHEDULES=1 cargo test -p summa-functions --test fault_campaign (the regressions run first)".to_string()
+                } else {
+                    format!(
+                        "FAULT_STATE_MACHINE_SCHEDULE={} cargo test -p summa-functions --test fault_campaign",
+                        out.seed
+                    )
+                };
+                eprintln!(
+                    "VIOLATION (state-machine schedule {}, kinds {:?}): {v}\n  replay: {replay}",
+                    out.seed, out.kinds
+                );
+                sm.violations.push(format!("{}: {v}", out.seed));
+            }
+        });
+    }
+    report(&t, &sm, seed, start.elapsed().as_secs_f64());
+    if !t.violations.is_empty() || !sm.violations.is_empty() {
         std::process::exit(1);
     }
 }
 
-fn report(t: &Tally, seed: u64, seconds: f64) {
-    eprintln!("fault campaign: {seconds:.1} s");
+fn table(t: &Tally, kinds: &[&str]) {
     eprintln!(
         "| fault | schedules | hit | published at once | failed, then recovered by redrive |"
     );
     eprintln!("| --- | ---: | ---: | ---: | ---: |");
-    for k in KINDS {
+    for k in kinds {
         let [n, a, b, hit] = t.by_kind.get(k).copied().unwrap_or_default();
         eprintln!("| {k} | {n} | {hit} | {a} | {b} |");
     }
+}
+
+fn figures(t: &Tally) -> serde_json::Value {
     let by_kind: serde_json::Map<String, serde_json::Value> = t
         .by_kind
         .iter()
@@ -166,20 +257,42 @@ fn report(t: &Tally, seed: u64, seconds: f64) {
             )
         })
         .collect();
+    serde_json::json!({
+        "schedules": t.schedules,
+        "published": t.published,
+        "failed_then_recovered": t.recovered,
+        "violations": t.violations.len(),
+        "max_redrives": t.max_redrives,
+        "failed_after_publishing": t.failed_after_publishing,
+        "longest_recovery_s": (t.longest_recovery_s * 10.0).round() / 10.0,
+        "by_kind": by_kind,
+    })
+}
+
+/// The tables, then the JSON line: `schedules` counts the in-process part,
+/// `state_machine_schedules` the state-machine part; `published`,
+/// `failed_then_recovered` and `violations` are over both, and each part's own
+/// figures are under `in_process` and `state_machine` (its recovery times are
+/// virtual seconds in process, wall seconds through the state machine).
+fn report(t: &Tally, sm: &Tally, seed: u64, seconds: f64) {
+    eprintln!("fault campaign: {seconds:.1} s");
+    table(t, KINDS);
+    if sm.schedules > 0 {
+        eprintln!("fault campaign: through the real state machine and functions:");
+        table(sm, stack::KINDS);
+    }
     println!(
         "{}",
         serde_json::json!({
             "schedules": t.schedules,
-            "state_machine_schedules": 0,
-            "published": t.published,
-            "failed_then_recovered": t.recovered,
-            "violations": t.violations.len(),
+            "state_machine_schedules": sm.schedules,
+            "published": t.published + sm.published,
+            "failed_then_recovered": t.recovered + sm.recovered,
+            "violations": t.violations.len() + sm.violations.len(),
             "seed": seed,
-            "max_redrives": t.max_redrives,
-            "failed_after_publishing": t.failed_after_publishing,
-            "longest_recovery_s": (t.longest_recovery_s * 10.0).round() / 10.0,
             "seconds": (seconds * 10.0).round() / 10.0,
-            "by_kind": by_kind,
+            "in_process": figures(t),
+            "state_machine": figures(sm),
         })
     );
 }
