@@ -82,6 +82,35 @@ struct Tally {
     longest_recovery_s: f64,
 }
 
+impl Tally {
+    /// Counts a schedule that had `kinds` (those that `hit` says reached a
+    /// request or a task) and ended after `redrives` redrives, with
+    /// `failed_after_publishing` such executions, `recovery_s` after its first
+    /// failure.
+    fn add(
+        &mut self,
+        kinds: &[&'static str],
+        hit: impl Fn(&'static str) -> bool,
+        (redrives, failed_after_publishing, recovery_s): (u64, u64, f64),
+    ) {
+        self.schedules += 1;
+        for &k in kinds {
+            let e = self.by_kind.entry(k).or_default();
+            e[0] += 1;
+            e[3] += u64::from(hit(k));
+            e[if redrives == 0 { 1 } else { 2 }] += 1;
+        }
+        if redrives == 0 {
+            self.published += 1;
+        } else {
+            self.recovered += 1;
+        }
+        self.max_redrives = self.max_redrives.max(redrives);
+        self.failed_after_publishing += failed_after_publishing;
+        self.longest_recovery_s = self.longest_recovery_s.max(recovery_s);
+    }
+}
+
 fn main() {
     let replay = env_u64("FAULT_SCHEDULE");
     let replay_sm = env_u64("FAULT_STATE_MACHINE_SCHEDULE");
@@ -146,28 +175,12 @@ fn main() {
         let kinds = schedule.kinds();
         let injector = Injector::new(schedule.clone());
         let out = check::run_schedule(&base, &schedule, &injector);
-        t.schedules += 1;
         let hit = injector.hit.lock().unwrap().clone();
-        for k in &kinds {
-            let e = t.by_kind.entry(k).or_default();
-            e[0] += 1;
-            if hit.contains(k) || ROUND_LEVEL.contains(k) {
-                e[3] += 1;
-            }
-            if out.redrives == 0 {
-                e[1] += 1;
-            } else {
-                e[2] += 1;
-            }
-        }
-        if out.redrives == 0 {
-            t.published += 1;
-        } else {
-            t.recovered += 1;
-        }
-        t.max_redrives = t.max_redrives.max(out.redrives);
-        t.failed_after_publishing += out.failed_after_publishing;
-        t.longest_recovery_s = t.longest_recovery_s.max(out.recovery_s);
+        t.add(
+            &kinds,
+            |k| hit.contains(&k) || ROUND_LEVEL.contains(&k),
+            (out.redrives, out.failed_after_publishing, out.recovery_s),
+        );
         for v in out.violations {
             let replay =
                 format!("FAULT_SCHEDULE={s} cargo test -p summa-functions --test fault_campaign");
@@ -186,21 +199,11 @@ fn main() {
     let mut sm = Tally::default();
     if !sm_seeds.is_empty() {
         stack::campaign(&sm_seeds, replay_sm.is_none(), |out| {
-            sm.schedules += 1;
-            for k in &out.kinds {
-                let e = sm.by_kind.entry(k).or_default();
-                e[0] += 1;
-                e[3] += u64::from(out.hit.contains(k));
-                e[if out.redrives == 0 { 1 } else { 2 }] += 1;
-            }
-            if out.redrives == 0 {
-                sm.published += 1;
-            } else {
-                sm.recovered += 1;
-            }
-            sm.max_redrives = sm.max_redrives.max(out.redrives);
-            sm.failed_after_publishing += out.failed_after_publishing;
-            sm.longest_recovery_s = sm.longest_recovery_s.max(out.recovery_s);
+            sm.add(
+                &out.kinds,
+                |k| out.hit.contains(k),
+                (out.redrives, out.failed_after_publishing, out.recovery_s),
+            );
             eprintln!(
                 "fault campaign: state machine: schedule {} {:?}: {} redrive(s){}",
                 out.seed,
