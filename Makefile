@@ -7,7 +7,7 @@
 CARGO ?= cargo
 EXAMPLE_OUT ?= out/example
 
-.PHONY: example test tools lint unit infra e2e fault-campaign contracts contracts-check chain-example fuzz fuzz-smoke fuzz-seeds bench scale-probe scale-probe-smoke round-2-24 arm64 arm64-test sam-build verifier verifier-test verifier-repro verifier-bench
+.PHONY: example test tools lint unit infra e2e fault-campaign proof-cost contracts contracts-check chain-example fuzz fuzz-smoke fuzz-seeds bench scale-probe scale-probe-smoke round-2-24 arm64 arm64-test sam-build verifier verifier-test verifier-repro verifier-bench
 
 # The embedded default needs no AWS SDK: build the CLI without its S3 mode. After
 # the round, a user's zero-knowledge proof with keys on the UNSAFE test SRS
@@ -78,6 +78,13 @@ fault-campaign: tools
 	FAULT_SCHEDULES=$${FAULT_SCHEDULES:-5000} FAULT_STATE_MACHINE_SCHEDULES=$${FAULT_STATE_MACHINE_SCHEDULES:-30} \
 	  FAULT_SEED=$${FAULT_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
 	  $(CARGO) test -p summa-functions --test fault_campaign
+
+# What one user's proof costs (issue 31): instructions of one depth-28, 2-currency
+# proof on x86_64 (callgrind) and aarch64 (qemu-user with infra/qemu-insn's
+# counting plugin), and its CPU time on one thread here; BASE=<commit> counts that
+# commit too. Its last line is a JSON object (infra/proof-cost.sh).
+proof-cost:
+	bash infra/proof-cost.sh $(BASE)
 
 test: tools lint unit contracts-check scale-probe-smoke infra verifier verifier-test fuzz-smoke arm64 arm64-test sam-build
 
