@@ -93,10 +93,17 @@ try {
   assert.match(text, /UNSAFE TEST SRS/);
   assert.ok(await page.isVisible('#test-srs'));
   assert.equal(await page.textContent('#username'), proof.entry.username);
-  const rows = await page.$$eval('#balances tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
-  assert.deepEqual(rows, published.currencies.map((c, i) => [c.name, c.chain, proof.entry.balances[i]]));
-  const totals = await page.$$eval('#totals tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
-  assert.deepEqual(totals, published.currencies.map((c, i) => [c.name, c.chain, published.root.balances[i]]));
+  // Amounts: grouped by three with commas, the digits as given in data-value.
+  const group = (digits) => digits.replace(/\B(?=([0-9]{3})+$)/g, ',');
+  const cells = (id) => page.$$eval(`#${id} tbody tr`, (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  const values = (id) => page.$$eval(`#${id} tbody td.amount`, (tds) => tds.map((td) => td.dataset.value));
+  const rows = await cells('balances');
+  assert.deepEqual(rows, published.currencies.map((c, i) => [c.name, c.chain, group(proof.entry.balances[i])]));
+  assert.deepEqual(await values('balances'), proof.entry.balances);
+  const totals = await cells('totals');
+  assert.deepEqual(totals, published.currencies.map((c, i) => [c.name, c.chain, group(published.root.balances[i])]));
+  assert.deepEqual(await values('totals'), published.root.balances);
+  assert.ok(published.root.balances.some((b) => b.length > 3), 'a total long enough to be grouped');
   assert.equal(await page.textContent('#root'), published.root.hash);
   await page.screenshot({ path: join(out, 'verified.png'), fullPage: true });
   console.log(`chromium: page ready ${picked - t0} ms, check ${checkMs} ms (load ${outcome.timingsMs.load?.toFixed(0)} ms, verify ${outcome.timingsMs.total?.toFixed(0)} ms), timings ${JSON.stringify(outcome.timingsMs)}`);
@@ -123,6 +130,18 @@ try {
   await page.setViewportSize({ width: 360, height: 800 });
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= 360, `the page is ${width} px wide at 360`);
+  // No amount wraps: each is one line of text (a wrapped one has several boxes),
+  // also the largest a balance can be (2^112 - 1, n_bytes 14), put in the first
+  // cell: its table scrolls sideways, the page stays 360 px wide.
+  await page.$eval('td.amount', (td, text) => { td.textContent = text; }, group((2n ** 112n - 1n).toString()));
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 360, 'the page widened for a long amount');
+  const lines = await page.$$eval('td.amount', (tds) => tds.map((td) => {
+    const range = document.createRange();
+    range.selectNodeContents(td);
+    return [td.textContent, new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size];
+  }));
+  assert.ok(lines.length >= 4, `amounts shown: ${JSON.stringify(lines)}`);
+  for (const [amount, n] of lines) assert.equal(n, 1, `${amount} spans ${n} lines at 360 px`);
   await page.screenshot({ path: join(out, 'phone.png'), fullPage: true });
 
   const own = new Set(['index.html', 'style.css', 'summa_verifier_embed.js', 'app.js', 'result.json', 'srs.bin', 'proof.json']);

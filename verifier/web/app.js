@@ -14,6 +14,12 @@
     $('state').textContent = text;
   }
 
+  // An amount in base units, its digits grouped by three ("6,229,410,397,530"): a
+  // decimal string as the verifier gives it, anything else shown as it is.
+  function grouped(amount) {
+    return /^[0-9]+$/.test(amount) ? amount.replace(/\B(?=([0-9]{3})+$)/g, ',') : amount;
+  }
+
   function fillTable(id, rows) {
     const body = $(id).querySelector('tbody');
     body.replaceChildren();
@@ -21,8 +27,15 @@
       const tr = document.createElement('tr');
       for (const [value, cls] of [[r.currency], [r.chain], [r.amount, 'amount']]) {
         const td = document.createElement('td');
-        td.textContent = value;
-        if (cls) td.className = cls;
+        if (cls === 'amount') {
+          // Grouped, on one line (the table scrolls sideways on a narrow screen);
+          // the digits as given stay in data-value.
+          td.textContent = grouped(value);
+          td.dataset.value = value;
+          td.className = cls;
+        } else {
+          td.textContent = value;
+        }
         tr.appendChild(td);
       }
       body.appendChild(tr);
