@@ -23,11 +23,13 @@ object; and F is one of:
                   the answer: the write landed, the function never knew;
     s3_500        answer 500 InternalError without forwarding;
     s3_503        answer 503 SlowDown without forwarding;
-    reset         close the connection without an answer;
+    reset         close the connection with a TCP reset, without an answer;
     cut           forward, then send the answer's headers and half its body and
-                  close (a body cut mid-stream).
+                  close (a body cut mid-stream; logged as no fault where the
+                  answer has no body).
 
-Every request is logged to DIR/requests.jsonl, in the order S3 saw them, as
+Every request is logged to DIR/requests.jsonl when it is answered (in the order
+the answers came: a write is logged after S3 stored it), as
 {"function", "method", "key", "status", "fault"}: the campaign reads the order of
 writes and which faults fired from it. Standard library only.
 """
@@ -36,6 +38,8 @@ import http.client
 import json
 import os
 import signal
+import socket
+import struct
 import sys
 import threading
 import urllib.parse
@@ -134,7 +138,13 @@ def handler(function, moto, directory):
             self.send_header("Content-Type", "application/xml")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":  # a HEAD answer has no body
+                self.wfile.write(body)
+
+        def reset(self):
+            """Closes the connection with a TCP reset (RST), not a clean FIN."""
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
 
         def forward(self, data):
             conn = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
@@ -156,7 +166,7 @@ def handler(function, moto, directory):
                     kill(directory, function)
                 record["status"] = None
                 log(directory, record)
-                self.close_connection = True
+                self.reset()
                 return
             if fault in ("s3_500", "s3_503"):
                 record["status"] = 500 if fault == "s3_500" else 503
@@ -168,6 +178,8 @@ def handler(function, moto, directory):
                 return
             resp, payload = self.forward(data)
             record["status"] = resp.status
+            if fault == "cut" and (self.command == "HEAD" or len(payload) < 2):
+                record["fault"] = None  # no body to cut: nothing injected
             log(directory, record)
             if fault == "kill_after":
                 kill(directory, function)

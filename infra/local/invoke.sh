@@ -42,6 +42,10 @@ if [[ -n "$pid_file" && -f "$pid_file" ]]; then
     [[ -n "$serving" ]] && kill -0 "$serving" 2>/dev/null && break
     sleep 0.05
   done
+  if [[ -z "$serving" ]] || ! kill -0 "$serving" 2>/dev/null; then
+    echo "invoke.sh: no live $fn process after 10 s ($pid_file)" >&2
+    exit 1
+  fi
   out="$(mktemp)"
   trap 'rm -f "$err" "$out"' EXIT
   set +m

@@ -151,7 +151,15 @@ summa_stack_start() {
     local run=("$bin/$f")
     if [[ -n "$fault_dir" ]]; then
       # shellcheck disable=SC2016 # expanded by the supervisor's shell
-      run=(bash -c 'while :; do "$1" & echo $! >"$2.tmp" && mv "$2.tmp" "$2"; wait $!; done' \
+      # A process that dies is started again after 0.2 s; ten deaths within a
+      # second of their start in a row (a function that cannot start) end it.
+      run=(bash -c 'quick=0
+        while ((quick < 10)); do
+          t=$SECONDS; "$1" & echo $! >"$2.tmp" && mv "$2.tmp" "$2"; wait $!
+          if ((SECONDS - t < 1)); then quick=$((quick + 1)); else quick=0; fi
+          sleep 0.2
+        done
+        echo "supervise: $1 died at start 10 times" >&2; rm -f "$2"; exit 1' \
         supervise "$bin/$f" "$fault_dir/$f.pid")
     fi
     summa_spawn "$f" "$SUMMA_STACK_DIR/$f.log" env -u AWS_PROFILE -u AWS_SESSION_TOKEN \
@@ -165,6 +173,21 @@ summa_stack_start() {
       "${run[@]}"
   done
   sleep 0.2
+  if [[ -n "$fault_dir" ]]; then
+    # Each supervised function's live process, named in its pid file.
+    for f in "${SUMMA_FUNCTIONS[@]}"; do
+      for i in $(seq 100); do
+        pid="$(cat "$fault_dir/$f.pid" 2>/dev/null || true)"
+        [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && break
+        sleep 0.1
+      done
+      [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || {
+        summa_log "$f has no live process ($fault_dir/$f.pid)"
+        summa_tail_log "$f" "$SUMMA_STACK_DIR/$f.log"
+        return 1
+      }
+    done
+  fi
   for i in "${!SUMMA_STACK_PIDS[@]}"; do
     pid="${SUMMA_STACK_PIDS[$i]}"
     if ! kill -0 "$pid" 2>/dev/null; then
@@ -214,6 +237,9 @@ summa_stack_stop() {
   SUMMA_STACK_PIDS=()
   SUMMA_STACK_NAMES=()
   SUMMA_STACK_LOGS=()
+  if [[ -n "${SUMMA_LOCAL_FAULT_DIR:-}" ]]; then
+    rm -f "$SUMMA_LOCAL_FAULT_DIR"/*.pid
+  fi
   if ((${#left[@]})); then
     summa_log "still running after KILL: ${left[*]}"
     return 1

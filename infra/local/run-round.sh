@@ -87,6 +87,8 @@ while (($#)); do
 done
 if ((redrive)); then
   [[ -z "$shards_dir" && -n "$prefix" ]] || usage
+  [[ -n "${SUMMA_LOCAL_MOTO_URL:-}" && -n "${SUMMA_LOCAL_LAMBDA_PORT:-}" ]] ||
+    die "--redrive runs an execution of a running stack again: set SUMMA_LOCAL_MOTO_URL and SUMMA_LOCAL_LAMBDA_PORT (lib.sh)"
 else
   [[ -n "$shards_dir" ]] || usage
   [[ -d "$shards_dir" ]] || die "$shards_dir is not a directory"

@@ -6,7 +6,8 @@
 #
 #   infra/local/stack.sh WORKDIR        # SUMMA_LOCAL_FAULT_DIR: see lib.sh
 #
-# When the stack is up it prints one line on stdout:
+# When the stack is up it writes its process groups to WORKDIR/pids and prints
+# one line on stdout:
 #   ready SUMMA_LOCAL_MOTO_URL=<url> SUMMA_LOCAL_LAMBDA_PORT=<port>
 # Progress and errors go to stderr; exit 1 if the stack did not start.
 set -euo pipefail
@@ -18,11 +19,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck disable=SC2034 # read by lib.sh's summa_log
 SUMMA_LOG_TAG=stack
-trap 'summa_stack_stop; exit 0' TERM INT
+trap 'summa_stack_stop; exit $?' TERM INT
 trap 'summa_stack_stop' EXIT
 if ! summa_stack_start "$1"; then
   summa_stack_logs
   exit 1
 fi
+# The process groups, for a caller that must kill them if this script cannot.
+echo "${SUMMA_STACK_PIDS[*]}" >"$1/pids"
 echo "ready SUMMA_LOCAL_MOTO_URL=$SUMMA_LOCAL_MOTO_URL SUMMA_LOCAL_LAMBDA_PORT=$SUMMA_LOCAL_LAMBDA_PORT"
 while :; do sleep 1 & wait $! || true; done

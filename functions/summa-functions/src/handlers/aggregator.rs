@@ -15,13 +15,13 @@ use summa_agg::json::{BuildSummary, RoundResult};
 use summa_agg::proof::paths::write_paths;
 use summa_agg::tree::{Aggregation, TreeSummary};
 
-use super::artifacts::{put_binary, read_plan, write_error_record};
+use super::artifacts::{put_binary, read_plan, write_error_record, write_once};
 use crate::error::{join_error, FnError, InStep};
 use crate::model::{
     AggregatorInput, AggregatorOutput, ErrorRecord, Failure, LookupFile, PlanFile, RunKeys,
     ShardSummary, SHARD_ERROR_SUFFIX,
 };
-use crate::storage::{Put, PutCondition, Storage, StoreErrorKind};
+use crate::storage::{Put, PutCondition, Storage, StoreErrorKind, JSON};
 
 /// The step's name in error messages and `error.json`.
 pub const STEP: &str = crate::model::steps::AGGREGATOR;
@@ -249,8 +249,8 @@ async fn aggregate(
     let lookup = Bytes::from(lookup);
     // The run's own files are written once: a second aggregator of the same run
     // (a retry) must find the same bytes.
-    write_once(storage, bucket, keys, &keys.result(), &body).await?;
-    write_once(storage, bucket, keys, &keys.lookup(), &lookup).await?;
+    write_once(storage, bucket, keys, &keys.result(), &body, JSON).await?;
+    write_once(storage, bucket, keys, &keys.lookup(), &lookup, JSON).await?;
     publish_run(storage, bucket, keys, &plan, &body, &lookup).await?;
     Ok(result)
 }
@@ -300,30 +300,6 @@ async fn publish_run(
         publish(storage, bucket, keys, plan, &keys.round().result(), body).await?;
     }
     Ok(())
-}
-
-/// Writes run-owned `key` once: if it exists, it must hold `body` already.
-async fn write_once(
-    storage: &impl Storage,
-    bucket: &str,
-    keys: &RunKeys,
-    key: &str,
-    body: &Bytes,
-) -> Result<(), FnError> {
-    let put = Put::new(body.clone(), crate::storage::JSON).when(PutCondition::Absent);
-    match storage.write(bucket, key, put).await {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind == StoreErrorKind::Changed => {
-            if storage.get(bucket, key).await?[..] != body[..] {
-                return Err(FnError::internal(format!(
-                    "{key} exists with other contents: run {} was aggregated twice with different inputs",
-                    keys.id()
-                )));
-            }
-            Ok(())
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// When run `run` was planned (Unix ms), read from its plan.

@@ -1,9 +1,40 @@
 //! The run's artifacts that several handlers read or write: the plan and the
 //! error records (their types are in `model`).
 
+use bytes::Bytes;
+
 use crate::error::FnError;
 use crate::model::{AggregatorInput, ErrorRecord, MiniTreeInput, PlanFile, PlanOutput, RunKeys};
-use crate::storage::{Storage, StorageRead};
+use crate::storage::{Put, PutCondition, Storage, StorageRead, StoreErrorKind};
+
+/// Writes run-owned `key` once (a conditional write): if it exists, it must hold
+/// `body` already, and is not written again, so that nothing a published result
+/// names changes after it (the fault campaign: a task run twice, an execution
+/// run again with the same input). Other contents are an error: the run was
+/// built twice from different inputs.
+pub async fn write_once(
+    storage: &impl Storage,
+    bucket: &str,
+    keys: &RunKeys,
+    key: &str,
+    body: &Bytes,
+    content_type: &'static str,
+) -> Result<(), FnError> {
+    let put = Put::new(body.clone(), content_type).when(PutCondition::Absent);
+    match storage.write(bucket, key, put).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind == StoreErrorKind::Changed => {
+            if storage.get(bucket, key).await?[..] != body[..] {
+                return Err(FnError::internal(format!(
+                    "{key} exists with other contents: run {} was built twice from different inputs",
+                    keys.id()
+                )));
+            }
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
 
 /// Reads run R's plan, `P/runs/R/plan.json` (which `plan` wrote) and checks that
 /// it is that run's.

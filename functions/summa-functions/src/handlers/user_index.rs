@@ -6,10 +6,10 @@
 
 use futures::{StreamExt, TryStreamExt};
 
-use super::artifacts::put_binary;
+use super::artifacts::write_once;
 use crate::error::{join_error, FnError, InStep};
 use crate::model::{IndexOutput, IndexPartition, RunKeys};
-use crate::storage::{Storage, StoreErrorKind};
+use crate::storage::{Storage, BINARY};
 
 /// The step's name in error messages.
 pub const STEP: &str = crate::model::steps::USER_INDEX;
@@ -63,16 +63,9 @@ async fn run(
     };
     let key = keys.user_index_partition(p);
     // Written once: a partition already there (the same shards give the same
-    // bytes) is not written again, so that nothing of a run that may be
-    // published changes after it (a re-run of the execution; the fault campaign).
-    let written = match storage.get(bucket, &key).await {
-        Ok(there) => there == file[..],
-        Err(e) if e.kind == StoreErrorKind::NotFound => false,
-        Err(e) => return Err(e.into()),
-    };
-    if !written {
-        put_binary(storage, bucket, &key, file).await?;
-    }
+    // bytes) is not written again, so that nothing of a run that may be published
+    // changes after it (a re-run of the execution; the fault campaign).
+    write_once(storage, bucket, keys, &key, &file.into(), BINARY).await?;
     Ok(IndexOutput {
         partition: p,
         users,

@@ -99,6 +99,9 @@ pub struct Call {
     /// read of a missing key 404 only to a caller that may list the bucket, 403
     /// AccessDenied to another).
     pub not_found: bool,
+    /// Whether the store refused the request on its condition (a conditional
+    /// write of an object that is there: nothing written).
+    pub refused: bool,
 }
 
 /// What a [`Counting`] storage was asked.
@@ -147,6 +150,17 @@ impl<S> Counting<S> {
         self.counts.puts.lock().expect("not poisoned").clone()
     }
 
+    /// The keys of the writes (in the order asked) and copies (answered), repeats
+    /// included, but the writes the store refused on their condition (which wrote
+    /// nothing). A write that failed otherwise is kept: it may have landed.
+    pub fn keys_written(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter(|c| !c.refused && matches!(c.op, Op::Write | Op::Copy))
+            .map(|c| c.key)
+            .collect()
+    }
+
     /// Every request asked, in order, repeats included.
     pub fn calls(&self) -> Vec<Call> {
         self.counts.calls.lock().expect("not poisoned").clone()
@@ -167,6 +181,7 @@ impl<S> Counting<S> {
             key: key.to_string(),
             from: from.map(str::to_string),
             not_found,
+            refused: false,
         });
     }
 
@@ -374,10 +389,31 @@ impl<S: Storage> Storage for Counting<S> {
     async fn write(&self, bucket: &str, key: &str, put: Put<'_>) -> StoreResult<()> {
         self.wrote(Some(key), put.body.len());
         let fault = self.fault(Op::Write, key);
+        // A write is recorded when asked (one whose answer never comes, cut off by
+        // a deadline, may have landed), and marked refused when its condition
+        // refuses it.
+        let at = {
+            let mut calls = self.counts.calls.lock().expect("not poisoned");
+            calls.push(Call {
+                op: Op::Write,
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                from: None,
+                not_found: false,
+                refused: false,
+            });
+            calls.len() - 1
+        };
         let r = self
             .under(fault, (bucket, key), self.inner.write(bucket, key, put))
             .await;
-        self.called(Op::Write, bucket, (key, None), &r);
+        if matches!(&r, Err(e) if e.kind == StoreErrorKind::Changed) {
+            // (Unless `reset` cleared the record meanwhile.)
+            let mut calls = self.counts.calls.lock().expect("not poisoned");
+            if let Some(c) = calls.get_mut(at).filter(|c| c.key == key) {
+                c.refused = true;
+            }
+        }
         r
     }
     async fn copy(&self, bucket: &str, from: &str, to: &str) -> StoreResult<()> {

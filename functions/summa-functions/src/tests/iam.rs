@@ -392,6 +392,7 @@ fn each_request_needs_its_s3_actions() {
         key: key.into(),
         from: from.map(str::to_owned),
         not_found,
+        refused: false,
     };
     let arn = |key: &str| format!("arn:aws:s3:::{BUCKET}/{key}");
     let bucket = format!("arn:aws:s3:::{BUCKET}");

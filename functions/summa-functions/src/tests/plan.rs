@@ -329,7 +329,7 @@ async fn a_run_planned_again_keeps_its_plan_and_writes_nothing() {
         serde_json::to_value(&again).unwrap(),
         serde_json::to_value(&first).unwrap()
     );
-    assert_eq!(recording.keys_put(), Vec::<String>::new());
+    assert_eq!(recording.keys_put(), Vec::<String>::new(), "not even tried");
     assert_eq!(
         round.get(&in_run(&round.run_id(), "plan.json")).await,
         plan_json

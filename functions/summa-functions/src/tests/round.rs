@@ -356,7 +356,7 @@ async fn a_published_run_executed_again_writes_nothing_of_its_run() {
         .unwrap();
     assert_eq!(again.result.root, first.root);
     let rewritten: Vec<String> = recording
-        .keys_put()
+        .keys_written()
         .into_iter()
         .filter(|k| k.starts_with(&in_run(&run, "")))
         .collect();

@@ -11,7 +11,7 @@ use summa_agg::json::RoundResult;
 use summa_functions::executions::{Executions, StartOutcome};
 use summa_functions::handlers;
 use summa_functions::model::{LookupFile, ProofInput, RoundInput};
-use summa_functions::storage::{Counting, MemoryStorage, Op, BINARY};
+use summa_functions::storage::{Counting, MemoryStorage, BINARY};
 use summa_functions::{FnError, S3Event, Storage, StorageRead, StoreErrorKind};
 use tokio::time::Instant;
 
@@ -402,13 +402,7 @@ async fn drive(
 
 /// The published round of the world's store, checked ([`published_in`]).
 async fn published(world: &World, base: &Baseline, expected: &str, runs: &[String]) -> Vec<String> {
-    let writes: Vec<String> = world
-        .storage
-        .calls()
-        .into_iter()
-        .filter(|c| matches!(c.op, Op::Write | Op::Copy))
-        .map(|c| c.key)
-        .collect();
+    let writes = world.storage.keys_written();
     let store = Published {
         storage: &world.storage,
         prefix: PREFIX,
@@ -500,6 +494,9 @@ pub async fn published_in<S: StorageRead>(
     let last = writes
         .iter()
         .rposition(|k| *k == format!("{prefix}/result.json"));
+    if last.is_none() {
+        v.push("P/result.json is there, but not among the writes seen".into());
+    }
     if let Some(at) = last {
         let later: Vec<&str> = writes[at + 1..]
             .iter()

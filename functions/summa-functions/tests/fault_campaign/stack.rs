@@ -18,7 +18,7 @@
 //!   until it publishes;
 //! - checks the published round in moto's S3 as the in-process part does
 //!   (`check::published_in`: the root, every file `P/result.json` names and its
-//!   hash, `P/result.json` written after the rest of its run, in the order S3 saw
+//!   hash, `P/result.json` written after the rest of its run, in the order S3 answered
 //!   the writes, and users' proofs from the real proof handler).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,8 +39,8 @@ use crate::check::{get_opt, published_in, Published, BUCKET, FIRST_ROOT};
 
 /// The kinds of fault of this part, as the report counts them.
 pub const KINDS: &[&str] = &[
-    "killed_before_a_write_lands",
-    "killed_after_a_write_lands",
+    "killed_before_a_request_reaches_s3",
+    "killed_after_s3_answered",
     "s3_500",
     "s3_503_slow_down",
     "connection_reset",
@@ -86,6 +86,8 @@ struct Stack {
     lambda_port: String,
     faults: PathBuf,
     log: PathBuf,
+    /// The process groups stack.sh started (`WORKDIR/pids`).
+    pids: PathBuf,
 }
 
 impl Stack {
@@ -93,6 +95,7 @@ impl Stack {
         let faults = work.join("faults");
         let out = work.join("stack.out");
         let log = work.join("stack.log");
+        let pids = work.join("stack").join("pids");
         let mut child = command("bash")
             .arg(repo().join("infra/local/stack.sh"))
             .arg(work.join("stack"))
@@ -116,10 +119,10 @@ impl Stack {
                     fs::read_to_string(&log).unwrap_or_default()
                 );
             }
-            assert!(
-                start.elapsed() < Duration::from_secs(1800),
-                "the local stack did not start"
-            );
+            if start.elapsed() > Duration::from_secs(1800) {
+                kill_stack(&mut child, &pids);
+                panic!("the local stack did not start in 30 min: {}", log.display());
+            }
             std::thread::sleep(Duration::from_millis(200));
         };
         let var = |name: &str| {
@@ -135,6 +138,7 @@ impl Stack {
             child,
             faults,
             log,
+            pids,
         }
     }
 
@@ -194,6 +198,28 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// Kills stack.sh and every process group it started (`WORKDIR/pids`).
+    fn kill(&mut self) {
+        kill_stack(&mut self.child, &self.pids);
+    }
+}
+
+/// Kills `child` (stack.sh) and the process groups listed in `pids`.
+fn kill_stack(child: &mut Child, pids: &Path) {
+    for pid in fs::read_to_string(pids)
+        .unwrap_or_default()
+        .split_whitespace()
+    {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .stderr(Stdio::null())
+            .status();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 impl Drop for Stack {
     fn drop(&mut self) {
         // stack.sh stops the stack on TERM (each process in its own group).
@@ -207,10 +233,9 @@ impl Drop for Stack {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
         eprintln!(
-            "infra/local/stack.sh did not stop; its log: {}",
+            "infra/local/stack.sh did not stop; killed it and its processes; its log: {}",
             self.log.display()
         );
     }
@@ -239,12 +264,22 @@ fn rules(seed: u64, requests: &[Request]) -> (Value, Vec<&'static str>) {
     let mut kinds = vec![kind];
     if rng.gen_bool(0.5) {
         let other = &requests[rng.gen_range(0..requests.len())];
-        let (fault, kind) = [
-            ("s3_500", KINDS[2]),
-            ("s3_503", KINDS[3]),
-            ("reset", KINDS[4]),
-            ("cut", KINDS[5]),
-        ][rng.gen_range(0..4)];
+        // A body is cut only where there is one: a GET's answer.
+        let faults: &[(&str, &str)] = if other.method == "GET" {
+            &[
+                ("s3_500", KINDS[2]),
+                ("s3_503", KINDS[3]),
+                ("reset", KINDS[4]),
+                ("cut", KINDS[5]),
+            ]
+        } else {
+            &[
+                ("s3_500", KINDS[2]),
+                ("s3_503", KINDS[3]),
+                ("reset", KINDS[4]),
+            ]
+        };
+        let (fault, kind) = faults[rng.gen_range(0..faults.len())];
         rules.push(rule(other, fault));
         kinds.push(kind);
     }
@@ -458,6 +493,23 @@ pub fn campaign(seeds: &[u64], with_regressions: bool, mut on_end: impl FnMut(En
                 }
             }
         };
+        // The schedule did what it says: its kill fired (a harness that stopped
+        // injecting would otherwise pass), and a regression failed its execution
+        // as intended.
+        if !out.hit.contains(&out.kinds[0]) {
+            out.violations
+                .push(format!("its kill ({}) never fired", out.kinds[0]));
+        }
+        if out.seed.starts_with("regression-") && out.redrives == 0 {
+            out.violations
+                .push("the execution did not fail: the regression tested nothing".into());
+        }
+        if out.seed == REGRESSIONS[0].0 && out.failed_after_publishing != 1 {
+            out.violations.push(format!(
+                "{} execution(s) failed after publishing, not 1",
+                out.failed_after_publishing
+            ));
+        }
         if out.violations.is_empty() {
             let store = Published {
                 storage: &s3,
@@ -477,7 +529,7 @@ pub fn campaign(seeds: &[u64], with_regressions: bool, mut on_end: impl FnMut(En
     let _ = std::io::stderr().flush();
 }
 
-/// The keys the round's functions wrote, in the order S3 saw them, and the
+/// The keys the round's functions wrote, in the order S3 answered them, and the
 /// kinds of fault that fired.
 fn written(requests: &[Value], hit: &mut BTreeSet<&'static str>) -> Vec<String> {
     let mut keys = Vec::new();
