@@ -30,6 +30,12 @@ port="${SUMMA_LOCAL_LAMBDA_PORT:-9000}"
 err="$(mktemp)"
 trap 'rm -f "$err"' EXIT
 status=0
+# The invocation; `exec`: run it in a subshell, which it replaces (so that `$!`
+# of `invoke &` is cargo lambda's own pid).
+invoke() {
+  NO_COLOR=1 exec cargo lambda invoke "$fn" --invoke-address 127.0.0.1 --invoke-port "$port" \
+    --data-ascii "$payload"
+}
 pid_file="${SUMMA_LOCAL_FAULT_DIR:+$SUMMA_LOCAL_FAULT_DIR/$fn.pid}"
 if [[ -n "$pid_file" && -f "$pid_file" ]]; then
   # A stack with killable functions (lib.sh, SUMMA_LOCAL_FAULT_DIR): the live
@@ -49,8 +55,7 @@ if [[ -n "$pid_file" && -f "$pid_file" ]]; then
   out="$(mktemp)"
   trap 'rm -f "$err" "$out"' EXIT
   set +m
-  NO_COLOR=1 cargo lambda invoke "$fn" --invoke-address 127.0.0.1 --invoke-port "$port" \
-    --data-ascii "$payload" >"$out" 2>"$err" &
+  invoke >"$out" 2>"$err" &
   invoker=$!
   while kill -0 "$invoker" 2>/dev/null; do
     if ! kill -0 "$serving" 2>/dev/null; then
@@ -64,8 +69,7 @@ if [[ -n "$pid_file" && -f "$pid_file" ]]; then
   wait "$invoker" || status=$?
   cat "$out"
 else
-  NO_COLOR=1 cargo lambda invoke "$fn" --invoke-address 127.0.0.1 --invoke-port "$port" \
-    --data-ascii "$payload" 2>"$err" || status=$?
+  (invoke) 2>"$err" || status=$?
 fi
 ((status == 0)) && exit 0
 

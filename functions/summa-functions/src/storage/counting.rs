@@ -175,7 +175,19 @@ impl<S> Counting<S> {
         r: &StoreResult<T>,
     ) {
         let not_found = matches!(r, Err(e) if e.kind == StoreErrorKind::NotFound);
-        self.counts.calls.lock().expect("not poisoned").push(Call {
+        self.record(op, bucket, (key, from), not_found);
+    }
+
+    /// Records a request; its index in [`Counting::calls`].
+    fn record(
+        &self,
+        op: Op,
+        bucket: &str,
+        (key, from): (&str, Option<&str>),
+        not_found: bool,
+    ) -> usize {
+        let mut calls = self.counts.calls.lock().expect("not poisoned");
+        calls.push(Call {
             op,
             bucket: bucket.to_string(),
             key: key.to_string(),
@@ -183,6 +195,7 @@ impl<S> Counting<S> {
             not_found,
             refused: false,
         });
+        calls.len() - 1
     }
 
     /// From now on, opening a stream of `key` meets `what` (until
@@ -392,18 +405,7 @@ impl<S: Storage> Storage for Counting<S> {
         // A write is recorded when asked (one whose answer never comes, cut off by
         // a deadline, may have landed), and marked refused when its condition
         // refuses it.
-        let at = {
-            let mut calls = self.counts.calls.lock().expect("not poisoned");
-            calls.push(Call {
-                op: Op::Write,
-                bucket: bucket.to_string(),
-                key: key.to_string(),
-                from: None,
-                not_found: false,
-                refused: false,
-            });
-            calls.len() - 1
-        };
+        let at = self.record(Op::Write, bucket, (key, None), false);
         let r = self
             .under(fault, (bucket, key), self.inner.write(bucket, key, put))
             .await;

@@ -203,14 +203,6 @@ impl World {
             .await;
     }
 
-    async fn get(&self, key: &str) -> Option<Vec<u8>> {
-        match self.storage.get(BUCKET, key).await {
-            Ok(b) => Some(b),
-            Err(e) if e.kind == StoreErrorKind::NotFound => None,
-            Err(e) => panic!("{e}"),
-        }
-    }
-
     fn sim<'a>(
         &'a self,
         def: &'a Definition,
@@ -282,7 +274,7 @@ pub fn run_schedule(base: &Baseline, s: &Schedule, injector: &Arc<Injector>) -> 
             world.upload_first(base).await;
             world.round_without_faults(base, "v-previous").await;
             world.upload_second(base).await;
-            let previous = world.get(&format!("{PREFIX}/result.json")).await;
+            let previous = get_opt(&world.storage, &format!("{PREFIX}/result.json")).await;
             (base.second_root.clone(), previous)
         } else {
             world.upload_first(base).await;
@@ -365,7 +357,7 @@ async fn drive(
                 sim.record_failure(&input(run), &e).await;
                 // While it stands failed: nothing of this run published.
                 world.faults(false);
-                let now = world.get(&format!("{PREFIX}/result.json")).await;
+                let now = get_opt(&world.storage, &format!("{PREFIX}/result.json")).await;
                 world.faults(true);
                 // (The previous round's, another run's or none: not this one's.)
                 if let Some(now) = now.filter(|now| previous != Some(&now[..])) {

@@ -30,6 +30,8 @@
 //! (through the state machine). The last line of the output is a JSON object of
 //! the figures.
 
+#[path = "../shared/cargo_env.rs"]
+mod cargo_env;
 mod check;
 mod schedule;
 mod sim;

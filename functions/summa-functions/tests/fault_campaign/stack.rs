@@ -35,6 +35,7 @@ use serde_json::{json, Value};
 use summa_agg::json::RoundResult;
 use summa_functions::S3Storage;
 
+use crate::cargo_env::{repo, without_cargo_vars};
 use crate::check::{get_opt, published_in, Published, BUCKET, FIRST_ROOT};
 
 /// The kinds of fault of this part, as the report counts them.
@@ -58,23 +59,10 @@ const RUN_LIMIT: Duration = Duration::from_secs(240);
 /// part's business (virtual time); here they would only slow the campaign.
 const RETRY_MS: &str = "50";
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// A command without the variables cargo sets for this test: build scripts that
-/// declare `rerun-if-env-changed` on them (ring's) would be rebuilt otherwise.
-fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
-    let mut c = Command::new(program);
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy();
-        if k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_TARGET_DIR" {
-            c.env_remove(k.as_ref());
-        }
-    }
+/// `program` in the repository's root, without the variables cargo set for this
+/// test (stack.sh builds the functions with a nested cargo).
+fn command(program: &str) -> Command {
+    let mut c = without_cargo_vars(Command::new(program));
     c.current_dir(repo());
     c
 }
@@ -198,13 +186,6 @@ impl Stack {
     }
 }
 
-impl Stack {
-    /// Kills stack.sh and every process group it started (`WORKDIR/pids`).
-    fn kill(&mut self) {
-        kill_stack(&mut self.child, &self.pids);
-    }
-}
-
 /// Kills `child` (stack.sh) and the process groups listed in `pids`.
 fn kill_stack(child: &mut Child, pids: &Path) {
     for pid in fs::read_to_string(pids)
@@ -233,7 +214,7 @@ impl Drop for Stack {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        self.kill();
+        kill_stack(&mut self.child, &self.pids);
         eprintln!(
             "infra/local/stack.sh did not stop; killed it and its processes; its log: {}",
             self.log.display()

@@ -15,6 +15,8 @@
 //! end-to-end harness of the local serverless run.
 
 mod adapter;
+#[path = "../shared/cargo_env.rs"]
+mod cargo_env;
 mod data;
 mod failures;
 mod proofs;

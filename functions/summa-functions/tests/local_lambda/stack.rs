@@ -22,40 +22,15 @@ pub const ENTRY_64_V1_ROOT: &str =
 pub const STATE_MACHINE: &str = "summa-round";
 pub const ACCOUNT: &str = "123456789012";
 
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+pub use crate::cargo_env::repo;
 
 pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
-/// A nested `cargo` command. The variables that cargo sets for this test
-/// (CARGO_PKG_NAME, CARGO_MANIFEST_DIR...) are removed: build scripts that
-/// declare `rerun-if-env-changed` on them (ring's) would otherwise be rebuilt,
-/// here and again in the next `cargo test`.
+/// A nested `cargo` command, without the variables cargo set for this test.
 pub fn cargo_command() -> Command {
-    let mut c = Command::new(cargo());
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy();
-        if k.starts_with("CARGO_PKG_")
-            || k.starts_with("CARGO_MANIFEST_")
-            || k.starts_with("CARGO_BIN_")
-            || matches!(
-                k.as_ref(),
-                "CARGO_CRATE_NAME"
-                    | "CARGO_PRIMARY_PACKAGE"
-                    | "CARGO_TARGET_TMPDIR"
-                    | "CARGO_RUSTC_CURRENT_DIR"
-            )
-        {
-            c.env_remove(k.as_ref());
-        }
-    }
-    c
+    crate::cargo_env::without_cargo_vars(Command::new(cargo()))
 }
 
 /// Cargo's target directory (CARGO_TARGET_DIR, config, or the default).
