@@ -12,9 +12,10 @@ pub const MAX_DEPTH: u32 = 32;
 pub const MAX_CURRENCIES: usize = 16;
 
 /// Rows of one Poseidon hash of `len` inputs: 36 rows per permutation (8 full rounds
-/// one per row, 56 partial rounds two per row), plus the output row.
+/// one per row, 56 partial rounds two per row). Its output row is the next hash's
+/// first row (the Poseidon chip's layout), so only the last hash's takes a row more.
 pub(crate) const fn hash_rows(len: usize) -> usize {
-    36 * len + 1
+    36 * len
 }
 
 /// Rows that halo2 keeps for blinding and its own use at the end of the domain
@@ -94,7 +95,8 @@ impl Shape {
         let n = self.currencies;
         let legacy = self.layout == Layout::Legacy;
         let range_rows = self.n_bytes as usize + 1;
-        let mut poseidon = hash_rows(self.leaf_len());
+        // The leaf's hash, and the last hash's output row.
+        let mut poseidon = hash_rows(self.leaf_len()) + 1;
         let mut arith = self.leaf_len().div_ceil(3);
         let mut ranges = n;
         for level in 0..self.depth as usize {
@@ -143,6 +145,9 @@ mod tests {
         assert!(s(Layout::V1, 20, 2).k() <= s(Layout::V1, 28, 2).k());
         assert!(s(Layout::V1, 28, 2).k() < s(Layout::Legacy, 32, 8).k());
         assert_eq!(s(Layout::V1, 20, 2).id(), "v1-d20-c2-b14");
+        // 2^28 users, 2 currencies: 8,137 Poseidon rows and 16 reserved fit 2^13.
+        assert_eq!(s(Layout::V1, 28, 2).rows()[0], 8_137);
+        assert_eq!(s(Layout::V1, 28, 2).k(), 13);
     }
 
     #[test]

@@ -233,6 +233,13 @@ impl Circuit<Fr> for InclusionCircuit {
             |mut region| {
                 let mut asg = Assigner::new(&mut region, &self.hooks);
                 let out = synthesize_path(&mut asg, &cfg, &consts, &shape, &values);
+                // The shape's row count, which sets k, is this layout's.
+                debug_assert_eq!(
+                    [asg.poseidon_row + 1, asg.arith_row],
+                    shape.rows(),
+                    "{}",
+                    shape.id()
+                );
                 if let Some(count) = &self.hooks.count {
                     count.store(asg.assigned, std::sync::atomic::Ordering::Relaxed);
                 }

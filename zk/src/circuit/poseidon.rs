@@ -8,8 +8,14 @@
 //! `[rate, capacity]`); `input` holds the absorbed input on a permutation's first row
 //! and, between the two partial rounds of a row, the state's first word. halo2-axiom
 //! caps a gate's degree at 5 (selector included), so the S-boxes keep their squares
-//! in `sbox_square` and every gate has degree at most 4. A hash of `L` inputs takes
-//! `36 L + 1` rows.
+//! in `sbox_square` and every gate has degree at most 4.
+//!
+//! A hash of `L` inputs takes `36 L` rows, and its output row is the next hash's
+//! first row: a hash starts from the `ConstantLength<L>` state `[0, L * 2^64]`, a
+//! constant, so its first row's gate reads no state cell (the capacity word is in that
+//! row's round constant) and the row's state cells hold the previous hash's output.
+//! The last hash's output takes one row more. At depth 28 with 2 currencies this is
+//! 8,137 rows, under 2^13: a row a hash more (8,193) made it k = 14.
 
 use halo2_proofs::circuit::Value;
 use halo2_proofs::halo2curves::bn256::Fr;
@@ -83,10 +89,10 @@ pub struct PoseidonConfig {
     input: Column<Advice>,
     sbox_square: [Column<Advice>; 2],
     round_constants: [Column<Fixed>; 4],
+    q_fresh: Selector,
     q_full: Selector,
     q_full_absorb: Selector,
     q_partial: Selector,
-    q_init: Selector,
 }
 
 impl PoseidonConfig {
@@ -104,10 +110,10 @@ impl PoseidonConfig {
             input,
             sbox_square,
             round_constants,
+            q_fresh: meta.selector(),
             q_full: meta.selector(),
             q_full_absorb: meta.selector(),
             q_partial: meta.selector(),
-            q_init: meta.selector(),
         };
         let m = Constants::get().mds;
         let mix = move |u: Expression<Fr>, v: Expression<Fr>, i: usize| {
@@ -121,19 +127,34 @@ impl PoseidonConfig {
         let [p0, p1] = sbox_square;
         let rc = round_constants;
 
-        // A full round, with (q_full_absorb) or without (q_full) the absorbed input
-        // added to the rate word first.
-        for (name, sel, absorb) in [
-            ("full round", cfg.q_full, false),
-            ("full round absorbing x", cfg.q_full_absorb, true),
+        // A full round: the first of a hash (q_fresh: from the constant state
+        // `[0, L * 2^64]`, with the input absorbed; the state cells of the row are not
+        // read), one absorbing the next input into the state (q_full_absorb), or
+        // another (q_full).
+        #[derive(Clone, Copy, PartialEq)]
+        enum Start {
+            Fresh,
+            Absorb,
+            Plain,
+        }
+        for (name, sel, start) in [
+            ("first full round of a hash", cfg.q_fresh, Start::Fresh),
+            ("full round absorbing x", cfg.q_full_absorb, Start::Absorb),
+            ("full round", cfg.q_full, Start::Plain),
         ] {
             meta.create_gate(name, |meta| {
                 let q = meta.query_selector(sel);
-                let mut w0 = meta.query_advice(s0, Rotation::cur());
-                if absorb {
-                    w0 = w0 + meta.query_advice(input, Rotation::cur());
-                }
-                let w1 = meta.query_advice(s1, Rotation::cur());
+                let x = meta.query_advice(input, Rotation::cur());
+                let [w0, w1] = match start {
+                    // State `[0, cap]`: the capacity word is in this row's round
+                    // constant (`rc + cap`).
+                    Start::Fresh => [x, Expression::Constant(Fr::ZERO)],
+                    Start::Absorb => {
+                        let [w0, w1] = query_advice(meta, state, Rotation::cur());
+                        [w0 + x, w1]
+                    }
+                    Start::Plain => query_advice(meta, state, Rotation::cur()),
+                };
                 let e0 = w0 + meta.query_fixed(rc[0], Rotation::cur());
                 let e1 = w1 + meta.query_fixed(rc[1], Rotation::cur());
                 let [sq0, sq1] = query_advice(meta, sbox_square, Rotation::cur());
@@ -162,20 +183,12 @@ impl PoseidonConfig {
             Constraints::with_selector(q, [square0, mid_word0, square1, mixed0, mixed1])
         });
 
-        // The `ConstantLength<L>` domain: state `[0, L * 2^64]` (the capacity element
-        // in round_constants[2], a column the first row of a permutation does not
-        // otherwise use).
-        meta.create_gate("sponge initial state", |meta| {
-            let q = meta.query_selector(cfg.q_init);
-            let [w0, w1] = query_advice(meta, state, Rotation::cur());
-            let cap = meta.query_fixed(rc[2], Rotation::cur());
-            Constraints::with_selector(q, [w0, w1 - cap])
-        });
         cfg
     }
 
     /// Poseidon of `inputs` in the `ConstantLength<L>` domain, from the Poseidon
-    /// cursor: the circuit form of `summa_agg::poseidon::hash`.
+    /// cursor (the previous hash's output row): the circuit form of
+    /// `summa_agg::poseidon::hash`. The cursor is left on this hash's output row.
     pub(crate) fn hash(
         &self,
         asg: &mut Assigner<'_, '_>,
@@ -186,11 +199,8 @@ impl PoseidonConfig {
         let rc = self.round_constants;
         let start = asg.poseidon_row;
         let cap = Fr::from_u128((inputs.len() as u128) << 64);
-        asg.enable(self.q_init, start)?;
-        asg.fixed(rc[2], start, cap);
         let mut state = Value::known([Fr::ZERO, cap]);
-        let mut out = asg.put(s0, start, Value::known(Fr::ZERO));
-        asg.put(s1, start, Value::known(cap));
+        let mut out = None;
         let mut row = start;
         for input in inputs {
             asg.copy(self.input, row, input);
@@ -204,13 +214,16 @@ impl PoseidonConfig {
                 let r = row + step;
                 let full = !(HALF_FULL..HALF_FULL + PARTIAL_PAIRS).contains(&step);
                 asg.fixed(rc[0], r, c.rc[round][0]);
-                asg.fixed(rc[1], r, c.rc[round][1]);
+                let fresh = r == start;
+                // The first row's state is `[0, cap]`: its capacity word is added here.
+                let c1 = if fresh { cap } else { Fr::ZERO };
+                asg.fixed(rc[1], r, c.rc[round][1] + c1);
                 let sq = |v: Fr| v.square();
                 if full {
-                    let sel = if step == 0 {
-                        self.q_full_absorb
-                    } else {
-                        self.q_full
+                    let sel = match step {
+                        _ if fresh => self.q_fresh,
+                        0 => self.q_full_absorb,
+                        _ => self.q_full,
                     };
                     asg.enable(sel, r)?;
                     let e = state.map(|s| [s[0] + c.rc[round][0], s[1] + c.rc[round][1]]);
@@ -237,13 +250,13 @@ impl PoseidonConfig {
                     state = mid.map(|s| c.partial(s, round + 1));
                     round += 2;
                 }
-                out = asg.put(s0, r + 1, state.map(|s| s[0]));
+                out = Some(asg.put(s0, r + 1, state.map(|s| s[0])));
                 asg.put(s1, r + 1, state.map(|s| s[1]));
             }
             row += ROWS_PER_PERMUTATION;
         }
-        asg.poseidon_row = row + 1;
-        Ok(out)
+        asg.poseidon_row = row;
+        out.ok_or(PlonkError::Synthesis)
     }
 }
 
