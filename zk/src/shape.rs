@@ -21,8 +21,8 @@ pub(crate) const fn hash_rows(len: usize) -> usize {
 /// Rows that halo2 keeps for blinding and its own use at the end of the domain
 /// (`blinding_factors + 3` for this circuit's 2 queries per advice column), with room.
 const RESERVED_ROWS: usize = 16;
-/// The byte table of the range check fills 256 rows.
-const MIN_K: u32 = 9;
+/// The smallest circuit (halo2 needs a few rows beside the reserved ones).
+const MIN_K: u32 = 6;
 
 /// The shape of an inclusion circuit: the layout, the depth of the round's tree, the
 /// number of currencies and the balance range. Keys are made once per shape.
@@ -94,7 +94,6 @@ impl Shape {
     pub(crate) fn rows(&self) -> [usize; 2] {
         let n = self.currencies;
         let legacy = self.layout == Layout::Legacy;
-        let range_rows = self.n_bytes as usize + 1;
         // The leaf's hash, and the last hash's output row.
         let mut poseidon = hash_rows(self.leaf_len()) + 1;
         let mut arith = self.leaf_len().div_ceil(3);
@@ -115,7 +114,9 @@ impl Shape {
                 }
             }
         }
-        [poseidon, arith + ranges * range_rows]
+        // Three range checks side by side.
+        let range_rows = crate::circuit::range::rows(self.n_bytes as usize);
+        [poseidon, arith + ranges.div_ceil(3) * range_rows]
     }
 
     /// log2 of the circuit's rows.
@@ -141,7 +142,8 @@ mod tests {
             currencies,
             n_bytes: 14,
         };
-        assert_eq!(s(Layout::V1, 0, 1).k(), MIN_K);
+        // A leaf alone: 2 permutations (73 rows) and 16 reserved.
+        assert_eq!(s(Layout::V1, 0, 1).k(), 7);
         assert!(s(Layout::V1, 20, 2).k() <= s(Layout::V1, 28, 2).k());
         assert!(s(Layout::V1, 28, 2).k() < s(Layout::Legacy, 32, 8).k());
         assert_eq!(s(Layout::V1, 20, 2).id(), "v1-d20-c2-b14");

@@ -25,9 +25,10 @@
 //!   `sbox_square`; fixed `round_constants`);
 //! - [`path`]: sums and the conditional swap of a level, in the arithmetic columns
 //!   `left`, `right`, `out`;
-//! - [`range`]: Summa's range rule, a running sum of bytes down `left` (the Poseidon
-//!   rows are 5x the others: sharing the column costs no rows, and one advice column
-//!   less makes the proof 256 bytes smaller).
+//! - [`range`]: Summa's range rule, running sums of base-4 digits down the same
+//!   three arithmetic columns, three values side by side after the path's arithmetic
+//!   (the Poseidon rows outnumber them: sharing the columns costs no rows, and no
+//!   lookup argument is needed).
 //!
 //! The two column groups each have their own row cursor in one region
 //! ([`assign::Assigner`]); this module lays out the path from the leaf to the root.
@@ -97,7 +98,7 @@ impl Config {
             round_constants,
         );
         let path = PathConfig::configure(meta, [left, right, out]);
-        let range = RangeConfig::configure(meta, left);
+        let range = RangeConfig::configure(meta, [left, right, out]);
         Config {
             poseidon,
             path,
@@ -224,7 +225,6 @@ impl Circuit<Fr> for InclusionCircuit {
     }
 
     fn synthesize(&self, cfg: Config, mut layouter: impl Layouter<Fr>) -> Result<(), PlonkError> {
-        cfg.range.load_table(&mut layouter)?;
         let consts = Constants::get();
         let shape = self.shape;
         let values = Values::of(&shape, self.witness.as_ref());
@@ -274,9 +274,8 @@ fn synthesize_path(
     leaf_values.extend(&values.balances);
     let leaf_pre = asg.witness(path.cols, &leaf_values);
     let mut balances = leaf_pre[1..].to_vec();
-    for b in &balances {
-        range.check(asg, b, n_bytes)?;
-    }
+    // Every value that must be below 2^(8 n_bytes), range checked after the path.
+    let mut ranged = balances.clone();
     let leaf = hash.hash(asg, consts, &leaf_pre)?;
     let mut node = leaf;
     for (level, (sib_values, bit)) in values.siblings.iter().zip(&values.path).enumerate() {
@@ -289,22 +288,19 @@ fn synthesize_path(
             let mut sums = Vec::with_capacity(n_currencies);
             for i in 0..n_currencies {
                 let (l, r) = (&pre[1 + i], &pre[n_currencies + 2 + i]);
-                range.check(asg, l, n_bytes)?;
-                range.check(asg, r, n_bytes)?;
+                ranged.extend([*l, *r]);
                 sums.push(path.add(asg, l, r)?);
             }
             sums
         } else {
             pre[..n_currencies].to_vec()
         };
-        for b in &sib_balances {
-            range.check(asg, b, n_bytes)?;
-        }
+        ranged.extend(&sib_balances);
         let swapped = path.swap(asg, &node, &sib_hash, Ok(*bit))?;
         let mut sums = Vec::with_capacity(n_currencies);
         for (own, sib) in balances.iter().zip(&sib_balances) {
             let sum = path.add(asg, own, sib)?;
-            range.check(asg, &sum, n_bytes)?;
+            ranged.push(sum);
             sums.push(sum);
         }
         let preimage = if legacy {
@@ -326,6 +322,7 @@ fn synthesize_path(
         node = hash.hash(asg, consts, &preimage)?;
         balances = sums;
     }
+    range.check_all(asg, &ranged, n_bytes)?;
     Ok((
         leaf.cell,
         node.cell,
