@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine, G2Affine};
 use halo2_proofs::halo2curves::serde::SerdeObject;
-use halo2_proofs::plonk::{keygen_pk, keygen_vk, ProvingKey, VerifyingKey};
+use halo2_proofs::plonk::{keygen_pk, ProvingKey, VerifyingKey};
 use halo2_proofs::poly::commitment::Params;
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use halo2_proofs::SerdeFormat;
@@ -244,7 +244,7 @@ impl Keys {
             }
         };
         let circuit = InclusionCircuit::keygen(shape);
-        let vk = keygen_vk(&params, &circuit)?;
+        let vk = circuit.keygen_vk(&params)?;
         let pk = keygen_pk(&params, vk, &circuit)?;
         let meta = KeysMeta {
             format: KEYS_FORMAT.into(),

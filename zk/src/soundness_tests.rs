@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use halo2_proofs::dev::MockProver;
 use halo2_proofs::halo2curves::bn256::Bn256;
-use halo2_proofs::plonk::{create_proof, keygen_pk, keygen_vk};
+use halo2_proofs::plonk::{create_proof, keygen_pk};
 use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
 use halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
 use halo2_proofs::transcript::TranscriptWriterBuffer;
@@ -73,7 +73,7 @@ fn a_hollow_circuits_key_is_refused_and_its_forged_proof_fails() {
         hollow: true,
         ..Hooks::default()
     });
-    let hollow_vk = keygen_vk(&params, &hollow_circuit).unwrap();
+    let hollow_vk = hollow_circuit.keygen_vk(&params).unwrap();
     // The verifier derives its key: the hollow one is not it.
     assert_ne!(vk_bytes(&hollow_vk), vk_bytes(&honest));
 

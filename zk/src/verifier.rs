@@ -24,7 +24,7 @@
 
 use halo2_proofs::arithmetic::best_multiexp;
 use halo2_proofs::halo2curves::bn256::{Bn256, Fr as CircuitFr, G1Affine, G1};
-use halo2_proofs::plonk::{keygen_vk, verify_proof, VerifyingKey};
+use halo2_proofs::plonk::{verify_proof, VerifyingKey};
 use halo2_proofs::poly::commitment::{Blind, Params, ParamsProver};
 use halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
 use halo2_proofs::poly::kzg::msm::MSMKZG;
@@ -60,7 +60,7 @@ pub fn derive_vk(params: &ParamsKZG<Bn256>, shape: &Shape) -> Result<VerifyingKe
         params,
         domain: EvaluationDomain::new(1, params.k()),
     };
-    Ok(keygen_vk(&powers, &InclusionCircuit::keygen(*shape))?)
+    Ok(InclusionCircuit::keygen(*shape).keygen_vk(&powers)?)
 }
 
 /// halo2's `Params` over the powers `[τ^i]_1` alone, for key generation: a
@@ -678,7 +678,7 @@ mod tests {
     use rand_chacha::rand_core::SeedableRng;
     use summa_agg::Layout;
 
-    /// The key derived with the powers alone is halo2's own `keygen_vk` over the
+    /// The key derived with the powers alone is halo2's own key generation over the
     /// Lagrange points, byte for byte, for parameters with or without those points.
     #[test]
     fn derive_vk_equals_keygen_vk_over_the_lagrange_points() {
@@ -691,7 +691,7 @@ mod tests {
             };
             let params =
                 ParamsKZG::<Bn256>::setup(shape.k(), rand_chacha::ChaCha20Rng::from_seed([7; 32]));
-            let halo2 = keygen_vk(&params, &InclusionCircuit::keygen(shape)).unwrap();
+            let halo2 = InclusionCircuit::keygen(shape).keygen_vk(&params).unwrap();
             assert_eq!(
                 vk_bytes(&derive_vk(&params, &shape).unwrap()),
                 vk_bytes(&halo2)

@@ -34,11 +34,12 @@
 //! ([`assign::Assigner`]); this module lays out the path from the leaf to the root.
 
 use halo2_proofs::circuit::{Cell, Layouter, SimpleFloorPlanner, Value};
-use halo2_proofs::halo2curves::bn256::Fr;
+use halo2_proofs::halo2curves::bn256::{Fr, G1Affine};
 use halo2_proofs::plonk::{
-    Advice, Circuit, Column, ConstraintSystem, Error as PlonkError, Expression, Instance,
-    VirtualCells,
+    keygen_vk_custom, Advice, Circuit, Column, ConstraintSystem, Error as PlonkError, Expression,
+    Instance, VerifyingKey, VirtualCells,
 };
+use halo2_proofs::poly::commitment::Params;
 use halo2_proofs::poly::Rotation;
 use summa_agg::Layout;
 
@@ -166,6 +167,18 @@ impl InclusionCircuit {
     /// The circuit's shape.
     pub fn shape(&self) -> &Shape {
         &self.shape
+    }
+
+    /// The circuit's verifying key over `params`: every key of this crate is made
+    /// here. The simple selectors are compressed into fewer fixed columns (halo2's
+    /// selector combining: mutually exclusive selectors share a column, within the
+    /// gates' degree), each fixed column being one more polynomial that every proof
+    /// carries to the quotient's domain; the key records that it was made so.
+    pub fn keygen_vk<'p, P>(&self, params: &P) -> Result<VerifyingKey<G1Affine>, PlonkError>
+    where
+        P: Params<'p, G1Affine> + Sync,
+    {
+        keygen_vk_custom(params, self, true)
     }
 }
 
