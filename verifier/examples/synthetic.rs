@@ -10,9 +10,13 @@ use std::fs;
 use std::path::PathBuf;
 
 use summa_agg::field::{fr_to_u256, to_hex};
+use summa_agg::json::{labels_digest_hex, NodeJson, RoundResult};
 use summa_agg::poseidon;
+use summa_agg::proof::EntryJson;
+use summa_agg::shard::Currency;
 use summa_agg::Layout;
 use summa_agg_zk::keys::{Keys, SrsSource};
+use summa_agg_zk::proof::{PublicInputs, ZkProof, ZK_PROOF_KIND};
 use summa_agg_zk::{Shape, Witness};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,24 +42,53 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     pre.extend(witness.balances.iter().copied());
     assert_eq!(public[0], poseidon::hash(&pre), "the leaf is the entry's");
     let decimal = |f| fr_to_u256(f).to_string();
-    let labels: Vec<_> = (0..currencies)
-        .map(|i| serde_json::json!({"name": format!("C{i}"), "chain": "ETH"}))
+    let labels: Vec<Currency> = (0..currencies)
+        .map(|i| Currency {
+            name: format!("C{i}"),
+            chain: "ETH".into(),
+        })
         .collect();
+    let labels_digest = labels_digest_hex(&labels);
     let totals: Vec<String> = public[2..].iter().map(decimal).collect();
-    let proof = serde_json::json!({
-        "kind": summa_agg_zk::proof::ZK_PROOF_KIND,
-        "warning": summa_agg_zk::UNSAFE_TEST_SRS_WARNING,
-        "shape": shape,
-        "currencies": labels,
-        "entry": {"username": username, "balances": witness.balances.iter().map(decimal).collect::<Vec<_>>()},
-        "public_inputs": {"leaf_hash": to_hex(&public[0]), "root_hash": to_hex(&public[1]), "totals": totals},
-        "proof": format!("0x{}", hex::encode(&bytes)),
-    });
-    let result = serde_json::json!({
-        "root": {"hash": to_hex(&public[1]), "balances": totals},
-        "depth": depth, "mini_tree_depth": depth, "mini_trees": 1, "entries": 1,
-        "layout": shape.layout, "n_bytes": shape.n_bytes, "currencies": labels,
-    });
+    // The files as the prover and the aggregator write them (typed, so that a new
+    // field of either is not left out here).
+    let proof = ZkProof {
+        kind: ZK_PROOF_KIND.into(),
+        warning: Some(summa_agg_zk::UNSAFE_TEST_SRS_WARNING.into()),
+        shape,
+        currencies: labels.clone(),
+        labels_digest: labels_digest.clone(),
+        entry: EntryJson {
+            username: username.into(),
+            balances: witness.balances.iter().map(decimal).collect(),
+        },
+        public_inputs: PublicInputs {
+            leaf_hash: to_hex(&public[0]),
+            root_hash: to_hex(&public[1]),
+            totals: totals.clone(),
+        },
+        proof: format!("0x{}", hex::encode(&bytes)),
+    };
+    let result = RoundResult {
+        root: NodeJson {
+            hash: to_hex(&public[1]),
+            balances: totals,
+        },
+        depth,
+        mini_tree_depth: depth,
+        mini_trees: 1,
+        entries: 1,
+        layout: shape.layout,
+        n_bytes: shape.n_bytes,
+        currencies: labels,
+        run: None,
+        inputs: Vec::new(),
+        previous: None,
+        reused_mini_trees: 0,
+        artifacts: Default::default(),
+        labels_digest: Some(labels_digest),
+        build: None,
+    };
     fs::create_dir_all(&out)?;
     fs::write(out.join("proof.json"), serde_json::to_vec_pretty(&proof)?)?;
     fs::write(out.join("result.json"), serde_json::to_vec_pretty(&result)?)?;
