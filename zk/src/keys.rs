@@ -48,8 +48,9 @@ use crate::{srs, Error, Result};
 pub const UNSAFE_TEST_SRS_WARNING: &str = "UNSAFE TEST SRS: made from a public seed, so anyone can forge proofs against these keys. For tests and examples only; never publish proofs made with it.";
 
 /// The version of the keys directory's format (2: the totals are public inputs,
-/// the verifier derives its key).
-pub const KEYS_FORMAT: &str = "summa-agg-zk-keys/2";
+/// the verifier derives its key; 3: the circuit with shared output rows, base-4 range
+/// checks and compressed selectors: keys of an earlier version are another circuit's).
+pub const KEYS_FORMAT: &str = "summa-agg-zk-keys/3";
 
 /// Where the SRS comes from.
 #[derive(Clone, Debug)]
@@ -384,7 +385,8 @@ pub fn read_meta(bytes: &[u8]) -> Result<KeysMeta> {
         .map_err(|e| Error::Keys(format!("keys.json: {e}")))?;
     if meta.format != KEYS_FORMAT {
         return Err(Error::Keys(format!(
-            "keys.json: format {:?}, expected {KEYS_FORMAT:?}",
+            "keys.json: format {:?}, expected {KEYS_FORMAT:?} (keys of another version are \
+             another circuit's: make them again with summa-agg zk-keys)",
             meta.format
         )));
     }

@@ -15,8 +15,10 @@ use crate::shape::Shape;
 
 /// The `kind` of a ZK proof file (version 2: the totals are public inputs; version 3:
 /// the Keccak transcript, one proof for the command line, the WebAssembly module and
-/// the EVM; version 4: the labels' digest, `labels_digest`).
-pub const ZK_PROOF_KIND: &str = "summa-agg zk inclusion proof/4";
+/// the EVM; version 4: the labels' digest, `labels_digest`; version 5: the circuit
+/// with shared output rows, base-4 range checks and compressed selectors, whose keys
+/// differ from version 4's).
+pub const ZK_PROOF_KIND: &str = "summa-agg zk inclusion proof/5";
 
 /// The public inputs, in the circuit's order, as the prover used them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
