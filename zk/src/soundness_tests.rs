@@ -150,7 +150,7 @@ fn every_advice_cell_re_assigned_alone_fails_the_circuit() {
             .collect();
         assert!(
             free.is_empty(),
-            "{}: advice cells that no gate, lookup or copy constrains (assignment order): {free:?}",
+            "{}: advice cells that no gate or copy constrains (assignment order): {free:?}",
             shape.id()
         );
     }

@@ -29,6 +29,8 @@ pub(crate) struct Assigner<'a, 'r> {
     pub(crate) arith_row: usize,
     /// Advice cells assigned so far (for the mutation test's hook).
     pub(crate) assigned: usize,
+    /// Poseidon steps (rows) laid out so far (for the perturbation hook).
+    poseidon_steps: usize,
     hooks: &'a Hooks,
 }
 
@@ -39,6 +41,7 @@ impl<'a, 'r> Assigner<'a, 'r> {
             poseidon_row: 0,
             arith_row: 0,
             assigned: 0,
+            poseidon_steps: 0,
             hooks,
         }
     }
@@ -55,6 +58,14 @@ impl<'a, 'r> Assigner<'a, 'r> {
         self.assigned += 1;
         let cell = self.region.assign_advice(col, row, assigned).cell();
         Var { cell, value }
+    }
+
+    /// Counts a Poseidon step; whether the soundness tests perturb the state after
+    /// this one ([`Hooks::perturb_step`]).
+    pub(crate) fn perturb_after_step(&mut self) -> bool {
+        let step = self.poseidon_steps;
+        self.poseidon_steps += 1;
+        self.hooks.perturb_step == Some(step)
     }
 
     /// Assigns a copy of `from`, constrained equal to it.

@@ -20,9 +20,9 @@ pub(crate) trait ChipTest: Clone {
     /// The chip's columns and gates.
     fn configure(meta: &mut ConstraintSystem<Fr>) -> Self::Config;
 
-    /// What goes before the region (lookup tables); nothing by default.
-    fn load(_cfg: &Self::Config, _layouter: &mut impl Layouter<Fr>) -> Result<(), PlonkError> {
-        Ok(())
+    /// The soundness hooks the layout runs with (none by default).
+    fn hooks(&self) -> Hooks {
+        Hooks::default()
     }
 
     /// The layout; the cells returned are the public outputs, in instance order.
@@ -61,8 +61,7 @@ impl<T: ChipTest> Circuit<Fr> for ChipCircuit<T> {
         (cfg, instance): Self::Config,
         mut layouter: impl Layouter<Fr>,
     ) -> Result<(), PlonkError> {
-        T::load(&cfg, &mut layouter)?;
-        let hooks = Hooks::default();
+        let hooks = self.0.hooks();
         let cells = layouter.assign_region(
             || "chip",
             |mut region| {

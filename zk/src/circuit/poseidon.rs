@@ -250,6 +250,9 @@ impl PoseidonConfig {
                     state = mid.map(|s| c.partial(s, round + 1));
                     round += 2;
                 }
+                if asg.perturb_after_step() {
+                    state = state.map(|[s0, s1]| [s0 + Fr::ONE, s1]);
+                }
                 out = Some(asg.put(s0, r + 1, state.map(|s| s[0])));
                 asg.put(s1, r + 1, state.map(|s| s[1]));
             }
@@ -266,10 +269,17 @@ mod tests {
 
     use super::*;
     use crate::circuit::chip_test::{holds, ChipTest};
+    use crate::circuit::Hooks;
 
-    /// Hashes its inputs with the chip; the output is the public input.
-    #[derive(Clone)]
-    struct HashTest(Vec<Fr>);
+    /// Hashes each of its input lists in turn with the chip, back to back (each
+    /// output row the next hash's first row); the outputs are the public inputs,
+    /// unless `private`.
+    #[derive(Clone, Default)]
+    struct HashTest {
+        hashes: Vec<Vec<Fr>>,
+        perturb_step: Option<usize>,
+        private: bool,
+    }
 
     impl ChipTest for HashTest {
         type Config = PoseidonConfig;
@@ -283,6 +293,13 @@ mod tests {
             PoseidonConfig::configure(meta, [s0, s1], x, [p0, p1], rc)
         }
 
+        fn hooks(&self) -> Hooks {
+            Hooks {
+                perturb_step: self.perturb_step,
+                ..Hooks::default()
+            }
+        }
+
         fn lay_out(
             &self,
             cfg: &PoseidonConfig,
@@ -290,33 +307,89 @@ mod tests {
         ) -> Result<Vec<Cell>, PlonkError> {
             // The inputs, as copies of cells of the input column past the
             // permutation rows.
-            let base = 40 * self.0.len() + 2;
-            let inputs: Vec<Var> = self
-                .0
-                .iter()
-                .enumerate()
-                .map(|(i, v)| asg.put(cfg.input, base + i, Value::known(*v)))
-                .collect();
-            Ok(vec![cfg.hash(asg, &Constants::get(), &inputs)?.cell])
+            let mut base = 40 * self.hashes.iter().map(Vec::len).sum::<usize>() + 2;
+            let mut outputs = Vec::new();
+            for inputs in &self.hashes {
+                let vars: Vec<Var> = inputs
+                    .iter()
+                    .map(|v| {
+                        base += 1;
+                        asg.put(cfg.input, base, Value::known(*v))
+                    })
+                    .collect();
+                outputs.push(cfg.hash(asg, &Constants::get(), &vars)?.cell);
+            }
+            Ok(if self.private { Vec::new() } else { outputs })
         }
     }
 
-    fn hash_of(inputs: &[u64]) -> (HashTest, Fr) {
-        let core: Vec<summa_agg::Fr> = inputs.iter().map(|&v| summa_agg::Fr::from(v)).collect();
-        let want = to_circuit(&poseidon::hash(&core));
-        (HashTest(core.iter().map(to_circuit).collect()), want)
+    fn core(inputs: &[u64]) -> Vec<summa_agg::Fr> {
+        inputs.iter().map(|&v| summa_agg::Fr::from(v)).collect()
+    }
+
+    /// The chip's test of `hashes`, and the core's hashes of them.
+    fn hashes_of(hashes: &[&[u64]]) -> (HashTest, Vec<Fr>) {
+        let test = HashTest {
+            hashes: hashes
+                .iter()
+                .map(|h| core(h).iter().map(to_circuit).collect())
+                .collect(),
+            ..HashTest::default()
+        };
+        let want = hashes
+            .iter()
+            .map(|h| to_circuit(&poseidon::hash(&core(h))))
+            .collect();
+        (test, want)
     }
 
     #[test]
     fn the_chip_hashes_as_the_core_does_and_nothing_else_satisfies_it() {
         for inputs in [&[7u64][..], &[1, 2], &[3, 4, 5]] {
-            let (test, want) = hash_of(inputs);
-            assert!(holds(9, test.clone(), vec![want]), "{inputs:?}");
-            assert!(!holds(9, test, vec![want + Fr::ONE]), "{inputs:?}");
+            let (test, want) = hashes_of(&[inputs]);
+            assert!(holds(9, test.clone(), want.clone()), "{inputs:?}");
+            assert!(!holds(9, test, vec![want[0] + Fr::ONE]), "{inputs:?}");
         }
         // The domain separates lengths: [1, 2] is not [1, 2, 0].
-        let (short, _) = hash_of(&[1, 2]);
-        let (_, long) = hash_of(&[1, 2, 0]);
-        assert!(!holds(9, short, vec![long]));
+        let (short, _) = hashes_of(&[&[1, 2]]);
+        let (_, long) = hashes_of(&[&[1, 2, 0]]);
+        assert!(!holds(9, short, long));
+    }
+
+    #[test]
+    fn hashes_back_to_back_share_a_row_and_each_is_the_cores() {
+        // A 2-input hash, then a 3-input one from the first's output row, then a
+        // 1-input one: each starts from its own length's state, whatever the row
+        // holds.
+        let (test, want) = hashes_of(&[&[1, 2], &[3, 4, 5], &[6]]);
+        assert!(holds(10, test.clone(), want.clone()));
+        let mut swapped = want.clone();
+        swapped.swap(0, 1);
+        assert!(!holds(10, test, swapped));
+    }
+
+    /// A witness consistent everywhere but at one step (its state plus 1 on the next
+    /// row, and honest hashing from there) fails at that step's gate, with no public
+    /// output to catch it: so every kind of row (the first of a hash, one absorbing
+    /// an input, full rounds, partial pairs, the last before an output row shared
+    /// with the next hash) is held by its gate.
+    #[test]
+    fn a_state_changed_after_any_step_fails_its_gate() {
+        let (honest, _) = hashes_of(&[&[1, 2], &[3]]);
+        let private = HashTest {
+            private: true,
+            ..honest
+        };
+        assert!(holds(9, private.clone(), Vec::new()));
+        // Steps of the first hash: 0 (fresh), 1-3 and 32-35 (full), 4-31 (partial
+        // pairs), 36 (absorbing its second input), 71 (its last, onto the shared
+        // row); of the second: 72 (fresh, on that row), 107 (its output).
+        for step in [0, 1, 3, 4, 17, 31, 32, 35, 36, 40, 70, 71, 72, 90, 107] {
+            let perturbed = HashTest {
+                perturb_step: Some(step),
+                ..private.clone()
+            };
+            assert!(!holds(9, perturbed, Vec::new()), "step {step}");
+        }
     }
 }
