@@ -14,14 +14,16 @@
 //! the byte table took 15) in columns that, at depth 28, have rows to spare.
 
 use halo2_proofs::halo2curves::bn256::Fr;
-use halo2_proofs::halo2curves::ff::PrimeField;
 use halo2_proofs::plonk::{
     Advice, Column, ConstraintSystem, Constraints, Error as PlonkError, Expression, Selector,
 };
 use halo2_proofs::poly::Rotation;
 
+use summa_agg::field::{fr_to_u256, u256_to_fr};
+
 use super::assign::{Assigner, Var};
 use super::query_advice;
+use crate::convert::{to_circuit, to_core};
 
 /// Digits a byte: base 4.
 const DIGITS_PER_BYTE: usize = 4;
@@ -99,23 +101,10 @@ impl RangeConfig {
     }
 }
 
-/// `f >> (2 * digits)` on the canonical integer.
+/// `f >> (2 * digits)` on the canonical integer (the core's 256-bit integers).
 fn shift_digits(f: &Fr, digits: usize) -> Fr {
-    let le = f.to_repr();
-    let bits = 2 * digits;
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        let at = i * 8 + bits;
-        let (lo, shift) = (at / 8, at % 8);
-        let low = le.get(lo).copied().unwrap_or(0) >> shift;
-        let high = if shift == 0 {
-            0
-        } else {
-            le.get(lo + 1).copied().unwrap_or(0) << (8 - shift)
-        };
-        *byte = low | high;
-    }
-    Fr::from_repr(out).expect("a smaller integer is canonical")
+    let v = fr_to_u256(&to_core(f));
+    to_circuit(&u256_to_fr(&(v >> (2 * digits))))
 }
 
 #[cfg(test)]
