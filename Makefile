@@ -7,7 +7,7 @@
 CARGO ?= cargo
 EXAMPLE_OUT ?= out/example
 
-.PHONY: example test tools lint unit infra e2e fault-campaign proof-cost contracts contracts-check chain-example fuzz fuzz-smoke fuzz-seeds bench scale-probe scale-probe-smoke round-2-24 arm64 arm64-test sam-build verifier verifier-test verifier-repro verifier-bench
+.PHONY: pinned-keys pinned-keys-check example test tools lint unit infra e2e fault-campaign proof-cost contracts contracts-check chain-example fuzz fuzz-smoke fuzz-seeds bench scale-probe scale-probe-smoke round-2-24 arm64 arm64-test sam-build verifier verifier-test verifier-repro verifier-bench
 
 # The embedded default needs no AWS SDK: build the CLI without its S3 mode. After
 # the round, a user's zero-knowledge proof with keys on the UNSAFE test SRS
@@ -30,9 +30,23 @@ tools:
 # tests, the example and the figures), then every contract compiled by the pinned
 # solc-js into contracts/out/. Run it after a circuit change; `make test` runs the
 # check, which fails on any drift from the circuit or the sources.
-contracts:
+contracts: pinned-keys
 	$(CARGO) build -p summa-agg-cli
 	bash contracts/regen.sh
+
+# The verifying keys pinned in code (zk/src/pinned/: a user's check of a pinned
+# shape needs no SRS file and no key derivation): every supported shape's key
+# derived from the circuit over the unsafe test setup and over each ceremony file
+# of PIN_CEREMONIES (halo2 format, e.g. hermez-raw-13: pinned for the shapes its
+# 2^k points reach), written with their SHA-256. `make contracts` runs it after a
+# circuit change; `pinned-keys-check` re-derives every key and fails on drift
+# (`cargo test` re-derives a sample).
+PIN_CEREMONIES ?=
+pinned-keys:
+	$(CARGO) run --release -p summa-agg-zk --example pin-keys -- $(PIN_CEREMONIES)
+
+pinned-keys-check:
+	$(CARGO) run --release -p summa-agg-zk --example pin-keys -- --check $(PIN_CEREMONIES)
 
 contracts-check:
 	$(CARGO) build -p summa-agg-cli
@@ -160,7 +174,7 @@ verifier:
 # Node tests of the module and a headless-Chromium test of the page (Debian's
 # chromium, npm's playwright-core, installed by the script), on fixtures made by the
 # native CLI; screenshots in target/verifier-test/browser/.
-verifier-test:
+verifier-test: tools
 	bash verifier/test.sh
 
 # Two clean builds in two directories: the same bytes (not in `make test`: two

@@ -26,6 +26,9 @@ fi
 [[ -f verifier/pkg/summa_verifier.js ]] || { echo "verifier-test: run make verifier first" >&2; exit 1; }
 
 bash verifier/tests/fixtures.sh "$OUT/fixtures"
+# A local node with the registry and two rounds (stopped on exit).
+trap 'kill "$(cat "$OUT/fixtures/chain/anvil.pid" 2>/dev/null)" 2>/dev/null || true' EXIT
+bash verifier/tests/chain.sh "$OUT/fixtures"
 SUMMA_VERIFIER_FIXTURES="$OUT/fixtures" SUMMA_CLI="${SUMMA:-target/debug/summa-agg}" \
   node --test verifier/tests/node.test.mjs
 PLAYWRIGHT_PREFIX="$PREFIX" \

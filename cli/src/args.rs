@@ -33,8 +33,9 @@ pub enum Command {
     Proof(ProofArgs),
     /// Verifies a proof against what the custodian published: exit 0 only if it
     /// holds. A zero-knowledge proof needs the root and totals (--result, or --root
-    /// with --totals) and a ceremony's SRS file (--srs, or --keys); the verifying key
-    /// is derived from the circuit.
+    /// with --totals); its verifying key is the one pinned in this program for the
+    /// shape, or is derived from the circuit and a ceremony's SRS file (--srs, or
+    /// --keys).
     Verify(VerifyArgs),
     #[cfg(feature = "zk")]
     /// Makes the zero-knowledge proving and verifying keys of a round's shape (or of
@@ -212,7 +213,9 @@ pub struct VerifyArgs {
     pub totals: Option<Vec<String>>,
     /// An SRS file of a public ceremony in halo2's format with at least 2^k
     /// points (a ceremony's raw file, or the custodian's srs.bin): checked
-    /// against the ceremonies pinned in this program.
+    /// against the ceremonies pinned in this program, and the verifying key
+    /// derived from it (seconds). Without it (nor --keys), the key pinned in this
+    /// program for the shape (milliseconds; a shape not pinned needs the file).
     #[arg(long, value_name = "FILE")]
     pub srs: Option<PathBuf>,
     /// A keys directory: its srs.bin is the SRS (unless --srs), and its vk.bin

@@ -29,6 +29,9 @@ function refused(error) {
     shape: null,
     unsafeTestSrs: false,
     setup: null,
+    pinnedKey: false,
+    round: null,
+    resultMatchesChain: null,
     timingsMs: null,
   };
 }
@@ -105,8 +108,79 @@ function panicMessage() {
   }
 }
 
-// verify(proofJson, resultJson, srs, options) -> outcome (see README).
+// verify(proofJson, resultJson, srs, options) -> outcome (see docs/browser.md).
+// srs null or undefined: the verifying key pinned in the module for the shape.
 function verify(proofJson, resultJson, srs, options) {
+  return verifyWith(proofJson, resultJson, srs, options, null);
+}
+
+// A string handed back by the module (its length, then UTF-8), freed.
+function takeString(ex, out) {
+  const len = new DataView(ex.memory.buffer).getUint32(out, true);
+  const text = new TextDecoder().decode(new Uint8Array(ex.memory.buffer, out + 4, len));
+  ex.summa_free(out, 4 + len);
+  return text;
+}
+
+// The eth_call data that reads round `round` of the registry (null: the latest),
+// made by the module from the registry's ABI.
+function chainCall(round) {
+  const ex = instance.exports;
+  const request = new TextEncoder().encode(JSON.stringify(round === null ? {} : { round }));
+  const ptr = ex.summa_alloc(request.length);
+  new Uint8Array(ex.memory.buffer, ptr, request.length).set(request);
+  const answer = JSON.parse(takeString(ex, ex.summa_chain_call(ptr, request.length)));
+  ex.summa_free(ptr, request.length);
+  return answer;
+}
+
+// verifyOnChain(proofJson, { rpc, registry, round }, resultJson, srs, options)
+//   -> Promise<outcome>
+// The round's commitment (root, totals, labels, verifying key's digest) is read from
+// the round registry at `registry` through the Ethereum JSON-RPC endpoint `rpc`
+// (one eth_call: the one request; nothing about the user is sent), `round` an id or
+// null for the latest. A resultJson given too (or null) must be the recorded one.
+async function verifyOnChain(proofJson, chain, resultJson, srs, options) {
+  if (!instance) {
+    return refused('The verifier is not initialised: await its default export (init) first.');
+  }
+  const { rpc, registry } = chain || {};
+  const round = chain && chain.round !== undefined ? chain.round : null;
+  if (typeof rpc !== 'string' || !/^https?:\/\/[^\s]+$/.test(rpc)) {
+    return refused('The chain endpoint must be an http(s) URL.');
+  }
+  if (typeof registry !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(registry)) {
+    return refused('The registry must be an address: 0x and 40 hex digits.');
+  }
+  if (round !== null && !(Number.isSafeInteger(round) && round >= 0)) {
+    return refused('The round must be a whole number, or none for the latest round.');
+  }
+  const call = chainCall(round);
+  if (call.error) return refused(call.error);
+  let returned;
+  try {
+    const response = await fetch(rpc, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_call', params: [{ to: registry, data: call.data }, 'latest'] }),
+      credentials: 'omit',
+      cache: 'no-store',
+      referrerPolicy: 'no-referrer',
+    });
+    const answer = await response.json();
+    if (answer && answer.error) {
+      const why = answer.error.message === undefined ? JSON.stringify(answer.error) : String(answer.error.message);
+      return refused(plain(`The endpoint ${rpc} refused the read of the round (no such round, or no registry at ${registry}): ${why.slice(0, 300)}`));
+    }
+    returned = answer && answer.result;
+    if (typeof returned !== 'string') return refused(plain(`The endpoint ${rpc} gave no answer to the read of the round.`));
+  } catch (e) {
+    return refused(plain(`The round's commitment could not be read from ${rpc}: ${(e && e.message) || e}`));
+  }
+  return verifyWith(proofJson, resultJson === null || resultJson === undefined ? '' : resultJson, srs, options, { round, returned });
+}
+
+function verifyWith(proofJson, resultJson, srs, options, chain) {
   if (!instance) {
     return refused('The verifier is not initialised: await its default export (init) first.');
   }
@@ -117,8 +191,9 @@ function verify(proofJson, resultJson, srs, options) {
     inputs = [
       asBytes(proofJson, 'The proof'),
       asBytes(resultJson, 'The result'),
-      asBytes(srs, 'The SRS'),
-      new TextEncoder().encode(JSON.stringify(cleanOptions(options))),
+      // No SRS file (null or undefined): the key pinned in the module for the shape.
+      srs == null ? new Uint8Array(0) : asBytes(srs, 'The SRS'),
+      new TextEncoder().encode(JSON.stringify(chain ? { ...cleanOptions(options), chain } : cleanOptions(options))),
     ];
   } catch (e) {
     return refused(e.message);
@@ -131,10 +206,7 @@ function verify(proofJson, resultJson, srs, options) {
       new Uint8Array(ex.memory.buffer, ptr, bytes.length).set(bytes);
       buffers.push([ptr, bytes.length]);
     }
-    const out = ex.summa_verify(...buffers.flat());
-    const len = new DataView(ex.memory.buffer).getUint32(out, true);
-    const text = new TextDecoder().decode(new Uint8Array(ex.memory.buffer, out + 4, len));
-    ex.summa_free(out, 4 + len);
+    const text = takeString(ex, ex.summa_verify(...buffers.flat()));
     for (const [ptr, n] of buffers) ex.summa_free(ptr, n);
     const outcome = Object.assign(refused(null), JSON.parse(text));
     outcome.timingsMs = Object.assign({}, outcome.timingsMs, { total: now() - start, load: loadMs });

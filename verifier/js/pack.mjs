@@ -60,7 +60,7 @@ export default async function init(wasm) {
   return initFrom(wasm === undefined ? await defaultWasm() : wasm);
 }
 
-export { verify };
+export { verify, verifyOnChain };
 `,
 );
 
@@ -81,6 +81,7 @@ ${core}
   globalThis.SummaVerifier = {
     init: () => initFrom(wasmBytes()),
     verify,
+    verifyOnChain,
     WASM_SHA256: '${sha256}',
     WASM_BYTES: ${wasm.length},
   };

@@ -13,6 +13,7 @@
 use serde::{Deserialize, Serialize};
 use summa_agg_zk::verifier::{self as api, Amount, Options as Expectations, Report};
 
+pub mod chain;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
@@ -29,6 +30,11 @@ pub struct Options {
     /// Accept keys on the unsafe test SRS (tests and examples only).
     #[serde(default)]
     pub unsafe_test_srs: bool,
+    /// The round's commitment as read from the round registry: the root, totals,
+    /// labels and verifying key then come from it, and a `result.json` given too
+    /// must be the recorded one.
+    #[serde(default)]
+    pub chain: Option<chain::ChainRead>,
 }
 
 /// One amount of the outcome.
@@ -81,8 +87,16 @@ pub struct Outcome {
     pub unsafe_test_srs: bool,
     /// The setup of the SRS: a ceremony's name, or `UNSAFE TEST SRS`.
     pub setup: Option<String>,
+    /// Whether the verifying key was the one pinned in the module for the shape
+    /// (no SRS file given), rather than derived from an SRS file.
+    pub pinned_key: bool,
     /// Milliseconds spent in each step, where the platform has a clock.
     pub timings_ms: Option<serde_json::Value>,
+    /// The registry's round the proof was checked against, when read from a chain.
+    pub round: Option<u64>,
+    /// Whether a `result.json` given with a chain read is the recorded one (none:
+    /// no chain read, or no `result.json`).
+    pub result_matches_chain: Option<bool>,
 }
 
 impl Outcome {
@@ -105,7 +119,10 @@ impl Outcome {
             shape: Some(r.shape),
             unsafe_test_srs: r.unsafe_test_srs,
             setup: Some(r.setup),
+            pinned_key: r.pinned_key,
             timings_ms: r.timings_ms.and_then(|t| serde_json::to_value(t).ok()),
+            round: None,
+            result_matches_chain: None,
         }
     }
 }
@@ -113,7 +130,8 @@ impl Outcome {
 /// A clock in milliseconds, for the report's timings.
 pub type Clock<'a> = Option<&'a dyn Fn() -> f64>;
 
-/// Verifies a proof: `options` is the JSON of [`Options`] (empty means none).
+/// Verifies a proof: `options` is the JSON of [`Options`] (empty means none);
+/// `srs` empty: the verifying key pinned for the shape ([`summa_agg_zk::pinned`]).
 pub fn verify(
     proof_json: &[u8],
     result_json: &[u8],
@@ -135,10 +153,63 @@ pub fn verify(
         unsafe_test_srs: options.unsafe_test_srs,
         clock,
     };
-    match api::verify_files(proof_json, result_json, srs, &expect) {
-        Ok(report) => Outcome::accepted(report),
+    match &options.chain {
+        None => match api::verify_files(proof_json, result_json, srs, &expect) {
+            Ok(report) => Outcome::accepted(report),
+            Err(e) => Outcome::refused(e.to_string()),
+        },
+        Some(read) => on_chain(read, proof_json, result_json, srs, &expect),
+    }
+}
+
+/// [`verify`] against the round's record read from a chain.
+fn on_chain(
+    read: &chain::ChainRead,
+    proof_json: &[u8],
+    result_json: &[u8],
+    srs: &[u8],
+    expect: &Expectations,
+) -> Outcome {
+    let proof = match api::parse_proof(proof_json) {
+        Ok(p) => p,
+        Err(e) => return Outcome::refused(e.to_string()),
+    };
+    let (id, record) = match chain::record(read, proof.shape) {
+        Ok(r) => r,
+        Err(e) => return Outcome::refused(e),
+    };
+    let given = !result_json.iter().all(u8::is_ascii_whitespace);
+    if given {
+        if let Err(e) = record.check_result(result_json, "the result.json given") {
+            return Outcome::refused(e.to_string());
+        }
+    }
+    match summa_agg_zk::record::verify_record(&proof, &record, id, srs, expect) {
+        Ok((_, report)) => Outcome {
+            round: Some(id),
+            result_matches_chain: given.then_some(true),
+            ..Outcome::accepted(report)
+        },
         Err(e) => Outcome::refused(e.to_string()),
     }
+}
+
+/// `{"round": N}` (or `{}`: the latest round) → `{"data": "0x.."}`: the `eth_call`
+/// data that reads the round's commitment ([`chain::call_data`]), or `{"error": ..}`.
+pub fn chain_call_json(request: &[u8]) -> String {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Request {
+        #[serde(default)]
+        round: Option<u64>,
+    }
+    let answer = match summa_agg::json::from_slice_strict::<Request>(request) {
+        Ok(r) => {
+            serde_json::json!({ "data": format!("0x{}", hex::encode(chain::call_data(r.round))) })
+        }
+        Err(e) => serde_json::json!({ "error": shown(&format!("The round is not valid: {e}.")) }),
+    };
+    answer.to_string()
 }
 
 /// [`verify`], as the JSON the JavaScript module returns.

@@ -105,13 +105,30 @@ pub unsafe extern "C" fn summa_verify(
         bytes(options, options_len),
         Some(&clock),
     );
+    out_buffer(&json)
+}
+
+/// A string handed to JavaScript: its length (4 bytes, little-endian), then its
+/// UTF-8 bytes; JavaScript frees it with `summa_free(ptr, 4 + len)`.
+fn out_buffer(json: &str) -> *mut u8 {
     let mut out = Vec::with_capacity(4 + json.len());
     out.extend_from_slice(&(json.len() as u32).to_le_bytes());
     out.extend_from_slice(json.as_bytes());
     Box::into_raw(out.into_boxed_slice()).cast()
 }
 
-/// The last panic's length-prefixed message (length 0 when none).
+/// The `eth_call` data reading a round's commitment: `request` is the JSON
+/// `{"round": N}` or `{}` (the latest); the answer as [`summa_verify`]'s, the JSON
+/// of [`crate::chain_call_json`].
+///
+/// # Safety
+/// `request` must point to `request_len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn summa_chain_call(request: *const u8, request_len: usize) -> *mut u8 {
+    install_panic_hook();
+    out_buffer(&crate::chain_call_json(bytes(request, request_len)))
+}
+
 #[no_mangle]
 pub extern "C" fn summa_panic_message() -> *const u8 {
     PANIC.0.get().cast()

@@ -2,14 +2,22 @@
 //
 //   node verifier/tests/browser.mjs FIXTURES OUT
 //
-// 1. Served over HTTP from a folder holding the page, result.json and srs.bin (as a
-//    custodian publishes it): the page loads those itself; the user picks the proof
-//    with the keyboard; the verified state shows the right record. Then a tampered
-//    proof: the failure and its reason. Every request the page makes is to its own
-//    folder. At phone width nothing overflows.
-// 2. Opened from file://: the user picks all three files.
-// Screenshots: OUT/verified.png, OUT/failed.png, OUT/phone.png, OUT/file-url.png.
-// Timings (load, check) are printed for the README.
+// 1. Served over HTTP from a folder holding the page and result.json (as a
+//    custodian publishes it), no SRS file: the page loads result.json itself; the
+//    user picks the proof with the keyboard; the key pinned for the shape; the
+//    verified state shows the right record. Then a tampered proof: the failure and
+//    its reason. Every request the page makes is to its own folder. At phone width
+//    nothing overflows.
+// 2. Opened from file://: the user picks the files.
+// 3. The hostile inputs.
+// 4. From the chain (FIXTURES/chain.json: a local node, chain.sh): the proof file
+//    alone, the round read from the registry with one request (every request
+//    asserted); a tampered proof; a proof of another round; a result.json that is
+//    not the recorded one; the matching one.
+// 5. A shape with no pinned key (the legacy layout), on the slow path.
+// Screenshots: OUT/*.png. Timings (load, check) are printed for the README; with
+// BROWSER_BENCH=1 (make verifier-bench) only step 1 runs, and its last line is
+// {"chromium_ms": ..} (from picking the proof to the verdict, the module loaded).
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,7 +39,8 @@ const site = join(out, 'site');
 mkdirSync(site, { recursive: true });
 for (const f of readdirSync(web)) copyFileSync(join(web, f), join(site, f));
 copyFileSync(join(fixtures, 'result.json'), join(site, 'result.json'));
-copyFileSync(join(fixtures, 'srs.bin'), join(site, 'srs.bin'));
+const bench = process.env.BROWSER_BENCH === '1';
+class BenchDone extends Error {}
 const proofPath = join(fixtures, 'proof.json');
 const proof = JSON.parse(readFileSync(proofPath, 'utf8'));
 const published = JSON.parse(readFileSync(join(fixtures, 'result.json'), 'utf8'));
@@ -69,10 +78,12 @@ try {
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
 
-  // 1. Over HTTP: result.json and srs.bin come from the page's folder.
+  // 1. Over HTTP: result.json comes from the page's folder; no SRS file.
   const t0 = Date.now();
   await page.goto(`${origin}/index.html`);
-  await page.waitForFunction(() => document.getElementById('srs-name').textContent.includes('srs.bin'));
+  await page.waitForFunction(() => document.getElementById('result-name').textContent.includes('result.json'));
+  // The module loaded before the clock starts (the target is the check itself).
+  await page.evaluate(() => window.summaReady);
   const state = () => page.evaluate(() => document.body.dataset.state);
   assert.equal(await state(), 'pending');
   // Keyboard only: Tab to the proof picker first, then to the test-SRS checkbox.
@@ -87,6 +98,8 @@ try {
   const checkMs = Date.now() - picked;
   const outcome = await page.evaluate(() => window.summaOutcome);
   assert.equal(outcome.ok, true, outcome.error);
+  assert.equal(outcome.pinnedKey, true);
+  assert.match(await page.textContent('#key'), /pinned in this verifier/);
   assert.equal(await state(), 'ok');
   const text = await page.textContent('#outcome');
   assert.match(text, /Verified/);
@@ -107,6 +120,22 @@ try {
   assert.equal(await page.textContent('#root'), published.root.hash);
   await page.screenshot({ path: join(out, 'verified.png'), fullPage: true });
   console.log(`chromium: page ready ${picked - t0} ms, check ${checkMs} ms (load ${outcome.timingsMs.load?.toFixed(0)} ms, verify ${outcome.timingsMs.total?.toFixed(0)} ms), timings ${JSON.stringify(outcome.timingsMs)}`);
+  if (bench) {
+    // Five more checks of the same files, each timed from pressing "Check again"
+    // to the verdict.
+    const runs = [checkMs];
+    for (let i = 0; i < 5; i++) {
+      await page.evaluate(() => { window.summaOutcome = null; document.body.dataset.state = 'test-picking'; });
+      const at = Date.now();
+      await page.click('#again');
+      await page.waitForFunction(() => window.summaOutcome && document.body.dataset.state === 'ok', null, { timeout: 120000 });
+      runs.push(Date.now() - at);
+    }
+    const inside = await page.evaluate(() => window.summaOutcome.timingsMs);
+    console.log(`chromium: the last check's own timings ${JSON.stringify(inside)}`);
+    console.log(JSON.stringify({ chromium_ms: Math.min(...runs), chromium_runs_ms: runs, shape: outcome.shape, srs_file_needed: false }));
+    throw new BenchDone();
+  }
 
   // A tampered proof: refused, with its reason.
   await page.setInputFiles('#proof', tamperedPath);
@@ -144,7 +173,7 @@ try {
   for (const [amount, n] of lines) assert.equal(n, 1, `${amount} spans ${n} lines at 360 px`);
   await page.screenshot({ path: join(out, 'phone.png'), fullPage: true });
 
-  const own = new Set(['index.html', 'style.css', 'summa_verifier_embed.js', 'app.js', 'result.json', 'srs.bin', 'proof.json']);
+  const own = new Set(['index.html', 'style.css', 'summa_verifier_embed.js', 'app.js', 'result.json', 'proof.json']);
   for (const url of requests) {
     assert.ok(url.startsWith(`${origin}/`), `a request outside the page's folder: ${url}`);
     assert.ok(own.has(url.slice(origin.length + 1)), `an unexpected request: ${url}`);
@@ -159,11 +188,11 @@ try {
   await filePage.goto(pathToFileURL(join(site, 'index.html')).href);
   await filePage.check('#unsafe');
   await filePage.setInputFiles('#result', join(fixtures, 'result.json'));
-  await filePage.setInputFiles('#srs', join(fixtures, 'srs.bin'));
   await filePage.setInputFiles('#proof', proofPath);
   await filePage.waitForFunction(() => ['ok', 'fail'].includes(document.body.dataset.state), null, { timeout: 120000 });
   const fileOutcome = await filePage.evaluate(() => window.summaOutcome);
   assert.equal(fileOutcome.ok, true, fileOutcome.error);
+  assert.equal(fileOutcome.pinnedKey, true);
   await filePage.screenshot({ path: join(out, 'file-url.png'), fullPage: true });
   for (const url of fileRequests) assert.ok(url.startsWith('file://'), `a request from file://: ${url}`);
   console.log(`chromium: file:// requests: ${fileRequests.length}, all file://`);
@@ -198,9 +227,81 @@ try {
     }
   }
   console.log(`chromium: ${table.length} hostile inputs, the same verdicts and reasons as the command line and the module`);
+
+  // 4. From the chain: the proof file alone.
+  const { rpc, registry } = JSON.parse(readFileSync(join(fixtures, 'chain.json'), 'utf8'));
+  const chainPage = await context.newPage();
+  const chainRequests = [];
+  chainPage.on('request', (r) => chainRequests.push({ url: r.url(), method: r.method(), body: r.postData() }));
+  const chainErrors = [];
+  chainPage.on('pageerror', (e) => chainErrors.push(e.message));
+  await chainPage.goto(`${origin}/index.html#registry=${registry}&rpc=${encodeURIComponent(rpc)}`);
+  await chainPage.check('#unsafe');
+  const pickOn = async (input, path, state) => {
+    await chainPage.evaluate(() => { window.summaOutcome = null; document.body.dataset.state = 'test-picking'; });
+    await chainPage.setInputFiles(input, path);
+    await chainPage.waitForFunction((s) => window.summaOutcome && document.body.dataset.state === s, state, { timeout: 120000 });
+    return chainPage.evaluate(() => window.summaOutcome);
+  };
+  const proofB = join(fixtures, 'proof-b.json');
+  const before = chainRequests.length;
+  const onChain = await pickOn('#proof', proofB, 'ok');
+  assert.equal(onChain.round, 1);
+  assert.equal(onChain.pinnedKey, true);
+  assert.match(await chainPage.textContent('#source'), new RegExp(`round 1 of registry ${registry}`));
+  const reads = chainRequests.slice(before);
+  assert.equal(reads.length, 1, `one request for the check: ${JSON.stringify(reads)}`);
+  assert.equal(reads[0].url.replace(/\/$/, ''), rpc);
+  assert.equal(reads[0].method, 'POST');
+  const body = JSON.parse(reads[0].body);
+  assert.equal(body.method, 'eth_call');
+  assert.deepEqual(Object.keys(body.params[0]).sort(), ['data', 'to']);
+  // Nothing of the user's goes out: the call is latest() (4 bytes), to the registry.
+  assert.equal(body.params[0].data, '0x52bfe789');
+  assert.equal(body.params[0].to.toLowerCase(), registry.toLowerCase());
+  const proofBText = readFileSync(proofB, 'utf8');
+  for (const secret of [JSON.parse(proofBText).entry.username, ...JSON.parse(proofBText).entry.balances]) {
+    assert.ok(!reads[0].body.includes(secret), `the request carries ${secret}`);
+  }
+  await chainPage.screenshot({ path: join(out, 'chain-verified.png'), fullPage: true });
+  const tamperedB = join(out, 'tampered-proof-b.json');
+  const pb = JSON.parse(proofBText);
+  writeFileSync(tamperedB, JSON.stringify({ ...pb, proof: pb.proof.slice(0, 100) + (pb.proof[100] === '0' ? '1' : '0') + pb.proof.slice(101) }));
+  assert.match((await pickOn('#proof', tamperedB, 'fail')).error, /does not verify/);
+  await chainPage.screenshot({ path: join(out, 'chain-tampered.png'), fullPage: true });
+  assert.match((await pickOn('#proof', proofPath, 'fail')).error, /root/);
+  await chainPage.screenshot({ path: join(out, 'chain-other-round.png'), fullPage: true });
+  await pickOn('#proof', proofB, 'ok');
+  assert.match((await pickOn('#result', join(fixtures, 'result.json'), 'fail')).error, /differs from the round's on-chain record: its root/);
+  await chainPage.screenshot({ path: join(out, 'chain-result-mismatch.png'), fullPage: true });
+  const matches = await pickOn('#result', join(fixtures, 'result-b.json'), 'ok');
+  assert.equal(matches.resultMatchesChain, true);
+  assert.match(await chainPage.textContent('#source'), /matches the chain/);
+  for (const r of chainRequests) {
+    assert.ok(r.url.startsWith(`${origin}/`) || r.url.replace(/\/$/, '') === rpc, `a request to ${r.url}`);
+    if (!r.url.startsWith(`${origin}/`)) assert.equal(JSON.parse(r.body).method, 'eth_call');
+  }
+  assert.deepEqual(chainErrors, []);
+  console.log(`chromium: from the chain, ${chainRequests.filter((r) => !r.url.startsWith(origin)).length} eth_call reads, one per check, no other request outside the page's folder`);
+
+  // 5. A shape with no pinned key: asked for the ceremony file, then derived.
+  const legacy = join(fixtures, 'legacy');
+  await pickAndCheck('#result', join(legacy, 'result.json'));
+  await pickAndCheck('#proof', join(legacy, 'proof.json'));
+  assert.match(await filePage.textContent('#reason'), /no verifying key is pinned.*takes seconds/);
+  await filePage.screenshot({ path: join(out, 'slow-path-asked.png'), fullPage: true });
+  await pickAndCheck('#srs', join(legacy, 'srs.bin'));
+  const slow = await filePage.evaluate(() => window.summaOutcome);
+  assert.equal(slow.ok, true, slow.error);
+  assert.equal(slow.pinnedKey, false);
+  assert.match(await filePage.textContent('#key'), /derived here/);
+  await filePage.screenshot({ path: join(out, 'slow-path.png'), fullPage: true });
+  console.log(`chromium: a shape with no pinned key: asked for the SRS file, then verified (key derived in ${slow.timingsMs.vk.toFixed(0)} ms)`);
 } catch (e) {
-  failed = true;
-  console.error(e);
+  if (!(e instanceof BenchDone)) {
+    failed = true;
+    console.error(e);
+  }
 } finally {
   await browser.close();
   server.close();

@@ -11,6 +11,8 @@
 # DIR/other-proof.json user aaGaEAaa's
 # DIR/result.json      the round's published result.json
 # DIR/srs.bin          = DIR/keys/srs.bin
+# DIR/legacy/          a round of the same shards in the legacy layout, a shape with
+#                      no pinned key: its result.json, proof.json and srs.bin
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 DIR="$1"
@@ -27,4 +29,10 @@ cp "$DIR/round/result.json" "$DIR/result.json"
 cp "$DIR/keys/srs.bin" "$DIR/srs.bin"
 # The command line accepts the genuine proof: the fixture is what the tests say.
 "$SUMMA" verify "$DIR/proof.json" --result "$DIR/result.json" --srs "$DIR/srs.bin" --unsafe-test-srs >/dev/null 2>&1
+# The legacy layout: no key pinned for its shape (the slow path, from the SRS file).
+"$SUMMA" round examples/shards --layout legacy --out "$DIR/legacy/round" >/dev/null
+"$SUMMA" zk-keys --round "$DIR/legacy/round" --unsafe-test-srs --out "$DIR/legacy/keys" >/dev/null 2>&1
+"$SUMMA" proof --round "$DIR/legacy/round" --user dxGaEAii --keys "$DIR/legacy/keys" >"$DIR/legacy/proof.json" 2>/dev/null
+cp "$DIR/legacy/round/result.json" "$DIR/legacy/result.json"
+cp "$DIR/legacy/keys/srs.bin" "$DIR/legacy/srs.bin"
 echo "verifier fixtures: $DIR" >&2

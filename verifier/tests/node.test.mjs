@@ -21,7 +21,7 @@ const dir = process.env.SUMMA_VERIFIER_FIXTURES;
 const dir_ = dir;
 assert.ok(dir, 'set SUMMA_VERIFIER_FIXTURES (verifier/tests/fixtures.sh makes it)');
 
-const { default: init, verify, WASM_SHA256 } = await import(join(pkg, 'summa_verifier.js'));
+const { default: init, verify, verifyOnChain, WASM_SHA256 } = await import(join(pkg, 'summa_verifier.js'));
 const loaded = await init();
 
 const proof = readFileSync(join(dir, 'proof.json'), 'utf8');
@@ -127,6 +127,57 @@ test('the test SRS is refused unless explicitly allowed', () => {
   refused(verify(proof, result, srs, { unsafeTestSrs: false }), /test SRS|unsafe/i);
 });
 
+test('with no SRS file, the key pinned for the shape; the test setup only when allowed', () => {
+  for (const none of [null, undefined, new Uint8Array(0)]) {
+    const out = verify(proof, result, none, TEST);
+    assert.equal(out.ok, true, out.error);
+    assert.equal(out.pinnedKey, true);
+    assert.equal(out.timingsMs.srs, 0);
+  }
+  assert.equal(verify(proof, result, srs, TEST).pinnedKey, false);
+  refused(verify(proof, result, null, {}), /UNSAFE TEST SRS only/);
+  const tampered = edit(proof, (p) => (p.proof = p.proof.slice(0, 100) + (p.proof[100] === '0' ? '1' : '0') + p.proof.slice(101)));
+  refused(verify(tampered, result, null, TEST), /does not verify/);
+  // A shape with no pinned key (the legacy layout) needs the SRS file, and says so.
+  const legacy = (f) => readFileSync(join(dir, 'legacy', f), 'utf8');
+  refused(verify(legacy('proof.json'), legacy('result.json'), null, TEST), /no verifying key is pinned.*takes seconds/);
+  const slow = verify(legacy('proof.json'), legacy('result.json'), new Uint8Array(readFileSync(join(dir, 'legacy', 'srs.bin'))), TEST);
+  assert.equal(slow.ok, true, slow.error);
+  assert.equal(slow.pinnedKey, false);
+});
+
+test('from the chain: the round read from the registry on a local node', async () => {
+  const { rpc, registry } = JSON.parse(readFileSync(join(dir, 'chain.json'), 'utf8'));
+  const proofB = readFileSync(join(dir, 'proof-b.json'), 'utf8');
+  const resultB = readFileSync(join(dir, 'result-b.json'), 'utf8');
+  const latest = { rpc, registry, round: null };
+  const ok = await verifyOnChain(proofB, latest, null, null, TEST);
+  assert.equal(ok.ok, true, ok.error);
+  assert.equal(ok.round, 1);
+  assert.equal(ok.pinnedKey, true);
+  assert.equal(ok.resultMatchesChain, null);
+  assert.equal(ok.root, JSON.parse(resultB).root.hash);
+  const matching = await verifyOnChain(proofB, latest, resultB, null, TEST);
+  assert.equal(matching.resultMatchesChain, true, matching.error);
+  // Round 0 by its id.
+  const first = await verifyOnChain(proof, { rpc, registry, round: 0 }, null, null, TEST);
+  assert.equal(first.ok, true, first.error);
+  assert.equal(first.round, 0);
+  // A proof of another round, a result.json that is not the recorded one, a
+  // tampered proof, the test setup not allowed: refused.
+  refused(await verifyOnChain(proof, latest, null, null, TEST), /root/);
+  refused(await verifyOnChain(proofB, latest, result, null, TEST), /differs from the round's on-chain record: its root/);
+  const tampered = edit(proofB, (p) => (p.proof = p.proof.slice(0, 100) + (p.proof[100] === '0' ? '1' : '0') + p.proof.slice(101)));
+  refused(await verifyOnChain(tampered, latest, null, null, TEST), /does not verify/);
+  refused(await verifyOnChain(proofB, latest, null, null, {}), /UNSAFE TEST SRS only/);
+  // No such round, no registry there, no endpoint, bad settings.
+  refused(await verifyOnChain(proofB, { rpc, registry, round: 9 }, null, null, TEST), /refused the read of the round/);
+  refused(await verifyOnChain(proofB, { rpc, registry: `0x${'11'.repeat(20)}`, round: null }, null, null, TEST), /answered nothing/);
+  refused(await verifyOnChain(proofB, { rpc: 'http://127.0.0.1:9', registry, round: null }, null, null, TEST), /could not be read/);
+  refused(await verifyOnChain(proofB, { rpc, registry: 'nope', round: null }, null, null, TEST), /address/);
+  refused(await verifyOnChain(proofB, { rpc, registry, round: -1 }, null, null, TEST), /whole number/);
+});
+
 test('an SRS that is not one is refused', () => {
   refused(verify(proof, result, srs.slice(0, srs.length - 1), TEST), /SRS|srs/);
   refused(verify(proof, result, new Uint8Array(4096).fill(7), TEST), /SRS|srs/);
@@ -137,7 +188,7 @@ test('malformed JSON and empty files are refused, never thrown', () => {
   refused(verify(proof, '{"root": [', srs, TEST), /result/i);
   refused(verify('', result, srs, TEST), /proof|empty/i);
   refused(verify(proof, '', srs, TEST), /result|empty/i);
-  refused(verify(proof, result, new Uint8Array(0), TEST), /SRS|srs|empty/i);
+  refused(verify(proof, result, new Uint8Array(3), TEST), /SRS|srs/i);
   refused(verify('[]', '[]', new Uint8Array(3), TEST), /./);
   refused(verify(null, result, srs, TEST), /must be a string/);
   refused(verify(proof, result, 'not bytes', TEST), /./);

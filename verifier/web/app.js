@@ -1,11 +1,27 @@
-// The page: reads the three files (picked, dropped, or from the page's own folder
-// when served over HTTP), calls the WebAssembly verifier, shows the outcome. No
+// The page: reads the proof file and result.json (picked, dropped, or from the
+// page's own folder when served over HTTP), and a ceremony file (SRS) only for a
+// shape whose verifying key is not pinned in the module; calls the WebAssembly verifier, shows the outcome. No
 // network access beyond this page's own folder (see the Content-Security-Policy).
 (function () {
   'use strict';
   const $ = (id) => document.getElementById(id);
   const files = { proof: null, result: null, srs: null };
   let ready = null;
+
+  // The chain settings may come in the page's address: #registry=0x..&rpc=..&round=N
+  // (a link the custodian publishes; the user sees and may change every field).
+  const given = new URLSearchParams(location.hash.slice(1));
+  for (const id of ['rpc', 'registry', 'round']) {
+    if (given.has(id)) $(id).value = given.get(id);
+  }
+
+  // The chain read's settings, or null (no registry: offline, from result.json).
+  function chainSettings() {
+    const registry = $('registry').value.trim();
+    if (!registry) return null;
+    const round = $('round').value.trim();
+    return { rpc: $('rpc').value.trim(), registry, round: round === '' ? null : Number(round) };
+  }
 
   function setState(state, text) {
     document.body.dataset.state = state;
@@ -64,26 +80,38 @@
     $('root').textContent = outcome.root;
     $('shape').textContent = outcome.shape;
     $('setup').textContent = outcome.setup || '';
+    $('source').textContent = outcome.round === null || outcome.round === undefined
+      ? 'the result.json file (offline)'
+      : `round ${outcome.round} of registry ${chainSettings().registry}, read from ${chainSettings().rpc}` +
+        (outcome.resultMatchesChain ? '; your result.json matches the chain' : '');
+    $('key').textContent = outcome.pinnedKey
+      ? 'pinned in this verifier for the round\'s shape (derived from the circuit and the ceremony when the verifier was built)'
+      : 'derived here from the circuit and the ceremony file';
     const t = outcome.timingsMs || {};
     const ms = (v) => (typeof v === 'number' ? `${v.toFixed(0)} ms` : 'n/a');
-    $('timing').textContent =
-      `checked in ${ms(t.total)}: SRS ${ms(t.srs)}, verifying key ${ms(t.vk)}, proof ${ms(t.proof)} ` +
-      `(verifier loaded in ${ms(t.load)})`;
+    $('timing').textContent = outcome.pinnedKey
+      ? `checked in ${ms(t.total)}: verifying key ${ms(t.vk)}, proof ${ms(t.proof)}, no SRS file (verifier loaded in ${ms(t.load)})`
+      : `checked in ${ms(t.total)}: SRS ${ms(t.srs)}, verifying key ${ms(t.vk)}, proof ${ms(t.proof)} ` +
+        `(verifier loaded in ${ms(t.load)})`;
   }
 
   async function check() {
-    if (!files.proof || !files.result || !files.srs) {
-      const missing = Object.keys(files).filter((k) => !files[k]);
-      setState('pending', `Waiting for: ${missing.map((k) => ({ proof: 'your proof file', result: 'result.json', srs: 'the ceremony file (SRS)' })[k]).join(', ')}.`);
+    const chain = chainSettings();
+    if (!files.proof || (!chain && !files.result)) {
+      const missing = (chain ? ['proof'] : ['proof', 'result']).filter((k) => !files[k]);
+      setState('pending', `Waiting for: ${missing.map((k) => ({ proof: 'your proof file', result: 'result.json' })[k]).join(', ')}.`);
       $('details').hidden = true;
       $('reason').hidden = true;
       return;
     }
-    setState('checking', 'Checking…');
+    setState('checking', files.srs
+      ? 'Checking… (deriving the verifying key from the ceremony file takes seconds)'
+      : chain ? 'Reading the round from the chain, then checking…' : 'Checking…');
     $('details').hidden = true;
     $('reason').hidden = true;
-    // Let the page paint "Checking…" before the (synchronous) verification.
-    await new Promise((r) => setTimeout(r, 30));
+    // Let the page paint "Checking…" before the (synchronous) verification: the
+    // next frame, then the task after it.
+    await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
     try {
       await ready;
     } catch (e) {
@@ -92,10 +120,12 @@
     }
     // The files' bytes as they are: the verifier reads them as the CLI does (a
     // TextDecoder would drop a byte-order mark that the CLI refuses).
+    const options = { unsafeTestSrs: $('unsafe').checked };
+    const srs = files.srs ? files.srs.bytes : null;
     show(
-      window.SummaVerifier.verify(files.proof.bytes, files.result.bytes, files.srs.bytes, {
-        unsafeTestSrs: $('unsafe').checked,
-      }),
+      chain
+        ? await window.SummaVerifier.verifyOnChain(files.proof.bytes, chain, files.result ? files.result.bytes : null, srs, options)
+        : window.SummaVerifier.verify(files.proof.bytes, files.result.bytes, srs, options),
     );
     $('outcome').focus();
   }
@@ -130,6 +160,7 @@
     });
   }
   $('unsafe').addEventListener('change', check);
+  for (const id of ['rpc', 'registry', 'round']) $(id).addEventListener('change', check);
   $('again').addEventListener('click', check);
 
   const drop = $('drop');
@@ -154,7 +185,9 @@
   // folder, when present. From file:// a page cannot read other files: pick them.
   async function fromFolder() {
     if (location.protocol !== 'http:' && location.protocol !== 'https:') return;
-    const wanted = [['result', 'result.json'], ['srs', 'srs.bin'], ['proof', 'proof.json']];
+    // With a registry, the round comes from the chain: the page's one request.
+    if (chainSettings()) return;
+    const wanted = [['result', 'result.json'], ['proof', 'proof.json']];
     await Promise.all(
       wanted.map(async ([kind, name]) => {
         try {
@@ -168,6 +201,8 @@
   }
 
   ready = window.SummaVerifier.init();
+  // For the tests and the benchmark: the module's load, awaited before timing a check.
+  window.summaReady = ready;
   document.body.dataset.state = 'pending';
   fromFolder().then(check);
 })();

@@ -32,6 +32,7 @@ mod error;
 pub mod evm;
 #[cfg(feature = "prover")]
 pub mod keys;
+pub mod pinned;
 pub mod proof;
 pub mod record;
 pub mod shape;

@@ -21,8 +21,9 @@ use summa_agg::json::RoundResult;
 use summa_agg::shard::Currency;
 use summa_agg::{Fr, Layout};
 
+use crate::proof::ZkProof;
 use crate::shape::Shape;
-use crate::verifier::Published;
+use crate::verifier::{Options, Prepared, Published, Report};
 use crate::{Error, Result};
 
 pub use summa_agg::json::labels_digest;
@@ -171,6 +172,96 @@ impl Record {
     pub fn root_bytes(&self) -> [u8; 32] {
         fr_to_u256(&self.root).to_be_bytes::<32>()
     }
+
+    /// A record from the registry's words for round `id` (whoever read them: the
+    /// command line with alloy, the WebAssembly verifier from a JSON-RPC answer):
+    /// the root must be a field element and each total below the shape's range,
+    /// as a `result.json`'s (the registry refuses others; checked here too).
+    pub fn recorded(id: u64, shape: Shape, words: RecordWords) -> Result<Record> {
+        let bad = |m: String| Error::Input(format!("round {id}: {m}"));
+        if !summa_agg::field::be_bytes_below_modulus(&words.root) {
+            return Err(bad(format!(
+                "the recorded root 0x{} is not a field element",
+                hex::encode(words.root)
+            )));
+        }
+        let limit = summa_agg::field::bound(shape.n_bytes);
+        if let Some(t) = words.totals.iter().find(|t| **t >= limit) {
+            return Err(bad(format!(
+                "a recorded total ({t}) is not below 2^{}",
+                8 * u32::from(shape.n_bytes)
+            )));
+        }
+        Ok(Record {
+            shape,
+            root: summa_agg::field::be_bytes_to_fr(&words.root),
+            totals: words.totals,
+            labels: words.labels,
+            vk_digest: words.vk_digest,
+            result_sha256: words.result_sha256,
+        })
+    }
+}
+
+/// A user's proof checked against round `id`'s record: the record's root, totals
+/// and shape, the proof file's labels once their digest is the record's, and the
+/// verifying key whose SHA-256 the record names: the one pinned for the shape
+/// (`srs_file` empty) or the one derived from the SRS file. What the command line's
+/// and the WebAssembly module's reads of a chain share; the prepared key is
+/// returned for a further check (a published `vk.bin`).
+pub fn verify_record(
+    proof: &ZkProof,
+    record: &Record,
+    id: u64,
+    srs_file: &[u8],
+    opts: &Options,
+) -> Result<(Prepared, Report)> {
+    if proof.shape != record.shape {
+        return Err(Error::Proof(format!(
+            "the proof is for shape {}; round {id} has shape {}",
+            proof.shape.id(),
+            record.shape.id()
+        )));
+    }
+    let published = record.published(&proof.currencies, "the proof file")?;
+    let recorded = hex::encode(record.vk_digest);
+    let prepared = if srs_file.is_empty() {
+        Prepared::pinned(&published.shape, opts)?
+            .into_iter()
+            .find(|p| p.vk_digest() == record.vk_digest)
+            .ok_or_else(|| Error::Keys(format!(
+                "round {id}'s recorded verifying key (SHA-256 0x{recorded}) is none of the keys pinned here for shape {}: give a ceremony's SRS file, from which the key is derived (this takes seconds)",
+                published.shape.id()
+            )))?
+    } else {
+        Prepared::new(srs_file, &published.shape, opts)?
+    };
+    if prepared.vk_digest() != record.vk_digest {
+        return Err(Error::Keys(format!(
+            "round {id}'s recorded verifying key (SHA-256 0x{recorded}) is not this circuit's for shape {} on the {} SRS (0x{})",
+            published.shape.id(),
+            prepared.setup().name(),
+            hex::encode(prepared.vk_digest())
+        )));
+    }
+    let report = prepared.verify(proof, &published, opts)?;
+    Ok((prepared, report))
+}
+
+/// A round's commitment as the registry stores it (`RoundRegistry.Commitment`
+/// without `previous`), before [`Record::recorded`] checks it.
+#[derive(Clone, Debug)]
+pub struct RecordWords {
+    /// `root`, 32 bytes big-endian.
+    pub root: [u8; 32],
+    /// `totals`.
+    pub totals: Vec<U256>,
+    /// `labelsHash`.
+    pub labels: [u8; 32],
+    /// `vkDigest`.
+    pub vk_digest: [u8; 32],
+    /// `resultSha256`.
+    pub result_sha256: [u8; 32],
 }
 
 #[cfg(test)]

@@ -158,6 +158,11 @@ fn layout(bytes: &[u8]) -> Result<(u32, Encoding)> {
     )))
 }
 
+/// The `k` of an SRS file (it holds `2^k` G1 powers), from its header and length.
+pub fn points_k(bytes: &[u8]) -> Result<u32> {
+    Ok(layout(bytes)?.0)
+}
+
 /// `[τ]_2` of an SRS file, read and checked to be a G2 point: enough to tell which
 /// setup it is before reading its `2^k` powers.
 pub fn s_g2_of(bytes: &[u8]) -> Result<G2Affine> {

@@ -45,7 +45,7 @@ use crate::convert::to_circuit;
 use crate::proof::{ZkProof, ZK_PROOF_KIND};
 use crate::shape::Shape;
 use crate::transcript::KeccakTranscript;
-use crate::{srs, Error, Result};
+use crate::{pinned, srs, Error, Result};
 
 /// The longest proof accepted (a real one is about 2 KiB).
 const MAX_PROOF_BYTES: usize = 64 * 1024;
@@ -298,6 +298,9 @@ pub struct Report {
     pub setup: String,
     /// Whether the SRS is the unsafe test one: the result then proves nothing.
     pub unsafe_test_srs: bool,
+    /// Whether the verifying key was the one pinned in this program
+    /// ([`crate::pinned`]) rather than derived from an SRS file.
+    pub pinned_key: bool,
     /// Where the time went, when a clock was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timings_ms: Option<Timings>,
@@ -517,6 +520,7 @@ pub struct Prepared {
     vk: VerifyingKey<G1Affine>,
     setup: Setup,
     timings: Option<(f64, f64)>,
+    pinned: bool,
 }
 
 impl Prepared {
@@ -540,7 +544,44 @@ impl Prepared {
             vk,
             setup: checked.setup,
             timings,
+            pinned: false,
         })
+    }
+
+    /// The pinned keys of `shape` ([`crate::pinned::entries`]), in the order a
+    /// verifier tries them: no SRS file is read and no key derived. An error says
+    /// why there is none (a shape that is not pinned falls back to an SRS file).
+    pub fn pinned(shape: &Shape, opts: &Options) -> Result<Vec<Prepared>> {
+        shape.validate()?;
+        let entries = pinned::entries(shape, opts.unsafe_test_srs);
+        if entries.is_empty() {
+            return Err(Error::Srs(if pinned::only_unsafe_test(shape) {
+                format!("shape {} has a pinned key on the UNSAFE TEST SRS only, refused without --unsafe-test-srs (anyone can forge proofs against it)", shape.id())
+            } else {
+                format!("no verifying key is pinned for shape {}: give a ceremony's SRS file, from which the key is derived (this takes seconds)", shape.id())
+            }));
+        }
+        entries
+            .into_iter()
+            .map(|(setup, entry)| {
+                let t0 = opts.clock.map(|c| c());
+                let vk = pinned::load(entry)?;
+                let t1 = opts.clock.map(|c| c());
+                Ok(Prepared {
+                    shape: *shape,
+                    params: pinned::verifier_params(setup, shape.k()),
+                    vk,
+                    setup,
+                    timings: t0.zip(t1).map(|(a, b)| (0.0, b - a)),
+                    pinned: true,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the key is a pinned one.
+    pub fn is_pinned(&self) -> bool {
+        self.pinned
     }
 
     /// The setup of the SRS.
@@ -597,13 +638,45 @@ impl Prepared {
             shape: self.shape.id(),
             setup: self.setup.name().into(),
             unsafe_test_srs: self.setup.is_unsafe_test(),
+            pinned_key: self.pinned,
             timings_ms,
         })
     }
 }
 
-/// Verifies a user's proof against what the custodian published and an SRS file.
-/// Every failure is an error whose message says what was wrong. The proof file's
+/// The first of `prepared` that verifies the proof (the pinned keys of a shape, one
+/// per setup), or the first one's error.
+pub fn verify_any<'p>(
+    prepared: &'p [Prepared],
+    proof: &ZkProof,
+    published: &Published,
+    opts: &Options,
+) -> Result<(&'p Prepared, Report)> {
+    let mut first = None;
+    for p in prepared {
+        match p.verify(proof, published, opts) {
+            Ok(report) => return Ok((p, report)),
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    Err(first.unwrap_or_else(|| Error::Srs("no verifying key to check the proof with".into())))
+}
+
+/// The keys to check `published`'s proofs with: those derived from `srs_file`, or
+/// with none (empty), the pinned ones of its shape.
+fn prepare(srs_file: &[u8], published: &Published, opts: &Options) -> Result<Vec<Prepared>> {
+    if srs_file.is_empty() {
+        Prepared::pinned(&published.shape, opts)
+    } else {
+        Ok(vec![Prepared::new(srs_file, &published.shape, opts)?])
+    }
+}
+
+/// Verifies a user's proof against what the custodian published, with the key
+/// pinned for its shape (`srs_file` empty) or derived from an SRS file. Every
+/// failure is an error whose message says what was wrong. The proof file's
 /// claims are checked first (cheap, and the clearest errors), then the SRS, then
 /// the proof.
 pub fn verify(
@@ -613,11 +686,12 @@ pub fn verify(
     opts: &Options,
 ) -> Result<Report> {
     statement(proof, published, opts)?;
-    Prepared::new(srs_file, &published.shape, opts)?.verify(proof, published, opts)
+    let prepared = prepare(srs_file, published, opts)?;
+    Ok(verify_any(&prepared, proof, published, opts)?.1)
 }
 
-/// [`verify`], and the custodian's published `vk.bin` must be the derived key
-/// ([`Prepared::check_vk_file`]): one SRS check and one key derivation for both.
+/// [`verify`], and the custodian's published `vk.bin` must be the key the proof
+/// verified with ([`Prepared::check_vk_file`]).
 pub fn verify_with_vk_file(
     proof: &ZkProof,
     published: &Published,
@@ -626,9 +700,9 @@ pub fn verify_with_vk_file(
     opts: &Options,
 ) -> Result<Report> {
     statement(proof, published, opts)?;
-    let prepared = Prepared::new(srs_file, &published.shape, opts)?;
-    let report = prepared.verify(proof, published, opts)?;
-    prepared.check_vk_file(vk_bin)?;
+    let prepared = prepare(srs_file, published, opts)?;
+    let (used, report) = verify_any(&prepared, proof, published, opts)?;
+    used.check_vk_file(vk_bin)?;
     Ok(report)
 }
 
@@ -659,7 +733,7 @@ fn other_version(kind: &str) -> Error {
 }
 
 /// [`verify`] on the files as bytes: the user's proof, the published
-/// `result.json` and an SRS file.
+/// `result.json` and an SRS file (empty: the pinned key).
 pub fn verify_files(
     proof_json: &[u8],
     result_json: &[u8],

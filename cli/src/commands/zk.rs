@@ -137,8 +137,8 @@ pub fn verify(path: &Path, bytes: &[u8], a: &crate::args::VerifyArgs) -> Result<
             published.shape.currencies
         )));
     }
-    let srs_path = srs_path(a)?;
-    let srs = read(&srs_path)?;
+    let srs_path = srs_path(a);
+    let srs = srs_bytes(srs_path.as_deref())?;
     let clock_start = Instant::now();
     let clock = move || clock_start.elapsed().as_secs_f64() * 1e3;
     let opts = options(a, &clock);
@@ -154,7 +154,7 @@ pub fn verify(path: &Path, bytes: &[u8], a: &crate::args::VerifyArgs) -> Result<
         ),
         None => verifier::verify(&proof, &published, &srs, &opts),
     }
-    .map_err(|e| with_file(e, &srs_path))?;
+    .map_err(|e| with_file(e, srs_path.as_deref()))?;
     warn_unsafe(report.unsafe_test_srs);
     print_report(&report, a.result.is_none());
     Ok(())
@@ -214,15 +214,19 @@ fn options<'a>(a: &'a crate::args::VerifyArgs, clock: &'a dyn Fn() -> f64) -> Op
     }
 }
 
-/// The SRS file: --srs, or the srs.bin of --keys.
-fn srs_path(a: &crate::args::VerifyArgs) -> Result<PathBuf> {
+/// The SRS file: --srs, or the srs.bin of --keys; none: the key pinned for the
+/// shape ([`summa_agg_zk::pinned`]).
+fn srs_path(a: &crate::args::VerifyArgs) -> Option<PathBuf> {
     match (a.srs.as_deref(), a.keys.as_deref()) {
-        (Some(file), _) => Ok(file.to_path_buf()),
-        (None, Some(dir)) => Ok(dir.join("srs.bin")),
-        (None, None) => Err(Error::Invalid(
-            "give --srs FILE: a ceremony's SRS file with at least 2^k points (the custodian's published srs.bin will do: it is checked against the pinned ceremonies)".into(),
-        )),
+        (Some(file), _) => Some(file.to_path_buf()),
+        (None, Some(dir)) => Some(dir.join("srs.bin")),
+        (None, None) => None,
     }
+}
+
+/// The SRS file's bytes; none (empty) when no file is given.
+fn srs_bytes(path: Option<&Path>) -> Result<Vec<u8>> {
+    path.map_or_else(|| Ok(Vec::new()), read)
 }
 
 /// `verify --rpc URL --registry ADDR --round-id N`: the root, totals, shape,
@@ -233,8 +237,8 @@ fn srs_path(a: &crate::args::VerifyArgs) -> Result<PathBuf> {
 fn verify_on_chain(proof: &ZkProof, a: &crate::args::VerifyArgs, rpc: &str) -> Result<()> {
     let registry = a.registry.as_deref().expect("clap requires --registry");
     let id = a.round_id.expect("clap requires --round-id");
-    let srs_path = srs_path(a)?;
-    let srs = read(&srs_path)?;
+    let srs_path = srs_path(a);
+    let srs = srs_bytes(srs_path.as_deref())?;
     let vk_file = a
         .keys
         .as_ref()
@@ -271,23 +275,14 @@ fn verify_on_chain(proof: &ZkProof, a: &crate::args::VerifyArgs, rpc: &str) -> R
         None
     };
     let here = (|| {
-        let prepared = verifier::Prepared::new(&srs, &published.shape, &opts)?;
-        if prepared.vk_digest() != record.vk_digest {
-            return Err(summa_agg_zk::Error::Keys(format!(
-                "round {id}'s recorded verifying key (SHA-256 0x{}) is not this circuit's for shape {} on the {} SRS (0x{})",
-                hex::encode(record.vk_digest),
-                published.shape.id(),
-                prepared.setup().name(),
-                hex::encode(prepared.vk_digest())
-            )));
-        }
-        let report = prepared.verify(proof, &published, &opts)?;
+        let (prepared, report) =
+            summa_agg_zk::record::verify_record(proof, record, id, &srs, &opts)?;
         if let Some(vk) = &vk_file {
             prepared.check_vk_file(vk)?;
         }
         Ok(report)
     })()
-    .map_err(|e| with_file(e, &srs_path));
+    .map_err(|e| with_file(e, srs_path.as_deref()));
     let evm_line = |(accepted, gas): (bool, Option<u64>)| {
         format!(
             "the EVM verifier ({registry}.verifyInclusion, verifier {}, whose code is the custodian's choice) {}{}",
@@ -328,10 +323,13 @@ fn verify_on_chain(proof: &ZkProof, a: &crate::args::VerifyArgs, rpc: &str) -> R
     }
 }
 
-fn with_file(e: summa_agg_zk::Error, srs: &Path) -> Error {
-    match e {
-        summa_agg_zk::Error::Srs(m) => Error::Invalid(format!("{}: SRS: {m}", srs.display())),
-        e => zk_err(e),
+fn with_file(e: summa_agg_zk::Error, srs: Option<&Path>) -> Error {
+    match (e, srs) {
+        (summa_agg_zk::Error::Srs(m), Some(srs)) => {
+            Error::Invalid(format!("{}: SRS: {m}", srs.display()))
+        }
+        (summa_agg_zk::Error::Srs(m), None) => Error::Invalid(m),
+        (e, _) => zk_err(e),
     }
 }
 
@@ -361,12 +359,26 @@ fn print_report(r: &Report, labels_from_proof: bool) {
         say!("            (currency labels from the proof file: compare them with the published round)");
     }
     say!("  shape     {}", r.shape);
-    say!("  SRS       {}", r.setup);
-    if let Some(t) = &r.timings_ms {
-        tell!(
-            "summa-agg: SRS checked in {:.0} ms, verifying key derived in {:.0} ms, proof verified in {:.1} ms",
-            t.srs, t.vk, t.proof
+    if r.pinned_key {
+        say!(
+            "  SRS       {} (the verifying key pinned in this program for the shape)",
+            r.setup
         );
+    } else {
+        say!("  SRS       {}", r.setup);
+    }
+    if let Some(t) = &r.timings_ms {
+        if r.pinned_key {
+            tell!(
+                "summa-agg: pinned verifying key read in {:.1} ms, proof verified in {:.1} ms (no SRS file)",
+                t.vk, t.proof
+            );
+        } else {
+            tell!(
+                "summa-agg: SRS checked in {:.0} ms, verifying key derived in {:.0} ms, proof verified in {:.1} ms",
+                t.srs, t.vk, t.proof
+            );
+        }
     }
 }
 

@@ -222,10 +222,23 @@ fn zero_knowledge_keys_proof_and_verify() {
         ],
         "not to the leaf",
     );
-    // No SRS given.
+    // No SRS given: the key pinned for the shape, in milliseconds; the test
+    // setup's key only with --unsafe-test-srs.
+    let o = summa(&["verify", &pf, "--result", result, "--unsafe-test-srs"]);
+    assert!(o.status.success(), "{}", said(&o));
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        shown.contains("UNSAFE TEST SRS (the verifying key pinned in this program for the shape)"),
+        "{shown}"
+    );
+    assert!(
+        said(&o).contains("pinned verifying key read in"),
+        "{}",
+        said(&o)
+    );
     refused(
-        &["verify", &pf, "--result", result, "--unsafe-test-srs"],
-        "--srs",
+        &["verify", &pf, "--result", result],
+        "pinned key on the UNSAFE TEST SRS only",
     );
     // Keys of another shape: their vk.bin is not the derived key.
     let other = out.path().join("keys7");

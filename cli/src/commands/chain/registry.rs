@@ -12,7 +12,7 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol;
 use summa_agg::field::U256 as CoreU256;
 use summa_agg::{Error, Result};
-use summa_agg_zk::record::{layout_code, layout_of, Record};
+use summa_agg_zk::record::{layout_code, layout_of, Record, RecordWords};
 use summa_agg_zk::Shape;
 
 sol!(
@@ -285,32 +285,15 @@ pub async fn read_round(registry: &RoundRegistryInstance<DynProvider>, id: u64) 
         )));
     }
     let shape = shape_from(&v.shape)?;
-    if !summa_agg::field::be_bytes_below_modulus(c.root.as_slice()) {
-        return Err(Error::Invalid(format!(
-            "round {id}: the recorded root {} is not a field element",
-            c.root
-        )));
-    }
-    let root = summa_agg::field::be_bytes_to_fr(c.root.as_slice());
-    // The totals are public inputs, each below the shape's range (the registry
-    // refuses others; checked here too, as a result.json's are).
-    let limit = summa_agg::field::bound(shape.n_bytes);
-    let totals: Vec<CoreU256> = c.totals.iter().map(from_u256).collect();
-    if let Some(t) = totals.iter().find(|t| **t >= limit) {
-        return Err(Error::Invalid(format!(
-            "round {id}: a recorded total ({t}) is not below 2^{}",
-            8 * u32::from(shape.n_bytes)
-        )));
-    }
+    let words = RecordWords {
+        root: c.root.0,
+        totals: c.totals.iter().map(from_u256).collect(),
+        labels: c.labelsHash.0,
+        vk_digest: c.vkDigest.0,
+        result_sha256: c.resultSha256.0,
+    };
     Ok(OnChain {
-        record: Record {
-            shape,
-            root,
-            totals,
-            labels: c.labelsHash.0,
-            vk_digest: c.vkDigest.0,
-            result_sha256: c.resultSha256.0,
-        },
+        record: Record::recorded(id, shape, words).map_err(|e| Error::Invalid(e.to_string()))?,
         verifier: v.verifier,
         hash,
         latest: latest.roundId,
