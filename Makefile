@@ -12,7 +12,8 @@ EXAMPLE_OUT ?= out/example
 # The embedded default needs no AWS SDK: build the CLI without its S3 mode. After
 # the round, a user's zero-knowledge proof with keys on the UNSAFE test SRS
 # (examples only: anyone can forge proofs against those keys), verified with the
-# verifying key derived from the circuit; the verifier accepts that SRS only because
+# verifying key pinned in the program for the shape (derived from the circuit when
+# it was built; no SRS file); the verifier accepts that setup only because
 # --unsafe-test-srs says so, and prints that the result proves nothing.
 SUMMA = ./target/release/summa-agg
 example:
@@ -20,7 +21,7 @@ example:
 	$(SUMMA) round examples/shards --out $(EXAMPLE_OUT)
 	$(SUMMA) zk-keys --round $(EXAMPLE_OUT) --unsafe-test-srs --out $(EXAMPLE_OUT)/zk-keys > /dev/null
 	$(SUMMA) proof --round $(EXAMPLE_OUT) --user dxGaEAii --keys $(EXAMPLE_OUT)/zk-keys > $(EXAMPLE_OUT)/zk-proof.json
-	$(SUMMA) verify $(EXAMPLE_OUT)/zk-proof.json --result $(EXAMPLE_OUT)/result.json --srs $(EXAMPLE_OUT)/zk-keys/srs.bin --unsafe-test-srs
+	$(SUMMA) verify $(EXAMPLE_OUT)/zk-proof.json --result $(EXAMPLE_OUT)/result.json --unsafe-test-srs
 
 tools:
 	bash infra/setup-tools.sh

@@ -13,24 +13,14 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${SUMMA_AGG:-$REPO/target/release/summa-agg}"
-ANVIL="${ANVIL:-$REPO/.tools/node/node_modules/.bin/anvil}"
 OUT="${CHAIN_EXAMPLE_OUT:-$REPO/out/chain-example}"
-[[ -x "$ANVIL" ]] || { echo "chain-example: no anvil at $ANVIL (make tools)" >&2; exit 1; }
 
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 rm -rf "$OUT"; mkdir -p "$OUT"
-"$ANVIL" --host 127.0.0.1 --port "$port" >"$OUT/anvil.log" 2>&1 &
-anvil_pid=$!
-trap 'kill "$anvil_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  grep -q "Listening on" "$OUT/anvil.log" && break
-  sleep 0.1
-done
-grep -q "Listening on" "$OUT/anvil.log" || { cat "$OUT/anvil.log" >&2; exit 1; }
-rpc="http://127.0.0.1:$port"
-# anvil's first development account: a throwaway key, as any local node's.
-SUMMA_CHAIN_KEY="$(grep -m1 -A3 'Private Keys' "$OUT/anvil.log" | grep -o '0x[0-9a-f]\{64\}')"
-export SUMMA_CHAIN_KEY
+# shellcheck source=infra/anvil.sh
+source "$REPO/infra/anvil.sh"
+start_anvil "$OUT/anvil.log"
+trap 'kill "$ANVIL_PID" 2>/dev/null || true' EXIT
+rpc="$RPC"
 
 "$BIN" round "$REPO/examples/shards" --out "$OUT/round" >/dev/null
 "$BIN" zk-keys --round "$OUT/round" --unsafe-test-srs --out "$OUT/keys" >/dev/null

@@ -14,21 +14,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 DIR="$1"
 SUMMA="${SUMMA:-target/debug/summa-agg}"
-ANVIL="${ANVIL:-.tools/node/node_modules/.bin/anvil}"
-[[ -x "$ANVIL" ]] || { echo "chain fixtures: no anvil at $ANVIL (make tools)" >&2; exit 1; }
 mkdir -p "$DIR/chain"
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-"$ANVIL" --host 127.0.0.1 --port "$port" >"$DIR/chain/anvil.log" 2>&1 &
-echo $! >"$DIR/chain/anvil.pid"
-for _ in $(seq 100); do
-  grep -q "Listening on" "$DIR/chain/anvil.log" && break
-  sleep 0.1
-done
-grep -q "Listening on" "$DIR/chain/anvil.log" || { cat "$DIR/chain/anvil.log" >&2; exit 1; }
-rpc="http://127.0.0.1:$port"
-# anvil's first development account: a throwaway key, as any local node's.
-SUMMA_CHAIN_KEY="$(grep -m1 -A3 'Private Keys' "$DIR/chain/anvil.log" | grep -o '0x[0-9a-f]\{64\}')"
-export SUMMA_CHAIN_KEY
+# shellcheck source=infra/anvil.sh
+source infra/anvil.sh
+start_anvil "$DIR/chain/anvil.log" || { kill "${ANVIL_PID:-}" 2>/dev/null; exit 1; }
+echo "$ANVIL_PID" >"$DIR/chain/anvil.pid"
+rpc="$RPC"
 
 # Round B: the example shards with one balance changed (the same users, hence the
 # same shape and keys).

@@ -6,7 +6,6 @@ mod common;
 use common::{Round, SHARDS};
 use summa_agg::round::RESULT_FILE;
 use summa_agg::Layout;
-use summa_agg_zk::keys::{Keys, SrsSource};
 use summa_agg_zk::verifier::{verify, verify_with_vk_file, Options, Published};
 use summa_agg_zk::{prove, ZkProof};
 
@@ -30,12 +29,7 @@ fn fixture(layout: Layout) -> Fixture {
     let round = Round::run(&SHARDS, layout);
     let result_json = std::fs::read(round.dir.path().join(RESULT_FILE)).unwrap();
     let published = Published::from_result_json(&result_json).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    Keys::generate(published.shape, &SrsSource::UnsafeTest)
-        .unwrap()
-        .write(dir.path())
-        .unwrap();
-    let keys = Keys::load(dir.path()).unwrap();
+    let (dir, keys) = common::test_keys(published.shape);
     let user = &Round::users(&SHARDS)[0];
     Fixture {
         proof: prove(&keys, &round.merkle_proof(user)).unwrap(),

@@ -28,12 +28,7 @@ fn fixture(layout: Layout, shards: &[&str]) -> Fixture {
     let round = Round::run(shards, layout);
     let result_json = std::fs::read(round.dir.path().join(RESULT_FILE)).unwrap();
     let published = Published::from_result_json(&result_json).unwrap();
-    let keys_dir = tempfile::tempdir().unwrap();
-    Keys::generate(published.shape, &SrsSource::UnsafeTest)
-        .unwrap()
-        .write(keys_dir.path())
-        .unwrap();
-    let keys = Keys::load(keys_dir.path()).unwrap();
+    let (keys_dir, keys) = common::test_keys(published.shape);
     let srs = std::fs::read(keys_dir.path().join("srs.bin")).unwrap();
     Fixture {
         round,

@@ -67,6 +67,19 @@ impl Round {
     }
 }
 
+/// Keys of `shape` on the unsafe test SRS, written to a temporary directory (which
+/// holds `srs.bin`, `vk.bin`..) and loaded back from it.
+pub fn test_keys(shape: summa_agg_zk::Shape) -> (TempDir, summa_agg_zk::Keys) {
+    use summa_agg_zk::keys::{Keys, SrsSource};
+    let dir = tempfile::tempdir().unwrap();
+    Keys::generate(shape, &SrsSource::UnsafeTest)
+        .unwrap()
+        .write(dir.path())
+        .unwrap();
+    let keys = Keys::load(dir.path()).unwrap();
+    (dir, keys)
+}
+
 /// The four shards of entry_64.csv.
 pub const SHARDS: [&str; 4] = [
     "entry_16_1.csv",
