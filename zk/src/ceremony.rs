@@ -10,11 +10,10 @@
 //! keys derived from it. Every file of one ceremony (any number of points, any
 //! conversion to halo2's format) shares one τ, hence one `[τ]_2`.
 
-use halo2_proofs::halo2curves::bn256::{Bn256, Fq, Fq2, G2Affine};
+use halo2_proofs::halo2curves::bn256::{Fq, Fq2, G2Affine};
 use halo2_proofs::halo2curves::ff::PrimeField;
 use halo2_proofs::halo2curves::group::prime::PrimeCurveAffine;
 use halo2_proofs::halo2curves::CurveAffine;
-use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
@@ -142,7 +141,12 @@ fn in_g2_subgroup(p: &G2Affine) -> bool {
 /// `[τ]_2` of the unsafe test setup (what `ParamsKZG::setup` draws from the seed:
 /// τ is its first draw, so it is the same for every `k`).
 pub fn unsafe_test_s_g2() -> G2Affine {
-    ParamsKZG::<Bn256>::setup(1, ChaCha20Rng::from_seed(UNSAFE_TEST_SEED)).s_g2()
+    use halo2_proofs::halo2curves::bn256::Fr;
+    use halo2_proofs::halo2curves::ff::Field;
+    // τ is the seeded generator's first draw, as `ParamsKZG::setup` draws it (tested
+    // against it below): one multiplication instead of a whole setup.
+    let tau = Fr::random(ChaCha20Rng::from_seed(UNSAFE_TEST_SEED));
+    (G2Affine::generator() * tau).into()
 }
 
 /// The setup whose `[τ]_2` this is, if any.
@@ -161,6 +165,8 @@ pub fn g2_generator() -> G2Affine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use halo2_proofs::halo2curves::bn256::Bn256;
+    use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 
     #[test]
     fn every_pinned_value_is_a_g2_point_of_the_subgroup_and_none_is_the_generator() {
@@ -176,6 +182,10 @@ mod tests {
     #[test]
     fn the_test_setup_is_recognised_by_its_tau_and_is_no_ceremony() {
         let s = unsafe_test_s_g2();
+        assert_eq!(
+            s,
+            ParamsKZG::<Bn256>::setup(1, ChaCha20Rng::from_seed(UNSAFE_TEST_SEED)).s_g2()
+        );
         assert_eq!(identify(&s), Some(Setup::UnsafeTest));
         assert!(CEREMONIES.iter().all(|c| c.s_g2() != Some(s)));
         // Any other τ is unknown.

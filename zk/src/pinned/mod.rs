@@ -23,7 +23,6 @@ use halo2_proofs::plonk::VerifyingKey;
 use halo2_proofs::poly::commitment::{Params, ParamsProver};
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use halo2_proofs::SerdeFormat;
-use rand_chacha::rand_core::SeedableRng;
 use summa_agg::Layout;
 
 use crate::ceremony::{self, Setup, CEREMONIES};
@@ -144,28 +143,58 @@ pub fn load(entry: &Entry) -> Result<VerifyingKey<G1Affine>> {
 /// What a KZG verifier needs of `setup` for a circuit of `2^k` rows: `[1]_1`,
 /// `[1]_2` and the pinned `[τ]_2`, and no other point.
 pub fn verifier_params(setup: Setup, k: u32) -> ParamsKZG<Bn256> {
-    let s_g2 = match setup {
-        Setup::Ceremony(c) => c.s_g2().expect("every pinned [τ]_2 is a point (tested)"),
-        Setup::UnsafeTest => unsafe_test_s_g2(),
-    };
     template().from_parts(
         k,
         vec![G1Affine::generator()],
         Some(Vec::new()),
         ceremony::g2_generator(),
-        s_g2,
+        s_g2(setup),
     )
 }
 
-fn unsafe_test_s_g2() -> G2Affine {
-    static S: OnceLock<G2Affine> = OnceLock::new();
-    *S.get_or_init(ceremony::unsafe_test_s_g2)
+/// `[τ]_2` of `setup`, decoded (and checked to be in G2's subgroup) once per setup.
+fn s_g2(setup: Setup) -> G2Affine {
+    static CEREMONY_TAUS: OnceLock<Vec<G2Affine>> = OnceLock::new();
+    static TEST_TAU: OnceLock<G2Affine> = OnceLock::new();
+    match setup {
+        Setup::Ceremony(c) => {
+            let taus = CEREMONY_TAUS.get_or_init(|| {
+                CEREMONIES
+                    .iter()
+                    .map(|c| c.s_g2().expect("every pinned [τ]_2 is a point (tested)"))
+                    .collect()
+            });
+            let at = CEREMONIES
+                .iter()
+                .position(|x| x == c)
+                .expect("a pinned ceremony");
+            taus[at]
+        }
+        Setup::UnsafeTest => *TEST_TAU.get_or_init(ceremony::unsafe_test_s_g2),
+    }
 }
 
-/// `from_parts` builds a new value; it only borrows an instance for its type.
+/// `from_parts` builds a new value; it only borrows an instance for its type. Read
+/// from the generators' bytes (no scalar multiplication: this runs in a user's
+/// first check).
 fn template() -> &'static ParamsKZG<Bn256> {
+    use halo2_proofs::halo2curves::serde::SerdeObject;
     static T: OnceLock<ParamsKZG<Bn256>> = OnceLock::new();
-    T.get_or_init(|| ParamsKZG::setup(1, rand_chacha::ChaCha20Rng::from_seed([0; 32])))
+    T.get_or_init(|| {
+        let mut bytes = 0u32.to_le_bytes().to_vec();
+        for _ in 0..2 {
+            G1Affine::generator()
+                .write_raw(&mut bytes)
+                .expect("to memory");
+        }
+        for _ in 0..2 {
+            ceremony::g2_generator()
+                .write_raw(&mut bytes)
+                .expect("to memory");
+        }
+        ParamsKZG::read_custom(&mut &bytes[..], SerdeFormat::RawBytesUnchecked)
+            .expect("the generators' bytes")
+    })
 }
 
 /// `params` cut to `2^k` powers, without Lagrange points (halo2's `downsize` would
