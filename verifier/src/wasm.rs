@@ -117,6 +117,15 @@ fn out_buffer(json: &str) -> *mut u8 {
     Box::into_raw(out.into_boxed_slice()).cast()
 }
 
+/// Runs once the code a check spends its time in
+/// ([`summa_agg_zk::pinned::warm_up`]): the JavaScript `init` calls it, so that the
+/// engine has optimised that code before the first check. Returns 1.
+#[no_mangle]
+pub extern "C" fn summa_warm_up() -> u32 {
+    install_panic_hook();
+    u32::from(summa_agg_zk::pinned::warm_up())
+}
+
 /// The `eth_call` data reading a round's commitment: `request` is the JSON
 /// `{"round": N}` or `{}` (the latest); the answer as [`summa_verify`]'s, the JSON
 /// of [`crate::chain_call_json`].

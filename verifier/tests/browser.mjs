@@ -132,6 +132,7 @@ try {
       runs.push(Date.now() - at);
     }
     const inside = await page.evaluate(() => window.summaOutcome.timingsMs);
+    console.log(`chromium: the module's load ${JSON.stringify(await page.evaluate(() => window.summaReady))}`);
     console.log(`chromium: the last check's own timings ${JSON.stringify(inside)}`);
     console.log(JSON.stringify({ chromium_ms: Math.min(...runs), chromium_runs_ms: runs, shape: outcome.shape, srs_file_needed: false }));
     throw new BenchDone();

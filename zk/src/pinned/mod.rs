@@ -197,6 +197,33 @@ fn template() -> &'static ParamsKZG<Bn256> {
     })
 }
 
+/// Runs once the code a check spends its time in: a pinned key read (inflated,
+/// decoded, its digest checked), each setup's `[τ]_2`, an MSM, a pairing check and
+/// a Poseidon hash. A WebAssembly engine compiles a module's functions in a quick
+/// baseline tier and optimises them once they run hot, so a page that calls this
+/// after loading, while the user picks a file, makes the first check as fast as the
+/// next ones. Checks nothing; returns whether the pairing identity held (it does).
+pub fn warm_up() -> bool {
+    use halo2_proofs::arithmetic::best_multiexp;
+    use halo2_proofs::halo2curves::bn256::{multi_miller_loop, Fr, G2Prepared, Gt};
+    use halo2_proofs::halo2curves::pairing::MillerLoopResult;
+    if let Some(entry) = table().first() {
+        let _ = load(entry);
+    }
+    for setup in setups() {
+        let _ = s_g2(setup);
+    }
+    let base = Fr::from(0x9e37_79b9_7f4a_7c15);
+    let scalars: Vec<Fr> = (1..=64u64).map(|i| base * Fr::from(i)).collect();
+    let bases = vec![G1Affine::generator(); scalars.len()];
+    let sum: G1Affine = best_multiexp(&scalars, &bases).into();
+    let g2 = G2Prepared::from(ceremony::g2_generator());
+    let held =
+        multi_miller_loop(&[(&sum, &g2), (&-sum, &g2)]).final_exponentiation() == Gt::identity();
+    let _ = summa_agg::poseidon::hash(&[summa_agg::Fr::from(1u64), summa_agg::Fr::from(2u64)]);
+    held
+}
+
 /// `params` cut to `2^k` powers, without Lagrange points (halo2's `downsize` would
 /// compute them: an FFT in the group that key derivation does not need).
 fn cut(params: &ParamsKZG<Bn256>, k: u32) -> ParamsKZG<Bn256> {

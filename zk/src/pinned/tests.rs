@@ -111,3 +111,8 @@ fn verifier_params_hold_the_generators_and_the_setups_tau_only() {
         );
     }
 }
+
+#[test]
+fn the_warm_up_runs() {
+    assert!(warm_up());
+}
