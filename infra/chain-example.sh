@@ -18,8 +18,8 @@ OUT="${CHAIN_EXAMPLE_OUT:-$REPO/out/chain-example}"
 rm -rf "$OUT"; mkdir -p "$OUT"
 # shellcheck source=infra/anvil.sh
 source "$REPO/infra/anvil.sh"
+trap 'kill "${ANVIL_PID:-}" 2>/dev/null || true' EXIT
 start_anvil "$OUT/anvil.log"
-trap 'kill "$ANVIL_PID" 2>/dev/null || true' EXIT
 rpc="$RPC"
 
 "$BIN" round "$REPO/examples/shards" --out "$OUT/round" >/dev/null

@@ -8,11 +8,17 @@
 //! The record's shape is the one its verifying key's digest pins
 //! ([`summa_agg_zk::pinned::shape_of_digest`]); for a key not pinned, the proof
 //! file's shape, which the key derived from an SRS file must then match by digest
-//! ([`summa_agg_zk::record::verify_record`]): either way the shape is bound.
+//! ([`summa_agg_zk::record::verify_record`]). Either way the key binds the depth, the
+//! currencies, `n_bytes` and whether the layout is legacy. The v1 and agg2023
+//! layouts share one circuit, hence one key: they differ only in how a username
+//! becomes a field element, which the verifier computes from the user's own
+//! username outside the circuit. So between those two the proof file's layout is
+//! taken (the command line takes the one the registry registered with the key).
 
 use alloy_sol_types::{sol, SolCall};
 use serde::Deserialize;
 use summa_agg::field::U256;
+use summa_agg::Layout;
 use summa_agg_zk::record::{Record, RecordWords};
 use summa_agg_zk::Shape;
 
@@ -73,15 +79,29 @@ pub fn record(read: &ChainRead, proof_shape: Shape) -> Result<(u64, Record), Str
     };
     let (id, w) = match read.round {
         None => {
-            let r = RoundRegistry::latestCall::abi_decode_returns(&bytes).map_err(bad)?;
+            let r = RoundRegistry::latestCall::abi_decode_returns_validate(&bytes).map_err(bad)?;
             (r.roundId, words(&r.c))
         }
         Some(id) => {
-            let c = RoundRegistry::getRoundCall::abi_decode_returns(&bytes).map_err(bad)?;
+            let c =
+                RoundRegistry::getRoundCall::abi_decode_returns_validate(&bytes).map_err(bad)?;
             (id, words(&c))
         }
     };
-    let shape = summa_agg_zk::pinned::shape_of_digest(&w.vk_digest).unwrap_or(proof_shape);
+    let shape = match summa_agg_zk::pinned::shape_of_digest(&w.vk_digest) {
+        Some(pinned)
+            if pinned.layout == Layout::V1
+                && proof_shape.layout == Layout::Agg2023
+                && Shape {
+                    layout: Layout::V1,
+                    ..proof_shape
+                } == pinned =>
+        {
+            proof_shape
+        }
+        Some(pinned) => pinned,
+        None => proof_shape,
+    };
     let record = Record::recorded(id, shape, w).map_err(|e| e.to_string())?;
     Ok((id, record))
 }

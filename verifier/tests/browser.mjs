@@ -236,7 +236,11 @@ try {
   chainPage.on('request', (r) => chainRequests.push({ url: r.url(), method: r.method(), body: r.postData() }));
   const chainErrors = [];
   chainPage.on('pageerror', (e) => chainErrors.push(e.message));
-  await chainPage.goto(`${origin}/index.html#registry=${registry}&rpc=${encodeURIComponent(rpc)}`);
+  // The registry from the link; the endpoint typed by the user (a link cannot set it).
+  await chainPage.goto(`${origin}/index.html#registry=${registry}&rpc=https://custodian.example`);
+  assert.notEqual(await chainPage.inputValue('#rpc'), 'https://custodian.example');
+  await chainPage.fill('#rpc', rpc);
+  await chainPage.press('#rpc', 'Tab');
   await chainPage.check('#unsafe');
   const pickOn = async (input, path, state) => {
     await chainPage.evaluate(() => { window.summaOutcome = null; document.body.dataset.state = 'test-picking'; });
@@ -250,6 +254,7 @@ try {
   assert.equal(onChain.round, 1);
   assert.equal(onChain.pinnedKey, true);
   assert.match(await chainPage.textContent('#source'), new RegExp(`round 1 of registry ${registry}`));
+  assert.match(await chainPage.textContent('#source'), /not this page's default endpoint/);
   const reads = chainRequests.slice(before);
   assert.equal(reads.length, 1, `one request for the check: ${JSON.stringify(reads)}`);
   assert.equal(reads[0].url.replace(/\/$/, ''), rpc);

@@ -135,7 +135,7 @@ test('with no SRS file, the key pinned for the shape; the test setup only when a
     assert.equal(out.timingsMs.srs, 0);
   }
   assert.equal(verify(proof, result, srs, TEST).pinnedKey, false);
-  refused(verify(proof, result, null, {}), /UNSAFE TEST SRS only/);
+  refused(verify(proof, result, null, {}), /only the UNSAFE TEST SRS's.*give the ceremony's SRS file/);
   const tampered = edit(proof, (p) => (p.proof = p.proof.slice(0, 100) + (p.proof[100] === '0' ? '1' : '0') + p.proof.slice(101)));
   refused(verify(tampered, result, null, TEST), /does not verify/);
   // A shape with no pinned key (the legacy layout) needs the SRS file, and says so.
@@ -169,7 +169,7 @@ test('from the chain: the round read from the registry on a local node', async (
   refused(await verifyOnChain(proofB, latest, result, null, TEST), /differs from the round's on-chain record: its root/);
   const tampered = edit(proofB, (p) => (p.proof = p.proof.slice(0, 100) + (p.proof[100] === '0' ? '1' : '0') + p.proof.slice(101)));
   refused(await verifyOnChain(tampered, latest, null, null, TEST), /does not verify/);
-  refused(await verifyOnChain(proofB, latest, null, null, {}), /UNSAFE TEST SRS only/);
+  refused(await verifyOnChain(proofB, latest, null, null, {}), /pinned on the UNSAFE TEST SRS.*refused unless accepted/);
   // No such round, no registry there, no endpoint, bad settings.
   refused(await verifyOnChain(proofB, { rpc, registry, round: 9 }, null, null, TEST), /refused the read of the round/);
   refused(await verifyOnChain(proofB, { rpc, registry: `0x${'11'.repeat(20)}`, round: null }, null, null, TEST), /answered nothing/);

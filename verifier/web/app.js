@@ -1,19 +1,31 @@
-// The page: reads the proof file and result.json (picked, dropped, or from the
-// page's own folder when served over HTTP), and a ceremony file (SRS) only for a
-// shape whose verifying key is not pinned in the module; calls the WebAssembly verifier, shows the outcome. No
-// network access beyond this page's own folder (see the Content-Security-Policy).
+// The page: reads the proof file; the round's commitment from the round registry
+// through the user's JSON-RPC endpoint (one eth_call a check: the page's one request
+// outside its own folder, carrying nothing about the user; see the
+// Content-Security-Policy), or, with no registry set, result.json (picked, dropped,
+// or from the page's own folder when served over HTTP); a ceremony file (SRS) only for
+// a shape whose verifying key is not pinned in the module. Calls the WebAssembly
+// verifier and shows the outcome.
 (function () {
   'use strict';
   const $ = (id) => document.getElementById(id);
   const files = { proof: null, result: null, srs: null };
   let ready = null;
 
-  // The chain settings may come in the page's address: #registry=0x..&rpc=..&round=N
-  // (a link the custodian publishes; the user sees and may change every field).
+  // The registry and round may come in the page's address: #registry=0x..&round=N (a
+  // link the custodian publishes; the user sees and may change both, and should
+  // compare the registry with the address published elsewhere). Never the endpoint:
+  // an endpoint the custodian runs could answer anything, and would learn who checks.
+  const DEFAULT_RPC = $('rpc').value;
   const given = new URLSearchParams(location.hash.slice(1));
-  for (const id of ['rpc', 'registry', 'round']) {
+  for (const id of ['registry', 'round']) {
     if (given.has(id)) $(id).value = given.get(id);
   }
+  let checks = 0;
+
+  // Characters a browser would obey or hide (control, bidirectional, invisible), as
+  // \u{..}: the endpoint is the user's own text, shown back.
+  const plain = (s) =>
+    s.replace(/[\u0000-\u001f\u007f-\u00a0\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u2028-\u202f\u205f-\u206f\u3164\ufeff\uffa0]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
 
   // The chain read's settings, or null (no registry: offline, from result.json).
   function chainSettings() {
@@ -58,7 +70,7 @@
     }
   }
 
-  function show(outcome) {
+  function show(outcome, chain) {
     window.summaOutcome = outcome;
     $('reason').hidden = outcome.ok;
     $('details').hidden = !outcome.ok;
@@ -80,9 +92,10 @@
     $('root').textContent = outcome.root;
     $('shape').textContent = outcome.shape;
     $('setup').textContent = outcome.setup || '';
-    $('source').textContent = outcome.round === null || outcome.round === undefined
+    $('source').textContent = outcome.round === null || outcome.round === undefined || !chain
       ? 'the result.json file (offline)'
-      : `round ${outcome.round} of registry ${chainSettings().registry}, read from ${chainSettings().rpc}` +
+      : `round ${outcome.round} of registry ${chain.registry} (compare it with the address the custodian published), read from ${plain(chain.rpc)}` +
+        (chain.rpc === DEFAULT_RPC ? '' : ' (not this page\'s default endpoint: trust it only if you run it or chose it yourself)') +
         (outcome.resultMatchesChain ? '; your result.json matches the chain' : '');
     $('key').textContent = outcome.pinnedKey
       ? 'pinned in this verifier for the round\'s shape (derived from the circuit and the ceremony when the verifier was built)'
@@ -97,6 +110,8 @@
 
   async function check() {
     const chain = chainSettings();
+    // Only the latest check's answer is shown (an earlier one may come back later).
+    const mine = ++checks;
     if (!files.proof || (!chain && !files.result)) {
       const missing = (chain ? ['proof'] : ['proof', 'result']).filter((k) => !files[k]);
       setState('pending', `Waiting for: ${missing.map((k) => ({ proof: 'your proof file', result: 'result.json' })[k]).join(', ')}.`);
@@ -115,18 +130,18 @@
     try {
       await ready;
     } catch (e) {
-      show({ ok: false, error: `The verifier could not be loaded in this browser: ${e.message}` });
+      show({ ok: false, error: `The verifier could not be loaded in this browser: ${e.message}` }, null);
       return;
     }
     // The files' bytes as they are: the verifier reads them as the CLI does (a
     // TextDecoder would drop a byte-order mark that the CLI refuses).
     const options = { unsafeTestSrs: $('unsafe').checked };
     const srs = files.srs ? files.srs.bytes : null;
-    show(
-      chain
-        ? await window.SummaVerifier.verifyOnChain(files.proof.bytes, chain, files.result ? files.result.bytes : null, srs, options)
-        : window.SummaVerifier.verify(files.proof.bytes, files.result.bytes, srs, options),
-    );
+    const outcome = chain
+      ? await window.SummaVerifier.verifyOnChain(files.proof.bytes, chain, files.result ? files.result.bytes : null, srs, options)
+      : window.SummaVerifier.verify(files.proof.bytes, files.result.bytes, srs, options);
+    if (mine !== checks) return;
+    show(outcome, chain);
     $('outcome').focus();
   }
 

@@ -226,13 +226,30 @@ pub fn verify_record(
     let published = record.published(&proof.currencies, "the proof file")?;
     let recorded = hex::encode(record.vk_digest);
     let prepared = if srs_file.is_empty() {
+        // The recorded key among the pinned ones of any setup first, so that a key
+        // that is not pinned asks for the SRS file rather than for the test setup.
+        let pinned_here = crate::pinned::entries(&published.shape, true)
+            .into_iter()
+            .find(|(_, e)| e.sha256 == recorded);
+        match pinned_here {
+            None => {
+                return Err(Error::Srs(format!(
+                    "round {id}'s recorded verifying key (SHA-256 0x{recorded}) is not pinned in this verifier for shape {}: give the ceremony's SRS file, from which the key is derived (this takes seconds)",
+                    published.shape.id()
+                )))
+            }
+            Some((setup, _)) if setup.is_unsafe_test() && !opts.unsafe_test_srs => {
+                return Err(Error::Srs(format!(
+                    "round {id}'s recorded verifying key is the one pinned on the UNSAFE TEST SRS for shape {}, refused unless accepted (anyone can forge proofs against it)",
+                    published.shape.id()
+                )))
+            }
+            Some(_) => {}
+        }
         Prepared::pinned(&published.shape, opts)?
             .into_iter()
             .find(|p| p.vk_digest() == record.vk_digest)
-            .ok_or_else(|| Error::Keys(format!(
-                "round {id}'s recorded verifying key (SHA-256 0x{recorded}) is none of the keys pinned here for shape {}: give a ceremony's SRS file, from which the key is derived (this takes seconds)",
-                published.shape.id()
-            )))?
+            .expect("the recorded key is pinned and allowed (above)")
     } else {
         Prepared::new(srs_file, &published.shape, opts)?
     };

@@ -556,7 +556,7 @@ impl Prepared {
         let entries = pinned::entries(shape, opts.unsafe_test_srs);
         if entries.is_empty() {
             return Err(Error::Srs(if pinned::only_unsafe_test(shape) {
-                format!("shape {} has a pinned key on the UNSAFE TEST SRS only, refused without --unsafe-test-srs (anyone can forge proofs against it)", shape.id())
+                format!("no ceremony's verifying key is pinned for shape {} (only the UNSAFE TEST SRS's, which is refused unless accepted: anyone can forge proofs against it): give the ceremony's SRS file, from which the key is derived (this takes seconds)", shape.id())
             } else {
                 format!("no verifying key is pinned for shape {}: give a ceremony's SRS file, from which the key is derived (this takes seconds)", shape.id())
             }));

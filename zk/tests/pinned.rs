@@ -65,7 +65,10 @@ fn a_pinned_shape_verifies_without_an_srs_file_under_the_same_rules() {
     let e = verify(&f.proof, &f.published, &[], &options(false))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("UNSAFE TEST SRS only"), "{e}");
+    assert!(
+        e.contains("only the UNSAFE TEST SRS's") && e.contains("give the ceremony's SRS file"),
+        "{e}"
+    );
 
     // A changed proof byte, or another total, fails as it does with an SRS file.
     let mut tampered = f.proof.clone();
@@ -81,9 +84,16 @@ fn a_pinned_shape_verifies_without_an_srs_file_under_the_same_rules() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("does not verify"), "{e}");
+    // Another total, claimed by the proof file too (so that only the cryptography can
+    // refuse it): the pinned key binds the totals.
     let mut published = f.published.clone();
     published.totals[0] += summa_agg::field::U256::from(1u64);
-    assert!(verify(&f.proof, &published, &[], &options(true)).is_err());
+    let mut claims = f.proof.clone();
+    claims.public_inputs.totals[0] = published.totals[0].to_string();
+    let e = verify(&claims, &published, &[], &options(true))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("does not verify"), "{e}");
 }
 
 #[test]

@@ -238,7 +238,7 @@ fn zero_knowledge_keys_proof_and_verify() {
     );
     refused(
         &["verify", &pf, "--result", result],
-        "pinned key on the UNSAFE TEST SRS only",
+        "only the UNSAFE TEST SRS's",
     );
     // Keys of another shape: their vk.bin is not the derived key.
     let other = out.path().join("keys7");

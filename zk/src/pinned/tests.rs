@@ -116,3 +116,21 @@ fn verifier_params_hold_the_generators_and_the_setups_tau_only() {
 fn the_warm_up_runs() {
     assert!(warm_up());
 }
+
+#[test]
+fn the_v1_and_agg2023_layouts_share_one_key_and_legacy_has_its_own() {
+    // What the page's chain read relies on (verifier/src/chain.rs): a key binds the
+    // legacy layout, not the choice between v1 and agg2023 (the username's
+    // encoding, which the verifier computes outside the circuit).
+    let shape = |layout| Shape {
+        layout,
+        depth: 3,
+        currencies: 2,
+        n_bytes: 14,
+    };
+    let (params, _) = load_srs(&SrsSource::UnsafeTest, shape(Layout::Legacy).k()).unwrap();
+    let digest =
+        |layout| vk_digest(&derive_vk(&cut(&params, shape(layout).k()), &shape(layout)).unwrap());
+    assert_eq!(digest(Layout::V1), digest(Layout::Agg2023));
+    assert_ne!(digest(Layout::V1), digest(Layout::Legacy));
+}
