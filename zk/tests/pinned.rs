@@ -18,6 +18,13 @@ fn options(unsafe_test_srs: bool) -> Options<'static> {
     }
 }
 
+/// Why `verify` with no SRS file refuses `proof` against `published`.
+fn refusal(proof: &ZkProof, published: &Published, unsafe_test_srs: bool) -> String {
+    verify(proof, published, &[], &options(unsafe_test_srs))
+        .unwrap_err()
+        .to_string()
+}
+
 struct Fixture {
     published: Published,
     srs: Vec<u8>,
@@ -62,9 +69,7 @@ fn a_pinned_shape_verifies_without_an_srs_file_under_the_same_rules() {
     assert!(e.contains("vk.bin differs"), "{e}");
 
     // The test setup's key is refused without the flag, and says why.
-    let e = verify(&f.proof, &f.published, &[], &options(false))
-        .unwrap_err()
-        .to_string();
+    let e = refusal(&f.proof, &f.published, false);
     assert!(
         e.contains("only the UNSAFE TEST SRS's") && e.contains("give the ceremony's SRS file"),
         "{e}"
@@ -80,9 +85,7 @@ fn a_pinned_shape_verifies_without_an_srs_file_under_the_same_rules() {
     tampered
         .proof
         .replace_range(tampered.proof.len() - 1.., flip);
-    let e = verify(&tampered, &f.published, &[], &options(true))
-        .unwrap_err()
-        .to_string();
+    let e = refusal(&tampered, &f.published, true);
     assert!(e.contains("does not verify"), "{e}");
     // Another total, claimed by the proof file too (so that only the cryptography can
     // refuse it): the pinned key binds the totals.
@@ -90,18 +93,14 @@ fn a_pinned_shape_verifies_without_an_srs_file_under_the_same_rules() {
     published.totals[0] += summa_agg::field::U256::from(1u64);
     let mut claims = f.proof.clone();
     claims.public_inputs.totals[0] = published.totals[0].to_string();
-    let e = verify(&claims, &published, &[], &options(true))
-        .unwrap_err()
-        .to_string();
+    let e = refusal(&claims, &published, true);
     assert!(e.contains("does not verify"), "{e}");
 }
 
 #[test]
 fn a_shape_with_no_pinned_key_needs_an_srs_file_and_says_it_takes_seconds() {
     let f = fixture(Layout::Legacy);
-    let e = verify(&f.proof, &f.published, &[], &options(true))
-        .unwrap_err()
-        .to_string();
+    let e = refusal(&f.proof, &f.published, true);
     assert!(
         e.contains("no verifying key is pinned") && e.contains("takes seconds"),
         "{e}"
