@@ -226,12 +226,12 @@ pub fn verify_record(
     let published = record.published(&proof.currencies, "the proof file")?;
     let recorded = hex::encode(record.vk_digest);
     let prepared = if srs_file.is_empty() {
-        // The recorded key among the pinned ones of any setup first, so that a key
-        // that is not pinned asks for the SRS file rather than for the test setup.
-        let pinned_here = crate::pinned::entries(&published.shape, true)
+        // The recorded key among the pinned ones of any setup, so that a key that
+        // is not pinned asks for the SRS file rather than for the test setup.
+        let found = crate::pinned::entries(&published.shape, true)
             .into_iter()
             .find(|(_, e)| e.sha256 == recorded);
-        match pinned_here {
+        match found {
             None => {
                 return Err(Error::Srs(format!(
                     "round {id}'s recorded verifying key (SHA-256 0x{recorded}) is not pinned in this verifier for shape {}: give the ceremony's SRS file, from which the key is derived (this takes seconds)",
@@ -244,12 +244,8 @@ pub fn verify_record(
                     published.shape.id()
                 )))
             }
-            Some(_) => {}
+            Some((setup, entry)) => Prepared::from_pinned(&published.shape, setup, entry, opts)?,
         }
-        Prepared::pinned(&published.shape, opts)?
-            .into_iter()
-            .find(|p| p.vk_digest() == record.vk_digest)
-            .expect("the recorded key is pinned and allowed (above)")
     } else {
         Prepared::new(srs_file, &published.shape, opts)?
     };

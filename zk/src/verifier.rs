@@ -548,35 +548,26 @@ impl Prepared {
         })
     }
 
-    /// The pinned keys of `shape` ([`crate::pinned::entries`]), in the order a
-    /// verifier tries them: no SRS file is read and no key derived. An error says
-    /// why there is none (a shape that is not pinned falls back to an SRS file).
-    pub fn pinned(shape: &Shape, opts: &Options) -> Result<Vec<Prepared>> {
+    /// The pinned key of `entry` (of `setup`, for `shape`): no SRS file is read and
+    /// no key derived.
+    pub fn from_pinned(
+        shape: &Shape,
+        setup: Setup,
+        entry: &pinned::Entry,
+        opts: &Options,
+    ) -> Result<Prepared> {
         shape.validate()?;
-        let entries = pinned::entries(shape, opts.unsafe_test_srs);
-        if entries.is_empty() {
-            return Err(Error::Srs(if pinned::only_unsafe_test(shape) {
-                format!("no ceremony's verifying key is pinned for shape {} (only the UNSAFE TEST SRS's, which is refused unless accepted: anyone can forge proofs against it): give the ceremony's SRS file, from which the key is derived (this takes seconds)", shape.id())
-            } else {
-                format!("no verifying key is pinned for shape {}: give a ceremony's SRS file, from which the key is derived (this takes seconds)", shape.id())
-            }));
-        }
-        entries
-            .into_iter()
-            .map(|(setup, entry)| {
-                let t0 = opts.clock.map(|c| c());
-                let vk = pinned::load(entry)?;
-                let t1 = opts.clock.map(|c| c());
-                Ok(Prepared {
-                    shape: *shape,
-                    params: pinned::verifier_params(setup, shape.k()),
-                    vk,
-                    setup,
-                    timings: t0.zip(t1).map(|(a, b)| (0.0, b - a)),
-                    pinned: true,
-                })
-            })
-            .collect()
+        let t0 = opts.clock.map(|c| c());
+        let vk = pinned::load(entry)?;
+        let t1 = opts.clock.map(|c| c());
+        Ok(Prepared {
+            shape: *shape,
+            params: pinned::verifier_params(setup, shape.k()),
+            vk,
+            setup,
+            timings: t0.zip(t1).map(|(a, b)| (0.0, b - a)),
+            pinned: true,
+        })
     }
 
     /// Whether the key is a pinned one.
@@ -644,34 +635,46 @@ impl Prepared {
     }
 }
 
-/// The first of `prepared` that verifies the proof (the pinned keys of a shape, one
-/// per setup), or the first one's error.
-pub fn verify_any<'p>(
-    prepared: &'p [Prepared],
+/// The pinned keys of `shape` a verifier may use ([`pinned::entries`]), in the order
+/// it tries them; an error says why there is none (a shape that is not pinned falls
+/// back to an SRS file).
+fn pinned_entries(shape: &Shape, opts: &Options) -> Result<Vec<(Setup, &'static pinned::Entry)>> {
+    let entries = pinned::entries(shape, opts.unsafe_test_srs);
+    if entries.is_empty() {
+        return Err(Error::Srs(if pinned::only_unsafe_test(shape) {
+            format!("no ceremony's verifying key is pinned for shape {} (only the UNSAFE TEST SRS's, which is refused unless accepted: anyone can forge proofs against it): give the ceremony's SRS file, from which the key is derived (this takes seconds)", shape.id())
+        } else {
+            format!("no verifying key is pinned for shape {}: give a ceremony's SRS file, from which the key is derived (this takes seconds)", shape.id())
+        }));
+    }
+    Ok(entries)
+}
+
+/// The proof checked with the key derived from `srs_file`, or with none (empty), with
+/// the pinned keys of its shape, each read only if the one before did not verify it
+/// (the first one's error is the answer); the key used, and the report.
+fn prepare_and_verify(
+    srs_file: &[u8],
     proof: &ZkProof,
     published: &Published,
     opts: &Options,
-) -> Result<(&'p Prepared, Report)> {
+) -> Result<(Prepared, Report)> {
+    if !srs_file.is_empty() {
+        let prepared = Prepared::new(srs_file, &published.shape, opts)?;
+        let report = prepared.verify(proof, published, opts)?;
+        return Ok((prepared, report));
+    }
     let mut first = None;
-    for p in prepared {
-        match p.verify(proof, published, opts) {
-            Ok(report) => return Ok((p, report)),
+    for (setup, entry) in pinned_entries(&published.shape, opts)? {
+        let prepared = Prepared::from_pinned(&published.shape, setup, entry, opts)?;
+        match prepared.verify(proof, published, opts) {
+            Ok(report) => return Ok((prepared, report)),
             Err(e) => {
                 first.get_or_insert(e);
             }
         }
     }
-    Err(first.unwrap_or_else(|| Error::Srs("no verifying key to check the proof with".into())))
-}
-
-/// The keys to check `published`'s proofs with: those derived from `srs_file`, or
-/// with none (empty), the pinned ones of its shape.
-fn prepare(srs_file: &[u8], published: &Published, opts: &Options) -> Result<Vec<Prepared>> {
-    if srs_file.is_empty() {
-        Prepared::pinned(&published.shape, opts)
-    } else {
-        Ok(vec![Prepared::new(srs_file, &published.shape, opts)?])
-    }
+    Err(first.expect("pinned_entries names at least one key"))
 }
 
 /// Verifies a user's proof against what the custodian published, with the key
@@ -686,8 +689,7 @@ pub fn verify(
     opts: &Options,
 ) -> Result<Report> {
     statement(proof, published, opts)?;
-    let prepared = prepare(srs_file, published, opts)?;
-    Ok(verify_any(&prepared, proof, published, opts)?.1)
+    Ok(prepare_and_verify(srs_file, proof, published, opts)?.1)
 }
 
 /// [`verify`], and the custodian's published `vk.bin` must be the key the proof
@@ -700,8 +702,7 @@ pub fn verify_with_vk_file(
     opts: &Options,
 ) -> Result<Report> {
     statement(proof, published, opts)?;
-    let prepared = prepare(srs_file, published, opts)?;
-    let (used, report) = verify_any(&prepared, proof, published, opts)?;
+    let (used, report) = prepare_and_verify(srs_file, proof, published, opts)?;
     used.check_vk_file(vk_bin)?;
     Ok(report)
 }
