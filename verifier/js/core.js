@@ -96,11 +96,12 @@ function cleanOptions(options) {
   return out;
 }
 
-// What the module's panic message may quote of the files, made plain: control,
-// bidirectional and invisible characters as \u{..} (as summa_agg::text::shown does
-// for the module's other messages).
+// Text the module did not escape (a panic message quoting the files, the endpoint's
+// words, the endpoint the page shows back), made plain: control, bidirectional,
+// invisible and blank-looking characters as \u{..}, as summa_agg::text::shown does
+// for the module's own messages.
 const plain = (s) =>
-  s.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
+  s.replace(/[\u0000-\u001f\u007f-\u00a0\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u2028-\u202f\u205f-\u206f\u3164\ufeff\uffa0]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
 
 function panicMessage() {
   try {
@@ -160,7 +161,12 @@ async function verifyOnChain(proofJson, chain, resultJson, srs, options) {
   if (round !== null && !(Number.isSafeInteger(round) && round >= 0)) {
     return refused('The round must be a whole number, or none for the latest round.');
   }
-  const call = chainCall(round);
+  let call;
+  try {
+    call = chainCall(round);
+  } catch (e) {
+    return refused(plain(`The round's read could not be made: ${(e && e.message) || e}`));
+  }
   if (call.error) return refused(call.error);
   let returned;
   try {

@@ -60,7 +60,7 @@ export default async function init(wasm) {
   return initFrom(wasm === undefined ? await defaultWasm() : wasm);
 }
 
-export { verify, verifyOnChain };
+export { verify, verifyOnChain, plain };
 `,
 );
 
@@ -82,6 +82,7 @@ ${core}
     init: () => initFrom(wasmBytes()),
     verify,
     verifyOnChain,
+    plain,
     WASM_SHA256: '${sha256}',
     WASM_BYTES: ${wasm.length},
   };

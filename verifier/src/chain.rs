@@ -152,5 +152,10 @@ mod tests {
         assert!(record(&answer(big.abi_encode(), Some(1)), shape)
             .unwrap_err()
             .contains("field element"));
+        let mut over = c.clone();
+        over.totals = vec![alloy_sol_types::private::U256::from(1u8) << 112];
+        assert!(record(&answer(over.abi_encode(), Some(1)), shape)
+            .unwrap_err()
+            .contains("is not below 2^112"));
     }
 }

@@ -26,6 +26,7 @@ rpc="$RPC"
 rm -rf "$DIR/shards-b" "$DIR/round-b"
 cp -r examples/shards "$DIR/shards-b"
 sed -i 's/^MBlfbBGI,67823,/MBlfbBGI,67824,/' "$DIR/shards-b/entry_16_1.csv"
+grep -q '^MBlfbBGI,67824,' "$DIR/shards-b/entry_16_1.csv" || { echo "chain fixtures: round B is round A (the example shard changed?)" >&2; exit 1; }
 "$SUMMA" round "$DIR/shards-b" --out "$DIR/round-b" >/dev/null
 "$SUMMA" proof --round "$DIR/round-b" --user dxGaEAii --keys "$DIR/keys" >"$DIR/proof-b.json" 2>/dev/null
 cp "$DIR/round-b/result.json" "$DIR/result-b.json"

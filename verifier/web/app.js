@@ -22,11 +22,6 @@
   }
   let checks = 0;
 
-  // Characters a browser would obey or hide (control, bidirectional, invisible), as
-  // \u{..}: the endpoint is the user's own text, shown back.
-  const plain = (s) =>
-    s.replace(/[\u0000-\u001f\u007f-\u00a0\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u2028-\u202f\u205f-\u206f\u3164\ufeff\uffa0]/gu, (c) => `\\u{${c.codePointAt(0).toString(16)}}`);
-
   // The chain read's settings, or null (no registry: offline, from result.json).
   function chainSettings() {
     const registry = $('registry').value.trim();
@@ -94,7 +89,7 @@
     $('setup').textContent = outcome.setup || '';
     $('source').textContent = outcome.round === null || outcome.round === undefined || !chain
       ? 'the result.json file (offline)'
-      : `round ${outcome.round} of registry ${chain.registry} (compare it with the address the custodian published), read from ${plain(chain.rpc)}` +
+      : `round ${outcome.round} of registry ${chain.registry} (compare it with the address the custodian published), read from ${window.SummaVerifier.plain(chain.rpc)}` +
         (chain.rpc === DEFAULT_RPC ? '' : ' (not this page\'s default endpoint: trust it only if you run it or chose it yourself)') +
         (outcome.resultMatchesChain ? '; your result.json matches the chain' : '');
     $('key').textContent = outcome.pinnedKey

@@ -30,6 +30,7 @@ use halo2_proofs::halo2curves::group::{Curve, GroupEncoding};
 use halo2_proofs::halo2curves::pairing::MillerLoopResult;
 use halo2_proofs::halo2curves::serde::SerdeObject;
 use halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use halo2_proofs::SerdeFormat;
 use sha2::{Digest, Sha512};
 
 use crate::ceremony::{self, Setup};
@@ -246,9 +247,7 @@ fn read_checked(
     } else {
         None
     };
-    // `from_parts` builds a new value; it only borrows an instance for its type.
-    let template = ParamsKZG::<Bn256>::setup(1, rand_chacha_zero());
-    let params = template.from_parts(k, g, lagrange, g2, s_g2);
+    let params = params_from_parts(k, g, lagrange, g2, s_g2);
     Ok(CheckedSrs { params, setup })
 }
 
@@ -319,9 +318,35 @@ fn lagrange_of(g: &[G1Affine], lagrange: &[G1Affine], k: u32, transcript: &[u8])
     best_multiexp(&r, lagrange) == best_multiexp(&c, g)
 }
 
-fn rand_chacha_zero() -> rand_chacha::ChaCha20Rng {
-    use rand_chacha::rand_core::SeedableRng;
-    rand_chacha::ChaCha20Rng::from_seed([0; 32])
+/// halo2's parameters of `2^k` rows from their parts: the powers `g` (any number
+/// of the first ones), the Lagrange points (`None`: computed from `g`; empty: none),
+/// `[1]_2` and `[τ]_2`. halo2's `from_parts` builds a new value but borrows an
+/// instance for its type: one read once from the generators' bytes (no scalar
+/// multiplication, as a user's first check runs it).
+pub(crate) fn params_from_parts(
+    k: u32,
+    g: Vec<G1Affine>,
+    lagrange: Option<Vec<G1Affine>>,
+    g2: G2Affine,
+    s_g2: G2Affine,
+) -> ParamsKZG<Bn256> {
+    static TEMPLATE: std::sync::OnceLock<ParamsKZG<Bn256>> = std::sync::OnceLock::new();
+    let template = TEMPLATE.get_or_init(|| {
+        let mut bytes = 0u32.to_le_bytes().to_vec();
+        for _ in 0..2 {
+            G1Affine::generator()
+                .write_raw(&mut bytes)
+                .expect("to memory");
+        }
+        for _ in 0..2 {
+            ceremony::g2_generator()
+                .write_raw(&mut bytes)
+                .expect("to memory");
+        }
+        ParamsKZG::read_custom(&mut &bytes[..], SerdeFormat::RawBytesUnchecked)
+            .expect("the generators' bytes")
+    });
+    template.from_parts(k, g, lagrange, g2, s_g2)
 }
 
 /// The batched pairing check that `g_{i+1} = τ g_i` for every `i`.

@@ -570,11 +570,6 @@ impl Prepared {
         })
     }
 
-    /// Whether the key is a pinned one.
-    pub fn is_pinned(&self) -> bool {
-        self.pinned
-    }
-
     /// The setup of the SRS.
     pub fn setup(&self) -> Setup {
         self.setup

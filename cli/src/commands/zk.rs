@@ -251,13 +251,8 @@ fn verify_on_chain(proof: &ZkProof, a: &crate::args::VerifyArgs, rpc: &str) -> R
             .check_result(&read(result)?, &result.display().to_string())
             .map_err(zk_err)?;
     }
-    if proof.shape != record.shape {
-        return Err(Error::Proof(format!(
-            "the proof is for shape {}; round {id} of registry {registry} has shape {}",
-            proof.shape.id(),
-            record.shape.id()
-        )));
-    }
+    // A proof of another shape is refused by `leaf_and_bytes` (before the EVM is
+    // asked) and by `verify_record`.
     let published = record
         .published(&proof.currencies, "the proof file")
         .map_err(zk_err)?;

@@ -28,6 +28,7 @@ use summa_agg::Layout;
 use crate::ceremony::{self, Setup, CEREMONIES};
 use crate::circuit::InclusionCircuit;
 use crate::shape::{Shape, MAX_DEPTH};
+use crate::srs::params_from_parts;
 use crate::verifier::{derive_vk, vk_bytes, vk_digest};
 use crate::{Error, Result};
 
@@ -143,7 +144,7 @@ pub fn load(entry: &Entry) -> Result<VerifyingKey<G1Affine>> {
 /// What a KZG verifier needs of `setup` for a circuit of `2^k` rows: `[1]_1`,
 /// `[1]_2` and the pinned `[τ]_2`, and no other point.
 pub fn verifier_params(setup: Setup, k: u32) -> ParamsKZG<Bn256> {
-    template().from_parts(
+    params_from_parts(
         k,
         vec![G1Affine::generator()],
         Some(Vec::new()),
@@ -172,29 +173,6 @@ fn s_g2(setup: Setup) -> G2Affine {
         }
         Setup::UnsafeTest => *TEST_TAU.get_or_init(ceremony::unsafe_test_s_g2),
     }
-}
-
-/// `from_parts` builds a new value; it only borrows an instance for its type. Read
-/// from the generators' bytes (no scalar multiplication: this runs in a user's
-/// first check).
-fn template() -> &'static ParamsKZG<Bn256> {
-    use halo2_proofs::halo2curves::serde::SerdeObject;
-    static T: OnceLock<ParamsKZG<Bn256>> = OnceLock::new();
-    T.get_or_init(|| {
-        let mut bytes = 0u32.to_le_bytes().to_vec();
-        for _ in 0..2 {
-            G1Affine::generator()
-                .write_raw(&mut bytes)
-                .expect("to memory");
-        }
-        for _ in 0..2 {
-            ceremony::g2_generator()
-                .write_raw(&mut bytes)
-                .expect("to memory");
-        }
-        ParamsKZG::read_custom(&mut &bytes[..], SerdeFormat::RawBytesUnchecked)
-            .expect("the generators' bytes")
-    })
 }
 
 /// Runs once the code a check spends its time in: a pinned key read (inflated,
@@ -227,7 +205,7 @@ pub fn warm_up() -> bool {
 /// `params` cut to `2^k` powers, without Lagrange points (halo2's `downsize` would
 /// compute them: an FFT in the group that key derivation does not need).
 fn cut(params: &ParamsKZG<Bn256>, k: u32) -> ParamsKZG<Bn256> {
-    template().from_parts(
+    params_from_parts(
         k,
         params.get_g()[..1 << k].to_vec(),
         Some(Vec::new()),
