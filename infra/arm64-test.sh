@@ -75,13 +75,11 @@ stack_ok=1
 for f in "${LAMBDA_FUNCTIONS[@]}"; do
   [[ -x "target/lambda/$f/bootstrap" ]] || { echo "arm64-test: no target/lambda/$f/bootstrap: run make arm64" >&2; exit 1; }
 done
-moto_port="$(summa_free_port)"
-summa_spawn moto_server "$work/moto.log" moto_server -H 127.0.0.1 -p "$moto_port"
-summa_wait_port "$moto_port" moto_server "$work/moto.log" "${SUMMA_STACK_PIDS[-1]}" || stack_ok=0
-lambda_port="$(summa_free_port)"
-summa_spawn "cargo lambda watch" "$work/watch.log" cargo lambda watch --only-lambda-apis \
-  --invoke-address 127.0.0.1 --invoke-port "$lambda_port" --timeout "$INVOKE_TIMEOUT"
-summa_wait_port "$lambda_port" "cargo lambda watch" "$work/watch.log" "${SUMMA_STACK_PIDS[-1]}" || stack_ok=0
+summa_spawn_listening moto_server "$work/moto.log" moto_server -H 127.0.0.1 -p "{port}" || stack_ok=0
+moto_port="${SUMMA_SPAWNED_PORT:-0}"
+summa_spawn_listening "cargo lambda watch" "$work/watch.log" cargo lambda watch --only-lambda-apis \
+  --invoke-address 127.0.0.1 --invoke-port "{port}" --timeout "$INVOKE_TIMEOUT" || stack_ok=0
+lambda_port="${SUMMA_SPAWNED_PORT:-0}"
 for f in "${LAMBDA_FUNCTIONS[@]}"; do
   summa_spawn "$f" "$work/$f.log" env -u AWS_PROFILE -u AWS_SESSION_TOKEN \
     AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$lambda_port/.rt/$f" \

@@ -2,10 +2,13 @@
 """S3 faults for the local stack: an HTTP proxy between the functions and
 moto_server that forwards every request, except those a fault rule picks.
 
-    fault-proxy.py --moto URL --dir DIR FUNCTION=PORT...
+    fault-proxy.py --moto URL --dir DIR --ports-file FILE FUNCTION...
 
-Each function gets its own port (lib.sh points the function's AWS_ENDPOINT_URL
-at it), so the proxy knows which function sent a request. The rules are read
+Each function gets its own port, chosen by the kernel when the proxy binds it
+(a port picked beforehand and bound later could be taken in between); once all
+are bound the proxy writes them to FILE as FUNCTION=PORT lines (by rename, so a
+reader sees all or nothing) and lib.sh points each function's AWS_ENDPOINT_URL
+at its port, so the proxy knows which function sent a request. The rules are read
 from DIR/faults.json (replaced by rename between schedules; a new file restarts
 the counts): a JSON list of
 
@@ -211,12 +214,15 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--moto", required=True)
     p.add_argument("--dir", required=True)
-    p.add_argument("ports", nargs="+", metavar="FUNCTION=PORT")
+    p.add_argument("--ports-file", required=True)
+    p.add_argument("functions", nargs="+", metavar="FUNCTION")
     a = p.parse_args()
-    servers = []
-    for spec in a.ports:
-        function, _, port = spec.partition("=")
-        servers.append(ThreadingHTTPServer(("127.0.0.1", int(port)), handler(function, a.moto, a.dir)))
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), handler(f, a.moto, a.dir)) for f in a.functions]
+    tmp = a.ports_file + ".tmp"
+    with open(tmp, "w") as out:
+        for f, s in zip(a.functions, servers):
+            out.write(f"{f}={s.server_address[1]}\n")
+    os.replace(tmp, a.ports_file)
     for s in servers[1:]:
         threading.Thread(target=s.serve_forever, daemon=True).start()
     servers[0].serve_forever()

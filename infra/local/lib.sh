@@ -93,13 +93,40 @@ summa_wait_port() {
   return 1
 }
 
+# summa_spawn_listening NAME LOG COMMAND...: spawns COMMAND (summa_spawn) with
+# every argument "{port}" replaced by a free port, waits until it listens, and
+# sets SUMMA_SPAWNED_PORT. The port is free when picked but not held, so another
+# process (an outgoing connection's ephemeral port, another test's server) can
+# take it before COMMAND binds it: a COMMAND that exits before listening is
+# started again on another port, up to 5 times in all.
+summa_spawn_listening() {
+  local name="$1" log="$2" try port arg cmd
+  SUMMA_SPAWNED_PORT=
+  shift 2
+  for try in 1 2 3 4 5; do
+    port="$(summa_free_port)" || return 1
+    cmd=()
+    for arg in "$@"; do cmd+=("${arg//\{port\}/$port}"); done
+    summa_spawn "$name" "$log" "${cmd[@]}"
+    if summa_wait_port "$port" "$name" "$log" "${SUMMA_STACK_PIDS[-1]}"; then
+      SUMMA_SPAWNED_PORT="$port"
+      return 0
+    fi
+    # Dead before listening: forget it (the stop would find nothing to stop).
+    wait "${SUMMA_STACK_PIDS[-1]}" 2>/dev/null || true
+    unset 'SUMMA_STACK_PIDS[-1]' 'SUMMA_STACK_NAMES[-1]' 'SUMMA_STACK_LOGS[-1]'
+    if ((try < 5)); then summa_log "starting $name again on another port (try $((try + 1)) of 5)"; fi
+  done
+  return 1
+}
+
 # summa_stack_start WORKDIR [MORE_CARGO_BUILD_ARGS...]  (e.g. -p summa-agg --bins:
 # one cargo build for the functions and whatever else the caller needs).
 # Returns non-zero on the first problem (every step checked: errexit does not
 # apply inside `summa_stack_start || ...`); the caller's summa_stack_stop then
 # stops what did start.
 summa_stack_start() {
-  local bin moto_port lambda_port f i pid port
+  local bin moto_port lambda_port f i pid
   SUMMA_STACK_DIR="$1"
   shift
   mkdir -p "$SUMMA_STACK_DIR" || return 1
@@ -108,23 +135,19 @@ summa_stack_start() {
   (cd "$SUMMA_REPO" && cargo build -q "${SUMMA_FUNCTION_PACKAGES[@]}" "$@") || return 1
   bin="$(summa_target_dir)/debug" || return 1
 
-  moto_port="$(summa_free_port)" || return 1
-  summa_spawn moto_server "$SUMMA_STACK_DIR/moto.log" \
-    moto_server -H 127.0.0.1 -p "$moto_port"
-  summa_wait_port "$moto_port" moto_server "$SUMMA_STACK_DIR/moto.log" \
-    "${SUMMA_STACK_PIDS[-1]}" || return 1
+  summa_spawn_listening moto_server "$SUMMA_STACK_DIR/moto.log" \
+    moto_server -H 127.0.0.1 -p "{port}" || return 1
+  moto_port="$SUMMA_SPAWNED_PORT"
 
   # cargo lambda watch emulates Lambda's control plane (invoke API and runtime
   # API); the functions are the binaries just built, polling its runtime API as
   # they would Lambda's. (Plain `cargo lambda watch` works too, but it runs
   # `cargo run --bin NAME` on each function's first invocation: in a tree being
   # edited that rebuilds in the middle of a round, behind cargo's build lock.)
-  lambda_port="$(summa_free_port)" || return 1
-  summa_spawn "cargo lambda watch" "$SUMMA_STACK_DIR/watch.log" \
+  summa_spawn_listening "cargo lambda watch" "$SUMMA_STACK_DIR/watch.log" \
     env -C "$SUMMA_REPO" cargo lambda watch --only-lambda-apis --invoke-address 127.0.0.1 \
-    --invoke-port "$lambda_port" --timeout 300
-  summa_wait_port "$lambda_port" "cargo lambda watch" "$SUMMA_STACK_DIR/watch.log" \
-    "${SUMMA_STACK_PIDS[-1]}" || return 1
+    --invoke-port "{port}" --timeout 300 || return 1
+  lambda_port="$SUMMA_SPAWNED_PORT"
 
   # With SUMMA_LOCAL_FAULT_DIR: each function reaches S3 through its own port of
   # infra/local/fault-proxy.py (the faults of DIR/faults.json), and runs under a
@@ -132,20 +155,29 @@ summa_stack_start() {
   # new sandbox; DIR/<function>.pid is the live one (read by the proxy to kill it
   # and by invoke.sh to notice).
   local -A endpoint=()
-  local fault_dir="${SUMMA_LOCAL_FAULT_DIR:-}" specs=()
+  local fault_dir="${SUMMA_LOCAL_FAULT_DIR:-}" ports line
   for f in "${SUMMA_FUNCTIONS[@]}"; do endpoint[$f]="http://127.0.0.1:$moto_port"; done
   if [[ -n "$fault_dir" ]]; then
+    # The proxy binds its ports itself (the kernel picks them) and names them in
+    # a file once all are bound.
     mkdir -p "$fault_dir" || return 1
-    for f in "${SUMMA_FUNCTIONS[@]}"; do
-      port="$(summa_free_port)" || return 1
-      specs+=("$f=$port")
-      endpoint[$f]="http://127.0.0.1:$port"
-    done
+    ports="$SUMMA_STACK_DIR/fault-proxy.ports"
+    rm -f "$ports"
     summa_spawn fault-proxy "$SUMMA_STACK_DIR/fault-proxy.log" \
       python3 "$SUMMA_REPO/infra/local/fault-proxy.py" --moto "http://127.0.0.1:$moto_port" \
-      --dir "$fault_dir" "${specs[@]}"
-    summa_wait_port "${port}" fault-proxy "$SUMMA_STACK_DIR/fault-proxy.log" \
-      "${SUMMA_STACK_PIDS[-1]}" || return 1
+      --dir "$fault_dir" --ports-file "$ports" "${SUMMA_FUNCTIONS[@]}"
+    pid="${SUMMA_STACK_PIDS[-1]}"
+    for i in $(seq 600); do
+      [[ -s "$ports" ]] && break
+      if ! kill -0 "$pid" 2>/dev/null; then break; fi
+      sleep 0.1
+    done
+    if [[ ! -s "$ports" ]]; then
+      summa_log "fault-proxy did not name its ports (in $ports)"
+      summa_tail_log fault-proxy "$SUMMA_STACK_DIR/fault-proxy.log"
+      return 1
+    fi
+    while IFS= read -r line; do endpoint[${line%%=*}]="http://127.0.0.1:${line#*=}"; done <"$ports"
   fi
   for f in "${SUMMA_FUNCTIONS[@]}"; do
     local run=("$bin/$f")

@@ -45,7 +45,7 @@ pub fn target_dir() -> PathBuf {
     PathBuf::from(v["target_directory"].as_str().unwrap())
 }
 
-pub fn free_port() -> u16 {
+fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -53,17 +53,46 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-pub fn wait_for_port(port: u16, what: &str, procs: &mut [&mut Proc], timeout: Duration) {
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        for p in procs.iter_mut() {
-            if let Ok(Some(status)) = p.child.try_wait() {
-                panic!("{} exited ({status}) before {what} listened", p.name);
+/// Starts `command(port)` on a free port and waits (up to `timeout`) until it
+/// listens. The port is free when picked but not held, so another process (an
+/// outgoing connection's ephemeral port, another test's server) can take it
+/// before the command binds it: a command that exits before listening is started
+/// again on another port, 5 times in all. Panics if one of `others` exits.
+pub fn spawn_listening(
+    name: &str,
+    log: PathBuf,
+    command: impl Fn(u16) -> Command,
+    others: &mut [&mut Proc],
+    timeout: Duration,
+) -> (Proc, u16) {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut proc = Proc::spawn(name, command(port), log.clone());
+        let start = Instant::now();
+        let listening = loop {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break true;
             }
+            if let Ok(Some(status)) = proc.child.try_wait() {
+                eprintln!("{name} exited ({status}) before listening on {port}; starting it again");
+                break false;
+            }
+            for p in others.iter_mut() {
+                if let Ok(Some(status)) = p.child.try_wait() {
+                    panic!("{} exited ({status}) before {name} listened", p.name);
+                }
+            }
+            assert!(start.elapsed() < timeout, "{name} did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        if listening {
+            return (proc, port);
         }
-        assert!(start.elapsed() < timeout, "{what} did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(100));
     }
+    panic!(
+        "{name} exited before listening, 5 times (log: {})",
+        log.display()
+    );
 }
 
 /// A process's number of threads, from /proc.
@@ -543,19 +572,19 @@ pub async fn setup(tools: &Path) -> Env {
     );
 
     // moto_server: S3 and Step Functions.
-    let moto_port = free_port();
-    let moto_url = format!("http://127.0.0.1:{moto_port}");
-    let mut moto_cmd = Command::new(tools.join("venv/bin/moto_server"));
-    moto_cmd
-        .args(["-H", "127.0.0.1", "-p", &moto_port.to_string()])
-        .env("PATH", &path);
-    let mut moto = Proc::spawn("moto_server", moto_cmd, work.path().join("moto.log"));
-    wait_for_port(
-        moto_port,
+    let (mut moto, moto_port) = spawn_listening(
         "moto_server",
-        &mut [&mut moto],
+        work.path().join("moto.log"),
+        |port| {
+            let mut cmd = Command::new(tools.join("venv/bin/moto_server"));
+            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("PATH", &path);
+            cmd
+        },
+        &mut [],
         Duration::from_secs(60),
     );
+    let moto_url = format!("http://127.0.0.1:{moto_port}");
 
     let config = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client())
@@ -620,24 +649,20 @@ pub async fn setup(tools: &Path) -> Env {
     // on AWS. It cannot start them itself here: it runs `cargo run --bin NAME`
     // at the root, whose package (summa-agg) has no such binary, so it runs with
     // --only-lambda-apis and the test starts each function's binary.
-    let lambda_port = free_port();
-    let mut watch_cmd = cargo_command();
-    watch_cmd
-        .current_dir(repo())
-        .env("PATH", &path)
-        .args(["lambda", "watch", "--only-lambda-apis"])
-        .args(["--invoke-address", "127.0.0.1"])
-        .args(["--invoke-port", &lambda_port.to_string()])
-        .args(["--timeout", "300"]);
-    let mut watch = Proc::spawn(
+    let (watch, lambda_port) = spawn_listening(
         "cargo lambda watch",
-        watch_cmd,
         work.path().join("watch.log"),
-    );
-    wait_for_port(
-        lambda_port,
-        "cargo lambda watch",
-        &mut [&mut watch, &mut moto],
+        |port| {
+            let mut cmd = cargo_command();
+            cmd.current_dir(repo())
+                .env("PATH", &path)
+                .args(["lambda", "watch", "--only-lambda-apis"])
+                .args(["--invoke-address", "127.0.0.1"])
+                .args(["--invoke-port", &port.to_string()])
+                .args(["--timeout", "300"]);
+            cmd
+        },
+        &mut [&mut moto],
         Duration::from_secs(120),
     );
     let mut functions = Vec::new();
