@@ -11,11 +11,11 @@ pub const MAX_DEPTH: u32 = 32;
 /// The most currencies a circuit is made for.
 pub const MAX_CURRENCIES: usize = 16;
 
-/// Rows of one Poseidon hash of `len` inputs: 36 rows per permutation (8 full rounds
-/// one per row, 56 partial rounds two per row). Its output row is the next hash's
+/// Rows of one Poseidon hash of `len` inputs: 18 rows per permutation (8 full rounds
+/// two per row, 56 partial rounds four per row). Its output row is the next hash's
 /// first row (the Poseidon chip's layout), so only the last hash's takes a row more.
 pub(crate) const fn hash_rows(len: usize) -> usize {
-    36 * len
+    crate::circuit::poseidon::ROWS_PER_PERMUTATION * len
 }
 
 /// Rows that halo2 keeps for blinding and its own use at the end of the domain
@@ -142,14 +142,16 @@ mod tests {
             currencies,
             n_bytes: 14,
         };
-        // A leaf alone: 2 permutations (73 rows) and 16 reserved.
+        // A leaf alone: 2 permutations (37 rows), a range check (58 rows) and 16
+        // reserved.
+        assert_eq!(s(Layout::V1, 0, 1).rows(), [37, 58]);
         assert_eq!(s(Layout::V1, 0, 1).k(), 7);
         assert!(s(Layout::V1, 20, 2).k() <= s(Layout::V1, 28, 2).k());
         assert!(s(Layout::V1, 28, 2).k() < s(Layout::Legacy, 32, 8).k());
         assert_eq!(s(Layout::V1, 20, 2).id(), "v1-d20-c2-b14");
-        // 2^28 users, 2 currencies: 8,137 Poseidon rows and 16 reserved fit 2^13.
-        assert_eq!(s(Layout::V1, 28, 2).rows()[0], 8_137);
-        assert_eq!(s(Layout::V1, 28, 2).k(), 13);
+        // 2^28 users, 2 currencies: 4,069 Poseidon rows and 16 reserved fit 2^12.
+        assert_eq!(s(Layout::V1, 28, 2).rows()[0], 4_069);
+        assert_eq!(s(Layout::V1, 28, 2).k(), 12);
     }
 
     #[test]

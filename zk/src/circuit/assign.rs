@@ -2,9 +2,10 @@
 //! soundness tests' hooks.
 //!
 //! The regions of `halo2-axiom` place cells at absolute rows, so the circuit lays
-//! itself out in one region with two cursors: the Poseidon columns advance 36 rows
-//! a permutation, the arithmetic columns (sums, swaps, range checks) a few rows a
-//! step; the longer of the two sets the circuit's size ([`crate::Shape::k`]).
+//! itself out in one region with two cursors: the Poseidon columns advance
+//! [`super::poseidon::ROWS_PER_PERMUTATION`] rows a permutation, the arithmetic
+//! columns (sums, swaps, range checks) a few rows a step; the longer of the two
+//! sets the circuit's size ([`crate::Shape::k`]).
 
 use halo2_proofs::circuit::{Cell, Region, Value};
 use halo2_proofs::halo2curves::bn256::Fr;

@@ -21,7 +21,7 @@
 //!
 //! Three chips, each with its configuration, its assignment and its own MockProver
 //! tests:
-//! - [`poseidon`]: the hashes, in columns of their own (`state`, `input`,
+//! - [`poseidon`]: the hashes, in columns of their own (`state`, `mid`,
 //!   `sbox_square`; fixed `round_constants`);
 //! - [`path`]: sums and the conditional swap of a level, in the arithmetic columns
 //!   `left`, `right`, `out`;
@@ -81,24 +81,22 @@ pub struct Config {
 
 impl Config {
     fn configure(meta: &mut ConstraintSystem<Fr>) -> Config {
-        // Column order (and so the verifying key): the Poseidon chip's state, input
-        // and S-box squares, then the arithmetic columns; fixed round constants; the
+        // Column order (and so the verifying key): the Poseidon chip's state, the
+        // state between a row's rounds (the last column also the absorbed input) and
+        // the S-box squares, then the arithmetic columns; fixed round constants; the
         // instance.
-        let [state0, state1, input, square0, square1, left, right, out] =
-            [(); 8].map(|_| meta.advice_column());
-        let round_constants = [(); 4].map(|_| meta.fixed_column());
+        let state = [(); 2].map(|_| meta.advice_column());
+        let mid = [(); poseidon::MIDS].map(|_| meta.advice_column());
+        let squares = [(); poseidon::SQUARES].map(|_| meta.advice_column());
+        let [left, right, out] = [(); 3].map(|_| meta.advice_column());
+        let round_constants = [(); poseidon::ROUND_CONSTANTS].map(|_| meta.fixed_column());
         let instance = meta.instance_column();
-        for col in [state0, input, left, right, out] {
+        // The Poseidon chip's inputs are copied into `mid`'s last column.
+        for col in [state[0], mid[poseidon::MIDS - 1], left, right, out] {
             meta.enable_equality(col);
         }
         meta.enable_equality(instance);
-        let poseidon = PoseidonConfig::configure(
-            meta,
-            [state0, state1],
-            input,
-            [square0, square1],
-            round_constants,
-        );
+        let poseidon = PoseidonConfig::configure(meta, state, mid, squares, round_constants);
         let path = PathConfig::configure(meta, [left, right, out]);
         let range = RangeConfig::configure(meta, [left, right, out]);
         Config {

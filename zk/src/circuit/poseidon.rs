@@ -2,20 +2,29 @@
 //! 56 partial rounds, Grain constants, `ConstantLength<L>` domain: summa-solvency's
 //! `PoseidonSpec`) as constraints, bit for bit.
 //!
-//! One row per full round and one per *two* partial rounds: 36 rows a permutation
-//! (Poseidon paper, section 2.3: 4 full, 56 partial, 4 full). The state lives in
-//! `state[0], state[1]` (the rate word first, as `halo2_poseidon`'s sponge: state
-//! `[rate, capacity]`); `input` holds the absorbed input on a permutation's first row
-//! and, between the two partial rounds of a row, the state's first word. halo2-axiom
-//! caps a gate's degree at 5 (selector included), so the S-boxes keep their squares
-//! in `sbox_square` and every gate has degree at most 4.
+//! A row holds [`FULL_PER_ROW`] full rounds or [`PARTIAL_PER_ROW`] partial rounds:
+//! [`ROWS_PER_PERMUTATION`] rows a permutation (Poseidon paper, section 2.3: 4 full,
+//! 56 partial, 4 full). The state at the start of a row lives in `state[0],
+//! state[1]` (the rate word first, as `halo2_poseidon`'s sponge: state `[rate,
+//! capacity]`); the state between the rounds of a row in `mid` (the rate word after
+//! each partial round but the row's last; both words after each full round but the
+//! row's last); the absorbed input on a permutation's first row in `mid`'s last
+//! column (`input`). halo2-axiom's quotient grows with a gate's degree (5, selector
+//! included, keeps it at 4 pieces), so the S-boxes keep their squares in
+//! `sbox_square` and every gate has degree at most 4: a capacity word that stays
+//! linear through a row's partial rounds is of degree 3 in its cells.
 //!
-//! A hash of `L` inputs takes `36 L` rows, and its output row is the next hash's
-//! first row: a hash starts from the `ConstantLength<L>` state `[0, L * 2^64]`, a
-//! constant, so its first row's gate reads no state cell (the capacity word is in that
-//! row's round constant) and the row's state cells hold the previous hash's output.
-//! The last hash's output takes one row more. At depth 28 with 2 currencies this is
-//! 8,137 rows, under 2^13: a row a hash more (8,193) made it k = 14.
+//! Why this many rounds a row: a proof's cost follows the domain, `2^k` rows, more
+//! than the number of cells (the commitments' scalars are the cells, but the FFTs,
+//! the quotient and the opening run over the whole domain). Two full or four partial
+//! rounds a row halve the rows that one or two did, in 9 columns instead of 5.
+//!
+//! A hash of `L` inputs takes `ROWS_PER_PERMUTATION * L` rows, and its output row is
+//! the next hash's first row: a hash starts from the `ConstantLength<L>` state `[0,
+//! L * 2^64]`, a constant, so its first row's gate reads no state cell (the capacity
+//! word is in that row's round constant) and the row's state cells hold the previous
+//! hash's output. The last hash's output takes one row more. At depth 28 with 2
+//! currencies this is 4,069 rows, under 2^12.
 
 use halo2_proofs::circuit::Value;
 use halo2_proofs::halo2curves::bn256::Fr;
@@ -78,17 +87,39 @@ fn sbox(sq: Expression<Fr>, e: Expression<Fr>) -> (Expression<Fr>, Expression<Fr
     (sq - e.clone() * e, fifth)
 }
 
-const HALF_FULL: usize = poseidon::FULL_ROUNDS / 2;
-const PARTIAL_PAIRS: usize = poseidon::PARTIAL_ROUNDS / 2;
-const ROWS_PER_PERMUTATION: usize = poseidon::FULL_ROUNDS + PARTIAL_PAIRS;
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// Full rounds a row (a divisor of the 4 full rounds at each end).
+pub const FULL_PER_ROW: usize = 2;
+/// Partial rounds a row (a divisor of the 56 partial rounds).
+pub const PARTIAL_PER_ROW: usize = 4;
+const HALF_FULL_ROWS: usize = poseidon::FULL_ROUNDS / 2 / FULL_PER_ROW;
+const PARTIAL_ROWS: usize = poseidon::PARTIAL_ROUNDS / PARTIAL_PER_ROW;
+/// Rows of one permutation.
+pub const ROWS_PER_PERMUTATION: usize = 2 * HALF_FULL_ROWS + PARTIAL_ROWS;
+const _: () = assert!(HALF_FULL_ROWS * FULL_PER_ROW * 2 == poseidon::FULL_ROUNDS);
+const _: () = assert!(PARTIAL_ROWS * PARTIAL_PER_ROW == poseidon::PARTIAL_ROUNDS);
+/// Columns of the state between a row's rounds; the last holds the absorbed input
+/// on a permutation's first (full) row, where the rounds leave it free.
+pub const MIDS: usize = max(PARTIAL_PER_ROW - 1, 2 * FULL_PER_ROW - 1);
+/// Columns of S-box squares: one a partial round, two a full round.
+pub const SQUARES: usize = max(PARTIAL_PER_ROW, 2 * FULL_PER_ROW);
+/// Fixed columns of round constants: two a round.
+pub const ROUND_CONSTANTS: usize = 2 * max(PARTIAL_PER_ROW, FULL_PER_ROW);
 
 /// The chip's columns and selectors.
 #[derive(Clone, Debug)]
 pub struct PoseidonConfig {
     state: [Column<Advice>; 2],
-    input: Column<Advice>,
-    sbox_square: [Column<Advice>; 2],
-    round_constants: [Column<Fixed>; 4],
+    mid: [Column<Advice>; MIDS],
+    sbox_square: [Column<Advice>; SQUARES],
+    round_constants: [Column<Fixed>; ROUND_CONSTANTS],
     q_fresh: Selector,
     q_full: Selector,
     q_full_absorb: Selector,
@@ -96,18 +127,18 @@ pub struct PoseidonConfig {
 }
 
 impl PoseidonConfig {
-    /// The gates over the given columns (`state[0]` and `input` need equality:
+    /// The gates over the given columns (`state[0]` and `mid`'s last need equality:
     /// inputs are copied in, the output copied out).
     pub fn configure(
         meta: &mut ConstraintSystem<Fr>,
         state: [Column<Advice>; 2],
-        input: Column<Advice>,
-        sbox_square: [Column<Advice>; 2],
-        round_constants: [Column<Fixed>; 4],
+        mid: [Column<Advice>; MIDS],
+        sbox_square: [Column<Advice>; SQUARES],
+        round_constants: [Column<Fixed>; ROUND_CONSTANTS],
     ) -> PoseidonConfig {
         let cfg = PoseidonConfig {
             state,
-            input,
+            mid,
             sbox_square,
             round_constants,
             q_fresh: meta.selector(),
@@ -115,22 +146,20 @@ impl PoseidonConfig {
             q_full_absorb: meta.selector(),
             q_partial: meta.selector(),
         };
+        let input = cfg.input();
         let m = Constants::get().mds;
         let mix = move |u: Expression<Fr>, v: Expression<Fr>, i: usize| {
             u * Expression::Constant(m[i][0]) + v * Expression::Constant(m[i][1])
         };
-        // The next row's state is the MDS mix of `(u, v)`.
-        let next_is_mix = |[n0, n1]: [Expression<Fr>; 2], u: Expression<Fr>, v: Expression<Fr>| {
-            [n0 - mix(u.clone(), v.clone(), 0), n1 - mix(u, v, 1)]
+        // `out` is the MDS mix of `(u, v)`.
+        let is_mix = |[o0, o1]: [Expression<Fr>; 2], u: Expression<Fr>, v: Expression<Fr>| {
+            [o0 - mix(u.clone(), v.clone(), 0), o1 - mix(u, v, 1)]
         };
-        let [s0, s1] = state;
-        let [p0, p1] = sbox_square;
-        let rc = round_constants;
 
-        // A full round: the first of a hash (q_fresh: from the constant state
+        // A row of full rounds: the first of a hash (q_fresh: from the constant state
         // `[0, L * 2^64]`, with the input absorbed; the state cells of the row are not
         // read), one absorbing the next input into the state (q_full_absorb), or
-        // another (q_full).
+        // another (q_full). Each round but the row's last leaves both words in `mid`.
         #[derive(Clone, Copy, PartialEq)]
         enum Start {
             Fresh,
@@ -138,15 +167,15 @@ impl PoseidonConfig {
             Plain,
         }
         for (name, sel, start) in [
-            ("first full round of a hash", cfg.q_fresh, Start::Fresh),
-            ("full round absorbing x", cfg.q_full_absorb, Start::Absorb),
-            ("full round", cfg.q_full, Start::Plain),
+            ("first full rounds of a hash", cfg.q_fresh, Start::Fresh),
+            ("full rounds absorbing x", cfg.q_full_absorb, Start::Absorb),
+            ("full rounds", cfg.q_full, Start::Plain),
         ] {
             meta.create_gate(name, |meta| {
                 let q = meta.query_selector(sel);
                 let x = meta.query_advice(input, Rotation::cur());
-                let [w0, w1] = match start {
-                    // State `[0, cap]`: the capacity word is in this row's round
+                let [mut w0, mut w1] = match start {
+                    // State `[0, cap]`: the capacity word is in this row's first round
                     // constant (`rc + cap`).
                     Start::Fresh => [x, Expression::Constant(Fr::ZERO)],
                     Start::Absorb => {
@@ -155,35 +184,59 @@ impl PoseidonConfig {
                     }
                     Start::Plain => query_advice(meta, state, Rotation::cur()),
                 };
-                let e0 = w0 + meta.query_fixed(rc[0], Rotation::cur());
-                let e1 = w1 + meta.query_fixed(rc[1], Rotation::cur());
-                let [sq0, sq1] = query_advice(meta, sbox_square, Rotation::cur());
-                let (square0, u) = sbox(sq0, e0);
-                let (square1, v) = sbox(sq1, e1);
+                let mids = query_advice(meta, mid, Rotation::cur());
+                let sqs = query_advice(meta, sbox_square, Rotation::cur());
+                let rcs = round_constants.map(|col| meta.query_fixed(col, Rotation::cur()));
                 let next = query_advice(meta, state, Rotation::next());
-                let [mixed0, mixed1] = next_is_mix(next, u, v);
-                Constraints::with_selector(q, [square0, square1, mixed0, mixed1])
+                let mut constraints = Vec::with_capacity(4 * FULL_PER_ROW);
+                for f in 0..FULL_PER_ROW {
+                    let (square0, u) = sbox(sqs[2 * f].clone(), w0 + rcs[2 * f].clone());
+                    let (square1, v) = sbox(sqs[2 * f + 1].clone(), w1 + rcs[2 * f + 1].clone());
+                    let out = if f + 1 < FULL_PER_ROW {
+                        [mids[2 * f].clone(), mids[2 * f + 1].clone()]
+                    } else {
+                        next.clone()
+                    };
+                    constraints.extend([square0, square1]);
+                    constraints.extend(is_mix(out.clone(), u, v));
+                    [w0, w1] = out;
+                }
+                Constraints::with_selector(q, constraints)
             });
         }
 
-        // Two partial rounds: `input` is the rate word after the first one.
-        meta.create_gate("two partial rounds", |meta| {
+        // A row of partial rounds: each but the last leaves the rate word in `mid`;
+        // the capacity word stays an expression (linear in the S-boxes' outputs).
+        meta.create_gate("partial rounds", |meta| {
             let q = meta.query_selector(cfg.q_partial);
-            let cur = query_advice(meta, [s0, s1, input, p0, p1], Rotation::cur());
-            let [w0, w1, mid, sq0, sq1] = cur;
-            let [c0, c1, c2, c3] = rc.map(|col| meta.query_fixed(col, Rotation::cur()));
-            let (square0, u) = sbox(sq0, w0 + c0);
-            let v = w1 + c1;
-            let mid_word1 = mix(u.clone(), v.clone(), 1);
-            let (square1, u2) = sbox(sq1, mid.clone() + c2);
-            let mid_word0 = mid - mix(u, v, 0);
-            let v2 = mid_word1 + c3;
+            let [mut w0, mut w1] = query_advice(meta, state, Rotation::cur());
+            let mids = query_advice(meta, mid, Rotation::cur());
+            let sqs = query_advice(meta, sbox_square, Rotation::cur());
+            let rcs = round_constants.map(|col| meta.query_fixed(col, Rotation::cur()));
             let next = query_advice(meta, state, Rotation::next());
-            let [mixed0, mixed1] = next_is_mix(next, u2, v2);
-            Constraints::with_selector(q, [square0, mid_word0, square1, mixed0, mixed1])
+            let mut constraints = Vec::with_capacity(2 * PARTIAL_PER_ROW + 1);
+            for j in 0..PARTIAL_PER_ROW {
+                let (square, u) = sbox(sqs[j].clone(), w0 + rcs[2 * j].clone());
+                let v = w1 + rcs[2 * j + 1].clone();
+                constraints.push(square);
+                if j + 1 < PARTIAL_PER_ROW {
+                    constraints.push(mids[j].clone() - mix(u.clone(), v.clone(), 0));
+                    w1 = mix(u, v, 1);
+                    w0 = mids[j].clone();
+                } else {
+                    constraints.extend(is_mix(next.clone(), u, v));
+                    break;
+                }
+            }
+            Constraints::with_selector(q, constraints)
         });
 
         cfg
+    }
+
+    /// The column of the absorbed inputs (copied in on a permutation's first row).
+    fn input(&self) -> Column<Advice> {
+        self.mid[MIDS - 1]
     }
 
     /// Poseidon of `inputs` in the `ConstantLength<L>` domain, from the Poseidon
@@ -203,21 +256,25 @@ impl PoseidonConfig {
         let mut out = None;
         let mut row = start;
         for input in inputs {
-            asg.copy(self.input, row, input);
+            asg.copy(self.input(), row, input);
             state = state.zip(input.value).map(|(mut s, v)| {
                 s[0] += v;
                 s
             });
             let mut round = 0;
-            // Rows of full rounds 0..4, partial pairs, full rounds 60..64.
+            // Rows of full rounds 0..4, partial rounds, full rounds 60..64.
             for step in 0..ROWS_PER_PERMUTATION {
                 let r = row + step;
-                let full = !(HALF_FULL..HALF_FULL + PARTIAL_PAIRS).contains(&step);
-                asg.fixed(rc[0], r, c.rc[round][0]);
+                let full = !(HALF_FULL_ROWS..HALF_FULL_ROWS + PARTIAL_ROWS).contains(&step);
                 let fresh = r == start;
-                // The first row's state is `[0, cap]`: its capacity word is added here.
-                let c1 = if fresh { cap } else { Fr::ZERO };
-                asg.fixed(rc[1], r, c.rc[round][1] + c1);
+                let rounds = if full { FULL_PER_ROW } else { PARTIAL_PER_ROW };
+                for j in 0..rounds {
+                    asg.fixed(rc[2 * j], r, c.rc[round + j][0]);
+                    // The first row's state is `[0, cap]`: its capacity word is added
+                    // to the row's first round constant.
+                    let c1 = if fresh && j == 0 { cap } else { Fr::ZERO };
+                    asg.fixed(rc[2 * j + 1], r, c.rc[round + j][1] + c1);
+                }
                 let sq = |v: Fr| v.square();
                 if full {
                     let sel = match step {
@@ -226,29 +283,28 @@ impl PoseidonConfig {
                         _ => self.q_full,
                     };
                     asg.enable(sel, r)?;
-                    let e = state.map(|s| [s[0] + c.rc[round][0], s[1] + c.rc[round][1]]);
-                    asg.put(self.sbox_square[0], r, e.map(|e| sq(e[0])));
-                    asg.put(self.sbox_square[1], r, e.map(|e| sq(e[1])));
-                    state = state.map(|s| c.full(s, round));
-                    round += 1;
+                    for f in 0..FULL_PER_ROW {
+                        let e = state.map(|s| [s[0] + c.rc[round][0], s[1] + c.rc[round][1]]);
+                        asg.put(self.sbox_square[2 * f], r, e.map(|e| sq(e[0])));
+                        asg.put(self.sbox_square[2 * f + 1], r, e.map(|e| sq(e[1])));
+                        state = state.map(|s| c.full(s, round));
+                        round += 1;
+                        if f + 1 < FULL_PER_ROW {
+                            asg.put(self.mid[2 * f], r, state.map(|s| s[0]));
+                            asg.put(self.mid[2 * f + 1], r, state.map(|s| s[1]));
+                        }
+                    }
                 } else {
                     asg.enable(self.q_partial, r)?;
-                    asg.fixed(rc[2], r, c.rc[round + 1][0]);
-                    asg.fixed(rc[3], r, c.rc[round + 1][1]);
-                    asg.put(
-                        self.sbox_square[0],
-                        r,
-                        state.map(|s| sq(s[0] + c.rc[round][0])),
-                    );
-                    let mid = state.map(|s| c.partial(s, round));
-                    asg.put(self.input, r, mid.map(|s| s[0]));
-                    asg.put(
-                        self.sbox_square[1],
-                        r,
-                        mid.map(|s| sq(s[0] + c.rc[round + 1][0])),
-                    );
-                    state = mid.map(|s| c.partial(s, round + 1));
-                    round += 2;
+                    for j in 0..PARTIAL_PER_ROW {
+                        let e = state.map(|s| s[0] + c.rc[round][0]);
+                        asg.put(self.sbox_square[j], r, e.map(sq));
+                        state = state.map(|s| c.partial(s, round));
+                        round += 1;
+                        if j + 1 < PARTIAL_PER_ROW {
+                            asg.put(self.mid[j], r, state.map(|s| s[0]));
+                        }
+                    }
                 }
                 if asg.perturb_after_step() {
                     state = state.map(|[s0, s1]| [s0 + Fr::ONE, s1]);
@@ -285,12 +341,14 @@ mod tests {
         type Config = PoseidonConfig;
 
         fn configure(meta: &mut ConstraintSystem<Fr>) -> PoseidonConfig {
-            let [s0, s1, x, p0, p1] = [(); 5].map(|_| meta.advice_column());
-            let rc = [(); 4].map(|_| meta.fixed_column());
-            for col in [s0, x] {
+            let state = [(); 2].map(|_| meta.advice_column());
+            let mid = [(); MIDS].map(|_| meta.advice_column());
+            let squares = [(); SQUARES].map(|_| meta.advice_column());
+            let rc = [(); ROUND_CONSTANTS].map(|_| meta.fixed_column());
+            for col in [state[0], mid[MIDS - 1]] {
                 meta.enable_equality(col);
             }
-            PoseidonConfig::configure(meta, [s0, s1], x, [p0, p1], rc)
+            PoseidonConfig::configure(meta, state, mid, squares, rc)
         }
 
         fn hooks(&self) -> Hooks {
@@ -314,7 +372,7 @@ mod tests {
                     .iter()
                     .map(|v| {
                         base += 1;
-                        asg.put(cfg.input, base, Value::known(*v))
+                        asg.put(cfg.input(), base, Value::known(*v))
                     })
                     .collect();
                 outputs.push(cfg.hash(asg, &Constants::get(), &vars)?.cell);
@@ -381,10 +439,30 @@ mod tests {
             ..honest
         };
         assert!(holds(9, private.clone(), Vec::new()));
-        // Steps of the first hash: 0 (fresh), 1-3 and 32-35 (full), 4-31 (partial
-        // pairs), 36 (absorbing its second input), 71 (its last, onto the shared
-        // row); of the second: 72 (fresh, on that row), 107 (its output).
-        for step in [0, 1, 3, 4, 17, 31, 32, 35, 36, 40, 70, 71, 72, 90, 107] {
+        // Steps (rows) of the first hash: 0 (fresh), the other full rows of its
+        // first permutation, its partial rows, `R` (absorbing its second input), its
+        // last (onto the shared row); of the second: the first (fresh, on that row)
+        // and its output.
+        const R: usize = ROWS_PER_PERMUTATION;
+        const H: usize = HALF_FULL_ROWS;
+        const P: usize = PARTIAL_ROWS;
+        let steps = [
+            0,
+            H - 1,
+            H,
+            H + P / 2,
+            H + P - 1,
+            H + P,
+            R - 1,
+            R,
+            R + H,
+            2 * R - 2,
+            2 * R - 1,
+            2 * R,
+            2 * R + H + P / 2,
+            3 * R - 1,
+        ];
+        for step in steps {
             let perturbed = HashTest {
                 perturb_step: Some(step),
                 ..private.clone()
