@@ -365,7 +365,8 @@ mod tests {
         ) -> Result<Vec<Cell>, PlonkError> {
             // The inputs, as copies of cells of the input column past the
             // permutation rows.
-            let mut base = 40 * self.hashes.iter().map(Vec::len).sum::<usize>() + 2;
+            let inputs = self.hashes.iter().map(Vec::len).sum::<usize>();
+            let mut base = ROWS_PER_PERMUTATION * inputs + 2;
             let mut outputs = Vec::new();
             for inputs in &self.hashes {
                 let vars: Vec<Var> = inputs
@@ -429,8 +430,9 @@ mod tests {
     /// A witness consistent everywhere but at one step (its state plus 1 on the next
     /// row, and honest hashing from there) fails at that step's gate, with no public
     /// output to catch it: so every kind of row (the first of a hash, one absorbing
-    /// an input, full rounds, partial pairs, the last before an output row shared
-    /// with the next hash) is held by its gate.
+    /// an input, full rounds, partial rounds, the last before an output row shared
+    /// with the next hash) is held by its gate. (Only the rate word is perturbed; the
+    /// mutation test of `soundness_tests` changes every cell, the capacity's too.)
     #[test]
     fn a_state_changed_after_any_step_fails_its_gate() {
         let (honest, _) = hashes_of(&[&[1, 2], &[3]]);
