@@ -112,6 +112,9 @@ summa_spawn_listening() {
       SUMMA_SPAWNED_PORT="$port"
       return 0
     fi
+    # Alive but not listening within summa_wait_port's 60 s: not a taken port; it
+    # stays recorded, so that summa_stack_stop stops it.
+    if kill -0 "${SUMMA_STACK_PIDS[-1]}" 2>/dev/null; then return 1; fi
     # Dead before listening: forget it (the stop would find nothing to stop).
     wait "${SUMMA_STACK_PIDS[-1]}" 2>/dev/null || true
     unset 'SUMMA_STACK_PIDS[-1]' 'SUMMA_STACK_NAMES[-1]' 'SUMMA_STACK_LOGS[-1]'
